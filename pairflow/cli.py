@@ -1,0 +1,41 @@
+"""The ``pairflow`` command line.
+
+Each area of the system contributes its commands through a ``register(app)``
+function; this module only assembles them and turns expected failures
+(:class:`pairflow.errors.PairflowError`) into one red line and exit code 2
+instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from pairflow import config_cli
+from pairflow.errors import PairflowError
+
+app = typer.Typer(
+    name="pairflow",
+    help=(
+        "pairflow: statistical arbitrage on Hyperliquid perpetuals as a streaming dataflow.\n\n"
+        "Configuration comes from ./pairflow.toml (or --config / $PAIRFLOW_CONFIG) with "
+        "PAIRFLOW_<SECTION>__<FIELD> environment overrides; see `pairflow config show`."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+for register in (config_cli.register,):
+    register(app)
+
+
+def main() -> None:
+    """Run the CLI, printing expected errors as one line without a traceback."""
+    try:
+        app()
+    except PairflowError as error:
+        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -1,0 +1,344 @@
+"""Typed events that flow through pairflow.
+
+Every record that crosses a process boundary (a Redpanda topic, a ClickHouse
+table, the API) is one of these frozen msgspec Structs. Conventions:
+
+* ``ts`` is exchange (event) time and ``recv_ts`` local receive time, both in
+  integer milliseconds since the epoch — Hyperliquid's native unit.
+* ``id`` is stable for a given real-world event, so an at-least-once replay can
+  be deduplicated (ClickHouse ReplacingMergeTree keys on it).
+* Prices and sizes are ``float``. Hyperliquid prices carry at most five
+  significant figures and sizes at most eight decimals, so a float64 holds them
+  exactly through ``repr``; the venue keeps its own accounting in Decimal.
+* ``coin`` (or ``pair`` for pair-level events) is the partition key.
+
+Field names match the ClickHouse column names in ``infra/clickhouse/``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Side = Literal["B", "A"]
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of every pairflow event."""
+
+    ts: int
+    recv_ts: int = 0
+
+
+class Trade(Event, frozen=True, kw_only=True):
+    """One print on the tape; ``side`` is the aggressor (B = buy, A = sell)."""
+
+    id: str
+    coin: str
+    px: float
+    sz: float
+    side: Side
+    tid: int = 0
+    hash: str = ""
+
+
+class BookLevel(msgspec.Struct, frozen=True, array_like=True):
+    """One aggregated price level: price, size and number of orders."""
+
+    px: float
+    sz: float
+    n: int = 0
+
+
+class L2Book(Event, frozen=True, kw_only=True):
+    """A full L2 snapshot; bids best-first, asks best-first."""
+
+    id: str
+    coin: str
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+
+
+class Bbo(Event, frozen=True, kw_only=True):
+    """Best bid and offer; a side is ``None`` when that side of the book is empty."""
+
+    id: str
+    coin: str
+    bid_px: float | None
+    bid_sz: float | None
+    ask_px: float | None
+    ask_sz: float | None
+
+
+class Candle(Event, frozen=True, kw_only=True):
+    """An exchange candle; ``ts`` is the open time and ``close_ts`` the last ms it covers."""
+
+    id: str
+    coin: str
+    interval: str
+    close_ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    trades: int
+
+
+class Bar(Event, frozen=True, kw_only=True):
+    """A bar derived from trades by pairflow; ``ts`` is the bar open time."""
+
+    id: str
+    coin: str
+    interval: str
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    notional: float
+    vwap: float
+    trades: int
+    buy_volume: float
+    sell_volume: float
+
+
+class BookSnapshot(Event, frozen=True, kw_only=True):
+    """Top-N book levels sampled at a fixed cadence, with spread and imbalance."""
+
+    id: str
+    coin: str
+    bid_px: tuple[float, ...]
+    bid_sz: tuple[float, ...]
+    ask_px: tuple[float, ...]
+    ask_sz: tuple[float, ...]
+    mid: float | None
+    spread_bps: float | None
+    imbalance: float | None
+
+
+class Funding(Event, frozen=True, kw_only=True):
+    """An hourly funding rate as charged (positive: longs pay shorts)."""
+
+    id: str
+    coin: str
+    rate: float
+    premium: float | None = None
+
+
+class AssetContext(Event, frozen=True, kw_only=True):
+    """Per-asset context: mark, oracle, mid, open interest, premium and funding."""
+
+    id: str
+    coin: str
+    mark_px: float
+    oracle_px: float
+    mid_px: float | None
+    open_interest: float
+    funding: float
+    premium: float | None
+    day_ntl_vlm: float
+    prev_day_px: float
+
+
+class FeeSchedule(Event, frozen=True, kw_only=True):
+    """Effective fee rates (fractions, negative = rebate); spot rates are ``None`` when not published."""
+
+    id: str
+    coin: str = "*"
+    taker: float
+    maker: float
+    spot_taker: float | None = None
+    spot_maker: float | None = None
+
+
+class PairStats(Event, frozen=True, kw_only=True):
+    """Statistics of one candidate pair from a pair scan."""
+
+    id: str
+    pair: str
+    coin_a: str
+    coin_b: str
+    window_start: int
+    window_end: int
+    correlation: float
+    hedge_ratio: float
+    eg_pvalue: float
+    johansen_trace: float | None = None
+    half_life: float | None = None
+    hurst: float | None = None
+    qvalue: float | None = None
+    cluster: int | None = None
+    rank: int | None = None
+
+
+class Signal(Event, frozen=True, kw_only=True):
+    """A strategy decision for one pair at one time."""
+
+    id: str
+    pair: str
+    hedge_ratio: float
+    spread: float
+    zscore: float
+    target: float
+    reason: str = ""
+
+
+class OrderIntent(Event, frozen=True, kw_only=True):
+    """A desired order for one coin, before risk checks and routing."""
+
+    id: str
+    coin: str
+    pair: str = ""
+    signal_id: str = ""
+    is_buy: bool
+    sz: float
+    limit_px: float
+    tif: Literal["Gtc", "Ioc", "Alo"] = "Ioc"
+    reduce_only: bool = False
+
+
+class Order(Event, frozen=True, kw_only=True):
+    """An order as known to the exchange, one record per status change."""
+
+    id: str
+    coin: str
+    cloid: str
+    oid: int | None
+    is_buy: bool
+    sz: float
+    limit_px: float
+    status: str
+    filled_sz: float = 0.0
+    avg_px: float | None = None
+    reason: str = ""
+
+
+class Fill(Event, frozen=True, kw_only=True):
+    """One execution of one of our orders."""
+
+    id: str
+    coin: str
+    oid: int
+    cloid: str = ""
+    px: float
+    sz: float
+    side: Side
+    fee: float
+    closed_pnl: float
+    crossed: bool
+    start_position: float = 0.0
+
+
+class Position(Event, frozen=True, kw_only=True):
+    """Signed position of one coin (positive = long)."""
+
+    id: str
+    coin: str
+    szi: float
+    entry_px: float
+    mark_px: float
+    unrealized_pnl: float
+    margin_used: float
+    leverage: float
+
+
+class RiskMetric(Event, frozen=True, kw_only=True):
+    """A portfolio risk figure, e.g. ``var_hist`` at 0.99 over a horizon."""
+
+    id: str
+    metric: str
+    value: float
+    confidence: float | None = None
+    horizon: str = ""
+    scope: str = "portfolio"
+
+
+class Alert(Event, frozen=True, kw_only=True):
+    """Something an operator must see."""
+
+    id: str
+    severity: Literal["info", "warning", "critical"]
+    source: str
+    message: str
+    coin: str = ""
+
+
+class Gap(Event, frozen=True, kw_only=True):
+    """A span of a stream that was missed and could not (or could) be backfilled."""
+
+    id: str
+    coin: str
+    stream: str
+    start_ts: int
+    end_ts: int
+    filled: bool
+    reason: str = ""
+
+
+class LogRecord(Event, frozen=True, kw_only=True):
+    """A structured log line mirrored into ClickHouse."""
+
+    id: str
+    level: str
+    logger: str
+    message: str
+    fields: str = "{}"
+
+
+TOPIC_OF: dict[type[Event], str] = {
+    Trade: "md.trades",
+    L2Book: "md.l2",
+    Bbo: "md.bbo",
+    Candle: "md.candles",
+    Funding: "md.funding",
+    AssetContext: "md.ctx",
+    FeeSchedule: "md.fees",
+    Signal: "pf.signals",
+    OrderIntent: "pf.orders",
+    Order: "pf.orders",
+    Fill: "pf.fills",
+    Position: "pf.positions",
+    RiskMetric: "pf.risk",
+    Alert: "pf.alerts",
+    Gap: "md.gaps",
+}
+
+# pf.orders carries both intents and exchange orders; readers of that topic
+# decode the exchange-side record, which is what downstream state depends on.
+EVENT_OF_TOPIC: dict[str, type[Event]] = {
+    topic: cls for cls, topic in TOPIC_OF.items() if cls is not OrderIntent
+}
+
+MARKET_TOPICS: tuple[str, ...] = tuple(t for t in EVENT_OF_TOPIC if t.startswith("md."))
+
+_encoder = msgspec.json.Encoder()
+_decoders: dict[type, msgspec.json.Decoder] = {}
+
+
+def encode(event: Event) -> bytes:
+    """Serialise an event to compact JSON bytes."""
+    return _encoder.encode(event)
+
+
+def decode(data: bytes | str, type_: type[Event]) -> Event:
+    """Decode JSON bytes into ``type_``; raises ``msgspec.ValidationError`` naming the bad field."""
+    decoder = _decoders.get(type_)
+    if decoder is None:
+        decoder = _decoders[type_] = msgspec.json.Decoder(type_)
+    return decoder.decode(data)
+
+
+def decode_topic(topic: str, data: bytes | str) -> Event:
+    """Decode a message read from ``topic``."""
+    return decode(data, EVENT_OF_TOPIC[topic])
+
+
+def key_of(event: Event) -> str:
+    """Return the partition key of an event: its coin, pair, or metric scope."""
+    for attr in ("coin", "pair", "scope"):
+        value = getattr(event, attr, None)
+        if value:
+            return value
+    return ""

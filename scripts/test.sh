@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up (see setup.sh) and run the whole test suite. Extra arguments go to pytest.
+# pytest's exit code 5 ("no tests collected") is a failure here, never a pass.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit $?
+.venv/bin/python -m pytest "$@"
+status=$?
+if [ "$status" -eq 5 ]; then
+    echo "error: pytest collected no tests; treating as a failure" >&2
+    exit 1
+fi
+exit "$status"
