@@ -1,0 +1,394 @@
+"""The collector against the local venue over real HTTP/WebSocket, into tansu and chDB.
+
+Trades are made directly on the venue's engine by two funded accounts (a maker
+resting a Gtc ask, a taker lifting it with Ioc buys). Outages are made with a
+TCP proxy between the collector and the venue that can cut every connection
+(and refuse new ones) or silently swallow traffic (a stale stream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from pairflow.config import BrokerSettings, CollectorSettings, StorageSettings
+from pairflow.events import AssetContext, Candle, Event, Trade, decode
+from pairflow.hyperliquid.client import HyperliquidError, HyperliquidRateLimitError, InfoClient, TokenBucket
+from pairflow.storage import BatchWriter, Store, connect
+from sinks.kafka import KafkaSink
+from sources.collector import Collector
+from tests.broker import TansuBroker, tansu_broker  # noqa: F401
+from tests.helpers import eventually, free_port
+from venue.engine import AssetSpec, Engine, OrderRequest
+from venue.server.testing import run_venue
+
+ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
+ORACLES = {"BTC": 60_000.0, "ETH": 2_000.0, "SOL": 150.0}
+ETH = 1
+MAKER = "0x" + "1" * 40
+TAKER = "0x" + "2" * 40
+MINUTE_MS = 60_000
+
+
+class SteppableClock:
+    """Wall-clock milliseconds plus an offset the test moves forward (shared by venue and collector)."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def __call__(self) -> int:
+        return time.time_ns() // 1_000_000 + self.offset_ms
+
+    def step(self, ms: int) -> None:
+        self.offset_ms += ms
+
+
+def make_engine(clock: SteppableClock) -> Engine:
+    engine = Engine(ASSETS, now_ms=clock())
+    for coin, px in ORACLES.items():
+        engine.set_oracle(coin, px)
+    return engine
+
+
+class TcpProxy:
+    """Forward a local port to ``target_port``; cut, freeze and resume the link on demand."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.frozen = False
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Close the listener and every open connection (new connections are refused)."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                if not self.frozen:
+                    target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+class RunningCollector:
+    """A collector running on its own event loop in a background thread."""
+
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+        self.error: BaseException | None = None
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @property
+    def finished(self) -> bool:
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_until_complete(self.collector.run(self._stop))
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            self.error = error
+
+    def call(self, fn, *args) -> None:
+        """Run ``fn(*args)`` on the collector's loop thread."""
+        done = threading.Event()
+
+        def run() -> None:
+            fn(*args)
+            done.set()
+
+        self._loop.call_soon_threadsafe(run)
+        assert done.wait(5)
+
+    def stop(self) -> None:
+        if not self.finished:
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(15)
+        assert self.finished
+        self._loop.close()
+        if self.error is not None:
+            raise self.error
+
+
+def _settings(url: str, **overrides) -> CollectorSettings:
+    values = dict(url=url, coins=["ETH"], backfill_hours=0, stale_after_s=5.0, ping_interval_s=1.0,
+                  reconnect_backoff_s=0.1, reconnect_backoff_max_s=0.5, funding_poll_s=30, ctx_poll_s=30)
+    values.update(overrides)
+    return CollectorSettings(**values)
+
+
+def _fund(engine: Engine) -> None:
+    with engine.lock:
+        engine.fund(MAKER, 10_000_000)
+        engine.fund(TAKER, 10_000_000)
+        (status,) = engine.place_orders(
+            MAKER, [OrderRequest(ETH, False, "2001", "50", False, {"limit": {"tif": "Gtc"}})]
+        )
+    assert "resting" in status
+
+
+class Tape:
+    """Every trade the venue publishes, in order (an engine listener)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.trades: list[dict] = []
+        engine.add_listener(lambda event: self.trades.extend(event.data) if event.channel == "trades" else None)
+
+
+def _trade(engine: Engine, tape: Tape, count: int) -> list[dict]:
+    """Make ``count`` taker buys of 0.01 ETH and return the trades as the venue published them."""
+    seen = len(tape.trades)
+    with engine.lock:
+        for _ in range(count):
+            (status,) = engine.place_orders(TAKER, [OrderRequest(ETH, True, "2001", "0.01", False,
+                                                                {"limit": {"tif": "Ioc"}})])
+            assert "filled" in status, status
+    made = tape.trades[seen:]
+    assert len(made) == count
+    return made
+
+
+def _subscribed(collector: Collector, times: int = 1) -> bool:
+    return collector.frames_in["subscriptionResponse"] >= times * len(collector.subscriptions)
+
+
+@pytest.fixture
+def venue() -> Iterator[tuple[Engine, str, SteppableClock, Tape]]:
+    clock = SteppableClock()
+    engine = make_engine(clock)
+    _fund(engine)
+    tape = Tape(engine)
+    with run_venue(engine, clock=clock, advance_interval=0.02, push_interval=0.05) as url:
+        yield engine, url, clock, tape
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = connect(StorageSettings(dsn=f"chdb://{tmp_path}/db", spill_dir=tmp_path / "spill"))
+    opened.init_schema()
+    yield opened
+    opened.close()
+
+
+@pytest.mark.broker
+def test_trades_made_on_the_venue_arrive_exactly_once_in_the_topic(venue, tansu_broker: TansuBroker) -> None:
+    engine, url, clock, tape = venue
+    sink = KafkaSink(BrokerSettings(bootstrap_servers=tansu_broker.bootstrap_servers, partitions=2))
+    running = RunningCollector(Collector(sink.emit, _settings(url), clock=clock))
+    try:
+        eventually(lambda: _subscribed(running.collector))
+        made = _trade(engine, tape, 12)
+        eventually(lambda: running.collector.events_out["md.trades"] >= 12)
+    finally:
+        running.stop()
+    assert sink.flush(20) == 0
+    sink.close()
+
+    partitions = tansu_broker.admin().list_topics("md.trades", timeout=5).topics["md.trades"].partitions
+    consumer = Consumer({"bootstrap.servers": tansu_broker.bootstrap_servers, "group.id": "t",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition("md.trades", p, OFFSET_BEGINNING) for p in partitions])
+    received: list[tuple[str, Trade]] = []
+
+    def read_all() -> bool:
+        message = consumer.poll(0.2)
+        if message is not None and message.error() is None:
+            received.append((message.key().decode(), decode(message.value(), Trade)))
+        return len(received) >= len(made)
+
+    eventually(read_all, timeout=15, interval=0)
+    assert consumer.poll(1.0) is None
+    consumer.close()
+
+    assert len(received) == len(made)
+    by_id = {trade.id: (key, trade) for key, trade in received}
+    assert len(by_id) == len(made)
+    for wire in made:
+        key, trade = by_id[f"ETH:{wire['tid']}"]
+        assert key == "ETH"
+        assert (trade.coin, trade.px, trade.sz, trade.side, trade.ts, trade.tid, trade.hash) == (
+            "ETH", 2001.0, 0.01, "B", wire["time"], wire["tid"], wire["hash"])
+        assert 0 <= trade.recv_ts - trade.ts < 5_000
+
+
+def test_dropped_websocket_reconnects_backfills_candles_and_records_the_trade_gap(venue, store: Store,
+                                                                                  tmp_path: Path) -> None:
+    engine, url, clock, tape = venue
+    proxy = TcpProxy(int(url.rsplit(":", 1)[1]))
+    proxy.start()
+    events: list[tuple[str, str, Event]] = []
+    writer = BatchWriter(store, "gaps", settings=StorageSettings(spill_dir=tmp_path / "spill"), background=False)
+    collector = Collector(lambda *item: events.append(item), _settings(f"http://127.0.0.1:{proxy.port}"),
+                          gap_writer=writer, clock=clock)
+    running = RunningCollector(collector)
+    try:
+        eventually(lambda: _subscribed(collector))
+        before = _trade(engine, tape, 3)
+        eventually(lambda: collector.events_out["md.trades"] >= 3)
+        outage_minute = engine.candle_snapshot("ETH", "1m", clock() - MINUTE_MS, clock())[-1]["t"]
+
+        proxy.cut()
+        cut_at = clock()
+        eventually(lambda: collector.reconnects >= 1)
+        during = _trade(engine, tape, 15)
+        clock.step(MINUTE_MS)
+        eventually(lambda: engine.now_ms >= outage_minute + MINUTE_MS)
+        during += _trade(engine, tape, 2)
+        proxy.start()
+
+        eventually(lambda: _subscribed(collector, times=2), timeout=15)
+        eventually(lambda: {gap.stream for gap in collector.gaps.recorded} >= {"candles", "trades"})
+        after = _trade(engine, tape, 2)
+        eventually(lambda: collector.events_out["md.trades"] >= 3 + 10 + 2)
+    finally:
+        running.stop()
+    writer.close()
+
+    trade_ids = [event.id for topic, _, event in events if topic == "md.trades"]
+    replayed = during[-10:]
+    assert trade_ids == [f"ETH:{t['tid']}" for t in before + replayed + after]
+
+    closed_candle = [event for topic, _, event in events
+                     if topic == "md.candles" and isinstance(event, Candle) and event.ts == outage_minute][-1]
+    assert closed_candle.trades == 3 + 15
+    assert closed_candle.volume == pytest.approx(0.18)
+    assert collector.frames_in["candleSnapshot"] >= 1
+
+    rows = store.query("SELECT coin, stream, start_ts, end_ts, filled FROM gaps FINAL ORDER BY stream")
+    by_stream = {row[1]: row for row in rows}
+    assert set(by_stream) == {"activeAssetCtx", "bbo", "candles", "funding", "l2Book", "trades"}
+    coin, _, start_ts, end_ts, filled = by_stream["trades"]
+    assert coin == "ETH" and not filled
+    assert start_ts <= cut_at and end_ts >= cut_at + MINUTE_MS
+    assert by_stream["candles"][4] and by_stream["funding"][4]
+    assert not by_stream["l2Book"][4]
+    gap_events = [event for topic, _, event in events if topic == "md.gaps"]
+    assert len(gap_events) == 6
+
+
+def test_stale_stream_is_dropped_and_resubscribed_and_bad_frames_do_not_stop_it(venue) -> None:
+    engine, url, clock, tape = venue
+    proxy = TcpProxy(int(url.rsplit(":", 1)[1]))
+    proxy.start()
+    events: list[tuple[str, str, Event]] = []
+    collector = Collector(lambda *item: events.append(item),
+                          _settings(f"http://127.0.0.1:{proxy.port}", stale_after_s=1.0, ping_interval_s=0.3),
+                          clock=clock)
+    running = RunningCollector(collector)
+    try:
+        eventually(lambda: _subscribed(collector))
+        for bad in ("{oops", '{"channel": "trades", "data": [{"coin": "ETH", "px": "x"}]}', '{"channel": "zzz"}'):
+            running.call(collector.handle_frame, bad, clock())
+        proxy.frozen = True
+        eventually(lambda: collector.reconnects >= 1, timeout=10)
+        proxy.frozen = False
+        eventually(lambda: _subscribed(collector, times=2), timeout=10)
+        made = _trade(engine, tape, 2)
+        eventually(lambda: collector.events_out["md.trades"] >= 2)
+        eventually(lambda: collector.frames_in["pong"] >= 1)
+    finally:
+        running.stop()
+    assert dict(collector.malformed) == {"<not json>": 1, "trades": 1, "zzz": 1}
+    assert [event.id for topic, _, event in events if topic == "md.trades"] == [f"ETH:{t['tid']}" for t in made]
+    fees = [event for topic, key, event in events if topic == "md.fees" and key == "*"]
+    assert fees and (fees[0].taker, fees[0].maker) == (0.00045, 0.00015)
+    assert collector.frames_in["metaAndAssetCtxs"] >= 1 and collector.frames_in["fundingHistory"] >= 1
+    contexts = [event for topic, _, event in events if topic == "md.ctx"]
+    assert contexts and {event.coin for event in contexts} == {"ETH"}
+    assert all(isinstance(event, AssetContext) and event.oracle_px == 2000.0 for event in contexts)
+
+
+def test_a_failing_emit_stops_the_collector_instead_of_dropping_events(venue) -> None:
+    engine, url, clock, tape = venue
+
+    def emit(topic: str, key: str, event: Event) -> None:
+        if topic == "md.trades":
+            raise RuntimeError("sink is closed")
+
+    running = RunningCollector(Collector(emit, _settings(url), clock=clock))
+    eventually(lambda: _subscribed(running.collector))
+    _trade(engine, tape, 1)
+    eventually(lambda: running.finished)
+    with pytest.raises(RuntimeError, match="sink is closed"):
+        running.stop()
+
+
+def test_client_paces_requests_to_the_venue_limit_and_types_its_429() -> None:
+    engine = make_engine(SteppableClock())
+    book = {"type": "l2Book", "coin": "ETH"}
+
+    async def paced(url: str) -> float:
+        bucket = TokenBucket(capacity=118, refill_per_s=2)
+        async with InfoClient(url, bucket=bucket, retries=0) as info:
+            started = time.monotonic()
+            for _ in range(61):
+                await info.info(book)
+            return time.monotonic() - started
+
+    async def unpaced(url: str) -> HyperliquidError:
+        async with InfoClient(url, retries=0) as info:
+            with pytest.raises(HyperliquidError) as caught:
+                for _ in range(61):
+                    await info.info(book)
+            return caught.value
+
+    with run_venue(engine, ip_weight_per_minute=120) as url:
+        assert asyncio.run(paced(url)) >= 1.5
+    with run_venue(engine, ip_weight_per_minute=120) as url:
+        error = asyncio.run(unpaced(url))
+    assert isinstance(error, HyperliquidRateLimitError)
+    assert error.is_rate_limited() and error.is_retryable() and error.status == 429

@@ -1,0 +1,349 @@
+"""Compose a running venue: engine + clock + market driver + HTTP/WS server + snapshots.
+
+`VenueService.start` restores the state from ``data_dir`` (or builds a fresh
+engine and market), funds the requested accounts, starts the driver loop,
+the ASGI server and the periodic snapshots; `VenueService.stop` stops them in
+reverse order and saves a final snapshot.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from pairflow.config import Settings, StorageSettings
+from pairflow.errors import ConfigError
+from pairflow.logs import get_logger
+from pairflow.metrics import counter, gauge, serve_metrics, stop_metrics
+from venue.clock import DriverLoop, SimulatedClock, wall_ms
+from venue.engine import Engine
+from venue.market.driver import QuotedMarket
+from venue.market.factor_model import CointegrationGroup
+from venue.market.participants import TakerConfig
+from venue.market.quoting import QuoteConfig
+from venue.market.recorded import RecordedMarketData, load_csv, load_directory, load_store
+from venue.market.replay import ReplayMarket
+from venue.market.synthetic import SyntheticMarket, default_groups
+from venue.persistence import SnapshotError, SnapshotStore, VenueState
+from venue.server.app import create_app
+from venue.server.nonces import NonceTracker
+from venue.universe import Universe, default_universe, load_universe
+
+__all__ = ["VenueOptions", "VenueService", "build_market", "parse_funding"]
+
+_log = get_logger("venue.service")
+_SNAPSHOTS = counter("pairflow_venue_snapshots", "Venue state snapshots written to the data directory.")
+_SNAPSHOT_SECONDS = gauge("pairflow_venue_snapshot_seconds", "Wall seconds the last venue snapshot took.")
+_SIM_TIME = gauge("pairflow_venue_sim_time_ms", "Simulated venue time in epoch milliseconds.")
+_STARTUP_TIMEOUT_S = 15.0
+
+
+def parse_funding(entries: list[str]) -> dict[str, float]:
+    """Parse ``0xADDRESS=USDC`` strings into a dict of lowercase address -> amount."""
+    funded: dict[str, float] = {}
+    for entry in entries:
+        address, separator, amount = entry.partition("=")
+        address = address.strip().lower()
+        if not separator or len(address) != 42 or not address.startswith("0x"):
+            raise ConfigError(f"--fund {entry!r} must look like 0x<40 hex digits>=<USDC amount>")
+        try:
+            int(address[2:], 16)
+            value = float(amount)
+        except ValueError:
+            raise ConfigError(f"--fund {entry!r} must look like 0x<40 hex digits>=<USDC amount>") from None
+        if not value > 0:
+            raise ConfigError(f"--fund {entry!r}: the USDC amount must be positive, was {amount}")
+        funded[address] = funded.get(address, 0.0) + value
+    return funded
+
+
+@dataclass(frozen=True)
+class VenueOptions:
+    """Everything `VenueService` needs; build it from settings with `from_settings`.
+
+    Parameters
+    ----------
+    host, port
+        Interface and port of the HTTP/WS server; port 0 picks a free one.
+    fund
+        Lowercase address -> USDC credited at first sight of the address.
+    seed, speed
+        Market seed and simulated-clock speed-up.
+    market, replay_from
+        ``synthetic`` or ``replay``; the replay source (directory, candle CSV or ``store``).
+    data_dir
+        Where snapshots live; None keeps everything in memory.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    fund: dict[str, float] = field(default_factory=dict)
+    seed: int = 7
+    speed: float = 1.0
+    market: str = "synthetic"
+    replay_from: str | None = None
+    data_dir: Path | None = None
+    step_ms: int = 250
+    snapshot_interval_s: float = 30.0
+    groups: tuple[CointegrationGroup, ...] | None = None
+    half_life_s: float = 1800.0
+    spread_std: float = 0.004
+    market_vol: float = 0.005
+    idio_vol: float = 0.007
+    quote: QuoteConfig = field(default_factory=QuoteConfig)
+    takers: TakerConfig = field(default_factory=TakerConfig)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+    storage: StorageSettings | None = None
+    start_ms: int | None = None
+    universe_file: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VenueOptions:
+        """Build options from the ``venue`` (and ``metrics``, ``storage``) sections."""
+        venue = settings.venue
+        groups = None
+        if venue.groups is not None:
+            groups = tuple(
+                CointegrationGroup(tuple(group.coins), tuple(group.betas), venue.half_life_s, venue.spread_std)
+                for group in venue.groups
+            )
+        return cls(
+            host=venue.host,
+            port=venue.port,
+            fund=parse_funding([f"{address}={amount}" for address, amount in venue.fund.items()]),
+            seed=venue.seed,
+            speed=venue.speed,
+            market=venue.market,
+            replay_from=venue.replay_from,
+            data_dir=venue.data_dir,
+            step_ms=venue.step_ms,
+            snapshot_interval_s=venue.snapshot_interval_s,
+            groups=groups,
+            half_life_s=venue.half_life_s,
+            spread_std=venue.spread_std,
+            market_vol=venue.market_vol,
+            idio_vol=venue.idio_vol,
+            quote=QuoteConfig(levels=venue.book_levels, half_spread_bps=venue.half_spread_bps),
+            takers=TakerConfig(
+                rate_per_minute=venue.trade_rate_per_minute, median_notional=venue.taker_median_notional
+            ),
+            metrics_host=settings.metrics.host,
+            metrics_port=settings.metrics.port,
+            storage=settings.storage,
+            universe_file=venue.universe_file,
+        )
+
+
+def load_recording(source: str, storage: StorageSettings | None, coins: list[str]) -> RecordedMarketData:
+    """Load the replay recording named by `source` (directory, candle CSV, or ``store``)."""
+    if source == "store":
+        if storage is None:
+            raise ConfigError("--replay-from store needs the storage settings")
+        from pairflow.storage import connect
+
+        with connect(storage) as store:
+            return load_store(store, coins)
+    path = Path(source)
+    try:
+        if path.is_dir():
+            return load_directory(path, coins)
+        if path.is_file():
+            siblings = sorted(path.parent.glob("perp_funding_1h_*.csv"))
+            return load_csv(path, siblings[-1] if siblings else None, coins)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    raise ConfigError(f"--replay-from {source!r} is neither a directory, a candle CSV file nor 'store'")
+
+
+def build_market(options: VenueOptions, universe: Universe, start_ms: int) -> QuotedMarket:
+    """Build the market driver the options ask for."""
+    if options.market == "synthetic":
+        groups = options.groups
+        if groups is None:
+            groups = default_groups(universe, options.half_life_s, options.spread_std)
+        try:
+            return SyntheticMarket.build(
+                universe,
+                seed=options.seed,
+                groups=groups,
+                market_vol=options.market_vol,
+                idio_vol=options.idio_vol,
+                quote=options.quote,
+                takers=options.takers,
+            )
+        except ValueError as error:
+            raise ConfigError(f"synthetic market: {error}") from None
+    if options.market == "replay":
+        if not options.replay_from:
+            raise ConfigError("--market replay needs --replay-from (a directory, a candle CSV or 'store')")
+        data = load_recording(options.replay_from, options.storage, universe.names)
+        try:
+            return ReplayMarket.build(
+                universe, data, start_ms=start_ms, seed=options.seed, quote=options.quote, takers=options.takers
+            )
+        except ValueError as error:
+            raise ConfigError(f"replay market: {error}") from None
+    raise ConfigError(f"--market must be 'synthetic' or 'replay', was {options.market!r}")
+
+
+class VenueService:
+    """A running venue; `start` it, read `url`, `stop` it (saves a final snapshot).
+
+    Attributes
+    ----------
+    engine, driver, nonces, loop
+        The live components (valid after `start`).
+    restored
+        Whether `start` continued from a snapshot.
+    """
+
+    def __init__(self, options: VenueOptions, universe: Universe | None = None) -> None:
+        self.options = options
+        if universe is None:
+            universe = load_universe(options.universe_file) if options.universe_file else default_universe()
+        self.universe = universe
+        self.snapshots = SnapshotStore(options.data_dir) if options.data_dir is not None else None
+        self.engine: Any = None
+        self.driver: QuotedMarket | None = None
+        self.nonces: NonceTracker | None = None
+        self.loop: DriverLoop | None = None
+        self.restored = False
+        self.url = ""
+        self.metrics_port: int | None = None
+        self._server: uvicorn.Server | None = None
+        self._server_thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self._stop_snapshots = threading.Event()
+        self._snapshot_thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        """Restore or build the venue, start every component and return the base URL."""
+        engine, driver = self._restore_or_build()
+        with engine.lock:
+            for address, usdc in self.options.fund.items():
+                if not engine.is_user(address):
+                    engine.fund(address, usdc)
+        driver.attach(engine)
+        clock = SimulatedClock(max(self._start_ms(), int(engine.now_ms)), self.options.speed)
+        self.loop = DriverLoop(engine, clock, driver, step_ms=self.options.step_ms)
+        self.loop.run_due()
+        self.loop.start()
+        self._start_server()
+        if self.snapshots is not None:
+            self._snapshot_thread = threading.Thread(
+                target=self._snapshot_periodically, name="venue-snapshots", daemon=True
+            )
+            self._snapshot_thread.start()
+        if self.options.metrics_port:
+            self.metrics_port = serve_metrics(self.options.metrics_port, self.options.metrics_host)
+        return self.url
+
+    def stop(self) -> Path | None:
+        """Stop the server, the market and the snapshots; return the final snapshot path if any."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._server_thread is not None:
+            self._server_thread.join(10.0)
+        if self._socket is not None:
+            self._socket.close()
+        if self.loop is not None:
+            self.loop.stop()
+        self._stop_snapshots.set()
+        if self._snapshot_thread is not None:
+            self._snapshot_thread.join(10.0)
+        if self.metrics_port:
+            stop_metrics(self.metrics_port)
+            self.metrics_port = None
+        return self.save_snapshot() if self.snapshots is not None and self.engine is not None else None
+
+    def save_snapshot(self) -> Path:
+        """Write an atomic snapshot of engine, nonces and driver now."""
+        if self.snapshots is None:
+            raise ConfigError("this venue has no data directory to snapshot into")
+        started = time.monotonic()
+        with self.engine.lock:
+            blob = self.snapshots.encode(VenueState(self.engine, self.nonces, self.driver, wall_ms()))
+        path = self.snapshots.write(blob)
+        _SNAPSHOTS.inc()
+        _SNAPSHOT_SECONDS.set(time.monotonic() - started)
+        return path
+
+    def _start_ms(self) -> int:
+        return self.options.start_ms if self.options.start_ms is not None else wall_ms()
+
+    def _restore_or_build(self) -> tuple[Any, QuotedMarket]:
+        state = self.snapshots.load() if self.snapshots is not None else None
+        if state is None:
+            start_ms = self._start_ms()
+            self.driver = build_market(self.options, self.universe, start_ms)
+            self.engine = Engine(self.driver.universe.specs, now_ms=start_ms)
+            self.nonces = NonceTracker()
+        else:
+            self.engine, self.driver = state.engine, state.driver
+            self.nonces = state.nonces if state.nonces is not None else NonceTracker()
+            self.restored = True
+            self._check_restored()
+            kind = "replay" if isinstance(self.driver, ReplayMarket) else "synthetic"
+            if kind != self.options.market:
+                _log.warning("continuing the market saved in the snapshot", saved=kind, requested=self.options.market)
+        self.universe = self.driver.universe
+        return self.engine, self.driver
+
+    def _check_restored(self) -> None:
+        """Exercise the restored engine once so a snapshot from an incompatible version fails clearly."""
+        try:
+            with self.engine.lock:
+                self.engine.advance(self.engine.now_ms)
+                self.engine.meta()
+        except Exception as error:
+            raise SnapshotError(
+                f"venue snapshot {self.snapshots.path} does not fit this version of the venue "
+                f"({type(error).__name__}: {error}); move it away to start fresh"
+            ) from None
+
+    def _start_server(self) -> None:
+        app = create_app(self.engine, nonces=self.nonces)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.options.host, self.options.port))
+        except OSError as error:
+            sock.close()
+            raise ConfigError(f"venue cannot listen on {self.options.host}:{self.options.port}: {error.strerror}") from None
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            app, log_level="warning", ws="websockets-sansio", lifespan="on", timeout_graceful_shutdown=2, access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._socket = sock
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            try:
+                self._server.run(sockets=[sock])
+            except BaseException as error:  # reported by start() below
+                failure.append(error)
+
+        self._server_thread = threading.Thread(target=serve, name=f"venue-http-{port}", daemon=True)
+        self._server_thread.start()
+        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
+        while not self._server.started:
+            if failure or not self._server_thread.is_alive() or time.monotonic() > deadline:
+                raise ConfigError(f"venue server on {self.options.host}:{port} did not start: {failure[:1]!r}")
+            time.sleep(0.01)
+        self.url = f"http://{self.options.host}:{port}"
+
+    def _snapshot_periodically(self) -> None:
+        while not self._stop_snapshots.wait(self.options.snapshot_interval_s):
+            try:
+                self.save_snapshot()
+                _SIM_TIME.set(self.engine.now_ms)
+            except Exception as error:  # a failed periodic save must not stop the venue
+                _log.error("venue snapshot failed", error=repr(error), data_dir=str(self.options.data_dir))
