@@ -1,0 +1,64 @@
+"""Properties of request decoding and signer recovery on generated inputs."""
+
+from __future__ import annotations
+
+import json
+
+import eth_account
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hyperliquid.utils.signing import float_to_wire, sign_l1_action
+
+from pairflow.hyperliquid.signing import recover_l1_signer
+from venue.server.requests import BadRequest, decode_action, decode_exchange_request, decode_info_request, parse_json
+
+WALLET = eth_account.Account.from_key("0x" + "22" * 32)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=20,
+)
+typed_objects = st.builds(
+    lambda kind, extra: {"type": kind, **extra},
+    st.sampled_from(["meta", "l2Book", "orderStatus", "clearinghouseState", "candleSnapshot", "order", "cancel",
+                     "usdSend", "approveAgent", "nope"]),
+    st.dictionaries(st.sampled_from(["coin", "user", "oid", "orders", "cancels", "req", "startTime", "amount"]),
+                    json_values, max_size=4),
+)
+
+
+@given(st.one_of(json_values, typed_objects))
+def test_decoders_only_ever_raise_bad_request(payload):
+    for decode in (decode_info_request, decode_exchange_request):
+        try:
+            decode(payload)
+        except BadRequest:
+            pass
+    if isinstance(payload, dict):
+        try:
+            decode_action(payload)
+        except BadRequest:
+            pass
+
+
+@given(st.binary(max_size=200))
+def test_parse_json_only_ever_raises_bad_request(body):
+    try:
+        parse_json(body)
+    except BadRequest:
+        pass
+
+
+@settings(max_examples=15, deadline=None)
+@given(price=st.decimals(min_value="0.01", max_value="99999", places=2), size=st.integers(1, 10**6),
+       nonce=st.integers(1, 2**62), is_buy=st.booleans())
+def test_recovery_round_trips_for_any_order_wire(price, size, nonce, is_buy):
+    action = {"type": "order", "orders": [{"a": 3, "b": is_buy, "p": float_to_wire(float(price)),
+                                           "s": float_to_wire(size / 1000), "r": False,
+                                           "t": {"limit": {"tif": "Gtc"}}}], "grouping": "na"}
+    signature = sign_l1_action(WALLET, action, None, nonce, None, False)
+    wire = parse_json(json.dumps({"action": action, "signature": signature}).encode())
+    assert recover_l1_signer(wire["action"], wire["signature"], None, nonce, None) == WALLET.address.lower()
+    decode_action(wire["action"])

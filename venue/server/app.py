@@ -1,0 +1,212 @@
+"""Build the venue's ASGI app: ``POST /info``, ``POST /exchange`` and ``/ws`` over one engine.
+
+The HTTP layer is thin: read a bounded body, parse JSON keeping key order,
+charge the per-IP weight, decode into typed requests, and run the handler in
+a worker thread (signature recovery is CPU-bound and the engine lock may be
+held by a market driver). Every refusal is a 4xx the SDK turns into
+``ClientError``; nothing is recorded for a refused request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from .exchange import ExchangeService
+from .info import InfoService
+from .limits import MAX_BODY_BYTES, BodyTooLarge, read_limited_body
+from .nonces import NonceTracker
+from .ratelimit import AddressBudget, IpRateLimiter, exchange_weight, info_base_weight, info_extra_weight
+from .requests import DESERIALIZE_ERROR, BadRequest, decode_info_request, parse_json
+from .ws import Hub
+
+__all__ = ["create_app", "wall_clock_ms"]
+
+log = logging.getLogger(__name__)
+
+
+def wall_clock_ms() -> int:
+    """Return the current wall-clock time in milliseconds (the SDK's nonce clock)."""
+    return time.time_ns() // 1_000_000
+
+
+def _json(value: Any) -> Response:
+    return Response(msgspec.json.encode(value), media_type="application/json")
+
+
+def _unprocessable(detail: str) -> Response:
+    log.info("refused request: %s", detail)
+    return PlainTextResponse(DESERIALIZE_ERROR, status_code=422)
+
+
+def _too_many() -> Response:
+    return PlainTextResponse("Too many requests: per-IP weight limit reached", status_code=429)
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+def create_app(
+    engine: Any,
+    *,
+    clock: Callable[[], int] = wall_clock_ms,
+    nonces: NonceTracker | None = None,
+    ip_weight_per_minute: int | None = None,
+    push_interval: float = 0.5,
+    advance_interval: float | None = None,
+    accept_mainnet_signatures: bool = False,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    request_log: list[tuple[str, Any]] | None = None,
+    address_budget: bool = True,
+) -> Starlette:
+    """Return the ASGI app serving the Hyperliquid API over ``engine``.
+
+    Parameters
+    ----------
+    engine
+        A `venue.engine.Engine`; shared with other threads through ``engine.lock``.
+    clock
+        Exchange time in ms for nonce windows, ``expiresAfter`` and engine advancing.
+    nonces
+        Nonce state to continue from (e.g. restored from a snapshot); a fresh tracker by default.
+    ip_weight_per_minute
+        Per-IP REST weight budget (1200 on the real venue); None disables the limit.
+    push_interval
+        Seconds between WebSocket pushes of changed books, mids and asset contexts.
+    advance_interval
+        When set, call ``engine.advance(clock())`` this often so triggers, scheduled
+        cancels and funding follow the clock; leave None when something else drives time.
+    accept_mainnet_signatures
+        Also accept signatures made for mainnet when the testnet recovery names no known signer.
+    max_body_bytes
+        Larger request bodies are refused with HTTP 413.
+    request_log
+        When given, every parsed body is appended as ``(path, payload)`` (for conformance
+        tests that check what the client sent).
+    address_budget
+        Enforce the per-address action budget (10 000 requests + 1 per USDC traded, then one
+        action per 10 s) from the engine's ``userRateLimit`` counters.
+    """
+    nonces = nonces if nonces is not None else NonceTracker()
+    networks = (False, True) if accept_mainnet_signatures else (False,)
+    info_service = InfoService(engine, clock)
+    exchange_service = ExchangeService(engine, nonces, clock, networks,
+                                       AddressBudget() if address_budget else None)
+    limiter = IpRateLimiter(ip_weight_per_minute) if ip_weight_per_minute is not None else None
+
+    def ws_post(kind: str, payload: Any) -> dict[str, Any]:
+        try:
+            if kind == "info":
+                typed = decode_info_request(payload)
+                return {"type": "info", "payload": {"type": payload["type"], "data": info_service.handle(typed)}}
+            return {"type": "action", "payload": exchange_service.handle(payload)}
+        except BadRequest as exc:
+            log.info("refused WebSocket post: %s", exc.detail)
+            return {"type": "error", "payload": DESERIALIZE_ERROR}
+
+    hub = Hub(engine, push_interval=push_interval, post_handler=ws_post)
+
+    async def read_payload(request: Request) -> Any:
+        payload = parse_json(await read_limited_body(request, max_body_bytes))
+        if request_log is not None:
+            request_log.append((request.url.path, payload))
+        return payload
+
+    async def info(request: Request) -> Response:
+        ip = _client_ip(request)
+        try:
+            payload = await read_payload(request)
+        except BodyTooLarge as exc:
+            return PlainTextResponse(f"Payload too large: {exc}", status_code=413)
+        except BadRequest as exc:
+            if limiter is not None and not limiter.try_acquire(ip, 20):
+                return _too_many()
+            return _unprocessable(exc.detail)
+        info_type = payload.get("type") if isinstance(payload, dict) else None
+        info_type = info_type if isinstance(info_type, str) else ""
+        if limiter is not None and not limiter.try_acquire(ip, info_base_weight(info_type)):
+            return _too_many()
+        try:
+            typed = decode_info_request(payload)
+            result = await run_in_threadpool(info_service.handle, typed)
+        except BadRequest as exc:
+            return _unprocessable(exc.detail)
+        if limiter is not None:
+            limiter.charge(ip, info_extra_weight(info_type, result))
+        return _json(result)
+
+    async def exchange(request: Request) -> Response:
+        ip = _client_ip(request)
+        try:
+            payload = await read_payload(request)
+        except BodyTooLarge as exc:
+            return PlainTextResponse(f"Payload too large: {exc}", status_code=413)
+        except BadRequest as exc:
+            if limiter is not None and not limiter.try_acquire(ip, 1):
+                return _too_many()
+            return _unprocessable(exc.detail)
+        action = payload.get("action") if isinstance(payload, dict) else None
+        if limiter is not None and not limiter.try_acquire(ip, exchange_weight(action)):
+            return _too_many()
+        try:
+            result = await run_in_threadpool(exchange_service.handle, payload)
+        except BadRequest as exc:
+            return _unprocessable(exc.detail)
+        return _json(result)
+
+    async def websocket(socket: WebSocket) -> None:
+        await hub.serve(socket)
+
+    async def advance_periodically() -> None:
+        while True:
+            await asyncio.sleep(advance_interval)
+            try:
+                await run_in_threadpool(_advance, engine, clock)
+            except Exception:
+                log.exception("engine.advance failed")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        hub.start()
+        ticker = asyncio.create_task(advance_periodically()) if advance_interval is not None else None
+        try:
+            yield
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+            await hub.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/info", info, methods=["POST"]),
+            Route("/exchange", exchange, methods=["POST"]),
+            WebSocketRoute("/ws", websocket),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.nonces = nonces
+    app.state.hub = hub
+    return app
+
+
+def _advance(engine: Any, clock: Callable[[], int]) -> None:
+    now = clock()
+    with engine.lock:
+        if now > engine.now_ms:
+            engine.advance(now)

@@ -1,0 +1,191 @@
+"""``POST /exchange``: verify, authenticate, burn the nonce, then run the action on the engine.
+
+Order of checks mirrors the real exchange: the whole body must deserialize
+(else HTTP 422, nothing recorded), then ``expiresAfter``, the signature and
+the signer's existence, then the nonce. Once the nonce is accepted it stays
+used even if the action itself fails (as on chain). Business failures are
+HTTP 200 ``{"status":"err","response":"..."}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from venue.engine import EngineError, OrderRequest
+
+from . import requests as rq
+from .auth import ActionRejected, Actor, authenticate_l1, authenticate_user_signed
+from .nonces import NonceError, NonceTracker
+from .ratelimit import AddressBudget
+
+__all__ = ["ExchangeService"]
+
+log = logging.getLogger(__name__)
+
+OK_DEFAULT = {"status": "ok", "response": {"type": "default"}}
+MAX_AGENT_NAME_LENGTH = 16
+
+
+def _err(message: str) -> dict[str, Any]:
+    return {"status": "err", "response": message}
+
+
+def _statuses(kind: str, statuses: list) -> dict[str, Any]:
+    return {"status": "ok", "response": {"type": kind, "data": {"statuses": statuses}}}
+
+
+def _order_requests(wires: list[rq.OrderWire], raw: list[dict]) -> list[OrderRequest]:
+    requests = []
+    for wire, raw_wire in zip(wires, raw):
+        requests.append(
+            OrderRequest(
+                asset=wire.a,
+                is_buy=wire.b,
+                limit_px=wire.p,
+                sz=wire.s,
+                reduce_only=wire.r,
+                order_type=raw_wire["t"],
+                cloid=wire.c,
+            )
+        )
+    return requests
+
+
+def _agent_name(name: str | None) -> tuple[str | None, int | None]:
+    """Split ``"name valid_until <ms>"``; an empty or absent name approves the unnamed agent."""
+    if not name:
+        return None, None
+    valid_until = None
+    base, marker, until = name.partition(" valid_until ")
+    if marker:
+        if not until.isdigit():
+            raise ActionRejected(f"Invalid agent name validity: {until}")
+        valid_until = int(until)
+    if not 1 <= len(base) <= MAX_AGENT_NAME_LENGTH:
+        raise ActionRejected("Extra agent name must be between 1 and 16 characters long")
+    return base, valid_until
+
+
+class ExchangeService:
+    """Handle decoded ``/exchange`` payloads against an engine.
+
+    Parameters
+    ----------
+    engine
+        The `venue.engine.Engine`; every call holds ``engine.lock``.
+    nonces
+        Nonce bookkeeping (kept outside the engine so it can be persisted separately).
+    clock
+        Exchange time in milliseconds for nonce windows and ``expiresAfter``; the SDK's
+        nonces are wall-clock milliseconds, so this is wall time by default.
+    networks
+        Network flags tried in order when recovering signers (``False`` = testnet, what
+        the SDK uses for any non-mainnet URL); ``(False, True)`` also accepts mainnet signatures.
+    address_budget
+        Per-address action budget; None lets every address send without limit.
+    """
+
+    def __init__(self, engine: Any, nonces: NonceTracker, clock: Callable[[], int],
+                 networks: Iterable[bool] = (False,), address_budget: AddressBudget | None = None) -> None:
+        self.engine = engine
+        self.nonces = nonces
+        self.clock = clock
+        self.networks = tuple(networks)
+        self.address_budget = address_budget
+
+    def handle(self, payload: Any) -> dict[str, Any]:
+        """Return the JSON response for one request body; raise `requests.BadRequest` for HTTP 422."""
+        request = rq.decode_exchange_request(payload)
+        action_type = request.action.get("type")
+        unsupported = rq.UNSUPPORTED_ACTION_TYPES.get(action_type) if isinstance(action_type, str) else None
+        action = None if unsupported else rq.decode_action(request.action)
+        user_signed = unsupported == "user" or isinstance(action, rq.UserSignedAction)
+        try:
+            actor = self._authenticate(request, user_signed)
+            try:
+                self.nonces.use(actor.signer, request.nonce, self.clock())
+            except NonceError as exc:
+                raise ActionRejected(str(exc)) from None
+            if action is None:
+                raise ActionRejected(f"Action {action_type} is not supported by this venue.")
+            with self.engine.lock:
+                return self._execute(actor.user, action, request.action)
+        except ActionRejected as exc:
+            return _err(str(exc))
+        except EngineError as exc:
+            return _err(str(exc))
+
+    def _authenticate(self, request: rq.ExchangeRequest, user_signed: bool) -> Actor:
+        if user_signed:
+            if request.expiresAfter is not None:
+                raise ActionRejected("expiresAfter is not supported for user-signed actions")
+            inner_nonce = request.action.get("nonce", request.action.get("time"))
+            if inner_nonce != request.nonce:
+                raise ActionRejected(f"Invalid nonce: action nonce {inner_nonce} does not match {request.nonce}")
+            return authenticate_user_signed(self.engine, request.action, request, self.networks)
+        if request.expiresAfter is not None and request.expiresAfter < self.clock():
+            raise ActionRejected("Action already expired")
+        return authenticate_l1(self.engine, request, self.networks)
+
+    def _check_budget(self, user: str, action: rq.Action) -> None:
+        if self.address_budget is None:
+            return
+        if isinstance(action, rq.OrderAction):
+            weight, is_cancel = len(action.orders), False
+        elif isinstance(action, (rq.CancelAction, rq.CancelByCloidAction)):
+            weight, is_cancel = len(action.cancels), True
+        elif isinstance(action, rq.BatchModifyAction):
+            weight, is_cancel = len(action.modifies), False
+        elif isinstance(action, (rq.ModifyAction, rq.ScheduleCancelAction, rq.UpdateLeverageAction,
+                                 rq.UpdateIsolatedMarginAction)):
+            weight, is_cancel = 1, False
+        else:
+            return
+        refusal = self.address_budget.refusal(user, self.engine.user_rate_limit(user), weight, is_cancel)
+        if refusal is not None:
+            raise ActionRejected(refusal)
+
+    def _execute(self, user: str, action: rq.Action, raw: dict) -> dict[str, Any]:
+        engine = self.engine
+        self._check_budget(user, action)
+        if isinstance(action, rq.OrderAction):
+            orders = _order_requests(action.orders, raw["orders"])
+            grouping = raw.get("grouping", "na")
+            builder = None
+            if action.builder is not None:
+                builder = {"b": action.builder.b.lower(), "f": action.builder.f}
+            return _statuses("order", engine.place_orders(user, orders, grouping=grouping, builder=builder))
+        if isinstance(action, rq.CancelAction):
+            return _statuses("cancel", engine.cancel(user, [(c.a, c.o) for c in action.cancels]))
+        if isinstance(action, rq.CancelByCloidAction):
+            cancels = [(c.asset, c.cloid) for c in action.cancels]
+            return _statuses("cancel", engine.cancel_by_cloid(user, cancels))
+        if isinstance(action, rq.BatchModifyAction):
+            raw_orders = [m["order"] for m in raw["modifies"]]
+            orders = _order_requests([m.order for m in action.modifies], raw_orders)
+            modifies = [(m.oid, order) for m, order in zip(action.modifies, orders)]
+            return _statuses("order", engine.batch_modify(user, modifies))
+        if isinstance(action, rq.ModifyAction):
+            (order,) = _order_requests([action.order], [raw["order"]])
+            (status,) = engine.batch_modify(user, [(action.oid, order)])
+            if isinstance(status, dict) and "error" in status:
+                return _err(status["error"])
+            return OK_DEFAULT
+        if isinstance(action, rq.ScheduleCancelAction):
+            engine.schedule_cancel(user, action.time)
+        elif isinstance(action, rq.UpdateLeverageAction):
+            engine.update_leverage(user, action.asset, action.isCross, action.leverage)
+        elif isinstance(action, rq.UpdateIsolatedMarginAction):
+            engine.update_isolated_margin(user, action.asset, action.ntli)
+        elif isinstance(action, rq.ApproveAgentAction):
+            name, valid_until = _agent_name(action.agentName)
+            engine.approve_agent(user, action.agentAddress.lower(), name, valid_until)
+        elif isinstance(action, rq.UsdClassTransferAction):
+            if " subaccount:" in action.amount:
+                raise ActionRejected("Vault not registered")
+            engine.usd_class_transfer(user, action.amount, action.toPerp)
+        elif isinstance(action, rq.UsdSendAction):
+            engine.usd_send(user, action.destination.lower(), action.amount)
+        return OK_DEFAULT

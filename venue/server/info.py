@@ -1,0 +1,147 @@
+"""``POST /info``: answer each decoded request type from the engine's wire-shaped queries.
+
+Types the venue has no concept of (staking, vaults, referrals, deploy
+auctions, ...) answer the shape the real API gives an account that never used
+the feature, so SDK helpers that call them keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from venue.engine import EngineError
+
+from . import requests as rq
+from .requests import BadRequest
+
+__all__ = ["InfoService"]
+
+PORTFOLIO_PERIODS = ("day", "week", "month", "allTime", "perpDay", "perpWeek", "perpMonth", "perpAllTime")
+
+
+def _default_dex(dex: str) -> None:
+    if dex:
+        raise BadRequest(f"unknown perp dex {dex!r}: only the default dex exists on this venue")
+
+
+def _user_role(engine: Any, user: str) -> dict[str, Any]:
+    if engine.is_user(user):
+        return {"role": "user"}
+    master = engine.resolve_signer(user)
+    if master is not None and master.lower() != user:
+        return {"role": "agent", "data": {"user": master.lower()}}
+    return {"role": "missing"}
+
+
+def _portfolio() -> list:
+    return [[period, {"accountValueHistory": [], "pnlHistory": [], "vlm": "0.0"}] for period in PORTFOLIO_PERIODS]
+
+
+class InfoService:
+    """Dispatch typed ``/info`` requests to the engine.
+
+    Parameters
+    ----------
+    engine
+        The `venue.engine.Engine`; every call holds ``engine.lock``.
+    clock
+        Exchange time in milliseconds (for ``exchangeStatus``).
+    """
+
+    def __init__(self, engine: Any, clock: Callable[[], int]) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._handlers: dict[type, Callable[[Any], Any]] = {
+            rq.MetaRequest: self._meta,
+            rq.SpotMetaRequest: lambda r: engine.spot_meta(),
+            rq.MetaAndAssetCtxsRequest: self._meta_and_asset_ctxs,
+            rq.SpotMetaAndAssetCtxsRequest: lambda r: engine.spot_meta_and_asset_ctxs(),
+            rq.AllMidsRequest: self._all_mids,
+            rq.L2BookRequest: lambda r: engine.l2_book(r.coin, n_sig_figs=r.nSigFigs),
+            rq.CandleSnapshotRequest: lambda r: engine.candle_snapshot(
+                r.req.coin, r.req.interval, r.req.startTime, r.req.endTime if r.req.endTime is not None else
+                self.clock()),
+            rq.ClearinghouseStateRequest: self._clearinghouse_state,
+            rq.SpotClearinghouseStateRequest: lambda r: engine.spot_clearinghouse_state(r.user.lower()),
+            rq.OpenOrdersRequest: self._open_orders,
+            rq.FrontendOpenOrdersRequest: self._frontend_open_orders,
+            rq.UserFillsRequest: lambda r: engine.user_fills(r.user.lower()),
+            rq.UserFillsByTimeRequest: lambda r: engine.user_fills_by_time(
+                r.user.lower(), r.startTime, r.endTime, aggregate=r.aggregateByTime),
+            rq.FundingHistoryRequest: lambda r: engine.funding_history(r.coin, r.startTime, r.endTime),
+            rq.UserFundingRequest: lambda r: engine.user_funding(r.user.lower(), r.startTime, r.endTime),
+            rq.UserNonFundingLedgerUpdatesRequest: lambda r: engine.user_non_funding_ledger_updates(
+                r.user.lower(), r.startTime, r.endTime),
+            rq.OrderStatusRequest: lambda r: engine.order_status(
+                r.user.lower(), r.oid.lower() if isinstance(r.oid, str) else r.oid),
+            rq.UserFeesRequest: lambda r: engine.user_fees(r.user.lower()),
+            rq.UserRateLimitRequest: lambda r: engine.user_rate_limit(r.user.lower()),
+            rq.HistoricalOrdersRequest: lambda r: engine.historical_orders(r.user.lower()),
+            rq.ExtraAgentsRequest: lambda r: engine.extra_agents(r.user.lower()),
+            rq.UserRoleRequest: lambda r: _user_role(engine, r.user.lower()),
+            rq.RecentTradesRequest: lambda r: engine.recent_trades(r.coin),
+            rq.ReferralRequest: lambda r: {
+                "referredBy": None, "cumVlm": "0.0", "unclaimedRewards": "0.0", "claimedRewards": "0.0",
+                "builderRewards": "0.0", "referrerState": {"stage": "needToTrade", "data": {"required": "10000.0"}},
+                "rewardHistory": []},
+            rq.SubAccountsRequest: lambda r: None,
+            rq.PortfolioRequest: lambda r: _portfolio(),
+            rq.UserTwapSliceFillsRequest: lambda r: [],
+            rq.UserVaultEquitiesRequest: lambda r: [],
+            rq.DelegatorSummaryRequest: lambda r: {
+                "delegated": "0.0", "undelegated": "0.0", "totalPendingWithdrawal": "0.0", "nPendingWithdrawals": 0},
+            rq.DelegationsRequest: lambda r: [],
+            rq.DelegatorRewardsRequest: lambda r: [],
+            rq.DelegatorHistoryRequest: lambda r: [],
+            rq.UserToMultiSigSignersRequest: lambda r: None,
+            rq.UserDexAbstractionRequest: lambda r: False,
+            rq.UserAbstractionRequest: lambda r: "disabled",
+            rq.SpotDeployStateRequest: lambda r: {"states": [], "gasAuction": None},
+            rq.MaxBuilderFeeRequest: lambda r: 0,
+            rq.PerpDexsRequest: lambda r: [None],
+            rq.PerpDeployAuctionStatusRequest: lambda r: {
+                "startTimeSeconds": 0, "durationSeconds": 111600, "startGas": "500.0", "currentGas": None,
+                "endGas": None},
+            rq.ExchangeStatusRequest: lambda r: {"time": self.clock(), "specialStatuses": None},
+        }
+        missing = set(rq.INFO_REQUEST_TYPES) - set(self._handlers)
+        if missing:
+            raise RuntimeError(f"no /info handler for {sorted(cls.__name__ for cls in missing)}")
+
+    def handle(self, request: rq.InfoRequest) -> Any:
+        """Return the JSON-ready response for one typed request (raise `BadRequest` for HTTP 422).
+
+        A request the engine refuses (an unknown coin) answers ``null``, as the real API does
+        for coins it does not list.
+        """
+        handler = self._handlers[type(request)]
+        with self.engine.lock:
+            try:
+                return handler(request)
+            except EngineError:
+                return None
+
+    def _meta(self, request: rq.MetaRequest) -> Any:
+        _default_dex(request.dex)
+        return self.engine.meta()
+
+    def _meta_and_asset_ctxs(self, request: rq.MetaAndAssetCtxsRequest) -> Any:
+        _default_dex(request.dex)
+        return self.engine.meta_and_asset_ctxs()
+
+    def _all_mids(self, request: rq.AllMidsRequest) -> Any:
+        _default_dex(request.dex)
+        return self.engine.all_mids()
+
+    def _clearinghouse_state(self, request: rq.ClearinghouseStateRequest) -> Any:
+        _default_dex(request.dex)
+        return self.engine.clearinghouse_state(request.user.lower())
+
+    def _open_orders(self, request: rq.OpenOrdersRequest) -> Any:
+        _default_dex(request.dex)
+        return self.engine.open_orders(request.user.lower())
+
+    def _frontend_open_orders(self, request: rq.FrontendOpenOrdersRequest) -> Any:
+        _default_dex(request.dex)
+        return self.engine.frontend_open_orders(request.user.lower())
