@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.console import Console
 
-from pairflow import config_cli
+from pairflow import config_cli, demo
 from sources import cli as sources_cli
 from venue import cli as venue_cli
 from pairflow.errors import PairflowError
@@ -30,7 +30,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for register in (config_cli.register, sources_cli.register, venue_cli.register):
+for register in (config_cli.register, demo.register, sources_cli.register, venue_cli.register):
     register(app)
 
 

@@ -37,7 +37,11 @@ stamp=.venv/.pairflow-installed
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "installing pairflow and its dependencies into .venv ..."
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[dev]'
+    log=.venv/pip-install.log
+    if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev]'; } >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        echo "error: installing the Python dependencies failed; full log in $log" >&2
+        exit 1
+    fi
     echo "$want" > "$stamp"
 fi

@@ -1,0 +1,5 @@
+"""Allow ``python -m pairflow``."""
+
+from pairflow.cli import main
+
+main()
