@@ -1,0 +1,28 @@
+"""Limits and sentinels shared by the engine modules."""
+
+DAY_MS = 86_400_000
+MAX_USER_ROWS = 2000
+"""userFills / historicalOrders return at most this many rows."""
+MAX_TIME_ROWS = 500
+"""Time-range queries return at most this many rows."""
+RECENT_TRADES = 1000
+ORACLE_BAND = (4, 5)
+"""Orders more than 4/5 (80%) away from the reference price are refused."""
+INITIAL_REQUESTS = 10_000
+SCHEDULE_MIN_DELAY_MS = 5_000
+MAX_SCHEDULED_CANCELS_PER_DAY = 10
+DEFAULT_LEVERAGE = 20
+FIRST_OID = 1_000_000
+SPOT_ASSET_OFFSET = 10_000
+OPEN = "open"
+DIRTY = -1
+"""Marks-cache sentinel: the mark of that asset must be recomputed (real marks are positive or None)."""
+BAD_PRICE = -1
+BAD_TICK = -2
+BAD_SIZE = -1
+PARSE_CACHE_LIMIT = 200_000
+TIFS = frozenset(("Gtc", "Ioc", "Alo"))
+ORDER_RETENTION = 10_000
+"""Finished orders kept per account (order_status/historicalOrders); older ones are forgotten."""
+FILL_RETENTION = 10_000
+"""Fills kept per account (userFills returns at most 2000)."""

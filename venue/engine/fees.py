@@ -1,0 +1,89 @@
+"""Fee models: the swappable FeeModel protocol and Hyperliquid's documented perp schedule."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+RATE_SCALE = 10**8
+"""Fee rates are integers in units of 1e-8 (0.045% = 45_000)."""
+
+_PERP_TIERS = (
+    (7_000_000_000, 24_000, 0),
+    (2_000_000_000, 26_000, 0),
+    (500_000_000, 28_000, 0),
+    (100_000_000, 30_000, 4_000),
+    (25_000_000, 35_000, 8_000),
+    (5_000_000, 40_000, 12_000),
+)
+_SPOT_TIERS = ((5_000_000, 60_000, 30_000), (25_000_000, 50_000, 20_000), (100_000_000, 40_000, 10_000),
+               (500_000_000, 35_000, 0), (2_000_000_000, 30_000, 0), (7_000_000_000, 25_000, 0))
+_MAKER_REBATES = (("0.005", "-0.00001"), ("0.015", "-0.00002"), ("0.03", "-0.00003"))
+
+
+class FeeModel(Protocol):
+    """Choose the taker and maker rates of a user (integers in units of ``RATE_SCALE``)."""
+
+    def rates(self, user: str, volume_14d_usd: int) -> tuple[int, int]:
+        """Return ``(taker_rate, maker_rate)``; a negative maker rate is a rebate."""
+
+    def schedule_wire(self) -> dict:
+        """Return the ``feeSchedule`` object of the ``userFees`` response."""
+
+
+def rate_text(rate: int) -> str:
+    """Format a rate as the venue prints it (``45_000 -> "0.00045"``)."""
+    sign = "-" if rate < 0 else ""
+    digits = str(abs(rate)).rjust(9, "0")
+    fraction = digits[-8:].rstrip("0") or "0"
+    return f"{sign}{digits[:-8]}.{fraction}"
+
+
+class HyperliquidFees:
+    """Apply the documented tier schedule: base taker 0.045% / maker 0.015%, lower by 14-day volume.
+
+    Parameters
+    ----------
+    taker
+        Base taker rate in units of ``RATE_SCALE``.
+    maker
+        Base maker rate in units of ``RATE_SCALE``.
+    use_tiers
+        Whether 14-day volume moves a user to the VIP tiers.
+    """
+
+    def __init__(self, taker: int = 45_000, maker: int = 15_000, use_tiers: bool = True) -> None:
+        self.taker = taker
+        self.maker = maker
+        self.use_tiers = use_tiers
+
+    def rates(self, user: str, volume_14d_usd: int) -> tuple[int, int]:
+        """Return ``(taker, maker)`` for the user's 14-day volume in whole USDC."""
+        if self.use_tiers:
+            for cutoff, taker, maker in _PERP_TIERS:
+                if volume_14d_usd > cutoff:
+                    return taker, maker
+        return self.taker, self.maker
+
+    def schedule_wire(self) -> dict:
+        """Return the ``feeSchedule`` object with the VIP and market-maker tiers."""
+        vip = [{"ntlCutoff": f"{perp[0]}.0", "cross": rate_text(perp[1]), "add": rate_text(perp[2]),
+                "spotCross": rate_text(spot[1]), "spotAdd": rate_text(spot[2])}
+               for perp, spot in zip(reversed(_PERP_TIERS), _SPOT_TIERS)]
+        return {
+            "cross": rate_text(self.taker), "add": rate_text(self.maker),
+            "spotCross": "0.0007", "spotAdd": "0.0004",
+            "tiers": {"vip": vip, "mm": [{"makerFractionCutoff": cut, "add": add} for cut, add in _MAKER_REBATES]},
+            "referralDiscount": "0.04",
+            "stakingDiscountTiers": [{"bpsOfMaxSupply": "0.0", "discount": "0.0"}],
+        }
+
+
+def fee_of(notional_micro: int, rate: int) -> int:
+    """Return the fee in micro-USDC for a notional, truncated toward zero to 6 decimals.
+
+    Truncation matches recorded fills: 0.4152 x 2215.4 x 0.00025 = 0.22995852 was charged 0.229958 and
+    a -0.00025712 rebate was paid as -0.000257.
+    """
+    if rate >= 0:
+        return notional_micro * rate // RATE_SCALE
+    return -(notional_micro * -rate // RATE_SCALE)

@@ -1,0 +1,53 @@
+"""Swappable execution models of the matching engine: latency and queue position."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Protocol
+
+
+class LatencyModel(Protocol):
+    """Give the delay, in ms, between an action's arrival and the time the engine stamps on it."""
+
+    def order_latency_ms(self, user: str) -> int:
+        """Return the latency added to ``now_ms`` for the user's order timestamps."""
+
+
+class QueueModel(Protocol):
+    """Decide where a new resting order joins the orders already queued at its price."""
+
+    def enqueue(self, level: deque, order: Any) -> None:
+        """Put ``order`` into ``level`` (matching always consumes a level from the left)."""
+
+
+class ZeroLatency:
+    """Stamp actions at the current engine time."""
+
+    def order_latency_ms(self, user: str) -> int:
+        """Return 0."""
+        return 0
+
+
+class FixedLatency:
+    """Stamp every action ``latency_ms`` after the engine time.
+
+    Parameters
+    ----------
+    latency_ms
+        Constant delay in milliseconds.
+    """
+
+    def __init__(self, latency_ms: int = 0) -> None:
+        self.latency_ms = latency_ms
+
+    def order_latency_ms(self, user: str) -> int:
+        """Return the constant delay."""
+        return self.latency_ms
+
+
+class PriceTimeQueue:
+    """Queue at the back: strict price-time (FIFO) priority, as on the real venue."""
+
+    def enqueue(self, level: deque, order: Any) -> None:
+        """Append the order behind everything already resting at its price."""
+        level.append(order)
