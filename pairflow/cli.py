@@ -17,6 +17,7 @@ from pairflow import config_cli, demo
 from sources import cli as sources_cli
 from venue import cli as venue_cli
 from pairflow.errors import PairflowError
+from pairflow.storage import cli as storage_cli
 
 app = typer.Typer(
     name="pairflow",
@@ -30,7 +31,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for register in (config_cli.register, demo.register, sources_cli.register, venue_cli.register):
+for register in (config_cli.register, storage_cli.register, demo.register, sources_cli.register, venue_cli.register):
     register(app)
 
 

@@ -1,0 +1,372 @@
+"""Typed configuration: a TOML file plus ``PAIRFLOW_*`` environment overrides.
+
+Precedence (highest first): keyword arguments to `Settings`, environment
+variables (``PAIRFLOW_<SECTION>__<FIELD>``, e.g. ``PAIRFLOW_STORAGE__DSN``),
+the TOML file, then the defaults below. Every section forbids unknown keys so
+a typo in the file fails at start-up instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from pairflow.errors import ConfigError
+
+__all__ = [
+    "BrokerSettings",
+    "CollectorSettings",
+    "DEFAULT_CONFIG_FILE",
+    "LoggingSettings",
+    "MetricsSettings",
+    "SecretSettings",
+    "Settings",
+    "StorageSettings",
+    "VenueGroupSettings",
+    "VenueSettings",
+    "config_error_from",
+    "load_settings",
+    "resolve_config_path",
+]
+
+DEFAULT_CONFIG_FILE = Path("pairflow.toml")
+CONFIG_PATH_ENV = "PAIRFLOW_CONFIG"
+
+_FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("pairflow_file_values", default={})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StorageSettings(_Section):
+    """Where and how events are stored (ClickHouse server or embedded chDB)."""
+
+    dsn: str = Field(
+        default="chdb:///./data/chdb",
+        description=(
+            "Store address: 'chdb:///<dir>' for embedded chDB (the default, no server needed) or "
+            "'http(s)://user:pass@host:8123/db' for a ClickHouse server."
+        ),
+    )
+    password: SecretStr | None = Field(
+        default=None,
+        description="ClickHouse server password; overrides any password in the DSN and is never printed.",
+    )
+    spill_dir: Path = Field(
+        default=Path("./data/spill"),
+        description="Directory where batches are saved while the store is unreachable; replayed on recovery.",
+    )
+    batch_max_rows: int = Field(
+        default=100_000, gt=0, description="Flush a writer's buffer once it holds this many rows."
+    )
+    batch_max_age_s: float = Field(
+        default=1.0, gt=0, description="Flush a writer's buffer once its oldest row is this many seconds old."
+    )
+    buffer_max_rows: int = Field(
+        default=2_000_000,
+        gt=0,
+        description=(
+            "Most rows a writer keeps in memory (buffer plus unsaved batches); beyond it add() raises (backpressure)."
+        ),
+    )
+    retry_attempts: int = Field(
+        default=3, ge=0, description="Retries of a failed insert before the batch is spilled to disk."
+    )
+    retry_backoff_s: float = Field(
+        default=0.05, ge=0, description="First retry delay in seconds; doubles on each further retry."
+    )
+    retry_backoff_max_s: float = Field(
+        default=2.0, ge=0, description="Upper bound for a single retry delay, in seconds."
+    )
+
+    @field_validator("dsn")
+    @classmethod
+    def _check_dsn(cls, value: str) -> str:
+        if not value.startswith(("chdb://", "http://", "https://")):
+            raise ValueError("must start with 'chdb://', 'http://' or 'https://'")
+        return value
+
+
+class BrokerSettings(_Section):
+    """Kafka-protocol broker (Redpanda, or tansu in tests) used between processes."""
+
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Comma-separated host:port list of brokers to bootstrap from."
+    )
+    partitions: int = Field(default=3, gt=0, description="Partitions per topic; Bytewax workers scale with it.")
+    replication_factor: int = Field(default=1, gt=0, description="Replicas per topic partition when creating topics.")
+    client_id: str = Field(default="pairflow", min_length=1, description="Client id reported to the broker.")
+    max_buffered_messages: int = Field(
+        default=100_000,
+        gt=0,
+        description="Most unacknowledged messages a producer holds; producing beyond it blocks (backpressure).",
+    )
+    delivery_timeout_ms: int = Field(
+        default=30_000,
+        gt=0,
+        description="Time a message may wait for the broker before the producer is rebuilt and the message re-sent.",
+    )
+    linger_ms: int = Field(default=5, ge=0, description="Producer batching delay in milliseconds.")
+
+
+class VenueGroupSettings(_Section):
+    """One cointegrated group of the synthetic market."""
+
+    coins: list[str] = Field(min_length=2, description="Member coins, at least two.")
+    betas: list[float] = Field(
+        default_factory=list, description="Loading of each coin on the group factor; empty = 1.0 for all."
+    )
+
+
+class VenueSettings(_Section):
+    """The local exchange that speaks the Hyperliquid API (paper and demo modes)."""
+
+    host: str = Field(default="127.0.0.1", description="Interface the venue's HTTP/WebSocket server binds to.")
+    port: int = Field(default=8090, ge=0, le=65535, description="Venue port; 0 picks a free port.")
+    seed: int = Field(default=7, description="Random seed of the synthetic market, for reproducible runs.")
+    speed: float = Field(default=1.0, gt=0, description="Market clock speed-up factor (1.0 = real time).")
+    data_dir: Path = Field(default=Path("./data/venue"), description="Directory holding venue state and recordings.")
+    market: Literal["synthetic", "replay"] = Field(
+        default="synthetic",
+        description="Market driver: 'synthetic' (seeded factor model with cointegrated groups) or 'replay' (recorded candles).",
+    )
+    replay_from: str | None = Field(
+        default=None,
+        description=(
+            "Replay source: a directory holding perp_1h_ohlcv_*.csv (+ perp_funding_1h_*.csv), one candle CSV file, "
+            "or 'store' for the candles/funding tables of the configured storage."
+        ),
+    )
+    fund: dict[str, float] = Field(
+        default_factory=dict, description="Accounts funded at first start: address -> USDC in the perp account."
+    )
+    universe_file: Path | None = Field(
+        default=None,
+        description="JSON universe ({\"universe\": [{name, szDecimals, maxLeverage, referencePx}]}); unset = the shipped 18 coins.",
+    )
+    step_ms: int = Field(default=250, gt=0, description="Simulated milliseconds between market-driver steps.")
+    snapshot_interval_s: float = Field(
+        default=30.0, gt=0, description="Wall seconds between state snapshots in data_dir (also saved on shutdown)."
+    )
+    groups: list[VenueGroupSettings] | None = Field(
+        default=None,
+        description="Cointegrated coin groups of the synthetic market; unset = ETH/SOL/AVAX and AAVE/UNI/LINK, [] = none.",
+    )
+    half_life_s: float = Field(default=1800.0, gt=0, description="Half-life of each group member's OU spread, simulated seconds.")
+    spread_std: float = Field(default=0.004, ge=0, description="Stationary std of each member's spread (log-price units).")
+    market_vol: float = Field(default=0.005, ge=0, description="Volatility of the market factor per sqrt(hour).")
+    idio_vol: float = Field(default=0.007, ge=0, description="Volatility of each non-group coin's own walk per sqrt(hour).")
+    trade_rate_per_minute: float = Field(
+        default=12.0, ge=0, description="Mean taker orders per coin per simulated minute (Poisson arrivals)."
+    )
+    taker_median_notional: float = Field(default=1500.0, gt=0, description="Median USD notional of a taker order.")
+    book_levels: int = Field(default=6, ge=1, le=50, description="Maker price levels per side of each book.")
+    half_spread_bps: float = Field(
+        default=1.5, gt=0, description="Least distance of the makers' best quotes from fair value, basis points."
+    )
+
+
+class CollectorSettings(_Section):
+    """Hyperliquid market-data collector (WebSocket streams plus REST backfill)."""
+
+    url: str = Field(
+        default="mainnet",
+        description="API to collect from: 'mainnet', 'testnet', or an explicit http(s):// base URL (e.g. the local venue).",
+    )
+    coins: list[str] = Field(
+        default_factory=list, description="Coins to collect; empty means the top_n coins by 24h notional volume."
+    )
+    top_n: int = Field(default=10, gt=0, description="How many coins to pick when 'coins' is empty.")
+    candle_interval: Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d"] = Field(
+        default="1m", description="Candle interval to subscribe to and backfill."
+    )
+    book_levels: int = Field(default=10, gt=0, le=20, description="Order-book levels kept per side in l2 snapshots.")
+    stale_after_s: float = Field(
+        default=15.0, gt=0, description="Seconds without a message after which a stream is reported stale and resubscribed."
+    )
+    backfill_hours: int = Field(default=24, ge=0, description="Hours of candles and funding to backfill over REST at start.")
+    ping_interval_s: float = Field(
+        default=10.0, gt=0, description="Seconds between WebSocket keepalive pings; keep it below stale_after_s."
+    )
+    reconnect_backoff_s: float = Field(
+        default=0.5, gt=0, description="First delay before reconnecting the WebSocket; doubles per failed attempt."
+    )
+    reconnect_backoff_max_s: float = Field(default=30.0, gt=0, description="Upper bound of the reconnect delay.")
+    ctx_poll_s: float = Field(default=60.0, gt=0, description="Seconds between REST metaAndAssetCtxs polls (md.ctx).")
+    funding_poll_s: float = Field(default=300.0, gt=0, description="Seconds between REST fundingHistory polls (md.funding).")
+    fees_poll_s: float = Field(default=3600.0, gt=0, description="Seconds between REST userFees polls (md.fees).")
+    fee_user: str | None = Field(
+        default=None, description="Address whose fee schedule is collected; none means the public base-tier schedule."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if value not in ("mainnet", "testnet") and not value.startswith(("http://", "https://")):
+            raise ValueError("must be 'mainnet', 'testnet' or an http(s):// URL")
+        return value
+
+    @field_validator("coins")
+    @classmethod
+    def _check_coins(cls, value: list[str]) -> list[str]:
+        for coin in value:
+            if not coin.strip():
+                raise ValueError("coin names must not be empty")
+        return value
+
+
+class MetricsSettings(_Section):
+    """Prometheus /metrics endpoint served by every long-running command."""
+
+    port: int = Field(default=0, ge=0, le=65535, description="Port for /metrics; 0 turns the endpoint off.")
+    host: str = Field(default="127.0.0.1", description="Interface the /metrics server binds to.")
+
+
+class LoggingSettings(_Section):
+    """Structured logs (structlog) to stdout, optionally mirrored into ClickHouse."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="Lowest level that is emitted."
+    )
+    json_output: bool = Field(
+        default=True, alias="json", description="Emit one JSON object per line (true) or human-readable lines (false)."
+    )
+    to_clickhouse: bool = Field(default=False, description="Also write log records into the ClickHouse 'logs' table.")
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class SecretSettings(_Section):
+    """Credentials; never printed or logged. Prefer environment variables for these."""
+
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="Hex private key of the (agent) wallet that signs orders; prefer a keystore or the env var.",
+    )
+    keystore_path: Path | None = Field(
+        default=None, description="Encrypted eth-account keystore JSON holding the signing key."
+    )
+    keystore_passphrase: SecretStr | None = Field(default=None, description="Passphrase unlocking keystore_path.")
+    api_token: SecretStr | None = Field(
+        default=None, description="Bearer token the REST API requires for anything that changes state."
+    )
+
+
+class Settings(BaseSettings):
+    """Effective pairflow configuration; build it with `load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAIRFLOW_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    storage: StorageSettings = Field(default_factory=StorageSettings, description="Event storage.")
+    broker: BrokerSettings = Field(default_factory=BrokerSettings, description="Kafka-protocol broker.")
+    venue: VenueSettings = Field(default_factory=VenueSettings, description="Local Hyperliquid-compatible venue.")
+    collector: CollectorSettings = Field(default_factory=CollectorSettings, description="Market-data collector.")
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Prometheus metrics endpoint.")
+    logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Structured logging.")
+    secrets: SecretSettings = Field(default_factory=SecretSettings, description="Credentials (redacted on output).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        file_source = InitSettingsSource(settings_cls, init_kwargs=_FILE_VALUES.get())
+        return init_settings, env_settings, file_source
+
+
+def resolve_config_path(path: Path | None = None) -> Path | None:
+    """Return the config file to read: `path`, else $PAIRFLOW_CONFIG, else ./pairflow.toml if present."""
+    if path is not None:
+        return Path(path)
+    from_env = os.environ.get(CONFIG_PATH_ENV)
+    if from_env:
+        return Path(from_env)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Load settings from a TOML file and ``PAIRFLOW_*`` environment overrides.
+
+    Parameters
+    ----------
+    path
+        TOML file to read. When None, use $PAIRFLOW_CONFIG, else ./pairflow.toml
+        if it exists, else defaults only.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file or the field and the reason, e.g.
+        ``invalid config: storage.batch_max_rows: Input should be greater than 0 (received -1)``.
+    """
+    resolved = resolve_config_path(path)
+    values = _read_toml(resolved) if resolved is not None else {}
+    token = _FILE_VALUES.set(values)
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise config_error_from(error, source=resolved) from None
+    finally:
+        _FILE_VALUES.reset(token)
+
+
+def config_error_from(error: ValidationError, source: Path | None = None) -> ConfigError:
+    """Turn a pydantic ValidationError into a one-line ConfigError naming each bad field."""
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "<root>"
+        reason = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            problems.append(f"{field}: unknown setting")
+        elif item["type"] == "missing":
+            problems.append(f"{field}: {reason}")
+        else:
+            shown = "<redacted>" if _looks_secret(field) else repr(item.get("input"))
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            problems.append(f"{field}: {reason} (received {shown})")
+    where = f" in {source}" if source is not None else ""
+    return ConfigError(f"invalid config{where}: " + "; ".join(problems))
+
+
+def _looks_secret(field: str) -> bool:
+    lowered = field.lower()
+    return any(word in lowered for word in ("password", "secret", "key", "token", "passphrase"))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} was not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"config file {path} could not be read: {error.strerror}") from None

@@ -1,0 +1,95 @@
+"""``pairflow config``: show the effective configuration or validate a file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import tomli_w
+import typer
+from pydantic import BaseModel, SecretStr
+from rich.console import Console
+from rich.syntax import Syntax
+
+from pairflow.config import Settings, load_settings
+from pairflow.errors import ConfigError
+
+__all__ = ["redact_url_password", "register", "settings_to_toml"]
+
+REDACTED = "<redacted>"
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)[^@/]*@", re.IGNORECASE)
+
+config_app = typer.Typer(help="Inspect and validate pairflow configuration.", no_args_is_help=True)
+
+
+def settings_to_toml(settings: Settings) -> str:
+    """Render settings as TOML with every secret replaced by "<redacted>" and unset values left out."""
+    return tomli_w.dumps(_to_toml_values(settings))
+
+
+def redact_url_password(url: str) -> str:
+    """Replace the password in ``scheme://user:password@host`` with "<redacted>"."""
+    return _URL_PASSWORD.sub(rf"\1{REDACTED}@", url)
+
+
+def _to_toml_values(model: BaseModel) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if value is not None:
+            result[field.alias or name] = _to_toml_value(value)
+    return result
+
+
+def _to_toml_value(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return _to_toml_values(value)
+    if isinstance(value, SecretStr):
+        return REDACTED
+    if isinstance(value, str) and "://" in value:
+        return redact_url_password(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_to_toml_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _to_toml_value(item) for key, item in value.items() if item is not None}
+    return value
+
+
+@config_app.command("show")
+def show(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="TOML file to load (default: $PAIRFLOW_CONFIG or ./pairflow.toml)."),
+    ] = None,
+) -> None:
+    """Print the effective configuration (file + PAIRFLOW_* env overrides) as TOML, secrets redacted."""
+    settings = _load_or_exit(config)
+    text = settings_to_toml(settings)
+    console = Console()
+    if console.is_terminal:
+        console.print(Syntax(text, "toml", theme="ansi_dark", background_color="default"))
+    else:
+        typer.echo(text, nl=False)
+
+
+@config_app.command("check")
+def check(path: Annotated[Path, typer.Argument(help="TOML config file to validate.")]) -> None:
+    """Validate a config file (with current PAIRFLOW_* env overrides); exit 1 with one line on error."""
+    _load_or_exit(path)
+    typer.echo(f"{path}: ok")
+
+
+def _load_or_exit(path: Path | None) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``config`` sub-command group to the root CLI."""
+    app.add_typer(config_app, name="config")

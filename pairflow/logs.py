@@ -1,0 +1,151 @@
+"""Structured logging: structlog JSON lines on stdout, secrets redacted, optional ClickHouse mirror.
+
+Standard-library loggers (clickhouse-connect, uvicorn, ...) are routed through
+the same processors, so every line on stdout has one shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import msgspec
+import structlog
+
+from pairflow.config import LoggingSettings
+from pairflow.errors import StorageError
+from pairflow.metrics import counter
+
+__all__ = ["REDACTED", "ClickHouseMirror", "configure_logging", "get_logger", "redact_secrets"]
+
+REDACTED = "<redacted>"
+_SECRET_WORDS = ("password", "passphrase", "secret", "token", "private", "key", "authorization", "credential")
+_NOT_SECRET = frozenset({"key", "keys", "coin_key", "partition_key", "sort_key"})
+_MIRROR_DROPPED = counter(
+    "pairflow_logs_mirror_dropped", "Log records not mirrored to ClickHouse because the writer was full."
+)
+_mirror_guard = threading.local()
+
+
+def _is_secret_key(name: str) -> bool:
+    lowered = name.lower()
+    if lowered in _NOT_SECRET:
+        return False
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: REDACTED if _is_secret_key(str(key)) else _redact(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact(item) for item in value)
+    return value
+
+
+def redact_secrets(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Replace values whose key names a secret (password, secret, key, token, private, ...) with "<redacted>".
+
+    A structlog processor; nested dicts are redacted too.
+    """
+    for key in list(event_dict):
+        if _is_secret_key(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _redact(event_dict[key])
+    return event_dict
+
+
+class ClickHouseMirror:
+    """A structlog processor copying each record into the ``logs`` table through a BatchWriter.
+
+    Records are never blocked on: when the writer is full the record still goes
+    to stdout and ``pairflow_logs_mirror_dropped_total`` is incremented.
+    """
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        if getattr(_mirror_guard, "active", False):
+            return event_dict
+        _mirror_guard.active = True
+        try:
+            now_ms = int(time.time() * 1000)
+            fields = {
+                k: v
+                for k, v in event_dict.items()
+                if k not in ("event", "level", "logger", "timestamp") and not k.startswith("_")
+            }
+            encoded_fields = msgspec.json.encode(fields, enc_hook=str).decode()
+            message = str(event_dict.get("event", ""))
+            level = str(event_dict.get("level", method_name))
+            logger_name = str(event_dict.get("logger", ""))
+            digest = hashlib.blake2b(
+                f"{now_ms}|{logger_name}|{message}|{encoded_fields}|{time.perf_counter_ns()}".encode(), digest_size=12
+            ).hexdigest()
+            self.writer.add((now_ms, now_ms, digest, level, logger_name, message, encoded_fields))
+        except (StorageError, TypeError, ValueError):
+            _MIRROR_DROPPED.inc()
+        finally:
+            _mirror_guard.active = False
+        return event_dict
+
+
+def configure_logging(settings: LoggingSettings, writer: Any = None, stream: TextIO | None = None) -> None:
+    """Configure structlog and the standard library logging for this process.
+
+    Parameters
+    ----------
+    settings
+        Level, JSON or console output, and whether to mirror into ClickHouse.
+    writer
+        A `pairflow.storage.BatchWriter` on the ``logs`` table; records are
+        mirrored into it when ``settings.to_clickhouse`` is true. The caller
+        owns (and closes) the writer.
+    stream
+        Where lines go; default stdout.
+    """
+    level = logging.getLevelName(settings.level)
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        structlog.processors.format_exc_info,
+        redact_secrets,
+    ]
+    if settings.to_clickhouse and writer is not None:
+        shared.append(ClickHouseMirror(writer))
+    renderer = (
+        structlog.processors.JSONRenderer() if settings.json_output else structlog.dev.ConsoleRenderer(colors=False)
+    )
+
+    structlog.configure(
+        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "_pairflow", False):
+            root.removeHandler(existing)
+    handler._pairflow = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def get_logger(name: str) -> Any:
+    """Return a structlog logger named ``name`` (use the module's ``__name__``)."""
+    return structlog.stdlib.get_logger(name)
