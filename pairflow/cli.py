@@ -13,6 +13,7 @@ import sys
 import typer
 from rich.console import Console
 
+from flows import cli as flows_cli
 from pairflow import config_cli, demo
 from sources import cli as sources_cli
 from venue import cli as venue_cli
@@ -31,7 +32,14 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for register in (config_cli.register, storage_cli.register, demo.register, sources_cli.register, venue_cli.register):
+for register in (
+    config_cli.register,
+    storage_cli.register,
+    demo.register,
+    sources_cli.register,
+    flows_cli.register,
+    venue_cli.register,
+):
     register(app)
 
 

@@ -22,6 +22,7 @@ from rich.table import Table
 from flows.embedded import EmbeddedIngest
 from pairflow.config import load_settings
 from pairflow.logs import configure_logging
+from pairflow.metrics import serve_metrics
 from pairflow.storage import Store, connect
 from venue.service import VenueOptions, VenueService
 
@@ -72,6 +73,7 @@ def demo(
         settings.logging.level = "WARNING"
     configure_logging(settings.logging)
     console = Console()
+    metrics = f" · metrics :{serve_metrics(settings.metrics.port, settings.metrics.host)}" if settings.metrics.port else ""
 
     options = replace(
         VenueOptions.from_settings(settings),
@@ -93,7 +95,7 @@ def demo(
     ingest.start()
     started = time.monotonic()
     console.print(
-        f"[bold]pairflow demo[/] venue {url} · storage {data_dir / 'chdb'} · "
+        f"[bold]pairflow demo[/] venue {url} · storage {data_dir / 'chdb'}{metrics} · "
         f"{'Ctrl-C to stop' if not duration else f'{duration:g} s'}"
     )
     try:
@@ -148,8 +150,8 @@ def _coin_stats(store: Store) -> dict[str, dict[str, object]]:
         "trades": "SELECT coin, count() AS trades, argMax(px, ts) AS last_px FROM trades FINAL GROUP BY coin",
         "bars": "SELECT coin, count() AS bars, argMax(vwap, ts) AS vwap FROM bars_1m FINAL GROUP BY coin",
         "book": "SELECT coin, argMax(spread_bps, ts) AS spread_bps, argMax(imbalance, ts) AS imbalance "
-        "FROM l2_snapshots GROUP BY coin",
-        "ctx": "SELECT coin, argMax(funding, ts) AS funding FROM asset_ctx GROUP BY coin",
+        "FROM l2_snapshots FINAL GROUP BY coin",
+        "ctx": "SELECT coin, argMax(funding, ts) AS funding FROM asset_ctx FINAL GROUP BY coin",
     }
     for sql in queries.values():
         for row in store.query_dicts(sql):

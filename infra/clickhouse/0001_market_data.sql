@@ -3,7 +3,8 @@
 -- time); the ALIAS column `time` exposes ts as DateTime64 for dashboards.
 -- Tables fed at-least-once (duplicates can arrive after a reconnect, a backfill or a replay)
 -- are ReplacingMergeTree keyed by the natural key, versioned by recv_ts; read them with FINAL
--- (the *_v views below) so duplicates never show.
+-- (Store.select and Store.count add it) so duplicates never show. Book snapshots and BBO are
+-- keyed too: the ingest flow rewrites them after a crash-resume.
 
 CREATE TABLE IF NOT EXISTS trades
 (
@@ -37,9 +38,9 @@ CREATE TABLE IF NOT EXISTS l2_snapshots
     imbalance Nullable(Float64),
     time DateTime64(3, 'UTC') ALIAS fromUnixTimestamp64Milli(ts, 'UTC')
 )
-ENGINE = MergeTree
+ENGINE = ReplacingMergeTree(recv_ts)
 PARTITION BY toYYYYMM(fromUnixTimestamp64Milli(ts, 'UTC'))
-ORDER BY (coin, ts);
+ORDER BY (coin, ts, id);
 
 CREATE TABLE IF NOT EXISTS bbo
 (
@@ -53,9 +54,9 @@ CREATE TABLE IF NOT EXISTS bbo
     ask_sz Nullable(Float64),
     time DateTime64(3, 'UTC') ALIAS fromUnixTimestamp64Milli(ts, 'UTC')
 )
-ENGINE = MergeTree
+ENGINE = ReplacingMergeTree(recv_ts)
 PARTITION BY toYYYYMM(fromUnixTimestamp64Milli(ts, 'UTC'))
-ORDER BY (coin, ts);
+ORDER BY (coin, ts, id);
 
 -- An open candle is re-sent as it grows; the latest received version wins.
 CREATE TABLE IF NOT EXISTS candles

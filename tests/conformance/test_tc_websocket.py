@@ -7,11 +7,14 @@ from collections import defaultdict
 
 import pytest
 import websocket
+from hyperliquid.api import API
 from hyperliquid.info import Info
 from hyperliquid.utils.signing import get_timestamp_ms, sign_l1_action
 
-from tests.conformance.conftest import fixture, same_shape
+from tests.conformance.conftest import SteppableClock, fixture, make_engine, same_shape
 from tests.helpers import eventually
+from venue.engine import OrderRequest
+from venue.server.testing import run_venue
 
 HOUR_MS = 3_600_000
 
@@ -182,6 +185,22 @@ def test_tc31_candle_snapshot_and_forming_candle(venue, ws_info):
     assert candle["n"] == 1 and candle["c"] == "2001.0"
 
 
+def test_candle_snapshot_without_end_time_ends_at_engine_time():
+    """A sped-up venue's engine runs ahead of the wall clock the server keeps nonces on."""
+    clock = SteppableClock()
+    clock.offset_ms = 3 * HOUR_MS
+    engine = make_engine(clock)
+    with engine.lock:
+        engine.fund("0x" + "a" * 40, "100000")
+        engine.fund("0x" + "b" * 40, "100000")
+        engine.place_orders("0x" + "a" * 40, [OrderRequest(1, False, "2000", "0.5", False, {"limit": {"tif": "Gtc"}})])
+        engine.place_orders("0x" + "b" * 40, [OrderRequest(1, True, "2000", "0.5", False, {"limit": {"tif": "Ioc"}})])
+    with run_venue(engine) as url:
+        candles = API(url).post("/info", {"type": "candleSnapshot",
+                                          "req": {"coin": "ETH", "interval": "1m", "startTime": engine.now_ms - 60_000}})
+    assert [(candle["t"], candle["n"]) for candle in candles] == [(engine.now_ms // 60_000 * 60_000, 1)]
+
+
 def test_websocket_post_answers_info_and_signed_actions(venue):
     wallet = venue.wallet()
     nonce = get_timestamp_ms()
@@ -205,3 +224,13 @@ def test_websocket_post_answers_info_and_signed_actions(venue):
         assert json.loads(socket.recv())["data"]["response"]["type"] == "error"
     finally:
         socket.close()
+
+
+def test_a_stopped_server_leaves_no_listener_on_the_engine():
+    engine = make_engine(SteppableClock())
+    before = list(engine._listeners)
+    for _ in range(3):
+        with run_venue(engine) as url:
+            assert Info(url, skip_ws=True).all_mids()["ETH"] == "2000.0"
+            assert len(engine._listeners) == len(before) + 1
+    assert engine._listeners == before

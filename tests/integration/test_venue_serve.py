@@ -10,13 +10,16 @@ import time
 
 import httpx
 import pytest
+import websocket
 from eth_account import Account
 from hyperliquid.exchange import Exchange
 from hyperliquid.info import Info
 
+from tests.conformance.ws_client import ABNORMAL_CLOSURE, send_and_await_close
 from tests.helpers import FIXTURES, eventually, free_port
 from tests.integration.venue_cli import REPO, VenueProcess
 from venue.market.recorded import load_directory
+from venue.server.limits import MAX_WS_MESSAGE_BYTES
 from venue.service import VenueOptions, VenueService
 
 FIXTURE_DATA = FIXTURES / "data"
@@ -157,3 +160,17 @@ def test_sigterm_stops_the_venue_cleanly_and_saves_a_snapshot(tmp_path):
     assert code == 0, process.output
     assert "venue stopped; snapshot saved" in process.output
     assert (tmp_path / "venue.snapshot").is_file()
+
+
+def test_in_process_service_serves_with_the_venue_uvicorn_config():
+    service = VenueService(VenueOptions(port=0, seed=4))
+    url = service.start()
+    address = "ws" + url[len("http"):] + "/ws"
+    try:
+        flooder = websocket.create_connection(address, timeout=5)
+        try:
+            assert send_and_await_close(flooder, "x" * (MAX_WS_MESSAGE_BYTES + 1)) in (1009, ABNORMAL_CLOSURE)
+        finally:
+            flooder.close()
+    finally:
+        service.stop()

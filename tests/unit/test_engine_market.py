@@ -9,6 +9,7 @@ import pytest
 
 from tests.helpers import FIXTURES
 from venue.engine import AssetSpec, Engine, EngineEvent, OrderRequest
+from venue.engine.candles import bucket_start
 
 T0 = 1_789_999_200_000
 ALICE, BOB = "0x" + "a" * 40, "0x" + "b" * 40
@@ -107,7 +108,7 @@ def test_candles_from_trades(engine):
                      "h": "2010.0", "l": "1995.0", "v": "1.5", "n": 3}]
     recorded = fixture("http/http_candleSnapshot_kPEPE_1h.json")["response"][0]
     assert set(hour[0]) == set(recorded)
-    month = engine.candle_snapshot("ETH", "1M", T0, T0)
+    month = engine.candle_snapshot("ETH", "1M", bucket_start(T0, "1M"), T0)
     assert month[0]["n"] == 3 and month[0]["T"] - month[0]["t"] + 1 in {d * 86_400_000 for d in (28, 29, 30, 31)}
     ctx = engine.active_asset_ctx("ETH")["ctx"]
     # 0.5 x 2000 + 0.5 x 2010 + 0.5 x 1995 = 1000 + 1005 + 997.5
@@ -141,6 +142,21 @@ def test_events_for_a_trade(engine):
     assert candle["t"] == T0 and candle["n"] == 1
 
 
+def test_candle_snapshot_returns_candles_opening_in_the_range(engine):
+    engine.set_oracle("ETH", 2000.0)
+    for offset in (0, 61_000, 125_000):
+        engine.advance(T0 + offset)
+        engine.place_orders(ALICE, [limit(ETH, False, "2000", "0.5")])
+        engine.place_orders(BOB, [limit(ETH, True, "2000", "0.5", "Ioc")])
+    opens = lambda start, end: [c["t"] for c in engine.candle_snapshot("ETH", "1m", start, end)]
+    assert opens(T0 + 30_000, T0 + 130_000) == [T0 + 60_000, T0 + 120_000]
+    assert opens(T0 + 60_000, T0 + 60_000) == [T0 + 60_000]
+    assert opens(T0 + 60_001, T0 + 119_999) == []
+    assert opens(T0, T0 + 59_999) == [T0]
+    assert [c["t"] for c in engine.candle_snapshot("ETH", "1h", T0 + 1, T0 + 200_000)] == []
+    assert [c["t"] for c in engine.candle_snapshot("ETH", "1m", T0 + 1)] == [T0 + 60_000, T0 + 120_000]
+
+
 def test_pickle_round_trip_keeps_state_and_behaviour(engine):
     engine.set_oracle("ETH", 2000.0)
     engine.place_orders(ALICE, [limit(ETH, False, "2001", "1"), limit(ETH, True, "1999", "1")])
@@ -169,7 +185,7 @@ def test_candle_events_match_snapshots_across_minutes(engine):
         engine.advance(now + 1)
         pushed = {event.data["i"]: event.data for event in events if event.channel == "candle"}
         for interval in ("1m", "5m", "1h", "1d", "1w", "1M"):
-            assert pushed[interval] == engine.candle_snapshot("ETH", interval, now, now)[-1]
+            assert pushed[interval] == engine.candle_snapshot("ETH", interval, bucket_start(now, interval), now)[-1]
         events.clear()
 
 
@@ -187,3 +203,17 @@ def test_failing_listener_does_not_break_the_engine(engine, caplog):
     assert "filled" in status[0]
     assert any(event.channel == "fills" for event in received)
     assert "listener bug" in caplog.text
+
+
+def test_removed_listener_hears_nothing_more(engine):
+    kept: list[EngineEvent] = []
+    removed: list[EngineEvent] = []
+    engine.add_listener(kept.append)
+    engine.add_listener(removed.append)
+    engine.remove_listener(removed.append)
+    engine.remove_listener(removed.append)
+    engine.set_oracle("ETH", 2000.0)
+    engine.place_orders(ALICE, [limit(ETH, False, "2000", "0.5")])
+    engine.place_orders(BOB, [limit(ETH, True, "2000", "0.5", "Ioc")])
+    assert any(event.channel == "fills" for event in kept)
+    assert removed == []

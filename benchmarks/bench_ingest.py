@@ -1,0 +1,257 @@
+"""End-to-end ingest throughput: tansu broker -> Bytewax ingest flow -> chDB, vs a bare consume+insert loop.
+
+Run: ``.venv/bin/python benchmarks/bench_ingest.py [--events N] [--repeats R] [--partitions P] [--write]``.
+
+One tansu broker (memory storage) is filled once with ``N`` seeded trades on
+``md.trades`` (JSON, keyed by coin, ``P`` partitions). Every path then reads
+all of them from the beginning and stores them into an emptied chDB:
+
+* ``bare loop`` (baseline) — confluent-kafka ``consume`` batches, msgspec
+  decode, columnar conversion and one ``insert`` per 100k rows. Trades only.
+* ``flow, 1 worker`` — `flows.ingest.build_ingest_flow` with the Kafka source
+  and ClickHouse sink: decode + validate, dead-letter split, keyed state
+  (1 s / 1 m bars with dedupe and lateness), trades and bars stored.
+* ``flow, 1 worker, recovery`` — the same with Bytewax recovery snapshots
+  every 2 s into a SQLite recovery directory.
+* ``flow, 2 workers`` — two worker threads in one process (chDB admits one
+  process per directory, so workers cannot be separate processes here).
+
+Every path runs with the garbage-collector setting of ``pairflow ingest``
+(`flows.ingest.tune_gc_for_throughput`).
+
+Parity first: each path runs once as warmup and must leave the same trades
+(count, distinct ids and an order-independent hash of every row); the flow
+paths must also leave bars whose trade counts add up to ``N``. Then each path
+is timed ``repeats`` times round-robin and the best run is reported. A run is
+timed from building the source until every row is in the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import msgspec  # noqa: E402
+from bytewax.run import cli_main  # noqa: E402
+from bytewax.testing import run_main  # noqa: E402
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+
+from flows.ingest import build_ingest_flow, prepare_recovery, tune_gc_for_throughput  # noqa: E402
+from pairflow.config import StorageSettings  # noqa: E402
+from pairflow.events import MARKET_TOPICS, Trade, encode  # noqa: E402
+from pairflow.storage import Store, connect  # noqa: E402
+from pairflow.topics import TopicSpec, ensure_topics  # noqa: E402
+from sinks.clickhouse import ClickHouseSink  # noqa: E402
+from sinks.dead_letter import DeadLetterSink  # noqa: E402
+from sources.kafka_source import CONSUMER_CONFIG, market_data_source  # noqa: E402
+from tests.broker import TansuBroker  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULT = ROOT / "benchmarks" / "results" / "ingest.md"
+COINS = ["BTC", "ETH", "SOL", "HYPE", "DOGE", "AVAX", "LINK", "ARB"]
+TABLES = ("trades", "bars_1s", "bars_1m")
+PARITY_SQL = (
+    "SELECT count(), uniqExact(id), sum(cityHash64(ts, recv_ts, id, coin, px, sz, side, tid, hash)) FROM trades FINAL"
+)
+BARE_INSERT_ROWS = 100_000
+
+
+def make_trades(count: int, seed: int) -> list[Trade]:
+    """Build seeded trades, 8 coins, ~3 ms apart, on a realistic price grid."""
+    rng = random.Random(seed)
+    start = 1_790_000_000_000
+    return [
+        Trade(
+            id=f"{i:012x}",
+            coin=COINS[i % len(COINS)],
+            ts=start + i * 3,
+            recv_ts=start + i * 3 + rng.randint(1, 40),
+            px=round(100 + rng.random() * 10, 2),
+            sz=round(rng.random() * 5, 4) or 0.0001,
+            side="B" if rng.random() < 0.5 else "A",
+            tid=i,
+        )
+        for i in range(count)
+    ]
+
+
+def fill_broker(broker: TansuBroker, trades: list[Trade], partitions: int) -> None:
+    ensure_topics(broker.admin(), [TopicSpec(name, partitions) for name in MARKET_TOPICS])
+    producer = Producer(
+        {
+            "bootstrap.servers": broker.bootstrap_servers,
+            "linger.ms": 20,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": 2_000_000,
+        }
+    )
+    for index, trade in enumerate(trades):
+        producer.produce("md.trades", encode(trade), trade.coin.encode())
+        if index % 10_000 == 0:
+            producer.poll(0)
+    if producer.flush(60) != 0:
+        raise RuntimeError("broker did not acknowledge every benchmark message")
+
+
+def bare_loop(broker: TansuBroker, store: Store, partitions: int) -> None:
+    """Consume every md.trades message, decode, convert to columns and insert (the baseline)."""
+    config = {
+        "bootstrap.servers": broker.bootstrap_servers,
+        "group.id": "bench-bare",
+        "enable.auto.commit": "false",
+        "enable.partition.eof": "true",
+        **CONSUMER_CONFIG,
+    }
+    consumer = Consumer(config)
+    consumer.assign([TopicPartition("md.trades", p, OFFSET_BEGINNING) for p in range(partitions)])
+    decoder = msgspec.json.Decoder(Trade)
+    columns = list(Trade.__struct_fields__)
+    rows: list[tuple] = []
+    finished = 0
+    while finished < partitions:
+        for message in consumer.consume(10_000, 0.1):
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    finished += 1
+                    continue
+                raise RuntimeError(str(error))
+            rows.append(msgspec.structs.astuple(decoder.decode(message.value())))
+        if len(rows) >= BARE_INSERT_ROWS or (finished == partitions and rows):
+            store.insert_columns("trades", list(zip(*rows)), columns)
+            rows = []
+    consumer.close()
+
+
+def flow_run(broker: TansuBroker, settings: StorageSettings, workdir: Path, workers: int, recovery: bool) -> None:
+    flow = build_ingest_flow(
+        market_data_source([broker.bootstrap_servers], tail=False),
+        ClickHouseSink(settings, partitions=workers),
+        DeadLetterSink(workdir / "dead"),
+    )
+    if recovery:
+        directory = Path(tempfile.mkdtemp(dir=workdir, prefix="recovery-"))
+        config = prepare_recovery(directory)
+        run_main(flow, epoch_interval=timedelta(seconds=2), recovery_config=config)
+    elif workers == 1:
+        run_main(flow)
+    else:
+        cli_main(flow, workers_per_process=workers)
+
+
+def reset(store: Store) -> None:
+    for table in TABLES:
+        store.command(f"TRUNCATE TABLE {table}")
+    gc.collect()
+
+
+def parity(store: Store) -> tuple:
+    return tuple(store.query(PARITY_SQL)[0])
+
+
+def machine() -> str:
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, load average {load} at the end"
+
+
+def commit() -> str:
+    result = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() or "uncommitted"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=400_000, help="trades on the topic")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per path (best is reported)")
+    parser.add_argument("--partitions", type=int, default=2, help="partitions of md.trades")
+    parser.add_argument("--write", action="store_true", help=f"write the result block to {RESULT.relative_to(ROOT)}")
+    args = parser.parse_args()
+
+    # The same process-wide setting `pairflow ingest` uses, applied to every path alike.
+    tune_gc_for_throughput()
+    trades = make_trades(args.events, seed=42)
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, TansuBroker() as broker:
+        workdir = Path(tmp)
+        fill_broker(broker, trades, args.partitions)
+        settings = StorageSettings(dsn=f"chdb://{workdir / 'chdb'}", spill_dir=workdir / "spill")
+        store = connect(settings)
+        store.init_schema()
+        paths: dict[str, Callable[[], None]] = {
+            "bare loop (baseline)": lambda: bare_loop(broker, store, args.partitions),
+            "flow, 1 worker": lambda: flow_run(broker, settings, workdir, 1, recovery=False),
+            "flow, 1 worker, recovery every 2 s": lambda: flow_run(broker, settings, workdir, 1, recovery=True),
+            "flow, 2 workers": lambda: flow_run(broker, settings, workdir, 2, recovery=False),
+        }
+        expected = None
+        for name, action in paths.items():
+            reset(store)
+            action()
+            got = parity(store)
+            expected = expected or got
+            if got != expected or got[0] != args.events:
+                sys.exit(f"parity failed for {name}: {got} != {expected} (expected {args.events} trades)")
+            if name.startswith("flow"):
+                bar_trades = store.query("SELECT sum(trades) FROM bars_1s FINAL")[0][0]
+                if bar_trades != args.events:
+                    sys.exit(f"parity failed for {name}: 1 s bars hold {bar_trades} trades, expected {args.events}")
+            print(f"parity ok: {name}", flush=True)
+
+        best = {name: float("inf") for name in paths}
+        for _ in range(args.repeats):
+            for name, action in paths.items():
+                reset(store)
+                started = time.perf_counter()
+                action()
+                best[name] = min(best[name], time.perf_counter() - started)
+        bars = store.query("SELECT count() FROM bars_1s FINAL")[0][0]
+        store.close()
+
+    baseline = args.events / best["bare loop (baseline)"]
+    lines = [
+        "## Ingest: tansu -> Bytewax ingest flow -> chDB",
+        "",
+        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit()}",
+        f"- machine: {machine()}",
+        f"- Python {platform.python_version()}, bytewax 0.21.1, broker: tansu (memory storage) on 127.0.0.1",
+        f"- command: `.venv/bin/python benchmarks/bench_ingest.py --events {args.events} --repeats {args.repeats}"
+        f" --partitions {args.partitions}`",
+        f"- workload: {args.events:,} trades (JSON, 8 coins, {args.partitions} partitions);"
+        f" flow also derives {bars:,} 1 s bars + 1 m bars",
+        "- parity: identical trades in every path (count, distinct ids, row hash);"
+        " flow bars account for every trade",
+        "- 2 workers are threads of one process (chDB admits one process per directory), so they share"
+        " the GIL: little or no scaling is expected while Python work per event dominates",
+        "- the machine is shared with other jobs; compare paths within this block only",
+        "",
+        "| path | best s | events/s | vs bare loop |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, seconds in best.items():
+        rate = args.events / seconds
+        lines.append(f"| {name} | {seconds:.2f} | {rate:,.0f} | {rate / baseline:.2f}x |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        RESULT.parent.mkdir(parents=True, exist_ok=True)
+        RESULT.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""``pairflow ingest``: run the ingest dataflow, embedded or against a broker."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+from bytewax.dataflow import Dataflow
+from bytewax.errors import BytewaxRuntimeError
+from bytewax.recovery import RecoveryConfig
+from bytewax.run import cli_main
+from confluent_kafka.admin import AdminClient
+
+from flows.ingest import IngestOptions, build_ingest_flow, prepare_recovery, tune_gc_for_throughput
+from pairflow.config import Settings, load_settings
+from pairflow.errors import ConfigError, PairflowError
+from pairflow.events import MARKET_TOPICS
+from pairflow.logs import configure_logging, get_logger
+from pairflow.metrics import serve_metrics
+from pairflow.storage import connect
+from pairflow.topics import ensure_topics, topic_specs
+from sinks.clickhouse import ClickHouseSink
+from sinks.dead_letter import DeadLetterSink
+from sources.collector import Collector
+from sources.kafka_source import market_data_source
+from sources.queue_source import QueueSource
+
+__all__ = ["register"]
+
+log = get_logger(__name__)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ingest`` command to the pairflow CLI."""
+    app.command("ingest")(ingest)
+
+
+def ingest(
+    embedded: bool = typer.Option(
+        False,
+        "--embedded",
+        help="Run the Hyperliquid collector in this process and feed the flow directly (no broker).",
+    ),
+    brokers: str | None = typer.Option(
+        None,
+        "--brokers",
+        help="Read the md.* topics from these brokers (HOST:PORT[,HOST:PORT]); default: broker settings.",
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, help="Bytewax worker threads in this process."),
+    recovery_dir: Path | None = typer.Option(
+        None,
+        "--recovery-dir",
+        help="Directory of Bytewax recovery snapshots; resume from it after a crash (created on first use).",
+    ),
+    snapshot_interval: float = typer.Option(
+        2.0, "--snapshot-interval", min=0.05, help="Seconds between recovery snapshots (and epochs)."
+    ),
+    dead_letter_dir: Path = typer.Option(
+        Path("data/dead-letters"), "--dead-letter-dir", help="Where rejected records are written as JSON lines."
+    ),
+    until_end: bool = typer.Option(
+        False,
+        "--until-end",
+        help="Broker mode: stop once every topic partition has been read instead of waiting for more.",
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML config file (default: $PAIRFLOW_CONFIG or ./pairflow.toml)."
+    ),
+) -> None:
+    """Store market data in ClickHouse and derive 1s/1m bars and book snapshots.
+
+    Reads the md.* topics from a broker (distributed mode) or runs the
+    collector in-process (--embedded). Malformed records go to the dead-letter
+    directory; with --recovery-dir a killed process resumes where its last
+    snapshot left off without losing or duplicating results.
+    """
+    settings = load_settings(config)
+    if embedded and brokers:
+        raise ConfigError("--embedded and --brokers exclude each other: choose one input")
+    configure_logging(settings.logging)
+    tune_gc_for_throughput()
+    if settings.metrics.port:
+        serve_metrics(settings.metrics.port, settings.metrics.host)
+    with connect(settings.storage) as store:
+        store.init_schema()
+    recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
+    sinks = (ClickHouseSink(settings.storage, partitions=workers), DeadLetterSink(dead_letter_dir))
+    options = IngestOptions(book_depth=settings.collector.book_levels)
+    epoch = timedelta(seconds=snapshot_interval)
+    if embedded:
+        _run_embedded(settings, sinks, options, workers, epoch, recovery)
+        return
+    addresses = (brokers or settings.broker.bootstrap_servers).split(",")
+    ensure_topics(
+        AdminClient({"bootstrap.servers": ",".join(addresses)}), topic_specs(settings.broker, MARKET_TOPICS)
+    )
+    log.info("ingest starting", mode="distributed", brokers=addresses, workers=workers, recovery=str(recovery_dir))
+    flow = build_ingest_flow(market_data_source(addresses, tail=not until_end), *sinks, options)
+    _run_until_stopped(flow, workers, epoch, recovery)
+
+
+def _run_until_stopped(flow: Dataflow, workers: int, epoch: timedelta, recovery: RecoveryConfig | None) -> None:
+    # SIGTERM (e.g. a container stop) ends the run like Ctrl-C. Rows of the unfinished
+    # epoch are not stored; with a recovery directory the next run writes them.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        cli_main(flow, workers_per_process=workers, epoch_interval=epoch, recovery_config=recovery)
+    except BytewaxRuntimeError as error:
+        if not isinstance(error.__cause__, KeyboardInterrupt):
+            raise
+        log.info("ingest stopped by signal")
+
+
+def _run_embedded(
+    settings: Settings,
+    sinks: tuple[ClickHouseSink, DeadLetterSink],
+    options: IngestOptions,
+    workers: int,
+    epoch: timedelta,
+    recovery: RecoveryConfig | None,
+) -> None:
+    source = QueueSource()
+    collector = Collector(source.emit, settings.collector)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    failures: list[BaseException] = []
+
+    def collect() -> None:
+        try:
+            loop.run_until_complete(collector.run(stop))
+        except Exception as error:  # noqa: BLE001 - reported after the flow drained what was collected
+            failures.append(error)
+        finally:
+            source.close()
+
+    thread = threading.Thread(target=collect, name="pairflow-collector", daemon=True)
+    thread.start()
+    log.info("ingest starting", mode="embedded", workers=workers, recovery=recovery is not None)
+    try:
+        _run_until_stopped(build_ingest_flow(source, *sinks, options), workers, epoch, recovery)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+    if failures:
+        raise PairflowError(f"collector stopped: {failures[0]}")

@@ -1,0 +1,306 @@
+"""Trade bars: OHLCV, VWAP, trade count and buy/sell volume per event-time window.
+
+How a bar is built
+------------------
+* Windows are event-time (``Trade.ts``), half-open ``[start, start + interval)``,
+  aligned to the epoch. One operator instance serves one coin and builds every
+  interval it is given (1 s and 1 m by default) from the same trades.
+* The watermark is ``max trade ts seen - lateness_ms``. A bar is emitted once,
+  when the watermark passes its end; trades arriving out of order before that
+  are simply folded in, so no revision is needed for them.
+* A trade is identified by ``Trade.id``. Ids are remembered per window for as
+  long as a bar can still change, so a duplicate never counts twice.
+* A trade later than the lateness allowance lands in a bar that was already
+  emitted: the bar is corrected and emitted again with the same ``id`` (a
+  window that was never opened is emitted at once). Such trades are counted
+  in ``late_trades``. Across corrections ``trades`` strictly grows and
+  ``recv_ts`` (the newest receive time of the bar's trades) never shrinks,
+  and a correction is always written after the version it replaces, so a
+  ReplacingMergeTree keyed on the bar keeps the complete bar.
+* Closed bars and their ids are kept for ``retention_ms`` past the watermark;
+  a trade older than that can no longer be deduplicated or corrected safely and
+  is dropped and counted in ``expired_trades``.
+* ``open``/``close`` are the trades with the smallest/largest ``(ts, tid, id)``,
+  so arrival order never changes them. Volume, notional and buy/sell volume
+  are accumulated as exact integers of 1e-8 units (Hyperliquid prices and sizes
+  have at most 8 decimals), so every sum -- and the VWAP derived from them -- is
+  the correctly rounded value whatever order the trades arrived in.
+
+Quiet coins: with no new trade the watermark would not move, so the flow
+calls `TradeBars.idle` with the wall-clock time elapsed since the coin's last
+trade arrived; event time is assumed to advance at that pace. (Book updates
+are not used to move it: while a backlog is read after a restart, one topic
+can run minutes ahead of another in event time.) At the end of a finite input
+`TradeBars.close_all` emits the bars still open.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pairflow.events import Bar, Trade
+
+__all__ = ["TradeBars", "interval_label"]
+
+_UNITS = 100_000_000  # 1e-8 fixed-point units for exact sums
+_NO_TIME = -(2**62)  # event time before any trade
+_NEVER = 2**62  # event time of a threshold that is not due
+_NOTIONAL_UNITS = _UNITS * _UNITS
+
+
+def interval_label(interval_ms: int) -> str:
+    """Return the short label of an interval, e.g. ``1s``, ``1m``, ``250ms``.
+
+    Examples
+    --------
+    >>> interval_label(1_000), interval_label(60_000), interval_label(3_600_000), interval_label(250)
+    ('1s', '1m', '1h', '250ms')
+    """
+    for unit_ms, suffix in ((86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")):
+        if interval_ms % unit_ms == 0:
+            return f"{interval_ms // unit_ms}{suffix}"
+    return f"{interval_ms}ms"
+
+
+@dataclass(slots=True)
+class _BarState:
+    first_key: tuple[int, int, str]
+    open: float
+    last_key: tuple[int, int, str]
+    close: float
+    high: float
+    low: float
+    volume: int = 0
+    notional: int = 0
+    buy_volume: int = 0
+    trades: int = 0
+    recv_ts: int = 0
+    closed: bool = False
+
+
+class TradeBars:
+    """Aggregate one coin's trades into event-time bars of several intervals.
+
+    Parameters
+    ----------
+    coin
+        Coin of the trades fed in; stamped on every bar.
+    intervals_ms
+        Bar lengths in milliseconds; each must divide the largest one, so a
+        trade's window of the largest interval covers all its other windows.
+    lateness_ms
+        How far behind the newest trade another trade may arrive and still be
+        counted before its bar is first emitted.
+    retention_ms
+        How long past the watermark closed bars stay correctable; trades older
+        than that are dropped and counted in ``expired_trades``.
+
+    Examples
+    --------
+    >>> bars = TradeBars("BTC", intervals_ms=(1_000,), lateness_ms=0)
+    >>> def trade(i, ts, px, sz, side="B"):
+    ...     return Trade(id=str(i), coin="BTC", ts=ts, px=px, sz=sz, side=side, tid=i)
+    >>> bars.update(trade(1, 1_000, 100.0, 1.0))
+    []
+    >>> bars.update(trade(2, 1_500, 102.0, 3.0, "A"))
+    []
+    >>> [(b.id, b.open, b.high, b.low, b.close, b.volume, b.vwap, b.sell_volume)
+    ...  for b in bars.update(trade(3, 2_000, 101.0, 1.0))]
+    [('BTC:1s:1000', 100.0, 102.0, 100.0, 102.0, 4.0, 101.5, 3.0)]
+    """
+
+    def __init__(
+        self,
+        coin: str = "",
+        intervals_ms: tuple[int, ...] = (1_000, 60_000),
+        lateness_ms: int = 2_000,
+        retention_ms: int = 600_000,
+    ) -> None:
+        if not intervals_ms or min(intervals_ms) <= 0:
+            raise ValueError(f"intervals_ms must be positive, received {intervals_ms!r}")
+        widest = max(intervals_ms)
+        if any(widest % interval for interval in intervals_ms):
+            raise ValueError(f"every interval must divide the largest one, received {intervals_ms!r}")
+        if lateness_ms < 0 or retention_ms < 0:
+            raise ValueError("lateness_ms and retention_ms must not be negative")
+        self.coin = coin
+        self.intervals_ms = tuple(sorted(intervals_ms))
+        self.lateness_ms = lateness_ms
+        self.retention_ms = retention_ms
+        self.duplicate_trades = 0
+        self.late_trades = 0
+        self.expired_trades = 0
+        self._widest = widest
+        self._labels = {interval: interval_label(interval) for interval in self.intervals_ms}
+        self._bars: dict[tuple[int, int], _BarState] = {}
+        self._open: dict[tuple[int, int], _BarState] = {}
+        self._seen: dict[int, set[str]] = {}
+        self._max_ts = _NO_TIME
+        self._watermark = _NO_TIME
+        self._next_close = _NEVER
+        self._next_evict = _NEVER
+
+    @property
+    def watermark(self) -> int | None:
+        """Return the event time up to which bars are complete (None before any trade)."""
+        return None if self._watermark == _NO_TIME else self._watermark
+
+    def update(self, trade: Trade) -> list[Bar]:
+        """Fold one trade in; return bars that closed or were corrected by it."""
+        return self.update_batch((trade,))
+
+    def update_batch(self, trades: Iterable[Trade]) -> list[Bar]:
+        """Fold trades in; return each bar that closed or was corrected, once, in its latest state."""
+        ready: dict[tuple[int, int], _BarState] = {}
+        bars = self._bars
+        seen_by_bucket = self._seen
+        widest = self._widest
+        intervals = self.intervals_ms
+        lateness = self.lateness_ms
+        keep = widest + self.retention_ms
+        for trade in trades:
+            ts = trade.ts
+            bucket = ts - ts % widest
+            watermark = self._watermark
+            if bucket + keep <= watermark:
+                self.expired_trades += 1
+                continue
+            seen = seen_by_bucket.get(bucket)
+            if seen is None:
+                seen = seen_by_bucket[bucket] = set()
+                if bucket + keep < self._next_evict:
+                    self._next_evict = bucket + keep
+            elif trade.id in seen:
+                self.duplicate_trades += 1
+                continue
+            seen.add(trade.id)
+            key = (ts, trade.tid, trade.id)
+            px = trade.px
+            volume = round(trade.sz * _UNITS)
+            notional = round(px * _UNITS) * volume
+            is_buy = trade.side == "B"
+            recv_ts = trade.recv_ts
+            late = False
+            for interval in intervals:
+                start = ts - ts % interval
+                bar = bars.get((interval, start))
+                if bar is None:
+                    bar = bars[(interval, start)] = _BarState(key, px, key, px, px, px)
+                    end = start + interval
+                    if end <= watermark:
+                        bar.closed = True
+                    else:
+                        self._open[(interval, start)] = bar
+                        if end < self._next_close:
+                            self._next_close = end
+                else:
+                    if key < bar.first_key:
+                        bar.first_key, bar.open = key, px
+                    elif key > bar.last_key:
+                        bar.last_key, bar.close = key, px
+                    if px > bar.high:
+                        bar.high = px
+                    elif px < bar.low:
+                        bar.low = px
+                bar.volume += volume
+                bar.notional += notional
+                if is_buy:
+                    bar.buy_volume += volume
+                bar.trades += 1
+                if recv_ts > bar.recv_ts:
+                    bar.recv_ts = recv_ts
+                if bar.closed:
+                    ready[(interval, start)] = bar
+                    late = True
+            if late:
+                self.late_trades += 1
+            if ts > self._max_ts:
+                self._max_ts = ts
+                if ts - lateness > watermark:
+                    watermark = self._watermark = ts - lateness
+                    if watermark >= self._next_close or watermark >= self._next_evict:
+                        self._move_watermark(watermark, ready)
+        return self._emit(ready)
+
+    def idle(self, elapsed_ms: int) -> list[Bar]:
+        """Advance event time by ``elapsed_ms`` past the newest trade; return bars that closed.
+
+        Call it when no trade arrived for a while (wall-clock), so the bars
+        of a quiet coin still close.
+        """
+        ready: dict[tuple[int, int], _BarState] = {}
+        watermark = self._max_ts + elapsed_ms - self.lateness_ms
+        if self._max_ts != _NO_TIME and watermark > self._watermark:
+            self._move_watermark(watermark, ready)
+        return self._emit(ready)
+
+    def close_all(self) -> list[Bar]:
+        """Emit every bar still open, e.g. at the end of a finite input.
+
+        The watermark does not move, so later trades still correct these bars.
+        """
+        ready, self._open = self._open, {}
+        for bar in ready.values():
+            bar.closed = True
+        self._next_close = _NEVER
+        return self._emit(ready)
+
+    def snapshot(self) -> bytes:
+        """Return the whole state pickled: immutable, and Bytewax stores it without another deep copy."""
+        return pickle.dumps(self.__dict__, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def restore(cls, state: bytes) -> TradeBars:
+        """Rebuild an operator from a `snapshot`."""
+        operator = cls.__new__(cls)
+        operator.__dict__.update(pickle.loads(state))
+        return operator
+
+    def _move_watermark(self, watermark: int, ready: dict[tuple[int, int], _BarState]) -> None:
+        self._watermark = watermark
+        if self._next_close <= watermark:
+            next_close = _NEVER
+            for key, bar in list(self._open.items()):
+                end = key[1] + key[0]
+                if end <= watermark:
+                    bar.closed = True
+                    ready[key] = bar
+                    del self._open[key]
+                elif end < next_close:
+                    next_close = end
+            self._next_close = next_close
+        if self._next_evict <= watermark:
+            keep = self._widest + self.retention_ms
+            for bucket in [b for b in self._seen if b + keep <= watermark]:
+                del self._seen[bucket]
+            for key in [k for k, bar in self._bars.items() if bar.closed and k[1] + keep <= watermark]:
+                del self._bars[key]
+            self._next_evict = min(self._seen, default=_NEVER - keep) + keep
+
+    def _emit(self, ready: dict[tuple[int, int], _BarState]) -> list[Bar]:
+        out = []
+        for (interval, start), bar in ready.items():
+            volume = bar.volume
+            label = self._labels[interval]
+            out.append(
+                Bar(
+                    id=f"{self.coin}:{label}:{start}",
+                    ts=start,
+                    recv_ts=bar.recv_ts,
+                    coin=self.coin,
+                    interval=label,
+                    open=bar.open,
+                    high=bar.high,
+                    low=bar.low,
+                    close=bar.close,
+                    volume=volume / _UNITS,
+                    notional=bar.notional / _NOTIONAL_UNITS,
+                    vwap=bar.notional / (volume * _UNITS) if volume else bar.close,
+                    trades=bar.trades,
+                    buy_volume=bar.buy_volume / _UNITS,
+                    sell_volume=(volume - bar.buy_volume) / _UNITS,
+                )
+            )
+        return out

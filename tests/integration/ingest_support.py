@@ -1,0 +1,175 @@
+"""Support for the ingest integration tests.
+
+A reproducible market-data tape (trades with disorder, duplicates and junk),
+broker helpers, the ``pairflow ingest`` subprocess launcher, and the
+exactly-once check against a batch computation.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from pairflow.events import MARKET_TOPICS, BookLevel, L2Book, Trade, encode
+from pairflow.storage import Store
+from pairflow.topics import TopicSpec, ensure_topics
+from tests.bars_reference import batch_bars
+from tests.broker import TansuBroker
+
+REPO = Path(__file__).resolve().parents[2]
+# Runs the command through a typer app holding only `flows.cli.register`, so the
+# tests do not depend on how the root CLI is assembled.
+RUN_CLI = (
+    "import typer; from flows.cli import register; app = typer.Typer(); "
+    "app.callback()(lambda: None); register(app); app()"
+)
+BAR_COLUMNS = "id, open, high, low, close, volume, notional, vwap, trades, buy_volume, sell_volume"
+BASE_TS = 1_750_000_000_000
+COINS = ("BTC", "ETH", "SOL")
+MALFORMED = (
+    b'{"ts": 1750000000000, "id": "broken", "coin": "BTC", "px": 1.0',
+    b'{"ts": 1750000000000, "id": "neg", "coin": "BTC", "px": -5.0, "sz": 1.0, "side": "B"}',
+    b'{"ts": 1750000000000, "id": "nosize", "coin": "BTC", "px": 5.0, "side": "B"}',
+    b'{"ts": 1750000000000, "id": "text", "coin": "BTC", "px": "cheap", "sz": 1.0, "side": "B"}',
+    b"\xff\xfe not json at all",
+)
+
+
+@dataclass
+class Tape:
+    """Messages in send order and the unique trades they contain."""
+
+    messages: list[tuple[str, bytes, bytes]]
+    trades: list[Trade]
+    books: int
+
+
+def make_tape(count: int, seed: int = 7, start_index: int = 0, with_junk: bool = True) -> Tape:
+    """Return ``count`` unique trades over 3 coins, sent with disorder, ~2% duplicates and junk.
+
+    Most trades arrive in time order with jitter inside the 2 s lateness; 1% arrive
+    5-20 s late (their bars are revised); duplicates are re-sent anywhere later.
+    """
+    rng = random.Random(seed)
+    trades = []
+    for index in range(start_index, start_index + count):
+        coin = COINS[index % len(COINS)]
+        trades.append(
+            Trade(
+                id=f"{coin}:{index}",
+                coin=coin,
+                ts=BASE_TS + index * 7,
+                recv_ts=BASE_TS + index * 7 + 40,
+                px=round(100.0 + rng.randrange(-5_000, 5_000) / 100, 2),
+                sz=rng.randrange(1, 100_000) / 1_000,
+                side=rng.choice("BA"),
+                tid=index,
+            )
+        )
+    arrival = []
+    for trade in trades:
+        delay = rng.randrange(5_000, 20_000) if rng.random() < 0.01 else rng.randrange(0, 1_500)
+        arrival.append((trade.ts + delay, trade))
+    for trade in rng.sample(trades, k=max(1, count // 50)):
+        arrival.append((trade.ts + rng.randrange(0, 30_000), trade))
+    arrival.sort(key=lambda pair: pair[0])
+    messages = [("md.trades", trade.coin.encode(), encode(trade)) for _, trade in arrival]
+    books = 0
+    for step in range(0, count * 7, 250):
+        book = L2Book(
+            id=f"ETH:book:{start_index}:{step}",
+            coin="ETH",
+            ts=BASE_TS + start_index * 7 + step,
+            bids=(BookLevel(2_000.0 - step % 3, 1.0 + step % 5),),
+            asks=(BookLevel(2_001.0, 2.0),),
+        )
+        position = min(len(messages), step // 7 + books)
+        messages.insert(position, ("md.l2", b"ETH", encode(book)))
+        books += 1
+    if with_junk:
+        for offset, junk in enumerate(MALFORMED):
+            messages.insert(len(messages) * (offset + 1) // (len(MALFORMED) + 1), ("md.trades", b"BTC", junk))
+    return Tape(messages, trades, books)
+
+
+def create_topics(broker: TansuBroker, partitions: int = 2) -> None:
+    """Create every market-data topic with ``partitions`` partitions."""
+    ensure_topics(broker.admin(), [TopicSpec(name, partitions) for name in MARKET_TOPICS])
+
+
+def produce(broker: TansuBroker, messages: list[tuple[str, bytes, bytes]]) -> None:
+    """Send messages in order and wait until the broker acknowledged all of them."""
+    failures = []
+    producer = Producer(
+        {"bootstrap.servers": broker.bootstrap_servers, "linger.ms": 5, "enable.idempotence": True}
+    )
+    for topic, key, value in messages:
+        producer.produce(topic, value, key, on_delivery=lambda error, _: error and failures.append(error))
+        producer.poll(0)
+    remaining = producer.flush(30)
+    assert remaining == 0 and not failures, f"{remaining} unsent, failures: {failures[:3]}"
+
+
+def start_ingest(
+    tmp_path: Path, *arguments: str, metrics_port: int = 0, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start ``pairflow ingest <arguments>`` storing into ``tmp_path/chdb``; output goes to ingest.log."""
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        PAIRFLOW_STORAGE__DSN=f"chdb://{tmp_path / 'chdb'}",
+        PAIRFLOW_STORAGE__SPILL_DIR=str(tmp_path / "spill"),
+        PAIRFLOW_METRICS__PORT=str(metrics_port),
+        PAIRFLOW_BROKER__PARTITIONS="2",
+        PAIRFLOW_LOGGING__LEVEL="WARNING",
+        **(extra_env or {}),
+    )
+    command = [sys.executable, "-c", RUN_CLI, "ingest", "--dead-letter-dir", str(tmp_path / "dead"), *arguments]
+    log = open(tmp_path / "ingest.log", "ab")  # noqa: SIM115 - owned by the child
+    return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def committed_epoch(recovery_dir: Path) -> int:
+    """Return the newest epoch every Bytewax recovery partition has committed (0 before any)."""
+    epochs = []
+    for part in recovery_dir.glob("part-*.sqlite3"):
+        try:
+            with sqlite3.connect(part) as db:
+                epochs += [row[0] for row in db.execute("SELECT commit_epoch FROM commits")]
+        except sqlite3.OperationalError:  # the flow has not created its tables yet
+            return 0
+    return min(epochs, default=0)
+
+
+def metric(port: int, name: str) -> float:
+    """Sum the samples of ``name`` (optionally with a ``{labels}`` suffix) on a /metrics endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+        text = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+def stored_bars(store: Store, table: str) -> dict[str, tuple]:
+    """Return the latest version of every bar of ``table`` as ``{id: (open, ..., sell_volume)}``."""
+    return {row[0]: tuple(row[1:]) for row in store.query(f"SELECT {BAR_COLUMNS} FROM {table} FINAL")}
+
+
+def assert_exactly_once(store: Store, tape_trades: list[Trade]) -> None:
+    """Every trade once, bars equal to a batch computation over the unique trades."""
+    total, unique = store.query("SELECT count(), uniqExact(id) FROM trades FINAL")[0]
+    assert (total, unique) == (len(tape_trades), len(tape_trades))
+    assert sorted(row[0] for row in store.query("SELECT id FROM trades FINAL")) == sorted(t.id for t in tape_trades)
+    expected = batch_bars(tape_trades, (1_000, 60_000))
+    got = stored_bars(store, "bars_1s") | stored_bars(store, "bars_1m")
+    assert got.keys() == expected.keys()
+    mismatched = [bar_id for bar_id in expected if got[bar_id] != expected[bar_id]]
+    if mismatched:
+        first = mismatched[0]
+        raise AssertionError(f"{len(mismatched)} bars differ, e.g. {first}: {got[first]} != {expected[first]}")

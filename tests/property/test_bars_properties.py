@@ -1,0 +1,104 @@
+"""Property tests: streamed bars equal a batch computation of the same trades."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from operators.bars import TradeBars
+from pairflow.events import Bar, Trade
+from tests.bars_reference import batch_bars
+
+INTERVALS = (1_000, 5_000)
+
+
+@st.composite
+def tapes(draw: st.DrawFn) -> list[Trade]:
+    """Draw unique trades on a realistic decimal grid, sorted by (ts, tid)."""
+    count = draw(st.integers(min_value=1, max_value=120))
+    start = draw(st.integers(min_value=0, max_value=10**12)) // 1_000 * 1_000
+    trades = []
+    ts = start
+    for tid in range(count):
+        ts += draw(st.integers(min_value=0, max_value=900))
+        px = draw(st.integers(min_value=1, max_value=5_000_000)) / 100
+        sz = draw(st.integers(min_value=1, max_value=10**7)) / 10**4
+        side = draw(st.sampled_from(["B", "A"]))
+        trades.append(Trade(id=f"t{tid}", coin="SOL", ts=ts, px=px, sz=sz, side=side, tid=tid))
+    return trades
+
+
+def as_tuple(bar: Bar) -> tuple:
+    return (
+        bar.open,
+        bar.high,
+        bar.low,
+        bar.close,
+        bar.volume,
+        bar.notional,
+        bar.vwap,
+        bar.trades,
+        bar.buy_volume,
+        bar.sell_volume,
+    )
+
+
+def stream(trades: list[Trade], lateness_ms: int) -> tuple[TradeBars, list[Bar]]:
+    bars = TradeBars("SOL", intervals_ms=INTERVALS, lateness_ms=lateness_ms, retention_ms=10**9)
+    out: list[Bar] = []
+    for trade in trades:
+        out.extend(bars.update(trade))
+    out.extend(bars.close_all())
+    return bars, out
+
+
+def latest(out: list[Bar]) -> dict[str, tuple]:
+    """Keep the last version of each bar id, as ReplacingMergeTree does."""
+    return {bar.id: as_tuple(bar) for bar in out}
+
+
+@given(tapes(), st.integers(min_value=1, max_value=3_000), st.randoms(use_true_random=False))
+@settings(max_examples=150, deadline=None)
+def test_disorder_within_lateness_gives_batch_bars_emitted_once(
+    trades: list[Trade], lateness_ms: int, rng: random.Random
+) -> None:
+    arrival = sorted(trades, key=lambda t: t.ts + rng.randrange(lateness_ms))
+    bars, out = stream(arrival, lateness_ms)
+    assert sorted(bar.id for bar in out) == sorted(set(bar.id for bar in out)), "a bar was emitted twice"
+    assert latest(out) == batch_bars(trades, INTERVALS)
+    assert bars.late_trades == 0
+
+
+@given(tapes(), st.integers(min_value=0, max_value=2_000), st.randoms(use_true_random=False))
+@settings(max_examples=150, deadline=None)
+def test_any_arrival_order_with_duplicates_converges_to_batch_bars(
+    trades: list[Trade], lateness_ms: int, rng: random.Random
+) -> None:
+    arrival = trades + [rng.choice(trades) for _ in range(rng.randrange(len(trades) + 1))]
+    rng.shuffle(arrival)
+    bars, out = stream(arrival, lateness_ms)
+    assert latest(out) == batch_bars(trades, INTERVALS)
+    assert bars.duplicate_trades == len(arrival) - len(trades)
+    counts: dict[str, int] = {}
+    for bar in out:
+        assert bar.trades > counts.get(bar.id, 0), "a revision must hold more trades than the bar it replaces"
+        counts[bar.id] = bar.trades
+
+
+@given(tapes(), st.randoms(use_true_random=False))
+@settings(max_examples=100, deadline=None)
+def test_batching_does_not_change_the_bars(trades: list[Trade], rng: random.Random) -> None:
+    arrival = list(trades)
+    rng.shuffle(arrival)
+    _, one_by_one = stream(arrival, 500)
+    bars = TradeBars("SOL", intervals_ms=INTERVALS, lateness_ms=500, retention_ms=10**9)
+    batched: list[Bar] = []
+    cut = 0
+    while cut < len(arrival):
+        step = rng.randrange(1, 20)
+        batched.extend(bars.update_batch(arrival[cut : cut + step]))
+        cut += step
+    batched.extend(bars.close_all())
+    assert latest(batched) == latest(one_by_one)
