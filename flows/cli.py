@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 from confluent_kafka.admin import AdminClient
 
+from flows.embedded import CollectorThread
 from flows.ingest import IngestOptions, build_ingest_flow, prepare_recovery, tune_gc_for_throughput
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError, PairflowError
@@ -25,9 +24,8 @@ from pairflow.storage import connect
 from pairflow.topics import ensure_topics, topic_specs
 from sinks.clickhouse import ClickHouseSink
 from sinks.dead_letter import DeadLetterSink
-from sources.collector import Collector
+from sources.cli import UrlOption, override_collector
 from sources.kafka_source import market_data_source
-from sources.queue_source import QueueSource
 
 __all__ = ["register"]
 
@@ -44,6 +42,10 @@ def ingest(
         False,
         "--embedded",
         help="Run the Hyperliquid collector in this process and feed the flow directly (no broker).",
+    ),
+    url: UrlOption = None,
+    coins: str | None = typer.Option(
+        None, "--coins", help="Embedded mode: comma-separated coins to collect, e.g. BTC,ETH (collector.coins)."
     ),
     brokers: str | None = typer.Option(
         None,
@@ -81,6 +83,9 @@ def ingest(
     settings = load_settings(config)
     if embedded and brokers:
         raise ConfigError("--embedded and --brokers exclude each other: choose one input")
+    if not embedded and (url or coins):
+        raise ConfigError("--url and --coins choose what the embedded collector reads: add --embedded")
+    settings.collector = override_collector(settings.collector, url, coins)
     configure_logging(settings.logging)
     tune_gc_for_throughput()
     if settings.metrics.port:
@@ -123,27 +128,26 @@ def _run_embedded(
     epoch: timedelta,
     recovery: RecoveryConfig | None,
 ) -> None:
-    source = QueueSource()
-    collector = Collector(source.emit, settings.collector)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    failures: list[BaseException] = []
+    collecting = CollectorThread(settings.collector)
 
-    def collect() -> None:
-        try:
-            loop.run_until_complete(collector.run(stop))
-        except Exception as error:  # noqa: BLE001 - reported after the flow drained what was collected
-            failures.append(error)
-        finally:
-            source.close()
+    def stop_collecting(signum: int, frame: object) -> None:
+        # Ending the input, rather than interrupting Bytewax, lets the flow store
+        # everything already collected and return normally.
+        log.info("ingest stopping", signal=signal.Signals(signum).name)
+        collecting.stop(timeout=0)
 
-    thread = threading.Thread(target=collect, name="pairflow-collector", daemon=True)
-    thread.start()
+    signal.signal(signal.SIGINT, stop_collecting)
+    signal.signal(signal.SIGTERM, stop_collecting)
+    collecting.start()
     log.info("ingest starting", mode="embedded", workers=workers, recovery=recovery is not None)
     try:
-        _run_until_stopped(build_ingest_flow(source, *sinks, options), workers, epoch, recovery)
+        cli_main(
+            build_ingest_flow(collecting.source, *sinks, options),
+            workers_per_process=workers,
+            epoch_interval=epoch,
+            recovery_config=recovery,
+        )
     finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=10)
-    if failures:
-        raise PairflowError(f"collector stopped: {failures[0]}")
+        collecting.stop()
+    if collecting.failure() is not None:
+        raise PairflowError(f"collector stopped: {collecting.failure()}")

@@ -1,9 +1,9 @@
 """Embedded ingestion: the collector feeds the ingest flow in-process, no broker.
 
-The collector runs on its own asyncio loop in one thread and pushes events
-into a `QueueSource`; the Bytewax flow runs in another thread and drains it.
-Stopping closes the queue, so the flow sees end-of-input, flushes its sinks
-and returns — what was collected is stored before `stop` returns.
+The collector runs on its own asyncio loop in a thread and pushes events into
+a `QueueSource`; the Bytewax flow drains it. Stopping the collector closes the
+queue, so the flow sees end-of-input, flushes its sinks and returns: what was
+collected is stored before the flow ends.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.testing import run_main
 
 from flows.ingest import IngestOptions, build_ingest_flow
-from pairflow.config import Settings
+from pairflow.config import CollectorSettings, Settings
 from pairflow.errors import PairflowError
 from pairflow.logs import get_logger
 from sinks.clickhouse import ClickHouseSink
@@ -25,13 +25,52 @@ from sinks.dead_letter import DeadLetterSink
 from sources.collector import Collector
 from sources.queue_source import QueueSource
 
-__all__ = ["EmbeddedIngest"]
+__all__ = ["CollectorThread", "EmbeddedIngest"]
 
 log = get_logger(__name__)
 
 
+class CollectorThread:
+    """A collector on its own event loop and thread, emitting into ``self.source``.
+
+    Parameters
+    ----------
+    settings
+        Upstream URL, coins and polling cadences.
+    """
+
+    def __init__(self, settings: CollectorSettings) -> None:
+        self.source = QueueSource()
+        self.collector = Collector(self.source.emit, settings)
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._failures: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, name="pairflow-collector", daemon=True)
+
+    def start(self) -> None:
+        """Start collecting."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the collector to stop and wait for it; the source then reaches end-of-input."""
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+
+    def failure(self) -> BaseException | None:
+        """Return the error that stopped the collector, if any."""
+        return self._failures[0] if self._failures else None
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_until_complete(self.collector.run(self._stop))
+        except Exception as error:  # noqa: BLE001 - surfaced by failure() after the flow drained the queue
+            self._failures.append(error)
+        finally:
+            self.source.close()
+
+
 class EmbeddedIngest:
-    """Collector plus ingest flow in this process.
+    """Collector plus a single-worker ingest flow, both in background threads.
 
     Parameters
     ----------
@@ -53,34 +92,27 @@ class EmbeddedIngest:
         epoch: timedelta = timedelta(seconds=1),
         recovery: RecoveryConfig | None = None,
     ) -> None:
-        self.source = QueueSource()
-        self.collector = Collector(self.source.emit, settings.collector)
+        self.collecting = CollectorThread(settings.collector)
         self._flow = build_ingest_flow(
-            self.source,
+            self.collecting.source,
             ClickHouseSink(settings.storage),
             DeadLetterSink(dead_letter_dir),
             IngestOptions(book_depth=settings.collector.book_levels),
         )
         self._epoch = epoch
         self._recovery = recovery
-        self._loop = asyncio.new_event_loop()
-        self._stop = asyncio.Event()
-        self._failures: list[BaseException] = []
-        self._threads: list[threading.Thread] = []
+        self._flow_failures: list[BaseException] = []
+        self._flow_thread = threading.Thread(target=self._ingest, name="pairflow-ingest", daemon=True)
 
     def start(self) -> None:
-        """Start collecting and ingesting in background threads."""
-        self._threads = [
-            threading.Thread(target=self._collect, name="pairflow-collector", daemon=True),
-            threading.Thread(target=self._ingest, name="pairflow-ingest", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
-        log.info("embedded ingest started", coins=self.collector.coins or "top by volume")
+        """Start collecting and ingesting."""
+        self.collecting.start()
+        self._flow_thread.start()
+        log.info("embedded ingest started", coins=self.collecting.collector.coins or "top by volume")
 
     def failure(self) -> BaseException | None:
         """Return the first error that stopped the collector or the flow, if any."""
-        return self._failures[0] if self._failures else None
+        return self._flow_failures[0] if self._flow_failures else self.collecting.failure()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop collecting, let the flow store what it has, and wait for both threads.
@@ -90,23 +122,15 @@ class EmbeddedIngest:
         PairflowError
             When the collector or the flow had failed.
         """
-        self._loop.call_soon_threadsafe(self._stop.set)
-        for thread in self._threads:
-            thread.join(timeout)
-        if self._failures:
-            raise PairflowError(f"embedded ingest stopped: {self._failures[0]}")
-
-    def _collect(self) -> None:
-        try:
-            self._loop.run_until_complete(self.collector.run(self._stop))
-        except Exception as error:  # noqa: BLE001 - surfaced by failure()/stop() after the flow drained
-            self._failures.append(error)
-        finally:
-            self.source.close()
+        self.collecting.stop(timeout)
+        self._flow_thread.join(timeout)
+        failure = self.failure()
+        if failure is not None:
+            raise PairflowError(f"embedded ingest stopped: {failure}")
 
     def _ingest(self) -> None:
         try:
             run_main(self._flow, epoch_interval=self._epoch, recovery_config=self._recovery)
         except Exception as error:  # noqa: BLE001 - surfaced by failure()/stop()
-            self._failures.append(error)
-            self._loop.call_soon_threadsafe(self._stop.set)
+            self._flow_failures.append(error)
+            self.collecting.stop(timeout=0)

@@ -96,6 +96,10 @@ class ClickHouseMirror:
         return event_dict
 
 
+# Client libraries that log every HTTP request at INFO; pollers would flood the log.
+_PER_REQUEST_LOGGERS = ("httpx", "httpcore")
+
+
 def configure_logging(settings: LoggingSettings, writer: Any = None, stream: TextIO | None = None) -> None:
     """Configure structlog and the standard library logging for this process.
 
@@ -144,6 +148,8 @@ def configure_logging(settings: LoggingSettings, writer: Any = None, stream: Tex
     handler._pairflow = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    for chatty in _PER_REQUEST_LOGGERS:
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
 
 
 def get_logger(name: str) -> Any:

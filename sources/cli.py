@@ -26,7 +26,7 @@ from sources.backfill import Progress as BackfillProgress
 from sources.collector import Collector
 from sources.gaps import interval_ms
 
-__all__ = ["BACKFILL_HELP", "COLLECT_HELP", "parse_coins", "parse_day", "register"]
+__all__ = ["BACKFILL_HELP", "COLLECT_HELP", "UrlOption", "override_collector", "parse_coins", "parse_day", "register"]
 
 _POLL_SINK_S = 0.2
 
@@ -64,6 +64,23 @@ def parse_coins(text: str | None) -> list[str]:
     return coins
 
 
+def override_collector(
+    settings: CollectorSettings, url: str | None = None, coins: str | None = None, top: int | None = None
+) -> CollectorSettings:
+    """Return collector settings with the command-line values that were given, validated like the config."""
+    updates: dict[str, object] = {}
+    if url is not None:
+        updates["url"] = url
+    if coins is not None:
+        updates["coins"] = parse_coins(coins)
+    if top is not None:
+        updates["top_n"] = top
+    try:
+        return CollectorSettings.model_validate({**settings.model_dump(), **updates})
+    except ValidationError as error:
+        raise config_error_from(error) from None
+
+
 def parse_day(text: str, option: str) -> int:
     """Return epoch milliseconds of an ISO date or date-time (UTC unless it names a zone)."""
     try:
@@ -90,17 +107,7 @@ def collect(
 ) -> None:
     """Collect market data into the broker until interrupted (see COLLECT_HELP)."""
     settings = load_settings(config)
-    updates: dict[str, object] = {}
-    if url is not None:
-        updates["url"] = url
-    if coins is not None:
-        updates["coins"] = parse_coins(coins)
-    if top is not None:
-        updates["top_n"] = top
-    try:
-        collector_settings = CollectorSettings.model_validate({**settings.collector.model_dump(), **updates})
-    except ValidationError as error:
-        raise config_error_from(error) from None
+    collector_settings = override_collector(settings.collector, url, coins, top)
     configure_logging(settings.logging)
     if settings.metrics.port:
         serve_metrics(settings.metrics.port, settings.metrics.host)
