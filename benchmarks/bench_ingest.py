@@ -34,7 +34,6 @@ import gc
 import os
 import platform
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +48,7 @@ from bytewax.run import cli_main  # noqa: E402
 from bytewax.testing import run_main  # noqa: E402
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 
+from benchmarks.machine import cpu_model, git  # noqa: E402
 from flows.ingest import build_ingest_flow, prepare_recovery, tune_gc_for_throughput  # noqa: E402
 from pairflow.config import StorageSettings  # noqa: E402
 from pairflow.events import MARKET_TOPICS, Trade, encode  # noqa: E402
@@ -163,17 +163,9 @@ def parity(store: Store) -> tuple:
 
 
 def machine() -> str:
-    lines = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, load average {load} at the end"
-
-
-def commit() -> str:
-    result = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    return result.stdout.strip() or "uncommitted"
 
 
 def main() -> None:
@@ -224,10 +216,11 @@ def main() -> None:
         store.close()
 
     baseline = args.events / best["bare loop (baseline)"]
+    commit = git("rev-parse", "--short", "HEAD") or "uncommitted"
     lines = [
         "## Ingest: tansu -> Bytewax ingest flow -> chDB",
         "",
-        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit()}",
+        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}",
         f"- machine: {machine()}",
         f"- Python {platform.python_version()}, bytewax 0.21.1, broker: tansu (memory storage) on 127.0.0.1",
         f"- command: `.venv/bin/python benchmarks/bench_ingest.py --events {args.events} --repeats {args.repeats}"

@@ -35,6 +35,7 @@ from hyperliquid.api import API  # noqa: E402
 from hyperliquid.exchange import Exchange  # noqa: E402
 from hyperliquid.utils.signing import recover_agent_or_user_from_l1_action, sign_l1_action  # noqa: E402
 
+from benchmarks.machine import cpu_model  # noqa: E402
 from venue.engine import AssetSpec, Engine  # noqa: E402
 from venue.server.testing import run_venue  # noqa: E402
 
@@ -136,16 +137,6 @@ def sdk_latency(exchange: Exchange, count: int) -> list[float]:
     return latencies
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=300, help="orders per timed run (default 300)")
@@ -194,7 +185,7 @@ def main() -> None:
     block = f"""## Venue HTTP order round trips (`venue_http`)
 
 - date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}
-- machine: {cpu_name()}, {multiprocessing.cpu_count()} cores, {platform.system()} {platform.release()};
+- machine: {cpu_model()}, {multiprocessing.cpu_count()} cores, {platform.system()} {platform.release()};
   1-min load average {load_before:.1f} before / {load_after:.1f} after (other jobs share the machine)
 - Python {platform.python_version()}, hyperliquid-python-sdk 0.24.0, uvicorn (h11, websockets-sansio)
 - command: `.venv/bin/python {command.strip()}`

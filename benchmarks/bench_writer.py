@@ -25,7 +25,6 @@ import gc
 import os
 import platform
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import clickhouse_connect  # noqa: E402
 
+from benchmarks.machine import cpu_model, git  # noqa: E402
 from pairflow import events  # noqa: E402
 from pairflow.config import StorageSettings  # noqa: E402
 from pairflow.storage import BatchWriter, Store, connect  # noqa: E402
@@ -82,20 +82,10 @@ def timed(store: Store, action: Callable[[], None]) -> tuple[float, float]:
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        commit = _git("rev-parse", "--short", "HEAD") or "none"
-        if _git("status", "--porcelain", "--", "pairflow", "benchmarks/bench_writer.py", "infra/clickhouse"):
-            commit += " + uncommitted changes"
-    except OSError:
-        commit = "unknown"
+    cpu = cpu_model()
+    commit = git("rev-parse", "--short", "HEAD") or "none"
+    if git("status", "--porcelain", "--", "pairflow", "benchmarks/bench_writer.py", "infra/clickhouse"):
+        commit += " + uncommitted changes"
     import chdb
 
     return {
@@ -107,10 +97,6 @@ def machine() -> dict[str, str]:
         "load": " ".join(f"{value:.2f}" for value in os.getloadavg()),
         "commit": commit,
     }
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
 
 def _cpu_count() -> int:

@@ -36,10 +36,10 @@ can run minutes ahead of another in event time.) At the end of a finite input
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from operators.state import PickledState
 from pairflow.events import Bar, Trade
 
 __all__ = ["TradeBars", "interval_label"]
@@ -80,7 +80,7 @@ class _BarState:
     closed: bool = False
 
 
-class TradeBars:
+class TradeBars(PickledState):
     """Aggregate one coin's trades into event-time bars of several intervals.
 
     Parameters
@@ -246,17 +246,6 @@ class TradeBars:
             bar.closed = True
         self._next_close = _NEVER
         return self._emit(ready)
-
-    def snapshot(self) -> bytes:
-        """Return the whole state pickled: immutable, and Bytewax stores it without another deep copy."""
-        return pickle.dumps(self.__dict__, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @classmethod
-    def restore(cls, state: bytes) -> TradeBars:
-        """Rebuild an operator from a `snapshot`."""
-        operator = cls.__new__(cls)
-        operator.__dict__.update(pickle.loads(state))
-        return operator
 
     def _move_watermark(self, watermark: int, ready: dict[tuple[int, int], _BarState]) -> None:
         self._watermark = watermark

@@ -12,8 +12,7 @@ than the newest one seen are stale and ignored (counted in ``stale_books``).
 
 from __future__ import annotations
 
-import pickle
-
+from operators.state import PickledState
 from pairflow.events import BookLevel, BookSnapshot, L2Book
 
 __all__ = ["BookSampler", "book_imbalance", "spread_bps"]
@@ -56,7 +55,7 @@ def book_imbalance(bids: tuple[BookLevel, ...], asks: tuple[BookLevel, ...], dep
     return (bid_size - ask_size) / total
 
 
-class BookSampler:
+class BookSampler(PickledState):
     """Sample one coin's L2 books into fixed-cadence top-N snapshots.
 
     Parameters
@@ -113,17 +112,6 @@ class BookSampler:
             self.skipped_snapshots += count - self.max_fill
             first = last - (self.max_fill - 1) * interval
         return [self._snapshot_at(current, boundary) for boundary in range(first, last + 1, interval)]
-
-    def snapshot(self) -> bytes:
-        """Return the whole state pickled: immutable, and Bytewax stores it without another deep copy."""
-        return pickle.dumps(self.__dict__, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @classmethod
-    def restore(cls, state: bytes) -> BookSampler:
-        """Rebuild an operator from a `snapshot`."""
-        operator = cls.__new__(cls)
-        operator.__dict__.update(pickle.loads(state))
-        return operator
 
     def _snapshot_at(self, book: L2Book, boundary: int) -> BookSnapshot:
         bids = book.bids[: self.depth]

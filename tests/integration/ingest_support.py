@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import Producer
 
+from pairflow.config import StorageSettings
 from pairflow.events import MARKET_TOPICS, BookLevel, L2Book, Trade, encode
 from pairflow.storage import Store
 from pairflow.topics import TopicSpec, ensure_topics
@@ -25,12 +26,6 @@ from tests.bars_reference import batch_bars
 from tests.broker import TansuBroker
 
 REPO = Path(__file__).resolve().parents[2]
-# Runs the command through a typer app holding only `flows.cli.register`, so the
-# tests do not depend on how the root CLI is assembled.
-RUN_CLI = (
-    "import typer; from flows.cli import register; app = typer.Typer(); "
-    "app.callback()(lambda: None); register(app); app()"
-)
 BAR_COLUMNS = "id, open, high, low, close, volume, notional, vwap, trades, buy_volume, sell_volume"
 BASE_TS = 1_750_000_000_000
 COINS = ("BTC", "ETH", "SOL")
@@ -100,6 +95,11 @@ def make_tape(count: int, seed: int = 7, start_index: int = 0, with_junk: bool =
     return Tape(messages, trades, books)
 
 
+def chdb_settings(directory: Path) -> StorageSettings:
+    """Return storage settings for a chDB store in ``directory/chdb`` that spills to ``directory/spill``."""
+    return StorageSettings(dsn=f"chdb://{directory / 'chdb'}", spill_dir=directory / "spill")
+
+
 def create_topics(broker: TansuBroker, partitions: int = 2) -> None:
     """Create every market-data topic with ``partitions`` partitions."""
     ensure_topics(broker.admin(), [TopicSpec(name, partitions) for name in MARKET_TOPICS])
@@ -132,9 +132,19 @@ def start_ingest(
         PAIRFLOW_LOGGING__LEVEL="WARNING",
         **(extra_env or {}),
     )
-    command = [sys.executable, "-c", RUN_CLI, "ingest", "--dead-letter-dir", str(tmp_path / "dead"), *arguments]
+    command = [sys.executable, "-m", "pairflow", "ingest", "--dead-letter-dir", str(tmp_path / "dead"), *arguments]
     log = open(tmp_path / "ingest.log", "ab")  # noqa: SIM115 - owned by the child
     return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_ingest(process: subprocess.Popen, timeout_s: float = 20.0) -> None:
+    """Interrupt an ingest process as Ctrl-C would; kill it when it has not exited within ``timeout_s``."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def committed_epoch(recovery_dir: Path) -> int:
@@ -147,13 +157,6 @@ def committed_epoch(recovery_dir: Path) -> int:
         except sqlite3.OperationalError:  # the flow has not created its tables yet
             return 0
     return min(epochs, default=0)
-
-
-def metric(port: int, name: str) -> float:
-    """Sum the samples of ``name`` (optionally with a ``{labels}`` suffix) on a /metrics endpoint."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
-        text = response.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
 def stored_bars(store: Store, table: str) -> dict[str, tuple]:

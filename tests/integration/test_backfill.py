@@ -7,52 +7,33 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from pairflow.cli import app
 from pairflow.config import StorageSettings
 from pairflow.hyperliquid.client import InfoClient
 from pairflow.storage import Store, connect
 from sources.backfill import BackfillReport, backfill
-from sources.cli import register
-from tests.integration.test_collect import ASSETS, ORACLES
-from venue.engine import Engine, OrderRequest
+from tests.integration.venue_support import MINUTE_MS, fund_accounts, make_engine, take
+from venue.engine import Engine
 from venue.server.testing import run_venue
 
 T0 = 1_725_148_800_000  # 2024-09-01T00:00:00Z
-MINUTE_MS = 60_000
 MINUTES = 1_100
 END = T0 + MINUTES * MINUTE_MS - 1
-MAKER = "0x" + "1" * 40
-TAKER = "0x" + "2" * 40
 
 
 @pytest.fixture(scope="module")
 def history() -> Iterator[tuple[Engine, str]]:
     """A venue whose ETH traded once a minute for 1100 minutes from 2024-09-01 (BTC never traded)."""
-    engine = Engine(ASSETS, now_ms=T0)
-    for coin, px in ORACLES.items():
-        engine.set_oracle(coin, px)
-    engine.fund(MAKER, 10_000_000)
-    engine.fund(TAKER, 10_000_000)
-    engine.place_orders(MAKER, [OrderRequest(1, False, "2001", "50", False, {"limit": {"tif": "Gtc"}})])
+    engine = make_engine(T0)
+    fund_accounts(engine)
     for minute in range(MINUTES):
         engine.advance(T0 + minute * MINUTE_MS + 1_000)
-        (status,) = engine.place_orders(
-            TAKER, [OrderRequest(1, True, "2001", "0.01", False, {"limit": {"tif": "Ioc"}})]
-        )
-        assert "filled" in status
+        take(engine)
     engine.advance(END)
     with run_venue(engine, clock=lambda: END) as url:
         yield engine, url
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = connect(StorageSettings(dsn=f"chdb://{tmp_path}/db"))
-    opened.init_schema()
-    yield opened
-    opened.close()
 
 
 def _run(store: Store, url: str, tmp_path: Path, progress=None) -> BackfillReport:
@@ -124,9 +105,6 @@ def test_backfill_command_loads_the_range_and_reports_rows(history, tmp_path, mo
     monkeypatch.setenv("PAIRFLOW_STORAGE__SPILL_DIR", str(tmp_path / "spill"))
     monkeypatch.setenv("PAIRFLOW_CONFIG", str(tmp_path / "absent-is-fine.toml"))
     (tmp_path / "absent-is-fine.toml").write_text("")
-    app = typer.Typer()
-    register(app)
-
     result = CliRunner().invoke(app, ["backfill", "--coins", "ETH", "--from", "2024-09-01", "--to", "2024-09-02",
                                       "--interval", "1h", "--url", url])
     assert result.exit_code == 0, result.output

@@ -12,49 +12,28 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from pairflow.config import BrokerSettings, CollectorSettings, StorageSettings
+from pairflow.config import BrokerSettings, StorageSettings
 from pairflow.events import AssetContext, Candle, Event, Trade, decode
 from pairflow.hyperliquid.client import HyperliquidError, HyperliquidRateLimitError, InfoClient, TokenBucket
-from pairflow.storage import BatchWriter, Store, connect
+from pairflow.storage import BatchWriter, Store
 from sinks.kafka import KafkaSink
 from sources.collector import Collector
-from tests.broker import TansuBroker, tansu_broker  # noqa: F401
+from tests.broker import TansuBroker, consume_all
 from tests.helpers import eventually, free_port
-from venue.engine import AssetSpec, Engine, OrderRequest
+from tests.integration.venue_support import (
+    MINUTE_MS,
+    RunningCollector,
+    SteppableClock,
+    collector_settings,
+    make_engine,
+    make_trades,
+    subscribed,
+)
 from venue.server.testing import run_venue
-
-ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
-ORACLES = {"BTC": 60_000.0, "ETH": 2_000.0, "SOL": 150.0}
-ETH = 1
-MAKER = "0x" + "1" * 40
-TAKER = "0x" + "2" * 40
-MINUTE_MS = 60_000
-
-
-class SteppableClock:
-    """Wall-clock milliseconds plus an offset the test moves forward (shared by venue and collector)."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
-
-    def step(self, ms: int) -> None:
-        self.offset_ms += ms
-
-
-def make_engine(clock: SteppableClock) -> Engine:
-    engine = Engine(ASSETS, now_ms=clock())
-    for coin, px in ORACLES.items():
-        engine.set_oracle(coin, px)
-    return engine
 
 
 class TcpProxy:
@@ -122,138 +101,22 @@ class TcpProxy:
                     pass
 
 
-class RunningCollector:
-    """A collector running on its own event loop in a background thread."""
-
-    def __init__(self, collector: Collector) -> None:
-        self.collector = collector
-        self.error: BaseException | None = None
-        self._loop = asyncio.new_event_loop()
-        self._stop = asyncio.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    @property
-    def finished(self) -> bool:
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
-        try:
-            self._loop.run_until_complete(self.collector.run(self._stop))
-        except BaseException as error:  # noqa: BLE001 - handed to the test
-            self.error = error
-
-    def call(self, fn, *args) -> None:
-        """Run ``fn(*args)`` on the collector's loop thread."""
-        done = threading.Event()
-
-        def run() -> None:
-            fn(*args)
-            done.set()
-
-        self._loop.call_soon_threadsafe(run)
-        assert done.wait(5)
-
-    def stop(self) -> None:
-        if not self.finished:
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join(15)
-        assert self.finished
-        self._loop.close()
-        if self.error is not None:
-            raise self.error
-
-
-def _settings(url: str, **overrides) -> CollectorSettings:
-    values = dict(url=url, coins=["ETH"], backfill_hours=0, stale_after_s=5.0, ping_interval_s=1.0,
-                  reconnect_backoff_s=0.1, reconnect_backoff_max_s=0.5, funding_poll_s=30, ctx_poll_s=30)
-    values.update(overrides)
-    return CollectorSettings(**values)
-
-
-def _fund(engine: Engine) -> None:
-    with engine.lock:
-        engine.fund(MAKER, 10_000_000)
-        engine.fund(TAKER, 10_000_000)
-        (status,) = engine.place_orders(
-            MAKER, [OrderRequest(ETH, False, "2001", "50", False, {"limit": {"tif": "Gtc"}})]
-        )
-    assert "resting" in status
-
-
-class Tape:
-    """Every trade the venue publishes, in order (an engine listener)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.trades: list[dict] = []
-        engine.add_listener(lambda event: self.trades.extend(event.data) if event.channel == "trades" else None)
-
-
-def _trade(engine: Engine, tape: Tape, count: int) -> list[dict]:
-    """Make ``count`` taker buys of 0.01 ETH and return the trades as the venue published them."""
-    seen = len(tape.trades)
-    with engine.lock:
-        for _ in range(count):
-            (status,) = engine.place_orders(TAKER, [OrderRequest(ETH, True, "2001", "0.01", False,
-                                                                {"limit": {"tif": "Ioc"}})])
-            assert "filled" in status, status
-    made = tape.trades[seen:]
-    assert len(made) == count
-    return made
-
-
-def _subscribed(collector: Collector, times: int = 1) -> bool:
-    return collector.frames_in["subscriptionResponse"] >= times * len(collector.subscriptions)
-
-
-@pytest.fixture
-def venue() -> Iterator[tuple[Engine, str, SteppableClock, Tape]]:
-    clock = SteppableClock()
-    engine = make_engine(clock)
-    _fund(engine)
-    tape = Tape(engine)
-    with run_venue(engine, clock=clock, advance_interval=0.02, push_interval=0.05) as url:
-        yield engine, url, clock, tape
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = connect(StorageSettings(dsn=f"chdb://{tmp_path}/db", spill_dir=tmp_path / "spill"))
-    opened.init_schema()
-    yield opened
-    opened.close()
-
-
 @pytest.mark.broker
 def test_trades_made_on_the_venue_arrive_exactly_once_in_the_topic(venue, tansu_broker: TansuBroker) -> None:
     engine, url, clock, tape = venue
     sink = KafkaSink(BrokerSettings(bootstrap_servers=tansu_broker.bootstrap_servers, partitions=2))
-    running = RunningCollector(Collector(sink.emit, _settings(url), clock=clock))
+    running = RunningCollector(Collector(sink.emit, collector_settings(url), clock=clock))
     try:
-        eventually(lambda: _subscribed(running.collector))
-        made = _trade(engine, tape, 12)
+        eventually(lambda: subscribed(running.collector))
+        made = make_trades(engine, tape, 12)
         eventually(lambda: running.collector.events_out["md.trades"] >= 12)
     finally:
         running.stop()
     assert sink.flush(20) == 0
     sink.close()
 
-    partitions = tansu_broker.admin().list_topics("md.trades", timeout=5).topics["md.trades"].partitions
-    consumer = Consumer({"bootstrap.servers": tansu_broker.bootstrap_servers, "group.id": "t",
-                         "enable.auto.commit": False})
-    consumer.assign([TopicPartition("md.trades", p, OFFSET_BEGINNING) for p in partitions])
-    received: list[tuple[str, Trade]] = []
-
-    def read_all() -> bool:
-        message = consumer.poll(0.2)
-        if message is not None and message.error() is None:
-            received.append((message.key().decode(), decode(message.value(), Trade)))
-        return len(received) >= len(made)
-
-    eventually(read_all, timeout=15, interval=0)
-    assert consumer.poll(1.0) is None
-    consumer.close()
-
+    received = [(message.key().decode(), decode(message.value(), Trade))
+                for message in consume_all(tansu_broker, "md.trades", len(made), timeout=15)]
     assert len(received) == len(made)
     by_id = {trade.id: (key, trade) for key, trade in received}
     assert len(by_id) == len(made)
@@ -272,27 +135,27 @@ def test_dropped_websocket_reconnects_backfills_candles_and_records_the_trade_ga
     proxy.start()
     events: list[tuple[str, str, Event]] = []
     writer = BatchWriter(store, "gaps", settings=StorageSettings(spill_dir=tmp_path / "spill"), background=False)
-    collector = Collector(lambda *item: events.append(item), _settings(f"http://127.0.0.1:{proxy.port}"),
-                          gap_writer=writer, clock=clock)
+    collector = Collector(lambda *item: events.append(item),
+                          collector_settings(f"http://127.0.0.1:{proxy.port}"), gap_writer=writer, clock=clock)
     running = RunningCollector(collector)
     try:
-        eventually(lambda: _subscribed(collector))
-        before = _trade(engine, tape, 3)
+        eventually(lambda: subscribed(collector))
+        before = make_trades(engine, tape, 3)
         eventually(lambda: collector.events_out["md.trades"] >= 3)
         outage_minute = engine.candle_snapshot("ETH", "1m", clock() - MINUTE_MS, clock())[-1]["t"]
 
         proxy.cut()
         cut_at = clock()
         eventually(lambda: collector.reconnects >= 1)
-        during = _trade(engine, tape, 15)
+        during = make_trades(engine, tape, 15)
         clock.step(MINUTE_MS)
         eventually(lambda: engine.now_ms >= outage_minute + MINUTE_MS)
-        during += _trade(engine, tape, 2)
+        during += make_trades(engine, tape, 2)
         proxy.start()
 
-        eventually(lambda: _subscribed(collector, times=2), timeout=15)
+        eventually(lambda: subscribed(collector, times=2), timeout=15)
         eventually(lambda: {gap.stream for gap in collector.gaps.recorded} >= {"candles", "trades"})
-        after = _trade(engine, tape, 2)
+        after = make_trades(engine, tape, 2)
         eventually(lambda: collector.events_out["md.trades"] >= 3 + 10 + 2)
     finally:
         running.stop()
@@ -326,18 +189,19 @@ def test_stale_stream_is_dropped_and_resubscribed_and_bad_frames_do_not_stop_it(
     proxy.start()
     events: list[tuple[str, str, Event]] = []
     collector = Collector(lambda *item: events.append(item),
-                          _settings(f"http://127.0.0.1:{proxy.port}", stale_after_s=1.0, ping_interval_s=0.3),
+                          collector_settings(f"http://127.0.0.1:{proxy.port}", stale_after_s=1.0,
+                                             ping_interval_s=0.3),
                           clock=clock)
     running = RunningCollector(collector)
     try:
-        eventually(lambda: _subscribed(collector))
+        eventually(lambda: subscribed(collector))
         for bad in ("{oops", '{"channel": "trades", "data": [{"coin": "ETH", "px": "x"}]}', '{"channel": "zzz"}'):
             running.call(collector.handle_frame, bad, clock())
         proxy.frozen = True
         eventually(lambda: collector.reconnects >= 1, timeout=10)
         proxy.frozen = False
-        eventually(lambda: _subscribed(collector, times=2), timeout=10)
-        made = _trade(engine, tape, 2)
+        eventually(lambda: subscribed(collector, times=2), timeout=10)
+        made = make_trades(engine, tape, 2)
         eventually(lambda: collector.events_out["md.trades"] >= 2)
         eventually(lambda: collector.frames_in["pong"] >= 1)
     finally:
@@ -359,16 +223,16 @@ def test_a_failing_emit_stops_the_collector_instead_of_dropping_events(venue) ->
         if topic == "md.trades":
             raise RuntimeError("sink is closed")
 
-    running = RunningCollector(Collector(emit, _settings(url), clock=clock))
-    eventually(lambda: _subscribed(running.collector))
-    _trade(engine, tape, 1)
+    running = RunningCollector(Collector(emit, collector_settings(url), clock=clock))
+    eventually(lambda: subscribed(running.collector))
+    make_trades(engine, tape, 1)
     eventually(lambda: running.finished)
     with pytest.raises(RuntimeError, match="sink is closed"):
         running.stop()
 
 
 def test_client_paces_requests_to_the_venue_limit_and_types_its_429() -> None:
-    engine = make_engine(SteppableClock())
+    engine = make_engine(SteppableClock()())
     book = {"type": "l2Book", "coin": "ETH"}
 
     async def paced(url: str) -> float:

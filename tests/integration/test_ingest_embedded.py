@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -12,7 +10,6 @@ import msgspec
 from bytewax.testing import run_main
 
 from flows.ingest import build_ingest_flow
-from pairflow.config import StorageSettings
 from pairflow.events import EVENT_OF_TOPIC, Funding, Gap
 from pairflow.storage import connect
 from sinks.clickhouse import ClickHouseSink
@@ -23,17 +20,19 @@ from tests.integration.ingest_support import (
     BASE_TS,
     MALFORMED,
     assert_exactly_once,
+    chdb_settings,
     make_tape,
-    metric,
     start_ingest,
+    stop_ingest,
 )
-from venue.engine import AssetSpec, Engine, OrderRequest
+from tests.integration.venue_support import fund_accounts, make_engine, take
+from tests.metrics_support import metric
 from venue.server.testing import run_venue
 
 
 def test_collector_thread_feeds_the_flow_through_the_queue(tmp_path: Path) -> None:
     tape = make_tape(5_000, seed=3)
-    settings = StorageSettings(dsn=f"chdb://{tmp_path / 'chdb'}", spill_dir=tmp_path / "spill")
+    settings = chdb_settings(tmp_path)
     with connect(settings) as store:
         store.init_schema()
     source = QueueSource(max_queued=500, batch_size=256)
@@ -75,13 +74,8 @@ def test_collector_thread_feeds_the_flow_through_the_queue(tmp_path: Path) -> No
 
 def test_ingest_command_embedded_collects_from_the_venue_into_chdb(tmp_path: Path) -> None:
     """`pairflow ingest --embedded`: collector and flow in one process, fed by the local venue."""
-    engine = Engine([AssetSpec("ETH", 4, 25)], now_ms=time.time_ns() // 1_000_000)
-    engine.set_oracle("ETH", 2_000.0)
-    maker, taker = "0x" + "1" * 40, "0x" + "2" * 40
-    with engine.lock:
-        engine.fund(maker, 10_000_000)
-        engine.fund(taker, 10_000_000)
-        engine.place_orders(maker, [OrderRequest(0, False, "2001", "50", False, {"limit": {"tif": "Gtc"}})])
+    engine = make_engine(time.time_ns() // 1_000_000)
+    fund_accounts(engine)
     port = free_port()
     with run_venue(engine, advance_interval=0.02, push_interval=0.05) as url:
         ingest = start_ingest(
@@ -97,24 +91,18 @@ def test_ingest_command_embedded_collects_from_the_venue_into_chdb(tmp_path: Pat
             },
         )
         try:
-            subscribed = 'pairflow_collector_messages_in_total{channel="subscriptionResponse"}'
-            eventually(lambda: metric(port, subscribed) >= 5, timeout=30)
-            buy = OrderRequest(0, True, "2001", "0.01", False, {"limit": {"tif": "Ioc"}})
+            subscriptions = {"channel": "subscriptionResponse"}
+            eventually(lambda: metric(port, "pairflow_collector_messages_in_total", **subscriptions) >= 5, timeout=30)
             with engine.lock:
                 for _ in range(40):
-                    engine.place_orders(taker, [buy])
-            eventually(lambda: metric(port, 'pairflow_ingest_messages_out_total{table="trades"}') >= 40, timeout=30)
+                    take(engine)
+            eventually(lambda: metric(port, "pairflow_ingest_messages_out_total", table="trades") >= 40, timeout=30)
             # No trade follows, so the 1 s bars close once the coin has been idle past the lateness.
-            eventually(lambda: metric(port, 'pairflow_ingest_messages_out_total{table="bars_1s"}') >= 1, timeout=30)
+            eventually(lambda: metric(port, "pairflow_ingest_messages_out_total", table="bars_1s") >= 1, timeout=30)
         finally:
-            ingest.send_signal(signal.SIGINT)
-            try:
-                ingest.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                ingest.kill()
-                ingest.wait()
+            stop_ingest(ingest)
 
-    with connect(StorageSettings(dsn=f"chdb://{tmp_path / 'chdb'}")) as store:
+    with connect(chdb_settings(tmp_path)) as store:
         rows = store.query("SELECT coin, px, sz, side FROM trades FINAL")
         assert sorted(rows) == [("ETH", 2001.0, 0.01, "B")] * 40
         assert store.query("SELECT sum(trades) FROM bars_1s FINAL")[0][0] == 40

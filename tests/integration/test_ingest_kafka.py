@@ -12,21 +12,22 @@ from bytewax.run import cli_main
 from prometheus_client import REGISTRY
 
 from flows.ingest import build_ingest_flow, prepare_recovery
-from pairflow.config import StorageSettings
 from pairflow.storage import connect
 from sinks.clickhouse import ClickHouseSink
 from sinks.dead_letter import DeadLetterSink, read_dead_letters
 from sources.kafka_source import market_data_source
-from tests.broker import TansuBroker, tansu_broker_fn  # noqa: F401
+from tests.broker import TansuBroker
 from tests.integration.ingest_support import (
     BASE_TS,
     MALFORMED,
     REPO,
     assert_exactly_once,
+    chdb_settings,
     create_topics,
     make_tape,
     produce,
 )
+from tests.metrics_support import sample
 
 pytestmark = pytest.mark.broker
 
@@ -37,18 +38,14 @@ METRICS = [
 ]
 
 
-def sample(name: str, labels: dict[str, str]) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_trades_arrive_exactly_once_and_bars_match_batch_computation(
-    tansu_broker_fn: TansuBroker, tmp_path: Path, workers: int  # noqa: F811
+    tansu_broker_fn: TansuBroker, tmp_path: Path, workers: int
 ) -> None:
     create_topics(tansu_broker_fn)
     tape = make_tape(6_000)
     produce(tansu_broker_fn, tape.messages)
-    settings = StorageSettings(dsn=f"chdb://{tmp_path / 'chdb'}", spill_dir=tmp_path / "spill")
+    settings = chdb_settings(tmp_path)
     with connect(settings) as store:
         store.init_schema()
 
@@ -57,9 +54,9 @@ def test_trades_arrive_exactly_once_and_bars_match_batch_computation(
         ClickHouseSink(settings, partitions=workers),
         DeadLetterSink(tmp_path / "dead"),
     )
-    before = {name: sample(name, labels) for name, labels in METRICS}
+    before = {name: sample(name, **labels) for name, labels in METRICS}
     cli_main(flow, workers_per_process=workers)
-    grew = {name: sample(name, labels) - before[name] for name, labels in METRICS}
+    grew = {name: sample(name, **labels) - before[name] for name, labels in METRICS}
     trade_messages = sum(1 for topic, _, _ in tape.messages if topic == "md.trades")
     assert grew == {
         "pairflow_ingest_messages_in_total": trade_messages,
@@ -67,7 +64,7 @@ def test_trades_arrive_exactly_once_and_bars_match_batch_computation(
         "pairflow_ingest_duplicate_trades_total": trade_messages - len(MALFORMED) - len(tape.trades),
     }
     assert REGISTRY.get_sample_value("pairflow_ingest_lag_seconds", {"table": "trades"}) > 0
-    assert sample("pairflow_ingest_late_trades_total", {}) > 0
+    assert sample("pairflow_ingest_late_trades_total") > 0
 
     with connect(settings) as store:
         assert_exactly_once(store, tape.trades)
@@ -91,7 +88,7 @@ def test_trades_arrive_exactly_once_and_bars_match_batch_computation(
 
 
 def test_bytewax_run_launcher_resumes_from_its_recovery_directory(
-    tansu_broker_fn: TansuBroker, tmp_path: Path  # noqa: F811
+    tansu_broker_fn: TansuBroker, tmp_path: Path
 ) -> None:
     create_topics(tansu_broker_fn)
     first = make_tape(900, seed=21)
@@ -111,7 +108,7 @@ def test_bytewax_run_launcher_resumes_from_its_recovery_directory(
     run = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=90, check=False)
     assert run.returncode == 0, run.stderr.decode()[-2_000:]
 
-    with connect(StorageSettings(dsn=f"chdb://{tmp_path / 'chdb'}")) as store:
+    with connect(chdb_settings(tmp_path)) as store:
         assert_exactly_once(store, first.trades + second.trades)
     # The second run started at the committed offsets: the junk of the first tape was not read again.
     assert len(read_dead_letters(tmp_path / "dead")) == len(MALFORMED)

@@ -8,28 +8,28 @@ process has exited (chDB allows one process per directory).
 from __future__ import annotations
 
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from pairflow.config import StorageSettings
 from pairflow.storage import connect
 from sinks.dead_letter import read_dead_letters
-from tests.broker import TansuBroker, tansu_broker_fn  # noqa: F401
+from tests.broker import TansuBroker
 from tests.helpers import eventually, free_port
 from tests.integration.ingest_support import (
     MALFORMED,
     assert_exactly_once,
+    chdb_settings,
     committed_epoch,
     create_topics,
     make_tape,
-    metric,
     produce,
     start_ingest,
+    stop_ingest,
 )
+from tests.metrics_support import metric
 
 pytestmark = pytest.mark.broker
 
@@ -40,7 +40,7 @@ def assert_dead_letters_are_the_junk(directory: Path) -> None:
 
 
 def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
-    tansu_broker_fn: TansuBroker, tmp_path: Path  # noqa: F811
+    tansu_broker_fn: TansuBroker, tmp_path: Path
 ) -> None:
     create_topics(tansu_broker_fn)
     tape = make_tape(40_000, seed=11)
@@ -58,18 +58,20 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
         "0.2",
         metrics_port=port,
     )
-    stored = 'pairflow_ingest_messages_out_total{table="trades"}'
 
     def produce_rest() -> None:
         rest = tape.messages[half:]
         for start in range(0, len(rest), 2_000):
             produce(tansu_broker_fn, rest[start : start + 2_000])
 
+    def stored() -> float:
+        return metric(port, "pairflow_ingest_messages_out_total", table="trades")
+
     producer = threading.Thread(target=produce_rest)
     producer.start()
     try:
-        eventually(lambda: committed_epoch(recovery) >= 3 and metric(port, stored) >= 8_000, timeout=60)
-        stored_at_kill = metric(port, stored)
+        eventually(lambda: committed_epoch(recovery) >= 3 and stored() >= 8_000, timeout=60)
+        stored_at_kill = stored()
         first.send_signal(signal.SIGKILL)
         assert first.wait(timeout=10) == -signal.SIGKILL
         trade_messages = sum(1 for topic, _, _ in tape.messages if topic == "md.trades") - len(MALFORMED)
@@ -84,13 +86,13 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     )
     assert second.wait(timeout=90) == 0, (tmp_path / "ingest.log").read_text()[-3_000:]
 
-    settings = StorageSettings(dsn=f"chdb://{tmp_path / 'chdb'}")
+    settings = chdb_settings(tmp_path)
     with connect(settings) as store:
         assert_exactly_once(store, tape.trades)
     assert_dead_letters_are_the_junk(tmp_path / "dead")
 
 
-def test_broker_restart_during_the_flow_is_survived(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:  # noqa: F811
+def test_broker_restart_during_the_flow_is_survived(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
     create_topics(tansu_broker_fn)
     before = make_tape(3_000, seed=5)
     after = make_tape(1_000, seed=6, start_index=3_000, with_junk=False)
@@ -100,7 +102,7 @@ def test_broker_restart_during_the_flow_is_survived(tansu_broker_fn: TansuBroker
     )
     try:
         produce(tansu_broker_fn, before.messages)
-        eventually(lambda: metric(port, 'pairflow_ingest_messages_out_total{table="trades"}') >= 3_000, timeout=60)
+        eventually(lambda: metric(port, "pairflow_ingest_messages_out_total", table="trades") >= 3_000, timeout=60)
         tansu_broker_fn.stop()
         time.sleep(1.0)  # an outage the consumer has to notice, not a wait for a condition
         tansu_broker_fn.start()
@@ -110,17 +112,12 @@ def test_broker_restart_during_the_flow_is_survived(tansu_broker_fn: TansuBroker
         create_topics(tansu_broker_fn)
         produce(tansu_broker_fn, before.messages)
         produce(tansu_broker_fn, after.messages)
-        eventually(lambda: metric(port, 'pairflow_ingest_messages_out_total{table="trades"}') >= 4_000, timeout=60)
+        eventually(lambda: metric(port, "pairflow_ingest_messages_out_total", table="trades") >= 4_000, timeout=60)
         assert ingest.poll() is None, "ingest died during the broker outage"
     finally:
-        ingest.send_signal(signal.SIGINT)
-        try:
-            ingest.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            ingest.kill()
-            ingest.wait()
+        stop_ingest(ingest)
 
-    settings = StorageSettings(dsn=f"chdb://{tmp_path / 'chdb'}")
+    settings = chdb_settings(tmp_path)
     with connect(settings) as store:
         assert store.count("trades") == 4_000
         assert sorted(row[0] for row in store.query("SELECT id FROM trades FINAL")) == sorted(

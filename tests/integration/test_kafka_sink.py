@@ -5,14 +5,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from pairflow.config import BrokerSettings
 from pairflow.events import Trade, decode
 from pairflow.topics import all_topics
 from sinks.kafka import KafkaSink
-from tests.broker import TansuBroker, tansu_broker, tansu_broker_fn  # noqa: F401
-from tests.helpers import eventually
+from tests.broker import TansuBroker, consume_all
 
 pytestmark = pytest.mark.broker
 
@@ -20,29 +18,6 @@ pytestmark = pytest.mark.broker
 def _trade(i: int, coin: str) -> Trade:
     return Trade(id=f"{coin}:{i}", coin=coin, ts=1_790_000_000_000 + i, recv_ts=1_790_000_000_005 + i,
                  px=100.0 + i % 7, sz=0.5, side="B" if i % 2 else "A", tid=i, hash="0x")
-
-
-def _consume_all(broker: TansuBroker, topic: str, expected: int, timeout: float = 20.0) -> list:
-    partitions = broker.admin().list_topics(topic, timeout=5).topics[topic].partitions
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": "test-reader",
-                         "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-    messages: list = []
-
-    def read_enough() -> bool:
-        message = consumer.poll(0.2)
-        if message is not None and message.error() is None:
-            messages.append(message)
-        return len(messages) >= expected
-
-    try:
-        eventually(read_enough, timeout=timeout, interval=0)
-        while (extra := consumer.poll(0.5)) is not None:
-            if extra.error() is None:
-                messages.append(extra)
-    finally:
-        consumer.close()
-    return messages
 
 
 def test_each_event_arrives_once_keyed_by_coin_in_configured_partitions(tansu_broker: TansuBroker) -> None:
@@ -58,7 +33,7 @@ def test_each_event_arrives_once_keyed_by_coin_in_configured_partitions(tansu_br
     topics = tansu_broker.admin().list_topics(timeout=5).topics
     assert set(all_topics()) <= set(topics)
     assert len(topics["md.trades"].partitions) == 4
-    messages = _consume_all(tansu_broker, "md.trades", len(trades))
+    messages = consume_all(tansu_broker, "md.trades", len(trades))
     assert len(messages) == len(trades)
     decoded = {}
     for message in messages:
@@ -81,7 +56,7 @@ def test_broker_restart_while_producing_loses_nothing(tansu_broker_fn: TansuBrok
     for trade in before:
         sink.emit("md.trades", trade.coin, trade)
     assert sink.flush(20) == 0
-    assert {decode(m.value(), Trade).id for m in _consume_all(broker, "md.trades", len(before))} == {
+    assert {decode(m.value(), Trade).id for m in consume_all(broker, "md.trades", len(before))} == {
         t.id for t in before
     }
 
@@ -97,7 +72,7 @@ def test_broker_restart_while_producing_loses_nothing(tansu_broker_fn: TansuBrok
 
     assert sink.stats.backpressure_waits >= 1
     assert sink.stats.resets >= 1
-    ids = [decode(m.value(), Trade).id for m in _consume_all(broker, "md.trades", len(during))]
+    ids = [decode(m.value(), Trade).id for m in consume_all(broker, "md.trades", len(during))]
     assert len(ids) == len(during)
     assert set(ids) == {t.id for t in during}
 

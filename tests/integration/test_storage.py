@@ -6,29 +6,19 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from pairflow import events
+from pairflow.cli import app
 from pairflow.config import StorageSettings
 from pairflow.errors import StorageError
 from pairflow.storage import BatchWriter, Store, connect, table_for
-from pairflow.storage.cli import register
 from pairflow.storage.migrations import load_migrations
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = connect(StorageSettings(dsn=f"chdb://{tmp_path}/db"))
-    opened.init_schema()
-    yield opened
-    opened.close()
 
 
 def trade(index: int, coin: str = "BTC", recv_ts: int = 1) -> events.Trade:
@@ -219,31 +209,20 @@ def test_data_persists_across_process_restarts(tmp_path: Path) -> None:
     assert run_writer(dsn, 500, 1000, spill) == f"1500 {sum(1.0 + i for i in range(1500))}"
 
 
-def cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test root."""
-
-    register(app)
-    return app
-
-
 def test_db_init_is_idempotent_and_status_counts_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dsn = f"chdb://{tmp_path}/cli"
     run_writer(dsn, 0, 25, tmp_path / "spill")
     monkeypatch.setenv("PAIRFLOW_STORAGE__DSN", dsn)
     runner = CliRunner()
-    again = runner.invoke(cli(), ["db", "init"])
+    again = runner.invoke(app, ["db", "init"])
     assert again.exit_code == 0, again.output
     assert again.output.strip().endswith("schema is up to date")
-    status = runner.invoke(cli(), ["db", "status"], env={"COLUMNS": "200"})
+    status = runner.invoke(app, ["db", "status"], env={"COLUMNS": "200"})
     assert status.exit_code == 0, status.output
     trades_line = next(line for line in status.output.splitlines() if " trades " in line)
     assert "25" in trades_line.split()
     assert "0004" in status.output and "pending" not in status.output
     monkeypatch.setenv("PAIRFLOW_STORAGE__DSN", f"chdb://{tmp_path}/fresh")
-    fresh = runner.invoke(cli(), ["db", "init"])
+    fresh = runner.invoke(app, ["db", "init"])
     assert fresh.exit_code == 0, fresh.output
     assert "applied migrations 0001, 0002, 0003, 0004" in fresh.output

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +17,9 @@ from pairflow.logs import configure_logging, get_logger
 from pairflow.metrics import serve_metrics, stop_metrics
 from pairflow.storage import BatchWriter, Store, connect
 from tests.helpers import eventually, free_port
+from tests.metrics_support import sample
 
 FAST_RETRY = StorageSettings(retry_attempts=2, retry_backoff_s=0.01, retry_backoff_max_s=0.02)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = connect(StorageSettings(dsn=f"chdb://{tmp_path}/db"))
-    opened.init_schema()
-    yield opened
-    opened.close()
 
 
 def trades(start: int, count: int, coin: str = "BTC") -> list[events.Trade]:
@@ -36,12 +28,6 @@ def trades(start: int, count: int, coin: str = "BTC") -> list[events.Trade]:
                      side="B")
         for i in range(start, start + count)
     ]
-
-
-def sample(name: str, table: str) -> float:
-    from prometheus_client import REGISTRY
-
-    return REGISTRY.get_sample_value(name, {"table": table}) or 0.0
 
 
 def test_flushes_on_size_and_on_age(store: Store, tmp_path: Path) -> None:
@@ -80,8 +66,8 @@ def test_accepts_events_tuples_dicts_and_columns(store: Store, tmp_path: Path) -
 def test_survives_a_server_that_is_down_then_replays_into_the_store(store: Store, tmp_path: Path) -> None:
     spill = tmp_path / "spill"
     down = connect(StorageSettings(dsn=f"http://127.0.0.1:{free_port()}/default"))
-    retried_before = sample("pairflow_storage_rows_retried_total", "trades")
-    spilled_before = sample("pairflow_storage_rows_spilled_total", "trades")
+    retried_before = sample("pairflow_storage_rows_retried_total", table="trades")
+    spilled_before = sample("pairflow_storage_rows_spilled_total", table="trades")
     writer = BatchWriter(down, "trades", columns=list(events.Trade.__struct_fields__), settings=FAST_RETRY,
                          max_rows=400, spill_dir=spill, background=False)
     for start, count in ((0, 400), (400, 400), (800, 200)):
@@ -91,15 +77,15 @@ def test_survives_a_server_that_is_down_then_replays_into_the_store(store: Store
     assert isinstance(writer.last_error, StorageError)
     assert "cannot reach ClickHouse" in str(writer.last_error)
     assert len(list((spill / "trades").glob("*.spill"))) == 3
-    assert sample("pairflow_storage_rows_spilled_total", "trades") - spilled_before == 1000
-    assert sample("pairflow_storage_rows_retried_total", "trades") - retried_before == 2 * 1000
+    assert sample("pairflow_storage_rows_spilled_total", table="trades") - spilled_before == 1000
+    assert sample("pairflow_storage_rows_retried_total", table="trades") - retried_before == 2 * 1000
     down.close()
 
-    replayed_before = sample("pairflow_storage_rows_replayed_total", "trades")
+    replayed_before = sample("pairflow_storage_rows_replayed_total", table="trades")
     with BatchWriter(store, "trades", settings=FAST_RETRY, spill_dir=spill, background=False) as recovered:
         assert store.count("trades") == 1000
         recovered.add_many(trades(1000, 10))
-    assert sample("pairflow_storage_rows_replayed_total", "trades") - replayed_before == 1000
+    assert sample("pairflow_storage_rows_replayed_total", table="trades") - replayed_before == 1000
     assert store.query("SELECT count(), sum(px) FROM trades")[0] == (1010, sum(t.px for t in trades(0, 1010)))
     assert list((spill / "trades").glob("*")) == []
 
@@ -202,7 +188,7 @@ def test_logs_are_redacted_and_mirrored_into_clickhouse(store: Store, tmp_path: 
 
 def test_bad_rows_are_isolated_and_kept_while_good_rows_are_stored(store: Store, tmp_path: Path) -> None:
     spill = tmp_path / "spill"
-    rejected_before = sample("pairflow_storage_rows_rejected_total", "trades")
+    rejected_before = sample("pairflow_storage_rows_rejected_total", table="trades")
     good = [_row(event) for event in trades(0, 300)]
     bad_price = (1_700_000_000_500, 1, "bad-px", "BTC", "not a number", 1.0, "B", 0, "")
     bad_size = (1_700_000_000_501, 1, "bad-sz", "BTC", 1.0, None, "B", 0, "")
@@ -211,7 +197,7 @@ def test_bad_rows_are_isolated_and_kept_while_good_rows_are_stored(store: Store,
             writer.add(row)
         assert writer.flush() == 300
     assert store.count("trades") == 300
-    assert sample("pairflow_storage_rows_rejected_total", "trades") - rejected_before == 2
+    assert sample("pairflow_storage_rows_rejected_total", table="trades") - rejected_before == 2
     assert len(list((spill / "trades" / "rejected").glob("*.spill"))) == 2
     assert list((spill / "trades").glob("*.spill")) == []
 

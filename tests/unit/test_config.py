@@ -6,12 +6,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
-import typer
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from pairflow.cli import app
 from pairflow.config import Settings, load_settings
-from pairflow.config_cli import register, settings_to_toml
+from pairflow.config_cli import settings_to_toml
 from pairflow.errors import ConfigError
 
 
@@ -138,24 +138,13 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.toml")
 
 
-def cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test root."""
-
-    register(app)
-    return app
-
-
 def test_config_show_prints_reloadable_toml_with_secrets_redacted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write(tmp_path / "p.toml", '[storage]\ndsn = "https://bob:hunter2@ch:8443/pf"\n[venue]\nseed = 99\n')
     monkeypatch.setenv("PAIRFLOW_SECRETS__SIGNING_KEY", "0xdeadbeef")
     monkeypatch.setenv("PAIRFLOW_STORAGE__PASSWORD", "s3cret")
-    result = CliRunner().invoke(cli(), ["config", "show", "--config", str(path)])
+    result = CliRunner().invoke(app, ["config", "show", "--config", str(path)])
     assert result.exit_code == 0, result.output
     assert "0xdeadbeef" not in result.output
     assert "s3cret" not in result.output
@@ -177,10 +166,10 @@ def test_show_output_of_non_secret_settings_round_trips(tmp_path: Path) -> None:
 def test_config_check_reports_ok_and_errors(tmp_path: Path) -> None:
     good = write(tmp_path / "good.toml", "[broker]\npartitions = 2\n")
     bad = write(tmp_path / "bad.toml", "[broker]\npartitions = 0\n")
-    ok = CliRunner().invoke(cli(), ["config", "check", str(good)])
+    ok = CliRunner().invoke(app, ["config", "check", str(good)])
     assert ok.exit_code == 0
     assert ok.output.strip() == f"{good}: ok"
-    failed = CliRunner().invoke(cli(), ["config", "check", str(bad)])
+    failed = CliRunner().invoke(app, ["config", "check", str(bad)])
     assert failed.exit_code == 1
     lines = failed.output.strip().splitlines()
     assert len(lines) == 1

@@ -1,0 +1,25 @@
+"""Fixtures shared by the whole test suite: a real tansu broker on localhost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.broker import TansuBroker
+
+
+@pytest.fixture(scope="module")
+def tansu_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
+    """Yield a running broker shared by the tests of one module."""
+    log_path = tmp_path_factory.mktemp("tansu") / "broker.log"
+    with TansuBroker(log_path=log_path) as broker:
+        yield broker
+
+
+@pytest.fixture
+def tansu_broker_fn(tmp_path: Path) -> Iterator[TansuBroker]:
+    """Yield a running broker owned by one test (safe to stop and restart)."""
+    with TansuBroker(log_path=tmp_path / "broker.log") as broker:
+        yield broker

@@ -1,0 +1,39 @@
+"""Fixtures of the integration tests: the local venue served over real HTTP/WebSocket, a chDB store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pairflow.config import StorageSettings
+from pairflow.storage import Store, connect
+from tests.integration.venue_support import (
+    SteppableClock,
+    Tape,
+    fund_accounts,
+    make_engine,
+)
+from venue.engine import Engine
+from venue.server.testing import run_venue
+
+
+@pytest.fixture
+def venue() -> Iterator[tuple[Engine, str, SteppableClock, Tape]]:
+    """Yield ``(engine, url, clock, tape)`` of a served venue whose maker rests a 50 ETH ask at 2001."""
+    clock = SteppableClock()
+    engine = make_engine(clock())
+    fund_accounts(engine)
+    tape = Tape(engine)
+    with run_venue(engine, clock=clock, advance_interval=0.02, push_interval=0.05) as url:
+        yield engine, url, clock, tape
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """Yield a chDB store with the schema created, in ``tmp_path/db`` (spills to ``tmp_path/spill``)."""
+    opened = connect(StorageSettings(dsn=f"chdb://{tmp_path}/db", spill_dir=tmp_path / "spill"))
+    opened.init_schema()
+    yield opened
+    opened.close()
