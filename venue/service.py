@@ -8,14 +8,11 @@ reverse order and saves a final snapshot.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import uvicorn
 
 from pairflow.config import Settings, StorageSettings
 from pairflow.errors import ConfigError
@@ -27,12 +24,18 @@ from venue.market.driver import QuotedMarket
 from venue.market.factor_model import CointegrationGroup
 from venue.market.participants import TakerConfig
 from venue.market.quoting import QuoteConfig
-from venue.market.recorded import RecordedMarketData, load_csv, load_directory, load_store
+from venue.market.recorded import (
+    RecordedMarketData,
+    load_csv,
+    load_directory,
+    load_store,
+)
 from venue.market.replay import ReplayMarket
 from venue.market.synthetic import SyntheticMarket, default_groups
 from venue.persistence import SnapshotError, SnapshotStore, VenueState
 from venue.server.app import create_app
 from venue.server.nonces import NonceTracker
+from venue.server.serve import BackgroundServer, bind_socket
 from venue.universe import Universe, default_universe, load_universe
 
 __all__ = ["VenueOptions", "VenueService", "build_market", "parse_funding"]
@@ -217,9 +220,7 @@ class VenueService:
         self.restored = False
         self.url = ""
         self.metrics_port: int | None = None
-        self._server: uvicorn.Server | None = None
-        self._server_thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._server: BackgroundServer | None = None
         self._stop_snapshots = threading.Event()
         self._snapshot_thread: threading.Thread | None = None
 
@@ -248,11 +249,7 @@ class VenueService:
     def stop(self) -> Path | None:
         """Stop the server, the market and the snapshots; return the final snapshot path if any."""
         if self._server is not None:
-            self._server.should_exit = True
-        if self._server_thread is not None:
-            self._server_thread.join(10.0)
-        if self._socket is not None:
-            self._socket.close()
+            self._server.stop(10.0)
         if self.loop is not None:
             self.loop.stop()
         self._stop_snapshots.set()
@@ -310,35 +307,16 @@ class VenueService:
 
     def _start_server(self) -> None:
         app = create_app(self.engine, nonces=self.nonces)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((self.options.host, self.options.port))
+            sock = bind_socket(self.options.host, self.options.port)
         except OSError as error:
-            sock.close()
             raise ConfigError(f"venue cannot listen on {self.options.host}:{self.options.port}: {error.strerror}") from None
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, log_level="warning", ws="websockets-sansio", lifespan="on", timeout_graceful_shutdown=2, access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._socket = sock
-        failure: list[BaseException] = []
-
-        def serve() -> None:
-            try:
-                self._server.run(sockets=[sock])
-            except BaseException as error:  # reported by start() below
-                failure.append(error)
-
-        self._server_thread = threading.Thread(target=serve, name=f"venue-http-{port}", daemon=True)
-        self._server_thread.start()
-        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
-        while not self._server.started:
-            if failure or not self._server_thread.is_alive() or time.monotonic() > deadline:
-                raise ConfigError(f"venue server on {self.options.host}:{port} did not start: {failure[:1]!r}")
-            time.sleep(0.01)
-        self.url = f"http://{self.options.host}:{port}"
+        self._server = BackgroundServer(app, sock)
+        try:
+            self._server.start(_STARTUP_TIMEOUT_S)
+        except RuntimeError as error:
+            raise ConfigError(f"{error}: {error.__cause__!r}") from None
+        self.url = f"http://{self.options.host}:{self._server.port}"
 
     def _snapshot_periodically(self) -> None:
         while not self._stop_snapshots.wait(self.options.snapshot_interval_s):

@@ -217,3 +217,21 @@ def test_removed_listener_hears_nothing_more(engine):
     engine.place_orders(BOB, [limit(ETH, True, "2000", "0.5", "Ioc")])
     assert any(event.channel == "fills" for event in kept)
     assert removed == []
+
+
+def test_event_payloads_read_later_show_the_state_at_the_event(engine):
+    eager: list[tuple] = []
+    deferred: list[EngineEvent] = []
+    engine.add_listener(lambda event: eager.append((event.channel, event.key, event.data)))
+    engine.add_listener(deferred.append)
+    engine.set_oracle("ETH", 2000.0)
+    engine.place_orders(ALICE, [limit(ETH, False, "2000", "1.0")])
+    engine.place_orders(BOB, [limit(ETH, True, "2000", "0.4", "Ioc")])
+    engine.place_orders(BOB, [limit(ETH, True, "2001", "0.6", "Ioc")])
+    engine.advance(T0 + 61_000)
+    engine.place_orders(ALICE, [limit(ETH, True, "1990", "0.5")])
+    engine.cancel(ALICE, [(ETH, engine.open_orders(ALICE)[0]["oid"])])
+    assert [(event.channel, event.key, event.data) for event in deferred] == eager
+    updates = [item for channel, key, data in eager if channel == "orderUpdates" and key == ALICE for item in data]
+    assert [(u["status"], u["order"]["sz"]) for u in updates] == [
+        ("open", "1.0"), ("filled", "0.0"), ("open", "0.5"), ("canceled", "0.5")]

@@ -8,6 +8,7 @@ closes; the basis removed is exactly what the realised PnL subtracts, which keep
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from .rules import MONEY_DECIMALS, fmt
 
@@ -15,6 +16,12 @@ from .rules import MONEY_DECIMALS, fmt
 def tx_hash(*parts: object) -> str:
     """Return a deterministic ``0x`` + 64 hex transaction hash for the given identifiers."""
     return "0x" + hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
+
+
+@lru_cache(maxsize=4096)
+def order_hash(oid: int) -> str:
+    """Return the transaction hash of the order ``oid`` (shared by its trades and both sides' fills)."""
+    return tx_hash("order", oid)
 
 
 class Position:
@@ -41,7 +48,7 @@ def fill_wire(fill: tuple) -> dict:
     out = {"coin": fill[F_COIN], "px": fmt(fill[F_PX], fill[F_PXD]), "sz": fmt(fill[F_SZ], fill[F_SZD]),
            "side": "B" if fill[F_IS_BUY] else "A", "time": fill[F_TIME],
            "startPosition": fmt(fill[F_START], fill[F_SZD]), "dir": direction_of(fill[F_START], fill[F_DELTA]),
-           "closedPnl": fmt(fill[F_CLOSED], MONEY_DECIMALS), "hash": tx_hash("order", fill[F_TAKER_OID]),
+           "closedPnl": fmt(fill[F_CLOSED], MONEY_DECIMALS), "hash": order_hash(fill[F_TAKER_OID]),
            "oid": fill[F_OID], "crossed": fill[F_CROSSED], "fee": fmt(fill[F_FEE], MONEY_DECIMALS), "tid": fill[F_TID]}
     if fill[F_BUILDER_FEE]:
         out["builderFee"] = fmt(fill[F_BUILDER_FEE], MONEY_DECIMALS)

@@ -69,8 +69,15 @@ class CandleSeries:
             self.bars.append([px, px, px, px, sz, 1, px * sz])
 
     def aggregate(self, interval: str, start_ms: int, end_ms: int) -> list[tuple[int, list[int]]]:
-        """Return ``(open_ms, [o, h, l, c, v, n, notional])`` for candles overlapping ``[start_ms, end_ms]``."""
-        first = bisect_left(self.starts, bucket_start(start_ms, interval))
+        """Return ``(open_ms, [o, h, l, c, v, n, notional])`` for candles opening in ``[start_ms, end_ms]``.
+
+        A candle that opened before ``start_ms`` is left out even when it is still running then,
+        as the real ``candleSnapshot`` does.
+        """
+        first_open = bucket_start(start_ms, interval)
+        if first_open < start_ms:
+            first_open = bucket_end(first_open, interval) + 1
+        first = bisect_left(self.starts, first_open)
         last = bisect_right(self.starts, bucket_end(bucket_start(end_ms, interval), interval))
         out: list[tuple[int, list[int]]] = []
         for index in range(first, last):

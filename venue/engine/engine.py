@@ -11,7 +11,9 @@ Design notes
   triggers are also checked right after every action that traded.
 * Events: trades, fills, orderUpdates, nonUserCancel and book go out at the end of each action; candle
   events (one per interval for each coin that traded) go out on the next ``advance()``, the way the venue
-  pushes candles once per block rather than once per trade.
+  pushes candles once per block rather than once per trade. Trades, fills and order updates carry
+  immutable snapshots and format their wire payloads on first read, so the matching loop pays for
+  formatting only when a listener actually reads the payload.
 * The engine is synchronous: a LatencyModel only shifts the timestamps stamped on orders and fills.
 """
 
@@ -20,7 +22,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from decimal import Decimal
 from typing import Callable
 
 from . import candles as candle_mod
@@ -34,15 +35,16 @@ from .constants import (
 )
 from .fees import HyperliquidFees
 from .margin import available, figures, free_collateral, withdrawable
-from .matching import MatchingMixin
+from .matching import MatchingMixin, trade_wire
 from .models import PriceTimeQueue, ZeroLatency
-from .orders import Order
+from .orders import Order, update_wire
 from .queries import QueryMixin
-from .rules import MIN_NOTIONAL, MONEY_DECIMALS, fmt, fmt_decimal, from_number, parse_decimal, price_on_tick, scale
+from .rules import MIN_NOTIONAL, MONEY_DECIMALS, fmt, from_number, parse_decimal, price_on_tick, scale
 from .timed import TimeMixin
 from .types import AssetSpec, EngineError, EngineEvent, OrderRequest
 
 _log = logging.getLogger(__name__)
+_BAND_NUMERATOR, _BAND_DENOMINATOR = ORACLE_BAND
 
 
 class Engine(MatchingMixin, TimeMixin, QueryMixin):
@@ -100,6 +102,8 @@ class Engine(MatchingMixin, TimeMixin, QueryMixin):
         self._candle_dirty: set[int] = set()
         self._listeners: list[Callable[[EngineEvent], None]] = []
         self._pending: dict | None = None
+        self._spare_pending: dict | None = None
+        self._book_events = [EngineEvent("book", spec.name) for spec in self._specs]
 
     # ------------------------------------------------------------------ persistence
 
@@ -108,17 +112,28 @@ class Engine(MatchingMixin, TimeMixin, QueryMixin):
         del state["lock"]
         state["_listeners"] = []
         state["_pending"] = None
+        state["_spare_pending"] = None
         state["_px_cache"] = [{} for _ in self._specs]
         state["_sz_cache"] = [{} for _ in self._specs]
+        del state["_book_events"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_spare_pending", None)
         self.lock = threading.RLock()
+        self._book_events = [EngineEvent("book", spec.name) for spec in self._specs]
 
     def add_listener(self, fn: Callable[[EngineEvent], None]) -> None:
         """Call ``fn(event)`` synchronously for every engine event (under the caller's lock)."""
         self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[EngineEvent], None]) -> None:
+        """Stop calling ``fn``; a listener that is not registered is ignored (stopping twice is harmless)."""
+        for index, listener in enumerate(self._listeners):
+            if listener == fn:
+                del self._listeners[index]
+                return
 
     # ------------------------------------------------------------------ accounts and agents
 
@@ -212,52 +227,87 @@ class Engine(MatchingMixin, TimeMixin, QueryMixin):
 
     def _begin(self) -> None:
         if self._listeners and self._pending is None:
-            self._pending = {"trades": {}, "fills": {}, "orderUpdates": {}, "nonUserCancel": {}, "other": [],
-                             "book": set(), "candle": set()}
+            pending = self._spare_pending
+            if pending is None:
+                pending = {"trades": {}, "fills": {}, "orderUpdates": {}, "nonUserCancel": {}, "other": [],
+                           "book": set(), "candle": set()}
+            else:
+                self._spare_pending = None
+            self._pending = pending
 
     def _push(self, channel: str, key: str, item) -> None:
         pending = self._pending
         if pending is not None:
-            pending[channel].setdefault(key, []).append(item)
+            items = pending[channel].get(key)
+            if items is None:
+                pending[channel][key] = [item]
+            else:
+                items.append(item)
 
     def _status(self, order: Order, status: str) -> None:
         order.status = status
-        order.status_ts = self.now_ms
-        if self._pending is not None:
-            self._push("orderUpdates", order.user, order.update_wire())
+        now = order.status_ts = self.now_ms
+        pending = self._pending
+        if pending is not None:
+            snapshot = (order, order.px, order.sz, order.orig_sz, order.ts, status, now)
+            updates = pending["orderUpdates"]
+            items = updates.get(order.user)
+            if items is None:
+                updates[order.user] = [snapshot]
+            else:
+                items.append(snapshot)
 
     def _flush(self) -> None:
+        """Hand the events of the finished action to the listeners; payloads are built only when read."""
         pending = self._pending
         self._pending = None
         if pending is None or not self._listeners:
             return
         events: list[EngineEvent] = []
-        for coin, trades in pending["trades"].items():
-            events.append(EngineEvent("trades", coin, trades))
+        append = events.append
+        for coin, rows in pending["trades"].items():
+            asset = self._asset_of[coin]
+            append(EngineEvent("trades", coin, (coin, self._pxd[asset], self._specs[asset].sz_decimals, rows),
+                               _trades_wire))
         for user, fills in pending["fills"].items():
-            events.append(EngineEvent("fills", user, [fill_wire(fill) for fill in fills]))
-        for user, updates in pending["orderUpdates"].items():
-            events.append(EngineEvent("orderUpdates", user, updates))
-        for user, cancels in pending["nonUserCancel"].items():
-            events.append(EngineEvent("nonUserCancel", user, cancels))
-        events.extend(pending["other"])
-        for asset in sorted(pending["book"]):
-            events.append(EngineEvent("book", self._specs[asset].name, None))
-        for asset in sorted(pending["candle"]):
-            if not self._candles[asset].bars:
-                continue
-            coin = self._specs[asset].name
-            series = self._candles[asset]
-            for interval in candle_mod.INTERVALS:
-                opened, bar = series.latest(interval)
-                events.append(EngineEvent("candle", coin, candle_mod.candle_wire(
-                    coin, interval, opened, bar, self._pxd[asset], self._specs[asset].sz_decimals)))
+            append(EngineEvent("fills", user, fills, _fills_wire))
+        for user, snapshots in pending["orderUpdates"].items():
+            append(EngineEvent("orderUpdates", user, snapshots, _updates_wire))
+        cancels = pending["nonUserCancel"]
+        if cancels:
+            for user, items in cancels.items():
+                append(EngineEvent("nonUserCancel", user, items))
+        if pending["other"]:
+            events.extend(pending["other"])
+        books = pending["book"]
+        if books:
+            book_events = self._book_events  # payload-free, so one shared event per coin
+            for asset in sorted(books) if len(books) > 1 else books:
+                append(book_events[asset])
+        if pending["candle"]:
+            self._candle_events(pending["candle"], append)
+        for container in pending.values():
+            if container:
+                container.clear()
+        self._spare_pending = pending  # reused by the next action: the events hold the item lists, not these
+        listeners = tuple(self._listeners)
         for event in events:
-            for listener in list(self._listeners):
+            for listener in listeners:
                 try:
                     listener(event)
                 except Exception:
                     _log.exception("engine listener %r failed on a %s event for %s", listener, event.channel, event.key)
+
+    def _candle_events(self, assets: set[int], append: Callable[[EngineEvent], None]) -> None:
+        for asset in sorted(assets):
+            series = self._candles[asset]
+            if not series.bars:
+                continue
+            coin = self._specs[asset].name
+            pxd, szd = self._pxd[asset], self._specs[asset].sz_decimals
+            for interval in candle_mod.INTERVALS:
+                opened, bar = series.latest(interval)
+                append(EngineEvent("candle", coin, candle_mod.candle_wire(coin, interval, opened, bar, pxd, szd)))
 
     def _ledger(self, account: Account, delta: dict) -> None:
         entry = {"time": self.now_ms, "hash": tx_hash("ledger", account.address, len(account.ledger), self.now_ms),
@@ -287,15 +337,18 @@ class Engine(MatchingMixin, TimeMixin, QueryMixin):
     def place_orders(self, user: str, orders: list[OrderRequest], grouping="na", builder: dict | None = None) -> list:
         """Place a batch of orders for an authenticated user; return the wire ``data.statuses`` list."""
         account = self._accounts.get(user) or self._account(user)
-        account.n_requests += len(orders)
-        if not orders:
+        count = len(orders)
+        account.n_requests += count
+        if not count:
             return [{"error": "Order batch was empty."}]
         if self._listeners:
             self._begin()
         touched: set[int] = set()
-        if grouping == "normalTpsl":
+        if count == 1 and grouping == "na":
+            statuses = [self._place(account, orders[0], builder, touched)]
+        elif grouping == "normalTpsl":
             statuses = self._place_tpsl_group(account, orders, builder, touched)
-        elif len(orders) == 1:
+        elif count == 1:
             statuses = [self._place(account, orders[0], builder, touched, grouping == "positionTpsl")]
         else:
             position_tpsl = grouping == "positionTpsl"
@@ -445,10 +498,11 @@ class Engine(MatchingMixin, TimeMixin, QueryMixin):
         reference = self._oracle[asset]
         if reference is None:
             reference = self._mark(asset)
-        if reference is not None and abs(order.px - reference) * ORACLE_BAND[1] > reference * ORACLE_BAND[0]:
+        px = order.px
+        if reference is not None and abs(px - reference) * _BAND_DENOMINATOR > reference * _BAND_NUMERATOR:
             return self._reject(order, "oracleRejected",
                                 "Order price cannot be more than 80% away from the reference price")
-        if order.px * order.sz < MIN_NOTIONAL and not self._closes_position(account, order):
+        if px * order.sz < MIN_NOTIONAL and not self._closes_position(account, order):
             return self._reject(order, "minTradeNtlRejected", f"Order must have minimum value of $10. asset={asset}")
         if order.trigger_px is not None:
             position = account.positions.get(asset)
@@ -507,9 +561,11 @@ class Engine(MatchingMixin, TimeMixin, QueryMixin):
                     return self._reject(order, "perpMarginRejected",
                                         f"Insufficient margin to place order. asset={asset}")
         if order.is_buy:
-            crosses = book.ask_keys and book.ask_keys[-1] >= -order.px
+            keys = book.ask_keys
+            crosses = keys and keys[-1] >= -order.px
         else:
-            crosses = book.bid_keys and book.bid_keys[-1] >= order.px
+            keys = book.bid_keys
+            crosses = keys and keys[-1] >= order.px
         if crosses:
             filled_sz, filled_ntl = self._match(account, order, builder, touched)
         else:
@@ -548,8 +604,12 @@ class Engine(MatchingMixin, TimeMixin, QueryMixin):
         if filled_ntl % filled_sz == 0:
             average_text = fmt(filled_ntl // filled_sz, order.pxd)
         else:
-            average = Decimal(filled_ntl).scaleb(-MONEY_DECIMALS) / Decimal(filled_sz).scaleb(-order.szd)
-            average_text = fmt_decimal(average, order.pxd + 2)
+            # ntl has pxd + szd = MONEY_DECIMALS decimals, so ntl * 100 / sz is the average in units of
+            # 10**-(pxd + 2); round half to even like Decimal.quantize did
+            average, remainder = divmod(filled_ntl * 100, filled_sz)
+            if 2 * remainder > filled_sz or (2 * remainder == filled_sz and average & 1):
+                average += 1
+            average_text = fmt(average, order.pxd + 2)
         body = {"totalSz": fmt(filled_sz, order.szd), "avgPx": average_text, "oid": order.oid}
         if order.cloid is not None:
             body["cloid"] = order.cloid
@@ -714,6 +774,19 @@ class Engine(MatchingMixin, TimeMixin, QueryMixin):
         if not micro:
             raise EngineError(f"Invalid amount: {amount!r} was received")
         return micro
+
+
+def _trades_wire(raw: tuple) -> list[dict]:
+    coin, pxd, szd, rows = raw
+    return [trade_wire(coin, pxd, szd, row) for row in rows]
+
+
+def _fills_wire(fills: list[tuple]) -> list[dict]:
+    return [fill_wire(fill) for fill in fills]
+
+
+def _updates_wire(snapshots: list[tuple]) -> list[dict]:
+    return [update_wire(snapshot) for snapshot in snapshots]
 
 
 def _truncate(parsed: tuple[int, int] | None, decimals: int) -> int:

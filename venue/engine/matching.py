@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .accounts import Account, Position, apply_trade, tx_hash
+from .accounts import Account, Position, apply_trade, order_hash
 from .constants import DIRTY, FILL_RETENTION, OPEN
 from .fees import fee_of
 from .orders import Order
@@ -63,10 +63,11 @@ class MatchingMixin:
         order.sz = remaining
         if filled_sz:
             self._marks[order.asset] = DIRTY
-        sweeps, self._sweeps = self._sweeps, []
-        for swept_account, swept_asset in sweeps:
-            self._sweep_reduce_only(swept_account, swept_asset)
-            touched.add(order.asset)
+        if self._sweeps:
+            sweeps, self._sweeps = self._sweeps, []
+            for swept_account, swept_asset in sweeps:
+                self._sweep_reduce_only(swept_account, swept_asset)
+                touched.add(order.asset)
         return filled_sz, filled_ntl
 
     def _retire(self, order: Order, status: str, non_user: bool = False) -> None:
@@ -121,18 +122,18 @@ class MatchingMixin:
         time_ms = taker.ts if taker.ts > self.now_ms else self.now_ms
         buyer, seller = (taker_account.address, maker_account.address) if taker.is_buy else (
             maker_account.address, taker_account.address)
-        self._recent[asset].append((time_ms, taker.is_buy, px, quantity, tid, buyer, seller, taker.oid))
+        row = (time_ms, taker.is_buy, px, quantity, tid, buyer, seller, taker.oid)
+        self._recent[asset].append(row)
         self._candles[asset].add(time_ms, px, quantity)
-        if self._pending is not None:
-            self._push("trades", taker.coin, self._trade_wire(asset, self._recent[asset][-1]))
-            self._pending["book"].add(asset)
+        pending = self._pending
+        if pending is not None:
+            trades = pending["trades"].get(taker.coin)
+            if trades is None:
+                pending["trades"][taker.coin] = [row]
+            else:
+                trades.append(row)
+            pending["book"].add(asset)
         self._candle_dirty.add(asset)
-
-    def _trade_wire(self, asset: int, row: tuple) -> dict:
-        time_ms, is_buy, px, quantity, tid, buyer, seller, taker_oid = row
-        return {"coin": self._specs[asset].name, "side": "B" if is_buy else "A", "px": fmt(px, self._pxd[asset]),
-                "sz": fmt(quantity, self._specs[asset].sz_decimals), "time": time_ms,
-                "hash": tx_hash("order", taker_oid), "tid": tid, "users": [buyer, seller]}
 
     def _fill(self, account: Account, order: Order, delta: int, px: int, quantity: int, fee: int, crossed: bool,
               tid: int, taker_oid: int, builder_fee: int) -> None:
@@ -161,8 +162,13 @@ class MatchingMixin:
         fills.append(fill)
         if len(fills) > 2 * FILL_RETENTION:
             del fills[:-FILL_RETENTION]
-        if self._pending is not None:
-            self._push("fills", account.address, fill)
+        pending = self._pending
+        if pending is not None:
+            fills_now = pending["fills"].get(account.address)
+            if fills_now is None:
+                pending["fills"][account.address] = [fill]
+            else:
+                fills_now.append(fill)
         if account.reduce_only_open:
             self._sweeps.append((account, asset))
         return fill
@@ -234,3 +240,10 @@ class MatchingMixin:
         else:
             order.tif = "Gtc"
         self._submit(account, order, None, touched, check_margin=not order.reduce_only)
+
+
+def trade_wire(coin: str, pxd: int, szd: int, row: tuple) -> dict:
+    """Return the WS / ``recentTrades`` trade object of a stored trade row."""
+    time_ms, is_buy, px, quantity, tid, buyer, seller, taker_oid = row
+    return {"coin": coin, "side": "B" if is_buy else "A", "px": fmt(px, pxd), "sz": fmt(quantity, szd),
+            "time": time_ms, "hash": order_hash(taker_oid), "tid": tid, "users": [buyer, seller]}

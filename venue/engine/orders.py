@@ -19,23 +19,17 @@ class Order:
         self.coin = coin
         self.is_buy = is_buy
         self.px = px
-        self.sz = sz
-        self.orig_sz = sz
-        self.ts = ts
+        self.sz = self.orig_sz = sz
+        self.ts = self.status_ts = ts
         self.tif = tif
         self.reduce_only = reduce_only
         self.cloid = cloid
-        self.trigger_px = None
-        self.is_market = False
-        self.tpsl = None
+        self.trigger_px = self.tpsl = self.children = self.parent = None
+        self.is_market = self.position_tpsl = False
         self.status = "open"
-        self.status_ts = ts
-        self.children = None
-        self.parent = None
         self.reserved = 0
         self.pxd = pxd
         self.szd = szd
-        self.position_tpsl = False
 
     def order_type(self) -> str:
         """Return the history label: Limit, Market, Stop Market/Limit, Take Profit Market/Limit."""
@@ -46,12 +40,7 @@ class Order:
 
     def basic_wire(self) -> dict:
         """Return the ``openOrders`` / ``orderUpdates`` order object."""
-        wire = {"coin": self.coin, "side": "B" if self.is_buy else "A", "limitPx": fmt(self.px, self.pxd),
-                "sz": fmt(self.sz, self.szd), "oid": self.oid, "timestamp": self.ts,
-                "origSz": fmt(self.orig_sz, self.szd)}
-        if self.cloid is not None:
-            wire["cloid"] = self.cloid
-        return wire
+        return _order_object(self, self.px, self.sz, self.orig_sz, self.ts)
 
     def frontend_wire(self) -> dict:
         """Return the ``frontendOpenOrders`` / ``orderStatus`` / ``historicalOrders`` order object."""
@@ -70,6 +59,19 @@ class Order:
             "origSz": fmt(self.orig_sz, self.szd), "tif": None if trigger else self.tif, "cloid": self.cloid,
         }
 
-    def update_wire(self) -> dict:
-        """Return one ``orderUpdates`` entry for the current status."""
-        return {"order": self.basic_wire(), "status": self.status, "statusTimestamp": self.status_ts}
+def update_wire(snapshot: tuple) -> dict:
+    """Return one ``orderUpdates`` entry from a snapshot ``(order, px, sz, orig_sz, ts, status, status_ts)``.
+
+    The engine records the snapshot when the status changes (the order keeps changing afterwards)
+    and formats it only when a listener reads the event.
+    """
+    order, px, sz, orig_sz, ts, status, status_ts = snapshot
+    return {"order": _order_object(order, px, sz, orig_sz, ts), "status": status, "statusTimestamp": status_ts}
+
+
+def _order_object(order: Order, px: int, sz: int, orig_sz: int, ts: int) -> dict:
+    wire = {"coin": order.coin, "side": "B" if order.is_buy else "A", "limitPx": fmt(px, order.pxd),
+            "sz": fmt(sz, order.szd), "oid": order.oid, "timestamp": ts, "origSz": fmt(orig_sz, order.szd)}
+    if order.cloid is not None:
+        wire["cloid"] = order.cloid
+    return wire

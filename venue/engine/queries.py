@@ -11,6 +11,7 @@ from .accounts import Account, F_CLOSED, F_FEE, F_OID, F_PX, F_PXD, F_SZ, F_SZD,
 from .constants import DAY_MS, INITIAL_REQUESTS, MAX_TIME_ROWS, MAX_USER_ROWS
 from .fees import rate_text
 from .margin import clearinghouse_wire
+from .matching import trade_wire
 from .rules import MONEY_DECIMALS, fmt, fmt_decimal
 from .types import EngineError
 
@@ -122,8 +123,13 @@ class QueryMixin:
         bids, asks = snapshot["levels"]
         return {"coin": coin, "time": self.now_ms, "bbo": [bids[0] if bids else None, asks[0] if asks else None]}
 
-    def candle_snapshot(self, coin: str, interval: str, start_ms: int, end_ms: int) -> list:
-        """Return candles overlapping ``[start_ms, end_ms]``, the last one possibly still forming."""
+    def candle_snapshot(self, coin: str, interval: str, start_ms: int, end_ms: int | None = None) -> list:
+        """Return candles opening in ``[start_ms, end_ms]``, the last one possibly still forming.
+
+        ``end_ms`` defaults to engine time, which runs ahead of wall time on a sped-up venue.
+        """
+        if end_ms is None:
+            end_ms = self.now_ms
         asset = self._asset_index(coin)
         if interval not in candle_mod.INTERVALS:
             raise EngineError(f"Unknown candle interval {interval!r}")
@@ -134,7 +140,8 @@ class QueryMixin:
     def recent_trades(self, coin: str) -> list:
         """Return the latest trades of a coin (oldest first), as WS trade dicts."""
         asset = self._asset_index(coin)
-        return [self._trade_wire(asset, row) for row in list(self._recent[asset])[-10:]]
+        coin, pxd, szd = self._specs[asset].name, self._pxd[asset], self._specs[asset].sz_decimals
+        return [trade_wire(coin, pxd, szd, row) for row in list(self._recent[asset])[-10:]]
 
     def funding_history(self, coin: str, start_ms: int, end_ms: int | None = None) -> list:
         """Return hourly ``{"coin","fundingRate","premium","time"}`` rows in the range, ascending."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,15 +46,45 @@ class EngineError(Exception):
     """Signal a rejected action; ``str(error)`` is the exact exchange error string."""
 
 
-@dataclass(frozen=True)
 class EngineEvent:
     """Carry one change to listeners (WebSocket layer, recorders).
 
     ``channel`` is one of ``trades``, ``fills``, ``orderUpdates``, ``funding``, ``ledger``,
     ``liquidation``, ``nonUserCancel``, ``book``, ``candle``, ``ctx``; ``key`` is the coin for market
     channels and the lowercase user address for user channels.
+
+    With ``build``, ``data`` is read as ``build(raw)`` where ``raw`` is what was passed as ``data``:
+    the engine passes immutable snapshots, so the wire dicts are formatted only when (and where) a
+    listener reads ``data``, which keeps listeners that ignore a channel from slowing the matching
+    loop. The first read caches the result.
     """
 
-    channel: str
-    key: str
-    data: Any
+    __slots__ = ("_build", "_data", "_raw", "channel", "key")
+
+    def __init__(self, channel: str, key: str, data: Any = None, build: Callable[[Any], Any] | None = None) -> None:
+        self.channel = channel
+        self.key = key
+        self._raw = data
+        self._build = build
+        self._data = data
+
+    @property
+    def data(self) -> Any:
+        """Return the payload, building it on first access (safe to read from several threads)."""
+        build = self._build
+        if build is None:
+            return self._data
+        data = build(self._raw)
+        self._data = data
+        self._build = None
+        return data
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EngineEvent):
+            return NotImplemented
+        return (self.channel, self.key, self.data) == (other.channel, other.key, other.data)
+
+    __hash__ = None  # type: ignore[assignment]  # payloads are lists and dicts
+
+    def __repr__(self) -> str:
+        return f"EngineEvent(channel={self.channel!r}, key={self.key!r}, data={self.data!r})"

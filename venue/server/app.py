@@ -30,7 +30,8 @@ from .limits import MAX_BODY_BYTES, BodyTooLarge, read_limited_body
 from .nonces import NonceTracker
 from .ratelimit import AddressBudget, IpRateLimiter, exchange_weight, info_base_weight, info_extra_weight
 from .requests import DESERIALIZE_ERROR, BadRequest, decode_info_request, parse_json
-from .ws import Hub
+from .ws import IDLE_TIMEOUT_S, MAX_SUBSCRIPTIONS, Hub
+from .ws_admission import WsAdmission
 
 __all__ = ["create_app", "wall_clock_ms"]
 
@@ -71,6 +72,10 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     request_log: list[tuple[str, Any]] | None = None,
     address_budget: bool = True,
+    ws_connections_per_ip: int | None = None,
+    ws_new_connections_per_minute: int | None = None,
+    ws_subscriptions_per_ip: int = MAX_SUBSCRIPTIONS,
+    ws_idle_timeout: float | None = IDLE_TIMEOUT_S,
 ) -> Starlette:
     """Return the ASGI app serving the Hyperliquid API over ``engine``.
 
@@ -99,6 +104,13 @@ def create_app(
     address_budget
         Enforce the per-address action budget (10 000 requests + 1 per USDC traded, then one
         action per 10 s) from the engine's ``userRateLimit`` counters.
+    ws_connections_per_ip, ws_new_connections_per_minute
+        WebSocket caps per IP (10 open and 30 new per minute on the real venue; upgrades past them
+        get HTTP 429); None disables a cap, the default, as for ``ip_weight_per_minute``.
+    ws_subscriptions_per_ip
+        Subscriptions one IP may hold over all its WebSocket connections (1000, as on the real venue).
+    ws_idle_timeout
+        Seconds of client silence after which a WebSocket is closed (60, as on the real venue); None keeps it.
     """
     nonces = nonces if nonces is not None else NonceTracker()
     networks = (False, True) if accept_mainnet_signatures else (False,)
@@ -117,7 +129,9 @@ def create_app(
             log.info("refused WebSocket post: %s", exc.detail)
             return {"type": "error", "payload": DESERIALIZE_ERROR}
 
-    hub = Hub(engine, push_interval=push_interval, post_handler=ws_post)
+    hub = Hub(engine, push_interval=push_interval, post_handler=ws_post,
+              admission=WsAdmission(ws_connections_per_ip, ws_new_connections_per_minute),
+              max_subscriptions_per_ip=ws_subscriptions_per_ip, idle_timeout=ws_idle_timeout)
 
     async def read_payload(request: Request) -> Any:
         payload = parse_json(await read_limited_body(request, max_body_bytes))

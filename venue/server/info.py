@@ -60,8 +60,7 @@ class InfoService:
             rq.AllMidsRequest: self._all_mids,
             rq.L2BookRequest: lambda r: engine.l2_book(r.coin, n_sig_figs=r.nSigFigs),
             rq.CandleSnapshotRequest: lambda r: engine.candle_snapshot(
-                r.req.coin, r.req.interval, r.req.startTime, r.req.endTime if r.req.endTime is not None else
-                self.clock()),
+                r.req.coin, r.req.interval, r.req.startTime, r.req.endTime),
             rq.ClearinghouseStateRequest: self._clearinghouse_state,
             rq.SpotClearinghouseStateRequest: lambda r: engine.spot_clearinghouse_state(r.user.lower()),
             rq.OpenOrdersRequest: self._open_orders,

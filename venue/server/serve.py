@@ -1,8 +1,14 @@
-"""Serve the venue with uvicorn on a socket configured for low-latency request/response traffic."""
+"""Serve the venue with uvicorn on a socket configured for low-latency request/response traffic.
+
+`serve` blocks (``python -m venue.server``-style use); `BackgroundServer` runs the same
+configuration in a thread for `venue.service.VenueService` and `venue.server.testing.run_venue`.
+"""
 
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from typing import Any
 
 import uvicorn
@@ -10,7 +16,7 @@ import uvicorn
 from .app import create_app
 from .limits import MAX_WS_MESSAGE_BYTES
 
-__all__ = ["bind_socket", "serve", "uvicorn_config"]
+__all__ = ["BackgroundServer", "bind_socket", "serve", "uvicorn_config"]
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -23,8 +29,12 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
@@ -49,3 +59,61 @@ def serve(engine: Any, host: str = "127.0.0.1", port: int = 3001, *, log_level: 
         uvicorn.Server(uvicorn_config(create_app(engine, **app_options), log_level)).run(sockets=[sock])
     finally:
         sock.close()
+
+
+class BackgroundServer:
+    """Run uvicorn over ``app`` on an already bound socket in a daemon thread.
+
+    Parameters
+    ----------
+    app
+        The ASGI app (from `create_app`).
+    sock
+        A socket from `bind_socket`; the server owns it from now on and closes it in `stop`.
+    log_level
+        uvicorn's log level.
+    """
+
+    def __init__(self, app: Any, sock: socket.socket, log_level: str = "warning") -> None:
+        self.sock = sock
+        self.host, self.port = sock.getsockname()[:2]
+        self._server = uvicorn.Server(uvicorn_config(app, log_level))  # no signal handlers off the main thread
+        self._failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, name=f"venue-http-{self.port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Return ``http://host:port``."""
+        return f"http://{self.host}:{self.port}"
+
+    def _run(self) -> None:
+        try:
+            self._server.run(sockets=[self.sock])
+        except BaseException as exc:  # reported by start()
+            self._failure.append(exc)
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start serving and wait until requests are accepted.
+
+        Raises
+        ------
+        RuntimeError
+            When the server does not start within ``timeout`` seconds (the cause is chained when known);
+            the server is stopped again first.
+        """
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if self._failure or not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop(timeout)
+                cause = self._failure[0] if self._failure else None
+                raise RuntimeError(f"venue server on {self.host}:{self.port} did not start") from cause
+            time.sleep(0.01)
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop serving (WebSocket clients included), close the socket; return whether the thread ended."""
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self.sock.close()
+        return not self._thread.is_alive()

@@ -8,15 +8,11 @@ shuts it down cleanly — WebSocket clients included — when the block exits.
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import uvicorn
-
 from .app import create_app
-from .serve import bind_socket, uvicorn_config
+from .serve import BackgroundServer, bind_socket
 
 __all__ = ["run_venue"]
 
@@ -48,35 +44,10 @@ def run_venue(engine: Any, *, host: str = "127.0.0.1", log_level: str = "warning
     RuntimeError
         When the server does not start within 10 s (the cause is chained when known).
     """
-    app = create_app(engine, **app_options)
-    sock = bind_socket(host, 0)
-    port = sock.getsockname()[1]
-    config = uvicorn_config(app, log_level)
-    server = uvicorn.Server(config)  # skips signal handlers off the main thread
-    failure: list[BaseException] = []
-
-    def serve() -> None:
-        try:
-            server.run(sockets=[sock])
-        except BaseException as exc:  # reported to the caller below
-            failure.append(exc)
-
-    thread = threading.Thread(target=serve, name=f"venue-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if failure or not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(SHUTDOWN_TIMEOUT_S)
-            sock.close()
-            cause = failure[0] if failure else None
-            raise RuntimeError(f"venue server on {host}:{port} did not start") from cause
-        time.sleep(0.01)
+    server = BackgroundServer(create_app(engine, **app_options), bind_socket(host, 0), log_level)
+    server.start(STARTUP_TIMEOUT_S)
     try:
-        yield f"http://{host}:{port}"
+        yield server.url
     finally:
-        server.should_exit = True
-        thread.join(SHUTDOWN_TIMEOUT_S)
-        sock.close()
-        if thread.is_alive():
-            raise RuntimeError(f"venue server on {host}:{port} did not stop within {SHUTDOWN_TIMEOUT_S}s")
+        if not server.stop(SHUTDOWN_TIMEOUT_S):
+            raise RuntimeError(f"venue server on {server.host}:{server.port} did not stop within {SHUTDOWN_TIMEOUT_S}s")

@@ -26,9 +26,11 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .limits import MAX_WS_MESSAGE_BYTES
+from .ws_admission import WsAdmission
 
 __all__ = ["Hub", "SubscriptionError", "subscription_key"]
 
@@ -36,6 +38,9 @@ log = logging.getLogger(__name__)
 
 CONNECTED_TEXT = "Websocket connection established."
 MAX_SUBSCRIPTIONS = 1000
+"""Subscriptions allowed per IP, summed over its connections."""
+IDLE_TIMEOUT_S = 60.0
+"""The real venue closes a connection that has sent nothing for this long (the SDK pings every 50 s)."""
 MAX_USERS = 10
 MAX_MESSAGES_PER_MINUTE = 2000
 MAX_QUEUED_FRAMES = 10_000
@@ -114,8 +119,9 @@ def _encode(frame: dict[str, Any]) -> str:
 class Connection:
     """One client socket: its subscriptions and an outgoing frame queue drained by a writer task."""
 
-    def __init__(self, websocket: WebSocket) -> None:
+    def __init__(self, websocket: WebSocket, ip: str) -> None:
         self.websocket = websocket
+        self.ip = ip
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.subscriptions: dict[Key, dict[str, Any]] = {}
         self.held: dict[Key, list[str]] = {}
@@ -159,13 +165,25 @@ class Hub:
         Answers ``{"method":"post"}`` requests: called in a worker thread with the request type
         (``"info"`` or ``"action"``) and payload, returns the ``response`` object of the ``post`` frame.
         Without it posts are refused with an ``error`` frame.
+    admission
+        Per-IP caps on open and new connections; unlimited by default.
+    max_subscriptions_per_ip
+        Subscriptions one IP may hold over all its connections.
+    idle_timeout
+        Seconds after which a connection that sent nothing is closed; None never closes it.
     """
 
     def __init__(self, engine: Any, push_interval: float = 0.5,
-                 post_handler: Callable[[str, Any], Any] | None = None) -> None:
+                 post_handler: Callable[[str, Any], Any] | None = None, *,
+                 admission: WsAdmission | None = None, max_subscriptions_per_ip: int = MAX_SUBSCRIPTIONS,
+                 idle_timeout: float | None = IDLE_TIMEOUT_S) -> None:
         self.engine = engine
         self.push_interval = push_interval
         self.post_handler = post_handler
+        self.admission = admission if admission is not None else WsAdmission(None, None)
+        self.max_subscriptions_per_ip = max_subscriptions_per_ip
+        self.idle_timeout = idle_timeout
+        self._ip_subscriptions: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribers: dict[Key, set[Connection]] = {}
         self._connections: set[Connection] = set()
@@ -176,11 +194,15 @@ class Hub:
         self._listening = False
         self._tasks: set[asyncio.Task] = set()
         self._work_lock: asyncio.Lock | None = None
+        self._inbox: deque[Any] = deque()
+        self._inbox_scheduled = False
 
     # ------------------------------------------------------------ lifecycle (loop thread)
 
     def start(self) -> None:
         """Bind to the running loop, listen to the engine and start the cadence task."""
+        self._inbox.clear()
+        self._inbox_scheduled = False
         self._loop = asyncio.get_running_loop()
         self._work_lock = asyncio.Lock()
         if not self._listening:
@@ -190,7 +212,11 @@ class Hub:
         self._cadence = self._loop.create_task(self._push_periodically())
 
     async def stop(self) -> None:
-        """Stop pushing and close every connection."""
+        """Stop listening to the engine, stop pushing and close every connection."""
+        if self._listening:
+            with self.engine.lock:
+                self.engine.remove_listener(self.on_engine_event)
+            self._listening = False
         loop, self._loop = self._loop, None
         if self._cadence is not None:
             self._cadence.cancel()
@@ -206,12 +232,19 @@ class Hub:
     # ------------------------------------------------------------ engine thread side
 
     def on_engine_event(self, event: Any) -> None:
-        """Engine listener: hand the event to the loop thread (never blocks the engine)."""
+        """Engine listener: hand the event to the loop thread (never blocks the engine).
+
+        Events queue in an inbox and the loop is woken once per batch rather than once per
+        event, since each wake-up is a write to the loop's self-pipe.
+        """
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        with contextlib.suppress(RuntimeError):  # the loop is shutting down
-            loop.call_soon_threadsafe(self._dispatch, event)
+        self._inbox.append(event)
+        if not self._inbox_scheduled:
+            self._inbox_scheduled = True
+            with contextlib.suppress(RuntimeError):  # the loop is shutting down
+                loop.call_soon_threadsafe(self._drain_inbox)
 
     # ------------------------------------------------------------ routing (loop thread)
 
@@ -261,35 +294,52 @@ class Hub:
             else:
                 connection.send(text)
 
+    def _drain_inbox(self) -> None:
+        self._inbox_scheduled = False  # before draining: an event queued meanwhile schedules another drain
+        inbox = self._inbox
+        while inbox:
+            self._dispatch(inbox.popleft())
+
     def _dispatch(self, event: Any) -> None:
-        channel, key, data = event.channel, event.key, event.data
+        """Route one engine event; its payload is only built when someone subscribed to it."""
+        channel, key = event.channel, event.key
         try:
             if channel == "trades":
-                if data:
-                    self._publish(("trades", key), {"channel": "trades", "data": data})
+                if ("trades", key) in self._subscribers:
+                    data = event.data
+                    if data:
+                        self._publish(("trades", key), {"channel": "trades", "data": data})
             elif channel == "book":
                 self._dirty_bbo.add(key)
                 if not self._bbo_flush_pending and self._loop is not None:
                     self._bbo_flush_pending = True
                     self._loop.call_soon(self._flush_bbo)
             elif channel == "candle":
+                data = event.data
                 self._publish(("candle", key, data["i"]), {"channel": "candle", "data": data})
             elif channel == "ctx":
                 pass  # contexts are compared and pushed by the cadence task
             else:
-                self._dispatch_user(channel, key.lower(), data)
+                self._dispatch_user(channel, key.lower(), event)
         except Exception:
             log.exception("cannot route engine event %s for %s", channel, key)
 
-    def _dispatch_user(self, channel: str, user: str, data: Any) -> None:
+    def _dispatch_user(self, channel: str, user: str, event: Any) -> None:
+        subscribers = self._subscribers
         if channel == "fills":
-            self._publish(("userEvents", user), {"channel": "user", "data": {"fills": data}})
-            self._publish(("userFills", user), {"channel": "userFills", "data": {"user": user, "fills": data}})
+            if ("userEvents", user) in subscribers or ("userFills", user) in subscribers:
+                data = event.data
+                self._publish(("userEvents", user), {"channel": "user", "data": {"fills": data}})
+                self._publish(("userFills", user), {"channel": "userFills", "data": {"user": user, "fills": data}})
             self._refresh_user_views(user)
-        elif channel == "orderUpdates":
-            self._publish(("orderUpdates", user), {"channel": "orderUpdates", "data": data})
+            return
+        if channel == "orderUpdates":
+            if ("orderUpdates", user) in subscribers:
+                self._publish(("orderUpdates", user), {"channel": "orderUpdates", "data": event.data})
             self._refresh_user_views(user)
-        elif channel == "funding":
+            return
+        data = event.data
+        if channel == "funding":
             self._publish(("userEvents", user), {"channel": "user", "data": {"funding": data}})
             self._publish(("userFundings", user),
                           {"channel": "userFundings", "data": {"user": user, "fundings": [data]}})
@@ -428,15 +478,32 @@ class Hub:
     # ------------------------------------------------------------ client side (loop thread)
 
     async def serve(self, websocket: WebSocket) -> None:
-        """Run one client connection until it closes."""
+        """Run one client connection until it closes, goes idle, or is refused admission (HTTP 429)."""
+        ip = websocket.client.host if websocket.client is not None else "unknown"
+        refusal = self.admission.admit(ip)
+        if refusal is not None:
+            log.info("refused WebSocket from %s: %s", ip, refusal)
+            await websocket.send_denial_response(PlainTextResponse(refusal, status_code=429))
+            return
+        try:
+            await self._serve_admitted(websocket, ip)
+        finally:
+            self.admission.release(ip)
+
+    async def _serve_admitted(self, websocket: WebSocket, ip: str) -> None:
         await websocket.accept()
-        connection = Connection(websocket)
+        connection = Connection(websocket, ip)
         self._connections.add(connection)
         writer = asyncio.get_running_loop().create_task(self._write(connection))
         connection.send(CONNECTED_TEXT)
         try:
             while not connection.closed:
-                message = await websocket.receive()
+                try:
+                    async with asyncio.timeout(self.idle_timeout):
+                        message = await websocket.receive()
+                except TimeoutError:
+                    log.info("closing WebSocket from %s: nothing received for %s s", ip, self.idle_timeout)
+                    break
                 if message["type"] == "websocket.disconnect":
                     break
                 text = message.get("text")
@@ -540,8 +607,8 @@ class Hub:
         if key in connection.subscriptions:
             self._error(connection, f"Already subscribed: {_encode(subscription)}")
             return
-        if len(connection.subscriptions) >= MAX_SUBSCRIPTIONS:
-            self._error(connection, f"Cannot track more than {MAX_SUBSCRIPTIONS} total subscriptions")
+        if self._ip_subscriptions.get(connection.ip, 0) >= self.max_subscriptions_per_ip:
+            self._error(connection, f"Cannot track more than {self.max_subscriptions_per_ip} total subscriptions")
             return
         users = connection.users()
         new_user = key[2] if key[0] == "activeAssetData" else key[1] if key[0] in _USER_TYPES else None
@@ -554,6 +621,7 @@ class Hub:
         # Register before taking the snapshot and hold live frames until it is sent, so an event that
         # happens meanwhile is delivered (possibly also inside the snapshot) rather than lost.
         connection.subscriptions[key] = echo
+        self._ip_subscriptions[connection.ip] = self._ip_subscriptions.get(connection.ip, 0) + 1
         connection.held[key] = []
         self._subscribers.setdefault(key, set()).add(connection)
         try:
@@ -574,7 +642,12 @@ class Hub:
             self._last_sent.setdefault(key, _change_token(key, snapshot[0]["data"]))
 
     def _remove(self, connection: Connection, key: Key) -> None:
-        connection.subscriptions.pop(key, None)
+        if connection.subscriptions.pop(key, None) is not None:
+            left = self._ip_subscriptions[connection.ip] - 1
+            if left:
+                self._ip_subscriptions[connection.ip] = left
+            else:
+                del self._ip_subscriptions[connection.ip]
         subscribers = self._subscribers.get(key)
         if subscribers is not None:
             subscribers.discard(connection)
