@@ -18,7 +18,7 @@ from flows.ingest import IngestOptions, build_ingest_flow, prepare_recovery, tun
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError, PairflowError
 from pairflow.events import MARKET_TOPICS
-from pairflow.logs import configure_logging, get_logger
+from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
 from pairflow.topics import ensure_topics, topic_specs
@@ -86,7 +86,7 @@ def ingest(
     if not embedded and (url or coins):
         raise ConfigError("--url and --coins choose what the embedded collector reads: add --embedded")
     settings.collector = override_collector(settings.collector, url, coins)
-    configure_logging(settings.logging)
+    start_logging(settings)
     tune_gc_for_throughput()
     if settings.metrics.port:
         serve_metrics(settings.metrics.port, settings.metrics.host)

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from flows.embedded import EmbeddedIngest
 from pairflow.config import load_settings
-from pairflow.logs import configure_logging
+from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import Store, connect
 from venue.service import VenueOptions, VenueService
@@ -71,7 +71,7 @@ def demo(
     if settings.logging.level == "INFO":
         # Info lines would scroll the live view away; warnings and errors still show.
         settings.logging.level = "WARNING"
-    configure_logging(settings.logging)
+    start_logging(settings)
     console = Console()
     metrics = f" · metrics :{serve_metrics(settings.metrics.port, settings.metrics.host)}" if settings.metrics.port else ""
 

@@ -7,6 +7,7 @@ the same processors, so every line on stdout has one shape.
 from __future__ import annotations
 
 import hashlib
+import atexit
 import logging
 import sys
 import threading
@@ -17,7 +18,7 @@ from typing import Any, TextIO
 import msgspec
 import structlog
 
-from pairflow.config import LoggingSettings
+from pairflow.config import LoggingSettings, Settings
 from pairflow.errors import StorageError
 from pairflow.metrics import counter
 
@@ -150,6 +151,26 @@ def configure_logging(settings: LoggingSettings, writer: Any = None, stream: Tex
     root.setLevel(level)
     for chatty in _PER_REQUEST_LOGGERS:
         logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
+
+
+def start_logging(settings: Settings) -> None:
+    """Configure logging for a command from its full settings.
+
+    With ``logging.to_clickhouse`` the records are mirrored into the ``logs``
+    table of ``settings.storage`` through a BatchWriter that is flushed and
+    closed when the process exits.
+    """
+    writer = None
+    if settings.logging.to_clickhouse:
+        # Imported here: the storage package itself logs through this module.
+        from pairflow.storage import BatchWriter, connect
+
+        store = connect(settings.storage)
+        store.init_schema()
+        writer = BatchWriter(store, "logs", settings=settings.storage)
+        atexit.register(store.close)
+        atexit.register(writer.close)
+    configure_logging(settings.logging, writer)
 
 
 def get_logger(name: str) -> Any:

@@ -17,7 +17,7 @@ from pairflow.config import CollectorSettings, Settings, config_error_from, load
 from pairflow.errors import PairflowError
 from pairflow.events import MARKET_TOPICS
 from pairflow.hyperliquid.client import InfoClient
-from pairflow.logs import configure_logging
+from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import BatchWriter, Store, connect
 from sinks.kafka import KafkaSink
@@ -108,7 +108,7 @@ def collect(
     """Collect market data into the broker until interrupted (see COLLECT_HELP)."""
     settings = load_settings(config)
     collector_settings = override_collector(settings.collector, url, coins, top)
-    configure_logging(settings.logging)
+    start_logging(settings)
     if settings.metrics.port:
         serve_metrics(settings.metrics.port, settings.metrics.host)
     asyncio.run(_collect(settings, collector_settings))
@@ -160,7 +160,7 @@ def backfill_command(
         interval_ms(interval)
     except ValueError as error:
         raise PairflowError(f"--interval: {error}") from None
-    configure_logging(settings.logging)
+    start_logging(settings)
     console = Console(stderr=True)
     store = connect(settings.storage)
     try:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -223,3 +226,28 @@ def _row(event: events.Trade) -> tuple:
     import msgspec
 
     return msgspec.structs.astuple(event)
+
+
+def test_start_logging_mirrors_a_command_log_into_clickhouse(tmp_path: Path) -> None:
+    code = (
+        "from pairflow.config import load_settings\n"
+        "from pairflow.logs import get_logger, start_logging\n"
+        "settings = load_settings()\n"
+        "start_logging(settings)\n"
+        "get_logger('pairflow.check').warning('mirrored line', api_token='hunter2')\n"
+    )
+    env = dict(
+        os.environ,
+        PAIRFLOW_CONFIG=str(tmp_path / "none.toml"),
+        PAIRFLOW_STORAGE__DSN=f"chdb://{tmp_path / 'db'}",
+        PAIRFLOW_STORAGE__SPILL_DIR=str(tmp_path / "spill"),
+        PAIRFLOW_LOGGING__TO_CLICKHOUSE="true",
+    )
+    (tmp_path / "none.toml").write_text("")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with connect(StorageSettings(dsn=f"chdb://{tmp_path / 'db'}", spill_dir=tmp_path / "spill")) as store:
+        rows = store.select("logs", "level, logger, message, fields", where="message = 'mirrored line'")
+    assert len(rows) == 1
+    assert rows[0]["level"] == "warning" and rows[0]["logger"] == "pairflow.check"
+    assert "hunter2" not in rows[0]["fields"]
