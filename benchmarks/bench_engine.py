@@ -2,13 +2,16 @@
 
 Run: ``.venv/bin/python benchmarks/bench_engine.py [--orders N] [--repeats R] [--seed S] [--write]``.
 Every configuration is run twice on fresh engines first and must produce identical fills (parity), then
-timed ``repeats`` times after a warmup; the best run is reported.
+timed ``repeats`` times after a warmup; the best run is reported. The rows with CPython's default garbage
+collector run first; the last rows repeat the common cases after `pairflow.runtime.tune_gc_for_throughput`,
+the setting the venue process runs with (`venue.service.VenueService.start` applies it).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import os
 import platform
 import random
@@ -19,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pairflow.runtime import GC_THRESHOLDS, tune_gc_for_throughput  # noqa: E402
 from venue.engine import AssetSpec, Engine, OrderRequest  # noqa: E402
 
 ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
@@ -118,14 +122,21 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write benchmarks/results/engine.md")
     args = parser.parse_args()
     orders = make_orders(args.orders, args.seed)
+    default_gc = gc.get_threshold()
     rows = []
-    for label, batch, listener in (("1 order per call, no listener", 1, "none"),
-                                   ("20 orders per call, no listener", 20, "none"),
-                                   ("1 order per call, listener ignoring payloads", 1, "ignores payloads"),
-                                   ("1 order per call, listener reading every payload", 1, "reads payloads")):
+    for label, batch, listener, venue_gc in (
+            ("1 order per call, no listener", 1, "none", False),
+            ("20 orders per call, no listener", 20, "none", False),
+            ("1 order per call, listener ignoring payloads", 1, "ignores payloads", False),
+            ("1 order per call, listener reading every payload", 1, "reads payloads", False),
+            ("1 order per call, no listener", 1, "none", True),
+            ("1 order per call, listener ignoring payloads", 1, "ignores payloads", True)):
+        if venue_gc and gc.get_threshold() != GC_THRESHOLDS:
+            tune_gc_for_throughput()
+        gc_label = f"venue {GC_THRESHOLDS}" if venue_gc else f"default {default_gc}"
         wall_rate, cpu_rate, n_fills = bench(orders, batch, listener, args.repeats)
-        rows.append((label, wall_rate, cpu_rate, n_fills))
-        print(f"{label:<52} {wall_rate:>10,.0f} orders/s wall {cpu_rate:>10,.0f} orders/s CPU"
+        rows.append((label, gc_label, wall_rate, cpu_rate, n_fills))
+        print(f"{label:<52} gc {gc_label:<22} {wall_rate:>10,.0f} orders/s wall {cpu_rate:>10,.0f} orders/s CPU"
               f"   ({n_fills} trades, parity ok)")
     if args.write:
         write_results(args, rows)
@@ -163,13 +174,17 @@ def write_results(args, rows) -> None:
         ("- listeners: event payloads are built when first read, so a listener that ignores payloads (the WebSocket"
          " hub with no subscriber for that channel) costs less than one reading every payload (a subscriber on every"
          " channel)"),
+        (f"- garbage collector: 'default' rows run with CPython's thresholds; 'venue' rows run after"
+         f" `pairflow.runtime.tune_gc_for_throughput()` (gc.freeze(); gc.set_threshold{GC_THRESHOLDS}), the setting"
+         " the venue process runs with (`VenueService.start`, used by `pairflow venue serve` and the demo)"),
         "",
-        "| configuration | orders/s (wall) | orders/s (process CPU time) | CPU rate vs baseline | trades |",
-        "|---|---:|---:|---:|---:|",
+        "| configuration | garbage collector | orders/s (wall) | orders/s (process CPU time) | CPU rate vs baseline"
+        " | trades |",
+        "|---|---|---:|---:|---:|---:|",
     ]
-    baseline_cpu = rows[0][2]
-    lines += [f"| {label} | {wall:,.0f} | {cpu:,.0f} | {cpu / baseline_cpu:.2f}x | {n_fills} |"
-              for label, wall, cpu, n_fills in rows]
+    baseline_cpu = rows[0][3]
+    lines += [f"| {label} | {gc_label} | {wall:,.0f} | {cpu:,.0f} | {cpu / baseline_cpu:.2f}x | {n_fills} |"
+              for label, gc_label, wall, cpu, n_fills in rows]
     out = Path(__file__).resolve().parent / "results" / "engine.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

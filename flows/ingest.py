@@ -17,7 +17,6 @@ ReplacingMergeTree tables (read with FINAL).
 
 from __future__ import annotations
 
-import gc
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -36,6 +35,7 @@ from operators.book import BookSampler
 from pairflow.config import StorageSettings
 from pairflow.events import L2Book, Trade
 from pairflow.metrics import counter
+from pairflow.runtime import tune_gc_for_throughput
 
 __all__ = [
     "IngestOptions",
@@ -181,18 +181,6 @@ def build_ingest_flow(
     stored = op.stateful_batch("derive", valid.trues, lambda state: _CoinLogic(options, state))
     op.output("store", stored, store_sink)
     return flow
-
-
-def tune_gc_for_throughput() -> None:
-    """Collect garbage less often in a process that runs the ingest flow.
-
-    The flow allocates millions of short-lived events; with CPython's default
-    young-generation threshold (700) the collector runs every few hundred
-    events and, in a profile, costs more than decoding them. Events hold no
-    reference cycles, so collecting rarely only delays freeing actual cycles.
-    """
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
 
 
 def prepare_recovery(directory: Path, partitions: int = 1) -> RecoveryConfig:

@@ -27,6 +27,7 @@ from websockets.asyncio.client import ClientConnection
 
 from pairflow.errors import PairflowError
 from pairflow.hyperliquid.urls import resolve_api_url, ws_url
+from pairflow.hyperliquid.weights import IP_WEIGHT_PER_MINUTE, info_base_weight, info_extra_weight
 
 __all__ = [
     "HyperliquidClientError",
@@ -41,28 +42,7 @@ __all__ = [
     "response_weight",
 ]
 
-IP_WEIGHT_PER_MINUTE = 1200
 CANDLE_PAGE = 500
-_LIGHT_TYPES = frozenset(
-    {"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState", "exchangeStatus"}
-)
-_PER_20_ITEMS_TYPES = frozenset(
-    {
-        "recentTrades",
-        "historicalOrders",
-        "userFills",
-        "userFillsByTime",
-        "fundingHistory",
-        "userFunding",
-        "nonUserFundingUpdates",
-        "twapHistory",
-        "userTwapSliceFills",
-        "userTwapSliceFillsByTime",
-        "delegatorHistory",
-        "delegatorRewards",
-        "validatorStats",
-    }
-)
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
@@ -118,24 +98,12 @@ class HyperliquidTransportError(HyperliquidError):
 
 def info_weight(body: Mapping[str, Any]) -> int:
     """Return the up-front weight of an ``/info`` request (PROTOCOL §10)."""
-    kind = body.get("type")
-    if kind in _LIGHT_TYPES:
-        return 2
-    if kind == "userRole":
-        return 60
-    return 20
+    return info_base_weight(body.get("type"))
 
 
 def response_weight(body: Mapping[str, Any], response: Any) -> int:
     """Return the extra weight charged for the size of an ``/info`` answer."""
-    if not isinstance(response, list):
-        return 0
-    kind = body.get("type")
-    if kind in _PER_20_ITEMS_TYPES:
-        return len(response) // 20
-    if kind == "candleSnapshot":
-        return len(response) // 60
-    return 0
+    return info_extra_weight(body.get("type"), response)
 
 
 class TokenBucket:

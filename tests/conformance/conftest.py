@@ -9,7 +9,6 @@ funding hours without sleeping; SDK nonces stay wall-clock and inside the window
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from hyperliquid.exchange import Exchange
 from hyperliquid.info import Info
 
 from venue.engine import AssetSpec, Engine, OrderRequest
-from venue.server.testing import run_venue
+from venue.server.testing import SteppableClock, run_venue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hyperliquid"
 ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
@@ -66,19 +65,6 @@ def same_shape(ours: Any, recorded: Any, path: str = "$") -> list[str]:
     if isinstance(ours, bool) != isinstance(recorded, bool) or not isinstance(ours, expected):
         problems.append(f"{path}: expected {type(recorded).__name__}, was {type(ours).__name__} ({ours!r})")
     return problems
-
-
-class SteppableClock:
-    """Wall-clock milliseconds plus an offset that tests move forward."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
-
-    def step(self, ms: int) -> None:
-        self.offset_ms += ms
 
 
 @dataclass

@@ -17,6 +17,12 @@ def statuses(response: dict) -> list:
     return response["response"]["data"]["statuses"]
 
 
+def rest_far_bid(exchange, cloid=None) -> int:
+    """Rest a 0.1 ETH GTC bid far below the market and return its oid."""
+    (status,) = statuses(exchange.order("ETH", True, 0.1, FAR_BELOW, {"limit": {"tif": "Gtc"}}, cloid=cloid))
+    return status["resting"]["oid"]
+
+
 def test_tc01_info_bootstrap_sends_spot_meta_then_meta(venue):
     info = venue.info()
     assert [payload for _, payload in venue.requests] == [{"type": "spotMeta"}, {"type": "meta", "dex": ""}]
@@ -52,8 +58,7 @@ def test_tc05_resting_gtc_shows_everywhere(venue):
     wallet = venue.wallet()
     exchange = venue.exchange(wallet)
     info = venue.info()
-    (status,) = statuses(exchange.order("ETH", True, 0.1, FAR_BELOW, {"limit": {"tif": "Gtc"}}))
-    oid = status["resting"]["oid"]
+    oid = rest_far_bid(exchange)
     assert isinstance(oid, int)
     (open_order,) = info.open_orders(wallet.address)
     assert open_order["oid"] == oid and open_order["limitPx"] == "1500.0" and open_order["sz"] == "0.1"
@@ -71,8 +76,7 @@ def test_tc06_cloid_lookup_and_cancel_by_cloid(venue):
     exchange = venue.exchange(wallet)
     info = venue.info()
     cloid = Cloid.from_int(7)
-    (status,) = statuses(exchange.order("ETH", True, 0.1, FAR_BELOW, {"limit": {"tif": "Gtc"}}, cloid=cloid))
-    oid = status["resting"]["oid"]
+    oid = rest_far_bid(exchange, cloid)
     found = info.query_order_by_cloid(wallet.address, cloid)
     assert found["order"]["order"]["oid"] == oid and found["order"]["order"]["cloid"] == cloid.to_raw()
     assert info.query_order_by_cloid(wallet.address, Cloid.from_int(8)) == {"status": "unknownOid"}
@@ -83,8 +87,7 @@ def test_tc06_cloid_lookup_and_cancel_by_cloid(venue):
 def test_tc07_cancel_then_cancel_again(venue):
     wallet = venue.wallet()
     exchange = venue.exchange(wallet)
-    (status,) = statuses(exchange.order("ETH", True, 0.1, FAR_BELOW, {"limit": {"tif": "Gtc"}}))
-    oid = status["resting"]["oid"]
+    oid = rest_far_bid(exchange)
     assert statuses(exchange.cancel("ETH", oid)) == ["success"]
     assert statuses(exchange.cancel("ETH", oid)) == [
         {"error": f"Order was never placed, already canceled, or filled. asset={ETH}"}]
@@ -95,8 +98,7 @@ def test_tc08_modify_by_oid_and_by_cloid(venue):
     wallet = venue.wallet()
     exchange = venue.exchange(wallet)
     info = venue.info()
-    (status,) = statuses(exchange.order("ETH", True, 0.1, FAR_BELOW, {"limit": {"tif": "Gtc"}}))
-    first = status["resting"]["oid"]
+    first = rest_far_bid(exchange)
     (modified,) = statuses(exchange.modify_order(first, "ETH", True, 0.2, 1505.0, {"limit": {"tif": "Gtc"}}))
     second = modified["resting"]["oid"]
     assert info.query_order_by_oid(wallet.address, first)["order"]["status"] == "canceled"

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 from pairflow.config import CollectorSettings
 from sources.collector import Collector
 from venue.engine import AssetSpec, Engine, OrderRequest
+from venue.server.testing import SteppableClock as SteppableClock
 
 ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
 ORACLES = {"BTC": 60_000.0, "ETH": 2_000.0, "SOL": 150.0}
@@ -23,19 +23,6 @@ ETH = 1
 MAKER = "0x" + "1" * 40
 TAKER = "0x" + "2" * 40
 MINUTE_MS = 60_000
-
-
-class SteppableClock:
-    """Wall-clock milliseconds plus an offset the test moves forward (shared by venue and collector)."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
-
-    def step(self, ms: int) -> None:
-        self.offset_ms += ms
 
 
 def make_engine(now_ms: int) -> Engine:

@@ -127,11 +127,7 @@ class MatchingMixin:
         self._candles[asset].add(time_ms, px, quantity)
         pending = self._pending
         if pending is not None:
-            trades = pending["trades"].get(taker.coin)
-            if trades is None:
-                pending["trades"][taker.coin] = [row]
-            else:
-                trades.append(row)
+            self._push("trades", taker.coin, row)
             pending["book"].add(asset)
         self._candle_dirty.add(asset)
 
@@ -162,13 +158,8 @@ class MatchingMixin:
         fills.append(fill)
         if len(fills) > 2 * FILL_RETENTION:
             del fills[:-FILL_RETENTION]
-        pending = self._pending
-        if pending is not None:
-            fills_now = pending["fills"].get(account.address)
-            if fills_now is None:
-                pending["fills"][account.address] = [fill]
-            else:
-                fills_now.append(fill)
+        if self._pending is not None:
+            self._push("fills", account.address, fill)
         if account.reduce_only_open:
             self._sweeps.append((account, asset))
         return fill

@@ -139,16 +139,25 @@ def create_app(
             request_log.append((request.url.path, payload))
         return payload
 
-    async def info(request: Request) -> Response:
-        ip = _client_ip(request)
+    async def admitted_payload(request: Request, ip: str, malformed_weight: int) -> Any:
+        """Return the request's JSON payload, or the response refusing it (413, 429 or 422).
+
+        A malformed body still costs ``malformed_weight``, so garbage cannot be sent for free.
+        """
         try:
-            payload = await read_payload(request)
+            return await read_payload(request)
         except BodyTooLarge as exc:
             return PlainTextResponse(f"Payload too large: {exc}", status_code=413)
         except BadRequest as exc:
-            if limiter is not None and not limiter.try_acquire(ip, 20):
+            if limiter is not None and not limiter.try_acquire(ip, malformed_weight):
                 return _too_many()
             return _unprocessable(exc.detail)
+
+    async def info(request: Request) -> Response:
+        ip = _client_ip(request)
+        payload = await admitted_payload(request, ip, 20)
+        if isinstance(payload, Response):
+            return payload
         info_type = payload.get("type") if isinstance(payload, dict) else None
         info_type = info_type if isinstance(info_type, str) else ""
         if limiter is not None and not limiter.try_acquire(ip, info_base_weight(info_type)):
@@ -164,14 +173,9 @@ def create_app(
 
     async def exchange(request: Request) -> Response:
         ip = _client_ip(request)
-        try:
-            payload = await read_payload(request)
-        except BodyTooLarge as exc:
-            return PlainTextResponse(f"Payload too large: {exc}", status_code=413)
-        except BadRequest as exc:
-            if limiter is not None and not limiter.try_acquire(ip, 1):
-                return _too_many()
-            return _unprocessable(exc.detail)
+        payload = await admitted_payload(request, ip, 1)
+        if isinstance(payload, Response):
+            return payload
         action = payload.get("action") if isinstance(payload, dict) else None
         if limiter is not None and not limiter.try_acquire(ip, exchange_weight(action)):
             return _too_many()

@@ -8,7 +8,7 @@ does, because it is the main debugging aid for signing mistakes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,29 @@ def _signature(request: ExchangeRequest) -> dict[str, Any]:
     return {"r": sig.r, "s": sig.s, "v": sig.v}
 
 
+def _first_known(engine: Any, signers: Iterable[str | None], lookup: Callable[[str], str | None],
+                 unknown: str) -> tuple[str, str]:
+    """Return ``(signer, user)`` for the first recovered signer that ``lookup`` maps to a user.
+
+    ``lookup`` runs under the engine lock; ``signers`` is consumed lazily so no
+    further network is recovered once one matches. When none matches, raise
+    `ActionRejected` with ``unknown`` naming the first recovered address.
+    """
+    first: str | None = None
+    for signer in signers:
+        if signer is None:
+            continue
+        if first is None:
+            first = signer
+        with engine.lock:
+            user = lookup(signer)
+        if user is not None:
+            return signer, user
+    if first is None:
+        raise ActionRejected("Unable to recover signer.")
+    raise ActionRejected(unknown.format(first))
+
+
 def authenticate_l1(engine: Any, request: ExchangeRequest, networks: Iterable[bool] = (False,)) -> Actor:
     """Return the acting user of an L1 action or raise `ActionRejected`.
 
@@ -44,24 +67,14 @@ def authenticate_l1(engine: Any, request: ExchangeRequest, networks: Iterable[bo
     address that is a known user or agent wins; otherwise the error names the
     address recovered with the first network, like the real exchange.
     """
-    first: str | None = None
-    signature = _signature(request)
-    for signer in recover_l1_signers(
-        request.action, signature, request.vaultAddress, request.nonce, request.expiresAfter, networks=networks
-    ):
-        if signer is None:
-            continue
-        if first is None:
-            first = signer
-        with engine.lock:
-            user = engine.resolve_signer(signer)
-        if user is not None:
-            if request.vaultAddress is not None and request.vaultAddress.lower() != user.lower():
-                raise ActionRejected("Vault not registered")
-            return Actor(signer=signer, user=user.lower())
-    if first is None:
-        raise ActionRejected("Unable to recover signer.")
-    raise ActionRejected(f"User or API Wallet {first} does not exist.")
+    signers = recover_l1_signers(
+        request.action, _signature(request), request.vaultAddress, request.nonce, request.expiresAfter,
+        networks=networks,
+    )
+    signer, user = _first_known(engine, signers, engine.resolve_signer, "User or API Wallet {} does not exist.")
+    if request.vaultAddress is not None and request.vaultAddress.lower() != user.lower():
+        raise ActionRejected("Vault not registered")
+    return Actor(signer=signer, user=user.lower())
 
 
 def authenticate_user_signed(engine: Any, action: dict, request: ExchangeRequest,
@@ -71,16 +84,10 @@ def authenticate_user_signed(engine: Any, action: dict, request: ExchangeRequest
     Agents are not users, so an agent-signed transfer is refused with the
     "Must deposit" message naming the agent address.
     """
-    first: str | None = None
-    for signer in recover_user_signers(action, _signature(request), networks=networks):
-        if signer is None:
-            continue
-        if first is None:
-            first = signer
-        with engine.lock:
-            known = engine.is_user(signer)
-        if known:
-            return Actor(signer=signer, user=signer)
-    if first is None:
-        raise ActionRejected("Unable to recover signer.")
-    raise ActionRejected(f"Must deposit before performing actions. User: {first}")
+    signer, _ = _first_known(
+        engine,
+        recover_user_signers(action, _signature(request), networks=networks),
+        lambda address: address if engine.is_user(address) else None,
+        "Must deposit before performing actions. User: {}",
+    )
+    return Actor(signer=signer, user=signer)

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pairflow.hyperliquid.weights import IP_WEIGHT_PER_MINUTE, info_base_weight, info_extra_weight
+
 __all__ = [
     "AddressBudget",
     "IpRateLimiter",
@@ -20,46 +22,6 @@ __all__ = [
     "info_base_weight",
     "info_extra_weight",
 ]
-
-WEIGHT_PER_MINUTE = 1200
-
-_LIGHT_INFO = {"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState", "exchangeStatus"}
-_PER_20_ITEMS = {
-    "recentTrades",
-    "historicalOrders",
-    "userFills",
-    "userFillsByTime",
-    "fundingHistory",
-    "userFunding",
-    "nonUserFundingUpdates",
-    "twapHistory",
-    "userTwapSliceFills",
-    "userTwapSliceFillsByTime",
-    "delegatorHistory",
-    "delegatorRewards",
-    "validatorStats",
-}
-
-
-def info_base_weight(info_type: str) -> int:
-    """Return the weight of an ``/info`` request before its response size is known."""
-    if info_type in _LIGHT_INFO:
-        return 2
-    if info_type == "userRole":
-        return 60
-    return 20
-
-
-def info_extra_weight(info_type: str, response: Any) -> int:
-    """Return the weight added by the number of items an ``/info`` response returned."""
-    if not isinstance(response, list):
-        return 0
-    if info_type in _PER_20_ITEMS:
-        return len(response) // 20
-    if info_type == "candleSnapshot":
-        return len(response) // 60
-    return 0
-
 
 def exchange_weight(action: Any) -> int:
     """Return the weight of an ``/exchange`` request: ``1 + floor(batch_length / 40)``."""
@@ -85,7 +47,7 @@ class IpRateLimiter:
         Clock in seconds, injectable for tests.
     """
 
-    def __init__(self, weight_per_minute: int = WEIGHT_PER_MINUTE, monotonic: Callable[[], float] = time.monotonic):
+    def __init__(self, weight_per_minute: int = IP_WEIGHT_PER_MINUTE, monotonic: Callable[[], float] = time.monotonic):
         if weight_per_minute <= 0:
             raise ValueError(f"weight_per_minute must be positive, received {weight_per_minute}")
         self.weight_per_minute = weight_per_minute

@@ -3,6 +3,7 @@
 ``run_venue`` starts uvicorn in a background thread on a socket bound to port
 0 (so parallel test runs never collide), waits until it accepts requests, and
 shuts it down cleanly — WebSocket clients included — when the block exits.
+``SteppableClock`` is the clock tests serve it with: wall time they can move forward.
 """
 
 from __future__ import annotations
@@ -11,13 +12,32 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from .app import create_app
+from .app import create_app, wall_clock_ms
 from .serve import BackgroundServer, bind_socket
 
-__all__ = ["run_venue"]
+__all__ = ["SteppableClock", "run_venue"]
 
 STARTUP_TIMEOUT_S = 10.0
 SHUTDOWN_TIMEOUT_S = 10.0
+
+
+class SteppableClock:
+    """Wall-clock milliseconds plus an offset that tests move forward.
+
+    Pass it as the venue's ``clock`` (and a collector's) to reach scheduled
+    cancels, triggers and funding hours without sleeping, while SDK nonces,
+    which are wall-clock, stay inside the venue's nonce window.
+    """
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def __call__(self) -> int:
+        return wall_clock_ms() + self.offset_ms
+
+    def step(self, ms: int) -> None:
+        """Move the clock forward by ``ms`` milliseconds."""
+        self.offset_ms += ms
 
 
 @contextlib.contextmanager
