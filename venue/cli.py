@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pairflow.config import load_settings
+from pairflow.logs import start_logging
 from pairflow.errors import PairflowError
 from venue.market.factor_model import CointegrationGroup
 from venue.service import VenueOptions, VenueService, parse_funding
@@ -123,6 +124,7 @@ def serve(
     """Run the venue until Ctrl-C/SIGTERM (the command help is SERVE_HELP)."""
     try:
         settings = load_settings(config)
+        start_logging(settings)
         options = VenueOptions.from_settings(settings)
         changes: dict = {}
         for name, value in (
