@@ -19,8 +19,12 @@ Robustness, in order of what goes wrong in practice:
   replays are emitted only if newer than the last trade already emitted.
 * The span between the last frame before the outage and the resubscription
   is a gap: candles and funding are fetched again over REST (stable ids, so a
-  reader deduplicates overlaps), and trades, books and contexts — which have
-  no REST history — are recorded as unfilled gaps.
+  reader deduplicates overlaps), and books and contexts — which have no REST
+  history — are recorded as unfilled gaps. The trade gap of a coin is decided
+  by `sources.gaps.trade_gap` on its first ``trades`` frame after the
+  resubscription (the replay): filled when the replay reaches back to trades
+  already emitted, else unfilled up to the oldest replayed trade; unfilled
+  over the whole outage when no ``trades`` frame comes within ``replay_wait_s``.
 
 ``emit`` runs on the event loop; a blocking emit (a full producer buffer)
 pauses collection, which is the intended backpressure.
@@ -34,7 +38,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -45,7 +49,7 @@ from pairflow.hyperliquid import parse
 from pairflow.hyperliquid.client import HyperliquidError, InfoClient, WsConnection
 from pairflow.logs import get_logger
 from pairflow.metrics import counter, histogram
-from sources.gaps import UNFILLABLE_STREAMS, Emit, GapRecorder, interval_ms
+from sources.gaps import UNFILLABLE_STREAMS, Emit, GapRecorder, LastTrade, interval_ms, trade_gap
 
 if TYPE_CHECKING:
     from pairflow.storage import BatchWriter
@@ -90,6 +94,12 @@ def top_coins(meta_and_ctxs: Any, n: int) -> list[str]:
     return [ctx.coin for ctx in ranked[:n]]
 
 
+class _AwaitedReplay(NamedTuple):
+    outage_start: int
+    outage_end: int
+    last: LastTrade | None
+
+
 class Collector:
     """Stream market data of a set of coins into ``emit``.
 
@@ -110,6 +120,10 @@ class Collector:
         caller closes it); one is created, and closed, for ``settings.url`` when None.
     clock
         Millisecond wall clock used for receive times and gap bounds.
+    replay_wait_s
+        Seconds to wait, once reading a new connection, for a coin's replayed
+        trades before its trade gap is recorded as unfilled over the whole outage
+        (the local venue sends no replay for a coin that never traded).
     """
 
     def __init__(
@@ -120,11 +134,13 @@ class Collector:
         gap_writer: BatchWriter | None = None,
         info: InfoClient | None = None,
         clock: Callable[[], int] = now_ms,
+        replay_wait_s: float = 5.0,
     ) -> None:
         self.settings = settings or CollectorSettings()
         self.emit = emit
         self.coins: list[str] = list(coins or self.settings.coins)
         self.clock = clock
+        self.replay_wait_s = replay_wait_s
         self.info = info or InfoClient(self.settings.url)
         self._owns_info = info is None
         self.gaps = GapRecorder(emit, gap_writer)
@@ -137,6 +153,7 @@ class Collector:
         self._last_frame_mono = time.monotonic()
         self._funding_since: dict[str, int] = {}
         self._last_trade: dict[str, tuple[int, set[str]]] = {}
+        self._awaiting_replay: dict[str, _AwaitedReplay] = {}
 
     @property
     def subscriptions(self) -> list[dict[str, Any]]:
@@ -182,6 +199,7 @@ class Collector:
             for task in done:
                 if task is not stopped and task.exception() is not None:
                     raise task.exception()
+            self._settle_unreplayed()
         finally:
             for task in (stopped, *tasks):
                 task.cancel()
@@ -291,7 +309,13 @@ class Collector:
         return done
 
     async def fill_gap(self, start_ms: int, end_ms: int) -> None:
-        """Re-fetch candles and funding for ``[start_ms, end_ms]`` and record every stream's gap."""
+        """Re-fetch candles and funding for ``[start_ms, end_ms]`` and record every stream's gap.
+
+        The trade gap of each coin is recorded once its replayed trades arrive
+        (or ``replay_wait_s`` after reading starts without them), so call this
+        before reading the new connection.
+        """
+        self._expect_replay(start_ms, end_ms)
         now = self.clock()
         candles_done = await self.backfill_candles(start_ms, end_ms)
         for coin in self.coins:
@@ -305,6 +329,27 @@ class Collector:
             )
             for stream in UNFILLABLE_STREAMS:
                 self.gaps.record(coin, stream, start_ms, end_ms, False, now, "no REST history during WebSocket outage")
+
+    def _expect_replay(self, start_ms: int, end_ms: int) -> None:
+        # A coin still awaiting the replay of an earlier outage keeps that outage's start and last trade:
+        # back-to-back outages make one trade gap.
+        for coin in self.coins:
+            awaited = self._awaiting_replay.get(coin)
+            if awaited is not None:
+                self._awaiting_replay[coin] = awaited._replace(outage_end=end_ms)
+                continue
+            seen = self._last_trade.get(coin)
+            last = None if seen is None else LastTrade(seen[0], frozenset(seen[1]))
+            self._awaiting_replay[coin] = _AwaitedReplay(start_ms, end_ms, last)
+
+    def _settle_trade_gap(self, coin: str, replay: list[Trade] | None) -> None:
+        awaited = self._awaiting_replay.pop(coin)
+        gap = trade_gap(awaited.outage_start, awaited.outage_end, awaited.last, replay)
+        self.gaps.record(coin, "trades", gap.start_ts, gap.end_ts, gap.filled, self.clock(), gap.reason)
+
+    def _settle_unreplayed(self) -> None:
+        for coin in list(self._awaiting_replay):
+            self._settle_trade_gap(coin, None)
 
     async def _fetch_funding(self, coin: str, start_ms: int, end_ms: int | None) -> bool:
         raw = await self._rest("fundingHistory", self.info.funding_history(coin, start_ms, end_ms))
@@ -357,10 +402,13 @@ class Collector:
 
     async def _read(self, connection: WsConnection, stop: asyncio.Event) -> None:
         keepalive = asyncio.create_task(self._keepalive(connection))
+        replay_deadline = time.monotonic() + self.replay_wait_s
         try:
             async for text in connection.frames():
                 self._last_frame_mono = time.monotonic()
                 self._last_frame_ms = self.clock()
+                if self._awaiting_replay and self._last_frame_mono >= replay_deadline:
+                    self._settle_unreplayed()
                 self.handle_frame(text, self._last_frame_ms)
                 if stop.is_set():
                     return
@@ -418,8 +466,11 @@ class Collector:
         _log.error("skipped malformed market data", channel=channel, reason=reason, raw=raw[:_RAW_SHOWN])
 
     def _trades(self, data: Any, recv_ts: int) -> list[Trade]:
+        trades = parse.parse_ws_trades(data, recv_ts)
+        for coin in {trade.coin for trade in trades} & self._awaiting_replay.keys():
+            self._settle_trade_gap(coin, [trade for trade in trades if trade.coin == coin])
         fresh = []
-        for trade in parse.parse_ws_trades(data, recv_ts):
+        for trade in trades:
             last_ts, ids_at_last = self._last_trade.get(trade.coin, (-1, set()))
             if trade.ts < last_ts or (trade.ts == last_ts and trade.id in ids_at_last):
                 continue

@@ -22,6 +22,7 @@ from pairflow.hyperliquid.client import HyperliquidError, HyperliquidRateLimitEr
 from pairflow.storage import BatchWriter, Store
 from sinks.kafka import KafkaSink
 from sources.collector import Collector
+from sources.gaps import REPLAY_COVERS
 from tests.broker import TansuBroker, consume_all
 from tests.helpers import eventually, free_port
 from tests.integration.venue_support import (
@@ -128,15 +129,36 @@ def test_trades_made_on_the_venue_arrive_exactly_once_in_the_topic(venue, tansu_
         assert 0 <= trade.recv_ts - trade.ts < 5_000
 
 
-def test_dropped_websocket_reconnects_backfills_candles_and_records_the_trade_gap(venue, store: Store,
-                                                                                  tmp_path: Path) -> None:
-    engine, url, clock, tape = venue
+def _collector_behind_proxy(url: str, clock, writer: BatchWriter, **options) -> tuple[
+        TcpProxy, Collector, list[tuple[str, str, Event]]]:
+    """Return a started proxy to the venue at ``url``, a collector of ETH through it and the list it emits into."""
     proxy = TcpProxy(int(url.rsplit(":", 1)[1]))
     proxy.start()
     events: list[tuple[str, str, Event]] = []
+    settings = collector_settings(f"http://127.0.0.1:{proxy.port}", **options.pop("settings", {}))
+    collector = Collector(lambda *item: events.append(item), settings, gap_writer=writer, clock=clock, **options)
+    return proxy, collector, events
+
+
+def _cut_until_the_venue_clock_passes(proxy: TcpProxy, collector: Collector, engine, clock) -> int:
+    """Cut the link and return a time after the collector's last frame once the venue stamps trades after it."""
+    proxy.cut()
+    eventually(lambda: collector.reconnects >= 1)
+    cut_at = clock()
+    eventually(lambda: engine.now_ms > cut_at)  # the venue's clock advances in steps; stamp missed trades after it
+    return cut_at
+
+
+def _trade_gaps(store: Store) -> dict[str, tuple]:
+    rows = store.query("SELECT coin, start_ts, end_ts, filled, reason FROM gaps FINAL WHERE stream = 'trades'")
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_dropped_websocket_reconnects_backfills_candles_and_records_the_trade_gap(venue, store: Store,
+                                                                                  tmp_path: Path) -> None:
+    engine, url, clock, tape = venue
     writer = BatchWriter(store, "gaps", settings=StorageSettings(spill_dir=tmp_path / "spill"), background=False)
-    collector = Collector(lambda *item: events.append(item),
-                          collector_settings(f"http://127.0.0.1:{proxy.port}"), gap_writer=writer, clock=clock)
+    proxy, collector, events = _collector_behind_proxy(url, clock, writer)
     running = RunningCollector(collector)
     try:
         eventually(lambda: subscribed(collector))
@@ -144,9 +166,7 @@ def test_dropped_websocket_reconnects_backfills_candles_and_records_the_trade_ga
         eventually(lambda: collector.events_out["md.trades"] >= 3)
         outage_minute = engine.candle_snapshot("ETH", "1m", clock() - MINUTE_MS, clock())[-1]["t"]
 
-        proxy.cut()
-        cut_at = clock()
-        eventually(lambda: collector.reconnects >= 1)
+        cut_at = _cut_until_the_venue_clock_passes(proxy, collector, engine, clock)
         during = make_trades(engine, tape, 15)
         clock.step(MINUTE_MS)
         eventually(lambda: engine.now_ms >= outage_minute + MINUTE_MS)
@@ -174,9 +194,13 @@ def test_dropped_websocket_reconnects_backfills_candles_and_records_the_trade_ga
     rows = store.query("SELECT coin, stream, start_ts, end_ts, filled FROM gaps FINAL ORDER BY stream")
     by_stream = {row[1]: row for row in rows}
     assert set(by_stream) == {"activeAssetCtx", "bbo", "candles", "funding", "l2Book", "trades"}
-    coin, _, start_ts, end_ts, filled = by_stream["trades"]
-    assert coin == "ETH" and not filled
-    assert start_ts <= cut_at and end_ts >= cut_at + MINUTE_MS
+    # The venue replays its 10 latest trades: the first 7 made during the outage are lost, and the gap
+    # runs from the last frame before the cut to the oldest replayed trade.
+    missed = during[:-10]
+    start_ts, end_ts, filled, reason = _trade_gaps(store)["ETH"]
+    assert not filled and reason == f"trades replayed on resubscribe reach back only to {end_ts} (10 replayed)"
+    assert before[-1]["time"] <= start_ts <= cut_at < missed[0]["time"]
+    assert end_ts == replayed[0]["time"] >= missed[-1]["time"]
     assert by_stream["candles"][4] and by_stream["funding"][4]
     assert not by_stream["l2Book"][4]
     gap_events = [event for topic, _, event in events if topic == "md.gaps"]
@@ -256,3 +280,62 @@ def test_client_paces_requests_to_the_venue_limit_and_types_its_429() -> None:
         error = asyncio.run(unpaced(url))
     assert isinstance(error, HyperliquidRateLimitError)
     assert error.is_rate_limited() and error.is_retryable() and error.status == 429
+
+
+def test_trades_replayed_on_resubscribe_fill_a_short_outage_and_an_idle_coin_stays_unfilled(venue, store: Store,
+                                                                                            tmp_path: Path) -> None:
+    engine, url, clock, tape = venue
+    writer = BatchWriter(store, "gaps", settings=StorageSettings(spill_dir=tmp_path / "spill"), background=False)
+    proxy, collector, events = _collector_behind_proxy(url, clock, writer, settings={"coins": ["ETH", "BTC"]},
+                                                       replay_wait_s=0.5)
+    running = RunningCollector(collector)
+    try:
+        eventually(lambda: subscribed(collector))
+        before = make_trades(engine, tape, 12)
+        eventually(lambda: collector.events_out["md.trades"] >= 12)
+
+        cut_at = _cut_until_the_venue_clock_passes(proxy, collector, engine, clock)
+        during = make_trades(engine, tape, 4)
+        proxy.start()
+
+        eventually(lambda: subscribed(collector, times=2), timeout=15)
+        eventually(lambda: {(gap.coin, gap.stream) for gap in collector.gaps.recorded} >= {
+            ("ETH", "trades"), ("BTC", "trades")})
+        eventually(lambda: collector.events_out["md.trades"] >= 12 + 4)
+    finally:
+        running.stop()
+    writer.close()
+
+    trade_ids = [event.id for topic, _, event in events if topic == "md.trades"]
+    assert trade_ids == [f"ETH:{t['tid']}" for t in before + during]
+    gaps = _trade_gaps(store)
+    # ETH: the 10 replayed trades reach back to 6 already received, so nothing of the outage is missing.
+    eth_start, eth_end, eth_filled, eth_reason = gaps["ETH"]
+    assert eth_filled and eth_reason == REPLAY_COVERS
+    assert before[-1]["time"] <= eth_start <= cut_at < during[0]["time"] and eth_end >= during[-1]["time"]
+    # BTC never traded, so the venue replays nothing and the gap is unfilled once replay_wait_s passes.
+    assert gaps["BTC"] == (eth_start, eth_end, False, "no trades replayed on resubscribe")
+    assert sorted((gap.coin, gap.filled) for gap in collector.gaps.recorded if gap.stream == "trades") == [
+        ("BTC", False), ("ETH", True)]
+
+
+def test_a_trade_gap_still_awaiting_its_replay_is_recorded_unfilled_when_the_collector_stops(venue, store: Store,
+                                                                                            tmp_path: Path) -> None:
+    engine, url, clock, _ = venue
+    writer = BatchWriter(store, "gaps", settings=StorageSettings(spill_dir=tmp_path / "spill"), background=False)
+    proxy, collector, _ = _collector_behind_proxy(url, clock, writer, settings={"coins": ["BTC"]}, replay_wait_s=60)
+    running = RunningCollector(collector)
+    try:
+        eventually(lambda: subscribed(collector))
+        _cut_until_the_venue_clock_passes(proxy, collector, engine, clock)
+        proxy.start()
+        eventually(lambda: subscribed(collector, times=2), timeout=15)
+        assert not [gap for gap in collector.gaps.recorded if gap.stream == "trades"]
+    finally:
+        running.stop()
+    writer.close()
+
+    start_ts, end_ts, filled, reason = _trade_gaps(store)["BTC"]
+    assert (filled, reason) == (False, "no trades replayed on resubscribe")
+    candles = [gap for gap in collector.gaps.recorded if gap.stream == "candles"]
+    assert [(start_ts, end_ts)] == [(gap.start_ts, gap.end_ts) for gap in candles]
