@@ -46,7 +46,7 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     offset: int | None = None
 
 
-_DECODERS = {topic: msgspec.json.Decoder(type_) for topic, type_ in events.EVENT_OF_TOPIC.items()}
+_DECODERS = {topic: events.decoder(type_) for topic, type_ in events.EVENT_OF_TOPIC.items()}
 _INF = math.inf
 
 

@@ -24,6 +24,7 @@ from pairflow.config import load_settings
 from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import Store, connect
+from sources.cli import override_collector
 from venue.service import VenueOptions, VenueService
 
 __all__ = ["register"]
@@ -71,6 +72,7 @@ def demo(
     if settings.logging.level == "INFO":
         # Info lines would scroll the live view away; warnings and errors still show.
         settings.logging.level = "WARNING"
+    settings.collector = override_collector(settings.collector, coins=coins)
     start_logging(settings)
     console = Console()
     metrics = f" · metrics :{serve_metrics(settings.metrics.port, settings.metrics.host)}" if settings.metrics.port else ""
@@ -87,7 +89,6 @@ def demo(
     venue = VenueService(options)
     url = venue.start()
     settings.collector.url = url
-    settings.collector.coins = [coin.strip().upper() for coin in coins.split(",") if coin.strip()]
 
     store = connect(settings.storage)
     store.init_schema()

@@ -327,12 +327,17 @@ def encode(event: Event) -> bytes:
     return _encoder.encode(event)
 
 
+def decoder(type_: type[Event]) -> msgspec.json.Decoder:
+    """Return the shared JSON decoder for ``type_`` (built once per type)."""
+    found = _decoders.get(type_)
+    if found is None:
+        found = _decoders[type_] = msgspec.json.Decoder(type_)
+    return found
+
+
 def decode(data: bytes | str, type_: type[Event]) -> Event:
     """Decode JSON bytes into ``type_``; raises ``msgspec.ValidationError`` naming the bad field."""
-    decoder = _decoders.get(type_)
-    if decoder is None:
-        decoder = _decoders[type_] = msgspec.json.Decoder(type_)
-    return decoder.decode(data)
+    return decoder(type_).decode(data)
 
 
 def decode_topic(topic: str, data: bytes | str) -> Event:
