@@ -132,7 +132,7 @@ def start_ingest(
         PAIRFLOW_LOGGING__LEVEL="WARNING",
         **(extra_env or {}),
     )
-    command = [sys.executable, "-m", "pairflow", "ingest", "--dead-letter-dir", str(tmp_path / "dead"), *arguments]
+    command = [sys.executable, "-m", "app", "ingest", "--dead-letter-dir", str(tmp_path / "dead"), *arguments]
     log = open(tmp_path / "ingest.log", "ab")  # noqa: SIM115 - owned by the child
     return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pairflow.cli import app
+from app.cli import app
 from pairflow.config import StorageSettings
 from pairflow.hyperliquid.client import InfoClient
 from pairflow.storage import Store, connect

@@ -34,7 +34,7 @@ def test_collect_command_streams_venue_trades_to_the_broker_and_stops_cleanly(
         PAIRFLOW_COLLECTOR__BACKFILL_HOURS="0",
         PAIRFLOW_METRICS__PORT=str(metrics_port),
     )
-    process = subprocess.Popen([sys.executable, "-m", "pairflow", "collect", "--url", url, "--coins", "ETH"],
+    process = subprocess.Popen([sys.executable, "-m", "app", "collect", "--url", url, "--coins", "ETH"],
                                env=env, cwd=Path(__file__).resolve().parents[2],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

@@ -10,7 +10,7 @@ from pairflow.storage import connect
 def test_demo_runs_the_data_plane_and_keeps_the_data(tmp_path):
     data = tmp_path / "demo"
     done = subprocess.run(
-        [sys.executable, "-m", "pairflow", "demo", "--duration", "8", "--speed", "5", "--coins", "ETH,SOL", "--data-dir", str(data)],
+        [sys.executable, "-m", "app", "demo", "--duration", "8", "--speed", "5", "--coins", "ETH,SOL", "--data-dir", str(data)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from app.cli import app
 from pairflow import events
-from pairflow.cli import app
 from pairflow.config import StorageSettings
 from pairflow.errors import StorageError
 from pairflow.storage import BatchWriter, Store, connect, table_for

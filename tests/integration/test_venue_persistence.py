@@ -80,7 +80,7 @@ def test_corrupt_snapshot_is_refused_with_one_line_and_kept_aside(tmp_path):
     data_dir.mkdir()
     (data_dir / "venue.snapshot").write_bytes(b"PFVENUE1" + b"\0" * 40)
     result = subprocess.run(
-        [sys.executable, "-m", "venue", "venue", "serve", "--port", "0", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "app", "venue", "serve", "--port", "0", "--data-dir", str(data_dir)],
         cwd=REPO, capture_output=True, text=True, timeout=60, env={"COLUMNS": "400", "PATH": ""},
     )
     assert result.returncode == 2

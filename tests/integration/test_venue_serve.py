@@ -37,7 +37,7 @@ def venue():
 
 def test_help_explains_every_option():
     result = subprocess.run(
-        [sys.executable, "-m", "venue", "venue", "serve", "--help"],
+        [sys.executable, "-m", "app", "venue", "serve", "--help"],
         cwd=REPO, capture_output=True, text=True, timeout=30, env={"COLUMNS": "200", "PATH": ""},
     )
     assert result.returncode == 0
@@ -131,7 +131,7 @@ def test_custom_universe_file_and_bad_options(tmp_path):
     finally:
         assert process.terminate() == 0, process.output
     result = subprocess.run(
-        [sys.executable, "-m", "venue", "venue", "serve", "--ephemeral", "--fund", "0x12=5"],
+        [sys.executable, "-m", "app", "venue", "serve", "--ephemeral", "--fund", "0x12=5"],
         cwd=REPO, capture_output=True, text=True, timeout=30, env={"COLUMNS": "300", "PATH": ""},
     )
     assert result.returncode == 2

@@ -22,7 +22,7 @@ class VenueProcess:
     """
 
     def __init__(self, *args: str, timeout: float = 30.0) -> None:
-        command = [sys.executable, "-m", "venue", "venue", "serve", "--host", "127.0.0.1", "--port", "0", *args]
+        command = [sys.executable, "-m", "app", "venue", "serve", "--host", "127.0.0.1", "--port", "0", *args]
         environment = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
         self.process = subprocess.Popen(
             command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment

@@ -12,8 +12,8 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.commands.config import settings_to_toml
 from pairflow.config import load_settings
-from pairflow.config_cli import settings_to_toml
 from pairflow.errors import ConfigError
 
 positive = st.integers(min_value=1, max_value=10**9)

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.commands.backfill import parse_day
+from app.options import parse_coins
 from pairflow.config import CollectorSettings
 from pairflow.errors import PairflowError
 from pairflow.events import AssetContext, Bbo, BookLevel, Candle, Gap, L2Book, Trade
 from pairflow.hyperliquid.client import InfoClient
-from sources.cli import parse_coins, parse_day
 from sources.collector import Collector, top_coins
 from sources.gaps import GapRecorder, interval_ms
 from tests.helpers import FIXTURES

@@ -9,9 +9,9 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from pairflow.cli import app
+from app.cli import app
+from app.commands.config import settings_to_toml
 from pairflow.config import Settings, load_settings
-from pairflow.config_cli import settings_to_toml
 from pairflow.errors import ConfigError
 
 

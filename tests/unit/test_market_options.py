@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.commands.venue import parse_group
 from pairflow.config import load_settings
 from pairflow.errors import ConfigError, PairflowError
-from venue.cli import parse_group
 from venue.market.factor_model import CointegrationGroup
 from venue.market.synthetic import SyntheticMarket
 from venue.service import VenueOptions, build_market, parse_funding

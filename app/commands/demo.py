@@ -19,12 +19,12 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from flows.embedded import EmbeddedIngest
+from app.options import override_collector
+from app.runners.embedded import EmbeddedIngest
 from pairflow.config import load_settings
 from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import Store, connect
-from sources.cli import override_collector
 from venue.service import VenueOptions, VenueService
 
 __all__ = ["register"]

@@ -13,7 +13,8 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 from confluent_kafka.admin import AdminClient
 
-from flows.embedded import CollectorThread
+from app.options import UrlOption, override_collector
+from app.runners.embedded import CollectorThread
 from flows.ingest import IngestOptions, build_ingest_flow, prepare_recovery, tune_gc_for_throughput
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError, PairflowError
@@ -24,7 +25,6 @@ from pairflow.storage import connect
 from pairflow.topics import ensure_topics, topic_specs
 from sinks.clickhouse import ClickHouseSink
 from sinks.dead_letter import DeadLetterSink
-from sources.cli import UrlOption, override_collector
 from sources.kafka_source import market_data_source
 
 __all__ = ["register"]

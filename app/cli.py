@@ -13,12 +13,8 @@ import sys
 import typer
 from rich.console import Console
 
-from flows import cli as flows_cli
-from pairflow import config_cli, demo
-from sources import cli as sources_cli
-from venue import cli as venue_cli
+from app.commands import backfill, collect, config, db, demo, ingest, venue
 from pairflow.errors import PairflowError
-from pairflow.storage import cli as storage_cli
 
 app = typer.Typer(
     name="pairflow",
@@ -32,21 +28,14 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for register in (
-    config_cli.register,
-    storage_cli.register,
-    demo.register,
-    sources_cli.register,
-    flows_cli.register,
-    venue_cli.register,
-):
-    register(app)
+for command_group in (config, db, demo, collect, backfill, ingest, venue):
+    command_group.register(app)
 
 
 def main() -> None:
     """Run the CLI, printing expected errors as one line without a traceback."""
     try:
-        app()
+        app(prog_name="pairflow")
     except PairflowError as error:
         Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from app.options import ConfigOption
 from pairflow.config import load_settings
 from pairflow.errors import PairflowError
 from pairflow.storage.migrations import applied_versions, load_migrations
@@ -17,11 +17,6 @@ from pairflow.storage.store import Store, connect
 __all__ = ["register"]
 
 db_app = typer.Typer(help="Create and inspect the ClickHouse / chDB store.", no_args_is_help=True)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML file to load (default: $PAIRFLOW_CONFIG or ./pairflow.toml)."),
-]
 
 
 @db_app.command("init")

@@ -1,0 +1,83 @@
+"""``pairflow collect``: market data from Hyperliquid (or the local venue) into the broker topics."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+
+from app.options import ConfigOption, UrlOption, override_collector
+from pairflow.config import CollectorSettings, Settings, load_settings
+from pairflow.errors import PairflowError
+from pairflow.events import MARKET_TOPICS
+from pairflow.logs import start_logging
+from pairflow.metrics import serve_metrics
+from pairflow.storage import BatchWriter, connect
+from sinks.kafka import KafkaSink
+from sources.collector import Collector
+
+__all__ = ["COLLECT_HELP", "register"]
+
+_POLL_SINK_S = 0.2
+
+COLLECT_HELP = (
+    "Stream trades, L2 books, BBO, candles and asset contexts over WebSocket, plus contexts, funding and the fee "
+    "schedule over REST, into the broker topics md.* (broker section of the config). Reconnects by itself with "
+    "backoff, re-fetches candles and funding missed during an outage, and records every gap in the `gaps` table "
+    "and on md.gaps. Stop with Ctrl-C."
+)
+
+
+def collect(
+    url: UrlOption = None,
+    coins: Annotated[
+        str | None, typer.Option("--coins", help="Comma-separated coins, e.g. BTC,ETH (collector.coins).")
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            "--top", min=1, help="Without --coins: collect the N coins with the most 24h volume (collector.top_n)."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Collect market data into the broker until interrupted (see COLLECT_HELP)."""
+    settings = load_settings(config)
+    collector_settings = override_collector(settings.collector, url, coins, top)
+    start_logging(settings)
+    if settings.metrics.port:
+        serve_metrics(settings.metrics.port, settings.metrics.host)
+    asyncio.run(_collect(settings, collector_settings))
+
+
+async def _collect(settings: Settings, collector_settings: CollectorSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    with connect(settings.storage) as store:
+        store.init_schema()
+        with BatchWriter(store, "gaps", settings=settings.storage) as gaps:
+            sink = KafkaSink(settings.broker, topics=MARKET_TOPICS)
+
+            async def serve_deliveries() -> None:
+                while not stop.is_set():
+                    sink.poll(0)
+                    await asyncio.sleep(_POLL_SINK_S)
+
+            poller = asyncio.create_task(serve_deliveries())
+            try:
+                await Collector(sink.emit, collector_settings, gap_writer=gaps).run(stop)
+            finally:
+                stop.set()
+                await poller
+                undelivered = sink.close()
+    if undelivered:
+        raise PairflowError(f"{undelivered} messages were not acknowledged by the broker before shutdown")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``collect`` command to the root CLI."""
+    app.command("collect", help=COLLECT_HELP)(collect)

@@ -1,5 +1,0 @@
-"""Allow ``python -m pairflow``."""
-
-from pairflow.cli import main
-
-main()
