@@ -7,18 +7,22 @@ Output items are ``(coin, [event, ...])`` for good records and
 ``(DEAD_LETTER_KEY, [DeadLetter, ...])`` for records that could not be used. A bad
 record never stops the flow: it is counted, logged with its raw text and
 routed to the dead-letter output.
+
+Time comes from the injected `pairflow.clock.Clock`: it stamps dead letters,
+and it observes the event time of every valid record, so an event-time clock
+(replay) advances with the data while a wall clock ignores it.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
 from pairflow import events
+from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.logs import get_logger
 from pairflow.metrics import counter
 
@@ -98,7 +102,9 @@ def problem_with(event: events.Event) -> str | None:
     return _PROBLEMS.get(type(event), _common_problem)(event)
 
 
-def _dead_letter(topic: str, raw: Any, error: str, partition: int | None, offset: int | None) -> DeadLetter:
+def _dead_letter(
+    topic: str, raw: Any, error: str, partition: int | None, offset: int | None, clock: Clock
+) -> DeadLetter:
     if isinstance(raw, bytes):
         text = raw.decode("utf-8", errors="replace")
     elif isinstance(raw, msgspec.Struct):
@@ -111,51 +117,61 @@ def _dead_letter(topic: str, raw: Any, error: str, partition: int | None, offset
         topic=topic,
         raw=text,
         error=error,
-        recv_ts=time.time_ns() // 1_000_000,
+        recv_ts=clock.now_ms(),
         partition=partition,
         offset=offset,
     )
 
 
-def decode_batch(items: Iterable[tuple[str, Any, int | None, int | None]]) -> list[tuple[str, list[Any]]]:
+def decode_batch(
+    items: Iterable[tuple[str, Any, int | None, int | None]], clock: Clock = WALL_CLOCK
+) -> list[tuple[str, list[Any]]]:
     """Decode ``(topic, payload, partition, offset)`` records, grouped as ``(coin, [event, ...])``.
 
-    Rejected records come out as ``(DEAD_LETTER_KEY, [DeadLetter, ...])``. Grouping
+    Rejected records come out as ``(DEAD_LETTER_KEY, [DeadLetter, ...])``, stamped
+    with ``clock``; the clock then observes the newest valid event time. Grouping
     per key keeps Bytewax's per-item routing cost per batch instead of per event.
     """
     groups: dict[str, list[Any]] = {}
     counts: dict[str, int] = {}
     problems = _PROBLEMS
+    newest = 0
     for topic, payload, partition, offset in items:
         counts[topic] = counts.get(topic, 0) + 1
         if type(payload) is bytes:
             decoder = _DECODERS.get(topic)
             if decoder is None:
                 reason = f"topic {topic} is not a market-data topic"
-                groups.setdefault(DEAD_LETTER_KEY, []).append(_dead_letter(topic, payload, reason, partition, offset))
+                letter = _dead_letter(topic, payload, reason, partition, offset, clock)
+                groups.setdefault(DEAD_LETTER_KEY, []).append(letter)
                 continue
             try:
                 event = decoder.decode(payload)
             except msgspec.DecodeError as error:
-                letter = _dead_letter(topic, payload, str(error), partition, offset)
+                letter = _dead_letter(topic, payload, str(error), partition, offset, clock)
                 groups.setdefault(DEAD_LETTER_KEY, []).append(letter)
                 continue
         elif isinstance(payload, events.Event):
             event = payload
         else:
             reason = f"payload was a {type(payload).__name__}, not bytes or an event"
-            groups.setdefault(DEAD_LETTER_KEY, []).append(_dead_letter(topic, payload, reason, partition, offset))
+            letter = _dead_letter(topic, payload, reason, partition, offset, clock)
+            groups.setdefault(DEAD_LETTER_KEY, []).append(letter)
             continue
         reason = problems.get(type(event), _common_problem)(event)
         if reason is not None:
-            groups.setdefault(DEAD_LETTER_KEY, []).append(_dead_letter(topic, payload, reason, partition, offset))
+            letter = _dead_letter(topic, payload, reason, partition, offset, clock)
+            groups.setdefault(DEAD_LETTER_KEY, []).append(letter)
             continue
+        if event.ts > newest:
+            newest = event.ts
         key = getattr(event, "coin", None) or events.key_of(event)
         group = groups.get(key)
         if group is None:
             groups[key] = [event]
         else:
             group.append(event)
+    clock.observe(newest)
     for topic, count in counts.items():
         MESSAGES_IN.labels(topic).inc(count)
     return list(groups.items())

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import msgspec
 import structlog
 
+from pairflow.clock import WALL_CLOCK
 from pairflow.config import LoggingSettings, Settings
 from pairflow.errors import StorageError
 from pairflow.metrics import counter
@@ -76,7 +77,7 @@ class ClickHouseMirror:
             return event_dict
         _mirror_guard.active = True
         try:
-            now_ms = int(time.time() * 1000)
+            now_ms = WALL_CLOCK.now_ms()
             fields = {
                 k: v
                 for k, v in event_dict.items()

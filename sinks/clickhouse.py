@@ -8,6 +8,7 @@ from typing import Any
 
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
+from pairflow.clock import WALL_CLOCK
 from pairflow.config import StorageSettings
 from pairflow.events import Bar
 from pairflow.metrics import counter, gauge, histogram
@@ -84,7 +85,7 @@ class _ClickHousePartition(StatefulSinkPartition[list[Any], None]):
         if not stored:
             return
         WRITE_SECONDS.observe(time.perf_counter() - started)
-        now = time.time()
+        now = WALL_CLOCK.now_ms() / 1000.0
         for table, count in stored.items():
             MESSAGES_OUT.labels(table).inc(count)
             LAG_SECONDS.labels(table).set(max(now - self._newest.get(table, 0) / 1000.0, 0.0))

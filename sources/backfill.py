@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pairflow.clock import WALL_CLOCK
 from pairflow.config import StorageSettings
 from pairflow.errors import ParseError
 from pairflow.events import Candle, Funding
@@ -25,7 +26,6 @@ from pairflow.hyperliquid.client import CANDLE_PAGE, InfoClient
 from pairflow.logs import get_logger
 from pairflow.metrics import counter
 from pairflow.storage import BatchWriter, Store
-from sources.collector import now_ms
 from sources.gaps import interval_ms
 
 __all__ = ["BackfillReport", "Progress", "backfill"]
@@ -151,7 +151,7 @@ class _Table:
             raw = await self.fetch(coin, cursor, window_end)
             report.requests += 1
             try:
-                events = [event for event in self.decode(raw, now_ms()) if cursor <= event.ts <= window_end]
+                events = [event for event in self.decode(raw, WALL_CLOCK.now_ms()) if cursor <= event.ts <= window_end]
             except ParseError as error:
                 report.skipped_pages += 1
                 _SKIPPED.labels(self.name).inc()

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
+from pairflow.clock import WALL_CLOCK
 from pairflow.config import CollectorSettings
 from pairflow.errors import ParseError
 from pairflow.events import TOPIC_OF, AssetContext, Bbo, Candle, Event, L2Book, Trade
@@ -54,7 +55,7 @@ from sources.gaps import UNFILLABLE_STREAMS, Emit, GapRecorder, LastTrade, inter
 if TYPE_CHECKING:
     from pairflow.storage import BatchWriter
 
-__all__ = ["Collector", "Emit", "now_ms", "top_coins"]
+__all__ = ["Collector", "Emit", "top_coins"]
 
 _log = get_logger(__name__)
 _IN = counter("pairflow_collector_messages_in", "WebSocket frames and REST answers received.", ["channel"])
@@ -74,11 +75,6 @@ _RAW_SHOWN = 500
 CONNECTED_TEXT = "Websocket connection established."
 _FUNDING_LOOKBACK_MS = 2 * 3_600_000
 _CANDLE_PAGE = 500
-
-
-def now_ms() -> int:
-    """Return the wall-clock time in integer milliseconds since the epoch."""
-    return time.time_ns() // 1_000_000
 
 
 def top_coins(meta_and_ctxs: Any, n: int) -> list[str]:
@@ -133,7 +129,7 @@ class Collector:
         coins: list[str] | None = None,
         gap_writer: BatchWriter | None = None,
         info: InfoClient | None = None,
-        clock: Callable[[], int] = now_ms,
+        clock: Callable[[], int] = WALL_CLOCK.now_ms,
         replay_wait_s: float = 5.0,
     ) -> None:
         self.settings = settings or CollectorSettings()

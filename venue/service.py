@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pairflow.clock import WALL_CLOCK, SimulatedClock
 from pairflow.config import Settings, StorageSettings
 from pairflow.errors import ConfigError
 from pairflow.logs import get_logger
 from pairflow.metrics import counter, gauge, serve_metrics, stop_metrics
 from pairflow.runtime import tune_gc_for_throughput
-from venue.clock import DriverLoop, SimulatedClock, wall_ms
+from venue.driver_loop import DriverLoop
 from venue.engine import Engine
 from venue.market.driver import QuotedMarket
 from venue.market.factor_model import CointegrationGroup
@@ -273,14 +274,14 @@ class VenueService:
             raise ConfigError("this venue has no data directory to snapshot into")
         started = time.monotonic()
         with self.engine.lock:
-            blob = self.snapshots.encode(VenueState(self.engine, self.nonces, self.driver, wall_ms()))
+            blob = self.snapshots.encode(VenueState(self.engine, self.nonces, self.driver, WALL_CLOCK.now_ms()))
         path = self.snapshots.write(blob)
         _SNAPSHOTS.inc()
         _SNAPSHOT_SECONDS.set(time.monotonic() - started)
         return path
 
     def _start_ms(self) -> int:
-        return self.options.start_ms if self.options.start_ms is not None else wall_ms()
+        return self.options.start_ms if self.options.start_ms is not None else WALL_CLOCK.now_ms()
 
     def _restore_or_build(self) -> tuple[Any, QuotedMarket]:
         state = self.snapshots.load() if self.snapshots is not None else None

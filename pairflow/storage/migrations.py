@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pairflow.clock import WALL_CLOCK
 from pairflow.errors import StorageError
 
 __all__ = ["MIGRATIONS_DIR", "Migration", "apply_migrations", "applied_versions", "load_migrations", "split_statements"]
@@ -102,7 +102,7 @@ def apply_migrations(store, directory: Path = MIGRATIONS_DIR) -> list[int]:
                 raise StorageError(f"migration {migration.path.name} failed: {error}") from error
         store.insert_columns(
             "schema_migrations",
-            [[migration.version], [migration.name], [migration.checksum], [int(time.time() * 1000)]],
+            [[migration.version], [migration.name], [migration.checksum], [WALL_CLOCK.now_ms()]],
             ["version", "name", "checksum", "applied_ts"],
         )
         newly_applied.append(migration.version)

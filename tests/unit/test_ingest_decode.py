@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flows.decode import DEAD_LETTER_KEY, DeadLetter, decode_batch, problem_with
+from pairflow.clock import EventClock
 from pairflow.events import BookLevel, Candle, Funding, L2Book, Trade, encode
 
 TRADE = Trade(id="BTC:1", coin="BTC", ts=1_700_000_000_000, px=100.5, sz=0.25, side="B", tid=1)
@@ -61,3 +62,15 @@ def test_book_and_candle_rules() -> None:
     negative = L2Book(id="b", coin="BTC", ts=1, bids=(BookLevel(1.0, -1.0),), asks=())
     assert "bids level 1.0@-1.0" in problem_with(negative)
     assert problem_with(L2Book(id="b", coin="BTC", ts=1, bids=(BookLevel(1.0, 0.0),), asks=())) is None
+
+
+def test_the_injected_clock_stamps_dead_letters_and_follows_valid_event_time() -> None:
+    clock = EventClock(start_ms=5)
+    late = Trade(id="BTC:0", coin="BTC", ts=TRADE.ts - 60_000, px=100.0, sz=1.0, side="A", tid=0)
+    future_but_bad = Trade(id="BTC:9", coin="BTC", ts=TRADE.ts + 60_000, px=-1.0, sz=1.0, side="A", tid=9)
+    out = dict(decode_batch([("md.trades", b"junk", 0, 1), ("md.trades", TRADE, None, None)], clock))
+    assert out[DEAD_LETTER_KEY][0].recv_ts == 5
+    assert clock.now_ms() == TRADE.ts
+    out = dict(decode_batch([("md.trades", late, None, None), ("md.trades", future_but_bad, None, None)], clock))
+    assert out[DEAD_LETTER_KEY][0].recv_ts == TRADE.ts
+    assert clock.now_ms() == TRADE.ts

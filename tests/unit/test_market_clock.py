@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import eventually
-from venue.clock import DriverLoop, ManualClock, SimulatedClock
+from pairflow.clock import ManualClock, SimulatedClock
+from venue.driver_loop import DriverLoop
 from venue.engine import Engine
 from venue.universe import default_universe
 

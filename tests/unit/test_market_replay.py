@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from venue.clock import DriverLoop, ManualClock
+from pairflow.clock import ManualClock
+from venue.driver_loop import DriverLoop
 from venue.engine import Engine
 from venue.market.participants import TakerConfig
 from venue.market.recorded import HOUR_MS, load_directory

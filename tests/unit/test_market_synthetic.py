@@ -7,7 +7,8 @@ import statistics
 
 import pytest
 
-from venue.clock import DriverLoop, ManualClock
+from pairflow.clock import ManualClock
+from venue.driver_loop import DriverLoop
 from venue.engine import Engine
 from venue.market.factor_model import CointegrationGroup
 from venue.market.participants import TakerConfig

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -24,6 +23,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from pairflow.clock import WALL_CLOCK
+
 from .exchange import ExchangeService
 from .info import InfoService
 from .limits import MAX_BODY_BYTES, BodyTooLarge, read_limited_body
@@ -33,14 +34,9 @@ from .requests import DESERIALIZE_ERROR, BadRequest, decode_info_request, parse_
 from .ws import IDLE_TIMEOUT_S, MAX_SUBSCRIPTIONS, Hub
 from .ws_admission import WsAdmission
 
-__all__ = ["create_app", "wall_clock_ms"]
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
-
-
-def wall_clock_ms() -> int:
-    """Return the current wall-clock time in milliseconds (the SDK's nonce clock)."""
-    return time.time_ns() // 1_000_000
 
 
 def _json(value: Any) -> Response:
@@ -63,7 +59,7 @@ def _client_ip(request: Request) -> str:
 def create_app(
     engine: Any,
     *,
-    clock: Callable[[], int] = wall_clock_ms,
+    clock: Callable[[], int] = WALL_CLOCK.now_ms,
     nonces: NonceTracker | None = None,
     ip_weight_per_minute: int | None = None,
     push_interval: float = 0.5,

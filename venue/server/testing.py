@@ -12,7 +12,9 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from .app import create_app, wall_clock_ms
+from pairflow.clock import WALL_CLOCK
+
+from .app import create_app
 from .serve import BackgroundServer, bind_socket
 
 __all__ = ["SteppableClock", "run_venue"]
@@ -33,7 +35,7 @@ class SteppableClock:
         self.offset_ms = 0
 
     def __call__(self) -> int:
-        return wall_clock_ms() + self.offset_ms
+        return WALL_CLOCK.now_ms() + self.offset_ms
 
     def step(self, ms: int) -> None:
         """Move the clock forward by ``ms`` milliseconds."""

@@ -1,41 +1,25 @@
-"""Simulated time for the venue and the loop that drives the engine and the market with it.
+"""The loop that drives the venue's engine and market on a clock.
 
-`SimulatedClock` runs `speed` times faster than wall time from a start instant
-(speed 1 = wall time); `ManualClock` only moves when told (tests). `DriverLoop`
-steps the engine (`engine.advance`) and a market driver at a fixed simulated
-cadence, each step under ``engine.lock``.
+`DriverLoop` steps the engine (`engine.advance`) and a market driver at a fixed
+simulated cadence, each step under ``engine.lock``. Its time comes from a
+`pairflow.clock.Clock`: `SimulatedClock` (``speed`` times wall time) in
+``venue serve``, `ManualClock` in tests.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from typing import Any, Protocol
 
+from pairflow.clock import Clock
 from pairflow.logs import get_logger
 from pairflow.metrics import counter
 
-__all__ = ["Clock", "DriverLoop", "ManualClock", "MarketDriver", "SimulatedClock", "wall_ms"]
+__all__ = ["DriverLoop", "MarketDriver"]
 
-_log = get_logger("venue.clock")
+_log = get_logger("venue.driver_loop")
 _STEPS = counter("pairflow_venue_driver_steps", "Market-driver steps run by the venue.")
 _STEP_ERRORS = counter("pairflow_venue_driver_errors", "Market-driver steps that raised and were skipped.")
-
-
-def wall_ms() -> int:
-    """Return the wall-clock time in integer milliseconds since the epoch."""
-    return time.time_ns() // 1_000_000
-
-
-class Clock(Protocol):
-    """Source of simulated time in epoch milliseconds."""
-
-    speed: float
-
-    def now_ms(self) -> int: ...
-
-    def wall_seconds_until(self, sim_ms: int) -> float: ...
 
 
 class MarketDriver(Protocol):
@@ -44,63 +28,6 @@ class MarketDriver(Protocol):
     def attach(self, engine: Any) -> None: ...
 
     def step(self, engine: Any, now_ms: int) -> None: ...
-
-
-class SimulatedClock:
-    """Simulated time ``start_ms + speed * (wall elapsed since construction)``.
-
-    Parameters
-    ----------
-    start_ms
-        Simulated time at construction, epoch milliseconds.
-    speed
-        How many simulated seconds pass per wall second (1.0 = wall time).
-    monotonic
-        Wall-time source in seconds; injectable for tests.
-    """
-
-    def __init__(self, start_ms: int, speed: float = 1.0, monotonic: Callable[[], float] = time.monotonic) -> None:
-        if not speed > 0:
-            raise ValueError(f"clock speed must be positive, was {speed}")
-        self.start_ms = int(start_ms)
-        self.speed = float(speed)
-        self._monotonic = monotonic
-        self._wall_start = monotonic()
-
-    def now_ms(self) -> int:
-        """Return the current simulated time in epoch milliseconds."""
-        return self.start_ms + int((self._monotonic() - self._wall_start) * 1000.0 * self.speed)
-
-    def wall_seconds_until(self, sim_ms: int) -> float:
-        """Return how many wall seconds remain until simulated time reaches `sim_ms` (>= 0)."""
-        return max(0.0, (sim_ms - self.now_ms()) / 1000.0 / self.speed)
-
-
-class ManualClock:
-    """Clock that only moves through `set` and `advance`; for deterministic tests."""
-
-    def __init__(self, start_ms: int = 0) -> None:
-        self._now_ms = int(start_ms)
-        self.speed = 1.0
-
-    def now_ms(self) -> int:
-        """Return the current time."""
-        return self._now_ms
-
-    def advance(self, delta_ms: int) -> int:
-        """Move time forward by `delta_ms` and return the new time."""
-        if delta_ms < 0:
-            raise ValueError(f"a clock cannot move backwards, delta was {delta_ms} ms")
-        self._now_ms += int(delta_ms)
-        return self._now_ms
-
-    def set(self, now_ms: int) -> None:
-        """Jump to `now_ms` (not before the current time)."""
-        self.advance(int(now_ms) - self._now_ms)
-
-    def wall_seconds_until(self, sim_ms: int) -> float:
-        """Return 0: a manual clock never waits on the wall."""
-        return 0.0
 
 
 class DriverLoop:
