@@ -1,0 +1,77 @@
+"""Pearson correlation of two streams, rolling or exponentially weighted.
+
+Used as the health signal of a spread: fed the legs' log returns, a falling
+correlation warns that the relation the hedge ratio assumes is weakening.
+The numeric core is `operators.moments` (centred updates, bounded drift).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from operators.guard import Guarded, finite_problem
+from operators.moments import make_moments, moments_ready
+
+__all__ = ["Correlation", "CorrelationValue"]
+
+
+class CorrelationValue(NamedTuple):
+    """Correlation of the two inputs as of ``ts``."""
+
+    ts: int
+    correlation: float
+
+
+class Correlation(Guarded):
+    """Pearson correlation over the last ``window`` pairs, or EWMA with ``halflife`` (in events).
+
+    Input is ``(ts, x, y)`` with ``ts`` strictly increasing. A pair with a
+    non-finite value or an old ``ts`` is rejected (no output, ``last_reason``
+    set, state untouched). No output until the window is full (or
+    ``min_count`` EWMA updates), nor while either input is flat.
+
+    Parameters
+    ----------
+    window
+        Rolling window length in events; give this or ``halflife``.
+    halflife
+        EWMA half-life in events.
+    min_count
+        EWMA updates before the first output.
+
+    Examples
+    --------
+    >>> corr = Correlation(window=3)
+    >>> corr.update((1, 1.0, 2.0)), corr.update((2, 2.0, 4.1))
+    ([], [])
+    >>> [round(c.correlation, 6) for c in corr.update((3, 3.0, 5.9))]
+    [0.999015]
+    >>> corr.update((4, float("nan"), 1.0)), corr.last_reason
+    ([], 'invalid: x was nan')
+    """
+
+    def __init__(self, window: int | None = 100, halflife: float | None = None, min_count: int = 10) -> None:
+        self._init_guard()
+        self.moments = make_moments(None if halflife is not None else window, halflife)
+        self.min_count = min_count
+
+    def update(self, event: tuple[int, float, float]) -> list[CorrelationValue]:
+        """Fold ``(ts, x, y)`` in; return the correlation once warm."""
+        ts, x, y = event
+        problem = finite_problem("x", x) or finite_problem("y", y)
+        if problem:
+            return self._reject("invalid", problem)
+        problem = self._order_problem(ts)
+        if problem:
+            return self._reject("out-of-order", problem)
+        self.last_ts = ts
+        m = self.moments
+        m.add(x, y)
+        if not moments_ready(m, self.min_count):
+            return []
+        var_x, var_y = m.var_x, m.var_y
+        if var_x <= 0.0 or var_y <= 0.0:
+            return self._reject("flat", "an input did not vary over the window")
+        rho = m.cov / math.sqrt(var_x * var_y)
+        return [CorrelationValue(ts, max(-1.0, min(1.0, rho)))]

@@ -1,0 +1,81 @@
+"""Mean-crossing count, batch and rolling.
+
+How often a spread crosses its mean in a window tells whether reversion
+happens often enough to trade: a low half-life with two crossings in six
+months is one lucky trade, not a strategy.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from operators.guard import Guarded, finite_problem
+
+__all__ = ["MeanCrossingValue", "MeanCrossings", "mean_crossings"]
+
+
+def mean_crossings(values: Sequence[float] | np.ndarray) -> int:
+    """Return how many times ``values`` cross their mean (points exactly on it do not count).
+
+    Examples
+    --------
+    >>> mean_crossings([1.0, 3.0, 1.0, 2.0, 3.0])
+    3
+    """
+    series = np.asarray(values, dtype=float)
+    if series.size < 2:
+        return 0
+    signs = np.sign(series - series.mean())
+    signs = signs[signs != 0]
+    return int(np.count_nonzero(signs[1:] != signs[:-1]))
+
+
+class MeanCrossingValue(NamedTuple):
+    """Number of mean crossings in the last window as of ``ts``."""
+
+    ts: int
+    crossings: int
+
+
+class MeanCrossings(Guarded):
+    """Count crossings of the window mean over the last ``window`` values of ``(ts, value)`` input.
+
+    Parameters
+    ----------
+    window
+        Number of values counted.
+
+    Examples
+    --------
+    >>> counter = MeanCrossings(window=4)
+    >>> [counter.update((ts, v)) for ts, v in enumerate([1.0, 3.0, 1.0])]
+    [[], [], []]
+    >>> counter.update((3, 3.0))
+    [MeanCrossingValue(ts=3, crossings=3)]
+    """
+
+    def __init__(self, window: int = 200) -> None:
+        if window < 2:
+            raise ValueError(f"window must be at least 2, received {window}")
+        self._init_guard()
+        self.window = window
+        self._values: deque[float] = deque(maxlen=window)
+
+    def update(self, event: tuple[int, float]) -> list[MeanCrossingValue]:
+        """Fold ``(ts, value)`` in; return the count once the window is full."""
+        ts, value = event
+        problem = finite_problem("value", value)
+        if problem:
+            return self._reject("invalid", problem)
+        problem = self._order_problem(ts)
+        if problem:
+            return self._reject("out-of-order", problem)
+        self.last_ts = ts
+        self._values.append(value)
+        if len(self._values) < self.window:
+            return []
+        return [MeanCrossingValue(ts, mean_crossings(self._values))]
