@@ -48,6 +48,7 @@ from pairflow.errors import ParseError
 from pairflow.events import TOPIC_OF, AssetContext, Bbo, Candle, Event, L2Book, Trade
 from pairflow.hyperliquid import parse
 from pairflow.hyperliquid.client import HyperliquidError, InfoClient, WsConnection
+from pairflow.hyperliquid.schemas import WS_CONNECTED_TEXT
 from pairflow.logs import get_logger
 from pairflow.metrics import counter, histogram
 from sources.gaps import UNFILLABLE_STREAMS, Emit, GapRecorder, LastTrade, interval_ms, trade_gap
@@ -72,7 +73,6 @@ _LAG = histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 _RAW_SHOWN = 500
-CONNECTED_TEXT = "Websocket connection established."
 _FUNDING_LOOKBACK_MS = 2 * 3_600_000
 _CANDLE_PAGE = 500
 
@@ -212,7 +212,7 @@ class Collector:
 
     def handle_frame(self, text: str, recv_ts: int) -> None:
         """Parse one raw WebSocket frame and emit its events; log, count and skip anything malformed."""
-        if text == CONNECTED_TEXT:
+        if text == WS_CONNECTED_TEXT:
             self.frames_in["connected"] += 1
             return
         try:

@@ -6,6 +6,9 @@ and a backfill can run flat out without being answered with HTTP 429. Weight
 that depends on the size of the answer (``candleSnapshot``, ``fundingHistory``,
 ...) is charged after the response arrives and slows the next requests down.
 
+Request bodies and subscriptions are built from the wire types of
+`pairflow.hyperliquid.schemas`, the ones the venue decodes with.
+
 Errors are typed: `HyperliquidClientError` (4xx, the request is wrong),
 `HyperliquidRateLimitError` (429), `HyperliquidServerError` (5xx) and
 `HyperliquidTransportError` (no answer); each says `is_retryable()` and
@@ -22,10 +25,20 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
+import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
 
 from pairflow.errors import PairflowError
+from pairflow.hyperliquid.schemas import (
+    CandleRange,
+    CandleSnapshotRequest,
+    FundingHistoryRequest,
+    InfoRequest,
+    MetaAndAssetCtxsRequest,
+    Subscription,
+    UserFeesRequest,
+)
 from pairflow.hyperliquid.urls import resolve_api_url, ws_url
 from pairflow.hyperliquid.weights import IP_WEIGHT_PER_MINUTE, info_base_weight, info_extra_weight
 
@@ -207,14 +220,15 @@ class InfoClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def info(self, body: Mapping[str, Any]) -> Any:
-        """Post ``body`` to ``/info`` and return the decoded JSON, retrying retryable failures.
+    async def info(self, request: InfoRequest | Mapping[str, Any]) -> Any:
+        """Post ``request`` to ``/info`` and return the decoded JSON, retrying retryable failures.
 
         Raises
         ------
         HyperliquidError
             The last failure once retries are used up, or at once for a 4xx answer.
         """
+        body = msgspec.to_builtins(request) if isinstance(request, InfoRequest) else request
         attempt = 0
         while True:
             try:
@@ -230,23 +244,15 @@ class InfoClient:
 
     async def meta_and_asset_ctxs(self) -> Any:
         """Return ``[meta, assetCtxs]`` for the perpetuals of the default dex."""
-        return await self.info({"type": "metaAndAssetCtxs"})
+        return await self.info(MetaAndAssetCtxsRequest())
 
     async def candle_snapshot(self, coin: str, interval: str, start_ms: int, end_ms: int) -> list[dict]:
         """Return up to 500 candles of ``coin`` opening in ``[start_ms, end_ms]``, oldest first."""
-        return await self.info(
-            {
-                "type": "candleSnapshot",
-                "req": {"coin": coin, "interval": interval, "startTime": start_ms, "endTime": end_ms},
-            }
-        )
+        return await self.info(CandleSnapshotRequest(CandleRange(coin, interval, start_ms, end_ms)))
 
     async def funding_history(self, coin: str, start_ms: int, end_ms: int | None = None) -> list[dict]:
         """Return up to 500 hourly funding rows of ``coin`` from ``start_ms``, oldest first."""
-        body: dict[str, Any] = {"type": "fundingHistory", "coin": coin, "startTime": start_ms}
-        if end_ms is not None:
-            body["endTime"] = end_ms
-        return await self.info(body)
+        return await self.info(FundingHistoryRequest(coin, start_ms, end_ms))
 
     async def user_fees(self, user: str | None = None) -> dict:
         """Return the fee schedule of ``user``; without a user, the public base-tier schedule.
@@ -254,7 +260,7 @@ class InfoClient:
         The base tier is what an address with no trading volume pays, so the
         all-zero address stands in for "no user".
         """
-        return await self.info({"type": "userFees", "user": user or ZERO_ADDRESS})
+        return await self.info(UserFeesRequest(user or ZERO_ADDRESS))
 
     async def _info_once(self, body: Mapping[str, Any]) -> Any:
         await self.bucket.take(info_weight(body))
@@ -320,9 +326,10 @@ class WsConnection:
                 f"WebSocket {self.url} connect failed: {type(error).__name__}: {error}"
             ) from None
 
-    async def subscribe(self, subscription: Mapping[str, Any]) -> None:
+    async def subscribe(self, subscription: Subscription | Mapping[str, Any]) -> None:
         """Send ``{"method":"subscribe","subscription":...}``."""
-        await self.send({"method": "subscribe", "subscription": dict(subscription)})
+        wire = msgspec.to_builtins(subscription) if isinstance(subscription, Subscription) else dict(subscription)
+        await self.send({"method": "subscribe", "subscription": wire})
 
     async def ping(self) -> None:
         """Send the application-level keepalive ``{"method":"ping"}`` (answered with channel ``pong``)."""

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from hyperliquid.utils.signing import float_to_wire, sign_l1_action
 
 from pairflow.hyperliquid.signing import recover_l1_signer
-from venue.server.requests import BadRequest, decode_action, decode_exchange_request, decode_info_request, parse_json
+from pairflow.hyperliquid.schemas import BadRequest, decode_action, decode_exchange_request, decode_info_request
+from venue.server.body import parse_json
 
 WALLET = eth_account.Account.from_key("0x" + "22" * 32)
 

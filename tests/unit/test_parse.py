@@ -150,13 +150,15 @@ def test_user_fees_with_spot_rates():
 @pytest.mark.parametrize(
     ("mutate", "field", "reason"),
     [
-        (lambda t: t.update(px=83770.0), "data[0].px", "expected a decimal string"),
+        (lambda t: t.update(px=83770.0), "data[0].px", "expected a string (received 83770.0)"),
         (lambda t: t.update(px="abc"), "data[0].px", "expected a decimal string"),
         (lambda t: t.update(px="nan"), "data[0].px", "expected a finite number"),
         (lambda t: t.update(sz="-1"), "data[0].sz", "expected a positive number"),
         (lambda t: t.update(side="X"), "data[0].side", "expected 'B' or 'A'"),
         (lambda t: t.pop("tid"), "data[0].tid", "missing field"),
-        (lambda t: t.update(time="1"), "data[0].time", "expected an integer"),
+        (lambda t: t.update(time="1"), "data[0].time", "expected an integer (received '1')"),
+        (lambda t: t.update(tid=None), "data[0].tid", "expected an integer (received None)"),
+        (lambda t: t.update(coin=""), "data[0].coin", "expected a coin name"),
     ],
 )
 def test_bad_trade_names_the_field(mutate, field, reason):
@@ -179,3 +181,29 @@ def test_non_object_payload():
     with pytest.raises(ParseError) as err:
         parse.parse_bbo("not json object", RECV)
     assert err.value.field == "data"
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "reason"),
+    [
+        ({"coin": "X", "time": 1, "levels": [[{"px": "2", "sz": "1"}], [5]]}, "data.levels[1][0]",
+         "expected a JSON object (received 5)"),
+        ({"coin": "X", "time": 1, "levels": [[{"px": "2"}], []]}, "data.levels[0][0].sz", "missing field"),
+        ({"coin": "X", "time": 1, "levels": [[], [], []]}, "data.levels", "expected [bids, asks]"),
+        ({"coin": "X", "time": 1, "levels": [[{"px": "0", "sz": "1"}], []]}, "data.levels[0][0].px",
+         "expected a positive number"),
+    ],
+)
+def test_bad_book_names_the_nested_field(data, field, reason):
+    with pytest.raises(ParseError) as err:
+        parse.parse_l2_book(data, RECV)
+    assert err.value.field == field
+    assert reason in str(err.value)
+
+
+def test_bad_rest_row_names_its_index():
+    rows = http("http_fundingHistory_BTC.json")
+    rows[1] = {**rows[1], "fundingRate": None}
+    with pytest.raises(ParseError) as err:
+        parse.parse_funding_history(rows, RECV)
+    assert str(err.value) == "response[1].fundingRate: expected a string (received None)"

@@ -24,13 +24,14 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from pairflow.clock import WALL_CLOCK
+from pairflow.hyperliquid.schemas import DESERIALIZE_ERROR, BadRequest, decode_info_request
 
+from .body import BodyTooLarge, parse_json, read_limited_body
 from .exchange import ExchangeService
 from .info import InfoService
-from .limits import MAX_BODY_BYTES, BodyTooLarge, read_limited_body
+from .limits import MAX_BODY_BYTES
 from .nonces import NonceTracker
 from .ratelimit import AddressBudget, IpRateLimiter, exchange_weight, info_base_weight, info_extra_weight
-from .requests import DESERIALIZE_ERROR, BadRequest, decode_info_request, parse_json
 from .ws import IDLE_TIMEOUT_S, MAX_SUBSCRIPTIONS, Hub
 from .ws_admission import WsAdmission
 

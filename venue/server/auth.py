@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from pairflow.hyperliquid.schemas import ExchangeRequest
 from pairflow.hyperliquid.signing import recover_l1_signers, recover_user_signers
-
-from .requests import ExchangeRequest
 
 __all__ = ["ActionRejected", "Actor", "authenticate_l1", "authenticate_user_signed"]
 

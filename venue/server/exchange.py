@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pairflow.hyperliquid import schemas as rq
 from venue.engine import EngineError, OrderRequest
 
-from . import requests as rq
 from .auth import ActionRejected, Actor, authenticate_l1, authenticate_user_signed
 from .nonces import NonceError, NonceTracker
 from .ratelimit import AddressBudget
@@ -96,7 +96,7 @@ class ExchangeService:
         self.address_budget = address_budget
 
     def handle(self, payload: Any) -> dict[str, Any]:
-        """Return the JSON response for one request body; raise `requests.BadRequest` for HTTP 422."""
+        """Return the JSON response for one request body; raise `pairflow.hyperliquid.schemas.BadRequest` for HTTP 422."""
         request = rq.decode_exchange_request(payload)
         action_type = request.action.get("type")
         unsupported = rq.UNSUPPORTED_ACTION_TYPES.get(action_type) if isinstance(action_type, str) else None

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pairflow.hyperliquid import schemas as rq
+from pairflow.hyperliquid.schemas import BadRequest
 from venue.engine import EngineError
-
-from . import requests as rq
-from .requests import BadRequest
 
 __all__ = ["InfoService"]
 

@@ -29,6 +29,8 @@ import msgspec
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from pairflow.hyperliquid.schemas import CANDLE_INTERVALS, WS_CONNECTED_TEXT
+
 from .limits import MAX_WS_MESSAGE_BYTES
 from .ws_admission import WsAdmission
 
@@ -36,7 +38,6 @@ __all__ = ["Hub", "SubscriptionError", "subscription_key"]
 
 log = logging.getLogger(__name__)
 
-CONNECTED_TEXT = "Websocket connection established."
 MAX_SUBSCRIPTIONS = 1000
 """Subscriptions allowed per IP, summed over its connections."""
 IDLE_TIMEOUT_S = 60.0
@@ -44,7 +45,6 @@ IDLE_TIMEOUT_S = 60.0
 MAX_USERS = 10
 MAX_MESSAGES_PER_MINUTE = 2000
 MAX_QUEUED_FRAMES = 10_000
-CANDLE_INTERVALS = {"1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "1w", "1M"}
 _COIN_TYPES = {"l2Book", "trades", "bbo", "activeAssetCtx"}
 _USER_TYPES = {"userEvents", "userFills", "orderUpdates", "userFundings", "userNonFundingLedgerUpdates", "webData2"}
 
@@ -495,7 +495,7 @@ class Hub:
         connection = Connection(websocket, ip)
         self._connections.add(connection)
         writer = asyncio.get_running_loop().create_task(self._write(connection))
-        connection.send(CONNECTED_TEXT)
+        connection.send(WS_CONNECTED_TEXT)
         try:
             while not connection.closed:
                 try:

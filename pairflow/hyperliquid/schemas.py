@@ -1,72 +1,84 @@
-"""Typed decoding of ``/info`` requests and ``/exchange`` envelopes and actions.
+"""Hyperliquid wire schemas: one msgspec type per request, action, order wire, market-data payload and subscription.
 
-Everything the real venue would refuse to deserialize (unknown ``type``,
-missing fields, wrong JSON types, out-of-range integers, non-decimal price
-strings) raises `BadRequest`, which the HTTP layer answers with 422 and the
-real body text. Unknown extra keys are accepted and ignored, as the SDK sends
-some (``dex``, ``endTime: null``, ``aggregateByTime``).
+The venue decodes what clients send with these types, the client builds its
+requests from them, `pairflow.hyperliquid.parse` decodes market data with them
+and the order router will sign actions built from them, so client and server
+cannot drift apart. Field names stay camelCase because they are the wire.
+
+Decoding is strict, as the real venue's: unknown ``type``, missing fields,
+wrong JSON types, out-of-range integers and non-decimal price strings raise
+`BadRequest` (the venue answers HTTP 422 with `DESERIALIZE_ERROR`). Unknown
+extra keys are accepted and ignored, as the SDK sends some (``dex``,
+``endTime: null``, ``aggregateByTime``).
 """
 
 from __future__ import annotations
 
-import json
+import typing
 from typing import Annotated, Any, Literal
 
 import msgspec
 
+from pairflow.errors import PairflowError
+
 __all__ = [
+    "CANDLE_INTERVALS",
     "DESERIALIZE_ERROR",
-    "BadRequest",
-    "ExchangeRequest",
     "INFO_REQUEST_TYPES",
     "L1_ACTION_TYPES",
-    "USER_SIGNED_ACTION_TYPES",
+    "SUBSCRIPTION_TYPES",
     "UNSUPPORTED_ACTION_TYPES",
+    "USER_SIGNED_ACTION_TYPES",
+    "WS_CONNECTED_TEXT",
+    "BadRequest",
+    "ExchangeRequest",
     "decode_action",
     "decode_exchange_request",
     "decode_info_request",
-    "parse_json",
+    "decode_subscription",
 ]
 
 DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
+"""The body text of the real venue's HTTP 422."""
+
+WS_CONNECTED_TEXT = "Websocket connection established."
+"""The first (non-JSON) frame the venue sends on every WebSocket."""
+
+CandleInterval = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "1w", "1M"]
+CANDLE_INTERVALS: tuple[str, ...] = typing.get_args(CandleInterval)
+"""Every candle interval the venue serves, shortest first."""
 
 
-class BadRequest(Exception):
-    """Raised when a body cannot be decoded into a request; ``detail`` names the cause for logs."""
+class BadRequest(PairflowError):
+    """Raise when a payload cannot be decoded into a wire type; ``detail`` names the cause for logs."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
-        self.detail = detail
+        self.detail = self.message
 
 
-def _reject_constant(name: str) -> Any:
-    raise BadRequest(f"JSON constant {name} is not allowed")
-
-
-def parse_json(body: bytes) -> Any:
-    """Parse a request body keeping object keys in arrival order (the L1 hash depends on it)."""
+def _convert(payload: Any, target: Any) -> Any:
     try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except BadRequest:
-        raise
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"invalid JSON: {exc}") from None
+        return msgspec.convert(payload, target, strict=True)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 Address = Annotated[str, msgspec.Meta(pattern="^0x[0-9a-fA-F]{40}$")]
 Cloid = Annotated[str, msgspec.Meta(pattern="^0x[0-9a-fA-F]{32}$")]
+Coin = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 U64 = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 U32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
 I64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 Decimal = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,20}(\.[0-9]{1,20})?$")]
-Interval = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "1w", "1M"]
+Interval = CandleInterval
 
 
 # ---------------------------------------------------------------- /info
 
 
-class InfoRequest(msgspec.Struct, tag_field="type", frozen=True):
-    """Base of every ``/info`` request; the subclass tag is the ``type`` value."""
+class InfoRequest(msgspec.Struct, tag_field="type", frozen=True, omit_defaults=True):
+    """Base of every ``/info`` request; the subclass tag is the ``type`` value (defaults are not sent)."""
 
 
 class MetaRequest(InfoRequest, tag="meta"):
@@ -275,10 +287,7 @@ for _cls in INFO_REQUEST_TYPES[1:]:
 
 def decode_info_request(payload: Any) -> InfoRequest:
     """Return the typed ``/info`` request or raise `BadRequest`."""
-    try:
-        return msgspec.convert(payload, _INFO_UNION, strict=True)
-    except msgspec.ValidationError as exc:
-        raise BadRequest(str(exc)) from None
+    return _convert(payload, _INFO_UNION)
 
 
 # ---------------------------------------------------------------- /exchange envelope
@@ -302,10 +311,7 @@ class ExchangeRequest(msgspec.Struct, frozen=True):
 
 def decode_exchange_request(payload: Any) -> ExchangeRequest:
     """Return the typed envelope (action left raw) or raise `BadRequest`."""
-    try:
-        return msgspec.convert(payload, ExchangeRequest, strict=True)
-    except msgspec.ValidationError as exc:
-        raise BadRequest(str(exc)) from None
+    return _convert(payload, ExchangeRequest)
 
 
 # ---------------------------------------------------------------- actions
@@ -476,10 +482,7 @@ UNSUPPORTED_ACTION_TYPES = {
 
 def decode_action(action: dict) -> Action:
     """Return the typed action or raise `BadRequest` (unknown type, missing or mistyped fields)."""
-    try:
-        decoded = msgspec.convert(action, _ACTION_UNION, strict=True)
-    except msgspec.ValidationError as exc:
-        raise BadRequest(str(exc)) from None
+    decoded = _convert(action, _ACTION_UNION)
     for wire in _order_wires(decoded):
         if (wire.t.limit is None) == (wire.t.trigger is None):
             raise BadRequest("order type must hold exactly one of limit or trigger")
@@ -494,3 +497,192 @@ def _order_wires(action: Action) -> list[OrderWire]:
     if isinstance(action, ModifyAction):
         return [action.order]
     return []
+
+
+# ---------------------------------------------------------------- market data (WebSocket ``data`` and /info answers)
+# Prices and sizes stay decimal strings here; `pairflow.hyperliquid.parse` turns them into floats and checks signs.
+
+
+class TradeWire(msgspec.Struct, frozen=True):
+    """One trade of the ``trades`` channel or a ``recentTrades`` answer."""
+
+    coin: str
+    side: str
+    px: str
+    sz: str
+    time: int
+    tid: int
+    hash: str = ""
+
+
+class LevelWire(msgspec.Struct, frozen=True):
+    """One price level of ``l2Book`` (``n`` orders) or one side of ``bbo``."""
+
+    px: str
+    sz: str
+    n: int = 0
+
+
+class L2BookWire(msgspec.Struct, frozen=True):
+    """An ``l2Book`` frame or ``/info l2Book`` answer: ``levels`` is ``[bids, asks]``."""
+
+    coin: str
+    time: int
+    levels: list[list[LevelWire]]
+
+
+class BboWire(msgspec.Struct, frozen=True):
+    """A ``bbo`` frame: ``bbo`` is ``[bid, ask]``, an empty side is null."""
+
+    coin: str
+    time: int
+    bbo: list[LevelWire | None]
+
+
+class CandleWire(msgspec.Struct, frozen=True):
+    """One candle of a ``candle`` frame or a ``candleSnapshot`` answer."""
+
+    s: str
+    i: str
+    t: int
+    T: int
+    o: str
+    c: str
+    h: str
+    l: str  # noqa: E741 - the wire's name for the low price
+    v: str
+    n: int
+
+
+class AssetCtxWire(msgspec.Struct, frozen=True):
+    """A perp asset context (``activeAssetCtx`` frame, ``metaAndAssetCtxs`` answer)."""
+
+    markPx: str
+    oraclePx: str
+    openInterest: str
+    funding: str
+    dayNtlVlm: str
+    prevDayPx: str
+    midPx: str | None = None
+    premium: str | None = None
+
+
+class ActiveAssetCtxWire(msgspec.Struct, frozen=True):
+    coin: str
+    ctx: AssetCtxWire
+
+
+class MetaAssetWire(msgspec.Struct, frozen=True):
+    name: str
+    isDelisted: bool = False
+
+
+class MetaWire(msgspec.Struct, frozen=True):
+    universe: list[MetaAssetWire]
+
+
+class FundingRowWire(msgspec.Struct, frozen=True):
+    """One row of a ``fundingHistory`` answer."""
+
+    coin: str
+    time: int
+    fundingRate: str
+    premium: str | None = None
+
+
+class FeeScheduleWire(msgspec.Struct, frozen=True):
+    spotCross: str | None = None
+    spotAdd: str | None = None
+
+
+class UserFeesWire(msgspec.Struct, frozen=True):
+    """A ``userFees`` answer; older ones carry no spot rates (UNSET tells an absent rate from a null one)."""
+
+    feeSchedule: FeeScheduleWire
+    userCrossRate: str
+    userAddRate: str
+    userSpotCrossRate: str | None | msgspec.UnsetType = msgspec.UNSET
+    userSpotAddRate: str | None | msgspec.UnsetType = msgspec.UNSET
+
+
+# ---------------------------------------------------------------- WebSocket subscriptions
+
+
+class Subscription(msgspec.Struct, tag_field="type", frozen=True, omit_defaults=True):
+    """Base of every ``/ws`` subscription object; the subclass tag is the ``type`` value."""
+
+
+class AllMidsSubscription(Subscription, tag="allMids"):
+    pass
+
+
+class CoinSubscription(Subscription):
+    coin: Coin
+
+
+class L2BookSubscription(CoinSubscription, tag="l2Book"):
+    nSigFigs: Annotated[int, msgspec.Meta(ge=2, le=5)] | None = None
+
+
+class TradesSubscription(CoinSubscription, tag="trades"):
+    pass
+
+
+class BboSubscription(CoinSubscription, tag="bbo"):
+    pass
+
+
+class ActiveAssetCtxSubscription(CoinSubscription, tag="activeAssetCtx"):
+    pass
+
+
+class CandleSubscription(CoinSubscription, tag="candle"):
+    interval: CandleInterval
+
+
+class UserSubscription(Subscription):
+    user: Address
+
+
+class UserEventsSubscription(UserSubscription, tag="userEvents"):
+    pass
+
+
+class UserFillsSubscription(UserSubscription, tag="userFills"):
+    aggregateByTime: bool = False
+
+
+class OrderUpdatesSubscription(UserSubscription, tag="orderUpdates"):
+    pass
+
+
+class UserFundingsSubscription(UserSubscription, tag="userFundings"):
+    pass
+
+
+class UserNonFundingLedgerUpdatesSubscription(UserSubscription, tag="userNonFundingLedgerUpdates"):
+    pass
+
+
+class WebData2Subscription(UserSubscription, tag="webData2"):
+    pass
+
+
+class ActiveAssetDataSubscription(UserSubscription, tag="activeAssetData"):
+    coin: Coin
+
+
+SUBSCRIPTION_TYPES: tuple[type[Subscription], ...] = (
+    AllMidsSubscription, L2BookSubscription, TradesSubscription, BboSubscription, ActiveAssetCtxSubscription,
+    CandleSubscription, UserEventsSubscription, UserFillsSubscription, OrderUpdatesSubscription,
+    UserFundingsSubscription, UserNonFundingLedgerUpdatesSubscription, WebData2Subscription,
+    ActiveAssetDataSubscription,
+)
+_SUBSCRIPTION_UNION: Any = SUBSCRIPTION_TYPES[0]
+for _cls in SUBSCRIPTION_TYPES[1:]:
+    _SUBSCRIPTION_UNION = _SUBSCRIPTION_UNION | _cls
+
+
+def decode_subscription(payload: Any) -> Subscription:
+    """Return the typed subscription object of a subscribe/unsubscribe message or raise `BadRequest`."""
+    return _convert(payload, _SUBSCRIPTION_UNION)
