@@ -15,7 +15,7 @@ extra keys are accepted and ignored, as the SDK sends some (``dex``,
 from __future__ import annotations
 
 import typing
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
@@ -280,9 +280,7 @@ INFO_REQUEST_TYPES: tuple[type[InfoRequest], ...] = (
     SpotDeployStateRequest, MaxBuilderFeeRequest, PerpDexsRequest, PerpDeployAuctionStatusRequest,
     ExchangeStatusRequest,
 )
-_INFO_UNION: Any = INFO_REQUEST_TYPES[0]
-for _cls in INFO_REQUEST_TYPES[1:]:
-    _INFO_UNION = _INFO_UNION | _cls
+_INFO_UNION: Any = Union[INFO_REQUEST_TYPES]  # noqa: UP007 - a union built from a tuple of types
 
 
 def decode_info_request(payload: Any) -> InfoRequest:
@@ -448,9 +446,7 @@ L1_ACTION_TYPES = (
     NoopAction,
 )
 USER_SIGNED_ACTION_TYPES = (ApproveAgentAction, UsdClassTransferAction, UsdSendAction)
-_ACTION_UNION: Any = L1_ACTION_TYPES[0]
-for _cls in L1_ACTION_TYPES[1:] + USER_SIGNED_ACTION_TYPES:
-    _ACTION_UNION = _ACTION_UNION | _cls
+_ACTION_UNION: Any = Union[L1_ACTION_TYPES + USER_SIGNED_ACTION_TYPES]  # noqa: UP007
 
 UNSUPPORTED_ACTION_TYPES = {
     "setReferrer": "l1",
@@ -678,9 +674,7 @@ SUBSCRIPTION_TYPES: tuple[type[Subscription], ...] = (
     UserFundingsSubscription, UserNonFundingLedgerUpdatesSubscription, WebData2Subscription,
     ActiveAssetDataSubscription,
 )
-_SUBSCRIPTION_UNION: Any = SUBSCRIPTION_TYPES[0]
-for _cls in SUBSCRIPTION_TYPES[1:]:
-    _SUBSCRIPTION_UNION = _SUBSCRIPTION_UNION | _cls
+_SUBSCRIPTION_UNION: Any = Union[SUBSCRIPTION_TYPES]  # noqa: UP007
 
 
 def decode_subscription(payload: Any) -> Subscription:
