@@ -13,25 +13,18 @@ bucket keeps the load inside the API's weight budget.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from pairflow.clock import WALL_CLOCK
 from pairflow.config import StorageSettings
-from pairflow.errors import ParseError
-from pairflow.events import Candle, Funding
-from pairflow.hyperliquid import parse
-from pairflow.hyperliquid.client import CANDLE_PAGE, InfoClient
+from pairflow.hyperliquid.client import InfoClient
 from pairflow.logs import get_logger
 from pairflow.metrics import counter
 from pairflow.storage import BatchWriter, Store
-from sources.gaps import interval_ms
+from sources.pager import HistoryPager, candle_pager, funding_pager
 
 __all__ = ["BackfillReport", "Progress", "backfill"]
-
-HOUR_MS = 3_600_000
-FUNDING_PAGE = 500
 
 _ROWS = counter("pairflow_backfill_rows", "Rows fetched by REST backfill.", ["table"])
 _SKIPPED = counter(
@@ -96,24 +89,11 @@ async def backfill(
     """
     if end_ms < start_ms:
         raise ValueError(f"backfill range ends ({end_ms}) before it starts ({start_ms})")
-    step = interval_ms(interval)
     report = BackfillReport()
-    candles = _Table(
-        "candles",
-        BatchWriter(store, "candles", settings=storage, background=False),
-        window_ms=step * CANDLE_PAGE,
-        page=CANDLE_PAGE,
-        fetch=lambda coin, lo, hi: info.candle_snapshot(coin, interval, lo, hi),
-        decode=parse.parse_candle_snapshot,
-    )
-    funding = _Table(
-        "funding",
-        BatchWriter(store, "funding", settings=storage, background=False),
-        window_ms=HOUR_MS * FUNDING_PAGE,
-        page=FUNDING_PAGE,
-        fetch=info.funding_history,
-        decode=parse.parse_funding_history,
-    )
+    candles = _Table("candles", BatchWriter(store, "candles", settings=storage, background=False),
+                     candle_pager(info, interval))
+    funding = _Table("funding", BatchWriter(store, "funding", settings=storage, background=False),
+                     funding_pager(info))
     try:
         for coin in coins:
             last_candle = _last_candle(store, coin, interval, start_ms, end_ms)
@@ -131,41 +111,31 @@ async def backfill(
 
 @dataclass
 class _Table:
-    """How one table is paged in from REST."""
+    """One table loaded window by window from its REST history."""
 
     name: str
     writer: BatchWriter
-    window_ms: int
-    page: int
-    fetch: Callable[[str, int, int], Awaitable[Any]]
-    decode: Callable[[Any, int], list[Candle] | list[Funding]]
+    pager: HistoryPager
 
     async def load(
         self, coin: str, first_ms: int, start_ms: int, end_ms: int, report: BackfillReport, progress: Progress | None
     ) -> int:
         rows = 0
-        cursor = first_ms
         total = max(1, end_ms - start_ms)
-        while cursor <= end_ms:
-            window_end = min(end_ms, cursor + self.window_ms - 1)
-            raw = await self.fetch(coin, cursor, window_end)
+        async for window in self.pager.windows(coin, first_ms, end_ms, WALL_CLOCK.now_ms):
             report.requests += 1
-            try:
-                events = [event for event in self.decode(raw, WALL_CLOCK.now_ms()) if cursor <= event.ts <= window_end]
-            except ParseError as error:
+            if window.rows is None:
                 report.skipped_pages += 1
                 _SKIPPED.labels(self.name).inc()
-                _log.error("backfill page skipped", coin=coin, table=self.name, start_ms=cursor, end_ms=window_end,
-                           error=str(error))
-                events = []
-            self.writer.add_many(events)
-            self.writer.flush()
-            rows += len(events)
-            _ROWS.labels(self.name).inc(len(events))
-            full = isinstance(raw, list) and len(raw) >= self.page
-            cursor = events[-1].ts + 1 if full and events else window_end + 1
+                _log.error("backfill page skipped", coin=coin, table=self.name, start_ms=window.start_ms,
+                           end_ms=window.end_ms, error=window.error)
+            else:
+                self.writer.add_many(window.rows)
+                self.writer.flush()
+                rows += len(window.rows)
+                _ROWS.labels(self.name).inc(len(window.rows))
             if progress is not None:
-                progress(coin, self.name, min(cursor, end_ms) - start_ms, total, rows)
+                progress(coin, self.name, min(window.end_ms + 1, end_ms) - start_ms, total, rows)
         return rows
 
 

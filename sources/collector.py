@@ -3,28 +3,25 @@
 The collector subscribes to ``trades``, ``l2Book``, ``bbo``, ``candle`` and
 ``activeAssetCtx`` for a set of coins and polls ``metaAndAssetCtxs``,
 ``fundingHistory`` and ``userFees`` over REST. Every event goes to an injected
-``emit(topic, key, event)`` — a `sinks.kafka.KafkaSink` in distributed mode,
-an in-process queue feeding the Bytewax flow in embedded mode — so the
-collector does not know where its output ends up.
+``emit(topic, key, event)`` (`sources.output`), so the collector does not know
+where its output ends up. It composes parts with one job each:
 
-Robustness, in order of what goes wrong in practice:
+* `sources.ws_session.WsSession` keeps the subscriptions alive (keepalive,
+  stale detection, reconnect with backoff);
+* `sources.frames.FrameParser` turns frames into events, skipping bad ones;
+* `sources.pollers.RestPollers` polls REST and refetches candles and funding;
+* `sources.gaps.GapTracker` records what was missed and drops replayed trades.
 
-* A frame that is not JSON, has an unknown channel or fails parsing is logged
-  with its raw text, counted and skipped; the stream goes on.
-* A keepalive ``{"method":"ping"}`` is sent every ``ping_interval_s``; when no
-  frame (not even a ``pong``) arrives for ``stale_after_s`` the connection is
-  considered dead and dropped.
-* A dropped connection is re-opened with exponential backoff and jitter and
-  every subscription is sent again. The recent trades a (re)subscription
-  replays are emitted only if newer than the last trade already emitted.
-* The span between the last frame before the outage and the resubscription
-  is a gap: candles and funding are fetched again over REST (stable ids, so a
-  reader deduplicates overlaps), and books and contexts — which have no REST
-  history — are recorded as unfilled gaps. The trade gap of a coin is decided
-  by `sources.gaps.trade_gap` on its first ``trades`` frame after the
-  resubscription (the replay): filled when the replay reaches back to trades
-  already emitted, else unfilled up to the oldest replayed trade; unfilled
-  over the whole outage when no ``trades`` frame comes within ``replay_wait_s``.
+A **hole** is a span of exchange time the stream did not see: a WebSocket
+outage (from the last exchange timestamp before the drop), or, when the
+collector starts with ``resume`` (the last trades an earlier run delivered),
+the time it was not running. A hole ends at the first exchange timestamp
+received afterwards; exchange time rather than the local clock, because a
+simulated venue's clock need not be the machine's. Then the coin's trade gap
+awaits the trades the venue replays on subscribe (`sources.gaps.trade_gap`),
+candles and funding of the hole are fetched again over REST in the
+background, and books and contexts, which have no history, are recorded as
+unfilled gaps.
 
 ``emit`` runs on the event loop; a blocking emit (a full producer buffer)
 pauses collection, which is the intended backpressure.
@@ -33,48 +30,34 @@ pauses collection, which is the intended backpressure.
 from __future__ import annotations
 
 import asyncio
-import json
-import random
 import time
-from collections import Counter
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
-
-import msgspec
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from pairflow.clock import WALL_CLOCK
 from pairflow.config import CollectorSettings
-from pairflow.errors import ParseError
-from pairflow.events import TOPIC_OF, AssetContext, Bbo, Candle, Event, L2Book, Trade
+from pairflow.events import Event
 from pairflow.hyperliquid import parse
-from pairflow.hyperliquid.client import HyperliquidError, InfoClient, WsConnection
-from pairflow.hyperliquid.schemas import WS_CONNECTED_TEXT
+from pairflow.hyperliquid.client import InfoClient
 from pairflow.logs import get_logger
-from pairflow.metrics import counter, histogram
-from sources.gaps import UNFILLABLE_STREAMS, Emit, GapRecorder, LastTrade, interval_ms, trade_gap
+from pairflow.metrics import histogram
+from sources.frames import FrameParser
+from sources.gaps import UNFILLABLE_STREAMS, GapTracker, LastTrade
+from sources.output import Emit, Output
+from sources.pollers import RestPollers, every
+from sources.ws_session import WsSession
 
-if TYPE_CHECKING:
-    from pairflow.storage import BatchWriter
-
-__all__ = ["Collector", "Emit", "top_coins"]
+__all__ = ["Collector", "top_coins"]
 
 _log = get_logger(__name__)
-_IN = counter("pairflow_collector_messages_in", "WebSocket frames and REST answers received.", ["channel"])
-_OUT = counter("pairflow_collector_messages_out", "Events handed to emit.", ["topic"])
-_MALFORMED = counter(
-    "pairflow_collector_malformed", "Frames or records skipped because they could not be parsed.", ["channel"]
-)
-_RECONNECTS = counter("pairflow_collector_reconnects", "WebSocket reconnections after a drop or a stale stream.")
-_REST_ERRORS = counter("pairflow_collector_rest_errors", "REST requests that failed after retries.", ["request"])
 _LAG = histogram(
     "pairflow_collector_lag_seconds",
-    "Receive time minus exchange time of WebSocket events.",
+    "Receive time minus exchange time of WebSocket events, both on the clock the exchange stamps with.",
     ["channel"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
-_RAW_SHOWN = 500
-_FUNDING_LOOKBACK_MS = 2 * 3_600_000
-_CANDLE_PAGE = 500
+_EXCHANGE_STAMPED = frozenset(("trades", "l2Book", "bbo"))
+_STAMPED_NOW = frozenset(("l2Book", "bbo"))  # stamped with the exchange's current time, not a past trade's
 
 
 def top_coins(meta_and_ctxs: Any, n: int) -> list[str]:
@@ -90,10 +73,10 @@ def top_coins(meta_and_ctxs: Any, n: int) -> list[str]:
     return [ctx.coin for ctx in ranked[:n]]
 
 
-class _AwaitedReplay(NamedTuple):
-    outage_start: int
-    outage_end: int
-    last: LastTrade | None
+class _Hole(NamedTuple):
+    coin: str
+    start_ms: int
+    end_ms: int
 
 
 class Collector:
@@ -108,18 +91,19 @@ class Collector:
     coins
         Coins to collect; overrides ``settings.coins``. When both are empty the
         top ``settings.top_n`` coins by 24h notional volume are chosen at start.
-    gap_writer
-        `pairflow.storage.BatchWriter` for the ``gaps`` table; gaps are only
-        emitted on ``md.gaps`` when None.
     info
         REST client to use (shares a rate-limit bucket with other users; the
         caller closes it); one is created, and closed, for ``settings.url`` when None.
     clock
-        Millisecond wall clock used for receive times and gap bounds.
+        Millisecond clock for receive times; give it the clock the exchange
+        stamps with (the venue's, for a simulated venue) so lag is measured right.
     replay_wait_s
         Seconds to wait, once reading a new connection, for a coin's replayed
-        trades before its trade gap is recorded as unfilled over the whole outage
+        trades before its trade gap is recorded as unfilled over the whole hole
         (the local venue sends no replay for a coin that never traded).
+    resume
+        Per coin, the last trades an earlier run delivered downstream: the
+        span from there to the first exchange time received is a hole.
     """
 
     def __init__(
@@ -127,29 +111,53 @@ class Collector:
         emit: Emit,
         settings: CollectorSettings | None = None,
         coins: list[str] | None = None,
-        gap_writer: BatchWriter | None = None,
         info: InfoClient | None = None,
         clock: Callable[[], int] = WALL_CLOCK.now_ms,
         replay_wait_s: float = 5.0,
+        resume: Mapping[str, LastTrade] | None = None,
     ) -> None:
         self.settings = settings or CollectorSettings()
-        self.emit = emit
         self.coins: list[str] = list(coins or self.settings.coins)
         self.clock = clock
         self.replay_wait_s = replay_wait_s
         self.info = info or InfoClient(self.settings.url)
         self._owns_info = info is None
-        self.gaps = GapRecorder(emit, gap_writer)
-        self.frames_in: Counter[str] = Counter()
-        self.events_out: Counter[str] = Counter()
-        self.malformed: Counter[str] = Counter()
-        self.reconnects = 0
-        self._connection: WsConnection | None = None
-        self._last_frame_ms: int | None = None
-        self._last_frame_mono = time.monotonic()
-        self._funding_since: dict[str, int] = {}
-        self._last_trade: dict[str, tuple[int, set[str]]] = {}
-        self._awaiting_replay: dict[str, _AwaitedReplay] = {}
+        self.out = Output(emit)
+        self.gaps = GapTracker(self.out, clock, self._exchange_now)
+        self.frames = FrameParser(self.out, self.settings.book_levels)
+        self.rest = RestPollers(self.info, self.settings, self.coins, self.out, clock)
+        self.session = WsSession(
+            self.settings, self.subscriptions, self.handle_frame, self._connection_lost, self._subscribed, clock
+        )
+        self._exchange_ms: int | None = None
+        self._hole_starts: dict[str, int] = {}
+        self._holes: asyncio.Queue[_Hole] = asyncio.Queue()
+        self._refetching: list[_Hole] = []
+        self._replay_deadline = float("inf")
+        self._subscribed_since_lost = False
+        for coin, last in (resume or {}).items():
+            self.gaps.resume(coin, last)
+            self._hole_starts[coin] = last.ts
+
+    @property
+    def frames_in(self) -> Any:
+        """Frames and REST answers received, per channel or request."""
+        return self.out.frames_in
+
+    @property
+    def events_out(self) -> Any:
+        """Events emitted, per topic."""
+        return self.out.events_out
+
+    @property
+    def malformed(self) -> Any:
+        """Frames and answers skipped as malformed, per channel or request."""
+        return self.out.malformed
+
+    @property
+    def reconnects(self) -> int:
+        """WebSocket reconnections so far."""
+        return self.session.reconnects
 
     @property
     def subscriptions(self) -> list[dict[str, Any]]:
@@ -176,18 +184,20 @@ class Collector:
         """
         stop = stop or asyncio.Event()
         if not self.coins:
-            self.coins = top_coins(await self.info.meta_and_asset_ctxs(), self.settings.top_n)
+            self.coins[:] = top_coins(await self.info.meta_and_asset_ctxs(), self.settings.top_n)
+            self.session.subscriptions = self.subscriptions
             _log.info("collecting top coins by volume", coins=self.coins)
         if self.settings.backfill_hours:
             start = self.clock() - self.settings.backfill_hours * 3_600_000
-            await self.backfill_candles(start, self.clock())
+            for coin in self.coins:
+                await self.rest.candles(coin, start, self.clock())
+        settings = self.settings
         tasks = [
-            asyncio.create_task(self._websocket_loop(stop), name="collector-ws"),
-            asyncio.create_task(self._every(self.settings.ctx_poll_s, self.poll_contexts, stop), name="collector-ctx"),
-            asyncio.create_task(
-                self._every(self.settings.funding_poll_s, self.poll_funding, stop), name="collector-funding"
-            ),
-            asyncio.create_task(self._every(self.settings.fees_poll_s, self.poll_fees, stop), name="collector-fees"),
+            asyncio.create_task(self.session.run(stop), name="collector-ws"),
+            asyncio.create_task(self._refetch_holes(), name="collector-refetch"),
+            asyncio.create_task(every(settings.ctx_poll_s, self.rest.poll_contexts, stop), name="collector-ctx"),
+            asyncio.create_task(every(settings.funding_poll_s, self.rest.poll_funding, stop), name="collector-funding"),
+            asyncio.create_task(every(settings.fees_poll_s, self.rest.poll_fees, stop), name="collector-fees"),
         ]
         stopped = asyncio.create_task(stop.wait(), name="collector-stop")
         try:
@@ -195,309 +205,84 @@ class Collector:
             for task in done:
                 if task is not stopped and task.exception() is not None:
                     raise task.exception()
-            self._settle_unreplayed()
+            self._settle_at_stop()
         finally:
             for task in (stopped, *tasks):
                 task.cancel()
             await asyncio.gather(stopped, *tasks, return_exceptions=True)
-            await self.drop_connection()
+            await self.session.drop()
             if self._owns_info:
                 await self.info.close()
 
     async def drop_connection(self) -> None:
         """Close the current WebSocket (while running, the run loop then reconnects)."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await connection.close()
+        await self.session.drop()
 
     def handle_frame(self, text: str, recv_ts: int) -> None:
         """Parse one raw WebSocket frame and emit its events; log, count and skip anything malformed."""
-        if text == WS_CONNECTED_TEXT:
-            self.frames_in["connected"] += 1
+        if self.gaps.awaiting_replay and time.monotonic() >= self._replay_deadline:
+            self.gaps.settle_unreplayed()
+        channel, events = self.frames.parse(text, recv_ts)
+        if not events:
             return
-        try:
-            frame = msgspec.json.decode(text)
-        except msgspec.DecodeError:
-            self._skip("<not json>", text, "frame is not JSON")
-            return
-        if not isinstance(frame, dict) or not isinstance(frame.get("channel"), str):
-            self._skip("<no channel>", text, "frame has no channel")
-            return
-        channel = frame["channel"]
-        self.frames_in[channel] += 1
-        _IN.labels(channel).inc()
-        handler = self._handlers.get(channel)
-        if handler is None:
-            if channel not in ("pong", "subscriptionResponse"):
-                self._skip(channel, text, "unexpected channel")
-            return
-        try:
-            events = handler(self, frame.get("data"), recv_ts)
-        except ParseError as error:
-            self._skip(channel, text, str(error))
-            return
+        stamped = channel in _EXCHANGE_STAMPED
+        if stamped:
+            newest = max(event.ts for event in events)
+            if self._exchange_ms is None or newest > self._exchange_ms:
+                self._exchange_ms = newest
+            if self._hole_starts and self._subscribed_since_lost and channel in _STAMPED_NOW:
+                self._close_holes(newest)
+        if channel == "trades":
+            events = self.gaps.fresh(events)
         for event in events:
-            if event.ts and channel != "activeAssetCtx":
+            if stamped:
                 _LAG.labels(channel).observe(max(0, recv_ts - event.ts) / 1000)
-            self._emit(event)
+            self.out.emit(event)
 
-    async def poll_contexts(self) -> None:
-        """Fetch ``metaAndAssetCtxs`` and emit the contexts of the collected coins on ``md.ctx``."""
-        raw = await self._rest("metaAndAssetCtxs", self.info.meta_and_asset_ctxs())
-        if raw is None:
-            return
-        try:
-            contexts = parse.parse_meta_and_asset_ctxs(raw, self.clock())
-        except ParseError as error:
-            self._skip("metaAndAssetCtxs", json.dumps(raw)[:_RAW_SHOWN], str(error))
-            return
-        wanted = set(self.coins)
-        for ctx in contexts:
-            if ctx.coin in wanted:
-                self._emit(ctx)
+    def _exchange_now(self) -> int:
+        return self._exchange_ms if self._exchange_ms is not None else self.clock()
 
-    async def poll_funding(self) -> None:
-        """Fetch funding rows newer than the last one seen per coin and emit them on ``md.funding``."""
+    def _connection_lost(self) -> None:
+        self._subscribed_since_lost = False
+        start = self._exchange_now()
         for coin in self.coins:
-            since = self._funding_since.get(coin, self.clock() - _FUNDING_LOOKBACK_MS)
-            await self._fetch_funding(coin, since, None)
+            self._hole_starts.setdefault(coin, start)
 
-    async def poll_fees(self) -> None:
-        """Fetch the fee schedule (of ``settings.fee_user``, else the public base tier) onto ``md.fees``."""
-        raw = await self._rest("userFees", self.info.user_fees(self.settings.fee_user))
-        if raw is None:
-            return
-        try:
-            self._emit(parse.parse_user_fees(raw, self.clock()))
-        except ParseError as error:
-            self._skip("userFees", json.dumps(raw)[:_RAW_SHOWN], str(error))
+    def _subscribed(self) -> None:
+        self._subscribed_since_lost = True
+        self._replay_deadline = time.monotonic() + self.replay_wait_s
+        for coin, start in self._hole_starts.items():
+            self.gaps.expect_replay(coin, start)
 
-    async def backfill_candles(self, start_ms: int, end_ms: int) -> dict[str, bool]:
-        """Emit every candle of the collected coins opening in ``[start_ms, end_ms]``, fetched over REST.
+    def _close_holes(self, end_ms: int) -> None:
+        starts, self._hole_starts = self._hole_starts, {}
+        for coin, start in starts.items():
+            hole = _Hole(coin, start, max(start, end_ms))
+            self._refetching.append(hole)
+            self._holes.put_nowait(hole)
 
-        Returns, per coin, whether the whole span was fetched.
-        """
-        step = interval_ms(self.settings.candle_interval)
-        done = {}
-        for coin in self.coins:
-            cursor = start_ms // step * step
-            complete = True
-            while cursor <= end_ms:
-                raw = await self._rest(
-                    "candleSnapshot",
-                    self.info.candle_snapshot(coin, self.settings.candle_interval, cursor, end_ms),
-                )
-                if raw is None:
-                    complete = False
-                    break
-                try:
-                    candles = parse.parse_candle_snapshot(raw, self.clock())
-                except ParseError as error:
-                    self._skip("candleSnapshot", json.dumps(raw)[:_RAW_SHOWN], str(error))
-                    complete = False
-                    break
-                for candle in candles:
-                    self._emit(candle)
-                if len(candles) < _CANDLE_PAGE:
-                    break
-                cursor = candles[-1].ts + step
-            done[coin] = complete
-        return done
-
-    async def fill_gap(self, start_ms: int, end_ms: int) -> None:
-        """Re-fetch candles and funding for ``[start_ms, end_ms]`` and record every stream's gap.
-
-        The trade gap of each coin is recorded once its replayed trades arrive
-        (or ``replay_wait_s`` after reading starts without them), so call this
-        before reading the new connection.
-        """
-        self._expect_replay(start_ms, end_ms)
-        now = self.clock()
-        candles_done = await self.backfill_candles(start_ms, end_ms)
-        for coin in self.coins:
-            funding_done = await self._fetch_funding(coin, start_ms, end_ms)
-            self.gaps.record(
-                coin, "candles", start_ms, end_ms, candles_done[coin], now,
-                "" if candles_done[coin] else "candleSnapshot failed",
-            )
-            self.gaps.record(
-                coin, "funding", start_ms, end_ms, funding_done, now, "" if funding_done else "fundingHistory failed"
-            )
-            for stream in UNFILLABLE_STREAMS:
-                self.gaps.record(coin, stream, start_ms, end_ms, False, now, "no REST history during WebSocket outage")
-
-    def _expect_replay(self, start_ms: int, end_ms: int) -> None:
-        # A coin still awaiting the replay of an earlier outage keeps that outage's start and last trade:
-        # back-to-back outages make one trade gap.
-        for coin in self.coins:
-            awaited = self._awaiting_replay.get(coin)
-            if awaited is not None:
-                self._awaiting_replay[coin] = awaited._replace(outage_end=end_ms)
-                continue
-            seen = self._last_trade.get(coin)
-            last = None if seen is None else LastTrade(seen[0], frozenset(seen[1]))
-            self._awaiting_replay[coin] = _AwaitedReplay(start_ms, end_ms, last)
-
-    def _settle_trade_gap(self, coin: str, replay: list[Trade] | None) -> None:
-        awaited = self._awaiting_replay.pop(coin)
-        gap = trade_gap(awaited.outage_start, awaited.outage_end, awaited.last, replay)
-        self.gaps.record(coin, "trades", gap.start_ts, gap.end_ts, gap.filled, self.clock(), gap.reason)
-
-    def _settle_unreplayed(self) -> None:
-        for coin in list(self._awaiting_replay):
-            self._settle_trade_gap(coin, None)
-
-    async def _fetch_funding(self, coin: str, start_ms: int, end_ms: int | None) -> bool:
-        raw = await self._rest("fundingHistory", self.info.funding_history(coin, start_ms, end_ms))
-        if raw is None:
-            return False
-        try:
-            rows = parse.parse_funding_history(raw, self.clock())
-        except ParseError as error:
-            self._skip("fundingHistory", json.dumps(raw)[:_RAW_SHOWN], str(error))
-            return False
-        for row in rows:
-            self._emit(row)
-            self._funding_since[coin] = max(self._funding_since.get(coin, 0), row.ts + 1)
-        return True
-
-    async def _websocket_loop(self, stop: asyncio.Event) -> None:
-        attempt = 0
-        outage_start: int | None = None
-        while not stop.is_set():
-            connection = WsConnection(self.settings.url, open_timeout_s=min(10.0, self.settings.stale_after_s))
-            try:
-                await connection.connect()
-                for subscription in self.subscriptions:
-                    await connection.subscribe(subscription)
-            except HyperliquidError as error:
-                _log.warning("websocket connect failed", error=str(error), attempt=attempt)
-                await connection.close()
-            else:
-                self._connection = connection
-                self._last_frame_mono = time.monotonic()
-                _log.info("websocket subscribed", url=connection.url, subscriptions=len(self.subscriptions))
-                if outage_start is not None:
-                    await self.fill_gap(outage_start, self.clock())
-                    outage_start = None
-                attempt = 0
-                await self._read(connection, stop)
-                await self.drop_connection()
-            if stop.is_set():
-                return
-            if outage_start is None:
-                outage_start = self._last_frame_ms if self._last_frame_ms is not None else self.clock()
-            self.reconnects += 1
-            _RECONNECTS.inc()
-            delay = min(self.settings.reconnect_backoff_max_s, self.settings.reconnect_backoff_s * 2**attempt)
-            attempt += 1
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=delay * (0.5 + random.random()))
-            except TimeoutError:
-                pass
-
-    async def _read(self, connection: WsConnection, stop: asyncio.Event) -> None:
-        keepalive = asyncio.create_task(self._keepalive(connection))
-        replay_deadline = time.monotonic() + self.replay_wait_s
-        try:
-            async for text in connection.frames():
-                self._last_frame_mono = time.monotonic()
-                self._last_frame_ms = self.clock()
-                if self._awaiting_replay and self._last_frame_mono >= replay_deadline:
-                    self._settle_unreplayed()
-                self.handle_frame(text, self._last_frame_ms)
-                if stop.is_set():
-                    return
-        finally:
-            keepalive.cancel()
-            await asyncio.gather(keepalive, return_exceptions=True)
-
-    async def _keepalive(self, connection: WsConnection) -> None:
-        ping_every = min(self.settings.ping_interval_s, self.settings.stale_after_s / 2)
-        next_ping = time.monotonic() + ping_every
+    async def _refetch_holes(self) -> None:
         while True:
-            await asyncio.sleep(min(ping_every, self.settings.stale_after_s) / 4)
-            now = time.monotonic()
-            if now - self._last_frame_mono > self.settings.stale_after_s:
-                _log.warning("websocket stale, reconnecting", silent_s=round(now - self._last_frame_mono, 1))
-                await connection.close()
-                return
-            if now >= next_ping:
-                next_ping = now + ping_every
-                try:
-                    await connection.ping()
-                except HyperliquidError as error:
-                    _log.warning("websocket ping failed", error=str(error))
-                    await connection.close()
-                    return
+            hole = await self._holes.get()
+            candles = await self.rest.candles(hole.coin, hole.start_ms, hole.end_ms)
+            funding = await self.rest.funding(hole.coin, hole.start_ms, hole.end_ms)
+            self._record_hole(hole, "" if candles else "candleSnapshot failed", "" if funding else "fundingHistory failed")
+            self._refetching.remove(hole)
 
-    async def _every(self, period_s: float, action: Callable[[], Any], stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await action()
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=period_s)
-            except TimeoutError:
-                pass
+    def _record_hole(self, hole: _Hole, candles_failed: str, funding_failed: str) -> None:
+        coin, start, end = hole
+        self.gaps.record(coin, "candles", start, end, not candles_failed, candles_failed)
+        self.gaps.record(coin, "funding", start, end, not funding_failed, funding_failed)
+        for stream in UNFILLABLE_STREAMS:
+            self.gaps.record(coin, stream, start, end, False, "no REST history while the stream was not received")
 
-    async def _rest(self, request: str, call: Any) -> Any:
-        try:
-            raw = await call
-        except HyperliquidError as error:
-            _REST_ERRORS.labels(request).inc()
-            _log.error("REST request failed", request=request, error=str(error))
-            return None
-        self.frames_in[request] += 1
-        _IN.labels(request).inc()
-        return raw
-
-    def _emit(self, event: Event) -> None:
-        topic = TOPIC_OF[type(event)]
-        self.emit(topic, getattr(event, "coin", "*"), event)
-        self.events_out[topic] += 1
-        _OUT.labels(topic).inc()
-
-    def _skip(self, channel: str, raw: str, reason: str) -> None:
-        self.malformed[channel] += 1
-        _MALFORMED.labels(channel).inc()
-        _log.error("skipped malformed market data", channel=channel, reason=reason, raw=raw[:_RAW_SHOWN])
-
-    def _trades(self, data: Any, recv_ts: int) -> list[Trade]:
-        trades = parse.parse_ws_trades(data, recv_ts)
-        for coin in {trade.coin for trade in trades} & self._awaiting_replay.keys():
-            self._settle_trade_gap(coin, [trade for trade in trades if trade.coin == coin])
-        fresh = []
-        for trade in trades:
-            last_ts, ids_at_last = self._last_trade.get(trade.coin, (-1, set()))
-            if trade.ts < last_ts or (trade.ts == last_ts and trade.id in ids_at_last):
-                continue
-            if trade.ts > last_ts:
-                ids_at_last = set()
-                self._last_trade[trade.coin] = (trade.ts, ids_at_last)
-            ids_at_last.add(trade.id)
-            fresh.append(trade)
-        return fresh
-
-    def _book(self, data: Any, recv_ts: int) -> list[L2Book]:
-        book = parse.parse_l2_book(data, recv_ts)
-        levels = self.settings.book_levels
-        if len(book.bids) > levels or len(book.asks) > levels:
-            book = msgspec.structs.replace(book, bids=book.bids[:levels], asks=book.asks[:levels])
-        return [book]
-
-    def _bbo(self, data: Any, recv_ts: int) -> list[Bbo]:
-        return [parse.parse_bbo(data, recv_ts)]
-
-    def _candle(self, data: Any, recv_ts: int) -> list[Candle]:
-        return [parse.parse_candle(data, recv_ts)]
-
-    def _context(self, data: Any, recv_ts: int) -> list[AssetContext]:
-        return [parse.parse_active_asset_ctx(data, recv_ts)]
-
-    _handlers: dict[str, Callable[[Collector, Any, int], list[Event]]] = {
-        "trades": _trades,
-        "l2Book": _book,
-        "bbo": _bbo,
-        "candle": _candle,
-        "activeAssetCtx": _context,
-    }
-
+    def _settle_at_stop(self) -> None:
+        for coin, start in self._hole_starts.items():
+            self.gaps.expect_replay(coin, start)
+        if self._hole_starts:
+            self._close_holes(self._exchange_now())
+        self.gaps.settle_unreplayed()
+        stopped = "the collector stopped before refetching it"
+        for hole in self._refetching:
+            self._record_hole(hole, stopped, stopped)
+        self._refetching.clear()

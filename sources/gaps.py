@@ -1,36 +1,28 @@
-"""Record spans of market data that were missed, whether or not REST could fill them.
+"""Account for market data that was missed, and decide whether each coin's trade gap was filled.
 
-A WebSocket outage loses books and contexts for good (Hyperliquid keeps no
-REST history of them), while candles and funding can be fetched again. Trades
-have no REST history either, but the venue replays its most recent trades on
-subscribe: `trade_gap` decides whether that replay covers the outage. Every
-missed span becomes a `pairflow.events.Gap`: published on ``md.gaps`` through
-the collector's emit callable and written to the ``gaps`` table, so analysts
-and backtests can exclude (or trust) that window.
+A WebSocket outage (or a collector that was not running) loses books and
+contexts for good (Hyperliquid keeps no REST history of them), while candles
+and funding can be fetched again. Trades have no REST history either, but the
+venue replays its most recent trades on subscribe: `trade_gap` decides whether
+that replay covers the outage. Every missed span becomes a
+`pairflow.events.Gap` on ``md.gaps`` (the ingest flow stores it in the
+``gaps`` table and marks the bars it overlaps incomplete), so analysts and
+backtests can exclude (or trust) that window. `GapTracker` keeps the state
+this needs: the last trades emitted per coin and the outages awaiting their
+replay.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-from pairflow.events import TOPIC_OF, Event, Gap, Trade
+from pairflow.events import Gap, Trade
 from pairflow.logs import get_logger
 from pairflow.metrics import counter
+from sources.output import Output
 
-if TYPE_CHECKING:
-    from pairflow.storage import BatchWriter
-
-__all__ = [
-    "REPLAY_COVERS",
-    "UNFILLABLE_STREAMS",
-    "Emit",
-    "GapRecorder",
-    "LastTrade",
-    "TradeGap",
-    "interval_ms",
-    "trade_gap",
-]
+__all__ = ["REPLAY_COVERS", "UNFILLABLE_STREAMS", "GapTracker", "LastTrade", "TradeGap", "trade_gap"]
 
 UNFILLABLE_STREAMS = ("l2Book", "bbo", "activeAssetCtx")
 REPLAY_COVERS = "covered by the trades replayed on resubscribe"
@@ -38,27 +30,7 @@ REPLAY_COVERS = "covered by the trades replayed on resubscribe"
 _GAPS = counter(
     "pairflow_collector_gaps", "Missed spans of a stream, by whether REST filled them.", ["stream", "filled"]
 )
-_UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000, "M": 2_592_000_000}
 _log = get_logger(__name__)
-
-Emit = Callable[[str, str, Event], None]
-"""The collector's output: ``emit(topic, key, event)``."""
-
-
-def interval_ms(interval: str) -> int:
-    """Return the length of a candle interval such as ``'1m'`` or ``'4h'`` in milliseconds.
-
-    ``'1M'`` counts as 30 days; it is only used to size REST pages.
-
-    Raises
-    ------
-    ValueError
-        When the interval is not ``<int><m|h|d|w|M>``.
-    """
-    count, unit = interval[:-1], interval[-1:]
-    if not count.isdigit() or unit not in _UNITS_MS:
-        raise ValueError(f"candle interval {interval!r} is not <number><m|h|d|w|M>")
-    return int(count) * _UNITS_MS[unit]
 
 
 class LastTrade(NamedTuple):
@@ -123,27 +95,51 @@ def trade_gap(outage_start: int, outage_end: int, last: LastTrade | None, replay
     return TradeGap(start, oldest, False, reason)
 
 
-class GapRecorder:
-    """Publish and store gaps.
+class _AwaitedReplay(NamedTuple):
+    start: int
+    last: LastTrade | None
+
+
+class GapTracker:
+    """Record gaps, and settle each coin's trade gap once its replayed trades arrive.
+
+    It also drops trades that were already emitted (the replay repeats them),
+    so it is the one place that knows each coin's last emitted trades.
 
     Parameters
     ----------
-    emit
-        The collector's output, ``emit(topic, key, event)``.
-    writer
-        A `pairflow.storage.BatchWriter` for the ``gaps`` table, or None when
-        gaps only go to the topic.
+    out
+        Where `Gap` events go (``md.gaps``).
+    clock
+        Millisecond clock stamping when a gap was recorded.
+    exchange_now
+        The newest exchange time received: where a trade gap settled now ends.
     """
 
-    def __init__(self, emit: Emit, writer: BatchWriter | None = None) -> None:
-        self.emit = emit
-        self.writer = writer
-        self.recorded: list[Gap] = []
+    def __init__(self, out: Output, clock: Callable[[], int], exchange_now: Callable[[], int]) -> None:
+        self.out = out
+        self.clock = clock
+        self.exchange_now = exchange_now
+        self._last: dict[str, tuple[int, set[str]]] = {}
+        self._awaiting: dict[str, _AwaitedReplay] = {}
 
-    def record(
-        self, coin: str, stream: str, start_ts: int, end_ts: int, filled: bool, now_ms: int, reason: str = ""
-    ) -> Gap:
-        """Build the gap event for ``stream`` of ``coin`` over ``[start_ts, end_ts]``, publish and store it."""
+    @property
+    def awaiting_replay(self) -> bool:
+        """Return whether some coin's trade gap still waits for its replayed trades."""
+        return bool(self._awaiting)
+
+    def resume(self, coin: str, last: LastTrade) -> None:
+        """Take ``last`` as the newest trades of ``coin`` already emitted (by an earlier run)."""
+        self._last[coin] = (last.ts, set(last.ids))
+
+    def last_trade(self, coin: str) -> LastTrade | None:
+        """Return the newest trades of ``coin`` emitted so far, or None."""
+        seen = self._last.get(coin)
+        return None if seen is None else LastTrade(seen[0], frozenset(seen[1]))
+
+    def record(self, coin: str, stream: str, start_ts: int, end_ts: int, filled: bool, reason: str = "") -> Gap:
+        """Build the gap of ``stream`` of ``coin`` over ``[start_ts, end_ts]`` and emit it on ``md.gaps``."""
+        now = self.clock()
         gap = Gap(
             id=f"{coin}:{stream}:{start_ts}",
             coin=coin,
@@ -152,15 +148,49 @@ class GapRecorder:
             end_ts=end_ts,
             filled=filled,
             reason=reason,
-            ts=now_ms,
-            recv_ts=now_ms,
+            ts=now,
+            recv_ts=now,
         )
-        self.recorded.append(gap)
         _GAPS.labels(stream, str(filled).lower()).inc()
         _log.warning(
             "market data gap", coin=coin, stream=stream, start_ts=start_ts, end_ts=end_ts, filled=filled, reason=reason
         )
-        self.emit(TOPIC_OF[Gap], coin, gap)
-        if self.writer is not None:
-            self.writer.add(gap)
+        self.out.emit(gap)
         return gap
+
+    def expect_replay(self, coin: str, start_ms: int) -> None:
+        """Note a hole in ``coin``'s trades from ``start_ms``; the coin's next ``trades`` frame settles it.
+
+        The gap then ends at the newest exchange time received. A coin still
+        awaiting the replay of an earlier hole keeps that hole's start and
+        last trades: back-to-back outages make one gap.
+        """
+        if coin not in self._awaiting:
+            self._awaiting[coin] = _AwaitedReplay(start_ms, self.last_trade(coin))
+
+    def fresh(self, trades: list[Trade]) -> list[Trade]:
+        """Settle the trade gaps these trades answer and return those not emitted before, in order."""
+        for coin in {trade.coin for trade in trades} & self._awaiting.keys():
+            self._settle(coin, [trade for trade in trades if trade.coin == coin])
+        fresh = []
+        for trade in trades:
+            last_ts, ids_at_last = self._last.get(trade.coin, (-1, set()))
+            if trade.ts < last_ts or (trade.ts == last_ts and trade.id in ids_at_last):
+                continue
+            if trade.ts > last_ts:
+                ids_at_last = set()
+                self._last[trade.coin] = (trade.ts, ids_at_last)
+            ids_at_last.add(trade.id)
+            fresh.append(trade)
+        return fresh
+
+    def settle_unreplayed(self) -> None:
+        """Record every trade gap still awaiting its replay as unfilled over its whole outage."""
+        for coin in list(self._awaiting):
+            self._settle(coin, None)
+
+    def _settle(self, coin: str, replay: list[Trade] | None) -> None:
+        awaited = self._awaiting.pop(coin)
+        end = max(awaited.start, self.exchange_now())
+        gap = trade_gap(awaited.start, end, awaited.last, replay)
+        self.record(coin, "trades", gap.start_ts, gap.end_ts, gap.filled, gap.reason)

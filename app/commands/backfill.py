@@ -18,7 +18,7 @@ from pairflow.logs import start_logging
 from pairflow.storage import Store, connect
 from sources.backfill import BackfillReport, backfill
 from sources.backfill import Progress as BackfillProgress
-from sources.gaps import interval_ms
+from sources.pager import interval_ms
 
 __all__ = ["BACKFILL_HELP", "parse_day", "register"]
 

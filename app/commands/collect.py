@@ -14,7 +14,6 @@ from pairflow.errors import PairflowError
 from pairflow.events import MARKET_TOPICS
 from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
-from pairflow.storage import BatchWriter, connect
 from sinks.kafka import KafkaSink
 from sources.collector import Collector
 
@@ -25,8 +24,8 @@ _POLL_SINK_S = 0.2
 COLLECT_HELP = (
     "Stream trades, L2 books, BBO, candles and asset contexts over WebSocket, plus contexts, funding and the fee "
     "schedule over REST, into the broker topics md.* (broker section of the config). Reconnects by itself with "
-    "backoff, re-fetches candles and funding missed during an outage, and records every gap in the `gaps` table "
-    "and on md.gaps. Stop with Ctrl-C."
+    "backoff, re-fetches candles and funding missed during an outage, and records every gap on md.gaps (the "
+    "ingest flow stores them in the `gaps` table). Stop with Ctrl-C."
 )
 
 
@@ -57,23 +56,20 @@ async def _collect(settings: Settings, collector_settings: CollectorSettings) ->
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    with connect(settings.storage) as store:
-        store.init_schema()
-        with BatchWriter(store, "gaps", settings=settings.storage) as gaps:
-            sink = KafkaSink(settings.broker, topics=MARKET_TOPICS)
+    sink = KafkaSink(settings.broker, topics=MARKET_TOPICS)
 
-            async def serve_deliveries() -> None:
-                while not stop.is_set():
-                    sink.poll(0)
-                    await asyncio.sleep(_POLL_SINK_S)
+    async def serve_deliveries() -> None:
+        while not stop.is_set():
+            sink.poll(0)
+            await asyncio.sleep(_POLL_SINK_S)
 
-            poller = asyncio.create_task(serve_deliveries())
-            try:
-                await Collector(sink.emit, collector_settings, gap_writer=gaps).run(stop)
-            finally:
-                stop.set()
-                await poller
-                undelivered = sink.close()
+    poller = asyncio.create_task(serve_deliveries())
+    try:
+        await Collector(sink.emit, collector_settings).run(stop)
+    finally:
+        stop.set()
+        await poller
+        undelivered = sink.close()
     if undelivered:
         raise PairflowError(f"{undelivered} messages were not acknowledged by the broker before shutdown")
 

@@ -1,0 +1,156 @@
+"""The collector's REST side: periodic polls, and refetching candles and funding after a gap.
+
+``metaAndAssetCtxs`` (md.ctx), ``fundingHistory`` (md.funding) and
+``userFees`` (md.fees) are polled on their own cadences. Candles and funding
+are the two streams with a REST history, so a span the WebSocket missed is
+fetched again here, through the same `sources.pager.HistoryPager` that
+``pairflow backfill`` uses; rows carry stable ids, so a reader deduplicates
+any overlap with what the stream delivered. A failed request is logged and
+counted and never stops collection: the caller learns it from the return
+value and records the span as unfilled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pairflow.config import CollectorSettings
+from pairflow.errors import ParseError
+from pairflow.hyperliquid import parse
+from pairflow.hyperliquid.client import HyperliquidError, InfoClient
+from pairflow.logs import get_logger
+from pairflow.metrics import counter
+from sources.output import Output
+from sources.pager import HistoryPager, candle_pager, funding_pager, interval_ms
+
+__all__ = ["RestPollers", "every"]
+
+_log = get_logger("sources.collector")
+_REST_ERRORS = counter("pairflow_collector_rest_errors", "REST requests that failed after retries.", ["request"])
+_FUNDING_LOOKBACK_MS = 2 * 3_600_000
+_RAW_SHOWN = 500
+
+
+async def every(period_s: float, action: Callable[[], Awaitable[Any]], stop: asyncio.Event) -> None:
+    """Run ``action`` now and then every ``period_s`` seconds until ``stop`` is set."""
+    while not stop.is_set():
+        await action()
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=period_s)
+        except TimeoutError:
+            pass
+
+
+class RestPollers:
+    """Poll and refetch the REST streams of ``coins`` into ``out``.
+
+    Parameters
+    ----------
+    info
+        REST client (its token bucket paces the requests).
+    settings
+        Candle interval and the fee schedule's user.
+    coins
+        The collected coins; the list is read at each poll, so it may be filled in later.
+    out
+        Where events go.
+    clock
+        Millisecond clock for receive times and the first funding poll's lookback.
+    """
+
+    def __init__(
+        self, info: InfoClient, settings: CollectorSettings, coins: list[str], out: Output, clock: Callable[[], int]
+    ) -> None:
+        self.info = info
+        self.settings = settings
+        self.coins = coins
+        self.out = out
+        self.clock = clock
+        self._candles = candle_pager(info, settings.candle_interval)
+        self._funding = funding_pager(info)
+        self._funding_since: dict[str, int] = {}
+
+    async def poll_contexts(self) -> None:
+        """Fetch ``metaAndAssetCtxs`` and emit the contexts of the collected coins on ``md.ctx``."""
+        raw = await self._rest("metaAndAssetCtxs", self.info.meta_and_asset_ctxs())
+        if raw is None:
+            return
+        try:
+            contexts = parse.parse_meta_and_asset_ctxs(raw, self.clock())
+        except ParseError as error:
+            self.out.skip("metaAndAssetCtxs", json.dumps(raw)[:_RAW_SHOWN], str(error))
+            return
+        wanted = set(self.coins)
+        for ctx in contexts:
+            if ctx.coin in wanted:
+                self.out.emit(ctx)
+
+    async def poll_funding(self) -> None:
+        """Fetch funding rows newer than the last one seen per coin and emit them on ``md.funding``."""
+        for coin in self.coins:
+            since = self._funding_since.get(coin, self.clock() - _FUNDING_LOOKBACK_MS)
+            raw = await self._rest("fundingHistory", self.info.funding_history(coin, since))
+            if raw is None:
+                continue
+            try:
+                rows = parse.parse_funding_history(raw, self.clock())
+            except ParseError as error:
+                self.out.skip("fundingHistory", json.dumps(raw)[:_RAW_SHOWN], str(error))
+                continue
+            for row in rows:
+                self.out.emit(row)
+                self._funding_since[coin] = max(self._funding_since.get(coin, 0), row.ts + 1)
+
+    async def poll_fees(self) -> None:
+        """Fetch the fee schedule (of ``settings.fee_user``, else the public base tier) onto ``md.fees``."""
+        raw = await self._rest("userFees", self.info.user_fees(self.settings.fee_user))
+        if raw is None:
+            return
+        try:
+            self.out.emit(parse.parse_user_fees(raw, self.clock()))
+        except ParseError as error:
+            self.out.skip("userFees", json.dumps(raw)[:_RAW_SHOWN], str(error))
+
+    async def candles(self, coin: str, start_ms: int, end_ms: int) -> bool:
+        """Emit every candle of ``coin`` opening in ``[start_ms, end_ms]`` (from the start of its interval).
+
+        Returns whether the whole span was fetched.
+        """
+        step = interval_ms(self.settings.candle_interval)
+        return await self._page(self._candles, coin, start_ms // step * step, end_ms)
+
+    async def funding(self, coin: str, start_ms: int, end_ms: int) -> bool:
+        """Emit every funding row of ``coin`` in ``[start_ms, end_ms]``; return whether all were fetched."""
+        return await self._page(self._funding, coin, start_ms, end_ms)
+
+    async def _page(self, pager: HistoryPager, coin: str, start_ms: int, end_ms: int) -> bool:
+        complete = True
+        try:
+            async for window in pager.windows(coin, start_ms, end_ms, self.clock):
+                self.out.received(pager.request)
+                if window.rows is None:
+                    self.out.skip(pager.request, f"{coin} {window.start_ms}..{window.end_ms}", window.error)
+                    complete = False
+                    continue
+                for row in window.rows:
+                    self.out.emit(row)
+        except HyperliquidError as error:
+            self._failed(pager.request, error)
+            return False
+        return complete
+
+    async def _rest(self, request: str, call: Awaitable[Any]) -> Any:
+        try:
+            raw = await call
+        except HyperliquidError as error:
+            self._failed(request, error)
+            return None
+        self.out.received(request)
+        return raw
+
+    def _failed(self, request: str, error: HyperliquidError) -> None:
+        _REST_ERRORS.labels(request).inc()
+        _log.error("REST request failed", request=request, error=str(error))
