@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create ./.venv and install pairflow with every dependency; safe to run again.
 # Re-installs only when pyproject.toml changed since the last successful run.
+# --test also installs what only the test suite runs: Debian's Prometheus and Alertmanager
+# (promtool tests the alert rules, amtool checks the Alertmanager config, both servers run in tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,10 @@ apt_install() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
+
+if [ "${1:-}" = "--test" ]; then
+    apt_install prometheus prometheus-alertmanager
+fi
 
 if [ ! -x .venv/bin/python ]; then
     if ! "$PYTHON" -m venv .venv 2>/dev/null; then

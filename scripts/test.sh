@@ -3,7 +3,7 @@
 # pytest's exit code 5 ("no tests collected") is a failure here, never a pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit $?
+bash scripts/setup.sh --test || exit $?
 .venv/bin/python -m pytest "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
