@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -10,7 +11,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The shared folder beside the checkout; PAIRFLOW_SHARED_DIR points elsewhere (e.g. from a git worktree).
+SHARED = Path(os.environ.get("PAIRFLOW_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 

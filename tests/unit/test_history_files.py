@@ -1,0 +1,115 @@
+"""Reading external history files: layouts, interval inference and every kind of malformed file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sources.history_files import ImportFileError, read_history_file
+
+LONG_HEADER = "timestamp,coin,open,high,low,close,volume\n"
+
+
+def write(tmp_path: Path, text: str, name: str = "history.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def long_rows(times: list[str], coin: str = "BTC", close: float = 100.0) -> str:
+    return "".join(f"{t},{coin},{close},{close + 1},{close - 1},{close},2.5\n" for t in times)
+
+
+def test_long_candles_are_read_with_the_inferred_interval(tmp_path: Path) -> None:
+    text = LONG_HEADER + long_rows(["2024-09-04T11:00:00Z", "2024-09-04T12:00:00Z", "2024-09-04T14:00:00Z"])
+    history = read_history_file(write(tmp_path, text + long_rows(["2024-09-04T11:00:00Z"], "ETH", 5.0)))
+    assert (history.kind, history.layout, history.interval, history.coins) == ("candles", "long", "1h", ["BTC", "ETH"])
+    first = history.candles[0]
+    assert (first.id, first.ts, first.close_ts, first.open, first.high, first.low, first.volume) == (
+        "BTC:1h:1725447600000", 1_725_447_600_000, 1_725_451_199_999, 100.0, 101.0, 99.0, 2.5)
+
+
+@pytest.mark.parametrize(
+    ("times", "label"),
+    [(["1", "2", "3"], "1s"), (["20240101", "20240102", "20240104"], "1d"), (["1700000000000", "1700000900000"], "15m")],
+)
+def test_interval_is_inferred_from_epoch_and_yyyymmdd_times(tmp_path: Path, times: list[str], label: str) -> None:
+    assert read_history_file(write(tmp_path, LONG_HEADER + long_rows(times))).interval == label
+
+
+def test_wide_layout_gives_one_close_per_symbol_and_skips_empty_cells(tmp_path: Path) -> None:
+    text = "date,BTC,ETH\n20240101,42000,2300.5\n20240102,43000,\n20240103,44000,2400\n"
+    history = read_history_file(write(tmp_path, text))
+    assert (history.layout, history.interval, history.coins) == ("wide", "1d", ["BTC", "ETH"])
+    assert [(c.coin, c.ts, c.open, c.close, c.volume) for c in history.candles if c.coin == "ETH"] == [
+        ("ETH", 1_704_067_200_000, 2300.5, 2300.5, 0.0), ("ETH", 1_704_240_000_000, 2400.0, 2400.0, 0.0)]
+
+
+def test_funding_rows_are_keyed_by_hour(tmp_path: Path) -> None:
+    text = "coin,timestamp,funding_rate\nBTC,2024-09-01T00:00:00.068Z,1.25e-05\nBTC,2024-09-01T01:00:00.097Z,-3e-06\n"
+    history = read_history_file(write(tmp_path, text))
+    assert [(f.id, f.ts, f.rate) for f in history.funding] == [
+        ("BTC:1725148800000", 1_725_148_800_068, 1.25e-05), ("BTC:1725152400000", 1_725_152_400_097, -3e-06)]
+
+
+def test_parquet_files_read_like_csv(tmp_path: Path) -> None:
+    table = pa.table({"timestamp": pa.array([0, 60_000_000, 120_000_000], pa.timestamp("us", tz="UTC")),
+                      "coin": ["SOL"] * 3, "open": [1.0, 2.0, 3.0], "high": [1.0, 2.0, 3.0],
+                      "low": [1.0, 2.0, 3.0], "close": [1.0, 2.0, 3.0], "volume": [0.0, 1.0, 2.0]})
+    pq.write_table(table, tmp_path / "bars.parquet")
+    history = read_history_file(tmp_path / "bars.parquet")
+    assert history.interval == "1m" and [c.ts for c in history.candles] == [0, 60_000, 120_000]
+    bad = table.set_column(3, "high", pa.array([1.0, -2.0, 3.0]))
+    pq.write_table(bad, tmp_path / "bad.parquet")
+    with pytest.raises(ImportFileError, match=r"bad\.parquet:3: high -2\.0 is not a positive price"):
+        read_history_file(tmp_path / "bad.parquet")
+
+
+MALFORMED = [
+    ("wrong-column", "timestamp,coin,open,high,low,close,vol\n",
+     r":1: columns were .*; expected .* \(unexpected: vol\) \(missing: volume\)"),
+    ("no-layout", "when,what\n1,2\n", r":1: columns were when, what; expected"),
+    ("repeated-column", "date,BTC,BTC\n", r":1: column 'btc' appears twice"),
+    ("unsorted", LONG_HEADER + long_rows(["2024-01-01T02:00:00Z", "2024-01-01T01:00:00Z"]),
+     r":3: BTC at 2024-01-01T01:00:00Z is before line 2 .*must be sorted"),
+    ("duplicate", LONG_HEADER + long_rows(["2024-01-01T01:00:00Z", "2024-01-01T01:00:00Z"]),
+     r":3: BTC at 2024-01-01T01:00:00Z repeats the row on line 2"),
+    ("zero-price", LONG_HEADER + "1,BTC,1,1,1,1,1\n2,BTC,1,1,0,1,1\n", r":3: low '0' is not a positive price"),
+    ("negative-close", "date,BTC\n20240101,5\n20240102,-5\n", r":3: BTC '-5' is not a positive price"),
+    ("nan-price", LONG_HEADER + "1,BTC,nan,1,1,1,1\n", r":2: open 'nan' is not a finite number"),
+    ("text-price", LONG_HEADER + "1,BTC,abc,1,1,1,1\n", r":2: open 'abc' is not a number"),
+    ("negative-volume", LONG_HEADER + "1,BTC,1,1,1,1,-1\n", r":2: volume '-1' is negative"),
+    ("low-above-high", LONG_HEADER + "1,BTC,1,1,2,1,1\n", r":2: BTC bar open 1.0, high 1.0, low 2.0, close 1.0 is inconsistent"),
+    ("bad-time", LONG_HEADER + "yesterday,BTC,1,1,1,1,1\n", r":2: timestamp 'yesterday' is not ISO 8601"),
+    ("short-row", LONG_HEADER + "1,BTC,1,1\n", r":2: row had 4 fields; the header has 7"),
+    ("sub-second", LONG_HEADER + "1000,BTC,1,1,1,1,1\n1000000000001,BTC,1,1,1,1,1\n1000000000501,BTC,1,1,1,1,1\n",
+     r":4: bar interval 500 ms is not a whole number of seconds"),
+    ("off-grid", LONG_HEADER + long_rows(["0", "60", "150"]), r":4: step of 90000 ms is not a multiple of the 1m"),
+    ("one-bar", LONG_HEADER + long_rows(["0"]), r":2: at least two bars"),
+    ("funding-repeat", "timestamp,coin,funding_rate\n2024-01-01T00:00:00Z,BTC,1e-5\n2024-01-01T00:30:00Z,BTC,1e-5\n",
+     r":3: BTC at 2024-01-01T00:00:00Z repeats the row on line 2"),
+    ("funding-rate", "timestamp,coin,funding_rate\n2024-01-01T00:00:00Z,BTC,inf\n", r":2: funding_rate 'inf' is not a finite"),
+    ("empty", "", r":1: file was empty"),
+    ("bad-symbol", "date,BTC,has space\n", r":1: column 'has space' is not a symbol name"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "message"), MALFORMED, ids=[case for case, _, _ in MALFORMED])
+def test_each_kind_of_malformed_file_is_named_with_file_line_and_value(tmp_path: Path, case: str, text: str,
+                                                                         message: str) -> None:
+    path = write(tmp_path, text, f"{case}.csv")
+    with pytest.raises(ImportFileError, match=message) as caught:
+        read_history_file(path)
+    assert str(caught.value).startswith(f"{path}:") and "\n" not in str(caught.value)
+
+
+def test_unsupported_or_missing_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ImportFileError, match=r"absent\.csv:0: file was not found"):
+        read_history_file(tmp_path / "absent.csv")
+    with pytest.raises(ImportFileError, match=r"file type '\.xlsx' is not supported"):
+        read_history_file(write(tmp_path, "x", "book.xlsx"))
+    with pytest.raises(ImportFileError, match=r"Parquet file could not be read"):
+        read_history_file(write(tmp_path, "not parquet", "broken.parquet"))
