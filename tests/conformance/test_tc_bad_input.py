@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 
 import pytest
 import requests
@@ -149,3 +150,56 @@ def test_oversized_websocket_frame_drops_only_that_connection(venue):
         assert json.loads(other.recv()) == {"channel": "pong"}
     finally:
         other.close()
+
+
+def test_candle_snapshot_with_the_largest_end_time_answers_the_candles(venue):
+    venue.seed_book()
+    body = {"type": "candleSnapshot", "req": {"coin": "BTC", "interval": "1M", "startTime": 0, "endTime": 2**63 - 1}}
+    response = requests.post(venue.url + "/info", json=body)
+    assert response.status_code == 200 and response.json() == []
+    far = {"type": "candleSnapshot", "req": {"coin": "BTC", "interval": "1w", "startTime": 2**63 - 1}}
+    assert requests.post(venue.url + "/info", json=far).json() == []
+
+
+LONE_SURROGATE = "\\ud800"
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/info", b'{"type": "' + LONE_SURROGATE.encode() + b'"}'),
+    ("/info", b'{"' + LONE_SURROGATE.encode() + b'": 1, "type": "meta"}'),
+    ("/info", b'{"type": "l2Book", "coin": "' + LONE_SURROGATE.encode() + b'"}'),
+    ("/info", b'{"type": "meta", "dex": "\xc3\x28"}'),
+    ("/exchange", b'{"action": {"type": "' + LONE_SURROGATE.encode()
+     + b'"}, "nonce": 1, "signature": {"r": "0x1", "s": "0x2", "v": 27}}'),
+    ("/exchange", b'{"action": {"type": "order", "orders": [], "grouping": "na"}, "nonce": 1, '
+     b'"signature": {"r": "0x1", "s": "0x2", "v": 27}, "\xed\xa0\x80": 1}'),
+])
+def test_lone_surrogates_and_invalid_utf8_are_422_logged_in_one_line(venue, caplog, path, body):
+    caplog.set_level(logging.INFO)
+    response = requests.post(venue.url + path, data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and response.text == DESERIALIZE
+    refusals = [record for record in caplog.records if "refused" in record.getMessage()]
+    assert refusals and all(record.exc_info is None and "\n" not in record.getMessage() for record in refusals)
+    assert venue.info().meta()["universe"][0]["name"] == "BTC"
+
+
+@pytest.mark.parametrize("text", [
+    '{"method": "subscribe", "subscription": {"type": "trades", "coin": "' + LONE_SURROGATE + '"}}',
+    '{"method": "subscribe", "subscription": {"type": "l2Book", "coin": "NOPE"}}',
+    '{"method": "subscribe", "subscription": {"' + LONE_SURROGATE + '": "trades"}}',
+    '{"method": "' + LONE_SURROGATE + '"}',
+    '{"method": "post", "id": 1, "request": {"type": "info", "payload": {"type": "' + LONE_SURROGATE + '"}}}',
+])
+def test_bad_websocket_subscriptions_get_an_error_frame_and_the_socket_stays_open(venue, text):
+    socket = websocket.create_connection("ws" + venue.url[len("http"):] + "/ws", timeout=5)
+    try:
+        assert socket.recv() == "Websocket connection established."
+        socket.send(text)
+        frame = json.loads(socket.recv())
+        assert frame["channel"] in ("error", "post")
+        if frame["channel"] == "post":
+            assert frame["data"]["response"] == {"type": "error", "payload": DESERIALIZE}
+        socket.send(json.dumps({"method": "ping"}))
+        assert json.loads(socket.recv()) == {"channel": "pong"}
+    finally:
+        socket.close()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 
 from pairflow.hyperliquid.schemas import BadRequest
@@ -38,15 +38,14 @@ async def read_limited_body(request: Request, max_bytes: int = MAX_BODY_BYTES) -
     return b"".join(chunks)
 
 
-def _reject_constant(name: str) -> Any:
-    raise BadRequest(f"JSON constant {name} is not allowed")
+def parse_json(body: bytes | str) -> Any:
+    """Parse a request body or WebSocket message, keeping object keys in arrival order (the L1 hash depends on it).
 
-
-def parse_json(body: bytes) -> Any:
-    """Parse a request body keeping object keys in arrival order (the L1 hash depends on it)."""
+    Like the real venue's parser, refuse what is not strict JSON: invalid UTF-8, lone
+    UTF-16 surrogates in ``\\u`` escapes, ``NaN``/``Infinity``, numbers out of float range
+    and nesting deeper than the interpreter allows.
+    """
     try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except BadRequest:
-        raise
-    except (ValueError, RecursionError) as exc:
+        return msgspec.json.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise BadRequest(f"invalid JSON: {exc}") from None

@@ -16,7 +16,13 @@ from venue.engine import EngineError
 
 __all__ = ["InfoService"]
 
+LATEST_CALENDAR_MS = 253_370_764_800_000
+"""9999-01-01 UTC: later request times are clamped to it, as calendar intervals ('1M') need a real date."""
 PORTFOLIO_PERIODS = ("day", "week", "month", "allTime", "perpDay", "perpWeek", "perpMonth", "perpAllTime")
+
+
+def _calendar_time(time_ms: int | None) -> int | None:
+    return None if time_ms is None else min(time_ms, LATEST_CALENDAR_MS)
 
 
 def _default_dex(dex: str) -> None:
@@ -59,7 +65,7 @@ class InfoService:
             rq.AllMidsRequest: self._all_mids,
             rq.L2BookRequest: lambda r: engine.l2_book(r.coin, n_sig_figs=r.nSigFigs),
             rq.CandleSnapshotRequest: lambda r: engine.candle_snapshot(
-                r.req.coin, r.req.interval, r.req.startTime, r.req.endTime),
+                r.req.coin, r.req.interval, _calendar_time(r.req.startTime), _calendar_time(r.req.endTime)),
             rq.ClearinghouseStateRequest: self._clearinghouse_state,
             rq.SpotClearinghouseStateRequest: lambda r: engine.spot_clearinghouse_state(r.user.lower()),
             rq.OpenOrdersRequest: self._open_orders,

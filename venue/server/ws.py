@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
@@ -29,8 +28,9 @@ import msgspec
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from pairflow.hyperliquid.schemas import CANDLE_INTERVALS, WS_CONNECTED_TEXT
+from pairflow.hyperliquid.schemas import CANDLE_INTERVALS, WS_CONNECTED_TEXT, BadRequest
 
+from .body import parse_json
 from .limits import MAX_WS_MESSAGE_BYTES
 from .ws_admission import WsAdmission
 
@@ -559,8 +559,8 @@ class Hub:
             return
         invalid = f"Error parsing JSON into valid websocket request: {text}"
         try:
-            message = json.loads(text)
-        except (ValueError, RecursionError):
+            message = parse_json(text)
+        except BadRequest:
             self._error(connection, invalid)
             return
         if not isinstance(message, dict):
