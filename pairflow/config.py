@@ -25,6 +25,7 @@ from pydantic_settings import (
 from pairflow.errors import ConfigError
 
 __all__ = [
+    "AlertingSettings",
     "BrokerSettings",
     "CollectorSettings",
     "DEFAULT_CONFIG_FILE",
@@ -234,6 +235,18 @@ class MetricsSettings(_Section):
     host: str = Field(default="127.0.0.1", description="Interface the /metrics server binds to.")
 
 
+class AlertingSettings(_Section):
+    """Where pairflow's own alerts (pf.alerts: risk breaches, reconciliation, kill switch) are posted."""
+
+    alertmanager_url: str | None = Field(
+        default=None, description="Alertmanager base URL, e.g. http://127.0.0.1:9093; unset = alerts are only logged and stored."
+    )
+    outbox_dir: Path = Field(
+        default=Path("./data/alerts"), description="Alerts wait here until Alertmanager accepted them (survives restarts)."
+    )
+    retry_backoff_max_s: float = Field(default=60.0, gt=0, description="Largest delay between failed posts.")
+
+
 class LoggingSettings(_Section):
     """Structured logs (structlog) to stdout, optionally mirrored into ClickHouse."""
 
@@ -285,6 +298,7 @@ class Settings(BaseSettings):
     collector: CollectorSettings = Field(default_factory=CollectorSettings, description="Market-data collector.")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Prometheus metrics endpoint.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Structured logging.")
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings, description="Alertmanager for pf.alerts.")
     secrets: SecretSettings = Field(default_factory=SecretSettings, description="Credentials (redacted on output).")
 
     @classmethod

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pairflow.metrics import CATALOGUE, spec_of_series
@@ -95,6 +100,9 @@ def rule_expressions(path: Path) -> list[tuple[str, str]]:
 
 __all__ = [
     "ALERTMANAGER_DIR",
+    "alertmanager",
+    "free_port",
+    "wait_http",
     "CATALOGUE",
     "PROMETHEUS_DIR",
     "PROMETHEUS_SERIES",
@@ -107,3 +115,48 @@ __all__ = [
     "tool",
     "unknown_metrics",
 ]
+
+
+def free_port() -> int:
+    """Return a TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_http(url: str, timeout_s: float = 20.0) -> None:
+    """Wait until ``url`` answers HTTP 200."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} did not come up within {timeout_s} s") from None
+        time.sleep(0.1)
+
+
+@contextmanager
+def alertmanager(port: int, workdir: Path) -> Iterator[str]:
+    """Run Debian's Alertmanager on ``port`` (one webhook receiver, no cluster) and yield its URL."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "alertmanager.yml"
+    config.write_text(
+        "route:\n  receiver: sink\nreceivers:\n  - name: sink\n    webhook_configs:\n"
+        "      - url: http://127.0.0.1:9/unused\n"
+    )
+    url = f"http://127.0.0.1:{port}"
+    with open(workdir / "alertmanager.log", "ab") as log:
+        process = subprocess.Popen(
+            [tool("alertmanager"), f"--config.file={config}", f"--storage.path={workdir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+            stdout=log, stderr=log,
+        )
+        try:
+            wait_http(f"{url}/-/ready")
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)

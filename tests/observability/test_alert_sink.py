@@ -1,0 +1,125 @@
+"""The Alertmanager sink: alerts are logged and stored at once, and reach a real Alertmanager once it is up."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pairflow.config import AlertingSettings, LoggingSettings
+from pairflow.events import Alert
+from pairflow.logs import configure_logging
+from pairflow.storage import BatchWriter
+from sinks.alerts import AlertmanagerSink, postable_alert
+from tests.integration.conftest import store  # noqa: F401 - the chDB store fixture
+from tests.metrics_support import sample
+from tests.observability.support import alertmanager, free_port
+
+
+def _alert(number: int, severity: str = "critical", source: str = "risk.drawdown") -> Alert:
+    return Alert(ts=1_700_000_000_000 + number, id=f"alert-{number}", severity=severity, source=source,
+                 message=f"breach {number}", coin="ETH")
+
+
+def _active_alerts(url: str) -> dict[str, dict]:
+    with urllib.request.urlopen(f"{url}/api/v2/alerts", timeout=5) as response:
+        return {alert["labels"]["alert_id"]: alert for alert in json.load(response)}
+
+
+def test_alerts_survive_an_unreachable_alertmanager_and_a_restart(tmp_path: Path, store):  # noqa: F811
+    port = free_port()
+    lines = io.StringIO()
+    configure_logging(LoggingSettings(level="INFO"), stream=lines)
+    writer = BatchWriter(store, "alerts", spill_dir=tmp_path / "spill", background=False)
+    failures_before = sample("pairflow_alerts_post_failures_total")
+
+    first = AlertmanagerSink(f"http://127.0.0.1:{port}", tmp_path / "outbox", writer=writer,
+                             retry_backoff_s=0.05, retry_backoff_max_s=0.2, timeout_s=1)
+    first.send(_alert(1))
+    first.send(_alert(2, severity="warning", source="reconciliation"))
+    assert not first.flush(timeout_s=0.5)
+    first.close(timeout_s=0.2)
+    assert first.pending == 2
+    assert sample("pairflow_alerts_post_failures_total") > failures_before
+
+    # Logged and stored while Alertmanager was down.
+    writer.flush()
+    assert store.count("alerts") == 2
+    logged = [json.loads(line) for line in lines.getvalue().splitlines()]
+    assert {(entry["event"], entry["level"]) for entry in logged if "alert_id" in entry} == {
+        ("breach 1", "critical"), ("breach 2", "warning")}
+
+    # A new process on the same outbox sends the leftovers and its own alert once Alertmanager is up.
+    second = AlertmanagerSink(f"http://127.0.0.1:{port}", tmp_path / "outbox", writer=writer,
+                              retry_backoff_s=0.05, retry_backoff_max_s=0.2, timeout_s=1)
+    assert second.pending == 2
+    second.send(_alert(3, source="kill switch"))
+    with alertmanager(port, tmp_path / "am") as url:
+        assert second.flush(timeout_s=15), "alerts were not delivered once Alertmanager came up"
+        active = _active_alerts(url)
+    second.close()
+    assert set(active) == {"alert-1", "alert-2", "alert-3"}
+    assert active["alert-3"]["labels"]["alertname"] == "PairflowKillSwitch"
+    assert active["alert-1"]["annotations"]["summary"] == "breach 1"
+    assert (tmp_path / "outbox" / "outbox.jsonl").read_bytes() == b""
+    assert sample("pairflow_alerts_pending") == 0
+    writer.close()
+
+
+def test_an_alert_that_cannot_be_posted_is_kept_aside(tmp_path: Path):
+    """A time outside what Alertmanager can express is refused at once, on disk, and the next alert still goes."""
+    sink = AlertmanagerSink(f"http://127.0.0.1:{free_port()}", tmp_path / "outbox")
+    sink.send(Alert(ts=-62_135_596_800_001, id="bad", severity="info", source="x", message="m"))
+    assert sink.pending == 0
+    assert b'"id":"bad"' in (tmp_path / "outbox" / "rejected.jsonl").read_bytes()
+    sink.close(timeout_s=0)
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(400)
+        self.end_headers()
+        self.wfile.write(b"bad alert")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_alerts_alertmanager_refuses_are_moved_aside_not_retried(tmp_path: Path):
+    server = HTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sink = AlertmanagerSink(f"http://127.0.0.1:{server.server_port}", tmp_path / "outbox", retry_backoff_s=0.05)
+        sink.send(_alert(4))
+        assert sink.flush(timeout_s=10)
+        sink.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert b'"id":"alert-4"' in (tmp_path / "outbox" / "rejected.jsonl").read_bytes()
+    assert (tmp_path / "outbox" / "outbox.jsonl").read_bytes() == b""
+
+
+def test_without_alertmanager_alerts_are_only_logged_and_stored(tmp_path: Path):
+    sink = AlertmanagerSink.from_settings(AlertingSettings(outbox_dir=tmp_path / "outbox"))
+    sink.send(_alert(5))
+    assert sink.pending == 0 and not (tmp_path / "outbox" / "outbox.jsonl").exists()
+    sink.close()
+
+
+@given(source=st.text(min_size=1, max_size=40), message=st.text(max_size=200),
+       severity=st.sampled_from(["info", "warning", "critical"]))
+def test_any_alert_becomes_a_postable_alert(source, message, severity):
+    body = postable_alert(Alert(ts=0, id="x", severity=severity, source=source, message=message))
+    assert body["labels"]["alertname"].startswith("Pairflow")
+    assert body["labels"]["alertname"][8:].isalnum() or body["labels"]["alertname"] == "Pairflow"
+    assert body["labels"]["source"] == source and body["annotations"]["summary"] == message
+    assert body["startsAt"] == "1970-01-01T00:00:00.000+00:00"
+    json.dumps(body)
