@@ -1,12 +1,15 @@
 """Relation break: ADWIN on the spread's standardised forecast errors retires a spread.
 
-While a hedge relation holds, the Kalman filter's forecast error ``e`` has the
-variance ``Q`` it predicts, so ``(e / sqrt(Q))**2`` averages about 1. When the
+While a hedge relation holds, the Kalman filter's standardised forecast error
+``e / sqrt(Q)`` keeps a steady scale, so ``(e / sqrt(Q))**2`` has a steady mean
+(about 1 when ``Ve`` is calibrated; only its stability matters here). When the
 relation breaks (a listing, a depeg, a regime change) the errors grow and stay
 large. ADWIN (Bifet and Gavaldà 2007) keeps a window whose two halves have the
-same mean at confidence ``1 - delta`` and cuts it when they stop agreeing; a
-cut whose newer part averages at least ``min_level`` retires the spread. A
-retired spread produces no entries until a rescan re-admits it (`readmit`).
+same mean at confidence ``1 - delta`` and cuts it when they stop agreeing. A
+cut upwards remembers the level before it; once the recent mean reaches
+``ratio`` times that level, the spread is retired (a cut downwards forgets it:
+the errors calmed). A retired spread produces no entries until a rescan
+re-admits it (`readmit`).
 
 Squared errors are clipped at ``clip`` so a single bad print cannot retire a
 spread by itself.
@@ -25,9 +28,10 @@ __all__ = ["RelationBreak", "RelationBroken"]
 
 
 class RelationBroken(msgspec.Struct, frozen=True):
-    """The spread was retired: ADWIN's estimate of the mean squared standardised error at the cut."""
+    """The spread was retired: the recent mean squared standardised error, and the level before the cut."""
 
     level: float
+    baseline: float
 
 
 class RelationBreak(ModelState):
@@ -37,8 +41,9 @@ class RelationBreak(ModelState):
     ----------
     delta
         ADWIN confidence; smaller cuts less often.
-    min_level
-        Mean squared standardised error of the recent window that counts as a break.
+    ratio
+        How many times its level before the cut the recent mean squared
+        standardised error must reach to count as a break.
     clip
         Upper clip of each squared standardised error.
     clock
@@ -59,14 +64,17 @@ class RelationBreak(ModelState):
     False
     """
 
-    def __init__(self, delta: float = 0.002, min_level: float = 3.0, clip: float = 25.0, clock: int = 32) -> None:
+    def __init__(self, delta: float = 0.002, ratio: float = 4.0, clip: float = 25.0, clock: int = 32) -> None:
+        if ratio <= 1.0:
+            raise ValueError(f"ratio must exceed 1, received {ratio}")
         self.delta = delta
-        self.min_level = min_level
+        self.ratio = ratio
         self.clip = clip
         self.clock = clock
         self.detector = drift.ADWIN(delta=delta, clock=clock)
         self.retired = False
         self.breaks = 0
+        self.baseline: float | None = None
 
     @property
     def version(self) -> str:
@@ -77,14 +85,22 @@ class RelationBreak(ModelState):
         """Feed one standardised forecast error ``e / sqrt(Q)``; return a break when it is declared now."""
         if self.retired or not math.isfinite(standardized_error):
             return []
-        self.detector.update(min(standardized_error * standardized_error, self.clip))
-        if self.detector.drift_detected and self.detector.estimation >= self.min_level:
+        detector = self.detector
+        before = detector.estimation
+        detector.update(min(standardized_error * standardized_error, self.clip))
+        if detector.drift_detected:
+            if detector.estimation < before:
+                self.baseline = None
+            elif self.baseline is None:
+                self.baseline = before
+        if self.baseline is not None and detector.estimation >= self.ratio * max(self.baseline, 1e-12):
             self.retired = True
             self.breaks += 1
-            return [RelationBroken(float(self.detector.estimation))]
+            return [RelationBroken(float(detector.estimation), float(self.baseline))]
         return []
 
     def readmit(self) -> None:
         """Accept the spread again (after a rescan) with a fresh detector."""
         self.detector = drift.ADWIN(delta=self.delta, clock=self.clock)
         self.retired = False
+        self.baseline = None

@@ -34,6 +34,7 @@ __all__ = [
     "SecretSettings",
     "Settings",
     "StorageSettings",
+    "StrategySettings",
     "VenueGroupSettings",
     "VenueSettings",
     "config_error_from",
@@ -228,6 +229,84 @@ class CollectorSettings(_Section):
         return value
 
 
+class StrategySettings(_Section):
+    """The strategy stage: which spreads to trade and how each decides (rule, features, River models)."""
+
+    universe: Literal["pair_stats", "config"] = Field(
+        default="pair_stats",
+        description="Spreads to trade: the latest accepted scan in 'pair_stats' (falls back to 'pairs' when none), or 'pairs' only.",
+    )
+    pairs: list[str] = Field(
+        default_factory=list,
+        description="Spreads as coins joined by '/', first leg explained by the others, e.g. 'ETH/SOL' or 'AAVE/UNI/LINK'.",
+    )
+    bar_interval: str = Field(default="1m", description="Bar interval the strategy reads ('1s', '1m', ...).")
+    staleness_ms: int = Field(
+        default=180_000, gt=0, description="Largest age of a leg's last bar behind the newest leg before the spread pauses."
+    )
+    max_gap_ms: int = Field(
+        default=600_000, gt=0, description="Time between two aligned rows beyond which the row is refused as a gap."
+    )
+    kalman_delta: float = Field(
+        default=1e-7, gt=0, lt=1, description="Kalman transition noise Vw = delta/(1-delta)*I on (log-price) hedge ratios."
+    )
+    kalman_observation_variance: float = Field(
+        default=1e-5, gt=0, description="Kalman observation noise Ve, in squared log-price units."
+    )
+    zscore_window: int = Field(default=120, ge=2, description="Rolling window of the spread's z-score, in rows.")
+    warmup_rows: int = Field(
+        default=60, ge=0, description="Aligned rows a spread must see before it may signal (the filter converges)."
+    )
+    rule: Literal["zscore", "kalman"] = Field(
+        default="zscore",
+        description="Entry/exit bands on the spread's z-score, or on the Kalman forecast error e against ±k·sqrt(Q).",
+    )
+    entry_z: float = Field(default=2.0, gt=0, description="Enter when |z| reaches this band.")
+    exit_z: float = Field(default=0.5, ge=0, description="Exit when z comes back inside this band.")
+    stop_z: float = Field(default=5.0, gt=0, description="Exit (stop) when |z| reaches this band against the position.")
+    notional_usd: float = Field(default=1_000.0, gt=0, description="USD notional of the first leg at full target.")
+    taker_fee: float = Field(
+        default=0.00045, description="Taker fee rate used until the venue's fee schedule (md.fees) arrives."
+    )
+    default_half_spread_bps: float = Field(
+        default=2.0, ge=0, description="Half-spread assumed for a leg whose book has not been seen yet, basis points."
+    )
+    heartbeat_rows: int = Field(
+        default=60, ge=0, description="Also emit a 'hold' signal every this many rows without a change; 0 = only changes."
+    )
+    meta_label: bool = Field(default=False, description="Meta-label classifier on triple-barrier outcomes.")
+    meta_mode: Literal["gate", "size"] = Field(
+        default="gate", description="The meta-label probability gates entries (below meta_threshold) or scales their size."
+    )
+    meta_threshold: float = Field(default=0.5, ge=0, le=1, description="Least probability of success to enter (gate mode).")
+    meta_profit_take: float = Field(default=2.0, gt=0, description="Profit barrier in spread standard deviations.")
+    meta_stop: float = Field(default=2.0, gt=0, description="Stop barrier in spread standard deviations.")
+    meta_max_hold_ms: int = Field(default=4 * 3_600_000, gt=0, description="Time barrier of a label, milliseconds.")
+    meta_warmup: int = Field(default=20, ge=0, description="Labels learned before the probability is used.")
+    anomaly_gate: bool = Field(default=False, description="Half-Space Trees block entries on anomalous ticks.")
+    anomaly_threshold: float = Field(default=0.85, gt=0, le=1, description="Anomaly score at which entries are blocked.")
+    relation_break: bool = Field(default=False, description="ADWIN on the forecast errors retires a spread whose relation broke.")
+    break_ratio: float = Field(
+        default=4.0, gt=1, description="Rise of the mean squared standardised forecast error across an ADWIN cut that retires a spread."
+    )
+    bandit: bool = Field(default=False, description="A bandit chooses (entry_z, exit_z) from bandit_grid by realised net PnL.")
+    bandit_grid: list[tuple[float, float]] = Field(
+        default_factory=lambda: [(1.5, 0.0), (2.0, 0.0), (2.0, 0.5), (2.5, 0.5), (3.0, 1.0)],
+        min_length=1,
+        description="The bandit's arms: (entry_z, exit_z) pairs.",
+    )
+    seed: int = Field(default=7, description="Seed of the models' random choices (Half-Space Trees, bandit).")
+
+    @field_validator("pairs")
+    @classmethod
+    def _check_pairs(cls, value: list[str]) -> list[str]:
+        for pair in value:
+            coins = pair.split("/")
+            if len(coins) < 2 or len(set(coins)) != len(coins) or not all(coin.strip() for coin in coins):
+                raise ValueError(f"a pair is two or more distinct coins joined by '/', received {pair!r}")
+        return value
+
+
 class MetricsSettings(_Section):
     """Prometheus /metrics endpoint served by every long-running command."""
 
@@ -296,6 +375,7 @@ class Settings(BaseSettings):
     broker: BrokerSettings = Field(default_factory=BrokerSettings, description="Kafka-protocol broker.")
     venue: VenueSettings = Field(default_factory=VenueSettings, description="Local Hyperliquid-compatible venue.")
     collector: CollectorSettings = Field(default_factory=CollectorSettings, description="Market-data collector.")
+    strategy: StrategySettings = Field(default_factory=StrategySettings, description="Strategy stage.")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Prometheus metrics endpoint.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Structured logging.")
     alerting: AlertingSettings = Field(default_factory=AlertingSettings, description="Alertmanager for pf.alerts.")

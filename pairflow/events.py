@@ -179,7 +179,17 @@ class PairStats(Event, frozen=True, kw_only=True):
 
 
 class Signal(Event, frozen=True, kw_only=True):
-    """A strategy decision for one pair at one time."""
+    """A strategy decision for one spread at one time.
+
+    ``target`` is the spread position as a signed fraction of the configured
+    notional (+1 long the first leg against the others, -1 short, 0 flat;
+    between when a model sizes it); ``leg_targets`` is the same decision as a
+    signed size in coins per leg, in ``legs`` order. ``hedge_ratios`` are the
+    Kalman ratios of legs 2..N (``hedge_ratio`` repeats the first, the pair
+    case). ``features`` are the inputs the rule and the models saw, and
+    ``model_versions`` name the state of every model that took part, so a
+    decision can be explained and replayed.
+    """
 
     id: str
     pair: str
@@ -188,6 +198,11 @@ class Signal(Event, frozen=True, kw_only=True):
     zscore: float
     target: float
     reason: str = ""
+    legs: tuple[str, ...] = ()
+    hedge_ratios: tuple[float, ...] = ()
+    leg_targets: tuple[float, ...] = ()
+    features: dict[str, float] = {}
+    model_versions: dict[str, str] = {}
 
 
 class OrderIntent(Event, frozen=True, kw_only=True):

@@ -149,7 +149,7 @@ def test_relation_break_retires_only_on_a_lasting_rise_and_readmits() -> None:
     assert watch.update(1e6) == [] and watch.update(float("nan")) == []
     assert all(watch.update(rng.gauss(0, 1)) == [] for _ in range(3_000))
     breaks = [b for _ in range(400) for b in watch.update(rng.gauss(0, 3))]
-    assert len(breaks) == 1 and breaks[0].level >= 3.0 and watch.retired
+    assert len(breaks) == 1 and breaks[0].level >= 4.0 * breaks[0].baseline and watch.retired
     assert watch.update(rng.gauss(0, 3)) == []
     watch.readmit()
     assert not watch.retired and watch.version == "adwin:1"

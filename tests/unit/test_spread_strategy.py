@@ -1,0 +1,190 @@
+"""SpreadStrategy: the per-spread decision path, its bad-input refusals and its model switches."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from operators.check import check_operator
+from operators.spread_strategy import Skip, SpreadStrategy
+from pairflow.config import StrategySettings
+from pairflow.events import BookSnapshot, FeeSchedule, Funding, Signal
+from tests.strategy_support import bar, cointegrated_bars
+
+LEGS = ("ETH", "SOL")
+BASE = StrategySettings(warmup_rows=40, zscore_window=40, heartbeat_rows=0, entry_z=1.5, exit_z=0.25)
+ALL_ML = BASE.model_copy(update={
+    "meta_label": True, "meta_warmup": 2, "anomaly_gate": True, "relation_break": True, "bandit": True,
+})
+
+
+def run(strategy: SpreadStrategy, events: list) -> list:
+    out: list = []
+    for event in events:
+        out += strategy.update(event)
+    return out
+
+
+def signals(out: list) -> list[Signal]:
+    return [item for item in out if isinstance(item, Signal)]
+
+
+def test_signals_trade_the_spread_both_ways_with_hedged_leg_targets() -> None:
+    out = run(SpreadStrategy(LEGS, BASE), cointegrated_bars(LEGS, 600, seed=3))
+    # Only the very first bar is refused: the other leg has not printed yet.
+    assert [item.kind for item in out if isinstance(item, Skip)] == ["missing"]
+    emitted = signals(out)
+    reasons = [s.reason for s in emitted]
+    assert {"entry-long", "entry-short", "exit"} <= set(reasons)
+    for signal in emitted:
+        assert signal.id == f"ETH/SOL:{signal.ts}" and signal.legs == LEGS
+        assert (signal.ts - 1_700_000_000_000) % 60_000 == 0  # stamped at a bar close
+        assert set(signal.features) >= {"zscore", "zscore_change", "spread_vol", "error_z", "funding_diff_per_hour", "cost"}
+        assert signal.model_versions == {"kalman": signal.model_versions["kalman"]}
+        if signal.reason == "entry-long":
+            assert signal.target == 1.0 and signal.zscore <= -1.5
+            assert signal.leg_targets[0] > 0 > signal.leg_targets[1]
+        elif signal.reason == "entry-short":
+            assert signal.target == -1.0 and signal.zscore >= 1.5
+            assert signal.leg_targets[0] < 0 < signal.leg_targets[1]
+        else:
+            assert signal.target == 0.0 and signal.leg_targets == (0.0, 0.0)
+    # Every entry is closed by the next decision before another opens.
+    assert all(a.startswith("entry") != b.startswith("entry") for a, b in zip(reasons, reasons[1:]))
+
+
+def test_the_hedge_ratio_converges_to_the_planted_loading() -> None:
+    strategy = SpreadStrategy(LEGS, BASE.model_copy(update={"heartbeat_rows": 1}))
+    out = signals(run(strategy, cointegrated_bars(LEGS, 1500, seed=5)))
+    assert out[-1].hedge_ratio == pytest.approx(1 / 0.8, abs=0.1)  # log ETH = log SOL / 0.8 + spread
+    notional = out[-1].leg_targets  # flat at heartbeat rows: zero targets
+    assert all(t == 0.0 for t in notional) or out[-1].target != 0.0
+
+
+def test_costs_come_from_fees_books_and_funding() -> None:
+    strategy = SpreadStrategy(LEGS, BASE.model_copy(update={"heartbeat_rows": 1, "notional_usd": 50.0}))
+    bars = cointegrated_bars(LEGS, 60, seed=2)
+    run(strategy, bars[:-2])
+    for coin, mid in (("ETH", 100.0), ("SOL", 400.0)):
+        strategy.update(BookSnapshot(id=coin, coin=coin, ts=1, bid_px=(mid - 0.01 * mid,), bid_sz=(100.0,),
+                                     ask_px=(mid + 0.01 * mid,), ask_sz=(100.0,), mid=mid, spread_bps=200.0,
+                                     imbalance=0.5 if coin == "ETH" else -0.5))
+        strategy.update(Funding(id=coin, coin=coin, ts=1, rate=0.0001 if coin == "ETH" else 0.0002))
+    strategy.update(FeeSchedule(id="fees", ts=1, taker=0.0004, maker=0.0001))
+    (signal,) = signals(run(strategy, bars[-2:]))
+    beta = signal.hedge_ratio
+    assert signal.features["cost"] == pytest.approx(2 * (0.0004 + 0.01) * (1 + abs(beta)))
+    assert signal.features["funding_diff_per_hour"] == pytest.approx(0.0001 - beta * 0.0002)
+    assert signal.features["imbalance"] == pytest.approx(1.0)
+
+
+BAD_PRICES = [float("nan"), 0.0, -3.0, float("inf")]
+
+
+@pytest.mark.parametrize("price", BAD_PRICES)
+def test_a_bad_price_is_refused_without_touching_state(price: float) -> None:
+    strategy = SpreadStrategy(LEGS, ALL_ML)
+    bars = cointegrated_bars(LEGS, 300, seed=4)
+    run(strategy, bars[:200])
+    clean = SpreadStrategy.restore(strategy.snapshot())
+    (skip,) = strategy.update(bar("SOL", bars[200].ts, price))
+    assert (skip.pair, skip.kind) == ("ETH/SOL", "invalid") and "SOL price was" in skip.detail
+    assert run(strategy, bars[200:]) == run(clean, bars[200:])
+
+
+def test_missing_stale_gap_and_out_of_order_bars_are_refused_with_their_reason() -> None:
+    settings_ = BASE.model_copy(update={"staleness_ms": 120_000, "max_gap_ms": 300_000})
+    strategy = SpreadStrategy(LEGS, settings_)
+    t0 = 1_700_000_000_000
+    assert strategy.update(bar("ETH", t0, 100.0)) == [Skip("ETH/SOL", t0, "missing", "no price yet for SOL")]
+    run(strategy, [bar("SOL", t0, 400.0), bar("ETH", t0 + 60_000, 101.0), bar("SOL", t0 + 60_000, 401.0)])
+    (late,) = strategy.update(bar("ETH", t0, 99.0))
+    assert late.kind == "out-of-order"
+    # SOL stops printing: three minutes on, its last bar is stale.
+    (stale,) = strategy.update(bar("ETH", t0 + 240_000, 102.0))
+    assert stale.kind == "stale" and stale.detail.startswith("SOL older than 120000 ms")
+    # SOL comes back after a long silence: still stale until ETH prints, then that row follows a gap.
+    assert [x.kind for x in strategy.update(bar("SOL", t0 + 600_000, 402.0))] == ["stale"]
+    (gap,) = strategy.update(bar("ETH", t0 + 600_000, 102.5))
+    assert (gap.kind, gap.detail) == ("gap", f"540000 ms since the previous row at {t0 + 60_000}")
+    # The next period is used normally (ETH waits for SOL's bar of the same minute).
+    assert strategy.update(bar("ETH", t0 + 660_000, 103.0)) == []
+    assert strategy.update(bar("SOL", t0 + 660_000, 403.0)) == []
+    assert strategy.rows == 3
+
+
+def test_a_leg_of_another_spread_is_refused() -> None:
+    strategy = SpreadStrategy(LEGS, BASE)
+    (skip,) = strategy.update(Funding(id="x", coin="BTC", ts=5, rate=0.0001))
+    assert skip == Skip("ETH/SOL", 5, "unknown-leg", "BTC is not a leg of ETH/SOL")
+    (bad,) = strategy.update(Funding(id="x", coin="ETH", ts=6, rate=float("nan")))
+    assert bad.kind == "invalid"
+
+
+def test_models_switched_off_leave_the_rule_alone_and_switched_on_report_versions() -> None:
+    bars = cointegrated_bars(LEGS, 800, seed=6)
+    baseline = signals(run(SpreadStrategy(LEGS, BASE), bars))
+    assert baseline == signals(run(SpreadStrategy(LEGS, BASE), bars))
+    with_models = signals(run(SpreadStrategy(LEGS, ALL_ML), bars))
+    assert {"kalman", "meta_label", "hst", "adwin", "bandit"} <= set(with_models[-1].model_versions)
+    learned = [int(s.model_versions["meta_label"].split(":")[1]) for s in with_models]
+    assert learned == sorted(learned) and learned[-1] > 0
+
+
+def test_meta_label_in_size_mode_scales_the_target_by_its_probability() -> None:
+    sized = BASE.model_copy(update={"meta_label": True, "meta_mode": "size", "meta_warmup": 3})
+    out = signals(run(SpreadStrategy(LEGS, sized), cointegrated_bars(LEGS, 1200, seed=7)))
+    entries = [s for s in out if s.reason.startswith("entry") and "meta_probability" in s.features]
+    assert entries
+    for s in entries:
+        assert abs(s.target) == pytest.approx(s.features["meta_probability"])
+
+
+def test_relation_break_retires_the_spread_until_readmitted() -> None:
+    retiring = BASE.model_copy(update={"relation_break": True, "heartbeat_rows": 0})
+    strategy = SpreadStrategy(LEGS, retiring)
+    bars = cointegrated_bars(LEGS, 500, seed=8)
+    run(strategy, bars)
+    # The relation breaks: SOL wanders off on its own for many rows.
+    broken = cointegrated_bars(("ETH", "XXX"), 600, seed=9, start_ms=bars[-1].ts + 60_000, spread_std=0.05)
+    after = run(strategy, [b if b.coin == "ETH" else bar("SOL", b.ts, b.close) for b in broken])
+    reasons = [s.reason for s in signals(after)]
+    assert "retired" in reasons
+    assert not [r for r in reasons[reasons.index("retired") + 1:] if r.startswith("entry")]
+    strategy.readmit()
+    assert strategy.breaks is not None and not strategy.breaks.retired
+
+
+def test_spread_strategy_passes_the_operator_battery_with_every_model_on() -> None:
+    events = cointegrated_bars(LEGS, 260, seed=10)
+    check_operator(SpreadStrategy(LEGS, ALL_ML), events)
+
+
+def test_a_basket_of_three_legs_signals_with_two_hedge_ratios() -> None:
+    legs = ("AAVE", "UNI", "LINK")
+    out = signals(run(SpreadStrategy(legs, BASE), cointegrated_bars(legs, 600, seed=11)))
+    assert out and all(len(s.hedge_ratios) == 2 and len(s.leg_targets) == 3 for s in out)
+
+
+@settings(max_examples=15, deadline=None)
+@given(cut=st.integers(100, 380), bump=st.floats(0.5, 2.0))
+def test_no_look_ahead_changing_later_bars_leaves_earlier_signals_unchanged(cut: int, bump: float) -> None:
+    bars = cointegrated_bars(LEGS, 200, seed=12)
+    changed = bars[:cut] + [bar(b.coin, b.ts, b.close * bump) for b in bars[cut:]]
+    first = run(SpreadStrategy(LEGS, ALL_ML), bars)
+    second = run(SpreadStrategy(LEGS, ALL_ML), changed)
+    horizon = bars[cut].ts  # rows at or after the first changed bar may differ
+    assert [s for s in first if s.ts <= horizon] == [s for s in second if s.ts <= horizon]
+
+
+def test_state_pickles_mid_stream() -> None:
+    strategy = SpreadStrategy(LEGS, ALL_ML)
+    bars = cointegrated_bars(LEGS, 300, seed=13)
+    run(strategy, bars[:150])
+    copy = pickle.loads(pickle.dumps(strategy))
+    assert run(copy, bars[150:]) == run(strategy, bars[150:])
+    assert not math.isnan(strategy.kalman.state[0][0])
