@@ -97,7 +97,7 @@ def run(orders, batch: int, listener: str) -> tuple[float, float, Engine]:
 
 def all_fills(engine: Engine) -> list:
     """Return every stored fill of every user (the engine's compact tuples, not the 2000-row API cap)."""
-    return [list(engine._accounts[user].fills) for user in USERS]
+    return [list(engine.state.accounts[user].fills) for user in USERS]
 
 
 def bench(orders, batch: int, listener: str, repeats: int) -> tuple[float, float, int]:

@@ -228,9 +228,9 @@ def test_websocket_post_answers_info_and_signed_actions(venue):
 
 def test_a_stopped_server_leaves_no_listener_on_the_engine():
     engine = make_engine(SteppableClock())
-    before = list(engine._listeners)
+    before = engine.listeners
     for _ in range(3):
         with run_venue(engine) as url:
             assert Info(url, skip_ws=True).all_mids()["ETH"] == "2000.0"
-            assert len(engine._listeners) == len(before) + 1
-    assert engine._listeners == before
+            assert len(engine.listeners) == len(before) + 1
+    assert engine.listeners == before

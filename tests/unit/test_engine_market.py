@@ -163,7 +163,7 @@ def test_pickle_round_trip_keeps_state_and_behaviour(engine):
     engine.place_orders(BOB, [limit(ETH, True, "2001", "0.4", "Ioc")])
     engine.add_listener(lambda event: None)
     restored = pickle.loads(pickle.dumps(engine))
-    assert restored._listeners == [] and restored.lock is not engine.lock
+    assert restored.listeners == () and restored.lock is not engine.lock
     for query in ("clearinghouse_state", "open_orders", "user_fills", "historical_orders"):
         assert getattr(restored, query)(ALICE) == getattr(engine, query)(ALICE)
     assert restored.l2_book("ETH") == engine.l2_book("ETH")

@@ -228,7 +228,7 @@ def test_price_time_priority_within_a_level(engine):
 
 
 def test_old_finished_orders_are_forgotten_but_open_ones_kept(engine, monkeypatch):
-    import venue.engine.engine as engine_module
+    import venue.engine.entry as engine_module
 
     monkeypatch.setattr(engine_module, "ORDER_RETENTION", 3)
     keep = engine.place_orders(ALICE, [limit(ETH, True, "1900", "1")])[0]["resting"]["oid"]

@@ -21,7 +21,7 @@ def test_hub_builds_no_payload_nobody_subscribed_to_and_stops_listening():
     async def scenario() -> None:
         hub = Hub(engine, push_interval=60.0)
         hub.start()
-        assert len(engine._listeners) == 1
+        assert len(engine.listeners) == 1
         for channel in ("fills", "orderUpdates", "trades"):
             hub.on_engine_event(EngineEvent(channel, USER if channel != "trades" else "ETH", channel, build))
         while hub._inbox:
@@ -30,4 +30,4 @@ def test_hub_builds_no_payload_nobody_subscribed_to_and_stops_listening():
 
     asyncio.run(scenario())
     assert built == []
-    assert engine._listeners == []
+    assert engine.listeners == ()

@@ -8,14 +8,14 @@ LIQUIDATOR = "0x" + "ff" * 20
 """Backstop vault that takes over whatever the book cannot absorb."""
 
 
-def accounts_to_liquidate(engine) -> list[tuple[object, list[int]]]:
+def accounts_to_liquidate(state) -> list[tuple[object, list[int]]]:
     """Return ``(account, assets)`` pairs whose margin is below maintenance, in address order."""
     out = []
-    for address in sorted(engine._accounts):
-        account = engine._accounts[address]
+    for address in sorted(state.accounts):
+        account = state.accounts[address]
         if not account.positions or address == LIQUIDATOR:
             continue
-        fig = figures(account, engine._specs, engine._mark_or_zero)
+        fig = figures(account, state.specs, state.mark_or_zero)
         assets = []
         has_cross = any(account.settings[a][0] for a in account.positions)
         if has_cross and fig.cross_value < fig.cross_maintenance:
@@ -23,9 +23,9 @@ def accounts_to_liquidate(engine) -> list[tuple[object, list[int]]]:
         for asset, position in account.positions.items():
             if account.settings[asset][0]:
                 continue
-            value = position.szi * engine._mark_or_zero(asset)
+            value = position.szi * state.mark_or_zero(asset)
             equity = position.iso_margin + value - position.basis
-            if equity < maintenance(abs(value), engine._specs[asset].max_leverage):
+            if equity < maintenance(abs(value), state.specs[asset].max_leverage):
                 assets.append(asset)
         if assets:
             out.append((account, sorted(assets)))

@@ -1,21 +1,41 @@
-"""Matching: the order path from validation to fills, plus trigger orders and tp/sl children."""
+"""Book and matching: an order from validation to the book, fills, reduce-only upkeep and trigger orders.
+
+Everything here runs inside one engine action; events go to the `EventBus`
+and all state lives in the shared `EngineState`. The containers of the state
+are aliased as attributes because this is the per-order hot path.
+"""
 
 from __future__ import annotations
 
-from .accounts import Account, Position, apply_trade, order_hash
+from .accounting import Accounting
+from .accounts import Account, Position, apply_trade
 from .constants import DIRTY, FILL_RETENTION, OPEN
+from .events import EventBus
 from .fees import fee_of
+from .margin import free_collateral
 from .orders import Order
 from .rules import fmt
+from .state import EngineState
 from .triggers import due_orders, market_price
 
 
-class MatchingMixin:
-    """Place, match and fill orders; mixed into Engine, whose state it uses."""
+class Matching:
+    """Match orders against the books, settle fills, and arm and fire trigger orders."""
 
-    # ------------------------------------------------------------------ matching
+    def __init__(self, state: EngineState, events: EventBus, accounting: Accounting) -> None:
+        self.state = state
+        self.events = events
+        self.accounting = accounting
+        self._books = state.books
+        self._marks = state.marks
+        self._accounts = state.accounts
+        self._orders = state.orders
+        self._triggers = state.triggers
+        self._recent = state.recent
+        self._candles = state.candles
+        self._last = state.last
 
-    def _match(self, account: Account, order: Order, builder, touched: set) -> tuple[int, int]:
+    def match(self, account: Account, order: Order, builder, touched: set) -> tuple[int, int]:
         book = self._books[order.asset]
         is_buy = order.is_buy
         if is_buy:
@@ -34,14 +54,14 @@ class MatchingMixin:
                 maker = level[0]
                 if maker.user == address:
                     level.popleft()
-                    self._retire(maker, "selfTradeCanceled", non_user=True)
+                    self.retire(maker, "selfTradeCanceled", non_user=True)
                     continue
                 if maker.reduce_only and not self._cap_reduce_only(maker):
                     level.popleft()
-                    self._retire(maker, "reduceOnlyCanceled", non_user=True)
+                    self.retire(maker, "reduceOnlyCanceled", non_user=True)
                     continue
                 quantity = maker.sz if maker.sz < remaining else remaining
-                self._trade(account, order, maker, px, quantity, builder, touched)
+                self.trade(account, order, maker, px, quantity, builder, touched)
                 remaining -= quantity
                 filled_sz += quantity
                 filled_ntl += px * quantity
@@ -49,8 +69,8 @@ class MatchingMixin:
                 maker.sz = before - quantity
                 if maker.sz == 0:
                     level.popleft()
-                    self._retire(maker, "filled")
-                    self._arm_children(maker)
+                    self.retire(maker, "filled")
+                    self.arm_children(maker)
                 elif maker.reserved:
                     maker_account = self._accounts[maker.user]
                     reserved = maker.reserved * maker.sz // before
@@ -63,14 +83,14 @@ class MatchingMixin:
         order.sz = remaining
         if filled_sz:
             self._marks[order.asset] = DIRTY
-        if self._sweeps:
-            sweeps, self._sweeps = self._sweeps, []
+        if self.state.sweeps:
+            sweeps, self.state.sweeps = self.state.sweeps, []
             for swept_account, swept_asset in sweeps:
-                self._sweep_reduce_only(swept_account, swept_asset)
+                self.sweep_reduce_only(swept_account, swept_asset)
                 touched.add(order.asset)
         return filled_sz, filled_ntl
 
-    def _retire(self, order: Order, status: str, non_user: bool = False) -> None:
+    def retire(self, order: Order, status: str, non_user: bool = False) -> None:
         """Finish an order that has left the book (caller already removed it from its level)."""
         account = self._accounts[order.user]
         account.open_orders.pop(order.oid, None)
@@ -85,26 +105,26 @@ class MatchingMixin:
             order.reserved = 0
         if order.reduce_only and order.trigger_px is None:
             account.reduce_only_open -= 1
-        self._status(order, status)
+        self.events.status(order, status)
         if status != "filled" and order.children:
             for child in order.children:
-                self._status(child, "canceled")
+                self.events.status(child, "canceled")
             order.children = None
-        if non_user and self._pending is not None:
-            self._push("nonUserCancel", order.user, {"coin": order.coin, "oid": order.oid})
-        if self._pending is not None:
-            self._pending["book"].add(order.asset)
+        if non_user and self.events.pending is not None:
+            self.events.push("nonUserCancel", order.user, {"coin": order.coin, "oid": order.oid})
+        if self.events.pending is not None:
+            self.events.pending["book"].add(order.asset)
 
-    def _trade(self, taker_account: Account, taker: Order, maker: Order, px: int, quantity: int, builder,
+    def trade(self, taker_account: Account, taker: Order, maker: Order, px: int, quantity: int, builder,
                touched: set) -> None:
         maker_account = self._accounts[maker.user]
         asset = taker.asset
         notional = px * quantity
-        tid = self._next_tid
-        self._next_tid = tid + 1
-        day = self._day
-        taker_rates = taker_account.fee_rates if taker_account.fee_day == day else self._fee_rates(taker_account)
-        maker_rates = maker_account.fee_rates if maker_account.fee_day == day else self._fee_rates(maker_account)
+        tid = self.state.next_tid
+        self.state.next_tid = tid + 1
+        day = self.state.day
+        taker_rates = taker_account.fee_rates if taker_account.fee_day == day else self.accounting.fee_rates(taker_account)
+        maker_rates = maker_account.fee_rates if maker_account.fee_day == day else self.accounting.fee_rates(maker_account)
         taker_fee = fee_of(notional, taker_rates[0])
         maker_fee = fee_of(notional, maker_rates[1])
         builder_fee = 0
@@ -113,23 +133,23 @@ class MatchingMixin:
             builder_fee = max(0, notional * int(builder.get("f", 0)) // 100_000)
             if builder_fee:
                 taker_account.cash -= builder_fee
-                self._account(str(builder["b"])).cash += builder_fee
+                self.accounting.account(str(builder["b"])).cash += builder_fee
         delta = quantity if taker.is_buy else -quantity
         self._fill(taker_account, taker, delta, px, quantity, taker_fee, True, tid, taker.oid, builder_fee)
         self._fill(maker_account, maker, -delta, px, quantity, maker_fee, False, tid, taker.oid, 0)
         self._last[asset] = px
         self._marks[asset] = DIRTY
-        time_ms = taker.ts if taker.ts > self.now_ms else self.now_ms
+        time_ms = taker.ts if taker.ts > self.state.now_ms else self.state.now_ms
         buyer, seller = (taker_account.address, maker_account.address) if taker.is_buy else (
             maker_account.address, taker_account.address)
         row = (time_ms, taker.is_buy, px, quantity, tid, buyer, seller, taker.oid)
         self._recent[asset].append(row)
         self._candles[asset].add(time_ms, px, quantity)
-        pending = self._pending
+        pending = self.events.pending
         if pending is not None:
-            self._push("trades", taker.coin, row)
+            self.events.push("trades", taker.coin, row)
             pending["book"].add(asset)
-        self._candle_dirty.add(asset)
+        self.state.candle_dirty.add(asset)
 
     def _fill(self, account: Account, order: Order, delta: int, px: int, quantity: int, fee: int, crossed: bool,
               tid: int, taker_oid: int, builder_fee: int) -> None:
@@ -138,7 +158,7 @@ class MatchingMixin:
         position = positions.get(asset)
         if position is None:
             position = positions[asset] = Position()
-        settings = account.settings.get(asset) or self._settings(account, asset)
+        settings = account.settings.get(asset) or self.accounting.settings(account, asset)
         start = position.szi
         closed = apply_trade(account, position, delta, px, settings[0], settings[1])
         account.cash -= fee
@@ -146,22 +166,22 @@ class MatchingMixin:
             del positions[asset]
         notional = px * quantity
         account.cum_vlm += notional
-        daily = account.daily_vlm.get(self._day)
+        daily = account.daily_vlm.get(self.state.day)
         if daily is None:
-            daily = account.daily_vlm[self._day] = [0, 0]
+            daily = account.daily_vlm[self.state.day] = [0, 0]
         daily[0 if crossed else 1] += notional
-        now = self.now_ms
+        now = self.state.now_ms
         fill = (order.coin, px, quantity, order.is_buy, order.ts if order.ts > now else now, start, delta, closed,
                 order.oid, crossed, fee + builder_fee, tid, order.cloid, order.pxd, order.szd, taker_oid, builder_fee,
-                self._liquidation)
+                self.state.liquidation)
         fills = account.fills
         fills.append(fill)
         if len(fills) > 2 * FILL_RETENTION:
             del fills[:-FILL_RETENTION]
-        if self._pending is not None:
-            self._push("fills", account.address, fill)
+        if self.events.pending is not None:
+            self.events.push("fills", account.address, fill)
         if account.reduce_only_open:
-            self._sweeps.append((account, asset))
+            self.state.sweeps.append((account, asset))
         return fill
 
     def _cap_reduce_only(self, order: Order) -> bool:
@@ -174,7 +194,7 @@ class MatchingMixin:
             order.sz = abs(szi)
         return True
 
-    def _sweep_reduce_only(self, account: Account, asset: int) -> None:
+    def sweep_reduce_only(self, account: Account, asset: int) -> None:
         position = account.positions.get(asset)
         szi = position.szi if position is not None else 0
         for order in list(account.open_orders.values()):
@@ -182,26 +202,24 @@ class MatchingMixin:
                 continue
             if szi == 0 or (szi > 0) == order.is_buy:
                 self._books[asset].remove(order)
-                self._retire(order, "reduceOnlyCanceled", non_user=True)
+                self.retire(order, "reduceOnlyCanceled", non_user=True)
             elif order.sz > abs(szi):
                 order.sz = abs(szi)
 
-    # ------------------------------------------------------------------ triggers and tp/sl children
-
-    def _arm(self, order: Order) -> None:
+    def arm(self, order: Order) -> None:
         self._accounts[order.user].open_orders[order.oid] = order
         if order.status != OPEN:
-            self._status(order, OPEN)
+            self.events.status(order, OPEN)
         self._triggers[order.asset].append(order)
-        self._armed += 1
+        self.state.armed += 1
 
-    def _arm_children(self, parent: Order) -> None:
+    def arm_children(self, parent: Order) -> None:
         if parent.children:
             children, parent.children = parent.children, None
             for child in children:
-                self._arm(child)
+                self.arm(child)
 
-    def _after_trading(self, touched: set) -> None:
+    def after_trading(self, touched: set) -> None:
         for _ in range(100):
             fired = False
             for asset in sorted(touched):
@@ -211,7 +229,7 @@ class MatchingMixin:
                 return
 
     def _fire_due(self, asset: int, touched: set) -> bool:
-        mark = self._mark(asset)
+        mark = self.state.mark(asset)
         if mark is None:
             return False
         due = due_orders(self._triggers[asset], mark)
@@ -221,20 +239,131 @@ class MatchingMixin:
 
     def _fire(self, order: Order, mark: int, touched: set) -> None:
         self._triggers[order.asset].remove(order)
-        self._armed -= 1
+        self.state.armed -= 1
         account = self._accounts[order.user]
         account.open_orders.pop(order.oid, None)
-        self._status(order, "triggered")
+        self.events.status(order, "triggered")
         if order.is_market:
             order.px = market_price(mark, order.is_buy, order.pxd)
             order.tif = "Ioc"
         else:
             order.tif = "Gtc"
-        self._submit(account, order, None, touched, check_margin=not order.reduce_only)
+        self.submit(account, order, None, touched, check_margin=not order.reduce_only)
 
+    def reject(self, order: Order, status: str, message: str) -> dict:
+        self.events.status(order, status)
+        return {"error": message}
 
-def trade_wire(coin: str, pxd: int, szd: int, row: tuple) -> dict:
-    """Return the WS / ``recentTrades`` trade object of a stored trade row."""
-    time_ms, is_buy, px, quantity, tid, buyer, seller, taker_oid = row
-    return {"coin": coin, "side": "B" if is_buy else "A", "px": fmt(px, pxd), "sz": fmt(quantity, szd),
-            "time": time_ms, "hash": order_hash(taker_oid), "tid": tid, "users": [buyer, seller]}
+    def resting_status(self, order: Order) -> dict:
+        body = {"oid": order.oid}
+        if order.cloid is not None:
+            body["cloid"] = order.cloid
+        return {"resting": body}
+
+    def submit(self, account: Account, order: Order, builder, touched: set, check_margin: bool) -> dict:
+        asset = order.asset
+        position = account.positions.get(asset)
+        szi = position.szi if position is not None else 0
+        if order.reduce_only:
+            if szi == 0 or (szi > 0) == order.is_buy:
+                return self.reject(order, "reduceOnlyRejected",
+                                    f"Reduce only order would increase position. asset={asset}")
+            if order.sz > abs(szi):
+                order.sz = order.orig_sz = abs(szi)
+        book = self._books[asset]
+        if order.tif == "Alo":
+            best = book.best_ask() if order.is_buy else book.best_bid()
+            if best is not None and (order.px >= best if order.is_buy else order.px <= best):
+                bid, ask = book.best_bid(), book.best_ask()
+                bbo = f"{'None' if bid is None else fmt(bid, order.pxd)}@{'None' if ask is None else fmt(ask, order.pxd)}"
+                return self.reject(order, "badAloPxRejected",
+                                    f"Post only order would have immediately matched, bbo was {bbo}. asset={asset}")
+        settings = account.settings.get(asset) or self.accounting.settings(account, asset)
+        if check_margin and not order.reduce_only:
+            opening = order.sz if szi == 0 or (szi > 0) == order.is_buy else max(0, order.sz - abs(szi))
+            if opening:
+                required = order.px * opening // settings[1]
+                marks = self._marks
+                if account.positions:
+                    for held in account.positions:
+                        if marks[held] == DIRTY:
+                            self.state.mark(held)
+                    free = free_collateral(account, marks)
+                else:
+                    free = account.cash - account.reserved
+                if free < required:
+                    return self.reject(order, "perpMarginRejected",
+                                        f"Insufficient margin to place order. asset={asset}")
+        if order.is_buy:
+            keys = book.ask_keys
+            crosses = keys and keys[-1] >= -order.px
+        else:
+            keys = book.bid_keys
+            crosses = keys and keys[-1] >= order.px
+        if crosses:
+            filled_sz, filled_ntl = self.match(account, order, builder, touched)
+        else:
+            filled_sz = filled_ntl = 0
+        if order.sz == 0:
+            self.events.status(order, "filled")
+            return self._filled_status(order, filled_sz, filled_ntl)
+        if order.tif == "Ioc":
+            if filled_sz == 0:
+                if order.trigger_px is not None or order.is_market:
+                    return self.reject(order, "marketOrderNoLiquidityRejected",
+                                        "No liquidity available for market order.")
+                return self.reject(order, "iocCancelRejected",
+                                    f"Order could not immediately match against any resting orders. asset={asset}")
+            self.events.status(order, "filled")
+            self.arm_children(order)
+            return self._filled_status(order, filled_sz, filled_ntl)
+        if not order.reduce_only:
+            order.reserved = order.px * order.sz // settings[1]
+            account.reserved += order.reserved
+        else:
+            account.reduce_only_open += 1
+        account.open_orders[order.oid] = order
+        book.add(order)
+        if order.px == (book.bid_keys[-1] if order.is_buy else -book.ask_keys[-1]):
+            self._marks[asset] = DIRTY
+        if self.state.armed:
+            touched.add(asset)
+        if self.events.pending is not None:
+            self.events.pending["book"].add(asset)
+        if order.status != OPEN or self.events.pending is not None:
+            self.events.status(order, OPEN)
+        return self.resting_status(order)
+
+    def _filled_status(self, order: Order, filled_sz: int, filled_ntl: int) -> dict:
+        if filled_ntl % filled_sz == 0:
+            average_text = fmt(filled_ntl // filled_sz, order.pxd)
+        else:
+            # ntl has pxd + szd = MONEY_DECIMALS decimals, so ntl * 100 / sz is the average in units of
+            # 10**-(pxd + 2); round half to even like Decimal.quantize did
+            average, remainder = divmod(filled_ntl * 100, filled_sz)
+            if 2 * remainder > filled_sz or (2 * remainder == filled_sz and average & 1):
+                average += 1
+            average_text = fmt(average, order.pxd + 2)
+        body = {"totalSz": fmt(filled_sz, order.szd), "avgPx": average_text, "oid": order.oid}
+        if order.cloid is not None:
+            body["cloid"] = order.cloid
+        return {"filled": body}
+
+    def cancel_order(self, order: Order, status: str = "canceled") -> bool:
+        account = self._accounts[order.user]
+        if order.oid in account.open_orders:
+            if order.trigger_px is not None and order in self._triggers[order.asset]:
+                self._triggers[order.asset].remove(order)
+                self.state.armed -= 1
+                account.open_orders.pop(order.oid)
+                self.events.status(order, status)
+                return True
+            self._books[order.asset].remove(order)
+            self.retire(order, status)
+            return True
+        parent = order.parent
+        if parent is not None and parent.children and order in parent.children:
+            parent.children.remove(order)
+            self.events.status(order, status)
+            return True
+        return False

@@ -1,0 +1,166 @@
+"""Accounts and margin: deposits, transfers, leverage, isolated margin, agents, fee rates, ledgers."""
+
+from __future__ import annotations
+
+from .accounts import Account, tx_hash
+from .constants import DEFAULT_LEVERAGE
+from .events import EventBus
+from .margin import available, figures, withdrawable
+from .rules import MONEY_DECIMALS, fmt, from_number, parse_decimal, scale
+from .state import EngineState
+from .types import EngineError, EngineEvent
+
+
+class Accounting:
+    """Money and permissions of every address, over the shared `EngineState`."""
+
+    def __init__(self, state: EngineState, events: EventBus) -> None:
+        self.state = state
+        self.events = events
+        self.accounts = state.accounts
+
+    def account(self, user: str) -> Account:
+        """Return the account of an address, creating it on first sight."""
+        address = user.lower()
+        account = self.accounts.get(address)
+        if account is None:
+            account = self.accounts[address] = Account(address)
+        return account
+
+    def existing(self, user: str) -> Account:
+        """Return the account of an address, or a detached empty one (queries never create accounts)."""
+        account = self.accounts.get(user.lower())
+        return account if account is not None else Account(user.lower())
+
+    def settings(self, account: Account, asset: int) -> list:
+        """Return ``[is_cross, leverage]`` of an asset for the account, creating the defaults."""
+        settings = account.settings.get(asset)
+        if settings is None:
+            spec = self.state.specs[asset]
+            settings = account.settings[asset] = [not spec.only_isolated, min(DEFAULT_LEVERAGE, spec.max_leverage)]
+        return settings
+
+    def fee_rates(self, account: Account) -> tuple[int, int]:
+        """Return the account's ``(taker, maker)`` rates, recomputed once per day from 14-day volume."""
+        day = self.state.day
+        if account.fee_day != day:
+            volume = sum(sum(v) for d, v in account.daily_vlm.items() if day - 14 <= d < day)
+            account.fee_rates = self.state.fee_model.rates(account.address, volume // 10**MONEY_DECIMALS)
+            account.fee_day = day
+        return account.fee_rates
+
+    def ledger(self, account: Account, delta: dict) -> None:
+        """Append a non-funding ledger entry and queue its event."""
+        now = self.state.now_ms
+        entry = {"time": now, "hash": tx_hash("ledger", account.address, len(account.ledger), now), "delta": delta}
+        account.ledger.append(entry)
+        self.events.begin()
+        self.events.other(EngineEvent("ledger", account.address, entry))
+
+    def fund(self, user: str, usdc) -> None:
+        """Deposit ``usdc`` into the user's perp account and log a deposit."""
+        amount = from_number(usdc, MONEY_DECIMALS)
+        if amount <= 0:
+            raise EngineError(f"Deposit amount must be positive, received {usdc}")
+        account = self.account(user)
+        account.cash += amount
+        self.ledger(account, {"type": "deposit", "usdc": fmt(amount, MONEY_DECIMALS)})
+        self.events.flush()
+
+    def is_user(self, address: str) -> bool:
+        """Tell whether the address has an account."""
+        return address.lower() in self.accounts
+
+    def approve_agent(self, user: str, agent: str, name: str | None, valid_until_ms: int | None) -> None:
+        """Let ``agent`` trade for ``user``."""
+        if not self.is_user(user):
+            raise EngineError(f"Must deposit before performing actions. User: {user.lower()}")
+        self.state.agents.approve(user.lower(), agent.lower(), name, valid_until_ms)
+
+    def resolve_signer(self, signer: str) -> str | None:
+        """Return the acting user of a signer: an agent's master, a known user itself, else None."""
+        address = signer.lower()
+        master = self.state.agents.master(address, self.state.now_ms)
+        if master is not None:
+            return master
+        return address if address in self.accounts else None
+
+    def update_leverage(self, user: str, asset: int, is_cross: bool, leverage: int) -> None:
+        """Set cross/isolated mode and leverage (1..maxLeverage) of an asset for the user."""
+        account = self.account(user)
+        account.n_requests += 1
+        specs = self.state.specs
+        if not isinstance(asset, int) or not 0 <= asset < len(specs):
+            raise EngineError(f"Unknown asset. asset={asset}")
+        spec = specs[asset]
+        if not isinstance(leverage, int) or not 1 <= leverage <= spec.max_leverage:
+            raise EngineError(f"Invalid leverage value: {leverage} (allowed 1..{spec.max_leverage}). asset={asset}")
+        if is_cross and spec.only_isolated:
+            raise EngineError(f"Cross margin is not allowed for this asset. asset={asset}")
+        settings = self.settings(account, asset)
+        position = account.positions.get(asset)
+        if position is not None and settings[0] != bool(is_cross):
+            raise EngineError(f"Cannot switch leverage type with open position. asset={asset}")
+        settings[0] = bool(is_cross)
+        settings[1] = leverage
+
+    def update_isolated_margin(self, user: str, asset: int, ntli: int) -> None:
+        """Add (positive) or remove (negative) ``ntli`` micro-USDC of isolated margin on a position."""
+        state = self.state
+        account = self.account(user)
+        account.n_requests += 1
+        position = account.positions.get(asset) if isinstance(asset, int) else None
+        if position is None or self.settings(account, asset)[0]:
+            raise EngineError(f"Cannot update margin for position that is not isolated. asset={asset}")
+        fig = figures(account, state.specs, state.mark_or_zero)
+        if ntli > 0 and available(account, fig) < ntli:
+            raise EngineError(f"Insufficient margin to add isolated margin. asset={asset}")
+        if ntli < 0:
+            mark = state.mark_or_zero(asset)
+            upnl = position.szi * mark - position.basis
+            required = abs(position.szi) * mark // account.settings[asset][1]
+            if position.iso_margin + upnl + ntli < required:
+                raise EngineError(f"Insufficient isolated margin to remove. asset={asset}")
+        account.cash -= ntli
+        position.iso_margin += ntli
+
+    def usd_class_transfer(self, user: str, amount: str, to_perp: bool) -> None:
+        """Move USDC between the perp and spot accounts and log an ``accountClassTransfer``."""
+        account = self.account(user)
+        micro = _amount(amount)
+        if to_perp:
+            if account.spot_usdc < micro:
+                raise EngineError("Insufficient spot balance for transfer.")
+            account.spot_usdc -= micro
+            account.cash += micro
+        else:
+            if withdrawable(account, figures(account, self.state.specs, self.state.mark_or_zero)) < micro:
+                raise EngineError("Insufficient margin for transfer.")
+            account.cash -= micro
+            account.spot_usdc += micro
+        self.ledger(account, {"type": "accountClassTransfer", "usdc": fmt(micro, MONEY_DECIMALS),
+                              "toPerp": bool(to_perp)})
+        self.events.flush()
+
+    def usd_send(self, user: str, destination: str, amount: str) -> None:
+        """Send perp USDC to another address (created if new); both ledgers get an ``internalTransfer``."""
+        account = self.account(user)
+        micro = _amount(amount)
+        if withdrawable(account, figures(account, self.state.specs, self.state.mark_or_zero)) < micro:
+            raise EngineError("Insufficient margin for transfer.")
+        target = self.account(destination)
+        account.cash -= micro
+        target.cash += micro
+        delta = {"type": "internalTransfer", "usdc": fmt(micro, MONEY_DECIMALS), "user": account.address,
+                 "destination": target.address, "fee": "0.0"}
+        self.ledger(account, delta)
+        self.ledger(target, dict(delta))
+        self.events.flush()
+
+
+def _amount(amount) -> int:
+    parsed = parse_decimal(str(amount).strip())
+    micro = scale(parsed, MONEY_DECIMALS) if parsed is not None else None
+    if not micro:
+        raise EngineError(f"Invalid amount: {amount!r} was received")
+    return micro

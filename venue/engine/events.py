@@ -1,0 +1,161 @@
+"""Engine events: collect what an action changed, hand it to the listeners at the action's end.
+
+Nothing is collected while no listener is registered, so a backtest without
+listeners pays nothing here. Trades, fills and order updates carry immutable
+snapshots whose payloads are formatted on first read (`EngineEvent`), so a
+listener that ignores a channel does not slow the matching loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from . import candles as candle_mod
+from .accounts import fill_wire, order_hash
+from .orders import Order, update_wire
+from .state import EngineState
+from .rules import fmt
+from .types import EngineEvent
+
+_log = logging.getLogger(__name__)
+
+
+class EventBus:
+    """Listeners plus the events pending for the action in progress.
+
+    ``pending`` is None outside an action (or without listeners); collaborators
+    test it before building anything.
+    """
+
+    def __init__(self, state: EngineState) -> None:
+        self.state = state
+        self.listeners: list[Callable[[EngineEvent], None]] = []
+        self.pending: dict | None = None
+        self._spare: dict | None = None
+        self._book_events = [EngineEvent("book", spec.name) for spec in state.specs]
+
+    def add_listener(self, fn: Callable[[EngineEvent], None]) -> None:
+        """Register ``fn``."""
+        self.listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[EngineEvent], None]) -> None:
+        """Unregister ``fn``; one not registered is ignored."""
+        for index, listener in enumerate(self.listeners):
+            if listener == fn:
+                del self.listeners[index]
+                return
+
+    def begin(self) -> None:
+        """Start collecting the events of an action (no-op without listeners or when already collecting)."""
+        if self.listeners and self.pending is None:
+            pending = self._spare
+            if pending is None:
+                pending = {"trades": {}, "fills": {}, "orderUpdates": {}, "nonUserCancel": {}, "other": [],
+                           "book": set(), "candle": set()}
+            else:
+                self._spare = None
+            self.pending = pending
+
+    def push(self, channel: str, key: str, item) -> None:
+        """Queue one item of a per-key channel (trades, fills, nonUserCancel)."""
+        pending = self.pending
+        if pending is not None:
+            items = pending[channel].get(key)
+            if items is None:
+                pending[channel][key] = [item]
+            else:
+                items.append(item)
+
+    def other(self, event: EngineEvent) -> None:
+        """Queue a ready-made event (funding, ledger, liquidation, ctx)."""
+        if self.pending is not None:
+            self.pending["other"].append(event)
+
+    def status(self, order: Order, status: str) -> None:
+        """Set an order's status, stamp it, and queue an order update snapshot."""
+        order.status = status
+        now = order.status_ts = self.state.now_ms
+        pending = self.pending
+        if pending is not None:
+            snapshot = (order, order.px, order.sz, order.orig_sz, order.ts, status, now)
+            updates = pending["orderUpdates"]
+            items = updates.get(order.user)
+            if items is None:
+                updates[order.user] = [snapshot]
+            else:
+                items.append(snapshot)
+
+    def flush(self) -> None:
+        """Hand the events of the finished action to the listeners; payloads are built only when read."""
+        pending = self.pending
+        self.pending = None
+        if pending is None or not self.listeners:
+            return
+        state = self.state
+        events: list[EngineEvent] = []
+        append = events.append
+        for coin, rows in pending["trades"].items():
+            asset = state.asset_of[coin]
+            append(EngineEvent("trades", coin, (coin, state.pxd[asset], state.specs[asset].sz_decimals, rows),
+                               _trades_wire))
+        for user, fills in pending["fills"].items():
+            append(EngineEvent("fills", user, fills, _fills_wire))
+        for user, snapshots in pending["orderUpdates"].items():
+            append(EngineEvent("orderUpdates", user, snapshots, _updates_wire))
+        cancels = pending["nonUserCancel"]
+        if cancels:
+            for user, items in cancels.items():
+                append(EngineEvent("nonUserCancel", user, items))
+        if pending["other"]:
+            events.extend(pending["other"])
+        books = pending["book"]
+        if books:
+            book_events = self._book_events  # payload-free, so one shared event per coin
+            for asset in sorted(books) if len(books) > 1 else books:
+                append(book_events[asset])
+        if pending["candle"]:
+            self._candle_events(pending["candle"], append)
+        for container in pending.values():
+            if container:
+                container.clear()
+        self._spare = pending  # reused by the next action: the events hold the item lists, not these
+        listeners = tuple(self.listeners)
+        for event in events:
+            for listener in listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    _log.exception("engine listener %r failed on a %s event for %s", listener, event.channel, event.key)
+
+    def _candle_events(self, assets: set[int], append: Callable[[EngineEvent], None]) -> None:
+        state = self.state
+        for asset in sorted(assets):
+            series = state.candles[asset]
+            if not series.bars:
+                continue
+            coin = state.specs[asset].name
+            pxd, szd = state.pxd[asset], state.specs[asset].sz_decimals
+            for interval in candle_mod.INTERVALS:
+                opened, bar = series.latest(interval)
+                append(EngineEvent("candle", coin, candle_mod.candle_wire(coin, interval, opened, bar, pxd, szd)))
+
+
+def _trades_wire(raw: tuple) -> list[dict]:
+    coin, pxd, szd, rows = raw
+    return [trade_wire(coin, pxd, szd, row) for row in rows]
+
+
+def _fills_wire(fills: list[tuple]) -> list[dict]:
+    return [fill_wire(fill) for fill in fills]
+
+
+def _updates_wire(snapshots: list[tuple]) -> list[dict]:
+    return [update_wire(snapshot) for snapshot in snapshots]
+
+
+def trade_wire(coin: str, pxd: int, szd: int, row: tuple) -> dict:
+    """Return the WS / ``recentTrades`` trade object of a stored trade row."""
+    time_ms, is_buy, px, quantity, tid, buyer, seller, taker_oid = row
+    return {"coin": coin, "side": "B" if is_buy else "A", "px": fmt(px, pxd), "sz": fmt(quantity, szd),
+            "time": time_ms, "hash": order_hash(taker_oid), "tid": tid, "users": [buyer, seller]}
