@@ -1,14 +1,20 @@
-"""The ingest dataflow: market data in, raw events plus derived bars and book snapshots stored.
+"""The ingest stage and the ingest dataflow: market data in, raw events plus derived bars and book snapshots out.
 
 ::
 
-    source ─► decode & validate ─┬─► dead letters ────────────────► dead-letter sink
-                                 └─► (coin, events) ─► per-coin state ─► store sink
-                                                       (TradeBars, BookSampler;
-                                                        other events pass through)
+    source ─► decode & validate ─┬─► dead letters ─────────────────────────────► dead-letter sink
+                                 └─► (coin, events) ─► tick ─► per-coin state ─┬─► events ──┐
+                                                               (TradeBars,     ├─► bars ────┼─► store sink
+                                                                BookSampler)   │    └─────► md.bars / next stage
+                                                                               └─► snapshots┘
 
-The flow never branches on mode: the source (Kafka or the in-process queue)
-and both sinks are injected. Exactly-once *results* come from three parts:
+`ingest_stage` is the stage: a function from a stream of raw records to
+`IngestStreams`. `build_ingest_flow` wires it between injected sinks, and
+`ingest_dataflow` builds the whole dataflow from settings for every entry
+point: ``pairflow ingest`` (embedded or distributed), ``pairflow demo`` and
+Bytewax's own launcher (`kafka_ingest_flow`). The flow never branches on mode:
+the source (Kafka or the in-process queue), the sinks and the clock are
+injected. Exactly-once *results* come from three parts:
 Bytewax recovery resumes source offsets and operator state from the last
 snapshot, the store sink flushes before an epoch completes, and every row
 carries a stable id so rows written twice around a crash collapse in
@@ -17,29 +23,40 @@ ReplacingMergeTree tables (read with FINAL).
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream, operator
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 from bytewax.recovery import RecoveryConfig, init_db_dir
 
-from flows.decode import DEAD_LETTER_KEY, decode_batch
+from flows.decode import DEAD_LETTER_KEY, DeadLetter, decode_batch
+from flows.ticks import ClockTick, Ticker
 from operators.bars import TradeBars
 from operators.book import BookSampler
-from pairflow.config import StorageSettings
-from pairflow.events import L2Book, Trade
+from pairflow.clock import WALL_CLOCK, Clock
+from pairflow.config import BrokerSettings, Settings, StorageSettings
+from pairflow.events import TOPIC_OF, Bar, BookSnapshot, L2Book, Trade
 from pairflow.metrics import counter
 from pairflow.runtime import tune_gc_for_throughput
+from pairflow.storage import connect
+from sinks.clickhouse import ClickHouseSink
+from sinks.dead_letter import DeadLetterSink
+from sinks.topic import TopicSink
+from sources.kafka_source import RawRecord, market_data_source
 
 __all__ = [
     "IngestOptions",
+    "IngestStreams",
+    "bars_from_topic",
     "build_ingest_flow",
+    "ingest_dataflow",
+    "ingest_stage",
     "kafka_ingest_flow",
     "prepare_recovery",
     "tune_gc_for_throughput",
@@ -67,8 +84,9 @@ class IngestOptions:
     book_interval_ms
         Cadence of book snapshots.
     idle_close_s
-        Wall-clock seconds without a trade of a coin after which its bars'
-        event time is assumed to advance with the clock, so they still close.
+        Seconds of the injected clock without a trade of a coin after which
+        its bars' event time is assumed to advance with the clock, so they
+        still close.
     """
 
     bar_intervals_ms: tuple[int, ...] = (1_000, 60_000)
@@ -80,14 +98,17 @@ class IngestOptions:
 
 
 class _CoinLogic(op.StatefulBatchLogic):
-    """Per-coin state: bars from trades, snapshots from books; every event but raw books passes on.
+    """Per-coin state: bars from trades, snapshots from books; other events pass on to be stored.
 
-    When no trade of the coin arrived for ``idle_close_s`` of wall-clock time,
-    its bars' event time advances with the clock so they still close.
+    Emits up to three values per batch, each a non-empty list of one kind:
+    events to store, `Bar` s, `BookSnapshot` s. A `ClockTick` carries the
+    injected clock: once ``idle_close_s`` of clock time passed since the
+    coin's last trade, its bars' event time advances by that much so they
+    still close.
     """
 
     def __init__(self, options: IngestOptions, resume_state: dict[str, Any] | None) -> None:
-        self._idle_s = options.idle_close_s
+        self._idle_ms = round(options.idle_close_s * 1_000)
         if resume_state is None:
             self.bars = TradeBars(
                 intervals_ms=options.bar_intervals_ms,
@@ -98,49 +119,142 @@ class _CoinLogic(op.StatefulBatchLogic):
         else:
             self.bars = TradeBars.restore(resume_state["bars"])
             self.book = BookSampler.restore(resume_state["book"])
-        self._last_trade = time.monotonic()
-        self._notify_due = self._last_trade + options.idle_close_s
+        # Clock time of the coin's last trade, as told by the first tick after it; None until
+        # the first tick, which then counts as a trade (a resumed coin is not idle at once).
+        self._traded_ms: int | None = None
+        self._traded = False
 
     def on_batch(self, groups: list[list[Any]]) -> tuple[list[list[Any]], bool]:
         values = groups[0] if len(groups) == 1 else [value for group in groups for value in group]
         trades = [value for value in values if type(value) is Trade]
-        out: list[Any] = values
-        if len(trades) < len(values):
-            out = []
-            for value in values:
-                if type(value) is not L2Book:
-                    out.append(value)
-                    continue
+        if len(trades) == len(values):
+            closed = self._fold(trades)
+            return ([values, closed] if closed else [values]), op.StatefulBatchLogic.RETAIN
+        stored: list[Any] = []
+        closed = []
+        snapshots: list[BookSnapshot] = []
+        pending: list[Trade] = []
+        for value in values:
+            kind = type(value)
+            if kind is Trade:
+                pending.append(value)
+                stored.append(value)
+            elif kind is ClockTick:
+                # Trades before the tick are folded first, so how batches are cut never matters.
+                if pending:
+                    closed += self._fold(pending)
+                    pending = []
+                closed += self._tick(value.ms)
+            elif kind is L2Book:
                 if not self.book.coin:
                     self.book.coin = value.coin
-                out.extend(self.book.update(value))
-        if trades:
-            self._last_trade = time.monotonic()
-            self._notify_due = self._last_trade + self._idle_s
-            bars = self.bars
-            if not bars.coin:
-                bars.coin = trades[0].coin
-            counts = (bars.late_trades, bars.duplicate_trades, bars.expired_trades)
-            out = out + bars.update_batch(trades)
-            LATE_TRADES.inc(bars.late_trades - counts[0])
-            DUPLICATE_TRADES.inc(bars.duplicate_trades - counts[1])
-            EXPIRED_TRADES.inc(bars.expired_trades - counts[2])
-        return [out], op.StatefulBatchLogic.RETAIN
+                snapshots += self.book.update(value)
+            else:
+                stored.append(value)
+        if pending:
+            closed += self._fold(pending)
+        return [out for out in (stored, closed, snapshots) if out], op.StatefulBatchLogic.RETAIN
 
-    def on_notify(self) -> tuple[list[list[Any]], bool]:
-        now = time.monotonic()
-        self._notify_due = now + self._idle_s
-        return [self.bars.idle(int((now - self._last_trade) * 1_000))], op.StatefulBatchLogic.RETAIN
+    def _tick(self, now_ms: int) -> list[Bar]:
+        if self._traded or self._traded_ms is None:
+            # The coin traded since the previous tick: count it as trading now.
+            self._traded, self._traded_ms = False, now_ms
+            return []
+        if now_ms - self._traded_ms < self._idle_ms:
+            return []
+        return self.bars.idle(now_ms - self._traded_ms)
+
+    def _fold(self, trades: list[Trade]) -> list[Bar]:
+        bars = self.bars
+        if not bars.coin:
+            bars.coin = trades[0].coin
+        counts = (bars.late_trades, bars.duplicate_trades, bars.expired_trades)
+        closed = bars.update_batch(trades)
+        self._traded = True
+        LATE_TRADES.inc(bars.late_trades - counts[0])
+        DUPLICATE_TRADES.inc(bars.duplicate_trades - counts[1])
+        EXPIRED_TRADES.inc(bars.expired_trades - counts[2])
+        return closed
 
     def on_eof(self) -> tuple[list[list[Any]], bool]:
-        return [self.bars.close_all()], op.StatefulBatchLogic.RETAIN
-
-    def notify_at(self) -> datetime:
-        wait = max(self._notify_due - time.monotonic(), 0.0)
-        return datetime.now(timezone.utc) + timedelta(seconds=wait)
+        bars = self.bars.close_all()
+        return ([bars] if bars else []), op.StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> dict[str, Any]:
         return {"bars": self.bars.snapshot(), "book": self.book.snapshot()}
+
+
+@dataclass(frozen=True)
+class IngestStreams:
+    """What the ingest stage hands on; every item is ``(key, [event, ...])`` with events of one key.
+
+    Attributes
+    ----------
+    events
+        Valid market events to store, as received: every decoded event except
+        raw `L2Book` s (``key`` = coin, or ``"*"`` for the fee schedule).
+    bars
+        `Bar` s per coin, in the order they close. This is the input contract of
+        the next stage (strategy): the same ``Bar.id`` comes again, with more
+        trades, when a late trade corrects a bar already emitted; keep the
+        version with the most ``trades``. In distributed mode the same items
+        are published on ``md.bars`` and a stage reads them back with
+        `bars_from_topic`.
+    snapshots
+        `BookSnapshot` s per coin at the sampling cadence (depth, spread, imbalance).
+    dead_letters
+        ``(DEAD_LETTER_KEY, [DeadLetter, ...])`` for records that could not be used.
+    """
+
+    events: Stream[tuple[str, list[Any]]]
+    bars: Stream[tuple[str, list[Bar]]]
+    snapshots: Stream[tuple[str, list[BookSnapshot]]]
+    dead_letters: Stream[tuple[str, list[DeadLetter]]]
+
+
+@operator
+def ingest_stage(step_id: str, up: Stream[RawRecord], options: IngestOptions, clock: Clock) -> IngestStreams:
+    """Decode raw market-data records and derive bars and book snapshots: the ingest stage.
+
+    Parameters
+    ----------
+    step_id
+        Name of the stage in the dataflow; its steps are named under it.
+    up
+        ``(topic, payload, partition, offset)`` records: JSON bytes from a broker
+        (`sources.kafka_source.market_data_source`) or typed events pushed
+        in-process (`sources.queue_source.QueueSource`).
+    options
+        Bar and book settings.
+    clock
+        Time of dead letters and of idle bar closing: `pairflow.clock.WALL_CLOCK`
+        live, an `pairflow.clock.EventClock` in a replay, where the bars then
+        depend on the recorded events only, never on how fast they are read.
+    """
+    # (coin, [Event]) | (DEAD_LETTER_KEY, [DeadLetter]); lists, so Bytewax routes
+    # once per (batch, key) instead of once per event.
+    decoded = op.flat_map_batch("decode", up, partial(decode_batch, clock=clock))
+    valid = op.branch("split_dead_letters", decoded, lambda item: item[0] != DEAD_LETTER_KEY)
+    # (coin, [Event..., ClockTick])
+    ticked = op.flat_map_batch("tick", valid.trues, Ticker(clock, max(1, round(options.idle_close_s * 250))))
+    # (coin, [Event except L2Book]) | (coin, [Bar]) | (coin, [BookSnapshot])
+    derived = op.stateful_batch("derive", ticked, lambda state: _CoinLogic(options, state))
+    bars = op.branch("split_bars", derived, lambda item: type(item[1][0]) is Bar)
+    snapshots = op.branch("split_snapshots", bars.falses, lambda item: type(item[1][0]) is BookSnapshot)
+    return IngestStreams(
+        events=snapshots.falses, bars=bars.trues, snapshots=snapshots.trues, dead_letters=valid.falses
+    )
+
+
+def bars_from_topic(step_id: str, up: Stream[RawRecord], clock: Clock = WALL_CLOCK) -> Stream[tuple[str, list[Bar]]]:
+    """Decode ``md.bars`` records (from `sources.kafka_source.market_data_source` with ``topics=("md.bars",)``).
+
+    Gives a distributed next stage the same ``(coin, [Bar, ...])`` items that
+    `IngestStreams.bars` gives an embedded one; malformed records are dropped
+    here after being counted and logged by the decoder.
+    """
+    decoded = op.flat_map_batch(step_id, up, partial(decode_batch, clock=clock))
+    return op.filter(f"{step_id}_valid", decoded, lambda item: item[0] != DEAD_LETTER_KEY)
 
 
 def build_ingest_flow(
@@ -149,6 +263,10 @@ def build_ingest_flow(
     dead_letter_sink: Sink,
     options: IngestOptions | None = None,
     flow_id: str = "ingest",
+    *,
+    clock: Clock = WALL_CLOCK,
+    bars_sink: Sink | None = None,
+    then: Callable[[IngestStreams], None] | None = None,
 ) -> Dataflow:
     """Wire the ingest dataflow between an injected source and sinks.
 
@@ -167,19 +285,26 @@ def build_ingest_flow(
         Bar and book settings.
     flow_id
         Dataflow id; recovery state is stored per step id under it.
+    clock
+        The stage's clock (see `ingest_stage`).
+    bars_sink
+        Also receives the ``(coin, [Bar, ...])`` items, e.g. a
+        `sinks.topic.TopicSink` publishing them on ``md.bars`` (distributed mode).
+    then
+        Called with the stage's streams to chain further stages in the same
+        dataflow (embedded mode).
     """
     options = options or IngestOptions()
     flow = Dataflow(flow_id)
     # (topic, bytes | Event, partition | None, offset | None)
     raw = op.input("input", flow, source)
-    # Items carry lists so Bytewax routes once per (batch, key), not once per event.
-    # (coin, [Event]) | (DEAD_LETTER_KEY, [DeadLetter])
-    decoded = op.flat_map_batch("decode", raw, decode_batch)
-    valid = op.branch("split_dead_letters", decoded, lambda item: item[0] != DEAD_LETTER_KEY)
-    op.output("dead_letters", valid.falses, dead_letter_sink)
-    # (coin, [Event]) -> (coin, [Event except L2Book | Bar | BookSnapshot])
-    stored = op.stateful_batch("derive", valid.trues, lambda state: _CoinLogic(options, state))
-    op.output("store", stored, store_sink)
+    streams = ingest_stage("ingest", raw, options, clock)
+    op.output("dead_letters", streams.dead_letters, dead_letter_sink)
+    op.output("store", op.merge("to_store", streams.events, streams.bars, streams.snapshots), store_sink)
+    if bars_sink is not None:
+        op.output("publish_bars", streams.bars, bars_sink)
+    if then is not None:
+        then(streams)
     return flow
 
 
@@ -194,6 +319,49 @@ def prepare_recovery(directory: Path, partitions: int = 1) -> RecoveryConfig:
         directory.mkdir(parents=True, exist_ok=True)
         init_db_dir(directory, partitions)
     return RecoveryConfig(str(directory))
+
+
+def ingest_dataflow(
+    settings: Settings,
+    source: Source,
+    dead_letter_dir: Path,
+    *,
+    workers: int = 1,
+    publish_bars: bool = False,
+    clock: Clock = WALL_CLOCK,
+    then: Callable[[IngestStreams], None] | None = None,
+) -> Dataflow:
+    """Build the ingest dataflow from settings: the one builder behind every entry point.
+
+    Parameters
+    ----------
+    settings
+        ``storage`` (where rows go; the schema must exist), ``collector.book_levels``
+        (book snapshot depth) and, when publishing, ``broker``.
+    source
+        Raw records: `sources.kafka_source.market_data_source` (distributed) or
+        a `sources.queue_source.QueueSource` fed by an in-process collector.
+    dead_letter_dir
+        Where rejected records are written as JSON lines.
+    workers
+        Bytewax workers that will run it; writer partitions are spread over them.
+    publish_bars
+        Also publish the bars on ``md.bars`` for a strategy dataflow in another process.
+    clock
+        The stage's clock (see `ingest_stage`).
+    then
+        Chains further stages onto the ingest streams in the same dataflow.
+    """
+    bars_topic = TOPIC_OF[Bar]
+    return build_ingest_flow(
+        source,
+        ClickHouseSink(settings.storage, partitions=workers),
+        DeadLetterSink(Path(dead_letter_dir)),
+        IngestOptions(book_depth=settings.collector.book_levels),
+        clock=clock,
+        bars_sink=TopicSink(settings.broker, (bars_topic,), partitions=workers) if publish_bars else None,
+        then=then,
+    )
 
 
 def kafka_ingest_flow(
@@ -212,19 +380,15 @@ def kafka_ingest_flow(
 
     (``-s`` takes whole seconds). Pass ``workers`` equal to ``-w`` so writes
     spread over all workers. The md.* topics must exist; the store schema is
-    created if missing. `pairflow ingest` is the usual entry point; this one
-    serves Bytewax's own multi-process launcher.
+    created if missing; bars are also published on ``md.bars``.
+    `pairflow ingest` is the usual entry point; this one serves Bytewax's own
+    multi-process launcher.
     """
-    from pairflow.storage import connect
-    from sinks.clickhouse import ClickHouseSink
-    from sinks.dead_letter import DeadLetterSink
-    from sources.kafka_source import market_data_source
-
-    settings = StorageSettings(dsn=dsn, spill_dir=Path(dead_letter_dir).parent / "spill")
-    with connect(settings) as store:
-        store.init_schema()
-    return build_ingest_flow(
-        market_data_source(brokers.split(","), tail=tail),
-        ClickHouseSink(settings, partitions=workers),
-        DeadLetterSink(Path(dead_letter_dir)),
+    settings = Settings(
+        storage=StorageSettings(dsn=dsn, spill_dir=Path(dead_letter_dir).parent / "spill"),
+        broker=BrokerSettings(bootstrap_servers=brokers),
     )
+    with connect(settings.storage) as store:
+        store.init_schema()
+    source = market_data_source(brokers.split(","), tail=tail)
+    return ingest_dataflow(settings, source, Path(dead_letter_dir), workers=workers, publish_bars=True)

@@ -27,8 +27,9 @@ How a bar is built
   the correctly rounded value whatever order the trades arrived in.
 
 Quiet coins: with no new trade the watermark would not move, so the flow
-calls `TradeBars.idle` with the wall-clock time elapsed since the coin's last
-trade arrived; event time is assumed to advance at that pace. (Book updates
+calls `TradeBars.idle` with the time its injected clock says has passed since
+the coin's last trade (wall time live, event time in a replay); event time is
+assumed to advance at that pace. (Book updates
 are not used to move it: while a backlog is read after a restart, one topic
 can run minutes ahead of another in event time.) At the end of a finite input
 `TradeBars.close_all` emits the bars still open.
@@ -227,8 +228,8 @@ class TradeBars(PickledState):
     def idle(self, elapsed_ms: int) -> list[Bar]:
         """Advance event time by ``elapsed_ms`` past the newest trade; return bars that closed.
 
-        Call it when no trade arrived for a while (wall-clock), so the bars
-        of a quiet coin still close.
+        Call it when no trade arrived for a while (by the flow's clock), so
+        the bars of a quiet coin still close.
         """
         ready: dict[tuple[int, int], _BarState] = {}
         watermark = self._max_ts + elapsed_ms - self.lateness_ms

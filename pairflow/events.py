@@ -315,23 +315,25 @@ TOPIC_OF: dict[type[Event], str] = {
     Funding: "md.funding",
     AssetContext: "md.ctx",
     FeeSchedule: "md.fees",
+    Gap: "md.gaps",
+    Bar: "md.bars",
     Signal: "pf.signals",
-    OrderIntent: "pf.orders",
+    OrderIntent: "pf.intents",
     Order: "pf.orders",
     Fill: "pf.fills",
     Position: "pf.positions",
     RiskMetric: "pf.risk",
     Alert: "pf.alerts",
-    Gap: "md.gaps",
 }
 
-# pf.orders carries both intents and exchange orders; readers of that topic
-# decode the exchange-side record, which is what downstream state depends on.
-EVENT_OF_TOPIC: dict[str, type[Event]] = {
-    topic: cls for cls, topic in TOPIC_OF.items() if cls is not OrderIntent
-}
+# One event type per topic, so a reader decodes a topic without guessing.
+EVENT_OF_TOPIC: dict[str, type[Event]] = {topic: cls for cls, topic in TOPIC_OF.items()}
 
-MARKET_TOPICS: tuple[str, ...] = tuple(t for t in EVENT_OF_TOPIC if t.startswith("md."))
+# md.bars is derived by the ingest flow from md.trades; the rest is what collectors publish.
+DERIVED_MARKET_TOPICS: tuple[str, ...] = (TOPIC_OF[Bar],)
+MARKET_TOPICS: tuple[str, ...] = tuple(
+    t for t in EVENT_OF_TOPIC if t.startswith("md.") and t not in DERIVED_MARKET_TOPICS
+)
 
 _encoder = msgspec.json.Encoder()
 _decoders: dict[type, msgspec.json.Decoder] = {}

@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient
 
 from app.options import UrlOption, override_collector
 from app.runners.embedded import CollectorThread
-from flows.ingest import IngestOptions, build_ingest_flow, prepare_recovery, tune_gc_for_throughput
+from flows.ingest import ingest_dataflow, prepare_recovery, tune_gc_for_throughput
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError, PairflowError
 from pairflow.events import MARKET_TOPICS
@@ -23,8 +23,6 @@ from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
 from pairflow.topics import ensure_topics, topic_specs
-from sinks.clickhouse import ClickHouseSink
-from sinks.dead_letter import DeadLetterSink
 from sources.kafka_source import market_data_source
 
 __all__ = ["register"]
@@ -75,7 +73,8 @@ def ingest(
 ) -> None:
     """Store market data in ClickHouse and derive 1s/1m bars and book snapshots.
 
-    Reads the md.* topics from a broker (distributed mode) or runs the
+    Reads the md.* topics from a broker (distributed mode, which also
+    publishes the bars on md.bars for a strategy process) or runs the
     collector in-process (--embedded). Malformed records go to the dead-letter
     directory; with --recovery-dir a killed process resumes where its last
     snapshot left off without losing or duplicating results.
@@ -93,18 +92,18 @@ def ingest(
     with connect(settings.storage) as store:
         store.init_schema()
     recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
-    sinks = (ClickHouseSink(settings.storage, partitions=workers), DeadLetterSink(dead_letter_dir))
-    options = IngestOptions(book_depth=settings.collector.book_levels)
     epoch = timedelta(seconds=snapshot_interval)
     if embedded:
-        _run_embedded(settings, sinks, options, workers, epoch, recovery)
+        _run_embedded(settings, dead_letter_dir, workers, epoch, recovery)
         return
     addresses = (brokers or settings.broker.bootstrap_servers).split(",")
+    settings.broker = settings.broker.model_copy(update={"bootstrap_servers": ",".join(addresses)})
     ensure_topics(
         AdminClient({"bootstrap.servers": ",".join(addresses)}), topic_specs(settings.broker, MARKET_TOPICS)
     )
     log.info("ingest starting", mode="distributed", brokers=addresses, workers=workers, recovery=str(recovery_dir))
-    flow = build_ingest_flow(market_data_source(addresses, tail=not until_end), *sinks, options)
+    source = market_data_source(addresses, tail=not until_end)
+    flow = ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True)
     _run_until_stopped(flow, workers, epoch, recovery)
 
 
@@ -122,8 +121,7 @@ def _run_until_stopped(flow: Dataflow, workers: int, epoch: timedelta, recovery:
 
 def _run_embedded(
     settings: Settings,
-    sinks: tuple[ClickHouseSink, DeadLetterSink],
-    options: IngestOptions,
+    dead_letter_dir: Path,
     workers: int,
     epoch: timedelta,
     recovery: RecoveryConfig | None,
@@ -142,7 +140,7 @@ def _run_embedded(
     log.info("ingest starting", mode="embedded", workers=workers, recovery=recovery is not None)
     try:
         cli_main(
-            build_ingest_flow(collecting.source, *sinks, options),
+            ingest_dataflow(settings, collecting.source, dead_letter_dir, workers=workers),
             workers_per_process=workers,
             epoch_interval=epoch,
             recovery_config=recovery,

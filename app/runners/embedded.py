@@ -14,14 +14,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from bytewax.recovery import RecoveryConfig
-from bytewax.testing import run_main
+from bytewax.run import cli_main
 
-from flows.ingest import IngestOptions, build_ingest_flow
+from flows.ingest import ingest_dataflow
 from pairflow.config import CollectorSettings, Settings
 from pairflow.errors import PairflowError
 from pairflow.logs import get_logger
-from sinks.clickhouse import ClickHouseSink
-from sinks.dead_letter import DeadLetterSink
 from sources.collector import Collector
 from sources.queue_source import QueueSource
 
@@ -93,12 +91,7 @@ class EmbeddedIngest:
         recovery: RecoveryConfig | None = None,
     ) -> None:
         self.collecting = CollectorThread(settings.collector)
-        self._flow = build_ingest_flow(
-            self.collecting.source,
-            ClickHouseSink(settings.storage),
-            DeadLetterSink(dead_letter_dir),
-            IngestOptions(book_depth=settings.collector.book_levels),
-        )
+        self._flow = ingest_dataflow(settings, self.collecting.source, dead_letter_dir)
         self._epoch = epoch
         self._recovery = recovery
         self._flow_failures: list[BaseException] = []
@@ -130,7 +123,7 @@ class EmbeddedIngest:
 
     def _ingest(self) -> None:
         try:
-            run_main(self._flow, epoch_interval=self._epoch, recovery_config=self._recovery)
+            cli_main(self._flow, workers_per_process=1, epoch_interval=self._epoch, recovery_config=self._recovery)
         except Exception as error:  # noqa: BLE001 - surfaced by failure()/stop()
             self._flow_failures.append(error)
             self.collecting.stop(timeout=0)

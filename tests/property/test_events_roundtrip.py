@@ -50,3 +50,8 @@ def test_book_roundtrip_when_uncrossed(bids, asks, ts):
 def test_every_topic_maps_to_one_event_type():
     assert set(events.EVENT_OF_TOPIC) <= set(events.TOPIC_OF.values())
     assert all(t.startswith("md.") for t in events.MARKET_TOPICS)
+    assert len(set(events.TOPIC_OF.values())) == len(events.TOPIC_OF)
+    assert {topic: cls for cls, topic in events.TOPIC_OF.items()} == events.EVENT_OF_TOPIC
+    assert (events.EVENT_OF_TOPIC["pf.intents"], events.EVENT_OF_TOPIC["pf.orders"]) == (events.OrderIntent, events.Order)
+    assert events.EVENT_OF_TOPIC["md.bars"] is events.Bar
+    assert "md.bars" not in events.MARKET_TOPICS
