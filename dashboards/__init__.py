@@ -1,0 +1,1 @@
+"""Grafana dashboards as code (grafanalib), with every ClickHouse panel's SQL in its own file under sql/."""

@@ -20,6 +20,8 @@ ALERTMANAGER_DIR = ROOT / "infra" / "alertmanager"
 
 # Series Prometheus itself makes for every target; a rule may use them without a catalogue entry.
 PROMETHEUS_SERIES = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
+# prometheus_client's default collectors export these from every pairflow process.
+CLIENT_PREFIXES = ("process_", "python_")
 _STRIP = (
     re.compile(r'"(?:[^"\\]|\\.)*"'),  # strings (label values, arguments)
     re.compile(r"\{[^}]*\}"),  # label matchers
@@ -66,8 +68,11 @@ def series_names(expr: str) -> set[str]:
 
 
 def foreign_series(expr: str) -> list[str]:
-    """Return series an expression selects that are neither pairflow's nor Prometheus's own (``up``)."""
-    return sorted(name for name in series_names(expr) if not name.startswith("pairflow_") and name not in PROMETHEUS_SERIES)
+    """Return series an expression selects that neither pairflow, its client library nor Prometheus exports."""
+    return sorted(
+        name for name in series_names(expr)
+        if not name.startswith(("pairflow_", *CLIENT_PREFIXES)) and name not in PROMETHEUS_SERIES
+    )
 
 
 def catalogue_names(expr: str) -> set[str]:

@@ -8,6 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from typer.testing import CliRunner
+
+from app.cli import app
 from pairflow.alertmanager import render_alertmanager_config, secret_names, template_text
 from pairflow.errors import ConfigError
 from tests.observability.support import run_tool
@@ -96,3 +99,11 @@ def test_any_token_renders_to_a_config_amtool_accepts(secrets_dir, tmp_path, tok
     path.write_text(render_alertmanager_config(secrets_dir))
     result = run_tool("amtool", "check-config", str(path))
     assert result.returncode == 0, f"{token!r}: {result.stdout}{result.stderr}"
+
+
+def test_the_command_writes_a_private_file_amtool_accepts(secrets_dir, tmp_path):
+    out = tmp_path / "rendered.yml"
+    result = CliRunner().invoke(app, ["alertmanager", "config", "--secrets-dir", str(secrets_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert run_tool("amtool", "check-config", str(out)).returncode == 0

@@ -1,0 +1,6 @@
+-- Target spread position (signed fraction of the configured notional) per pair.
+SELECT $__timeInterval(time) AS t, pair, argMax(target, ts) AS target
+FROM signals_v
+WHERE $__timeFilter(time)
+GROUP BY t, pair
+ORDER BY t

@@ -1,0 +1,111 @@
+"""Exported dashboards: Grafana's JSON model, datasource UIDs matching the provisioning, SQL kept in files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app
+from dashboards.panels import sql_path
+from tests.observability.dashboard_targets import clickhouse_queries, prometheus_queries
+from tests.observability.support import foreign_series, unknown_metrics
+
+SQL_ROOT = sql_path("")
+PANEL_TYPES = {"timeseries", "table", "stat", "gauge", "bargauge", "text", "row"}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("grafana")
+    result = CliRunner().invoke(app, ["dashboards", "export", str(directory), "--prometheus-url", "http://prom:9090",
+                                      "--clickhouse-host", "ch", "--grafana-path", "/var/lib/grafana/pairflow"])
+    assert result.exit_code == 0, result.output
+    return directory
+
+
+def _load(path: Path) -> dict:
+    """Provisioning files are JSON, which Grafana's YAML reader accepts as is."""
+    return json.loads(path.read_text())
+
+
+def test_export_writes_five_dashboards_and_two_provisioning_files(exported):
+    boards = sorted(path.name for path in (exported / "dashboards").glob("*.json"))
+    assert boards == [f"pairflow-{name}.json" for name in ("execution", "market-data", "risk", "strategy", "system")]
+    assert (exported / "provisioning" / "datasources" / "pairflow.yaml").exists()
+    assert (exported / "provisioning" / "dashboards" / "pairflow.yaml").exists()
+
+
+def test_provisioning_documents(exported):
+    datasources = _load(exported / "provisioning" / "datasources" / "pairflow.yaml")
+    assert datasources["apiVersion"] == 1
+    by_type = {source["type"]: source for source in datasources["datasources"]}
+    assert by_type["prometheus"]["url"] == "http://prom:9090"
+    clickhouse = by_type["grafana-clickhouse-datasource"]
+    assert clickhouse["jsonData"]["host"] == "ch" and clickhouse["jsonData"]["protocol"] == "native"
+    assert clickhouse["secureJsonData"]["password"] == "$__env{PAIRFLOW_STORAGE__PASSWORD}"
+    provider = _load(exported / "provisioning" / "dashboards" / "pairflow.yaml")["providers"][0]
+    assert provider["type"] == "file" and provider["options"]["path"] == "/var/lib/grafana/pairflow"
+
+
+def test_dashboards_follow_grafanas_json_model_and_use_provisioned_uids(exported):
+    sources = {source["uid"]: source["type"] for source in
+               _load(exported / "provisioning" / "datasources" / "pairflow.yaml")["datasources"]}
+    uids = set()
+    for path in sorted((exported / "dashboards").glob("*.json")):
+        board = json.loads(path.read_text())
+        where = path.name
+        assert isinstance(board["schemaVersion"], int) and board["schemaVersion"] >= 36, where
+        assert 1 <= len(board["uid"]) <= 40 and board["uid"] not in uids, where
+        uids.add(board["uid"])
+        assert board["title"] and board["id"] is None, where
+        assert board["time"] == {"from": "now-1h", "to": "now"} and board["timezone"] == "utc", where
+        assert isinstance(board["templating"]["list"], list) and isinstance(board["annotations"]["list"], list)
+        assert board["rows"] == [] and board["panels"], where
+        ids = [panel["id"] for panel in board["panels"]]
+        assert len(ids) == len(set(ids)) and all(isinstance(i, int) for i in ids), where
+        cells: set[tuple[int, int]] = set()
+        for panel in board["panels"]:
+            where = f"{path.name} / {panel['title']}"
+            assert panel["type"] in PANEL_TYPES and panel["title"], where
+            grid = panel["gridPos"]
+            assert grid["w"] > 0 and grid["h"] > 0 and 0 <= grid["x"] and grid["x"] + grid["w"] <= 24, where
+            covered = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
+                       for y in range(grid["y"], grid["y"] + grid["h"])}
+            assert not covered & cells, f"{where} overlaps another panel"
+            cells |= covered
+            assert panel["datasource"]["uid"] in sources, where
+            refs = [target["refId"] for target in panel["targets"]]
+            assert refs and len(refs) == len(set(refs)), where
+            for target in panel["targets"]:
+                source = target["datasource"]
+                assert sources.get(source["uid"]) == source["type"], f"{where}: datasource {source} not provisioned"
+                if source["type"] == "prometheus":
+                    assert target["expr"] and target["expr"] == target["query"], where
+                else:
+                    assert target["editorType"] == "sql" and target["rawSql"], where
+                    assert (target["queryType"], target["format"]) in {("timeseries", 0), ("table", 1)}, where
+
+
+def test_every_sql_file_is_a_panel_and_every_clickhouse_panel_reads_its_file():
+    used = {query.sql_file for query in clickhouse_queries()}
+    on_disk = {str(path.relative_to(SQL_ROOT)) for path in SQL_ROOT.rglob("*.sql")}
+    assert used == on_disk
+    for query in clickhouse_queries():
+        assert query.query == (SQL_ROOT / query.sql_file).read_text().strip()
+
+
+def test_clickhouse_panels_read_deduplicated_views():
+    """At-least-once tables are read through their *_v view (FINAL); only the append-only logs table is not."""
+    for query in clickhouse_queries():
+        tables = {word for word in query.query.replace("\n", " ").split() if word.endswith("_v")}
+        assert tables or " logs" in query.query, query.where()
+        assert "FINAL" not in query.query, query.where()
+
+
+def test_prometheus_panels_read_only_catalogued_metrics():
+    for query in prometheus_queries():
+        assert not unknown_metrics(query.query), query.where()
+        assert not foreign_series(query.query), query.where()
