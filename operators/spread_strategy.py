@@ -159,6 +159,7 @@ class SpreadStrategy(ModelState):
         self.arm = self.bandit.pull() if self.bandit else None
         n = len(self.legs)
         self.recv_ts = [0] * n
+        self.bar_ts: list[int | None] = [None] * n
         self.funding = [0.0] * n
         self.imbalance: list[float | None] = [None] * n
         self.books: list[BookSnapshot | None] = [None] * n
@@ -197,13 +198,18 @@ class SpreadStrategy(ModelState):
         return []
 
     def _on_bar(self, bar: Bar) -> list[Signal | Skip]:
+        index = self.legs.index(bar.coin) if bar.coin in self.legs else -1
+        if index >= 0 and bar.ts == self.bar_ts[index]:
+            # Ingest re-emits a bar a late trade corrected; the row it fed is already decided.
+            return [Skip(self.pair, bar.ts, "revision", f"{bar.coin} bar {bar.id} was corrected after use")]
         aligner = self.aligner
         refused = sum(aligner.rejects.values())
         rows = aligner.update((bar.coin, bar.ts, bar.close))
         if sum(aligner.rejects.values()) != refused:
             kind, _, detail = (aligner.last_reason or "").partition(": ")
             return [Skip(self.pair, bar.ts, kind, detail)]
-        self.recv_ts[self.legs.index(bar.coin)] = bar.recv_ts
+        self.recv_ts[index] = bar.recv_ts
+        self.bar_ts[index] = bar.ts
         if not rows:
             return []
         ts, prices = rows[0]

@@ -222,10 +222,17 @@ ALERTS_POST_FAILURES = _define(
     "counter", "pairflow_alerts_post_failures", "Posts to Alertmanager that failed (the alerts stay in the outbox)."
 )
 
-# --- strategy (issue 13): names the strategy flow must use ---
+# --- strategy (flows/strategy.py) ---
 STRATEGY_SIGNALS = _define(
-    "counter", "pairflow_strategy_signals", "Signals the strategy emitted, per pair.", ["pair"],
-    pending="strategy flow (issue 13)",
+    "counter", "pairflow_strategy_signals", "Signals the strategy emitted, per pair.", ["pair"]
+)
+STRATEGY_REFUSED_EVENTS = _define(
+    "counter", "pairflow_strategy_refused_events",
+    "Events a spread refused without a signal and without changing its state, by reason.", ["pair", "reason"],
+)
+STRATEGY_REFUSED_SPREADS = _define(
+    "counter", "pairflow_strategy_refused_spreads",
+    "Configured spreads not traded because a leg is not listed or is delisted.", ["reason"],
 )
 
 # --- execution and risk (issue 14): names the trader must use ---

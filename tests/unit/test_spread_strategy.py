@@ -104,6 +104,8 @@ def test_missing_stale_gap_and_out_of_order_bars_are_refused_with_their_reason()
     run(strategy, [bar("SOL", t0, 400.0), bar("ETH", t0 + 60_000, 101.0), bar("SOL", t0 + 60_000, 401.0)])
     (late,) = strategy.update(bar("ETH", t0, 99.0))
     assert late.kind == "out-of-order"
+    (corrected,) = strategy.update(bar("SOL", t0 + 60_000, 401.5))
+    assert (corrected.kind, corrected.detail) == ("revision", f"SOL bar SOL:1m:{t0 + 60_000} was corrected after use")
     # SOL stops printing: three minutes on, its last bar is stale.
     (stale,) = strategy.update(bar("ETH", t0 + 240_000, 102.0))
     assert stale.kind == "stale" and stale.detail.startswith("SOL older than 120000 ms")

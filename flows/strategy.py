@@ -1,0 +1,178 @@
+"""The strategy stage: bars, funding, book snapshots and fees in; Signals per spread out.
+
+::
+
+    bars (coin, [Bar]) ──────────┐
+    market (coin, [Funding |     ├─► fan out to spreads ─► per-spread state ─► (pair, [Signal]) ─► pf.signals
+            BookSnapshot |       │   (pair, [event])       (SpreadStrategy:                         signals table
+            FeeSchedule])  ──────┘                          align → Kalman → z → features
+                                                            → rule → River models)
+
+`strategy_stage` is a function from Bytewax streams to the stream of
+signals, so it chains after the ingest stage in one dataflow (embedded, paper,
+backtest) or reads ``md.bars`` / ``md.funding`` / ``md.fees`` as its own
+dataflow (distributed). State is keyed by spread, so Bytewax spreads the
+spreads over its workers, and every spread's models are part of the recovery
+snapshot. A refused event (missing, stale or bad leg, gap, revised bar) is
+logged and counted in ``pairflow_strategy_refused_events`` by reason; it
+yields no signal and leaves that spread's state and every other spread alone.
+
+The spread universe is resolved before the flow starts (`resolve_spreads`): a
+configured spread with a coin that is not listed, or is delisted, is refused
+with its reason and the others run. A coin delisted while the flow runs stops
+printing, so its spreads pause as "stale" until the next start resolves them
+again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any
+
+import bytewax.operators as op
+from bytewax.dataflow import Stream, operator
+
+from operators.spread_strategy import Skip, SpreadStrategy, pair_name
+from pairflow.config import StrategySettings
+from pairflow.events import Bar, BookSnapshot, FeeSchedule, Funding, Signal
+from pairflow.logs import get_logger
+from pairflow.metrics import STRATEGY_REFUSED_EVENTS, STRATEGY_REFUSED_SPREADS, STRATEGY_SIGNALS
+
+__all__ = ["resolve_spreads", "strategy_stage"]
+
+log = get_logger(__name__)
+
+_MARKET_TYPES = (Funding, BookSnapshot, FeeSchedule)
+_QUIET_REASONS = frozenset({"revision"})
+
+
+def resolve_spreads(
+    pairs: Iterable[str],
+    listed: Collection[str] | None = None,
+    delisted: Collection[str] = (),
+) -> list[tuple[str, ...]]:
+    """Return the legs of each tradable spread in ``pairs`` (``"ETH/SOL"`` style), in order, without repeats.
+
+    A spread naming a coin outside ``listed`` (when given) or inside
+    ``delisted`` is left out, logged and counted with its reason.
+    """
+    spreads: list[tuple[str, ...]] = []
+    for pair in pairs:
+        legs = tuple(pair.split("/"))
+        unknown = [coin for coin in legs if listed is not None and coin not in listed]
+        gone = [coin for coin in legs if coin in delisted]
+        reason = "unknown-coin" if unknown else "delisted" if gone else None
+        if reason is not None:
+            STRATEGY_REFUSED_SPREADS.labels(reason=reason).inc()
+            log.warning("spread refused", pair=pair, reason=reason, coins=",".join(unknown or gone))
+        elif legs not in spreads:
+            spreads.append(legs)
+    return spreads
+
+
+class _FanOut:
+    """Route each coin's events to the spreads that have the coin as a leg; fees go to every spread.
+
+    Items come out as ``(pair, (pair, [event, ...]))``: Bytewax does not tell a
+    stateful step its key, and a spread's state is built from it.
+    """
+
+    def __init__(self, spreads: list[tuple[str, ...]]) -> None:
+        self.all = [pair_name(legs) for legs in spreads]
+        self.by_coin: dict[str, list[str]] = {}
+        for legs in spreads:
+            for coin in legs:
+                self.by_coin.setdefault(coin, []).append(pair_name(legs))
+
+    def __call__(self, items: list[tuple[str, list[Any]]]) -> list[tuple[str, tuple[str, list[Any]]]]:
+        routed: dict[str, list[Any]] = {}
+        by_coin, everyone = self.by_coin, self.all
+        for coin, events in items:
+            for event in events:
+                kind = type(event)
+                if kind is not Bar and kind not in _MARKET_TYPES:
+                    continue
+                for pair in everyone if kind is FeeSchedule else by_coin.get(coin, ()):
+                    group = routed.get(pair)
+                    if group is None:
+                        routed[pair] = [event]
+                    else:
+                        group.append(event)
+        return [(pair, (pair, events)) for pair, events in routed.items()]
+
+
+class _SpreadLogic(op.StatefulBatchLogic):
+    """One spread's `SpreadStrategy`; its snapshot (models included) is the recovery state."""
+
+    def __init__(self, legs_of: dict[str, tuple[str, ...]], settings: StrategySettings, resume_state: Any) -> None:
+        self.legs_of = legs_of
+        self.settings = settings
+        self.strategy: SpreadStrategy | None = None if resume_state is None else SpreadStrategy.restore(resume_state)
+
+    def on_batch(self, values: list[tuple[str, list[Any]]]) -> tuple[list[list[Signal]], bool]:
+        strategy = self.strategy
+        if strategy is None:
+            strategy = self.strategy = SpreadStrategy(self.legs_of[values[0][0]], self.settings)
+        update = strategy.update
+        emitted: list[Signal] = []
+        for _, events in values:
+            for event in events:
+                for out in update(event):
+                    if type(out) is Skip:
+                        _refused(out)
+                    else:
+                        emitted.append(out)
+        if not emitted:
+            return [], op.StatefulBatchLogic.RETAIN
+        STRATEGY_SIGNALS.labels(pair=strategy.pair).inc(len(emitted))
+        return [emitted], op.StatefulBatchLogic.RETAIN
+
+    def snapshot(self) -> Any:
+        return None if self.strategy is None else self.strategy.snapshot()
+
+
+def _refused(skip: Skip) -> None:
+    STRATEGY_REFUSED_EVENTS.labels(pair=skip.pair, reason=skip.kind).inc()
+    if skip.kind in _QUIET_REASONS:
+        log.debug("event refused", pair=skip.pair, reason=skip.kind, ts=skip.ts, detail=skip.detail)
+    else:
+        log.info("event refused", pair=skip.pair, reason=skip.kind, ts=skip.ts, detail=skip.detail)
+
+
+@operator
+def strategy_stage(
+    step_id: str,
+    bars: Stream[tuple[str, list[Any]]],
+    spreads: list[tuple[str, ...]],
+    settings: StrategySettings,
+    market: Stream[tuple[str, list[Any]]] | None = None,
+) -> Stream[tuple[str, list[Signal]]]:
+    """Turn bars (and funding, book snapshots, fees) into Signals per spread: the strategy stage.
+
+    Parameters
+    ----------
+    step_id
+        Name of the stage in the dataflow; its steps are named under it.
+    bars
+        ``(coin, [Bar, ...])`` items: the ingest stage's bars in-process, or
+        ``md.bars`` decoded. Bars of other intervals than
+        ``settings.bar_interval`` are ignored.
+    spreads
+        The legs of each spread (`resolve_spreads`); the first leg is explained by the others.
+    settings
+        Bands, Kalman noise, sizes and model switches.
+    market
+        Optional ``(coin, [event, ...])`` items carrying `Funding`,
+        `BookSnapshot` and `FeeSchedule` events (others are ignored). Without
+        it, costs use the configured fee and half-spread and funding is zero.
+
+    Returns
+    -------
+    ``(pair, [Signal, ...])`` items, for the signals table and ``pf.signals``.
+    """
+    legs_of = {pair_name(legs): legs for legs in spreads}
+    merged = bars if market is None else op.merge("merge", bars, market)
+    # (coin, [event]) -> (pair, (pair, [event])) for every spread having the coin as a leg.
+    routed = op.flat_map_batch("fan_out", merged, _FanOut(spreads))
+    # (pair, (pair, [event])) -> (pair, [Signal])
+    return op.stateful_batch("spreads", routed, lambda state: _SpreadLogic(legs_of, settings, state))
