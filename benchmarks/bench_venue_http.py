@@ -36,8 +36,8 @@ from hyperliquid.exchange import Exchange  # noqa: E402
 from hyperliquid.utils.signing import recover_agent_or_user_from_l1_action, sign_l1_action  # noqa: E402
 
 from benchmarks.machine import cpu_model  # noqa: E402
+from tests.support.venue import run_venue  # noqa: E402
 from venue.engine import AssetSpec, Engine  # noqa: E402
-from venue.server.testing import run_venue  # noqa: E402
 
 ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)]
 RESULT = Path(__file__).resolve().parent / "results" / "venue_http.md"

@@ -20,8 +20,8 @@ from eth_account.signers.local import LocalAccount
 from hyperliquid.exchange import Exchange
 from hyperliquid.info import Info
 
+from tests.support.venue import SteppableClock, run_venue
 from venue.engine import AssetSpec, Engine, OrderRequest
-from venue.server.testing import SteppableClock, run_venue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hyperliquid"
 ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]

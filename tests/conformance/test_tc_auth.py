@@ -8,8 +8,8 @@ from hyperliquid.utils.signing import get_timestamp_ms, sign_l1_action
 
 from tests.conformance.conftest import fixture
 from tests.helpers import eventually
+from tests.support.venue import run_venue
 from venue.server.nonces import MAX_AGE_MS, MAX_LEAD_MS
-from venue.server.testing import run_venue
 
 ORDER = {"type": "order", "orders": [{"a": 1, "b": True, "p": "1500", "s": "0.1", "r": False,
                                       "t": {"limit": {"tif": "Gtc"}}}], "grouping": "na"}

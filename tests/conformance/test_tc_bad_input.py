@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import logging
 
 import pytest
 import requests
+import structlog
 import websocket
 from hyperliquid.api import API
 from hyperliquid.utils.error import ClientError
@@ -15,7 +15,7 @@ from hyperliquid.utils.signing import get_timestamp_ms, sign_l1_action
 
 from tests.conformance.conftest import SteppableClock, fixture, make_engine
 from tests.conformance.ws_client import ABNORMAL_CLOSURE, send_and_await_close
-from venue.server.testing import run_venue
+from tests.support.venue import run_venue
 
 DESERIALIZE = fixture("http/http_exchange_errors_2026.json")["http422_body"]
 MESSAGE_TOO_BIG = 1009
@@ -174,12 +174,12 @@ LONE_SURROGATE = "\\ud800"
     ("/exchange", b'{"action": {"type": "order", "orders": [], "grouping": "na"}, "nonce": 1, '
      b'"signature": {"r": "0x1", "s": "0x2", "v": 27}, "\xed\xa0\x80": 1}'),
 ])
-def test_lone_surrogates_and_invalid_utf8_are_422_logged_in_one_line(venue, caplog, path, body):
-    caplog.set_level(logging.INFO)
-    response = requests.post(venue.url + path, data=body, headers={"Content-Type": "application/json"})
+def test_lone_surrogates_and_invalid_utf8_are_422_logged_in_one_line(venue, path, body):
+    with structlog.testing.capture_logs() as logs:
+        response = requests.post(venue.url + path, data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 422 and response.text == DESERIALIZE
-    refusals = [record for record in caplog.records if "refused" in record.getMessage()]
-    assert refusals and all(record.exc_info is None and "\n" not in record.getMessage() for record in refusals)
+    assert [entry["event"] for entry in logs] == ["refused request"]
+    assert logs[0]["log_level"] == "info" and "exc_info" not in logs[0] and "\n" not in logs[0]["reason"]
     assert venue.info().meta()["universe"][0]["name"] == "BTC"
 
 

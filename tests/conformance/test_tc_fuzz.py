@@ -25,7 +25,7 @@ from hyperliquid.utils.signing import get_timestamp_ms, sign_l1_action
 
 from pairflow.hyperliquid import schemas as rq
 from tests.conformance.conftest import SteppableClock, make_engine
-from venue.server.testing import run_venue
+from tests.support.venue import run_venue
 
 WALLET = eth_account.Account.from_key("0x" + "5a" * 32)
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

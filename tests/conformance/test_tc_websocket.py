@@ -13,8 +13,8 @@ from hyperliquid.utils.signing import get_timestamp_ms, sign_l1_action
 
 from tests.conformance.conftest import SteppableClock, fixture, make_engine, same_shape
 from tests.helpers import eventually
+from tests.support.venue import run_venue
 from venue.engine import OrderRequest
-from venue.server.testing import run_venue
 
 HOUR_MS = 3_600_000
 

@@ -11,7 +11,7 @@ import websocket
 from tests.conformance.conftest import SteppableClock, make_engine
 from tests.conformance.ws_client import ABNORMAL_CLOSURE
 from tests.helpers import eventually
-from venue.server.testing import run_venue
+from tests.support.venue import run_venue
 
 CONNECTED = "Websocket connection established."
 
@@ -108,6 +108,11 @@ def test_silent_connection_is_closed_and_a_pinging_one_is_kept():
 
 def test_default_app_caps_no_connections():
     with run_venue(make_engine(SteppableClock())) as url:
-        connections = [connect(url) for _ in range(12)]
-        for connection in connections:
-            connection.close()
+        connections = [connect(url) for _ in range(35)]  # past both real caps: 10 open, 30 new per minute
+        try:
+            for connection in connections:
+                connection.send(json.dumps({"method": "ping"}))
+            assert [json.loads(connection.recv()) for connection in connections] == [{"channel": "pong"}] * 35
+        finally:
+            for connection in connections:
+                connection.close()

@@ -15,8 +15,8 @@ from tests.integration.venue_support import (
     fund_accounts,
     make_engine,
 )
+from tests.support.venue import run_venue
 from venue.engine import Engine
-from venue.server.testing import run_venue
 
 
 @pytest.fixture

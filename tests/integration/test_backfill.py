@@ -15,8 +15,8 @@ from pairflow.hyperliquid.client import InfoClient
 from pairflow.storage import Store, connect
 from sources.backfill import BackfillReport, backfill
 from tests.integration.venue_support import MINUTE_MS, fund_accounts, make_engine, take
+from tests.support.venue import run_venue
 from venue.engine import Engine
-from venue.server.testing import run_venue
 
 T0 = 1_725_148_800_000  # 2024-09-01T00:00:00Z
 MINUTES = 1_100

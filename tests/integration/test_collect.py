@@ -35,7 +35,7 @@ from tests.integration.venue_support import (
     make_trades,
     subscribed,
 )
-from venue.server.testing import run_venue
+from tests.support.venue import run_venue
 
 
 class TcpProxy:

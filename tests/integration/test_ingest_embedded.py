@@ -27,7 +27,7 @@ from tests.integration.ingest_support import (
 )
 from tests.integration.venue_support import fund_accounts, make_engine, take
 from tests.metrics_support import metric
-from venue.server.testing import run_venue
+from tests.support.venue import run_venue
 
 
 def test_collector_thread_feeds_the_flow_through_the_queue(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ import threading
 
 from pairflow.config import CollectorSettings
 from sources.collector import Collector
+from tests.support.venue import SteppableClock as SteppableClock
 from venue.engine import AssetSpec, Engine, OrderRequest
-from venue.server.testing import SteppableClock as SteppableClock
 
 ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
 ORACLES = {"BTC": 60_000.0, "ETH": 2_000.0, "SOL": 150.0}

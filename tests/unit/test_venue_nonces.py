@@ -21,8 +21,15 @@ def test_duplicate_nonce_is_refused_with_the_exchange_string():
 
 def test_other_signers_have_their_own_nonces():
     tracker = NonceTracker()
+    other = "0x" + "cd" * 20
     tracker.use(SIGNER, NOW, NOW)
-    tracker.use("0x" + "cd" * 20, NOW, NOW)
+    tracker.use(other, NOW, NOW)
+    tracker.use(other, NOW + 1, NOW)
+    assert tracker.kept(SIGNER) == [NOW]
+    assert tracker.kept(other) == [NOW, NOW + 1]
+    with pytest.raises(NonceError, match="duplicate"):
+        tracker.use(other, NOW + 1, NOW)
+    tracker.use(SIGNER, NOW + 1, NOW)
 
 
 def test_window_bounds():

@@ -1,33 +1,111 @@
-"""The WebSocket hub's engine side: batched hand-over to the loop, payloads built only for subscribers."""
+"""The WebSocket router: engine events reach their subscribers, unsubscribed payloads are never built."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
-from venue.engine import AssetSpec, Engine, EngineEvent
-from venue.server.ws import Hub
+from venue.engine import AssetSpec, Engine, EngineEvent, OrderRequest
+from venue.server.ws.frames import FrameBuilder
+from venue.server.ws.router import Router
+from venue.server.ws.subscriptions import Subscriptions
 
 USER = "0x" + "a" * 40
+GTC = {"limit": {"tif": "Gtc"}}
 
 
-def test_hub_builds_no_payload_nobody_subscribed_to_and_stops_listening():
+class StubConnection:
+    """Stands in for a socket: records what the router sends it."""
+
+    def __init__(self) -> None:
+        self.ip = "10.0.0.1"
+        self.held: dict = {}
+        self.frames: list[dict] = []
+        self.arrived = asyncio.Event()
+
+    def send(self, text: str) -> None:
+        self.frames.append(json.loads(text))
+        self.arrived.set()
+
+    async def next_frames(self) -> list[dict]:
+        await asyncio.wait_for(self.arrived.wait(), 5)
+        self.arrived.clear()
+        frames, self.frames = self.frames, []
+        return frames
+
+
+class CountingRouter(Router):
+    calls = 0
+
+    def on_engine_event(self, event) -> None:
+        self.calls += 1
+        super().on_engine_event(event)
+
+
+def make_engine() -> Engine:
     engine = Engine([AssetSpec("ETH", 4, 25)], now_ms=1)
+    engine.set_oracle("ETH", 2_000.0)
+    engine.fund(USER, 100_000.0)
+    return engine
+
+
+def test_router_builds_only_subscribed_payloads_delivers_them_in_order_and_stops_listening():
+    engine = make_engine()
     built: list[str] = []
 
-    def build(raw):
-        built.append(raw)
-        return [raw]
+    def build(name):
+        def make(raw):
+            built.append(name)
+            return raw
+        return make
 
     async def scenario() -> None:
-        hub = Hub(engine, push_interval=60.0)
-        hub.start()
-        assert len(engine.listeners) == 1
-        for channel in ("fills", "orderUpdates", "trades"):
-            hub.on_engine_event(EngineEvent(channel, USER if channel != "trades" else "ETH", channel, build))
-        while hub._inbox:
-            await asyncio.sleep(0)
-        await hub.stop()
+        subscriptions = Subscriptions()
+        router = CountingRouter(engine, subscriptions, FrameBuilder(engine), push_interval=60.0)
+        router.start()
+        connection = StubConnection()
+        subscriptions.add(connection, ("trades", "ETH"), {"type": "trades", "coin": "ETH"})
+
+        def engine_thread() -> None:
+            for channel in ("fills", "orderUpdates"):
+                router.on_engine_event(EngineEvent(channel, USER, [channel], build(channel)))
+            router.on_engine_event(EngineEvent("trades", "BTC", [{"coin": "BTC"}], build("btc")))
+            router.on_engine_event(EngineEvent("trades", "ETH", [{"coin": "ETH", "tid": 1}], build("eth 1")))
+            router.on_engine_event(EngineEvent("trades", "ETH", [{"coin": "ETH", "tid": 2}], build("eth 2")))
+
+        await asyncio.to_thread(engine_thread)
+        assert await connection.next_frames() == [
+            {"channel": "trades", "data": [{"coin": "ETH", "tid": 1}]},
+            {"channel": "trades", "data": [{"coin": "ETH", "tid": 2}]},
+        ]
+        assert built == ["eth 1", "eth 2"]
+
+        subscriptions.add(connection, ("orderUpdates", USER), {"type": "orderUpdates", "user": USER})
+        with engine.lock:
+            engine.place_orders(USER, [OrderRequest(0, True, "1900", "0.1", False, GTC)])
+        (update,) = await connection.next_frames()
+        assert update["channel"] == "orderUpdates" and update["data"][0]["status"] == "open"
+
+        await router.stop()
+        assert engine.listeners == ()
+        calls = router.calls
+        with engine.lock:
+            engine.place_orders(USER, [OrderRequest(0, True, "1901", "0.1", False, GTC)])
+        assert router.calls == calls
 
     asyncio.run(scenario())
-    assert built == []
-    assert engine.listeners == ()
+
+
+def test_subscriptions_count_per_ip_and_users_and_forget_dropped_connections():
+    subscriptions = Subscriptions(max_per_ip=2, max_users=1)
+    first, second = StubConnection(), StubConnection()
+    other_user = "0x" + "b" * 40
+    subscriptions.add(first, ("userFills", USER), {})
+    assert subscriptions.refusal(first, ("userFills", USER), "{}") == "Already subscribed: {}"
+    assert subscriptions.refusal(first, ("webData2", other_user), "{}") == "Cannot track more than 1 total users"
+    assert subscriptions.refusal(first, ("webData2", USER), "{}") is None
+    subscriptions.add(second, ("trades", "ETH"), {})
+    assert subscriptions.refusal(first, ("allMids",), "{}") == "Cannot track more than 2 total subscriptions"
+    subscriptions.drop(second)
+    assert subscriptions.refusal(first, ("allMids",), "{}") is None
+    assert ("trades", "ETH") not in subscriptions and subscriptions.subscribers(("userFills", USER)) == {first}

@@ -1,7 +1,7 @@
 """HTTP + WebSocket layer speaking the Hyperliquid API over a `venue.engine.Engine`.
 
 `create_app` builds the ASGI app, `serve.serve` runs it with uvicorn, and
-`testing.run_venue` serves it in-process on a free port for tests.
+`serve.BackgroundServer` runs it in a thread.
 """
 
 from .app import create_app

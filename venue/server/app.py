@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ from starlette.websockets import WebSocket
 
 from pairflow.clock import WALL_CLOCK
 from pairflow.hyperliquid.schemas import DESERIALIZE_ERROR, BadRequest, decode_info_request
+from pairflow.logs import get_logger
 
 from .body import BodyTooLarge, parse_json, read_limited_body
 from .exchange import ExchangeService
@@ -32,12 +32,11 @@ from .info import InfoService
 from .limits import MAX_BODY_BYTES
 from .nonces import NonceTracker
 from .ratelimit import AddressBudget, IpRateLimiter, exchange_weight, info_base_weight, info_extra_weight
-from .ws import IDLE_TIMEOUT_S, MAX_SUBSCRIPTIONS, Hub
-from .ws_admission import WsAdmission
+from .ws import IDLE_TIMEOUT_S, MAX_SUBSCRIPTIONS, Hub, WsAdmission
 
 __all__ = ["create_app"]
 
-log = logging.getLogger(__name__)
+_log = get_logger(__name__)
 
 
 def _json(value: Any) -> Response:
@@ -45,7 +44,7 @@ def _json(value: Any) -> Response:
 
 
 def _unprocessable(detail: str) -> Response:
-    log.info("refused request: %s", detail)
+    _log.info("refused request", reason=detail)
     return PlainTextResponse(DESERIALIZE_ERROR, status_code=422)
 
 
@@ -67,7 +66,6 @@ def create_app(
     advance_interval: float | None = None,
     accept_mainnet_signatures: bool = False,
     max_body_bytes: int = MAX_BODY_BYTES,
-    request_log: list[tuple[str, Any]] | None = None,
     address_budget: bool = True,
     ws_connections_per_ip: int | None = None,
     ws_new_connections_per_minute: int | None = None,
@@ -95,9 +93,6 @@ def create_app(
         Also accept signatures made for mainnet when the testnet recovery names no known signer.
     max_body_bytes
         Larger request bodies are refused with HTTP 413.
-    request_log
-        When given, every parsed body is appended as ``(path, payload)`` (for conformance
-        tests that check what the client sent).
     address_budget
         Enforce the per-address action budget (10 000 requests + 1 per USDC traded, then one
         action per 10 s) from the engine's ``userRateLimit`` counters.
@@ -123,18 +118,12 @@ def create_app(
                 return {"type": "info", "payload": {"type": payload["type"], "data": info_service.handle(typed)}}
             return {"type": "action", "payload": exchange_service.handle(payload)}
         except BadRequest as exc:
-            log.info("refused WebSocket post: %s", exc.detail)
+            _log.info("refused WebSocket post", reason=exc.detail)
             return {"type": "error", "payload": DESERIALIZE_ERROR}
 
     hub = Hub(engine, push_interval=push_interval, post_handler=ws_post,
               admission=WsAdmission(ws_connections_per_ip, ws_new_connections_per_minute),
               max_subscriptions_per_ip=ws_subscriptions_per_ip, idle_timeout=ws_idle_timeout)
-
-    async def read_payload(request: Request) -> Any:
-        payload = parse_json(await read_limited_body(request, max_body_bytes))
-        if request_log is not None:
-            request_log.append((request.url.path, payload))
-        return payload
 
     async def admitted_payload(request: Request, ip: str, malformed_weight: int) -> Any:
         """Return the request's JSON payload, or the response refusing it (413, 429 or 422).
@@ -142,7 +131,7 @@ def create_app(
         A malformed body still costs ``malformed_weight``, so garbage cannot be sent for free.
         """
         try:
-            return await read_payload(request)
+            return parse_json(await read_limited_body(request, max_body_bytes))
         except BodyTooLarge as exc:
             return PlainTextResponse(f"Payload too large: {exc}", status_code=413)
         except BadRequest as exc:
@@ -191,7 +180,7 @@ def create_app(
             try:
                 await run_in_threadpool(_advance, engine, clock)
             except Exception:
-                log.exception("engine.advance failed")
+                _log.exception("engine.advance failed")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -9,7 +9,6 @@ HTTP 200 ``{"status":"err","response":"..."}``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -21,8 +20,6 @@ from .nonces import NonceError, NonceTracker
 from .ratelimit import AddressBudget
 
 __all__ = ["ExchangeService"]
-
-log = logging.getLogger(__name__)
 
 OK_DEFAULT = {"status": "ok", "response": {"type": "default"}}
 MAX_AGENT_NAME_LENGTH = 16

@@ -1,7 +1,7 @@
 """Serve the venue with uvicorn on a socket configured for low-latency request/response traffic.
 
 `serve` blocks (``python -m venue.server``-style use); `BackgroundServer` runs the same
-configuration in a thread for `venue.service.VenueService` and `venue.server.testing.run_venue`.
+configuration in a thread for `venue.service.VenueService` and `tests.support.venue.run_venue`.
 """
 
 from __future__ import annotations

@@ -4,20 +4,22 @@
 0 (so parallel test runs never collide), waits until it accepts requests, and
 shuts it down cleanly — WebSocket clients included — when the block exits.
 ``SteppableClock`` is the clock tests serve it with: wall time they can move forward.
+`RequestRecorder` keeps every JSON body the venue received, for tests that check
+what a client sent.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pairflow.clock import WALL_CLOCK
+from venue.server.app import create_app
+from venue.server.serve import BackgroundServer, bind_socket
 
-from .app import create_app
-from .serve import BackgroundServer, bind_socket
-
-__all__ = ["SteppableClock", "run_venue"]
+__all__ = ["RequestRecorder", "SteppableClock", "run_venue"]
 
 STARTUP_TIMEOUT_S = 10.0
 SHUTDOWN_TIMEOUT_S = 10.0
@@ -42,9 +44,42 @@ class SteppableClock:
         self.offset_ms += ms
 
 
+class RequestRecorder:
+    """ASGI middleware appending ``(path, payload)`` for every HTTP request whose body is JSON.
+
+    Parameters
+    ----------
+    app
+        The ASGI app to wrap.
+    log
+        The list to append to.
+    """
+
+    def __init__(self, app: Callable[..., Any], log: list[tuple[str, Any]]) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+
+        async def recording_receive() -> dict[str, Any]:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    with contextlib.suppress(ValueError, RecursionError):
+                        self.log.append((scope["path"], json.loads(b"".join(chunks))))
+            return message
+
+        await self.app(scope, recording_receive, send)
+
+
 @contextlib.contextmanager
 def run_venue(engine: Any, *, host: str = "127.0.0.1", log_level: str = "warning",
-              **app_options: Any) -> Iterator[str]:
+              request_log: list[tuple[str, Any]] | None = None, **app_options: Any) -> Iterator[str]:
     """Serve ``engine`` over HTTP + WebSocket and yield the base URL (``http://127.0.0.1:<port>``).
 
     Pass the yielded URL as ``base_url`` to the SDK's ``Info`` / ``Exchange``.
@@ -57,6 +92,8 @@ def run_venue(engine: Any, *, host: str = "127.0.0.1", log_level: str = "warning
         Interface to bind; the port is always chosen by the OS.
     log_level
         uvicorn's log level.
+    request_log
+        When given, every JSON request body is appended as ``(path, payload)``.
     **app_options
         Keyword arguments for `venue.server.app.create_app` (``clock``, ``ip_weight_per_minute``,
         ``push_interval``, ``advance_interval``, ...).
@@ -66,7 +103,10 @@ def run_venue(engine: Any, *, host: str = "127.0.0.1", log_level: str = "warning
     RuntimeError
         When the server does not start within 10 s (the cause is chained when known).
     """
-    server = BackgroundServer(create_app(engine, **app_options), bind_socket(host, 0), log_level)
+    app: Any = create_app(engine, **app_options)
+    if request_log is not None:
+        app = RequestRecorder(app, request_log)
+    server = BackgroundServer(app, bind_socket(host, 0), log_level)
     server.start(STARTUP_TIMEOUT_S)
     try:
         yield server.url
