@@ -434,6 +434,12 @@ class UsdSendAction(UserSignedAction, tag="usdSend"):
     time: U64
 
 
+class ApproveBuilderFeeAction(UserSignedAction, tag="approveBuilderFee"):
+    maxFeeRate: Annotated[str, msgspec.Meta(max_length=40)]
+    builder: Address
+    nonce: U64
+
+
 L1_ACTION_TYPES = (
     OrderAction,
     CancelAction,
@@ -445,7 +451,7 @@ L1_ACTION_TYPES = (
     UpdateIsolatedMarginAction,
     NoopAction,
 )
-USER_SIGNED_ACTION_TYPES = (ApproveAgentAction, UsdClassTransferAction, UsdSendAction)
+USER_SIGNED_ACTION_TYPES = (ApproveAgentAction, ApproveBuilderFeeAction, UsdClassTransferAction, UsdSendAction)
 _ACTION_UNION: Any = Union[L1_ACTION_TYPES + USER_SIGNED_ACTION_TYPES]  # noqa: UP007
 
 UNSUPPORTED_ACTION_TYPES = {
@@ -467,7 +473,6 @@ UNSUPPORTED_ACTION_TYPES = {
     "spotSend": "user",
     "withdraw3": "user",
     "sendAsset": "user",
-    "approveBuilderFee": "user",
     "tokenDelegate": "user",
     "convertToMultiSigUser": "user",
     "userDexAbstraction": "user",

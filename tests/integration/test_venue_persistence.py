@@ -12,6 +12,7 @@ from hyperliquid.info import Info
 from tests.integration.venue_cli import REPO, VenueProcess
 
 TRADER = Account.from_key("0x" + "33" * 32)
+BUILDER = Account.from_key("0x" + "44" * 32).address.lower()
 
 
 class RecordingExchange(Exchange):
@@ -39,7 +40,7 @@ def account_view(url: str) -> dict:
 
 def test_accounts_orders_fills_and_nonces_survive_a_restart(tmp_path):
     data_dir = tmp_path / "venue"
-    args = ("--data-dir", str(data_dir), "--seed", "4", "--fund", f"{TRADER.address}=100000")
+    args = ("--data-dir", str(data_dir), "--seed", "4", "--fund", f"{TRADER.address}=100000", "--fund", f"{BUILDER}=100")
     first = VenueProcess(*args)
     try:
         exchange = RecordingExchange(TRADER, first.url)
@@ -48,6 +49,7 @@ def test_accounts_orders_fills_and_nonces_survive_a_restart(tmp_path):
         mid = float(Info(first.url, skip_ws=True).all_mids()["ETH"])
         resting = exchange.order("ETH", True, 0.5, round(mid * 0.8, 1), {"limit": {"tif": "Gtc"}})
         assert "resting" in resting["response"]["data"]["statuses"][0], resting
+        assert exchange.approve_builder_fee(BUILDER, "0.05%")["status"] == "ok"
         approved, agent_key = exchange.approve_agent("bot")
         assert approved["status"] == "ok", approved
         replayable = exchange.sent[-1]
@@ -65,6 +67,8 @@ def test_accounts_orders_fills_and_nonces_survive_a_restart(tmp_path):
         assert after == before
         agents = Info(second.url, skip_ws=True).post("/info", {"type": "extraAgents", "user": TRADER.address})
         assert [agent["name"] for agent in agents] == ["bot"]
+        approval = {"type": "maxBuilderFee", "user": TRADER.address, "builder": BUILDER}
+        assert Info(second.url, skip_ws=True).post("/info", approval) == 50
         ledger = Info(second.url, skip_ws=True).post(
             "/info", {"type": "userNonFundingLedgerUpdates", "user": TRADER.address, "startTime": 0}
         )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import pickle
 from decimal import Decimal
 
 import pytest
 
 from tests.helpers import FIXTURES
-from venue.engine import AssetSpec, Engine, EngineError, OrderRequest
+from venue.engine import AssetSpec, Builder, Engine, EngineError, OrderRequest
 
 T0 = 1_789_999_200_000
 ALICE, BOB, MAKER = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "e" * 40
@@ -219,9 +220,28 @@ def test_value_is_conserved_net_of_fees(engine):
 def test_builder_fee_is_added_to_the_taker_fee(engine):
     engine.fund(ALICE, "100000")
     builder = "0x" + "9" * 40
+    engine.fund(builder, "100")
+    engine.approve_builder_fee(ALICE, builder, 10)
     engine.place_orders(MAKER, [limit(ETH, False, "2000", "1")])
-    engine.place_orders(ALICE, [limit(ETH, True, "2000", "1", "Ioc")], builder={"b": builder, "f": 10})
+    engine.place_orders(ALICE, [limit(ETH, True, "2000", "1", "Ioc")], builder=Builder(builder, 10))
     # f = 10 tenths of a bp = 0.01%: 2000 x 0.0001 = 0.2 on top of the 0.9 taker fee
     fill = engine.user_fills(ALICE)[0]
     assert (fill["fee"], fill["builderFee"]) == ("1.1", "0.2")
-    assert engine.clearinghouse_state(builder)["marginSummary"]["accountValue"] == "0.2"
+    assert engine.clearinghouse_state(builder)["marginSummary"]["accountValue"] == "100.2"
+
+
+def test_builder_approvals_are_checked_before_any_order_and_survive_a_pickle(engine):
+    engine.fund(ALICE, "100000")
+    builder = "0x" + "9" * 40
+    engine.fund(builder, "100")
+    engine.place_orders(MAKER, [limit(ETH, False, "2000", "1")])
+    with pytest.raises(EngineError, match="^Builder fee has not been approved[.]$"):
+        engine.place_orders(ALICE, [limit(ETH, True, "2000", "1", "Ioc")], builder=Builder(builder, 0))
+    assert engine.user_fills(ALICE) == [] and engine.historical_orders(ALICE) == []
+    engine.approve_builder_fee(ALICE, builder.upper().replace("0X", "0x"), 5)
+    restored = pickle.loads(pickle.dumps(engine))
+    assert restored.max_builder_fee(ALICE, builder) == 5 and restored.max_builder_fee(builder, ALICE) == 0
+    with pytest.raises(EngineError, match="^Builder fee has not been approved[.]$"):
+        restored.place_orders(ALICE, [limit(ETH, True, "2000", "1", "Ioc")], builder=Builder(builder, 6))
+    with pytest.raises(EngineError, match="^Max fee rate 1.001% exceeds the maximum of 1%[.]$"):
+        restored.approve_builder_fee(ALICE, builder, 1001)

@@ -15,6 +15,8 @@ Value types
     One decoded ``OrderWire``; prices and sizes stay the strings the client
     sent, ``order_type`` is the wire ``t`` (``{"limit": {"tif": ...}}`` or
     ``{"trigger": {"isMarket", "triggerPx", "tpsl"}}``).
+``Builder(address, fee)``
+    The builder an order action names; ``fee`` in tenths of a basis point of each fill's notional.
 ``EngineError``
     A rejected action; ``str(error)`` is the exact exchange error string.
 ``EngineEvent(channel, key, data=None, build=None)``
@@ -44,9 +46,12 @@ Defaults: `HyperliquidFees` (tier-0 taker 0.045%, maker 0.015%), `ZeroLatency`
 * Accounts and agents (addresses are lowercased inside): ``fund(user, usdc)``,
   ``is_user(address)``, ``approve_agent(user, agent, name, valid_until_ms)``,
   ``resolve_signer(signer)`` (agent -> its master, user -> itself, else None),
-  ``extra_agents(user)``.
+  ``extra_agents(user)``; builder fees: ``approve_builder_fee(user, builder, max_fee)`` (tenths of a basis
+  point, at most 1000 = 1%; the builder needs 100 USDC of account value) and ``max_builder_fee(user, builder)``.
 * Actions of an authenticated user, returning what goes in ``data.statuses``:
-  ``place_orders(user, orders, grouping="na", builder=None)``,
+  ``place_orders(user, orders, grouping="na", builder=None)`` (a ``Builder(address, fee)`` must be
+  approved by the user, ``fee`` at most the approved rate and the perp cap of 100 = 0.1%, else the whole
+  action raises `EngineError`; the fee is charged on every fill of the action's orders, maker or taker),
   ``cancel(user, [(asset, oid)])``, ``cancel_by_cloid(user, [(asset, cloid)])``,
   ``batch_modify(user, [(oid_or_cloid, OrderRequest)])``; and, raising
   `EngineError` on refusal: ``schedule_cancel(user, time_ms | None)``,
@@ -107,10 +112,11 @@ Not modelled
 from .engine import Engine
 from .fees import FeeModel, HyperliquidFees
 from .models import FixedLatency, LatencyModel, PriceTimeQueue, QueueModel, ZeroLatency
-from .types import AssetSpec, EngineError, EngineEvent, OrderRequest
+from .types import AssetSpec, Builder, EngineError, EngineEvent, OrderRequest
 
 __all__ = [
     "AssetSpec",
+    "Builder",
     "Engine",
     "EngineError",
     "EngineEvent",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from .accounts import Account, tx_hash
-from .constants import DEFAULT_LEVERAGE
+from .constants import BUILDER_MIN_ACCOUNT_VALUE, DEFAULT_LEVERAGE, MAX_APPROVED_BUILDER_FEE, PERP_BUILDER_FEE_CAP
 from .events import EventBus
 from .margin import available, figures, withdrawable
 from .rules import MONEY_DECIMALS, fmt, from_number, parse_decimal, scale
 from .state import EngineState
-from .types import EngineError, EngineEvent
+from .types import Builder, EngineError, EngineEvent
+
+BUILDER_NOT_APPROVED = "Builder fee has not been approved."
 
 
 class Accounting:
@@ -84,6 +86,39 @@ class Accounting:
         if master is not None:
             return master
         return address if address in self.accounts else None
+
+    def approve_builder_fee(self, user: str, builder: str, max_fee: int) -> None:
+        """Let ``builder`` charge ``user`` up to ``max_fee`` tenths of a basis point; replaces an earlier approval.
+
+        The builder must hold 100 USDC of perp account value; an approval of 0 still lets orders name the
+        builder (attribution without a fee).
+        """
+        if not 0 <= max_fee <= MAX_APPROVED_BUILDER_FEE:
+            raise EngineError(f"Max fee rate {percent_text(max_fee)} exceeds the maximum of 1%.")
+        target = self.accounts.get(builder.lower())
+        state = self.state
+        if target is None or figures(target, state.specs, state.mark_or_zero).total_value < BUILDER_MIN_ACCOUNT_VALUE:
+            raise EngineError("Builder has insufficient balance to be approved.")
+        state.builder_approvals.setdefault(user.lower(), {})[builder.lower()] = max_fee
+
+    def max_builder_fee(self, user: str, builder: str) -> int:
+        """Return the fee the user approved for the builder (tenths of a basis point), 0 without approval."""
+        return self.state.builder_approvals.get(user.lower(), {}).get(builder.lower(), 0)
+
+    def check_builder(self, account: Account, builder: Builder) -> None:
+        """Refuse an order action whose builder the user did not approve or whose fee is too high.
+
+        The real exchange's text for an unapproved builder is pinned by third-party reports; the one for
+        a fee above the approved rate is not, so it reuses it (the approval does not cover that fee), and
+        the text for the perp cap is this venue's own.
+        """
+        approved = self.state.builder_approvals.get(account.address, {}).get(builder.address)
+        if approved is None:
+            raise EngineError(BUILDER_NOT_APPROVED)
+        if builder.fee > PERP_BUILDER_FEE_CAP:
+            raise EngineError(f"Builder fee {builder.fee} exceeds the maximum of {PERP_BUILDER_FEE_CAP} (0.1%) for perps.")
+        if builder.fee > approved:
+            raise EngineError(BUILDER_NOT_APPROVED)
 
     def update_leverage(self, user: str, asset: int, is_cross: bool, leverage: int) -> None:
         """Set cross/isolated mode and leverage (1..maxLeverage) of an asset for the user."""
@@ -164,3 +199,9 @@ def _amount(amount) -> int:
     if not micro:
         raise EngineError(f"Invalid amount: {amount!r} was received")
     return micro
+
+
+def percent_text(tenths_of_bp: int) -> str:
+    """Format a fee in tenths of a basis point as the percent string approvals use (``1001 -> "1.001%"``)."""
+    whole, fraction = divmod(tenths_of_bp, 1000)
+    return f"{whole}.{fraction:03d}".rstrip("0").rstrip(".") + "%"

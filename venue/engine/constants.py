@@ -26,3 +26,9 @@ ORDER_RETENTION = 10_000
 """Finished orders kept per account (order_status/historicalOrders); older ones are forgotten."""
 FILL_RETENTION = 10_000
 """Fills kept per account (userFills returns at most 2000)."""
+PERP_BUILDER_FEE_CAP = 100
+"""Highest builder fee on a perp fill, in tenths of a basis point (0.1%)."""
+MAX_APPROVED_BUILDER_FEE = 1000
+"""Highest rate a user may approve for a builder, in tenths of a basis point (1%, the spot cap)."""
+BUILDER_MIN_ACCOUNT_VALUE = 100_000_000
+"""A builder must hold 100 USDC of perp account value (micro-USDC) to be approved."""

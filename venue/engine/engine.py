@@ -38,7 +38,7 @@ from .rules import from_number
 from .constants import DIRTY
 from .state import EngineState
 from .timed import TimedEvents
-from .types import AssetSpec, EngineError, EngineEvent, OrderRequest
+from .types import AssetSpec, Builder, EngineError, EngineEvent, OrderRequest
 
 
 class Engine:
@@ -138,6 +138,14 @@ class Engine:
         """Return the acting user of a signer: an agent's master, a known user itself, else None."""
         return self._accounting.resolve_signer(signer)
 
+    def approve_builder_fee(self, user: str, builder: str, max_fee: int) -> None:
+        """Let ``builder`` charge ``user`` up to ``max_fee`` tenths of a basis point (persisted with the state)."""
+        self._accounting.approve_builder_fee(user, builder, max_fee)
+
+    def max_builder_fee(self, user: str, builder: str) -> int:
+        """Return the fee the user approved for the builder, in tenths of a basis point (0 without approval)."""
+        return self._accounting.max_builder_fee(user, builder)
+
     def extra_agents(self, user: str) -> list[dict]:
         """Return the user's named agents as in the ``extraAgents`` response."""
         return self.state.agents.extra_agents(user.lower())
@@ -153,8 +161,11 @@ class Engine:
 
     # ------------------------------------------------------------------ order actions
 
-    def place_orders(self, user: str, orders: list[OrderRequest], grouping="na", builder: dict | None = None) -> list:
-        """Place a batch of orders for an authenticated user; return the wire ``data.statuses`` list."""
+    def place_orders(self, user: str, orders: list[OrderRequest], grouping="na", builder: Builder | None = None) -> list:
+        """Place a batch of orders for an authenticated user; return the wire ``data.statuses`` list.
+
+        Raise `EngineError` (nothing placed) when the builder is not approved or charges too much.
+        """
         return self._entry.place_orders(user, orders, grouping, builder)
 
     def cancel(self, user: str, cancels: list[tuple[int, int]]) -> list:

@@ -20,7 +20,7 @@ from .models import ZeroLatency
 from .orders import Order
 from .rules import MIN_NOTIONAL, parse_decimal, price_on_tick, scale
 from .state import EngineState
-from .types import EngineError, OrderRequest
+from .types import Builder, EngineError, OrderRequest
 
 _BAND_NUMERATOR, _BAND_DENOMINATOR = ORACLE_BAND
 
@@ -37,13 +37,18 @@ class OrderEntry:
         self._px_cache: list[dict[str, int]] = [{} for _ in state.specs]
         self._sz_cache: list[dict[str, int]] = [{} for _ in state.specs]
 
-    def place_orders(self, user: str, orders: list[OrderRequest], grouping="na", builder: dict | None = None) -> list:
-        """Place a batch of orders for an authenticated user; return the wire ``data.statuses`` list."""
+    def place_orders(self, user: str, orders: list[OrderRequest], grouping="na", builder: Builder | None = None) -> list:
+        """Place a batch of orders for an authenticated user; return the wire ``data.statuses`` list.
+
+        Raise `EngineError` (nothing placed) when the builder is not approved or charges too much.
+        """
         account = self.state.accounts.get(user) or self.accounting.account(user)
         count = len(orders)
         account.n_requests += count
         if not count:
             return [{"error": "Order batch was empty."}]
+        if builder is not None:
+            self.accounting.check_builder(account, builder)
         if self.events.listeners:
             self.events.begin()
         touched: set[int] = set()
@@ -71,7 +76,7 @@ class OrderEntry:
         parent = account.orders[known] if len(account.orders) > known else None
         children = []
         for request in orders[1:]:
-            child = self._new_order(account, request)
+            child = self._new_order(account, request, builder)
             if isinstance(child, dict):
                 children.append(child)
                 continue
@@ -92,7 +97,7 @@ class OrderEntry:
                 children.append("waitingForTrigger")
         return [parent_status, *children]
 
-    def _new_order(self, account: Account, request: OrderRequest):
+    def _new_order(self, account: Account, request: OrderRequest, builder: Builder | None):
         asset = request.asset
         if asset.__class__ is not int or not 0 <= asset < self.state.n_assets:
             if isinstance(asset, int) and asset >= SPOT_ASSET_OFFSET:
@@ -113,6 +118,8 @@ class OrderEntry:
                       px if px > 0 else _truncate(parse_decimal(request.limit_px), pxd),
                       sz if sz > 0 else _truncate(parse_decimal(request.sz), szd),
                       ts, tif, request.reduce_only is True, request.cloid, pxd, szd)
+        if builder is not None:
+            order.builder = builder
         self.state.orders[oid] = order
         account.orders.append(order)
         if len(account.orders) > 2 * ORDER_RETENTION:
@@ -185,7 +192,7 @@ class OrderEntry:
         return None
 
     def _place(self, account: Account, request: OrderRequest, builder, touched: set, position_tpsl: bool = False):
-        order = self._new_order(account, request)
+        order = self._new_order(account, request, builder)
         if order.__class__ is dict:
             return order
         asset = order.asset
@@ -212,7 +219,7 @@ class OrderEntry:
             self.events.status(order, OPEN)
             self.matching.arm(order)
             return self.matching.resting_status(order)
-        return self.matching.submit(account, order, builder, touched, check_margin=True)
+        return self.matching.submit(account, order, touched, check_margin=True)
 
     def _closes_position(self, account: Account, order: Order) -> bool:
         position = account.positions.get(order.asset)

@@ -35,7 +35,8 @@ class Matching:
         self._candles = state.candles
         self._last = state.last
 
-    def match(self, account: Account, order: Order, builder, touched: set) -> tuple[int, int]:
+    def match(self, account: Account, order: Order, touched: set) -> tuple[int, int]:
+        """Fill ``order`` against the opposite side up to its limit; return ``(filled size, filled notional)``."""
         book = self._books[order.asset]
         is_buy = order.is_buy
         if is_buy:
@@ -61,7 +62,7 @@ class Matching:
                     self.retire(maker, "reduceOnlyCanceled", non_user=True)
                     continue
                 quantity = maker.sz if maker.sz < remaining else remaining
-                self.trade(account, order, maker, px, quantity, builder, touched)
+                self.trade(account, order, maker, px, quantity, touched)
                 remaining -= quantity
                 filled_sz += quantity
                 filled_ntl += px * quantity
@@ -115,8 +116,8 @@ class Matching:
         if self.events.pending is not None:
             self.events.pending["book"].add(order.asset)
 
-    def trade(self, taker_account: Account, taker: Order, maker: Order, px: int, quantity: int, builder,
-               touched: set) -> None:
+    def trade(self, taker_account: Account, taker: Order, maker: Order, px: int, quantity: int, touched: set) -> None:
+        """Settle one trade between a taker and a resting maker: fees, builder fees, fills, prints."""
         maker_account = self._accounts[maker.user]
         asset = taker.asset
         notional = px * quantity
@@ -127,16 +128,11 @@ class Matching:
         maker_rates = maker_account.fee_rates if maker_account.fee_day == day else self.accounting.fee_rates(maker_account)
         taker_fee = fee_of(notional, taker_rates[0])
         maker_fee = fee_of(notional, maker_rates[1])
-        builder_fee = 0
-        if builder and builder.get("b"):
-            # builder.f is in tenths of a basis point: fee = notional x f / 100 000
-            builder_fee = max(0, notional * int(builder.get("f", 0)) // 100_000)
-            if builder_fee:
-                taker_account.cash -= builder_fee
-                self.accounting.account(str(builder["b"])).cash += builder_fee
+        taker_builder_fee = 0 if taker.builder is None else self._pay_builder(taker_account, taker.builder, notional)
+        maker_builder_fee = 0 if maker.builder is None else self._pay_builder(maker_account, maker.builder, notional)
         delta = quantity if taker.is_buy else -quantity
-        self._fill(taker_account, taker, delta, px, quantity, taker_fee, True, tid, taker.oid, builder_fee)
-        self._fill(maker_account, maker, -delta, px, quantity, maker_fee, False, tid, taker.oid, 0)
+        self._fill(taker_account, taker, delta, px, quantity, taker_fee, True, tid, taker.oid, taker_builder_fee)
+        self._fill(maker_account, maker, -delta, px, quantity, maker_fee, False, tid, taker.oid, maker_builder_fee)
         self._last[asset] = px
         self._marks[asset] = DIRTY
         time_ms = taker.ts if taker.ts > self.state.now_ms else self.state.now_ms
@@ -150,6 +146,14 @@ class Matching:
             self.events.push("trades", taker.coin, row)
             pending["book"].add(asset)
         self.state.candle_dirty.add(asset)
+
+    def _pay_builder(self, account: Account, builder, notional: int) -> int:
+        """Move the builder fee of a fill (tenths of a basis point: notional x fee / 100 000, truncated)."""
+        fee = notional * builder.fee // 100_000
+        if fee:
+            account.cash -= fee
+            self.accounting.account(builder.address).cash += fee
+        return fee
 
     def _fill(self, account: Account, order: Order, delta: int, px: int, quantity: int, fee: int, crossed: bool,
               tid: int, taker_oid: int, builder_fee: int) -> None:
@@ -248,7 +252,7 @@ class Matching:
             order.tif = "Ioc"
         else:
             order.tif = "Gtc"
-        self.submit(account, order, None, touched, check_margin=not order.reduce_only)
+        self.submit(account, order, touched, check_margin=not order.reduce_only)
 
     def reject(self, order: Order, status: str, message: str) -> dict:
         self.events.status(order, status)
@@ -260,7 +264,8 @@ class Matching:
             body["cloid"] = order.cloid
         return {"resting": body}
 
-    def submit(self, account: Account, order: Order, builder, touched: set, check_margin: bool) -> dict:
+    def submit(self, account: Account, order: Order, touched: set, check_margin: bool) -> dict:
+        """Check reduce-only, post-only and margin, match what crosses and rest the remainder; return its status."""
         asset = order.asset
         position = account.positions.get(asset)
         szi = position.szi if position is not None else 0
@@ -301,7 +306,7 @@ class Matching:
             keys = book.bid_keys
             crosses = keys and keys[-1] >= order.px
         if crosses:
-            filled_sz, filled_ntl = self.match(account, order, builder, touched)
+            filled_sz, filled_ntl = self.match(account, order, touched)
         else:
             filled_sz = filled_ntl = 0
         if order.sz == 0:

@@ -10,7 +10,7 @@ class Order:
 
     __slots__ = ("oid", "user", "asset", "coin", "is_buy", "px", "sz", "orig_sz", "ts", "tif", "reduce_only",
                  "cloid", "trigger_px", "is_market", "tpsl", "status", "status_ts", "children", "parent",
-                 "reserved", "pxd", "szd", "position_tpsl")
+                 "reserved", "pxd", "szd", "position_tpsl", "builder")
 
     def __init__(self, oid, user, asset, coin, is_buy, px, sz, ts, tif, reduce_only, cloid, pxd, szd):
         self.oid = oid
@@ -30,6 +30,7 @@ class Order:
         self.reserved = 0
         self.pxd = pxd
         self.szd = szd
+        self.builder = None
 
     def order_type(self) -> str:
         """Return the history label: Limit, Market, Stop Market/Limit, Take Profit Market/Limit."""

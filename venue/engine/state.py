@@ -57,6 +57,7 @@ class EngineState:
         self.accounts: dict[str, Account] = {}
         self.orders: dict[int, Order] = {}
         self.agents = AgentRegistry()
+        self.builder_approvals: dict[str, dict[str, int]] = {}
         self.next_oid = FIRST_OID
         self.next_tid = 1
         self.next_lid = 1

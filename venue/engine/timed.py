@@ -168,7 +168,7 @@ class TimedEvents:
         info = {"liquidatedUser": account.address, "markPx": fmt(mark, self.state.pxd[asset]), "method": "market"}
         self.state.liquidation = info
         try:
-            self.matching.match(account, order, None, touched)
+            self.matching.match(account, order, touched)
             if order.sz:
                 self.state.liquidation = dict(info, method="backstop")
                 vault = self.accounting.account(LIQUIDATOR)
@@ -177,7 +177,7 @@ class TimedEvents:
                 self.state.next_oid += 1
                 self.state.orders[backstop.oid] = backstop
                 vault.orders.append(backstop)
-                self.matching.trade(account, order, backstop, mark, order.sz, None, touched)
+                self.matching.trade(account, order, backstop, mark, order.sz, touched)
                 sweeps, self.state.sweeps = self.state.sweeps, []
                 for swept_account, swept_asset in sweeps:
                     self.matching.sweep_reduce_only(swept_account, swept_asset)

@@ -42,6 +42,22 @@ class OrderRequest:
     cloid: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Builder:
+    """The builder an order action names and the fee it charges on every fill of the action's orders.
+
+    Parameters
+    ----------
+    address
+        Lowercase address credited with the fee.
+    fee
+        Fee in tenths of a basis point of the fill's notional (10 = 0.01%).
+    """
+
+    address: str
+    fee: int
+
+
 class EngineError(Exception):
     """Signal a rejected action; ``str(error)`` is the exact exchange error string."""
 

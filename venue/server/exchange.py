@@ -5,15 +5,24 @@ Order of checks mirrors the real exchange: the whole body must deserialize
 the signer's existence, then the nonce. Once the nonce is accepted it stays
 used even if the action itself fails (as on chain). Business failures are
 HTTP 200 ``{"status":"err","response":"..."}``.
+
+Builder fees: ``approveBuilderFee`` (user-signed) records the rate, ``maxBuilderFee`` reads it back,
+and an order action naming a builder the user did not approve, or charging more than the approved
+rate or the 0.1% perp cap, is refused as a whole with an action-level error. Third-party reports pin
+``Builder fee has not been approved.`` and ``Builder has insufficient balance to be approved.``; they
+disagree on whether the first comes action-level or inside ``statuses`` (this venue answers
+action-level), and the texts for the cap and for malformed rates are this venue's own.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 from pairflow.hyperliquid import schemas as rq
-from venue.engine import EngineError, OrderRequest
+from venue.engine import Builder, EngineError, OrderRequest
 
 from .auth import ActionRejected, Actor, authenticate_l1, authenticate_user_signed
 from .nonces import NonceError, NonceTracker
@@ -23,6 +32,7 @@ __all__ = ["ExchangeService"]
 
 OK_DEFAULT = {"status": "ok", "response": {"type": "default"}}
 MAX_AGENT_NAME_LENGTH = 16
+_PERCENT = re.compile(r"([0-9]{1,6}(?:\.[0-9]{1,12})?)%")
 
 
 def _err(message: str) -> dict[str, Any]:
@@ -48,6 +58,20 @@ def _order_requests(wires: list[rq.OrderWire], raw: list[dict]) -> list[OrderReq
             )
         )
     return requests
+
+
+def fee_rate_tenths(rate: str) -> int:
+    """Return an ``approveBuilderFee`` ``maxFeeRate`` (``"0.01%"``) in tenths of a basis point (``10``).
+
+    The real exchange's answers to a malformed or too fine rate are not pinned down; these are ours.
+    """
+    match = _PERCENT.fullmatch(rate)
+    if match is None:
+        raise ActionRejected(f"Invalid max fee rate {rate}: it must be a percentage such as 0.01%.")
+    tenths = Decimal(match.group(1)) * 1000
+    if tenths != tenths.to_integral_value():
+        raise ActionRejected(f"Invalid max fee rate {rate}: it must be a whole number of tenths of a basis point.")
+    return int(tenths)
 
 
 def _agent_name(name: str | None) -> tuple[str | None, int | None]:
@@ -152,7 +176,7 @@ class ExchangeService:
             grouping = raw.get("grouping", "na")
             builder = None
             if action.builder is not None:
-                builder = {"b": action.builder.b.lower(), "f": action.builder.f}
+                builder = Builder(action.builder.b.lower(), action.builder.f)
             return _statuses("order", engine.place_orders(user, orders, grouping=grouping, builder=builder))
         if isinstance(action, rq.CancelAction):
             return _statuses("cancel", engine.cancel(user, [(c.a, c.o) for c in action.cancels]))
@@ -179,6 +203,8 @@ class ExchangeService:
         elif isinstance(action, rq.ApproveAgentAction):
             name, valid_until = _agent_name(action.agentName)
             engine.approve_agent(user, action.agentAddress.lower(), name, valid_until)
+        elif isinstance(action, rq.ApproveBuilderFeeAction):
+            engine.approve_builder_fee(user, action.builder.lower(), fee_rate_tenths(action.maxFeeRate))
         elif isinstance(action, rq.UsdClassTransferAction):
             if " subaccount:" in action.amount:
                 raise ActionRejected("Vault not registered")

@@ -102,7 +102,7 @@ class InfoService:
             rq.UserDexAbstractionRequest: lambda r: False,
             rq.UserAbstractionRequest: lambda r: "disabled",
             rq.SpotDeployStateRequest: lambda r: {"states": [], "gasAuction": None},
-            rq.MaxBuilderFeeRequest: lambda r: 0,
+            rq.MaxBuilderFeeRequest: lambda r: engine.max_builder_fee(r.user.lower(), r.builder.lower()),
             rq.PerpDexsRequest: lambda r: [None],
             rq.PerpDeployAuctionStatusRequest: lambda r: {
                 "startTimeSeconds": 0, "durationSeconds": 111600, "startGas": "500.0", "currentGas": None,
