@@ -111,8 +111,8 @@ def test_tc33_approval_needs_a_builder_with_100_usdc(venue):
 
 @pytest.mark.parametrize("rate, message", [
     ("1.001%", "Max fee rate 1.001% exceeds the maximum of 1%."),
-    ("0.0001%", "Invalid max fee rate 0.0001%: it must be a whole number of tenths of a basis point."),
-    ("0.01", "Invalid max fee rate 0.01: it must be a percentage such as 0.01%."),
+    ("0.0001%", "Invalid max fee rate '0.0001%': it must be a whole number of tenths of a basis point."),
+    ("0.01", "Invalid max fee rate '0.01': it must be a percentage such as 0.01%."),
 ])
 def test_tc33_approval_refuses_a_rate_above_one_percent_or_malformed(venue, builder, rate, message):
     trader = venue.wallet(1_000.0)

@@ -20,7 +20,7 @@ def test_any_text_is_a_rate_or_a_one_line_refusal(text):
     try:
         tenths = fee_rate_tenths(text)
     except ActionRejected as refusal:
-        assert "\n" not in str(refusal) and text in str(refusal)
+        assert "\n" not in str(refusal) and repr(text) in str(refusal)
     else:
         assert tenths >= 0 and text.endswith("%")
 

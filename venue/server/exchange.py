@@ -67,10 +67,10 @@ def fee_rate_tenths(rate: str) -> int:
     """
     match = _PERCENT.fullmatch(rate)
     if match is None:
-        raise ActionRejected(f"Invalid max fee rate {rate}: it must be a percentage such as 0.01%.")
+        raise ActionRejected(f"Invalid max fee rate {rate!r}: it must be a percentage such as 0.01%.")
     tenths = Decimal(match.group(1)) * 1000
     if tenths != tenths.to_integral_value():
-        raise ActionRejected(f"Invalid max fee rate {rate}: it must be a whole number of tenths of a basis point.")
+        raise ActionRejected(f"Invalid max fee rate {rate!r}: it must be a whole number of tenths of a basis point.")
     return int(tenths)
 
 
