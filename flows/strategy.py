@@ -26,19 +26,22 @@ again.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 
+from flows.ingest import IngestStreams
 from operators.spread_strategy import Skip, SpreadStrategy, pair_name
-from pairflow.config import StrategySettings
-from pairflow.events import Bar, BookSnapshot, FeeSchedule, Funding, Signal
+from pairflow.config import Settings, StrategySettings
+from pairflow.events import TOPIC_OF, Bar, BookSnapshot, FeeSchedule, Funding, Signal
 from pairflow.logs import get_logger
 from pairflow.metrics import STRATEGY_REFUSED_EVENTS, STRATEGY_REFUSED_SPREADS, STRATEGY_SIGNALS
+from sinks.clickhouse import ClickHouseSink
+from sinks.topic import TopicSink
 
-__all__ = ["resolve_spreads", "strategy_stage"]
+__all__ = ["chain_strategy", "resolve_spreads", "strategy_stage"]
 
 log = get_logger(__name__)
 
@@ -176,3 +179,23 @@ def strategy_stage(
     routed = op.flat_map_batch("fan_out", merged, _FanOut(spreads))
     # (pair, (pair, [event])) -> (pair, [Signal])
     return op.stateful_batch("spreads", routed, lambda state: _SpreadLogic(legs_of, settings, state))
+
+
+def chain_strategy(
+    spreads: list[tuple[str, ...]], settings: Settings, *, workers: int = 1, publish: bool = False
+) -> Callable[[IngestStreams], None]:
+    """Return the ``then`` hook that runs the strategy stage on the ingest stage's streams, in the same dataflow.
+
+    Signals go to the ``signals`` table, and also to ``pf.signals`` when
+    ``publish`` (an execution dataflow in another process reads them there).
+    """
+
+    def wire(streams: IngestStreams) -> None:
+        # (coin, [Funding | FeeSchedule | BookSnapshot | other events, ignored by the stage])
+        market = op.merge("strategy_market", streams.events, streams.snapshots)
+        signals = strategy_stage("strategy", streams.bars, spreads, settings.strategy, market=market)
+        op.output("store_signals", signals, ClickHouseSink(settings.storage, partitions=workers))
+        if publish:
+            op.output("publish_signals", signals, TopicSink(settings.broker, (TOPIC_OF[Signal],), partitions=workers))
+
+    return wire

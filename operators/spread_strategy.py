@@ -332,7 +332,8 @@ class SpreadStrategy(ModelState):
         target = p.direction * p.size if p is not None else 0.0
         hedge = p.hedge if p is not None else est.hedge_ratios
         weights = (1.0, *(-b for b in hedge))
-        leg_targets = tuple(target * w * self.notional / math.exp(log) for w, log in zip(weights, logs, strict=True))
+        # (+ 0.0 turns the -0.0 of a flat hedge leg into 0.0)
+        leg_targets = tuple(target * w * self.notional / math.exp(log) + 0.0 for w, log in zip(weights, logs, strict=True))
         versions = {"kalman": f"kalman:{self.rows}"}
         for model in (self.meta, self.anomaly, self.breaks, self.bandit):
             if model is not None:

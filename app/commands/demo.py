@@ -2,8 +2,10 @@
 
 A local venue runs a synthetic market; the collector subscribes to it over
 the real Hyperliquid WebSocket API exactly as it would to the exchange; the
-Bytewax ingest flow derives bars and book snapshots; everything lands in an
-embedded chDB database that stays on disk for analysis afterwards.
+Bytewax ingest flow derives bars and book snapshots, and the strategy stage
+in the same dataflow turns the bars into Kalman spreads, z-scores and
+signals; everything lands in an embedded chDB database that stays on disk for
+analysis afterwards.
 """
 
 from __future__ import annotations
@@ -21,16 +23,28 @@ from rich.table import Table
 
 from app.options import override_collector
 from app.runners.embedded import EmbeddedIngest
-from pairflow.config import load_settings
+from flows.strategy import chain_strategy, resolve_spreads
+from pairflow.config import Settings, load_settings
 from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import Store, connect
+from venue.market.synthetic import DEFAULT_GROUPS
 from venue.service import VenueOptions, VenueService
 
 __all__ = ["register"]
 
 # Tables the live view counts, in pipeline order.
-COUNTED_TABLES = ("trades", "bbo", "candles", "asset_ctx", "bars_1s", "bars_1m", "l2_snapshots", "gaps")
+COUNTED_TABLES = ("trades", "bbo", "candles", "asset_ctx", "bars_1s", "bars_1m", "l2_snapshots", "gaps", "signals")
+
+# A demo runs minutes, not days: strategy settings the config file leaves unset get these.
+DEMO_STRATEGY = {
+    "bar_interval": "1s",
+    "warmup_rows": 20,
+    "zscore_window": 30,
+    "staleness_ms": 30_000,
+    "max_gap_ms": 120_000,
+    "heartbeat_rows": 10,
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -58,10 +72,13 @@ def demo(
         None, "--config", help="TOML config file (default: $PAIRFLOW_CONFIG or ./pairflow.toml)."
     ),
 ) -> None:
-    """Run the embedded demo: venue + synthetic market + collector + ingest flow + chDB.
+    """Run the embedded demo: venue + synthetic market + collector + ingest and strategy flow + chDB.
 
     The screen shows what reached storage, per coin and per table, so you can
-    watch trades become 1s/1m bars and book snapshots. Everything is kept in
+    watch trades become 1s/1m bars and book snapshots, and per spread the
+    hedge ratio, z-score and signals of the strategy. It trades the spreads of
+    [strategy] pairs, or else the venue's planted cointegrated groups among the
+    collected coins (first coin against each other). Everything is kept in
     --data-dir; stop with Ctrl-C (or --duration) and query it afterwards, e.g.
     `PAIRFLOW_STORAGE__DSN=chdb:///data/demo/chdb pairflow db status`.
     """
@@ -92,11 +109,15 @@ def demo(
 
     store = connect(settings.storage)
     store.init_schema()
-    ingest = EmbeddedIngest(settings, data_dir / "dead-letters", epoch=timedelta(seconds=1))
+    spreads = demo_spreads(settings)
+    ingest = EmbeddedIngest(
+        settings, data_dir / "dead-letters", epoch=timedelta(seconds=1), then=chain_strategy(spreads, settings)
+    )
     ingest.start()
     started = time.monotonic()
     console.print(
         f"[bold]pairflow demo[/] venue {url} · storage {data_dir / 'chdb'}{metrics} · "
+        f"spreads {', '.join('/'.join(legs) for legs in spreads) or 'none'} · "
         f"{'Ctrl-C to stop' if not duration else f'{duration:g} s'}"
     )
     try:
@@ -142,7 +163,53 @@ def render(store: Store, coins: list[str], url: str, elapsed: float) -> Group:
             _fmt(None if row.get("funding") is None else row["funding"] * 1e4, "{:.4f}"),
         )
     header = Panel.fit(f"venue {url}   elapsed {elapsed:,.0f} s", title="pairflow demo")
-    return Group(header, counts, per_coin)
+    return Group(header, counts, per_coin, *_strategy_tables(store))
+
+
+def demo_spreads(settings: Settings) -> list[tuple[str, ...]]:
+    """Fill demo-scale strategy settings and return the spreads to trade among the collected coins."""
+    strategy = settings.strategy
+    for name, value in DEMO_STRATEGY.items():
+        if name not in strategy.model_fields_set:
+            setattr(strategy, name, value)
+    pairs = strategy.pairs
+    if not pairs:
+        groups = (
+            [group.coins for group in settings.venue.groups]
+            if settings.venue.groups is not None
+            else [list(coins) for coins, _ in DEFAULT_GROUPS]
+        )
+        for coins in groups:
+            kept = [coin for coin in coins if coin in settings.collector.coins]
+            pairs += [f"{kept[0]}/{other}" for other in kept[1:]]
+    return resolve_spreads(pairs, listed=settings.collector.coins)
+
+
+def _strategy_tables(store: Store) -> tuple[Table, Table]:
+    spreads = Table(title="spreads (latest signal per spread)", show_edge=False)
+    for name in ("spread", "signals", "hedge ratio", "z-score", "spread (log)", "target", "last reason"):
+        spreads.add_column(name, justify="left" if name in ("spread", "last reason") else "right")
+    for row in store.query_dicts(
+        "SELECT pair, count() AS signals, argMax(hedge_ratio, ts) AS hedge, argMax(zscore, ts) AS z,"
+        " argMax(spread, ts) AS spread, argMax(target, ts) AS target, argMax(reason, ts) AS reason"
+        " FROM signals FINAL GROUP BY pair ORDER BY pair"
+    ):
+        spreads.add_row(
+            row["pair"], f"{row['signals']:,}", f"{row['hedge']:.3f}", f"{row['z']:+.2f}",
+            f"{row['spread']:+.5f}", f"{row['target']:+.2f}", row["reason"],
+        )
+    recent = Table(title="latest decisions", show_edge=False)
+    for name in ("time", "spread", "reason", "target", "z-score", "legs (coins)"):
+        recent.add_column(name, justify="left" if name in ("time", "spread", "reason") else "right")
+    for row in store.query_dicts(
+        "SELECT time, pair, reason, target, zscore, leg_targets FROM signals FINAL"
+        " WHERE reason != 'hold' ORDER BY ts DESC LIMIT 6"
+    ):
+        recent.add_row(
+            f"{row['time']:%H:%M:%S}", row["pair"], row["reason"], f"{row['target']:+.2f}", f"{row['zscore']:+.2f}",
+            " ".join(f"{size:+.4g}" for size in row["leg_targets"]),
+        )
+    return spreads, recent
 
 
 def _coin_stats(store: Store) -> dict[str, dict[str, object]]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
-from flows.ingest import ingest_dataflow
+from flows.ingest import IngestStreams, ingest_dataflow
 from pairflow.config import CollectorSettings, Settings
 from pairflow.errors import PairflowError
 from pairflow.logs import get_logger
@@ -81,6 +82,9 @@ class EmbeddedIngest:
         Bytewax epoch length: how often the store sink flushes.
     recovery
         Optional Bytewax recovery configuration.
+    then
+        Chains further stages (e.g. `flows.strategy.chain_strategy`) onto the
+        ingest streams, in the same dataflow.
     """
 
     def __init__(
@@ -89,9 +93,10 @@ class EmbeddedIngest:
         dead_letter_dir: Path,
         epoch: timedelta = timedelta(seconds=1),
         recovery: RecoveryConfig | None = None,
+        then: Callable[[IngestStreams], None] | None = None,
     ) -> None:
         self.collecting = CollectorThread(settings.collector)
-        self._flow = ingest_dataflow(settings, self.collecting.source, dead_letter_dir)
+        self._flow = ingest_dataflow(settings, self.collecting.source, dead_letter_dir, then=then)
         self._epoch = epoch
         self._recovery = recovery
         self._flow_failures: list[BaseException] = []
