@@ -18,6 +18,7 @@ from typing import Any
 from pairflow.clock import WALL_CLOCK
 from venue.server.app import create_app
 from venue.server.serve import BackgroundServer, bind_socket
+from venue.server.slow_clients import REQUEST_READ_TIMEOUT_S
 
 __all__ = ["RequestRecorder", "SteppableClock", "run_venue"]
 
@@ -79,7 +80,8 @@ class RequestRecorder:
 
 @contextlib.contextmanager
 def run_venue(engine: Any, *, host: str = "127.0.0.1", log_level: str = "warning",
-              request_log: list[tuple[str, Any]] | None = None, **app_options: Any) -> Iterator[str]:
+              request_log: list[tuple[str, Any]] | None = None, read_timeout: float = REQUEST_READ_TIMEOUT_S,
+              **app_options: Any) -> Iterator[str]:
     """Serve ``engine`` over HTTP + WebSocket and yield the base URL (``http://127.0.0.1:<port>``).
 
     Pass the yielded URL as ``base_url`` to the SDK's ``Info`` / ``Exchange``.
@@ -94,6 +96,8 @@ def run_venue(engine: Any, *, host: str = "127.0.0.1", log_level: str = "warning
         uvicorn's log level.
     request_log
         When given, every JSON request body is appended as ``(path, payload)``.
+    read_timeout
+        Seconds a client has to send a whole request (`venue.server.slow_clients`).
     **app_options
         Keyword arguments for `venue.server.app.create_app` (``clock``, ``ip_weight_per_minute``,
         ``push_interval``, ``advance_interval``, ...).
@@ -106,7 +110,7 @@ def run_venue(engine: Any, *, host: str = "127.0.0.1", log_level: str = "warning
     app: Any = create_app(engine, **app_options)
     if request_log is not None:
         app = RequestRecorder(app, request_log)
-    server = BackgroundServer(app, bind_socket(host, 0), log_level)
+    server = BackgroundServer(app, bind_socket(host, 0), log_level, read_timeout)
     server.start(STARTUP_TIMEOUT_S)
     try:
         yield server.url

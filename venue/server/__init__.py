@@ -1,7 +1,7 @@
 """HTTP + WebSocket layer speaking the Hyperliquid API over a `venue.engine.Engine`.
 
-`create_app` builds the ASGI app, `serve.serve` runs it with uvicorn, and
-`serve.BackgroundServer` runs it in a thread.
+`create_app` builds the ASGI app and `serve.BackgroundServer` runs it with uvicorn
+in a thread.
 """
 
 from .app import create_app

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -129,9 +129,13 @@ def create_app(
         """Return the request's JSON payload, or the response refusing it (413, 429 or 422).
 
         A malformed body still costs ``malformed_weight``, so garbage cannot be sent for free.
+        A client that went away (or was cut off as too slow) mid-body gets a response nobody reads.
         """
         try:
             return parse_json(await read_limited_body(request, max_body_bytes))
+        except ClientDisconnect:
+            _log.info("client disconnected before its request arrived", ip=ip, path=request.url.path)
+            return Response(status_code=400)
         except BodyTooLarge as exc:
             return PlainTextResponse(f"Payload too large: {exc}", status_code=413)
         except BadRequest as exc:

@@ -6,6 +6,7 @@ configuration in a thread for `venue.service.VenueService` and `tests.support.ve
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
@@ -13,10 +14,10 @@ from typing import Any
 
 import uvicorn
 
-from .app import create_app
 from .limits import MAX_WS_MESSAGE_BYTES
+from .slow_clients import MAX_REQUEST_HEAD_BYTES, REQUEST_READ_TIMEOUT_S, BoundedH11Protocol
 
-__all__ = ["BackgroundServer", "bind_socket", "serve", "uvicorn_config"]
+__all__ = ["BackgroundServer", "bind_socket", "uvicorn_config"]
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -38,27 +39,19 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: Any, log_level: str = "warning") -> uvicorn.Config:
+def uvicorn_config(app: Any, log_level: str = "warning",
+                   read_timeout: float = REQUEST_READ_TIMEOUT_S) -> uvicorn.Config:
     """Return the uvicorn configuration the venue runs with.
 
-    Sans-io WebSockets with frames capped at `limits.MAX_WS_MESSAGE_BYTES` (the protocol layer
-    refuses bigger ones before buffering them), and a 2 s graceful stop.
+    HTTP through `slow_clients.BoundedH11Protocol` (a request must arrive within ``read_timeout``
+    seconds, its head within `slow_clients.MAX_REQUEST_HEAD_BYTES`); sans-io WebSockets with frames
+    capped at `limits.MAX_WS_MESSAGE_BYTES` (the protocol layer refuses bigger ones before buffering
+    them); a 2 s graceful stop.
     """
-    return uvicorn.Config(app, log_level=log_level, ws="websockets-sansio", ws_max_size=MAX_WS_MESSAGE_BYTES,
-                          lifespan="on", timeout_graceful_shutdown=2, access_log=False)
-
-
-def serve(engine: Any, host: str = "127.0.0.1", port: int = 3001, *, log_level: str = "info",
-          **app_options: Any) -> None:
-    """Serve ``engine`` until interrupted (blocking); ``app_options`` go to `create_app`.
-
-    Port 3001 is the SDK's ``LOCAL_API_URL`` default, so ``constants.LOCAL_API_URL`` works as base URL.
-    """
-    sock = bind_socket(host, port)
-    try:
-        uvicorn.Server(uvicorn_config(create_app(engine, **app_options), log_level)).run(sockets=[sock])
-    finally:
-        sock.close()
+    return uvicorn.Config(app, log_level=log_level, http=functools.partial(BoundedH11Protocol, read_timeout=read_timeout),
+                          h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, ws="websockets-sansio",
+                          ws_max_size=MAX_WS_MESSAGE_BYTES, lifespan="on", timeout_graceful_shutdown=2,
+                          access_log=False)
 
 
 class BackgroundServer:
@@ -72,12 +65,15 @@ class BackgroundServer:
         A socket from `bind_socket`; the server owns it from now on and closes it in `stop`.
     log_level
         uvicorn's log level.
+    read_timeout
+        Seconds a client has to send a whole request (see `slow_clients`).
     """
 
-    def __init__(self, app: Any, sock: socket.socket, log_level: str = "warning") -> None:
+    def __init__(self, app: Any, sock: socket.socket, log_level: str = "warning",
+                 read_timeout: float = REQUEST_READ_TIMEOUT_S) -> None:
         self.sock = sock
         self.host, self.port = sock.getsockname()[:2]
-        self._server = uvicorn.Server(uvicorn_config(app, log_level))  # no signal handlers off the main thread
+        self._server = uvicorn.Server(uvicorn_config(app, log_level, read_timeout))  # no signal handlers off the main thread
         self._failure: list[BaseException] = []
         self._thread = threading.Thread(target=self._run, name=f"venue-http-{self.port}", daemon=True)
 
