@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -106,7 +105,6 @@ def rule_expressions(path: Path) -> list[tuple[str, str]]:
 __all__ = [
     "ALERTMANAGER_DIR",
     "alertmanager",
-    "free_port",
     "wait_http",
     "CATALOGUE",
     "PROMETHEUS_DIR",
@@ -120,13 +118,6 @@ __all__ = [
     "tool",
     "unknown_metrics",
 ]
-
-
-def free_port() -> int:
-    """Return a TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_http(url: str, timeout_s: float = 20.0) -> None:

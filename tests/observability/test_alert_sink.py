@@ -19,7 +19,8 @@ from pairflow.storage import BatchWriter
 from sinks.alerts import AlertmanagerSink, postable_alert
 from tests.integration.conftest import store  # noqa: F401 - the chDB store fixture
 from tests.metrics_support import sample
-from tests.observability.support import alertmanager, free_port
+from tests.helpers import free_port
+from tests.observability.support import alertmanager
 
 
 def _alert(number: int, severity: str = "critical", source: str = "risk.drawdown") -> Alert:

@@ -1,5 +1,5 @@
 -- Latest spread value of each pair per interval.
-SELECT $__timeInterval(time) AS t, pair, argMax(spread, ts) AS spread
+SELECT $__timeInterval(time) AS t, pair, argMax(spread, ts) AS last_spread
 FROM signals_v
 WHERE $__timeFilter(time)
 GROUP BY t, pair
