@@ -191,10 +191,13 @@ class Store:
         return self._replacing[table]
 
     def init_schema(self) -> list[int]:
-        """Apply pending migrations from infra/clickhouse/ and return the versions applied now."""
+        """Apply pending migrations from infra/clickhouse/, bring the ``_v`` views up to date, return the versions applied now."""
         from pairflow.storage.migrations import apply_migrations
+        from pairflow.storage.views import sync_views
 
-        return apply_migrations(self)
+        applied = apply_migrations(self)
+        sync_views(self)
+        return applied
 
     def ping(self) -> bool:
         """Return True when the store answers a trivial query."""

@@ -1,16 +1,14 @@
-"""Which table each event type is stored in, and fast event-to-column conversion."""
+"""Which table each event type is stored in.
+
+Every event type has a table except `L2Book`: raw books are sampled into
+`BookSnapshot` rows by the ingest flow rather than stored whole.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from operator import itemgetter
-from typing import Any
-
-import msgspec
-
 from pairflow import events
 
-__all__ = ["TABLE_OF_EVENT", "row_converter", "table_for"]
+__all__ = ["TABLE_OF_EVENT", "table_for"]
 
 TABLE_OF_EVENT: dict[type[events.Event], str] = {
     events.Trade: "trades",
@@ -22,6 +20,7 @@ TABLE_OF_EVENT: dict[type[events.Event], str] = {
     events.FeeSchedule: "fees",
     events.PairStats: "pair_stats",
     events.Signal: "signals",
+    events.OrderIntent: "intents",
     events.Order: "orders",
     events.Fill: "fills",
     events.Position: "positions",
@@ -52,24 +51,3 @@ def table_for(event: events.Event) -> str:
         return TABLE_OF_EVENT[type(event)]
     except KeyError:
         raise KeyError(f"no table stores {type(event).__name__} events") from None
-
-
-def row_converter(event_type: type[msgspec.Struct], columns: Sequence[str]) -> Callable[[Any], tuple]:
-    """Return a function turning one event into a tuple ordered like ``columns``.
-
-    Raises
-    ------
-    ValueError
-        When a column has no field of the same name on the event type.
-    """
-    fields = event_type.__struct_fields__
-    missing = [column for column in columns if column not in fields]
-    if missing:
-        raise ValueError(f"{event_type.__name__} has no field for column(s) {', '.join(missing)}")
-    if tuple(columns) == tuple(fields):
-        return msgspec.structs.astuple
-    positions = [fields.index(column) for column in columns]
-    pick = itemgetter(*positions)
-    if len(positions) == 1:
-        return lambda event: (pick(msgspec.structs.astuple(event)),)
-    return lambda event: pick(msgspec.structs.astuple(event))
