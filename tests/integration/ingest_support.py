@@ -1,8 +1,8 @@
 """Support for the ingest integration tests.
 
 A reproducible market-data tape (trades with disorder, duplicates and junk),
-broker helpers, the ``pairflow ingest`` subprocess launcher, and the
-exactly-once check against a batch computation.
+broker helpers, the ``pairflow ingest`` subprocess launcher, the
+exactly-once check against a batch computation, and reading md.bars back.
 """
 
 from __future__ import annotations
@@ -16,12 +16,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.testing import TestingSink, run_main
 from confluent_kafka import Producer
 
+from flows.ingest import bars_from_topic
 from pairflow.config import StorageSettings
-from pairflow.events import MARKET_TOPICS, BookLevel, L2Book, Trade, encode
+from pairflow.events import MARKET_TOPICS, Bar, BookLevel, L2Book, Trade, encode
 from pairflow.storage import Store
 from pairflow.topics import TopicSpec, ensure_topics
+from sources.kafka_source import market_data_source
 from tests.bars_reference import batch_bars
 from tests.broker import TansuBroker
 
@@ -176,3 +181,29 @@ def assert_exactly_once(store: Store, tape_trades: list[Trade]) -> None:
     if mismatched:
         first = mismatched[0]
         raise AssertionError(f"{len(mismatched)} bars differ, e.g. {first}: {got[first]} != {expected[first]}")
+
+
+def assert_published_bars_are_stored(store: Store, broker: TansuBroker) -> None:
+    """Every bar also went out on md.bars: a next stage reading it back sees the stored bars."""
+    stored = stored_bars(store, "bars_1s") | stored_bars(store, "bars_1m")
+    published = {bar_id: _bar_columns(bar) for bar_id, bar in read_published_bars(broker).items()}
+    assert published == stored
+
+
+def _bar_columns(bar: Bar) -> tuple:
+    return tuple(getattr(bar, column.strip()) for column in BAR_COLUMNS.split(",")[1:])
+
+
+def read_published_bars(broker: TansuBroker) -> dict[str, Bar]:
+    """Read md.bars as a distributed strategy stage would; keep each bar's most complete version."""
+    flow = Dataflow("read_bars")
+    received: list[tuple[str, list[Bar]]] = []
+    raw = op.input("md_bars", flow, market_data_source([broker.bootstrap_servers], ("md.bars",), tail=False))
+    op.output("bars", bars_from_topic("decode_bars", raw), TestingSink(received))
+    run_main(flow)
+    latest: dict[str, Bar] = {}
+    for _, bars in received:
+        for bar in bars:
+            if bar.id not in latest or bar.trades > latest[bar.id].trades:
+                latest[bar.id] = bar
+    return latest

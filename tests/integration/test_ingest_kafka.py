@@ -8,54 +8,30 @@ import sys
 from pathlib import Path
 
 import pytest
-import bytewax.operators as op
-from bytewax.dataflow import Dataflow
 from bytewax.run import cli_main
-from bytewax.testing import TestingSink, run_main
 from prometheus_client import REGISTRY
 
-from flows.ingest import bars_from_topic, build_ingest_flow, prepare_recovery
-from pairflow.events import Bar
+from flows.ingest import build_ingest_flow, prepare_recovery
 from pairflow.storage import connect
 from sinks.clickhouse import ClickHouseSink
 from sinks.dead_letter import DeadLetterSink, read_dead_letters
 from sources.kafka_source import market_data_source
 from tests.broker import TansuBroker
 from tests.integration.ingest_support import (
-    BAR_COLUMNS,
     BASE_TS,
     MALFORMED,
     REPO,
     assert_exactly_once,
+    assert_published_bars_are_stored,
     chdb_settings,
     create_topics,
     make_tape,
     produce,
-    stored_bars,
 )
 from tests.metrics_support import sample
 
 pytestmark = pytest.mark.broker
 
-
-def bar_columns(bar: Bar) -> tuple:
-    """The columns `stored_bars` reads, from a decoded bar."""
-    return tuple(getattr(bar, column.strip()) for column in BAR_COLUMNS.split(",")[1:])
-
-
-def read_published_bars(broker: TansuBroker) -> dict[str, Bar]:
-    """Read md.bars as a distributed strategy stage would; keep each bar's most complete version."""
-    flow = Dataflow("read_bars")
-    received: list[tuple[str, list[Bar]]] = []
-    raw = op.input("md_bars", flow, market_data_source([broker.bootstrap_servers], ("md.bars",), tail=False))
-    op.output("bars", bars_from_topic("decode_bars", raw), TestingSink(received))
-    run_main(flow)
-    latest: dict[str, Bar] = {}
-    for _, bars in received:
-        for bar in bars:
-            if bar.id not in latest or bar.trades > latest[bar.id].trades:
-                latest[bar.id] = bar
-    return latest
 
 METRICS = [
     ("pairflow_ingest_messages_in_total", {"topic": "md.trades"}),
@@ -136,9 +112,6 @@ def test_bytewax_run_launcher_resumes_from_its_recovery_directory(
 
     with connect(chdb_settings(tmp_path)) as store:
         assert_exactly_once(store, first.trades + second.trades)
-        stored = stored_bars(store, "bars_1s") | stored_bars(store, "bars_1m")
-    # Every bar also went out on md.bars; a next stage reading it back sees the stored bars.
-    published = read_published_bars(tansu_broker_fn)
-    assert {bar_id: bar_columns(bar) for bar_id, bar in published.items()} == stored
+        assert_published_bars_are_stored(store, tansu_broker_fn)
     # The second run started at the committed offsets: the junk of the first tape was not read again.
     assert len(read_dead_letters(tmp_path / "dead")) == len(MALFORMED)

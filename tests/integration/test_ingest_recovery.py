@@ -21,6 +21,7 @@ from tests.helpers import eventually, free_port
 from tests.integration.ingest_support import (
     MALFORMED,
     assert_exactly_once,
+    assert_published_bars_are_stored,
     chdb_settings,
     committed_epoch,
     create_topics,
@@ -89,6 +90,7 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     settings = chdb_settings(tmp_path)
     with connect(settings) as store:
         assert_exactly_once(store, tape.trades)
+        assert_published_bars_are_stored(store, tansu_broker_fn)
     assert_dead_letters_are_the_junk(tmp_path / "dead")
 
 
