@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from app.options import ConfigOption
+from pairflow.clock import WALL_CLOCK
 from pairflow.config import load_settings
 from pairflow.errors import PairflowError
 from pairflow.storage import connect
@@ -127,7 +128,7 @@ def logs(
     """
     if level.lower() not in LEVELS:
         raise PairflowError(f"--level {level!r} is not one of {', '.join(LEVELS)}")
-    since_ms = parse_since(since, int(time.time() * 1000)) if since else None
+    since_ms = parse_since(since, WALL_CLOCK.now_ms()) if since else None
     sql, params = logs_query(level.lower(), since_ms, grep, component, limit)
     with connect(load_settings(config).storage) as store:
         rows = store.query_dicts(sql, params)
