@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.console import Console
 
-from app.commands import alertmanager, backfill, collect, config, dashboards, data, db, demo, ingest, logs, venue
+from app.commands import alertmanager, backfill, collect, config, dashboards, data, db, demo, ingest, logs, scan, venue
 from pairflow.errors import PairflowError
 
 app = typer.Typer(
@@ -28,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for command_group in (config, db, demo, collect, backfill, data, ingest, venue, dashboards, alertmanager, logs):
+for command_group in (config, db, demo, collect, backfill, data, ingest, scan, venue, dashboards, alertmanager, logs):
     command_group.register(app)
 
 

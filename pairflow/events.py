@@ -159,7 +159,16 @@ class FeeSchedule(Event, frozen=True, kw_only=True):
 
 
 class PairStats(Event, frozen=True, kw_only=True):
-    """Statistics of one candidate pair from a pair scan."""
+    """Statistics of one candidate spread (a pair or a Johansen basket) from a pair scan.
+
+    The spread is ``sum(weights[i] * log price of coins[i]) - intercept``
+    with ``weights[0] = 1``; for a pair ``coin_a`` is the dependent leg of the
+    reported Engle-Granger direction and ``hedge_ratio = -weights[1]``. The
+    ``*_reverse`` fields are the other direction; Johansen values are for
+    "no relation" (r = 0) with the critical value the verdict used (95 % for
+    a pair, 99 % for a basket). ``accepted`` is the verdict and ``reason``
+    says why not; ``parameters`` is the scan's configuration as JSON.
+    """
 
     id: str
     pair: str
@@ -176,6 +185,25 @@ class PairStats(Event, frozen=True, kw_only=True):
     qvalue: float | None = None
     cluster: int | None = None
     rank: int | None = None
+    scan_id: str = ""
+    kind: str = "pair"
+    coins: tuple[str, ...] = ()
+    weights: tuple[float, ...] = ()
+    intercept: float = 0.0
+    interval: str = ""
+    observations: int = 0
+    eg_statistic: float | None = None
+    eg_statistic_reverse: float | None = None
+    eg_pvalue_reverse: float | None = None
+    johansen_trace_critical: float | None = None
+    johansen_max_eigen: float | None = None
+    johansen_max_eigen_critical: float | None = None
+    johansen_rank: int | None = None
+    crossings: int | None = None
+    qvalue_reverse: float | None = None
+    accepted: bool = False
+    reason: str = ""
+    parameters: str = ""
 
 
 class Signal(Event, frozen=True, kw_only=True):

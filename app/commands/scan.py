@@ -1,0 +1,182 @@
+"""``pairflow scan``: find cointegrated pairs and baskets in stored candles and record every verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.commands.backfill import parse_day
+from app.options import ConfigOption, parse_coins
+from operators.scan import Panel, ScanConfig, ScanResult, SpreadStats, build_panel, scan
+from pairflow.clock import WALL_CLOCK
+from pairflow.config import load_settings
+from pairflow.errors import PairflowError
+from pairflow.events import PairStats
+from pairflow.logs import start_logging
+from pairflow.storage import BatchWriter, Store, connect
+
+__all__ = ["SCAN_HELP", "register", "to_pair_stats"]
+
+SCAN_HELP = (
+    "Scan stored candles for cointegrated pairs and baskets: liquidity filter, log-return correlation, "
+    "clustering (hierarchical on 1 - rho, or PCA + OPTICS), Engle-Granger both ways and Johansen per candidate "
+    "pair, Johansen on groups of 3+ coins, half-life, Hurst and mean crossings, Benjamini-Hochberg across every "
+    "Engle-Granger test. Every candidate, accepted or not (with the reason), is written to `pair_stats`."
+)
+
+
+def scan_command(
+    start: Annotated[str | None, typer.Option("--from", help="First day (UTC), e.g. 2024-09-01; default: all.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Day after the last one (UTC, exclusive).")] = None,
+    interval: Annotated[str, typer.Option("--interval", help="Candle interval to scan, as stored (e.g. 1h).")] = "1h",
+    universe: Annotated[
+        str | None, typer.Option("--universe", help="Comma-separated coins; default: every coin with candles.")
+    ] = None,
+    min_volume: Annotated[
+        float, typer.Option("--min-volume", help="Minimum median traded notional per bar (close x volume).")
+    ] = 0.0,
+    fdr: Annotated[float, typer.Option("--fdr", help="False discovery rate Q of the Benjamini-Hochberg step.")] = 0.05,
+    cluster: Annotated[
+        str, typer.Option("--cluster", help="Candidate pairs: hierarchical, optics (PCA + OPTICS) or none (all).")
+    ] = "hierarchical",
+    output: Annotated[str, typer.Option("--format", help="table or json (on stdout).")] = "table",
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Directory for a correlation heatmap and spread/z-score PNGs.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Rows in the table (json lists every candidate).")] = 20,
+    config: ConfigOption = None,
+) -> None:
+    """Run a scan on stored candles (see SCAN_HELP)."""
+    if output not in ("table", "json"):
+        raise PairflowError(f"--format {output!r} must be table or json")
+    try:
+        scan_config = ScanConfig(fdr=fdr, min_volume=min_volume, cluster=cluster)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise PairflowError(f"scan options: {error}") from None
+    start_ms = parse_day(start, "--from") if start else None
+    end_ms = parse_day(end, "--to") - 1 if end else None
+    coins = parse_coins(universe) or None
+    settings = load_settings(config)
+    start_logging(settings)
+    store = connect(settings.storage)
+    try:
+        store.init_schema()
+        panel = build_panel(_candles(store, interval, start_ms, end_ms, coins))
+        if len(panel.coins) < 2:
+            raise PairflowError(f"fewer than two coins have {interval} candles in the range; load some with "
+                                "`pairflow backfill` or `pairflow data import`")
+        result = scan(panel, scan_config)
+        scan_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        events = to_pair_stats(result, scan_id, interval, WALL_CLOCK.now_ms())
+        writer = BatchWriter(store, "pair_stats", settings=settings.storage, background=False)
+        try:
+            writer.add_many(events)
+            writer.flush()
+        finally:
+            writer.close()
+    finally:
+        store.close()
+    if output == "json":
+        typer.echo(json.dumps(_as_json(result, scan_id, interval), indent=1))
+    else:
+        _print_table(result, scan_id, interval, limit)
+    if plot is not None:
+        from app.scan_plots import plot_scan
+
+        paths = plot_scan(result, panel, plot)
+        Console(stderr=True).print(f"wrote {len(paths)} charts to {plot}")
+
+
+def _candles(store: Store, interval: str, start_ms: int | None, end_ms: int | None,
+             coins: list[str] | None) -> list[tuple[str, int, float, float]]:
+    where = ["interval = {interval:String}"]
+    params: dict[str, object] = {"interval": interval}
+    if start_ms is not None:
+        where.append("ts >= {start:Int64}")
+        params["start"] = start_ms
+    if end_ms is not None:
+        where.append("ts <= {end:Int64}")
+        params["end"] = end_ms
+    if coins:
+        where.append("coin IN {coins:Array(String)}")
+        params["coins"] = coins
+    return store.query(f"SELECT coin, ts, close, volume FROM candles FINAL WHERE {' AND '.join(where)}", params)
+
+
+def to_pair_stats(result: ScanResult, scan_id: str, interval: str, now_ms: int) -> list[PairStats]:
+    """Turn every candidate of a scan into a `PairStats` row."""
+    parameters = json.dumps(result.config.as_dict(), sort_keys=True)
+    window_start = int(result.times[0]) if len(result.times) else 0
+    window_end = int(result.times[-1]) if len(result.times) else 0
+    return [
+        PairStats(
+            id=f"{scan_id}:{spread.name}", ts=now_ms, recv_ts=now_ms, pair=spread.name,
+            coin_a=spread.coins[0], coin_b=spread.coins[1], window_start=window_start, window_end=window_end,
+            correlation=spread.correlation, hedge_ratio=spread.hedge_ratio,
+            eg_pvalue=spread.eg_pvalue if spread.eg_pvalue is not None else math.nan,
+            johansen_trace=spread.johansen_trace, half_life=spread.half_life, hurst=spread.hurst,
+            qvalue=spread.eg_qvalue, cluster=spread.cluster, rank=spread.rank, scan_id=scan_id, kind=spread.kind,
+            coins=spread.coins, weights=spread.weights, intercept=spread.intercept, interval=interval,
+            observations=len(result.times), eg_statistic=spread.eg_statistic,
+            eg_statistic_reverse=spread.eg_statistic_reverse, eg_pvalue_reverse=spread.eg_pvalue_reverse,
+            johansen_trace_critical=spread.johansen_trace_critical, johansen_max_eigen=spread.johansen_max_eigen,
+            johansen_max_eigen_critical=spread.johansen_max_eigen_critical, johansen_rank=spread.johansen_rank,
+            crossings=spread.crossings, qvalue_reverse=spread.eg_qvalue_reverse, accepted=spread.accepted,
+            reason=spread.reason, parameters=parameters,
+        )
+        for spread in result.spreads
+    ]
+
+
+def _spread_json(spread: SpreadStats) -> dict[str, object]:
+    fields = dict(vars(spread))
+    fields.update(name=spread.name, coins=list(spread.coins), weights=list(spread.weights),
+                  hedge_ratio=spread.hedge_ratio, qvalue=spread.qvalue)
+    return fields
+
+
+def _as_json(result: ScanResult, scan_id: str, interval: str) -> dict[str, object]:
+    return {
+        "scan_id": scan_id, "interval": interval, "parameters": result.config.as_dict(),
+        "coins": result.coins, "excluded": result.excluded, "observations": len(result.times),
+        "tests": result.tests, "accepted": len(result.accepted),
+        "spreads": [_spread_json(spread) for spread in result.spreads],
+    }
+
+
+def _number(value: float | int | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def _print_table(result: ScanResult, scan_id: str, interval: str, limit: int) -> None:
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+        console = Console(width=200)
+    table = Table(title=f"scan {scan_id}: {len(result.coins)} coins, {len(result.times)} {interval} bars, "
+                        f"{result.tests} Engle-Granger tests, {len(result.accepted)} accepted at FDR {result.config.fdr:g}")
+    for name in ("#", "spread", "kind", "ok", "q", "EG p", "Johansen / crit", "half-life", "Hurst", "cross", "weights", "reason"):
+        table.add_column(name, no_wrap=name != "reason")
+    for spread in result.spreads[:limit]:
+        table.add_row(
+            str(spread.rank), spread.name, spread.kind, "yes" if spread.accepted else "no", _number(spread.qvalue),
+            _number(spread.eg_pvalue), f"{_number(spread.johansen_trace)} / {_number(spread.johansen_trace_critical)}",
+            _number(spread.half_life), _number(spread.hurst, 2), _number(spread.crossings, 6),
+            " ".join(f"{w:+.3g}" for w in spread.weights), spread.reason,
+            style="green" if spread.accepted else None,
+        )
+    console.print(table)
+    for coin, reason in result.excluded.items():
+        console.print(f"excluded {coin}: {reason}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``scan`` command to the root CLI."""
+    app.command("scan", help=SCAN_HELP)(scan_command)

@@ -1,0 +1,81 @@
+"""``pairflow scan`` end to end: candles in chDB -> scan -> pair_stats rows, JSON or table, charts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app
+from pairflow.config import StorageSettings
+from pairflow.storage import connect
+from tests.helpers import SHARED
+from tests.unit.test_scan import GROUPS, synthetic_panel
+
+HISTORY = SHARED / "data" / "hyperliquid" / "perp_1h_ohlcv_2024-09_2025-02.csv"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PAIRFLOW_STORAGE__DSN", f"chdb://{tmp_path}/db")
+    monkeypatch.setenv("PAIRFLOW_STORAGE__SPILL_DIR", str(tmp_path / "spill"))
+    monkeypatch.setenv("PAIRFLOW_CONFIG", str(tmp_path / "pairflow.toml"))
+    (tmp_path / "pairflow.toml").write_text("")
+    return tmp_path
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.stdout
+
+
+def test_scan_of_imported_synthetic_bars_records_every_candidate(env: Path) -> None:
+    panel = synthetic_panel(seed=2)
+    wide = env / "synthetic.csv"
+    rows = [",".join(["timestamp", *panel.coins])]
+    rows += [",".join([str(1_700_000_000_000 + int(ts)), *(f"{px:.8g}" for px in closes)])
+             for ts, closes in zip(panel.times, panel.closes)]
+    wide.write_text("\n".join(rows) + "\n")
+    invoke("data", "import", str(wide))
+
+    report = json.loads(invoke("scan", "--interval", "1m", "--format", "json", "--plot", str(env / "charts")))
+    accepted = {frozenset(s["coins"]) for s in report["spreads"] if s["accepted"]}
+    assert {frozenset(g.coins) for g in GROUPS} <= accepted and len(accepted) == 8
+    assert report["tests"] == 2 * sum(1 for s in report["spreads"] if s["kind"] == "pair")
+    charts = sorted(path.name for path in (env / "charts").iterdir())
+    assert "correlation.png" in charts and len(charts) == 7  # heatmap + the top six accepted spreads
+
+    with connect(StorageSettings(dsn=f"chdb://{env}/db")) as store:
+        stored = store.query_dicts(
+            "SELECT scan_id, pair, kind, accepted, reason, qvalue, qvalue_reverse, weights, parameters, observations"
+            " FROM pair_stats_v ORDER BY rank"
+        )
+    assert len(stored) == len(report["spreads"]) and {row["scan_id"] for row in stored} == {report["scan_id"]}
+    assert all(row["reason"] == "" for row in stored if row["accepted"])
+    assert all(row["reason"] for row in stored if not row["accepted"])
+    first = stored[0]
+    assert first["accepted"] and first["kind"] == "pair" and first["weights"][0] == 1.0
+    assert min(first["qvalue"], first["qvalue_reverse"]) <= 0.05
+    assert json.loads(first["parameters"])["fdr"] == 0.05 and first["observations"] == 2_000
+
+
+def test_scan_options_are_validated_with_one_line(env: Path) -> None:
+    result = CliRunner().invoke(app, ["scan", "--fdr", "1.5"])
+    assert result.exit_code != 0 and str(result.exception) == "scan options: fdr must be in (0, 1), received 1.5"
+    result = CliRunner().invoke(app, ["scan", "--interval", "1h"])
+    assert result.exit_code != 0 and "fewer than two coins have 1h candles" in str(result.exception)
+
+
+@pytest.mark.skipif(not HISTORY.is_file(), reason="../shared/data/hyperliquid is absent (the recorded 1h history)")
+def test_the_shared_hourly_history_scans_end_to_end(env: Path) -> None:
+    invoke("data", "import", str(HISTORY))
+    output = invoke("scan", "--from", "2024-12-01", "--to", "2025-03-01", "--min-volume", "1000")
+    assert "18 coins, 2160 1h bars, 306 Engle-Granger tests" in output
+    with connect(StorageSettings(dsn=f"chdb://{env}/db")) as store:
+        assert store.count("pair_stats") == store.query("SELECT count() FROM pair_stats_v")[0][0] > 153
+        ranks = [row[0] for row in store.query("SELECT rank FROM pair_stats_v ORDER BY rank")]
+    assert ranks == list(range(1, len(ranks) + 1)) and np.all(np.diff(ranks) == 1)
