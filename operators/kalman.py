@@ -29,6 +29,8 @@ from operators.guard import Guarded, finite_problem
 
 __all__ = ["HedgeEstimate", "KalmanHedge"]
 
+_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (per-event path)
+
 
 class HedgeEstimate(NamedTuple):
     """Posterior hedge ratios and the forecast error of one observation.
@@ -94,10 +96,10 @@ class KalmanHedge(Guarded):
         self.delta = delta
         self.observation_variance = observation_variance
         self._vw = delta / (1.0 - delta)
-        if legs == 2:
-            self._b = self._a = 0.0
-            self._p00 = self._p11 = initial_variance
-            self._p01 = 0.0
+        self._pair = legs == 2
+        if self._pair:
+            # (b, a, P00, P01, P11): hedge ratio, intercept and the symmetric state covariance
+            self._state = (0.0, 0.0, initial_variance, 0.0, initial_variance)
         else:
             self._theta = [0.0] * legs
             self._cov = (np.eye(legs) * initial_variance).tolist()
@@ -105,13 +107,41 @@ class KalmanHedge(Guarded):
     @property
     def state(self) -> tuple[tuple[float, ...], float]:
         """Return the current hedge ratios and intercept."""
-        if self.legs == 2:
-            return (self._b,), self._a
+        if self._pair:
+            return (self._state[0],), self._state[1]
         return tuple(self._theta[:-1]), self._theta[-1]
 
     def update(self, event: tuple[int, tuple[float, ...]]) -> list[HedgeEstimate]:
         """Fold one aligned observation in; return the updated estimate."""
         ts, prices = event
+        if self._pair:
+            # Pair fast path, written out: x - x == 0.0 is False for NaN and infinities.
+            try:
+                y, x = prices
+                last = self.last_ts
+                valid = y - y == 0.0 and x - x == 0.0 and (last is None or ts > last)
+            except (TypeError, ValueError):
+                valid = False
+            if valid:
+                b, a, p00, p01, p11 = self._state
+                vw = self._vw
+                r00 = p00 + vw
+                r11 = p11 + vw
+                g0 = r00 * x + p01
+                g1 = p01 * x + r11
+                q = x * g0 + g1 + self.observation_variance
+                if 0.0 < q < math.inf:
+                    e = y - (b * x + a)
+                    k0 = g0 / q
+                    k1 = g1 / q
+                    b += k0 * e
+                    a += k1 * e
+                    self._state = (b, a, r00 - g0 * k0, p01 - g0 * k1, r11 - g1 * k1)
+                    self.last_ts = ts
+                    return [_new(HedgeEstimate, (ts, (b,), a, y - b * x - a, e, q))]
+        return self._update_checked(ts, prices)
+
+    def _update_checked(self, ts: int, prices: tuple[float, ...]) -> list[HedgeEstimate]:
         if len(prices) != self.legs:
             return self._reject("legs", f"{len(prices)} prices were received for {self.legs} legs")
         for index, price in enumerate(prices):
@@ -121,31 +151,9 @@ class KalmanHedge(Guarded):
         problem = self._order_problem(ts)
         if problem:
             return self._reject("out-of-order", problem)
-        out = self._update_pair(ts, prices[0], prices[1]) if self.legs == 2 else self._update_basket(ts, prices)
-        if out:
-            self.last_ts = ts
-        return out
-
-    def _update_pair(self, ts: int, y: float, x: float) -> list[HedgeEstimate]:
-        vw = self._vw
-        r00 = self._p00 + vw
-        r01 = self._p01
-        r11 = self._p11 + vw
-        g0 = r00 * x + r01
-        g1 = r01 * x + r11
-        q = x * g0 + g1 + self.observation_variance
-        if not (q > 0.0 and math.isfinite(q)):
-            return self._reject("numeric", f"forecast variance was {q}")
-        e = y - (self._b * x + self._a)
-        k0 = g0 / q
-        k1 = g1 / q
-        self._b += k0 * e
-        self._a += k1 * e
-        self._p00 = r00 - g0 * k0
-        self._p01 = r01 - g0 * k1
-        self._p11 = r11 - g1 * k1
-        b, a = self._b, self._a
-        return [HedgeEstimate(ts, (b,), a, y - b * x - a, e, q)]
+        if self._pair:
+            return self._reject("numeric", "the forecast variance was not a positive finite number")
+        return self._update_basket(ts, prices)
 
     def _update_basket(self, ts: int, prices: tuple[float, ...]) -> list[HedgeEstimate]:
         f = np.array((*prices[1:], 1.0))
@@ -159,6 +167,7 @@ class KalmanHedge(Guarded):
         gain = g / q
         self._theta = (theta + gain * e).tolist()
         self._cov = (r - np.outer(gain, g)).tolist()
+        self.last_ts = ts
         ratios, intercept = self.state
         spread = prices[0] - sum(b * x for b, x in zip(ratios, prices[1:], strict=True)) - intercept
         return [HedgeEstimate(ts, ratios, intercept, spread, e, q)]
