@@ -2,7 +2,8 @@
 -- legs and weights of the spread (pairs and Johansen baskets), every statistic the scan computed,
 -- and whether it was accepted or why not. Existing columns keep their meaning; eg_pvalue, qvalue
 -- and hedge_ratio are those of the reported direction (coin_a dependent on coin_b). New columns
--- follow the event's field order (pairflow.events.PairStats).
+-- follow the event's field order (pairflow.events.PairStats); the view pair_stats_v is derived
+-- by pairflow.storage.views after the migrations.
 ALTER TABLE pair_stats ADD COLUMN IF NOT EXISTS scan_id String;
 ALTER TABLE pair_stats ADD COLUMN IF NOT EXISTS kind LowCardinality(String);
 ALTER TABLE pair_stats ADD COLUMN IF NOT EXISTS coins Array(LowCardinality(String));
@@ -23,7 +24,3 @@ ALTER TABLE pair_stats ADD COLUMN IF NOT EXISTS accepted Bool;
 ALTER TABLE pair_stats ADD COLUMN IF NOT EXISTS reason String;
 ALTER TABLE pair_stats ADD COLUMN IF NOT EXISTS parameters String;
 
--- One row per (scan, spread) with duplicates collapsed and the scan time readable.
-CREATE VIEW IF NOT EXISTS pair_stats_v AS
-SELECT *, fromUnixTimestamp64Milli(ts, 'UTC') AS time
-FROM pair_stats FINAL;
