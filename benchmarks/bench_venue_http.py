@@ -1,9 +1,13 @@
-"""Signed order round trips through the venue's HTTP layer vs signature recovery alone.
+"""Signed order round trips through the venue's HTTP layer vs signature recovery alone, per eth-keys backend.
 
 Run: ``.venv/bin/python benchmarks/bench_venue_http.py [--orders N] [--repeats R] [--write]``.
 
-The venue runs in a child process (as ``pairflow venue serve`` would), so client and server
-do not share one GIL. Three measurements in one run, on the same pre-built payloads:
+Every measurement runs twice in one invocation, in a fresh process per eth-keys backend
+(selected with ``ECC_BACKEND_CLASS``, inherited by the venue's process): the pure-Python
+``NativeECCBackend`` as the same-run baseline, then ``CoinCurveECCBackend`` (libsecp256k1),
+which eth-keys picks by default now that coincurve is a dependency. The venue runs in a child
+process (as ``pairflow venue serve`` would), so client and server do not share one GIL. Three
+measurements per backend, on the same pre-built payloads:
 
 * baseline: ``recover_agent_or_user_from_l1_action`` (the SDK's recovery) over the payloads;
 * SDK latency: sequential ``Exchange.order`` calls (client signing + HTTP + verification + matching),
@@ -19,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import multiprocessing
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -31,6 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import eth_account  # noqa: E402
+from eth_keys import KeyAPI  # noqa: E402
 from hyperliquid.api import API  # noqa: E402
 from hyperliquid.exchange import Exchange  # noqa: E402
 from hyperliquid.utils.signing import recover_agent_or_user_from_l1_action, sign_l1_action  # noqa: E402
@@ -43,6 +50,11 @@ ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)]
 RESULT = Path(__file__).resolve().parent / "results" / "venue_http.md"
 CLIENT_THREADS = 2
 GTC = {"limit": {"tif": "Gtc"}}
+BACKENDS = {"pure Python": "eth_keys.backends.NativeECCBackend", "coincurve": "eth_keys.backends.CoinCurveECCBackend"}
+
+
+def backend_name() -> str:
+    return type(KeyAPI().backend).__name__
 
 
 def serve(addresses: list[str], ready, stop) -> None:
@@ -53,7 +65,7 @@ def serve(addresses: list[str], ready, stop) -> None:
     for address in addresses:
         engine.fund(address, 10_000_000)
     with run_venue(engine, log_level="error") as url:
-        ready.put(url)
+        ready.put((url, backend_name()))
         stop.wait()
 
 
@@ -137,16 +149,10 @@ def sdk_latency(exchange: Exchange, count: int) -> list[float]:
     return latencies
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=300, help="orders per timed run (default 300)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; best is kept")
-    parser.add_argument("--write", action="store_true", help="write benchmarks/results/venue_http.md")
-    args = parser.parse_args()
-
+def measure(orders: int, repeats: int) -> dict:
+    """Run every measurement with this process's eth-keys backend; return rates and latencies."""
     # wallets 0-1 post pre-signed payloads, 2-3 the threaded SDK run, 4-5 the latency run (spreads open orders)
     wallets = [eth_account.Account.create() for _ in range(6)]
-    load_before = os.getloadavg()[0]
     context = multiprocessing.get_context("spawn")
     ready = context.Queue()
     stop = context.Event()
@@ -154,7 +160,9 @@ def main() -> None:
         target=serve, args=([w.address for w in wallets], ready, stop), daemon=True)
     child.start()
     try:
-        url = ready.get(timeout=60)
+        url, server_backend = ready.get(timeout=60)
+        if server_backend != backend_name():
+            raise SystemExit(f"parity failed: venue runs {server_backend}, client {backend_name()}")
         nonce_base = time.time_ns() // 1_000_000
         warm = presign(wallets, 20, nonce_base)
         post_presigned(url, warm)
@@ -163,24 +171,68 @@ def main() -> None:
 
         recover_s, post_s, sdk_s = [], [], []
         latencies: list[float] = []
-        for repeat in range(args.repeats):
+        for repeat in range(repeats):
             base = nonce_base + 1_000_000 * (repeat + 1)
-            payloads = presign(wallets[:2], args.orders, base)
+            payloads = presign(wallets[:2], orders, base)
             recover_s.append(recover_all(payloads))
             post_s.append(post_presigned(url, payloads))
-            sdk_s.append(sdk_orders(exchanges[2:4], args.orders))
-            latencies += sdk_latency(exchanges[4 + repeat % 2], max(50, args.orders // 3))
+            sdk_s.append(sdk_orders(exchanges[2:4], orders))
+            latencies += sdk_latency(exchanges[4 + repeat % 2], max(50, orders // 3))
     finally:
         stop.set()
         child.join(20)
-
-    load_after = os.getloadavg()[0]
-    recover_rate = args.orders / min(recover_s)
-    post_rate = args.orders / min(post_s)
-    sdk_rate = (args.orders // CLIENT_THREADS * CLIENT_THREADS) / min(sdk_s)
     latencies.sort()
-    p50 = statistics.median(latencies)
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return {
+        "backend": backend_name(),
+        "recover": orders / min(recover_s),
+        "post": orders / min(post_s),
+        "sdk": (orders // CLIENT_THREADS * CLIENT_THREADS) / min(sdk_s),
+        "p50": statistics.median(latencies),
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "latencies": len(latencies),
+    }
+
+
+def measure_in_child(backend_class: str, orders: int, repeats: int) -> dict:
+    """Run `measure` in a fresh interpreter whose eth-keys (and venue) use ``backend_class``."""
+    command = [sys.executable, __file__, "--orders", str(orders), "--repeats", str(repeats), "--json"]
+    done = subprocess.run(command, env={**os.environ, "ECC_BACKEND_CLASS": backend_class}, capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{backend_class} run failed:\n{done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if result["backend"] != backend_class.rsplit(".", 1)[1]:
+        raise SystemExit(f"parity failed: asked for {backend_class}, ran {result['backend']}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=300, help="orders per timed run (default 300)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; best is kept")
+    parser.add_argument("--write", action="store_true", help="write benchmarks/results/venue_http.md")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one backend, as a child run
+    args = parser.parse_args()
+    if args.json:
+        print(json.dumps(measure(args.orders, args.repeats)))
+        return
+
+    load_before = os.getloadavg()[0]
+    results = {label: measure_in_child(backend, args.orders, args.repeats) for label, backend in BACKENDS.items()}
+    load_after = os.getloadavg()[0]
+    rows = []
+    for label, result in results.items():
+        rows += [
+            f"| {label} | SDK `recover_agent_or_user_from_l1_action` only | {result['recover']:.0f} "
+            f"| {1000 / result['recover']:.2f} ms |",
+            f"| {label} | HTTP, pre-signed payloads via SDK `API.post` | {result['post']:.0f} "
+            f"| {1000 / result['post']:.2f} ms |",
+            f"| {label} | HTTP, SDK `Exchange.order` end to end (client signs too) | {result['sdk']:.0f} "
+            f"| {1000 / result['sdk']:.2f} ms |",
+        ]
+    latency = "\n".join(f"- {label}: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms ({r['latencies']} orders)"
+                         for label, r in results.items())
+    base, fast = results["pure Python"], results["coincurve"]
     command = "benchmarks/bench_venue_http.py " + " ".join(sys.argv[1:])
     block = f"""## Venue HTTP order round trips (`venue_http`)
 
@@ -189,19 +241,19 @@ def main() -> None:
   1-min load average {load_before:.1f} before / {load_after:.1f} after (other jobs share the machine)
 - Python {platform.python_version()}, hyperliquid-python-sdk 0.24.0, uvicorn (h11, websockets-sansio)
 - command: `.venv/bin/python {command.strip()}`
-- setup: venue in a child process; {CLIENT_THREADS} client threads; resting ETH Gtc orders, {args.orders} per run,
-  best of {args.repeats} after a warmup; every response checked `resting`, every recovery checked against its key
+- setup: one process per eth-keys backend (client, venue child inherits it); venue in a child process;
+  {CLIENT_THREADS} client threads; resting ETH Gtc orders, {args.orders} per run, best of {args.repeats} after a
+  warmup; every response checked `resting`, every recovery checked against its key
 
-| measurement | orders/s | per order |
-|---|---:|---:|
-| baseline: SDK `recover_agent_or_user_from_l1_action` only | {recover_rate:.0f} | {1000 / recover_rate:.2f} ms |
-| HTTP, pre-signed payloads via SDK `API.post` | {post_rate:.0f} | {1000 / post_rate:.2f} ms |
-| HTTP, SDK `Exchange.order` end to end (client signs too) | {sdk_rate:.0f} | {1000 / sdk_rate:.2f} ms |
+| eth-keys backend | measurement | orders/s | per order |
+|---|---|---:|---:|
+{chr(10).join(rows)}
 
-Sequential `Exchange.order` latency: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({len(latencies)} orders).
+Sequential `Exchange.order` latency:
+{latency}
 
-Ratio HTTP / recovery: pre-signed **{post_rate / recover_rate:.2f}x**, SDK end to end **{sdk_rate / recover_rate:.2f}x**
-(goal >= 0.5x). Signature recovery runs on eth-keys' pure-Python backend and dominates the server's cost.
+coincurve vs pure Python, same run: SDK `Exchange.order` end to end **{fast['sdk'] / base['sdk']:.1f}x**,
+pre-signed **{fast['post'] / base['post']:.1f}x**, recovery alone **{fast['recover'] / base['recover']:.1f}x**.
 """
     print(block)
     if args.write:

@@ -18,6 +18,8 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_keys import keys
+from eth_utils import keccak
 from hyperliquid.utils import signing as sdk_signing
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "APPROVE_BUILDER_FEE_SIGN_TYPES",
     "USER_SIGNED_ACTIONS",
     "Signature",
+    "l1_digest",
     "parse_signature",
     "recover_l1_signer",
     "recover_l1_signers",
@@ -100,6 +103,38 @@ def parse_signature(signature: Mapping[str, Any]) -> Signature | None:
     return v, r, s
 
 
+def _agent_type_hash() -> bytes:
+    fields = sdk_signing.l1_payload({})["types"]["Agent"]
+    return keccak(text="Agent(" + ",".join(f"{field['type']} {field['name']}" for field in fields) + ")")
+
+
+_L1_DOMAIN_SEPARATOR: bytes = encode_typed_data(
+    full_message=sdk_signing.l1_payload(sdk_signing.construct_phantom_agent(bytes(32), False))).header
+_AGENT_TYPE_HASH = _agent_type_hash()
+_SOURCE_HASHES = {is_mainnet: keccak(text=sdk_signing.construct_phantom_agent(b"", is_mainnet)["source"])
+                  for is_mainnet in (False, True)}
+
+
+def l1_digest(connection_id: bytes, is_mainnet: bool) -> bytes:
+    """Return the EIP-712 digest an L1 action's signature covers (its phantom agent under the L1 domain).
+
+    The same bytes as ``encode_typed_data(full_message=l1_payload(phantom_agent))`` hashed for
+    signing, computed from constants derived once from the SDK's payload: the generic EIP-712
+    encoder costs more than the signature recovery itself.
+    """
+    struct_hash = keccak(_AGENT_TYPE_HASH + _SOURCE_HASHES[is_mainnet] + connection_id)
+    return keccak(b"\x19\x01" + _L1_DOMAIN_SEPARATOR + struct_hash)
+
+
+def _recover_digest(digest: bytes, signature: Signature) -> str | None:
+    v, r, s = signature
+    try:
+        public_key = keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest)
+    except Exception:  # eth_keys raises several types for points that are not on the curve
+        return None
+    return "0x" + public_key.to_canonical_address().hex()
+
+
 def _recover(structured_data: Any, signature: Signature) -> str | None:
     try:
         address = Account.recover_message(structured_data, vrs=signature)
@@ -141,9 +176,7 @@ def recover_l1_signer(
         connection_id = sdk_signing.action_hash(action, vault_address, nonce, expires_after)
     except (TypeError, ValueError, OverflowError):
         return None
-    phantom_agent = sdk_signing.construct_phantom_agent(connection_id, is_mainnet)
-    structured = encode_typed_data(full_message=sdk_signing.l1_payload(phantom_agent))
-    return _recover(structured, parsed)
+    return _recover_digest(l1_digest(connection_id, is_mainnet), parsed)
 
 
 def recover_l1_signers(

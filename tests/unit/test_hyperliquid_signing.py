@@ -6,6 +6,12 @@ import json
 
 import eth_account
 import pytest
+from eth_account.messages import encode_typed_data
+from eth_keys import KeyAPI
+from eth_keys.backends import CoinCurveECCBackend
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hyperliquid.utils import signing as sdk_signing
 from hyperliquid.utils.signing import (
     USD_CLASS_TRANSFER_SIGN_TYPES,
     sign_agent,
@@ -14,7 +20,7 @@ from hyperliquid.utils.signing import (
     sign_usd_transfer_action,
 )
 
-from pairflow.hyperliquid.signing import parse_signature, recover_l1_signer, recover_user_signer
+from pairflow.hyperliquid.signing import l1_digest, parse_signature, recover_l1_signer, recover_user_signer
 
 WALLET = eth_account.Account.from_key("0x" + "11" * 32)
 ORDER = {"type": "order", "orders": [{"a": 1, "b": True, "p": "1100", "s": "0.2", "r": False,
@@ -108,3 +114,18 @@ def test_user_signed_recovery_refuses_unknown_or_incomplete_actions():
     signature = {"r": "0x1", "s": "0x2", "v": 27}
     assert recover_user_signer({"type": "order"}, signature) is None
     assert recover_user_signer({"type": "usdSend", "signatureChainId": "0x66eee"}, signature) is None
+
+
+def test_signing_and_recovery_run_on_the_libsecp256k1_backend():
+    """coincurve is a dependency so eth-keys signs and recovers in C (about 15x faster than pure Python)."""
+    assert isinstance(KeyAPI().backend, CoinCurveECCBackend)
+    signature = sign_l1_action(WALLET, ORDER, None, 7, None, False)
+    assert recover_l1_signer(over_the_wire(ORDER), signature, None, 7, None) == WALLET.address.lower()
+
+
+@settings(max_examples=50, deadline=None)
+@given(connection_id=st.binary(min_size=32, max_size=32), is_mainnet=st.booleans())
+def test_l1_digest_is_the_eip712_hash_of_the_sdk_payload(connection_id, is_mainnet):
+    payload = sdk_signing.l1_payload(sdk_signing.construct_phantom_agent(connection_id, is_mainnet))
+    signed = WALLET.sign_message(encode_typed_data(full_message=payload))
+    assert l1_digest(connection_id, is_mainnet) == signed.message_hash
