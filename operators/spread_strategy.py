@@ -272,7 +272,8 @@ class SpreadStrategy(ModelState):
         return [self._signal(ts, reason, logs, est, z.zscore, features)]
 
     def _features(self, z: float, std: float, error_z: float, funding: float, hedge: tuple[float, ...]) -> dict[str, float]:
-        if self.costed_hedge != hedge:
+        costed = self.costed_hedge
+        if costed is None or any(abs(b - c) > 0.01 * abs(c) for b, c in zip(hedge, costed, strict=True)):
             self._cost_legs(hedge)
         weights = (1.0, *(abs(b) for b in hedge))
         features = {
@@ -293,7 +294,7 @@ class SpreadStrategy(ModelState):
         return features
 
     def _cost_legs(self, hedge: tuple[float, ...]) -> None:
-        # Re-walk the books only when a book or the rounded hedge changed: costs are per row otherwise.
+        # Books are re-walked when a book arrives or a hedge ratio moved by more than 1 %, not on every row.
         self.costed_hedge = hedge
         for index, book in enumerate(self.books):
             notional = self.notional * (1.0 if index == 0 else abs(hedge[index - 1]))
