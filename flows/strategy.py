@@ -30,9 +30,10 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import bytewax.operators as op
-from bytewax.dataflow import Stream, operator
+from bytewax.dataflow import Dataflow, Stream, operator
+from bytewax.inputs import Source
 
-from flows.ingest import IngestStreams
+from flows.ingest import IngestStreams, bars_from_topic
 from operators.spread_strategy import Skip, SpreadStrategy, pair_name
 from pairflow.config import Settings, StrategySettings
 from pairflow.events import TOPIC_OF, Bar, BookSnapshot, FeeSchedule, Funding, Signal
@@ -41,11 +42,14 @@ from pairflow.metrics import STRATEGY_REFUSED_EVENTS, STRATEGY_REFUSED_SPREADS, 
 from sinks.clickhouse import ClickHouseSink
 from sinks.topic import TopicSink
 
-__all__ = ["chain_strategy", "resolve_spreads", "strategy_stage"]
+__all__ = ["STRATEGY_TOPICS", "chain_strategy", "resolve_spreads", "strategy_dataflow", "strategy_stage"]
 
 log = get_logger(__name__)
 
 _MARKET_TYPES = (Funding, BookSnapshot, FeeSchedule)
+
+# What a strategy dataflow of its own reads (book snapshots are not published on a topic).
+STRATEGY_TOPICS: tuple[str, ...] = (TOPIC_OF[Bar], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule])
 _QUIET_REASONS = frozenset({"revision"})
 
 
@@ -117,21 +121,29 @@ class _SpreadLogic(op.StatefulBatchLogic):
         if strategy is None:
             strategy = self.strategy = SpreadStrategy(self.legs_of[values[0][0]], self.settings)
         update = strategy.update
-        emitted: list[Signal] = []
-        for _, events in values:
-            for event in events:
-                for out in update(event):
-                    if type(out) is Skip:
-                        _refused(out)
-                    else:
-                        emitted.append(out)
-        if not emitted:
+        emitted = _signals_of([out for _, events in values for event in events for out in update(event)])
+        return ([emitted] if emitted else []), op.StatefulBatchLogic.RETAIN
+
+    def on_eof(self) -> tuple[list[list[Signal]], bool]:
+        if self.strategy is None:
             return [], op.StatefulBatchLogic.RETAIN
-        STRATEGY_SIGNALS.labels(pair=strategy.pair).inc(len(emitted))
-        return [emitted], op.StatefulBatchLogic.RETAIN
+        emitted = _signals_of(self.strategy.flush())
+        return ([emitted] if emitted else []), op.StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> Any:
         return None if self.strategy is None else self.strategy.snapshot()
+
+
+def _signals_of(outputs: list[Signal | Skip]) -> list[Signal]:
+    emitted: list[Signal] = []
+    for out in outputs:
+        if type(out) is Skip:
+            _refused(out)
+        else:
+            emitted.append(out)  # type: ignore[arg-type]
+    if emitted:
+        STRATEGY_SIGNALS.labels(pair=emitted[0].pair).inc(len(emitted))
+    return emitted
 
 
 def _refused(skip: Skip) -> None:
@@ -194,8 +206,48 @@ def chain_strategy(
         # (coin, [Funding | FeeSchedule | BookSnapshot | other events, ignored by the stage])
         market = op.merge("strategy_market", streams.events, streams.snapshots)
         signals = strategy_stage("strategy", streams.bars, spreads, settings.strategy, market=market)
-        op.output("store_signals", signals, ClickHouseSink(settings.storage, partitions=workers))
-        if publish:
-            op.output("publish_signals", signals, TopicSink(settings.broker, (TOPIC_OF[Signal],), partitions=workers))
+        _deliver(signals, settings, workers, publish)
 
     return wire
+
+
+def strategy_dataflow(
+    settings: Settings,
+    spreads: list[tuple[str, ...]],
+    source: Source,
+    *,
+    workers: int = 1,
+    publish: bool = True,
+    flow_id: str = "strategy",
+) -> Dataflow:
+    """Build the strategy as a dataflow of its own (distributed mode): topics in, signals stored and published.
+
+    Parameters
+    ----------
+    settings
+        ``strategy`` (the stage), ``storage`` (the signals table; the schema
+        must exist) and ``broker`` (``pf.signals``).
+    spreads
+        The legs of each spread (`resolve_spreads`).
+    source
+        Raw records of `STRATEGY_TOPICS`, e.g.
+        ``market_data_source(brokers, STRATEGY_TOPICS)``; book snapshots are
+        not on a topic, so costs use the configured half-spread here.
+    workers
+        Bytewax workers that will run it; sink partitions are spread over them.
+    publish
+        Also publish the signals on ``pf.signals``.
+    """
+    flow = Dataflow(flow_id)
+    # (topic, bytes, partition, offset)
+    raw = op.input("input", flow, source)
+    # (coin, [Bar | Funding | FeeSchedule])
+    events = bars_from_topic("decode", raw)
+    _deliver(strategy_stage("strategy", events, spreads, settings.strategy), settings, workers, publish)
+    return flow
+
+
+def _deliver(signals: Stream[tuple[str, list[Signal]]], settings: Settings, workers: int, publish: bool) -> None:
+    op.output("store_signals", signals, ClickHouseSink(settings.storage, partitions=workers))
+    if publish:
+        op.output("publish_signals", signals, TopicSink(settings.broker, (TOPIC_OF[Signal],), partitions=workers))

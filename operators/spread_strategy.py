@@ -5,7 +5,10 @@ the others) and is fed that spread's events in arrival order:
 
 * `Bar` of a leg (only the configured interval): the close is the leg's price.
   Legs are aligned as of the slowest one (`operators.align.AsOfAligner`), so
-  each row is computed once every leg has reported the period;
+  each row is computed once every leg has reported the period. With
+  ``reorder_ms`` set, bars first go through `operators.leg_merge.LegMerger`,
+  so legs read from topics at different paces still align in event-time
+  order (`flush` releases what it holds at the end of a finite input);
 * `Funding` of a leg: its hourly rate, for the funding differential;
 * `BookSnapshot` of a leg: its half-spread, depth impact at the configured
   size, and imbalance;
@@ -36,7 +39,9 @@ from operators.anomaly_gate import AnomalyGate
 from operators.band_rule import band_decision
 from operators.correlation import Correlation
 from operators.half_life import HalfLife
+from operators.guard import price_problem
 from operators.kalman import HedgeEstimate, KalmanHedge
+from operators.leg_merge import LegMerger
 from operators.meta_label import LabelEntry, LabelMark, MetaLabeler
 from operators.relation_break import RelationBreak
 from operators.state import ModelState
@@ -145,6 +150,7 @@ class SpreadStrategy(ModelState):
         self.heartbeat_rows = s.heartbeat_rows
         self.warmup_rows = s.warmup_rows
         self.meta_mode, self.meta_threshold = s.meta_mode, s.meta_threshold
+        self.merger = LegMerger(self.legs, s.reorder_ms) if s.reorder_ms else None
         self.aligner = AsOfAligner(self.legs, staleness_ms=s.staleness_ms, max_gap_ms=s.max_gap_ms)
         self.kalman = KalmanHedge(len(self.legs), s.kalman_delta, s.kalman_observation_variance)
         self.zscore = ZScore(window=s.zscore_window)
@@ -179,7 +185,9 @@ class SpreadStrategy(ModelState):
         """Fold one event of this spread in; return the signals or the refusal it causes."""
         kind = type(event)
         if kind is Bar:
-            return self._on_bar(event) if event.interval == self.interval else []  # type: ignore[arg-type]
+            if event.interval != self.interval:  # type: ignore[union-attr]
+                return []
+            return self._on_bar(event) if self.merger is None else self._merge(event)  # type: ignore[arg-type]
         if kind is FeeSchedule:
             if math.isfinite(event.taker):  # type: ignore[union-attr]
                 self.taker_fee = event.taker  # type: ignore[union-attr]
@@ -196,6 +204,18 @@ class SpreadStrategy(ModelState):
             self.imbalance[index] = event.imbalance  # type: ignore[union-attr]
             self.costed_hedge = None
         return []
+
+    def flush(self) -> list[Signal | Skip]:
+        """Decide on the bars still held for event-time order (end of a finite input)."""
+        if self.merger is None:
+            return []
+        return [out for bar in self.merger.flush() for out in self._on_bar(bar)]
+
+    def _merge(self, bar: Bar) -> list[Signal | Skip]:
+        problem = price_problem(bar.coin, bar.close)
+        if problem is not None:
+            return [Skip(self.pair, bar.ts, "invalid", problem)]
+        return [out for due in self.merger.update(bar) for out in self._on_bar(due)]  # type: ignore[union-attr]
 
     def _on_bar(self, bar: Bar) -> list[Signal | Skip]:
         index = self.legs.index(bar.coin) if bar.coin in self.legs else -1

@@ -247,6 +247,14 @@ class StrategySettings(_Section):
     max_gap_ms: int = Field(
         default=600_000, gt=0, description="Time between two aligned rows beyond which the row is refused as a gap."
     )
+    reorder_ms: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Hold a leg's bars up to this much event time for the other legs, so bars read from topic partitions "
+            "at different paces align in time order (distributed mode); a quiet leg delays rows this much. 0 = off."
+        ),
+    )
     kalman_delta: float = Field(
         default=1e-7, gt=0, lt=1, description="Kalman transition noise Vw = delta/(1-delta)*I on (log-price) hedge ratios."
     )

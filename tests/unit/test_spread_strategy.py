@@ -190,3 +190,26 @@ def test_state_pickles_mid_stream() -> None:
     copy = pickle.loads(pickle.dumps(strategy))
     assert run(copy, bars[150:]) == run(strategy, bars[150:])
     assert not math.isnan(strategy.kalman.state[0][0])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_with_a_reorder_hold_signals_do_not_depend_on_how_legs_interleave(rng) -> None:
+    held = BASE.model_copy(update={"reorder_ms": 10 * 86_400_000, "heartbeat_rows": 15})
+    bars = cointegrated_bars(LEGS, 120, seed=14)
+    legs = {coin: [b for b in bars if b.coin == coin] for coin in LEGS}
+    shuffled = []
+    while any(legs.values()):  # a random merge that keeps each leg's own order
+        coin = rng.choice([c for c in LEGS if legs[c]])
+        shuffled.append(legs[coin].pop(0))
+    in_order, interleaved = SpreadStrategy(LEGS, held), SpreadStrategy(LEGS, held)
+    expected = run(in_order, bars) + in_order.flush()
+    assert run(interleaved, shuffled) + interleaved.flush() == expected
+    assert signals(expected) == signals(run(SpreadStrategy(LEGS, BASE.model_copy(update={"heartbeat_rows": 15})), bars))
+
+
+def test_leg_merger_passes_the_operator_battery() -> None:
+    from operators.leg_merge import LegMerger
+
+    bars = cointegrated_bars(LEGS, 60, seed=15)
+    check_operator(LegMerger(LEGS, hold_ms=180_000), bars[1::2] + bars[::2])

@@ -1,0 +1,82 @@
+"""Event-time merge of a spread's legs: release bars in time order whatever order they arrived in.
+
+Bars of different coins can arrive far apart in time order: read back from a
+topic, each partition is consumed at its own pace, and a backlog of one coin
+can be read minutes of event time ahead of another. Aligned as they arrive,
+the early leg would find the other one stale and rows would be lost, and the
+signals would depend on how the partitions happened to interleave.
+
+`LegMerger` queues each leg's bars and releases the oldest head while every
+leg has one queued (a k-way merge by ``ts``, ties in leg order). A leg with
+nothing queued holds the others back for at most ``hold_ms`` of their event
+time, after which their oldest bar is released anyway (the leg is quiet or
+gone, and the aligner downstream judges staleness). So the released order
+depends only on each leg's own sequence as long as the arrival skew stays
+within ``hold_ms``; the cost is that a quiet leg delays its spread's rows by up
+to ``hold_ms``. A bar not newer than its leg's last queued one (a correction or
+a replay) is passed straight on for the aligner to refuse.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from operators.state import PickledState
+from pairflow.events import Bar
+
+__all__ = ["LegMerger"]
+
+
+class LegMerger(PickledState):
+    """Merge the bars of ``legs`` into event-time order, holding a leg back at most ``hold_ms``.
+
+    Examples
+    --------
+    >>> def bar(coin, ts, close):
+    ...     return Bar(id=f"{coin}:1m:{ts}", coin=coin, ts=ts, interval="1m", open=close, high=close, low=close,
+    ...                close=close, volume=1.0, notional=close, vwap=close, trades=1, buy_volume=1.0, sell_volume=0.0)
+    >>> merge = LegMerger(("ETH", "SOL"), hold_ms=120_000)
+    >>> [b.id for b in merge.update(bar("ETH", 0, 10.0)) + merge.update(bar("ETH", 60_000, 11.0))]
+    []
+    >>> [b.id for b in merge.update(bar("SOL", 0, 5.0))]
+    ['ETH:1m:0', 'SOL:1m:0']
+    >>> [b.id for b in merge.update(bar("ETH", 180_000, 12.0))]  # SOL silent: ETH held 120 s at most
+    ['ETH:1m:60000']
+    >>> [b.id for b in merge.flush()]
+    ['ETH:1m:180000']
+    """
+
+    def __init__(self, legs: tuple[str, ...] = ("A", "B"), hold_ms: int = 300_000) -> None:
+        if hold_ms < 0:
+            raise ValueError(f"hold_ms must not be negative, received {hold_ms}")
+        self.legs = tuple(legs)
+        self.hold_ms = hold_ms
+        self.queues: list[deque[Bar]] = [deque() for _ in self.legs]
+
+    def update(self, bar: Bar) -> list[Bar]:
+        """Queue ``bar`` (a bar of another coin, or an old one, passes straight on); return the bars now due."""
+        if bar.coin not in self.legs:
+            return [bar]
+        queue = self.queues[self.legs.index(bar.coin)]
+        if queue and bar.ts <= queue[-1].ts:
+            return [bar]
+        queue.append(bar)
+        return self._release(force=False)
+
+    def flush(self) -> list[Bar]:
+        """Release everything queued, in time order (end of a finite input)."""
+        return self._release(force=True)
+
+    def _release(self, force: bool) -> list[Bar]:
+        out: list[Bar] = []
+        queues = self.queues
+        while True:
+            heads = [(queue[0].ts, index) for index, queue in enumerate(queues) if queue]
+            if not heads:
+                return out
+            if len(heads) < len(queues) and not force:
+                newest = max(queue[-1].ts for queue in queues if queue)
+                heads = [(ts, index) for ts, index in heads if newest - ts >= self.hold_ms]
+                if not heads:
+                    return out
+            out.append(queues[min(heads)[1]].popleft())
