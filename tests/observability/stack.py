@@ -94,13 +94,20 @@ def _pairflow(workdir: Path, name: str, arguments: list[str], env: dict[str, str
         yield process
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+            _interrupt(process)
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
         log.close()
+
+
+def _interrupt(process: subprocess.Popen) -> None:
+    """Send Ctrl-C once: a second one would cut the process's own clean shutdown short."""
+    if process.poll() is None and not getattr(process, "interrupted", False):
+        process.send_signal(signal.SIGINT)
+        process.interrupted = True  # type: ignore[attr-defined]
 
 
 def _up_jobs(url: str, at: float) -> set[str]:
@@ -125,10 +132,10 @@ def observed_run(workdir: Path, broker: TansuBroker) -> Iterator[ObservedRun]:
                                                       PAIRFLOW_LOGGING__TO_CLICKHOUSE="true")))
         eventually(lambda: socket.create_connection(("127.0.0.1", venue_port), timeout=1).close() or True,
                    timeout=60, interval=0.2)
-        stack.enter_context(_pairflow(workdir, "collect", [
+        collect = stack.enter_context(_pairflow(workdir, "collect", [
             "collect", "--url", f"http://127.0.0.1:{venue_port}", "--coins", "ETH,SOL"],
             dict(base, PAIRFLOW_METRICS__PORT=str(ports["pairflow-collect"]))))
-        stack.enter_context(_pairflow(workdir, "ingest", [
+        ingest = stack.enter_context(_pairflow(workdir, "ingest", [
             "ingest", "--brokers", broker.bootstrap_servers, "--dead-letter-dir", str(workdir / "dead")],
             dict(base, PAIRFLOW_METRICS__PORT=str(ports["pairflow-ingest"]),
                  PAIRFLOW_STORAGE__DSN=f"chdb://{workdir / 'ingest-chdb'}",
@@ -148,7 +155,12 @@ def observed_run(workdir: Path, broker: TansuBroker) -> Iterator[ObservedRun]:
         time.sleep(3)  # a few more scrapes, so every rate() window holds several samples
         eval_time = time.time()
         rules = eventually(lambda: _evaluated_rules(url), timeout=20, interval=0.5)
+        for process in (demo, collect, ingest):
+            _interrupt(process)  # all at once: they shut down in parallel
         stack.close()
+        for name, process in (("demo", demo), ("collect", collect), ("ingest", ingest)):
+            assert process.returncode == 0, f"{name} exited {process.returncode}: " + (
+                workdir / f"{name}.log").read_text()[-2000:]
         yield ObservedRun(url, eval_time, started_ms, workdir / "demo" / "chdb", rules)
 
 
