@@ -1,4 +1,4 @@
-"""Execution: orders, fills, slippage and rejections by reason.
+"""Execution: orders, fills, slippage, latency and rejections by reason.
 
 The Prometheus panels read metrics the trader (issue 14) will export; they
 are catalogued as pending in `pairflow.metrics` and show data once it does.
@@ -23,6 +23,7 @@ def dashboard() -> Dashboard:
             ("sum(rate(pairflow_execution_orders_submitted_total[5m]))", "submitted"),
             ("sum by (reason) (rate(pairflow_execution_orders_rejected_total[5m]))", "rejected: {{reason}}"),
         ], unit="ops"),
+        ch_timeseries(grid, "Order-to-fill latency", "execution/fill_latency_ms.sql", unit="ms"),
         ch_table(grid, "Rejections by reason", "execution/rejections_by_reason.sql"),
         ch_table(grid, "Latest fills", "execution/recent_fills.sql", width=24),
     ]

@@ -9,6 +9,9 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.testing import TestingSource, run_main
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,7 +19,7 @@ from pairflow.config import AlertingSettings, LoggingSettings
 from pairflow.events import Alert
 from pairflow.logs import configure_logging
 from pairflow.storage import BatchWriter
-from sinks.alerts import AlertmanagerSink, postable_alert
+from sinks.alerts import AlertmanagerSink, AlertSink, postable_alert
 from tests.integration.conftest import store  # noqa: F401 - the chDB store fixture
 from tests.metrics_support import sample
 from tests.helpers import free_port
@@ -124,3 +127,16 @@ def test_any_alert_becomes_a_postable_alert(source, message, severity):
     assert body["labels"]["source"] == source and body["annotations"]["summary"] == message
     assert body["startsAt"] == "1970-01-01T00:00:00.000+00:00"
     json.dumps(body)
+
+
+def test_a_bytewax_flow_posts_its_alerts_through_the_sink(tmp_path: Path):
+    """The flow-facing sink: (key, Alert) items from a dataflow reach Alertmanager, one outbox per worker."""
+    port = free_port()
+    flow = Dataflow("alerts")
+    alerts = [("ETH", _alert(10, source="reconciliation")), ("SOL", _alert(11, severity="warning"))]
+    op.output("alertmanager", op.input("in", flow, TestingSource(alerts)),
+              AlertSink(f"http://127.0.0.1:{port}", tmp_path / "outbox", retry_backoff_s=0.05))
+    with alertmanager(port, tmp_path / "am") as url:
+        run_main(flow)
+        assert set(_active_alerts(url)) == {"alert-10", "alert-11"}
+    assert (tmp_path / "outbox" / "worker-0" / "outbox.jsonl").read_bytes() == b""

@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from app.cli import app
 from dashboards.panels import sql_path
 from tests.observability.dashboard_targets import clickhouse_queries, prometheus_queries
+from tests.observability.grafana_macros import expand_macros
 from tests.observability.support import foreign_series, unknown_metrics
 
 SQL_ROOT = sql_path("")
@@ -95,6 +98,13 @@ def test_every_sql_file_is_a_panel_and_every_clickhouse_panel_reads_its_file():
     assert used == on_disk
     for query in clickhouse_queries():
         assert query.query == (SQL_ROOT / query.sql_file).read_text().strip()
+
+
+@given(start_s=st.integers(0, 4_000_000_000), span_s=st.integers(1, 10**8), interval_s=st.integers(0, 86_400))
+def test_every_panel_sql_expands_to_plain_sql_for_any_range(start_s, span_s, interval_s):
+    for query in clickhouse_queries():
+        sql = expand_macros(query.query, start_s * 1000, (start_s + span_s) * 1000, interval_s)
+        assert "$" not in sql, query.where()
 
 
 def test_clickhouse_panels_read_deduplicated_views():
