@@ -36,13 +36,22 @@ from bytewax.inputs import Source
 from flows.ingest import IngestStreams, bars_from_topic
 from operators.spread_strategy import Skip, SpreadStrategy, pair_name
 from pairflow.config import Settings, StrategySettings
-from pairflow.events import TOPIC_OF, Bar, BookSnapshot, FeeSchedule, Funding, Signal
+from pairflow.events import TOPIC_OF, Bar, BookSnapshot, FeeSchedule, Funding, PairStats, Signal
 from pairflow.logs import get_logger
 from pairflow.metrics import STRATEGY_REFUSED_EVENTS, STRATEGY_REFUSED_SPREADS, STRATEGY_SIGNALS
+from pairflow.storage import Store
 from sinks.clickhouse import ClickHouseSink
 from sinks.topic import TopicSink
+from sources.scan_universe import latest_accepted_spreads
 
-__all__ = ["STRATEGY_TOPICS", "chain_strategy", "resolve_spreads", "strategy_dataflow", "strategy_stage"]
+__all__ = [
+    "STRATEGY_TOPICS",
+    "chain_strategy",
+    "resolve_spreads",
+    "strategy_dataflow",
+    "strategy_stage",
+    "universe_pairs",
+]
 
 log = get_logger(__name__)
 
@@ -51,6 +60,19 @@ _MARKET_TYPES = (Funding, BookSnapshot, FeeSchedule)
 # What a strategy dataflow of its own reads (book snapshots are not published on a topic).
 STRATEGY_TOPICS: tuple[str, ...] = (TOPIC_OF[Bar], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule])
 _QUIET_REASONS = frozenset({"revision"})
+
+
+def universe_pairs(settings: StrategySettings, store: Store) -> list[str]:
+    """Return the spreads to trade as ``"A/B"`` names: the newest scan's accepted ones, else ``settings.pairs``.
+
+    With ``universe = "config"`` only the configured pairs count. A scan's
+    spread lists its coins dependent leg first, the order the Kalman filter wants.
+    """
+    if settings.universe == "pair_stats":
+        accepted = latest_accepted_spreads(store)
+        if accepted:
+            return ["/".join(stats.coins or (stats.coin_a, stats.coin_b)) for stats in accepted]
+    return list(settings.pairs)
 
 
 def resolve_spreads(
@@ -80,12 +102,15 @@ def resolve_spreads(
 class _FanOut:
     """Route each coin's events to the spreads that have the coin as a leg; fees go to every spread.
 
+    A rescan's `PairStats` go to the spread they name (it may re-admit it).
+
     Items come out as ``(pair, (pair, [event, ...]))``: Bytewax does not tell a
     stateful step its key, and a spread's state is built from it.
     """
 
     def __init__(self, spreads: list[tuple[str, ...]]) -> None:
         self.all = [pair_name(legs) for legs in spreads]
+        self.known = frozenset(self.all)
         self.by_coin: dict[str, list[str]] = {}
         for legs in spreads:
             for coin in legs:
@@ -97,9 +122,13 @@ class _FanOut:
         for coin, events in items:
             for event in events:
                 kind = type(event)
-                if kind is not Bar and kind not in _MARKET_TYPES:
+                if kind is PairStats:
+                    targets = (event.pair,) if event.pair in self.known else ()
+                elif kind is Bar or kind in _MARKET_TYPES:
+                    targets = everyone if kind is FeeSchedule else by_coin.get(coin, ())
+                else:
                     continue
-                for pair in everyone if kind is FeeSchedule else by_coin.get(coin, ()):
+                for pair in targets:
                     group = routed.get(pair)
                     if group is None:
                         routed[pair] = [event]
@@ -177,9 +206,10 @@ def strategy_stage(
     settings
         Bands, Kalman noise, sizes and model switches.
     market
-        Optional ``(coin, [event, ...])`` items carrying `Funding`,
-        `BookSnapshot` and `FeeSchedule` events (others are ignored). Without
-        it, costs use the configured fee and half-spread and funding is zero.
+        Optional ``(key, [event, ...])`` items carrying `Funding`,
+        `BookSnapshot`, `FeeSchedule` and rescan `PairStats` events (others
+        are ignored). Without it, costs use the configured fee and half-spread
+        and funding is zero.
 
     Returns
     -------

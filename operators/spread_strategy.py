@@ -12,7 +12,9 @@ the others) and is fed that spread's events in arrival order:
 * `Funding` of a leg: its hourly rate, for the funding differential;
 * `BookSnapshot` of a leg: its half-spread, depth impact at the configured
   size, and imbalance;
-* `FeeSchedule`: the taker rate.
+* `FeeSchedule`: the taker rate;
+* `PairStats` of this spread from a rescan: when accepted, a spread ADWIN
+  retired is traded again (`readmit`).
 
 Prices enter as logs, so the hedge ratios are in return space, the spread
 ``log p0 - sum(b_i log p_i) - a`` moves like a return on the first leg's
@@ -49,7 +51,7 @@ from operators.threshold_bandit import ArmReward, ThresholdBandit
 from operators.trading_costs import LegCost, leg_cost, round_trip_cost
 from operators.zscore import ZScore
 from pairflow.config import StrategySettings
-from pairflow.events import Bar, BookSnapshot, FeeSchedule, Funding, Signal
+from pairflow.events import Bar, BookSnapshot, FeeSchedule, Funding, PairStats, Signal
 
 __all__ = ["Skip", "SpreadStrategy", "interval_ms_of", "pair_name"]
 
@@ -181,13 +183,18 @@ class SpreadStrategy(ModelState):
         self.position: _Position | None = None
         self.retired = False
 
-    def update(self, event: Bar | Funding | BookSnapshot | FeeSchedule) -> list[Signal | Skip]:
+    def update(self, event: Bar | Funding | BookSnapshot | FeeSchedule | PairStats) -> list[Signal | Skip]:
         """Fold one event of this spread in; return the signals or the refusal it causes."""
         kind = type(event)
         if kind is Bar:
             if event.interval != self.interval:  # type: ignore[union-attr]
                 return []
             return self._on_bar(event) if self.merger is None else self._merge(event)  # type: ignore[arg-type]
+        if kind is PairStats:
+            # A rescan accepted this spread again: trade it again if ADWIN had retired it.
+            if event.accepted and tuple(event.coins or (event.coin_a, event.coin_b)) == self.legs:  # type: ignore[union-attr]
+                self.readmit()
+            return []
         if kind is FeeSchedule:
             if math.isfinite(event.taker):  # type: ignore[union-attr]
                 self.taker_fee = event.taker  # type: ignore[union-attr]

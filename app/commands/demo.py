@@ -23,7 +23,9 @@ from rich.table import Table
 
 from app.options import override_collector
 from app.runners.embedded import EmbeddedIngest
-from flows.strategy import chain_strategy, resolve_spreads
+from app.commands.scan import record_scan, stored_candles
+from flows.strategy import chain_strategy, resolve_spreads, universe_pairs
+from operators.scan import ScanConfig, build_panel, scan
 from pairflow.config import Settings, load_settings
 from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
@@ -35,6 +37,9 @@ __all__ = ["register"]
 
 # Tables the live view counts, in pipeline order.
 COUNTED_TABLES = ("trades", "bbo", "candles", "asset_ctx", "bars_1s", "bars_1m", "l2_snapshots", "gaps", "signals")
+
+# Candles the demo scans at start: what the collector stores from the venue.
+SCAN_INTERVAL = "1m"
 
 # A demo runs minutes, not days: strategy settings the config file leaves unset get these.
 DEMO_STRATEGY = {
@@ -76,9 +81,10 @@ def demo(
 
     The screen shows what reached storage, per coin and per table, so you can
     watch trades become 1s/1m bars and book snapshots, and per spread the
-    hedge ratio, z-score and signals of the strategy. It trades the spreads of
-    [strategy] pairs, or else the venue's planted cointegrated groups among the
-    collected coins (first coin against each other). Everything is kept in
+    hedge ratio, z-score and signals of the strategy. At start it scans the 1m
+    candles earlier runs stored in --data-dir and trades the spreads the newest
+    scan accepted; else the [strategy] pairs; else the venue's planted
+    cointegrated groups among the collected coins. Everything is kept in
     --data-dir; stop with Ctrl-C (or --duration) and query it afterwards, e.g.
     `PAIRFLOW_STORAGE__DSN=chdb:///data/demo/chdb pairflow db status`.
     """
@@ -109,7 +115,8 @@ def demo(
 
     store = connect(settings.storage)
     store.init_schema()
-    spreads = demo_spreads(settings)
+    found = scan_at_start(store, settings) if settings.strategy.universe == "pair_stats" else "scan: off (universe = config)"
+    spreads = demo_spreads(settings, store)
     ingest = EmbeddedIngest(
         settings, data_dir / "dead-letters", epoch=timedelta(seconds=1), then=chain_strategy(spreads, settings)
     )
@@ -117,7 +124,7 @@ def demo(
     started = time.monotonic()
     console.print(
         f"[bold]pairflow demo[/] venue {url} · storage {data_dir / 'chdb'}{metrics} · "
-        f"spreads {', '.join('/'.join(legs) for legs in spreads) or 'none'} · "
+        f"{found} · spreads {', '.join('/'.join(legs) for legs in spreads) or 'none'} · "
         f"{'Ctrl-C to stop' if not duration else f'{duration:g} s'}"
     )
     try:
@@ -166,23 +173,43 @@ def render(store: Store, coins: list[str], url: str, elapsed: float) -> Group:
     return Group(header, counts, per_coin, *_strategy_tables(store))
 
 
-def demo_spreads(settings: Settings) -> list[tuple[str, ...]]:
-    """Fill demo-scale strategy settings and return the spreads to trade among the collected coins."""
+def scan_at_start(store: Store, settings: Settings) -> str:
+    """Scan the 1m candles of the collected coins already stored (earlier runs in this --data-dir).
+
+    The verdicts go to ``pair_stats`` like ``pairflow scan``'s; returns a line saying what was found.
+    """
+    panel = build_panel(stored_candles(store, SCAN_INTERVAL, None, None, settings.collector.coins))
+    config = ScanConfig()
+    if len(panel.coins) < 2 or len(panel.times) < config.min_observations:
+        return f"scan: fewer than {config.min_observations} {SCAN_INTERVAL} candles stored yet"
+    result = scan(panel, config)
+    scan_id = record_scan(store, settings.storage, result, SCAN_INTERVAL)
+    accepted = sum(spread.accepted for spread in result.spreads)
+    return f"scan {scan_id}: {accepted} of {len(result.spreads)} candidate spreads accepted"
+
+
+def demo_spreads(settings: Settings, store: Store) -> list[tuple[str, ...]]:
+    """Fill demo-scale strategy settings and return the spreads to trade among the collected coins.
+
+    In order: the newest scan's accepted spreads (``universe = "pair_stats"``), the
+    configured pairs, or else the venue's planted groups (first coin against each other).
+    """
     strategy = settings.strategy
     for name, value in DEMO_STRATEGY.items():
         if name not in strategy.model_fields_set:
             setattr(strategy, name, value)
-    pairs = strategy.pairs
+    coins = settings.collector.coins
+    pairs = [pair for pair in universe_pairs(strategy, store) if set(pair.split("/")) <= set(coins)]
     if not pairs:
         groups = (
             [group.coins for group in settings.venue.groups]
             if settings.venue.groups is not None
-            else [list(coins) for coins, _ in DEFAULT_GROUPS]
+            else [list(group) for group, _ in DEFAULT_GROUPS]
         )
-        for coins in groups:
-            kept = [coin for coin in coins if coin in settings.collector.coins]
+        for group in groups:
+            kept = [coin for coin in group if coin in coins]
             pairs += [f"{kept[0]}/{other}" for other in kept[1:]]
-    return resolve_spreads(pairs, listed=settings.collector.coins)
+    return resolve_spreads(pairs, listed=coins)
 
 
 def _strategy_tables(store: Store) -> tuple[Table, Table]:

@@ -17,13 +17,13 @@ from app.commands.backfill import parse_day
 from app.options import ConfigOption, parse_coins
 from operators.scan import Panel, ScanConfig, ScanResult, SpreadStats, build_panel, scan
 from pairflow.clock import WALL_CLOCK
-from pairflow.config import load_settings
+from pairflow.config import StorageSettings, load_settings
 from pairflow.errors import PairflowError
 from pairflow.events import PairStats
 from pairflow.logs import start_logging
 from pairflow.storage import BatchWriter, Store, connect
 
-__all__ = ["SCAN_HELP", "register", "to_pair_stats"]
+__all__ = ["SCAN_HELP", "record_scan", "register", "stored_candles", "to_pair_stats"]
 
 SCAN_HELP = (
     "Scan stored candles for cointegrated pairs and baskets: liquidity filter, log-return correlation, "
@@ -69,19 +69,12 @@ def scan_command(
     store = connect(settings.storage)
     try:
         store.init_schema()
-        panel = build_panel(_candles(store, interval, start_ms, end_ms, coins))
+        panel = build_panel(stored_candles(store, interval, start_ms, end_ms, coins))
         if len(panel.coins) < 2:
             raise PairflowError(f"fewer than two coins have {interval} candles in the range; load some with "
                                 "`pairflow backfill` or `pairflow data import`")
         result = scan(panel, scan_config)
-        scan_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-        events = to_pair_stats(result, scan_id, interval, WALL_CLOCK.now_ms())
-        writer = BatchWriter(store, "pair_stats", settings=settings.storage, background=False)
-        try:
-            writer.add_many(events)
-            writer.flush()
-        finally:
-            writer.close()
+        scan_id = record_scan(store, settings.storage, result, interval)
     finally:
         store.close()
     if output == "json":
@@ -95,8 +88,21 @@ def scan_command(
         Console(stderr=True).print(f"wrote {len(paths)} charts to {plot}")
 
 
-def _candles(store: Store, interval: str, start_ms: int | None, end_ms: int | None,
-             coins: list[str] | None) -> list[tuple[str, int, float, float]]:
+def record_scan(store: Store, storage: StorageSettings, result: ScanResult, interval: str) -> str:
+    """Write every candidate of ``result`` to ``pair_stats`` under a new scan id, and return the id."""
+    scan_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    writer = BatchWriter(store, "pair_stats", settings=storage, background=False)
+    try:
+        writer.add_many(to_pair_stats(result, scan_id, interval, WALL_CLOCK.now_ms()))
+        writer.flush()
+    finally:
+        writer.close()
+    return scan_id
+
+
+def stored_candles(store: Store, interval: str, start_ms: int | None, end_ms: int | None,
+                   coins: list[str] | None) -> list[tuple[str, int, float, float]]:
+    """Return ``(coin, ts, close, volume)`` of the stored candles of ``interval`` in the range (all coins if None)."""
     where = ["interval = {interval:String}"]
     params: dict[str, object] = {"interval": interval}
     if start_ms is not None:

@@ -11,10 +11,11 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from flows.ingest import prepare_recovery
-from flows.strategy import resolve_spreads, strategy_stage
+from flows.strategy import resolve_spreads, strategy_stage, universe_pairs
 from operators.spread_strategy import SpreadStrategy
 from pairflow.config import StrategySettings
-from pairflow.events import Bar, FeeSchedule, Funding, Signal
+from pairflow.events import Bar, FeeSchedule, Funding, PairStats, Signal
+from pairflow.storage import BatchWriter, Store
 from pairflow.metrics import STRATEGY_REFUSED_EVENTS, STRATEGY_REFUSED_SPREADS
 from tests.strategy_support import bar, cointegrated_bars
 
@@ -124,3 +125,23 @@ def test_killed_and_resumed_from_recovery_the_stage_gives_identical_signals(tmp_
     for signal in (s for run in emitted for s in run):
         assert resumed.setdefault(signal.id, signal) == signal
     assert ordered(list(resumed.values())) == ordered(uninterrupted)
+
+
+def verdict(scan_id: str, ts: int, coins: tuple[str, ...], accepted: bool, rank: int) -> PairStats:
+    return PairStats(id=f"{scan_id}:{'/'.join(coins)}", ts=ts, pair="/".join(coins), coin_a=coins[0], coin_b=coins[1],
+                     window_start=0, window_end=ts, correlation=0.9, hedge_ratio=1.0, eg_pvalue=0.01, rank=rank,
+                     scan_id=scan_id, coins=coins, interval="1h", accepted=accepted)
+
+
+def test_the_universe_is_the_newest_scans_accepted_spreads_else_the_configured_pairs(store: Store) -> None:
+    configured = StrategySettings(pairs=["BTC/ETH"])
+    assert universe_pairs(configured, store) == ["BTC/ETH"]
+    with BatchWriter(store, "pair_stats", background=False) as writer:
+        writer.add_many([
+            verdict("old", 1_000, ("ETH", "SOL"), True, 1),
+            verdict("new", 2_000, ("UNI", "AAVE"), True, 2),
+            verdict("new", 2_000, ("AAVE", "UNI", "LINK"), True, 1),
+            verdict("new", 2_000, ("ETH", "AVAX"), False, 3),
+        ])
+    assert universe_pairs(configured, store) == ["AAVE/UNI/LINK", "UNI/AAVE"]
+    assert universe_pairs(configured.model_copy(update={"universe": "config"}), store) == ["BTC/ETH"]

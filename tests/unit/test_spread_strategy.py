@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from operators.check import check_operator
 from operators.spread_strategy import Skip, SpreadStrategy
 from pairflow.config import StrategySettings
-from pairflow.events import BookSnapshot, FeeSchedule, Funding, Signal
+from pairflow.events import BookSnapshot, FeeSchedule, Funding, PairStats, Signal
 from tests.strategy_support import bar, cointegrated_bars
 
 LEGS = ("ETH", "SOL")
@@ -157,8 +157,20 @@ def test_relation_break_retires_the_spread_until_readmitted() -> None:
     reasons = [s.reason for s in signals(after)]
     assert "retired" in reasons
     assert not [r for r in reasons[reasons.index("retired") + 1:] if r.startswith("entry")]
-    strategy.readmit()
-    assert strategy.breaks is not None and not strategy.breaks.retired
+    # A rescan that rejects the spread, or accepts another one, changes nothing; accepting it re-admits it.
+    assert strategy.update(scan_verdict(("ETH", "SOL"), accepted=False)) == []
+    strategy.update(scan_verdict(("ETH", "BTC"), accepted=True))
+    assert strategy.breaks is not None and strategy.breaks.retired
+    strategy.update(scan_verdict(("ETH", "SOL"), accepted=True))
+    assert not strategy.breaks.retired
+    resumed = run(strategy, [bar(b.coin, b.ts + 3_600_000, b.close) for b in cointegrated_bars(LEGS, 300, seed=8, start_ms=broken[-1].ts)])
+    assert any(s.reason.startswith("entry") for s in signals(resumed))
+
+
+def scan_verdict(coins: tuple[str, ...], accepted: bool) -> PairStats:
+    return PairStats(id=f"scan:{'/'.join(coins)}", ts=1, pair="/".join(coins), coin_a=coins[0], coin_b=coins[1],
+                     window_start=0, window_end=1, correlation=0.9, hedge_ratio=1.0, eg_pvalue=0.01,
+                     coins=coins, accepted=accepted)
 
 
 def test_spread_strategy_passes_the_operator_battery_with_every_model_on() -> None:
