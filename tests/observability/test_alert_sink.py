@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pairflow.config import AlertingSettings, LoggingSettings
-from pairflow.events import Alert
+from pairflow.events import Alert, encode
 from pairflow.logs import configure_logging
 from pairflow.storage import BatchWriter
 from sinks.alerts import AlertmanagerSink, AlertSink, postable_alert
@@ -140,3 +140,16 @@ def test_a_bytewax_flow_posts_its_alerts_through_the_sink(tmp_path: Path):
         run_main(flow)
         assert set(_active_alerts(url)) == {"alert-10", "alert-11"}
     assert (tmp_path / "outbox" / "worker-0" / "outbox.jsonl").read_bytes() == b""
+
+
+def test_a_torn_outbox_line_is_skipped_and_the_rest_kept(tmp_path: Path):
+    """A crash inside `send` can leave half a line; the alerts before it are still sent."""
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    (outbox / "outbox.jsonl").write_bytes(encode(_alert(20)) + b"\n" + encode(_alert(21)) + b"\n" + b'{"ts":17000')
+    port = free_port()
+    with alertmanager(port, tmp_path / "am") as url:
+        sink = AlertmanagerSink(url, outbox, retry_backoff_s=0.05)
+        assert sink.flush(timeout_s=10)
+        sink.close()
+        assert set(_active_alerts(url)) == {"alert-20", "alert-21"}
