@@ -1,27 +1,68 @@
-"""The ``pairflow`` command line.
+"""The ``pairflow`` command line: the root command and the conventions every command shares.
 
-Each area of the system contributes its commands through a ``register(app)``
-function; this module only assembles them and turns expected failures
-(:class:`pairflow.errors.PairflowError`) into one red line and exit code 2
-instead of a traceback.
+Each command group lives in its own module under `app.commands` and adds its
+commands through ``register(app)``; this module assembles them.
+
+Conventions (the README lists them for users):
+
+* ``--config/-c FILE`` on every command that reads settings (`app.options.ConfigOption`);
+  without it $PAIRFLOW_CONFIG, else ./pairflow.toml if present, then
+  ``PAIRFLOW_<SECTION>__<FIELD>`` environment overrides.
+* Exit codes: 0 success; 1 a failure while running (store or broker
+  unreachable, a collector that stopped); 2 a command that could not start
+  because of what it was given (bad option, config file, environment variable,
+  unusable directory, unknown coin) -- click's own usage errors use 2 as well;
+  130 interrupted with Ctrl-C.
+* An expected failure (`pairflow.errors.PairflowError`) is printed as one line
+  ``error: ...`` on stderr, never a traceback; its exit code comes from the
+  error class (`PairflowError.exit_code`), and passwords in URLs are redacted.
 """
 
 from __future__ import annotations
 
-import sys
+from typing import Any
 
+import click
 import typer
 from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
 
 from app.commands import alertmanager, backfill, collect, config, dashboards, data, db, demo, ingest, logs, scan, venue
 from pairflow.errors import PairflowError
 
+__all__ = ["EXIT_INTERRUPTED", "app", "main", "report_error"]
+
+EXIT_INTERRUPTED = 130
+
+
+def report_error(error: PairflowError) -> None:
+    """Print ``error: <message>`` as one line on stderr."""
+    Console(stderr=True).print(Text.assemble(("error:", "bold red"), f" {error}"), soft_wrap=True)
+
+
+class _RootGroup(TyperGroup):
+    """Turns expected errors and Ctrl-C into the exit-code convention for every sub-command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PairflowError as error:
+            report_error(error)
+            raise click.exceptions.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            Console(stderr=True).print("interrupted", highlight=False)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
+
 app = typer.Typer(
     name="pairflow",
+    cls=_RootGroup,
     help=(
         "pairflow: statistical arbitrage on Hyperliquid perpetuals as a streaming dataflow.\n\n"
         "Configuration comes from ./pairflow.toml (or --config / $PAIRFLOW_CONFIG) with "
-        "PAIRFLOW_<SECTION>__<FIELD> environment overrides; see `pairflow config show`."
+        "PAIRFLOW_<SECTION>__<FIELD> environment overrides; see `pairflow config show`.\n\n"
+        "Exit codes: 0 ok, 1 failure while running, 2 bad option/config/input, 130 interrupted."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -33,9 +74,5 @@ for command_group in (config, db, demo, collect, backfill, data, ingest, scan, v
 
 
 def main() -> None:
-    """Run the CLI, printing expected errors as one line without a traceback."""
-    try:
-        app(prog_name="pairflow")
-    except PairflowError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+    """Run the CLI as ``pairflow`` (the console script and ``python -m app``)."""
+    app(prog_name="pairflow")

@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from pairflow.errors import ConfigError
+from pairflow.redaction import REDACTED, is_secret_name, redact_url_passwords
 
 __all__ = [
     "AlertingSettings",
@@ -449,17 +450,12 @@ def config_error_from(error: ValidationError, source: Path | None = None) -> Con
         elif item["type"] == "missing":
             problems.append(f"{field}: {reason}")
         else:
-            shown = "<redacted>" if _looks_secret(field) else repr(item.get("input"))
+            shown = REDACTED if is_secret_name(field) else redact_url_passwords(repr(item.get("input")))
             if len(shown) > 60:
                 shown = shown[:57] + "..."
             problems.append(f"{field}: {reason} (received {shown})")
     where = f" in {source}" if source is not None else ""
     return ConfigError(f"invalid config{where}: " + "; ".join(problems))
-
-
-def _looks_secret(field: str) -> bool:
-    lowered = field.lower()
-    return any(word in lowered for word in ("password", "secret", "key", "token", "passphrase"))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -7,21 +7,30 @@ traceback.
 
 from __future__ import annotations
 
+from pairflow.redaction import redact_url_passwords
+
 __all__ = ["ConfigError", "PairflowError", "ParseError", "RejectedRowsError", "StorageError"]
 
 
 class PairflowError(Exception):
     """Base class for expected, user-facing failures.
 
+    ``exit_code`` is what the CLI exits with when the error ends a command:
+    1 for a failure while running, 2 (`ConfigError`) for a command that could
+    not start because of what it was given.
+
     Parameters
     ----------
     message
         One line naming the cause; newlines are folded into spaces so the
-        message stays one line in logs and on the terminal.
+        message stays one line in logs and on the terminal, and passwords in
+        URLs are redacted so no error path can print one.
     """
 
+    exit_code = 1
+
     def __init__(self, message: str) -> None:
-        self.message = " ".join(str(message).split())
+        self.message = redact_url_passwords(" ".join(str(message).split()))
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -29,7 +38,9 @@ class PairflowError(Exception):
 
 
 class ConfigError(PairflowError):
-    """Raise when configuration is missing or invalid (names the field and the reason)."""
+    """Raise when configuration, an option or an input the user named is missing or invalid (names which and why)."""
+
+    exit_code = 2
 
 
 class StorageError(PairflowError):

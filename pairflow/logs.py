@@ -22,40 +22,34 @@ from pairflow.clock import WALL_CLOCK
 from pairflow.config import LoggingSettings, Settings
 from pairflow.errors import StorageError
 from pairflow.metrics import counter
+from pairflow.redaction import REDACTED, is_secret_name, redact_url_passwords
 
 __all__ = ["REDACTED", "ClickHouseMirror", "configure_logging", "get_logger", "redact_secrets"]
 
-REDACTED = "<redacted>"
-_SECRET_WORDS = ("password", "passphrase", "secret", "token", "private", "key", "authorization", "credential")
-_NOT_SECRET = frozenset({"key", "keys", "coin_key", "partition_key", "sort_key"})
 _MIRROR_DROPPED = counter(
     "pairflow_logs_mirror_dropped", "Log records not mirrored to ClickHouse because the writer was full."
 )
 _mirror_guard = threading.local()
 
 
-def _is_secret_key(name: str) -> bool:
-    lowered = name.lower()
-    if lowered in _NOT_SECRET:
-        return False
-    return any(word in lowered for word in _SECRET_WORDS)
-
-
 def _redact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {key: REDACTED if _is_secret_key(str(key)) else _redact(item) for key, item in value.items()}
+        return {key: REDACTED if is_secret_name(str(key)) else _redact(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_redact(item) for item in value)
+    if isinstance(value, str):
+        return redact_url_passwords(value)
     return value
 
 
 def redact_secrets(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Replace values whose key names a secret (password, secret, key, token, private, ...) with "<redacted>".
 
-    A structlog processor; nested dicts are redacted too.
+    A structlog processor; nested dicts are redacted too, and so are passwords
+    inside URLs in any string value (an error repr naming a DSN, say).
     """
     for key in list(event_dict):
-        if _is_secret_key(key):
+        if is_secret_name(key):
             event_dict[key] = REDACTED
         else:
             event_dict[key] = _redact(event_dict[key])

@@ -32,6 +32,8 @@ _DIGEST_SIZE = 32
 class SnapshotError(PairflowError):
     """A snapshot could not be read; the message is one line naming the file and the cause."""
 
+    exit_code = 2  # the --data-dir given cannot be started from: a usage error, not a crash
+
 
 @dataclass
 class VenueState:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,13 +11,11 @@ from pydantic import BaseModel, SecretStr
 from rich.console import Console
 from rich.syntax import Syntax
 
+from app.options import ConfigOption
 from pairflow.config import Settings, load_settings
-from pairflow.errors import ConfigError
+from pairflow.redaction import REDACTED, redact_url_passwords
 
-__all__ = ["redact_url_password", "register", "settings_to_toml"]
-
-REDACTED = "<redacted>"
-_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)[^@/]*@", re.IGNORECASE)
+__all__ = ["register", "settings_to_toml"]
 
 config_app = typer.Typer(help="Inspect and validate pairflow configuration.", no_args_is_help=True)
 
@@ -26,11 +23,6 @@ config_app = typer.Typer(help="Inspect and validate pairflow configuration.", no
 def settings_to_toml(settings: Settings) -> str:
     """Render settings as TOML with every secret replaced by "<redacted>" and unset values left out."""
     return tomli_w.dumps(_to_toml_values(settings))
-
-
-def redact_url_password(url: str) -> str:
-    """Replace the password in ``scheme://user:password@host`` with "<redacted>"."""
-    return _URL_PASSWORD.sub(rf"\1{REDACTED}@", url)
 
 
 def _to_toml_values(model: BaseModel) -> dict[str, Any]:
@@ -47,8 +39,8 @@ def _to_toml_value(value: Any) -> Any:
         return _to_toml_values(value)
     if isinstance(value, SecretStr):
         return REDACTED
-    if isinstance(value, str) and "://" in value:
-        return redact_url_password(value)
+    if isinstance(value, str):
+        return redact_url_passwords(value)
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, (list, tuple)):
@@ -59,14 +51,9 @@ def _to_toml_value(value: Any) -> Any:
 
 
 @config_app.command("show")
-def show(
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="TOML file to load (default: $PAIRFLOW_CONFIG or ./pairflow.toml)."),
-    ] = None,
-) -> None:
+def show(config: ConfigOption = None) -> None:
     """Print the effective configuration (file + PAIRFLOW_* env overrides) as TOML, secrets redacted."""
-    settings = _load_or_exit(config)
+    settings = load_settings(config)
     text = settings_to_toml(settings)
     console = Console()
     if console.is_terminal:
@@ -77,17 +64,9 @@ def show(
 
 @config_app.command("check")
 def check(path: Annotated[Path, typer.Argument(help="TOML config file to validate.")]) -> None:
-    """Validate a config file (with current PAIRFLOW_* env overrides); exit 1 with one line on error."""
-    _load_or_exit(path)
+    """Validate a config file (with current PAIRFLOW_* env overrides); exit 2 with one line on error."""
+    load_settings(path)
     typer.echo(f"{path}: ok")
-
-
-def _load_or_exit(path: Path | None) -> Settings:
-    try:
-        return load_settings(path)
-    except ConfigError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from None
 
 
 def register(app: typer.Typer) -> None:

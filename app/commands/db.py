@@ -10,7 +10,6 @@ from rich.table import Table
 
 from app.options import ConfigOption
 from pairflow.config import load_settings
-from pairflow.errors import PairflowError
 from pairflow.storage.migrations import applied_versions, load_migrations
 from pairflow.storage.store import Store, connect
 
@@ -23,7 +22,7 @@ db_app = typer.Typer(help="Create and inspect the ClickHouse / chDB store.", no_
 def init(config: ConfigOption = None) -> None:
     """Apply pending schema migrations from infra/clickhouse/ (idempotent: a second run changes nothing)."""
     with _open(config) as store:
-        applied = _or_exit(store.init_schema)
+        applied = store.init_schema()
     if applied:
         typer.echo(f"{store.location}: applied migrations {', '.join(f'{v:04d}' for v in applied)}")
     else:
@@ -35,7 +34,7 @@ def status(config: ConfigOption = None) -> None:
     """Show applied and pending migrations and the (deduplicated) row count of every table."""
     console = Console()
     with _open(config) as store:
-        done = _or_exit(lambda: applied_versions(store))
+        done = applied_versions(store)
         versions = Table(title=f"migrations on {store.location}")
         for heading in ("version", "name", "state"):
             versions.add_column(heading)
@@ -43,30 +42,20 @@ def status(config: ConfigOption = None) -> None:
             state = "applied" if migration.version in done else "pending"
             versions.add_row(f"{migration.version:04d}", migration.name, state)
         console.print(versions)
-        tables = _or_exit(
-            lambda: store.query(
-                "SELECT name, engine, total_rows FROM system.tables WHERE database = currentDatabase() ORDER BY name"
-            )
+        tables = store.query(
+            "SELECT name, engine, total_rows FROM system.tables WHERE database = currentDatabase() ORDER BY name"
         )
         counts = Table(title="tables")
         for heading in ("table", "engine", "rows", "rows (raw)"):
             counts.add_column(heading, justify="right" if heading.startswith("rows") else "left")
         for name, engine, total_rows in tables:
-            distinct = _or_exit(lambda name=name: store.count(name))
+            distinct = store.count(name)
             counts.add_row(name, engine, str(distinct), str(total_rows if total_rows is not None else ""))
         console.print(counts)
 
 
 def _open(config: Path | None) -> Store:
-    return _or_exit(lambda: connect(load_settings(config).storage))
-
-
-def _or_exit(action):
-    try:
-        return action()
-    except PairflowError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from None
+    return connect(load_settings(config).storage)
 
 
 def register(app: typer.Typer) -> None:

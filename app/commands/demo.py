@@ -21,7 +21,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from app.options import override_collector
+from app.options import ConfigOption, override_collector
 from app.runners.embedded import EmbeddedIngest
 from app.commands.scan import record_scan, stored_candles
 from flows.strategy import chain_strategy, resolve_spreads, universe_pairs
@@ -73,9 +73,7 @@ def demo(
     speed: float = typer.Option(1.0, "--speed", min=0.01, help="Simulated seconds per wall second."),
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Venue port; 0 picks a free one."),
     refresh: float = typer.Option(1.0, "--refresh", min=0.1, help="Seconds between screen updates."),
-    config: Path | None = typer.Option(
-        None, "--config", help="TOML config file (default: $PAIRFLOW_CONFIG or ./pairflow.toml)."
-    ),
+    config: ConfigOption = None,
 ) -> None:
     """Run the embedded demo: venue + synthetic market + collector + ingest and strategy flow + chDB.
 

@@ -13,7 +13,7 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 from confluent_kafka.admin import AdminClient
 
-from app.options import UrlOption, override_collector
+from app.options import ConfigOption, UrlOption, override_collector
 from app.runners.embedded import CollectorThread
 from flows.ingest import ingest_dataflow, prepare_recovery, tune_gc_for_throughput
 from pairflow.config import Settings, load_settings
@@ -67,9 +67,7 @@ def ingest(
         "--until-end",
         help="Broker mode: stop once every topic partition has been read instead of waiting for more.",
     ),
-    config: Path | None = typer.Option(
-        None, "--config", help="TOML config file (default: $PAIRFLOW_CONFIG or ./pairflow.toml)."
-    ),
+    config: ConfigOption = None,
 ) -> None:
     """Store market data in ClickHouse and derive 1s/1m bars and book snapshots.
 
