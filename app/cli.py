@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -31,9 +30,7 @@ from typer.core import TyperGroup
 from app.commands import alertmanager, backfill, collect, config, dashboards, data, db, demo, ingest, logs, scan, venue
 from pairflow.errors import PairflowError
 
-__all__ = ["EXIT_INTERRUPTED", "app", "main", "report_error"]
-
-EXIT_INTERRUPTED = 130
+__all__ = ["app", "main", "report_error"]
 
 
 def report_error(error: PairflowError) -> None:
@@ -42,17 +39,17 @@ def report_error(error: PairflowError) -> None:
 
 
 class _RootGroup(TyperGroup):
-    """Turns expected errors and Ctrl-C into the exit-code convention for every sub-command."""
+    """Turns expected errors into one line and their exit code, for every sub-command.
 
-    def invoke(self, ctx: click.Context) -> Any:
+    (Typer itself turns Ctrl-C into exit code 130 and usage errors into 2.)
+    """
+
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except PairflowError as error:
             report_error(error)
-            raise click.exceptions.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            Console(stderr=True).print("interrupted", highlight=False)
-            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+            raise typer.Exit(error.exit_code) from None
 
 
 app = typer.Typer(

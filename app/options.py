@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from pairflow.config import CollectorSettings, config_error_from
-from pairflow.errors import PairflowError
+from pairflow.config import CollectorSettings, with_changes
+from pairflow.errors import ConfigError
 
-__all__ = ["ConfigOption", "UrlOption", "override_collector", "parse_coins"]
+__all__ = ["ConfigOption", "UrlOption", "override_collector", "parse_coins", "usable_directory"]
 
 ConfigOption = Annotated[
     Path | None,
@@ -31,7 +31,7 @@ def parse_coins(text: str | None) -> list[str]:
         return []
     coins = [coin.strip() for coin in text.split(",")]
     if not all(coins):
-        raise PairflowError(f"--coins {text!r} must be a comma-separated list of coin names such as BTC,ETH")
+        raise ConfigError(f"--coins {text!r} must be a comma-separated list of coin names such as BTC,ETH")
     return coins
 
 
@@ -46,7 +46,23 @@ def override_collector(
         updates["coins"] = parse_coins(coins)
     if top is not None:
         updates["top_n"] = top
+    return with_changes(settings, "collector", **updates)
+
+
+def usable_directory(path: Path, option: str) -> Path:
+    """Create ``path`` if needed and prove it writable, so a bad directory fails at start in one line.
+
+    Raises
+    ------
+    ConfigError
+        Naming the option, the path and the operating system's reason.
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path} is a file, not a directory")
     try:
-        return CollectorSettings.model_validate({**settings.model_dump(), **updates})
-    except ValidationError as error:
-        raise config_error_from(error) from None
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise ConfigError(f"{option} {path} cannot be used as a directory: {error.strerror or error}") from None
+    return path

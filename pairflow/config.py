@@ -12,7 +12,7 @@ import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -22,6 +22,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from pairflow.config_env import CommaListEnvSource, check_environment
 from pairflow.errors import ConfigError
 from pairflow.redaction import REDACTED, is_secret_name, redact_url_passwords
 
@@ -41,6 +42,7 @@ __all__ = [
     "config_error_from",
     "load_settings",
     "resolve_config_path",
+    "with_changes",
 ]
 
 DEFAULT_CONFIG_FILE = Path("pairflow.toml")
@@ -51,6 +53,9 @@ _FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("pairflow_file_values", de
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+SectionT = TypeVar("SectionT", bound=_Section)
 
 
 class StorageSettings(_Section):
@@ -140,7 +145,10 @@ class VenueSettings(_Section):
     port: int = Field(default=8090, ge=0, le=65535, description="Venue port; 0 picks a free port.")
     seed: int = Field(default=7, description="Random seed of the synthetic market, for reproducible runs.")
     speed: float = Field(default=1.0, gt=0, description="Market clock speed-up factor (1.0 = real time).")
-    data_dir: Path = Field(default=Path("./data/venue"), description="Directory holding venue state and recordings.")
+    data_dir: Path | None = Field(
+        default=Path("./data/venue"),
+        description="Directory holding venue snapshots; none (`venue serve --ephemeral`) keeps all state in memory.",
+    )
     market: Literal["synthetic", "replay"] = Field(
         default="synthetic",
         description="Market driver: 'synthetic' (seeded factor model with cointegrated groups) or 'replay' (recorded candles).",
@@ -400,7 +408,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         file_source = InitSettingsSource(settings_cls, init_kwargs=_FILE_VALUES.get())
-        return init_settings, env_settings, file_source
+        return init_settings, CommaListEnvSource(settings_cls), file_source
 
 
 def resolve_config_path(path: Path | None = None) -> Path | None:
@@ -428,6 +436,7 @@ def load_settings(path: Path | None = None) -> Settings:
         One line naming the file or the field and the reason, e.g.
         ``invalid config: storage.batch_max_rows: Input should be greater than 0 (received -1)``.
     """
+    check_environment(Settings, os.environ, "PAIRFLOW_", ignore=(CONFIG_PATH_ENV,))
     resolved = resolve_config_path(path)
     values = _read_toml(resolved) if resolved is not None else {}
     token = _FILE_VALUES.set(values)
@@ -439,11 +448,24 @@ def load_settings(path: Path | None = None) -> Settings:
         _FILE_VALUES.reset(token)
 
 
-def config_error_from(error: ValidationError, source: Path | None = None) -> ConfigError:
+def with_changes(section: SectionT, name: str, **changes: Any) -> SectionT:
+    """Return a copy of a settings section with ``changes`` applied, validated like the config file.
+
+    Command-line options override settings through this, so ``--port 70000``
+    fails exactly like ``port = 70000`` in the file would; ``name`` is the
+    section's name in error messages (``venue.port: ...``).
+    """
+    try:
+        return type(section).model_validate({**section.model_dump(), **changes})
+    except ValidationError as error:
+        raise config_error_from(error, section=name) from None
+
+
+def config_error_from(error: ValidationError, source: Path | None = None, section: str | None = None) -> ConfigError:
     """Turn a pydantic ValidationError into a one-line ConfigError naming each bad field."""
     problems = []
     for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "<root>"
+        field = ".".join(str(part) for part in ((section,) if section else ()) + tuple(item["loc"])) or "<root>"
         reason = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             problems.append(f"{field}: unknown setting")
@@ -460,10 +482,12 @@ def config_error_from(error: ValidationError, source: Path | None = None) -> Con
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        text = path.read_bytes().decode("utf-8-sig")
+        return tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} was not found") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text: save it as UTF-8, as TOML requires") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
     except OSError as error:

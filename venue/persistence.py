@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,21 @@ class SnapshotStore:
     def __init__(self, data_dir: Path, name: str = SNAPSHOT_NAME) -> None:
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / name
+
+    def check_writable(self) -> None:
+        """Create the directory and write a probe file, so an unusable directory fails at start, not at the first save.
+
+        Raises
+        ------
+        SnapshotError
+            Naming the directory and the operating system's reason.
+        """
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.data_dir):
+                pass
+        except OSError as error:
+            raise SnapshotError(f"venue data dir {self.data_dir} is not writable: {error.strerror or error}") from None
 
     def encode(self, state: VenueState) -> bytes:
         """Return the bytes of a snapshot of `state` (call under the engine lock for consistency)."""

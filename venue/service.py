@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pairflow.clock import WALL_CLOCK, SimulatedClock
-from pairflow.config import Settings, StorageSettings
+from pairflow.config import MetricsSettings, Settings, StorageSettings, VenueSettings
 from pairflow.errors import ConfigError
 from pairflow.logs import get_logger
 from pairflow.metrics import counter, gauge, serve_metrics, stop_metrics
@@ -70,79 +70,61 @@ def parse_funding(entries: list[str]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class VenueOptions:
-    """Everything `VenueService` needs; build it from settings with `from_settings`.
+    """What `VenueService` runs: the ``venue`` settings plus the context a process puts around them.
+
+    Everything a user chooses lives once, validated, in `VenueSettings` (file,
+    ``PAIRFLOW_VENUE__*`` or `pairflow venue serve` options); the market's
+    building blocks are derived from it here instead of being mirrored field
+    by field.
 
     Parameters
     ----------
-    host, port
-        Interface and port of the HTTP/WS server; port 0 picks a free one.
-    fund
-        Lowercase address -> USDC credited at first sight of the address.
-    seed, speed
-        Market seed and simulated-clock speed-up.
-    market, replay_from
-        ``synthetic`` or ``replay``; the replay source (directory, candle CSV or ``store``).
-    data_dir
-        Where snapshots live; None keeps everything in memory.
+    venue
+        The venue section; ``data_dir=None`` keeps all state in memory.
+    metrics
+        Where the venue serves Prometheus /metrics; port 0 leaves that to the caller.
+    storage
+        The store ``replay_from="store"`` reads candles and funding from.
+    start_ms
+        Simulated time of a fresh start; default: the wall clock.
     """
 
-    host: str = "127.0.0.1"
-    port: int = 8090
-    fund: dict[str, float] = field(default_factory=dict)
-    seed: int = 7
-    speed: float = 1.0
-    market: str = "synthetic"
-    replay_from: str | None = None
-    data_dir: Path | None = None
-    step_ms: int = 250
-    snapshot_interval_s: float = 30.0
-    groups: tuple[CointegrationGroup, ...] | None = None
-    half_life_s: float = 1800.0
-    spread_std: float = 0.004
-    market_vol: float = 0.005
-    idio_vol: float = 0.007
-    quote: QuoteConfig = field(default_factory=QuoteConfig)
-    takers: TakerConfig = field(default_factory=TakerConfig)
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = 0
+    venue: VenueSettings = field(default_factory=VenueSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     storage: StorageSettings | None = None
     start_ms: int | None = None
-    universe_file: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VenueOptions:
-        """Build options from the ``venue`` (and ``metrics``, ``storage``) sections."""
-        venue = settings.venue
-        groups = None
-        if venue.groups is not None:
-            groups = tuple(
-                CointegrationGroup(tuple(group.coins), tuple(group.betas), venue.half_life_s, venue.spread_std)
-                for group in venue.groups
-            )
-        return cls(
-            host=venue.host,
-            port=venue.port,
-            fund=parse_funding([f"{address}={amount}" for address, amount in venue.fund.items()]),
-            seed=venue.seed,
-            speed=venue.speed,
-            market=venue.market,
-            replay_from=venue.replay_from,
-            data_dir=venue.data_dir,
-            step_ms=venue.step_ms,
-            snapshot_interval_s=venue.snapshot_interval_s,
-            groups=groups,
-            half_life_s=venue.half_life_s,
-            spread_std=venue.spread_std,
-            market_vol=venue.market_vol,
-            idio_vol=venue.idio_vol,
-            quote=QuoteConfig(levels=venue.book_levels, half_spread_bps=venue.half_spread_bps),
-            takers=TakerConfig(
-                rate_per_minute=venue.trade_rate_per_minute, median_notional=venue.taker_median_notional
-            ),
-            metrics_host=settings.metrics.host,
-            metrics_port=settings.metrics.port,
-            storage=settings.storage,
-            universe_file=venue.universe_file,
+        """Build options from the ``venue``, ``metrics`` and ``storage`` sections."""
+        return cls(settings.venue, settings.metrics, settings.storage)
+
+    @property
+    def fund(self) -> dict[str, float]:
+        """Lowercase address -> USDC credited at first sight of the address."""
+        return parse_funding([f"{address}={amount}" for address, amount in self.venue.fund.items()])
+
+    @property
+    def groups(self) -> tuple[CointegrationGroup, ...] | None:
+        """The synthetic market's cointegrated groups; None means the default ones."""
+        venue = self.venue
+        if venue.groups is None:
+            return None
+        return tuple(
+            CointegrationGroup(tuple(group.coins), tuple(group.betas), venue.half_life_s, venue.spread_std)
+            for group in venue.groups
+        )
+
+    @property
+    def quote(self) -> QuoteConfig:
+        """How the market's makers quote."""
+        return QuoteConfig(levels=self.venue.book_levels, half_spread_bps=self.venue.half_spread_bps)
+
+    @property
+    def takers(self) -> TakerConfig:
+        """How often and how large the market's takers trade."""
+        return TakerConfig(
+            rate_per_minute=self.venue.trade_rate_per_minute, median_notional=self.venue.taker_median_notional
         )
 
 
@@ -169,33 +151,31 @@ def load_recording(source: str, storage: StorageSettings | None, coins: list[str
 
 def build_market(options: VenueOptions, universe: Universe, start_ms: int) -> QuotedMarket:
     """Build the market driver the options ask for."""
-    if options.market == "synthetic":
+    if options.venue.market == "synthetic":
         groups = options.groups
         if groups is None:
-            groups = default_groups(universe, options.half_life_s, options.spread_std)
+            groups = default_groups(universe, options.venue.half_life_s, options.venue.spread_std)
         try:
             return SyntheticMarket.build(
                 universe,
-                seed=options.seed,
+                seed=options.venue.seed,
                 groups=groups,
-                market_vol=options.market_vol,
-                idio_vol=options.idio_vol,
+                market_vol=options.venue.market_vol,
+                idio_vol=options.venue.idio_vol,
                 quote=options.quote,
                 takers=options.takers,
             )
         except ValueError as error:
             raise ConfigError(f"synthetic market: {error}") from None
-    if options.market == "replay":
-        if not options.replay_from:
-            raise ConfigError("--market replay needs --replay-from (a directory, a candle CSV or 'store')")
-        data = load_recording(options.replay_from, options.storage, universe.names)
-        try:
-            return ReplayMarket.build(
-                universe, data, start_ms=start_ms, seed=options.seed, quote=options.quote, takers=options.takers
-            )
-        except ValueError as error:
-            raise ConfigError(f"replay market: {error}") from None
-    raise ConfigError(f"--market must be 'synthetic' or 'replay', was {options.market!r}")
+    if not options.venue.replay_from:
+        raise ConfigError("--market replay needs --replay-from (a directory, a candle CSV or 'store')")
+    data = load_recording(options.venue.replay_from, options.storage, universe.names)
+    try:
+        return ReplayMarket.build(
+            universe, data, start_ms=start_ms, seed=options.venue.seed, quote=options.quote, takers=options.takers
+        )
+    except ValueError as error:
+        raise ConfigError(f"replay market: {error}") from None
 
 
 class VenueService:
@@ -212,9 +192,9 @@ class VenueService:
     def __init__(self, options: VenueOptions, universe: Universe | None = None) -> None:
         self.options = options
         if universe is None:
-            universe = load_universe(options.universe_file) if options.universe_file else default_universe()
+            universe = load_universe(options.venue.universe_file) if options.venue.universe_file else default_universe()
         self.universe = universe
-        self.snapshots = SnapshotStore(options.data_dir) if options.data_dir is not None else None
+        self.snapshots = SnapshotStore(options.venue.data_dir) if options.venue.data_dir is not None else None
         self.engine: Any = None
         self.driver: QuotedMarket | None = None
         self.nonces: NonceTracker | None = None
@@ -234,14 +214,16 @@ class VenueService:
         young-generation threshold makes the cyclic collector a large share of its time.
         """
         tune_gc_for_throughput()
+        if self.snapshots is not None:
+            self.snapshots.check_writable()
         engine, driver = self._restore_or_build()
         with engine.lock:
             for address, usdc in self.options.fund.items():
                 if not engine.is_user(address):
                     engine.fund(address, usdc)
         driver.attach(engine)
-        clock = SimulatedClock(max(self._start_ms(), int(engine.now_ms)), self.options.speed)
-        self.loop = DriverLoop(engine, clock, driver, step_ms=self.options.step_ms)
+        clock = SimulatedClock(max(self._start_ms(), int(engine.now_ms)), self.options.venue.speed)
+        self.loop = DriverLoop(engine, clock, driver, step_ms=self.options.venue.step_ms)
         self.loop.run_due()
         self.loop.start()
         self._start_server()
@@ -250,8 +232,8 @@ class VenueService:
                 target=self._snapshot_periodically, name="venue-snapshots", daemon=True
             )
             self._snapshot_thread.start()
-        if self.options.metrics_port:
-            self.metrics_port = serve_metrics(self.options.metrics_port, self.options.metrics_host)
+        if self.options.metrics.port:
+            self.metrics_port = serve_metrics(self.options.metrics.port, self.options.metrics.host)
         return self.url
 
     def stop(self) -> Path | None:
@@ -296,8 +278,8 @@ class VenueService:
             self.restored = True
             self._check_restored()
             kind = "replay" if isinstance(self.driver, ReplayMarket) else "synthetic"
-            if kind != self.options.market:
-                _log.warning("continuing the market saved in the snapshot", saved=kind, requested=self.options.market)
+            if kind != self.options.venue.market:
+                _log.warning("continuing the market saved in the snapshot", saved=kind, requested=self.options.venue.market)
         self.universe = self.driver.universe
         return self.engine, self.driver
 
@@ -316,20 +298,20 @@ class VenueService:
     def _start_server(self) -> None:
         app = create_app(self.engine, nonces=self.nonces)
         try:
-            sock = bind_socket(self.options.host, self.options.port)
+            sock = bind_socket(self.options.venue.host, self.options.venue.port)
         except OSError as error:
-            raise ConfigError(f"venue cannot listen on {self.options.host}:{self.options.port}: {error.strerror}") from None
+            raise ConfigError(f"venue cannot listen on {self.options.venue.host}:{self.options.venue.port}: {error.strerror}") from None
         self._server = BackgroundServer(app, sock)
         try:
             self._server.start(_STARTUP_TIMEOUT_S)
         except RuntimeError as error:
             raise ConfigError(f"{error}: {error.__cause__!r}") from None
-        self.url = f"http://{self.options.host}:{self._server.port}"
+        self.url = f"http://{self.options.venue.host}:{self._server.port}"
 
     def _snapshot_periodically(self) -> None:
-        while not self._stop_snapshots.wait(self.options.snapshot_interval_s):
+        while not self._stop_snapshots.wait(self.options.venue.snapshot_interval_s):
             try:
                 self.save_snapshot()
                 _SIM_TIME.set(self.engine.now_ms)
             except Exception as error:  # a failed periodic save must not stop the venue
-                _log.error("venue snapshot failed", error=repr(error), data_dir=str(self.options.data_dir))
+                _log.error("venue snapshot failed", error=repr(error), data_dir=str(self.options.venue.data_dir))

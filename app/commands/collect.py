@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from app.coins import check_coins
 from app.options import ConfigOption, UrlOption, override_collector
 from pairflow.config import CollectorSettings, Settings, load_settings
 from pairflow.errors import PairflowError
@@ -46,6 +47,7 @@ def collect(
     settings = load_settings(config)
     collector_settings = override_collector(settings.collector, url, coins, top)
     start_logging(settings)
+    check_coins(collector_settings.url, collector_settings.coins)
     if settings.metrics.port:
         serve_metrics(settings.metrics.port, settings.metrics.host)
     asyncio.run(_collect(settings, collector_settings))

@@ -11,7 +11,6 @@ analysis afterwards.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,12 +20,13 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from app.options import ConfigOption, override_collector
-from app.runners.embedded import EmbeddedIngest
+from app.coins import ensure_listed
 from app.commands.scan import record_scan, stored_candles
+from app.options import ConfigOption, override_collector, usable_directory
+from app.runners.embedded import EmbeddedIngest
 from flows.strategy import chain_strategy, resolve_spreads, universe_pairs
 from operators.scan import ScanConfig, build_panel, scan
-from pairflow.config import Settings, load_settings
+from pairflow.config import MetricsSettings, Settings, load_settings, with_changes
 from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import Store, connect
@@ -73,6 +73,9 @@ def demo(
     speed: float = typer.Option(1.0, "--speed", min=0.01, help="Simulated seconds per wall second."),
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Venue port; 0 picks a free one."),
     refresh: float = typer.Option(1.0, "--refresh", min=0.1, help="Seconds between screen updates."),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", min=0, max=65535, help="Serve Prometheus /metrics on this port; 0 = off. (metrics.port)"
+    ),
     config: ConfigOption = None,
 ) -> None:
     """Run the embedded demo: venue + synthetic market + collector + ingest and strategy flow + chDB.
@@ -86,7 +89,7 @@ def demo(
     --data-dir; stop with Ctrl-C (or --duration) and query it afterwards, e.g.
     `PAIRFLOW_STORAGE__DSN=chdb:///data/demo/chdb pairflow db status`.
     """
-    data_dir = data_dir.resolve()
+    data_dir = usable_directory(data_dir.resolve(), "--data-dir")
     settings = load_settings(config)
     settings.storage.dsn = f"chdb://{data_dir / 'chdb'}"
     settings.storage.spill_dir = data_dir / "spill"
@@ -94,20 +97,17 @@ def demo(
         # Info lines would scroll the live view away; warnings and errors still show.
         settings.logging.level = "WARNING"
     settings.collector = override_collector(settings.collector, coins=coins)
+    if metrics_port is not None:
+        settings.metrics = with_changes(settings.metrics, "metrics", port=metrics_port)
+    venue_settings = with_changes(
+        settings.venue, "venue", port=port, seed=seed, speed=speed, data_dir=data_dir / "venue"
+    )
+    # The demo serves /metrics itself (one registry per process), so the venue does not.
+    venue = VenueService(VenueOptions(venue_settings, MetricsSettings(port=0)))
+    ensure_listed(settings.collector.coins, venue.universe.names, "the demo venue")
     start_logging(settings)
     console = Console()
     metrics = f" · metrics :{serve_metrics(settings.metrics.port, settings.metrics.host)}" if settings.metrics.port else ""
-
-    options = replace(
-        VenueOptions.from_settings(settings),
-        port=port,
-        seed=seed,
-        speed=speed,
-        data_dir=data_dir / "venue",
-        storage=None,
-        metrics_port=0,
-    )
-    venue = VenueService(options)
     url = venue.start()
     settings.collector.url = url
 

@@ -13,7 +13,8 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 from confluent_kafka.admin import AdminClient
 
-from app.options import ConfigOption, UrlOption, override_collector
+from app.coins import check_coins
+from app.options import ConfigOption, UrlOption, override_collector, usable_directory
 from app.runners.embedded import CollectorThread
 from flows.ingest import ingest_dataflow, prepare_recovery, tune_gc_for_throughput
 from pairflow.config import Settings, load_settings
@@ -83,7 +84,12 @@ def ingest(
     if not embedded and (url or coins):
         raise ConfigError("--url and --coins choose what the embedded collector reads: add --embedded")
     settings.collector = override_collector(settings.collector, url, coins)
+    usable_directory(dead_letter_dir, "--dead-letter-dir")
+    if recovery_dir is not None:
+        usable_directory(recovery_dir, "--recovery-dir")
     start_logging(settings)
+    if embedded:
+        check_coins(settings.collector.url, settings.collector.coins)
     tune_gc_for_throughput()
     if settings.metrics.port:
         serve_metrics(settings.metrics.port, settings.metrics.host)

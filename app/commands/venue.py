@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import sys
 import threading
@@ -15,10 +14,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from pairflow.config import load_settings
+from app.options import ConfigOption
+from pairflow.config import load_settings, with_changes
+from pairflow.errors import ConfigError
 from pairflow.logs import start_logging
-from pairflow.errors import PairflowError
-from venue.market.factor_model import CointegrationGroup
 from venue.service import VenueOptions, VenueService, parse_funding
 
 __all__ = ["register", "serve"]
@@ -40,22 +39,22 @@ Examples:
 """
 
 
-def parse_group(text: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
+def parse_group(text: str) -> tuple[list[str], list[float]]:
     """Parse ``ETH,SOL,AVAX`` or ``ETH:1.0,SOL:1.3`` into coins and (optional) betas."""
     coins, betas = [], []
     for item in text.split(","):
         coin, _, beta = item.strip().partition(":")
         if not coin:
-            raise PairflowError(f"--group {text!r} must list coins like ETH,SOL or ETH:1.0,SOL:1.3")
+            raise ConfigError(f"--group {text!r} must list coins like ETH,SOL or ETH:1.0,SOL:1.3")
         coins.append(coin)
         if beta:
             try:
                 betas.append(float(beta))
             except ValueError:
-                raise PairflowError(f"--group {text!r}: beta {beta!r} of {coin} is not a number") from None
+                raise ConfigError(f"--group {text!r}: beta {beta!r} of {coin} is not a number") from None
     if betas and len(betas) != len(coins):
-        raise PairflowError(f"--group {text!r}: give a beta for every coin or for none")
-    return tuple(coins), tuple(betas)
+        raise ConfigError(f"--group {text!r}: give a beta for every coin or for none")
+    return coins, betas
 
 
 def serve(
@@ -117,53 +116,37 @@ def serve(
         float | None, typer.Option(help="Wall seconds between snapshots with --data-dir. (venue.snapshot_interval_s)")
     ] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus /metrics on this port (0 = off). (metrics.port)")] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML file to load (default: $PAIRFLOW_CONFIG or ./pairflow.toml).")
-    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Run the venue until Ctrl-C/SIGTERM (the command help is SERVE_HELP)."""
-    try:
-        settings = load_settings(config)
-        start_logging(settings)
-        options = VenueOptions.from_settings(settings)
-        changes: dict = {}
-        for name, value in (
-            ("host", host),
-            ("port", port),
-            ("seed", seed),
-            ("speed", speed),
-            ("market", market),
-            ("replay_from", replay_from),
-            ("data_dir", data_dir),
-            ("half_life_s", half_life),
-            ("snapshot_interval_s", snapshot_interval),
-            ("step_ms", step_ms),
-            ("universe_file", universe),
-            ("metrics_port", metrics_port),
-        ):
-            if value is not None:
-                changes[name] = value
-        if ephemeral:
-            changes["data_dir"] = None
-        if fund:
-            changes["fund"] = {**options.fund, **parse_funding(fund)}
-        if trade_rate is not None:
-            changes["takers"] = dataclasses.replace(options.takers, rate_per_minute=trade_rate)
-        if no_groups:
-            changes["groups"] = ()
-        elif group:
-            spread_std = options.spread_std
-            chosen_half_life = changes.get("half_life_s", options.half_life_s)
-            changes["groups"] = tuple(
-                CointegrationGroup(coins, betas, chosen_half_life, spread_std) for coins, betas in map(parse_group, group)
-            )
-        elif half_life is not None and options.groups is not None:
-            changes["groups"] = tuple(dataclasses.replace(g, half_life_s=half_life) for g in options.groups)
-        options = dataclasses.replace(options, **changes)
-        run(options)
-    except (PairflowError, ValueError) as error:
-        Console(stderr=True).print(Text.assemble(("error:", "bold red"), f" {error}"), soft_wrap=True)
-        raise typer.Exit(2) from None
+    settings = load_settings(config)
+    start_logging(settings)
+    venue = settings.venue
+    given = {
+        "host": host,
+        "port": port,
+        "seed": seed,
+        "speed": speed,
+        "market": market,
+        "replay_from": replay_from,
+        "data_dir": data_dir,
+        "half_life_s": half_life,
+        "snapshot_interval_s": snapshot_interval,
+        "step_ms": step_ms,
+        "universe_file": universe,
+        "trade_rate_per_minute": trade_rate,
+    }
+    changes: dict[str, object] = {name: value for name, value in given.items() if value is not None}
+    if ephemeral:
+        changes["data_dir"] = None
+    if fund:
+        changes["fund"] = {address.lower(): usdc for address, usdc in venue.fund.items()} | parse_funding(fund)
+    if no_groups:
+        changes["groups"] = []
+    elif group:
+        changes["groups"] = [{"coins": coins, "betas": betas} for coins, betas in map(parse_group, group)]
+    metrics = settings.metrics if metrics_port is None else with_changes(settings.metrics, "metrics", port=metrics_port)
+    run(VenueOptions(with_changes(venue, "venue", **changes), metrics, settings.storage))
 
 
 def run(options: VenueOptions) -> None:
@@ -190,13 +173,14 @@ def run(options: VenueOptions) -> None:
 def startup_panel(service: VenueService) -> Panel:
     """Return the rich panel describing a started venue."""
     options = service.options
+    venue = options.venue
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold cyan")
     table.add_column()
     table.add_row("URL", f"{service.url}  (WebSocket {service.url.replace('http', 'ws', 1)}/ws)")
     driver = service.driver
     kind = type(driver).__name__
-    table.add_row("market", f"{kind}, seed {options.seed}, speed ×{options.speed:g}, step {options.step_ms} ms")
+    table.add_row("market", f"{kind}, seed {venue.seed}, speed ×{venue.speed:g}, step {venue.step_ms} ms")
     table.add_row("universe", ", ".join(service.universe.names))
     groups = getattr(getattr(driver, "model", None), "config", None)
     if groups is not None:
@@ -207,11 +191,11 @@ def startup_panel(service: VenueService) -> Panel:
     funded = ", ".join(f"{address}={amount:,.2f}" for address, amount in options.fund.items()) or "none"
     table.add_row("funded", funded)
     state = "none (in memory only)"
-    if options.data_dir is not None:
-        state = f"{options.data_dir} ({'restored' if service.restored else 'fresh'}, every {options.snapshot_interval_s:g}s)"
+    if venue.data_dir is not None:
+        state = f"{venue.data_dir} ({'restored' if service.restored else 'fresh'}, every {venue.snapshot_interval_s:g}s)"
     table.add_row("data dir", state)
     if service.metrics_port:
-        table.add_row("metrics", f"http://{options.metrics_host}:{service.metrics_port}/metrics")
+        table.add_row("metrics", f"http://{options.metrics.host}:{service.metrics_port}/metrics")
     return Panel(table, title="pairflow venue", subtitle="Ctrl-C to stop", expand=False)
 
 

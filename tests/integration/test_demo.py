@@ -1,26 +1,44 @@
 """The README's first command: the embedded demo stores real market data end to end."""
 
+import re
 import subprocess
 import sys
 
+import httpx
+
 from pairflow.config import StorageSettings
 from pairflow.storage import connect
+from tests.helpers import eventually, free_port
+
+_TRADES_OUT = re.compile(r'^pairflow_collector_messages_out_total\{topic="md\.trades"\} (\S+)$', re.MULTILINE)
 
 
-def test_demo_runs_the_data_plane_and_the_strategy_and_keeps_the_data(tmp_path):
+def test_demo_runs_the_data_plane_and_the_strategy_keeps_the_data_and_serves_metrics(tmp_path):
     data = tmp_path / "demo"
     config = tmp_path / "demo.toml"
     # A livelier market than the default, so the strategy warms up within the run.
     config.write_text("[venue]\ntrade_rate_per_minute = 60.0\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "app", "demo", "--duration", "8", "--speed", "20", "--coins", "ETH,SOL",
-         "--data-dir", str(data), "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "data kept in" in done.stdout
+    port = free_port()
+    command = [sys.executable, "-m", "app", "demo", "--duration", "8", "--speed", "20", "--coins", "ETH,SOL",
+               "--data-dir", str(data), "--config", str(config), "--metrics-port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def trades_counted() -> float:
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.TransportError:  # not listening yet
+                return 0.0
+            found = _TRADES_OUT.search(text)
+            return float(found.group(1)) if found else 0.0
+
+        assert eventually(trades_counted, timeout=60, interval=0.5) > 0
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0, stderr[-2000:]
+    assert "data kept in" in stdout
+    assert f"metrics :{port}" in stdout
     with connect(StorageSettings(dsn=f"chdb://{data / 'chdb'}", spill_dir=tmp_path / "spill")) as store:
         assert store.count("bbo") > 0
         assert store.count("l2_snapshots") > 0
@@ -37,4 +55,4 @@ def test_demo_runs_the_data_plane_and_the_strategy_and_keeps_the_data(tmp_path):
             assert row["legs"] == ["ETH", "SOL"] and len(row["hedge_ratios"]) == 1
             assert {"zscore", "spread_vol", "cost", "funding_diff_per_hour"} <= set(row["features"])
             assert set(row["model_versions"]) == {"kalman"}
-    assert "ETH/SOL" in done.stdout and "spreads (latest signal per spread)" in done.stdout
+    assert "ETH/SOL" in stdout and "spreads (latest signal per spread)" in stdout

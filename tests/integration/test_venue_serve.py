@@ -15,6 +15,7 @@ from eth_account import Account
 from hyperliquid.exchange import Exchange
 from hyperliquid.info import Info
 
+from pairflow.config import VenueSettings
 from tests.conformance.ws_client import ABNORMAL_CLOSURE, send_and_await_close
 from tests.helpers import FIXTURES, eventually, free_port
 from tests.integration.venue_cli import REPO, VenueProcess
@@ -139,7 +140,7 @@ def test_custom_universe_file_and_bad_options(tmp_path):
 
 
 def test_in_process_service_runs_the_simulated_clock_at_speed(tmp_path):
-    service = VenueService(VenueOptions(port=0, speed=120.0, data_dir=tmp_path, seed=2))
+    service = VenueService(VenueOptions(VenueSettings(port=0, speed=120.0, data_dir=tmp_path, seed=2)))
     url = service.start()
     try:
         started = service.engine.now_ms
@@ -163,7 +164,7 @@ def test_sigterm_stops_the_venue_cleanly_and_saves_a_snapshot(tmp_path):
 
 
 def test_in_process_service_serves_with_the_venue_uvicorn_config():
-    service = VenueService(VenueOptions(port=0, seed=4))
+    service = VenueService(VenueOptions(VenueSettings(port=0, seed=4, data_dir=None)))
     url = service.start()
     address = "ws" + url[len("http"):] + "/ws"
     try:

@@ -170,7 +170,7 @@ def test_config_check_reports_ok_and_errors(tmp_path: Path) -> None:
     assert ok.exit_code == 0
     assert ok.output.strip() == f"{good}: ok"
     failed = CliRunner().invoke(app, ["config", "check", str(bad)])
-    assert failed.exit_code == 1
+    assert failed.exit_code == 2
     lines = failed.output.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("error: invalid config in") and "broker.partitions" in lines[0]

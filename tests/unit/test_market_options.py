@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.commands.venue import parse_group
-from pairflow.config import load_settings
+from pairflow.config import VenueGroupSettings, VenueSettings, load_settings, with_changes
 from pairflow.errors import ConfigError, PairflowError
-from venue.market.factor_model import CointegrationGroup
 from venue.market.synthetic import SyntheticMarket
 from venue.service import VenueOptions, build_market, parse_funding
 from venue.universe import default_universe
@@ -30,8 +29,8 @@ def test_bad_funding_entry_is_a_one_line_error(entry, reason):
 
 
 def test_groups_parse_with_and_without_betas():
-    assert parse_group("ETH,SOL") == (("ETH", "SOL"), ())
-    assert parse_group("ETH:1.0, SOL:1.3") == (("ETH", "SOL"), (1.0, 1.3))
+    assert parse_group("ETH,SOL") == (["ETH", "SOL"], [])
+    assert parse_group("ETH:1.0, SOL:1.3") == (["ETH", "SOL"], [1.0, 1.3])
     with pytest.raises(PairflowError, match="a beta for every coin"):
         parse_group("ETH:1.0,SOL")
     with pytest.raises(PairflowError, match="not a number"):
@@ -47,7 +46,7 @@ def test_venue_section_of_the_config_file_builds_the_options(tmp_path):
         "[metrics]\nport = 9109\n"
     )
     options = VenueOptions.from_settings(load_settings(path))
-    assert (options.seed, options.speed, options.metrics_port) == (11, 30.0, 9109)
+    assert (options.venue.seed, options.venue.speed, options.metrics.port) == (11, 30.0, 9109)
     assert options.fund == {ADDRESS.lower(): 1000.0}
     assert options.quote.levels == 8 and options.takers.rate_per_minute == 3.0
     (group,) = options.groups
@@ -58,20 +57,24 @@ def test_venue_section_of_the_config_file_builds_the_options(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("options", "reason"),
+    ("venue", "reason"),
     [
-        (VenueOptions(market="replay"), "needs --replay-from"),
-        (VenueOptions(market="replay", replay_from="/nonexistent/x"), "neither a directory"),
-        (VenueOptions(market="casino"), "must be 'synthetic' or 'replay'"),
-        (VenueOptions(groups=(CointegrationGroup(("ETH", "FOO")),)), "'FOO' is not in the universe"),
+        (VenueSettings(market="replay"), "needs --replay-from"),
+        (VenueSettings(market="replay", replay_from="/nonexistent/x"), "neither a directory"),
+        (VenueSettings(groups=[VenueGroupSettings(coins=["ETH", "FOO"])]), "'FOO' is not in the universe"),
     ],
 )
-def test_market_choice_errors_name_the_cause(options, reason):
+def test_market_choice_errors_name_the_cause(venue, reason):
     with pytest.raises(ConfigError, match=reason):
-        build_market(options, default_universe(), start_ms=0)
+        build_market(VenueOptions(venue), default_universe(), start_ms=0)
+
+
+def test_unknown_market_kind_is_refused_when_the_options_are_set():
+    with pytest.raises(ConfigError, match=r"^invalid config: venue\.market: Input should be 'synthetic' or 'replay'"):
+        with_changes(VenueSettings(), "venue", market="casino")
 
 
 def test_empty_group_list_means_every_coin_walks_alone():
-    market = build_market(VenueOptions(groups=()), default_universe(), start_ms=0)
+    market = build_market(VenueOptions(VenueSettings(groups=[])), default_universe(), start_ms=0)
     assert market.model.config.groups == ()
     assert market.model.config.group_of("ETH") is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pairflow.config import StorageSettings
+from pairflow.config import StorageSettings, VenueSettings
 from pairflow.storage import connect
 from tests.helpers import FIXTURES
 from venue.market.recorded import HOUR_MS, load_csv, load_store
@@ -74,7 +74,7 @@ def test_replay_market_can_be_built_from_the_store(store, tmp_path):
         ["ts", "recv_ts", "id", "coin", "interval", "close_ts", "open", "high", "low", "close", "volume", "trades"],
     )
     settings = StorageSettings(dsn=f"chdb://{tmp_path / 'chdb'}", spill_dir=tmp_path / "spill")
-    options = VenueOptions(market="replay", replay_from="store", storage=settings, data_dir=None)
+    options = VenueOptions(VenueSettings(market="replay", replay_from="store", data_dir=None), storage=settings)
     market = build_market(options, default_universe(), start_ms=HOUR_MS * 1000)
     assert isinstance(market, ReplayMarket)
     assert market.universe.names == ["ETH"]

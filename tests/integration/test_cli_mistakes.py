@@ -1,0 +1,103 @@
+"""Command-line and configuration mistakes end in one clear line and a non-zero exit, never a traceback.
+
+Each case runs ``python -m app`` as a user would, in a fresh directory with a
+clean ``PAIRFLOW_*`` environment, against a real venue where coins matter.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pairflow.config import VenueSettings
+from venue.service import VenueOptions, VenueService
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def venue_url() -> Iterator[str]:
+    service = VenueService(VenueOptions(VenueSettings(port=0, data_dir=None)))
+    url = service.start()
+    try:
+        yield url
+    finally:
+        service.stop()
+
+
+def run_cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if not key.upper().startswith("PAIRFLOW_")}
+    environment.update(PYTHONPATH=str(REPO), COLUMNS="400", **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=90
+    )
+
+
+def a_file(tmp_path: Path) -> Path:
+    path = tmp_path / "a-file"
+    path.write_text("not a directory\n")
+    return path
+
+
+def utf16_config(tmp_path: Path) -> Path:
+    path = tmp_path / "utf16.toml"
+    path.write_text("[venue]\nseed = 3\n", encoding="utf-16")
+    return path
+
+
+def password_config(tmp_path: Path) -> Path:
+    path = tmp_path / "secret.toml"
+    path.write_text('[storage]\ndsn = "postgres://admin:S3CRET@db/x"\n')
+    return path
+
+
+# (id, command line from (tmp_path, venue url), extra environment, words the one line must contain)
+CASES = [
+    ("venue-port-out-of-range", lambda tmp, url: ["venue", "serve", "--port", "70000"], {}, ["venue.port", "65535"]),
+    ("unknown-market", lambda tmp, url: ["venue", "serve", "--market", "casino"], {}, ["venue.market"]),
+    ("venue-data-dir-unwritable", lambda tmp, url: ["venue", "serve", "--port", "0", "--data-dir",
+                                                   str(a_file(tmp) / "venue")], {}, ["not writable"]),
+    ("dead-letter-dir-under-a-file", lambda tmp, url: ["ingest", "--dead-letter-dir", str(a_file(tmp) / "dl")], {},
+     ["--dead-letter-dir", "Not a directory"]),
+    ("recovery-dir-is-a-file", lambda tmp, url: ["ingest", "--recovery-dir", str(a_file(tmp))], {},
+     ["--recovery-dir", "is a file"]),
+    ("config-file-in-utf16", lambda tmp, url: ["config", "check", str(utf16_config(tmp))], {}, ["not UTF-8"]),
+    ("unknown-env-section", lambda tmp, url: ["config", "show"], {"PAIRFLOW_NOPE__X": "1"},
+     ["PAIRFLOW_NOPE__X", "nope"]),
+    ("env-single-underscore", lambda tmp, url: ["config", "show"], {"PAIRFLOW_STORAGE_DSN": "chdb:///x"},
+     ["PAIRFLOW_STORAGE_DSN", "did you mean PAIRFLOW_STORAGE__DSN"]),
+    ("env-bad-json", lambda tmp, url: ["config", "show"], {"PAIRFLOW_VENUE__FUND": "lots"}, ["fund", "not JSON"]),
+    ("password-in-invalid-dsn", lambda tmp, url: ["config", "check", str(password_config(tmp))], {},
+     ["storage.dsn", "postgres://admin:<redacted>@db/x"]),
+    ("collect-unknown-coin", lambda tmp, url: ["collect", "--url", url, "--coins", "NOPE,BTC"], {},
+     ["NOPE", "BTC, ETH"]),
+    ("ingest-unknown-coin", lambda tmp, url: ["ingest", "--embedded", "--url", url, "--coins", "NOPE,BTC"], {},
+     ["NOPE", "BTC, ETH"]),
+    ("demo-unknown-coin", lambda tmp, url: ["demo", "--coins", "NOPE,BTC", "--data-dir", str(tmp / "demo")], {},
+     ["NOPE", "BTC, ETH"]),
+]
+
+
+@pytest.mark.parametrize(("command", "env", "words"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_mistake_is_one_line_and_a_nonzero_exit(tmp_path, venue_url, command, env, words) -> None:
+    result = run_cli(tmp_path, *command(tmp_path, venue_url), env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" not in output
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: ")
+    for word in words:
+        assert word in line
+    assert "S3CRET" not in output
+
+
+def test_comma_separated_coins_in_the_environment_work(tmp_path) -> None:
+    result = run_cli(tmp_path, "config", "show", env={"PAIRFLOW_COLLECTOR__COINS": "BTC, ETH"})
+    assert result.returncode == 0, result.stderr
+    assert tomllib.loads(result.stdout)["collector"]["coins"] == ["BTC", "ETH"]
