@@ -51,6 +51,8 @@ Progress = Callable[[int], None]
 class ImportFileError(PairflowError):
     """Raise for a history file that cannot be imported as it is; the message names file, line and value."""
 
+    exit_code = 2  # the file the user named is unusable: bad input, not a failure while running
+
     def __init__(self, path: Path, line: int, problem: str) -> None:
         super().__init__(f"{path}:{line}: {problem}")
         self.path = path

@@ -178,6 +178,15 @@ def build_market(options: VenueOptions, universe: Universe, start_ms: int) -> Qu
         raise ConfigError(f"replay market: {error}") from None
 
 
+def _universe(path: Path | None) -> Universe:
+    if path is None:
+        return default_universe()
+    try:
+        return load_universe(path)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
 class VenueService:
     """A running venue; `start` it, read `url`, `stop` it (saves a final snapshot).
 
@@ -192,7 +201,7 @@ class VenueService:
     def __init__(self, options: VenueOptions, universe: Universe | None = None) -> None:
         self.options = options
         if universe is None:
-            universe = load_universe(options.venue.universe_file) if options.venue.universe_file else default_universe()
+            universe = _universe(options.venue.universe_file)
         self.universe = universe
         self.snapshots = SnapshotStore(options.venue.data_dir) if options.venue.data_dir is not None else None
         self.engine: Any = None

@@ -74,8 +74,11 @@ def default_universe() -> Universe:
 
 
 def _parse(document: dict, source: str) -> Universe:
+    entries = document.get("universe", []) if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError(f"universe file {source} must hold {{\"universe\": [...]}}, a list of assets")
     listings = []
-    for position, entry in enumerate(document.get("universe", [])):
+    for position, entry in enumerate(entries):
         try:
             spec = AssetSpec(
                 name=str(entry["name"]),

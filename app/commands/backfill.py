@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from app.options import ConfigOption, UrlOption, parse_coins
 from pairflow.config import Settings, load_settings
-from pairflow.errors import PairflowError
+from pairflow.errors import ConfigError
 from pairflow.hyperliquid.client import InfoClient
 from pairflow.logs import start_logging
 from pairflow.storage import Store, connect
@@ -34,7 +34,7 @@ def parse_day(text: str, option: str) -> int:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise PairflowError(f"{option} {text!r} is not a date like 2024-09-01 or 2024-09-01T12:00") from None
+        raise ConfigError(f"{option} {text!r} is not a date like 2024-09-01 or 2024-09-01T12:00") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
@@ -55,11 +55,11 @@ def backfill_command(
     coin_list = parse_coins(coins)
     start_ms, end_ms = parse_day(start, "--from"), parse_day(end, "--to") - 1
     if end_ms < start_ms:
-        raise PairflowError(f"--to {end!r} must be after --from {start!r}")
+        raise ConfigError(f"--to {end!r} must be after --from {start!r}")
     try:
         interval_ms(interval)
     except ValueError as error:
-        raise PairflowError(f"--interval: {error}") from None
+        raise ConfigError(f"--interval: {error}") from None
     start_logging(settings)
     console = Console(stderr=True)
     store = connect(settings.storage)

@@ -115,4 +115,4 @@ def test_backfill_command_loads_the_range_and_reports_rows(history, tmp_path, mo
 
     bad = CliRunner().invoke(app, ["backfill", "--coins", "ETH", "--from", "2024-09-01", "--to", "2024-09-02",
                                    "--interval", "7x", "--url", url])
-    assert bad.exit_code != 0 and "candle interval '7x'" in str(bad.exception)
+    assert bad.exit_code == 2 and "candle interval '7x'" in bad.output

@@ -60,8 +60,8 @@ def test_a_bad_file_stops_the_import_before_anything_is_written(env: Path) -> No
     bad = env / "bad.csv"
     bad.write_text("date,ETH\n20240101,2300\n20240102,0\n")
     result = CliRunner().invoke(app, ["data", "import", str(good), str(bad)])
-    assert result.exit_code != 0
-    assert str(result.exception) == f"{bad}:3: ETH '0' is not a positive price"
+    assert result.exit_code == 2
+    assert f"error: {bad}:3: ETH '0' is not a positive price\n" in result.output
     assert stored(env) == ([], [])
 
 
