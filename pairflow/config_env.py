@@ -8,15 +8,11 @@ Two rules the environment source of pydantic-settings does not give:
   in the file does; ``PAIRFLOW_STORAGE_DSN`` (one underscore) would otherwise
   be ignored in silence while the user believes it applies.
 
->>> from pydantic import BaseModel
->>> class Storage(BaseModel):
-...     dsn: str = ""
->>> class Root(BaseModel):
-...     storage: Storage = Storage()
->>> unknown_variable_reason(Root, ["storage", "dsn"]) is None
+>>> from pairflow.config import Settings
+>>> unknown_variable_reason(Settings, ["storage", "dsn"]) is None
 True
->>> unknown_variable_reason(Root, ["storage_dsn"])
-"no config section 'storage_dsn'; did you mean STORAGE__DSN? Sections and fields are separated by two underscores"
+>>> print(unknown_variable_reason(Settings, ["storage_dsn"], "PAIRFLOW_"))
+no config section 'storage_dsn'; did you mean PAIRFLOW_STORAGE__DSN? Sections and fields are separated by two underscores
 """
 
 from __future__ import annotations
