@@ -11,8 +11,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-# The shared folder beside the checkout; PAIRFLOW_SHARED_DIR points elsewhere (e.g. from a git worktree).
-SHARED = Path(os.environ.get("PAIRFLOW_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
+# The shared folder beside the checkout; TESTS_SHARED_DIR points elsewhere (e.g. from a git worktree).
+# (Not PAIRFLOW_*: that prefix is reserved for settings, and unknown PAIRFLOW_* variables are refused.)
+SHARED = Path(os.environ.get("TESTS_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
