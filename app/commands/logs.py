@@ -19,7 +19,7 @@ from rich.text import Text
 from app.options import ConfigOption
 from pairflow.clock import WALL_CLOCK
 from pairflow.config import load_settings
-from pairflow.errors import PairflowError
+from pairflow.errors import ConfigError
 from pairflow.storage import connect
 
 __all__ = ["LEVELS", "logs_query", "parse_since", "register"]
@@ -40,7 +40,7 @@ def parse_since(text: str, now_ms: int) -> int:
 
     Raises
     ------
-    PairflowError
+    ConfigError
         For anything else, naming the accepted forms.
     """
     match = _DURATION.fullmatch(text.strip())
@@ -49,7 +49,7 @@ def parse_since(text: str, now_ms: int) -> int:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise PairflowError(
+        raise ConfigError(
             f"--since {text!r}: expected a duration such as 30s, 10m, 2h or 1d, or an ISO time such as 2026-01-01T12:00"
         ) from None
     if moment.tzinfo is None:
@@ -127,7 +127,7 @@ def logs(
     process that writes it has stopped, or use a ClickHouse server.
     """
     if level.lower() not in LEVELS:
-        raise PairflowError(f"--level {level!r} is not one of {', '.join(LEVELS)}")
+        raise ConfigError(f"--level {level!r} is not one of {', '.join(LEVELS)}")
     since_ms = parse_since(since, WALL_CLOCK.now_ms()) if since else None
     sql, params = logs_query(level.lower(), since_ms, grep, component, limit)
     with connect(load_settings(config).storage) as store:
