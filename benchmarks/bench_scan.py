@@ -37,7 +37,7 @@ from operators.scan import ScanConfig, build_panel, scan  # noqa: E402
 from sources.history_files import read_history_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-HISTORY = Path(os.environ.get("PAIRFLOW_SHARED_DIR") or ROOT.parent / "shared") / "data" / "hyperliquid"
+HISTORY = Path(os.environ.get("TESTS_SHARED_DIR") or ROOT.parent / "shared") / "data" / "hyperliquid"
 CANDLES = HISTORY / "perp_1h_ohlcv_2024-09_2025-02.csv"
 DELTA, VE, P0 = 1e-4, 1e-3, 1.0
 

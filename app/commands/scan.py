@@ -18,7 +18,7 @@ from app.options import ConfigOption, parse_coins
 from operators.scan import Panel, ScanConfig, ScanResult, SpreadStats, build_panel, scan
 from pairflow.clock import WALL_CLOCK
 from pairflow.config import StorageSettings, load_settings
-from pairflow.errors import PairflowError
+from pairflow.errors import ConfigError, PairflowError
 from pairflow.events import PairStats
 from pairflow.logs import start_logging
 from pairflow.storage import BatchWriter, Store, connect
@@ -56,11 +56,11 @@ def scan_command(
 ) -> None:
     """Run a scan on stored candles (see SCAN_HELP)."""
     if output not in ("table", "json"):
-        raise PairflowError(f"--format {output!r} must be table or json")
+        raise ConfigError(f"--format {output!r} must be table or json")
     try:
         scan_config = ScanConfig(fdr=fdr, min_volume=min_volume, cluster=cluster)  # type: ignore[arg-type]
     except ValueError as error:
-        raise PairflowError(f"scan options: {error}") from None
+        raise ConfigError(f"scan options: {error}") from None
     start_ms = parse_day(start, "--from") if start else None
     end_ms = parse_day(end, "--to") - 1 if end else None
     coins = parse_coins(universe) or None

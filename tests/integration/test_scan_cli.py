@@ -65,9 +65,9 @@ def test_scan_of_imported_synthetic_bars_records_every_candidate(env: Path) -> N
 
 def test_scan_options_are_validated_with_one_line(env: Path) -> None:
     result = CliRunner().invoke(app, ["scan", "--fdr", "1.5"])
-    assert result.exit_code != 0 and str(result.exception) == "scan options: fdr must be in (0, 1), received 1.5"
+    assert result.exit_code == 2 and result.output == "error: scan options: fdr must be in (0, 1), received 1.5\n"
     result = CliRunner().invoke(app, ["scan", "--interval", "1h"])
-    assert result.exit_code != 0 and "fewer than two coins have 1h candles" in str(result.exception)
+    assert result.exit_code == 1 and "fewer than two coins have 1h candles" in result.output
 
 
 @pytest.mark.skipif(not HISTORY.is_file(), reason="../shared/data/hyperliquid is absent (the recorded 1h history)")
