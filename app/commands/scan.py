@@ -90,10 +90,11 @@ def scan_command(
 
 def record_scan(store: Store, storage: StorageSettings, result: ScanResult, interval: str) -> str:
     """Write every candidate of ``result`` to ``pair_stats`` under a new scan id, and return the id."""
-    scan_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    now_ms = WALL_CLOCK.now_ms()
+    scan_id = f"{datetime.fromtimestamp(now_ms / 1000, UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     writer = BatchWriter(store, "pair_stats", settings=storage, background=False)
     try:
-        writer.add_many(to_pair_stats(result, scan_id, interval, WALL_CLOCK.now_ms()))
+        writer.add_many(to_pair_stats(result, scan_id, interval, now_ms))
         writer.flush()
     finally:
         writer.close()
