@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from app.coins import check_coins
 from app.options import ConfigOption, UrlOption, parse_coins
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError
@@ -61,6 +62,8 @@ def backfill_command(
     except ValueError as error:
         raise ConfigError(f"--interval: {error}") from None
     start_logging(settings)
+    api = url or settings.collector.url
+    check_coins(api, coin_list)
     console = Console(stderr=True)
     store = connect(settings.storage)
     try:
@@ -76,7 +79,6 @@ def backfill_command(
                     tasks[key] = bar.add_task(f"{coin} {table}", total=total_ms // 60_000, rows=0)
                 bar.update(tasks[key], completed=done_ms // 60_000, rows=rows)
 
-            api = url or settings.collector.url
             report = asyncio.run(_backfill(store, api, coin_list, start_ms, end_ms, interval, advance, settings))
     except KeyboardInterrupt:
         console.print("backfill interrupted; run the same command again to resume")

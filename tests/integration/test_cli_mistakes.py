@@ -79,6 +79,8 @@ CASES = [
      ["NOPE", "BTC, ETH"]),
     ("ingest-unknown-coin", lambda tmp, url: ["ingest", "--embedded", "--url", url, "--coins", "NOPE,BTC"], {},
      ["NOPE", "BTC, ETH"]),
+    ("backfill-unknown-coin", lambda tmp, url: ["backfill", "--url", url, "--coins", "NOPE,BTC", "--from", "2024-09-01",
+                                               "--to", "2024-09-02"], {}, ["NOPE", "BTC, ETH"]),
     ("demo-unknown-coin", lambda tmp, url: ["demo", "--coins", "NOPE,BTC", "--data-dir", str(tmp / "demo")], {},
      ["NOPE", "BTC, ETH"]),
 ]
