@@ -12,7 +12,9 @@ Conventions (the README lists them for users):
   unreachable, a collector that stopped); 2 a command that could not start
   because of what it was given (bad option, config file, environment variable,
   unusable directory, unknown coin) -- click's own usage errors use 2 as well;
-  130 interrupted with Ctrl-C.
+  130 interrupted by Ctrl-C before finishing. The long-running commands (demo,
+  collect, ingest, venue serve) take Ctrl-C/SIGTERM as their normal stop: they
+  shut down cleanly and exit 0.
 * An expected failure (`pairflow.errors.PairflowError`) is printed as one line
   ``error: ...`` on stderr, never a traceback; its exit code comes from the
   error class (`PairflowError.exit_code`), and passwords in URLs are redacted.
