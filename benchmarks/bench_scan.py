@@ -112,25 +112,20 @@ def scan_block(repeats: int) -> list[str]:
     i, j = (panel.coins.index(c) for c in pair.coins)
     levels = np.log(panel.closes)
     assert pair.eg_statistic == coint(levels[:, i], levels[:, j], trend="c", maxlag=2, autolag="aic")[0]
-    stages = {
+    routes = {"scan, hierarchical clustering": "hierarchical", "scan, PCA + OPTICS": "optics",
+              "scan, every pair (no clustering)": "none"}
+    stages: dict[str, Callable[[], object]] = {
         "parse CSV (76,548 bars)": lambda: read_history_file(CANDLES),
         "build panel": lambda: build_panel(rows),
-        "scan, hierarchical clustering": lambda: scan(panel, ScanConfig(cluster="hierarchical")),
-        "scan, PCA + OPTICS": lambda: scan(panel, ScanConfig(cluster="optics")),
-        "scan, every pair (no clustering)": lambda: scan(panel, ScanConfig(cluster="none")),
+        **{name: (lambda route=route: scan(panel, ScanConfig(cluster=route))) for name, route in routes.items()},
         "CLI: data import + scan into a fresh chDB": cli_end_to_end,
     }
     timings = best_of(repeats, stages)
-    results = {name: scan(panel, ScanConfig(cluster=name.split()[1].strip(",") if "OPTICS" not in name else "optics"))
-               for name in stages if name.startswith("scan, hier") or name.startswith("scan, PCA")}
-    lines = ["| stage | seconds (wall) | seconds (CPU) | candidates / tests / accepted |", "|---|---:|---:|---|"]
+    results = {name: scan(panel, ScanConfig(cluster=route)) for name, route in routes.items()}
+    lines = ["| stage | seconds (wall) | seconds (CPU) | spreads / EG tests / accepted |", "|---|---:|---:|---|"]
     for name, (cpu, wall) in timings.items():
-        detail = ""
-        if name in results:
-            result = results[name]
-            detail = f"{len(result.spreads)} / {result.tests} / {len(result.accepted)}"
-        elif name.startswith("scan, every"):
-            detail = f"{len(panel.coins) * (len(panel.coins) - 1) // 2} pairs / {2 * len(panel.coins) * (len(panel.coins) - 1) // 2} tests"
+        result = results.get(name)
+        detail = f"{len(result.spreads)} / {result.tests} / {len(result.accepted)}" if result else ""
         lines.append(f"| {name} | {wall:.2f} | {cpu:.2f} | {detail} |")
     return lines
 

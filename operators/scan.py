@@ -199,11 +199,13 @@ def scan(panel: Panel, config: ScanConfig = ScanConfig()) -> ScanResult:
     [('A/B', True), ('A/C', False), ('B/C', False)]
     """
     excluded = dict(panel.excluded)
-    liquid = [
-        i for i, coin in enumerate(panel.coins)
-        if panel.median_notional.get(coin, 0.0) >= config.min_volume or _exclude(
-            excluded, coin, f"median notional {panel.median_notional.get(coin, 0.0):.6g} per bar below {config.min_volume:g}")
-    ]
+    liquid = []
+    for i, coin in enumerate(panel.coins):
+        notional = panel.median_notional.get(coin, 0.0)
+        if notional >= config.min_volume:
+            liquid.append(i)
+        else:
+            excluded[coin] = f"median notional {notional:.6g} per bar below {config.min_volume:g}"
     coins = [panel.coins[i] for i in liquid]
     levels = np.log(panel.closes[:, liquid]) if liquid else np.empty((len(panel.times), 0))
     n_obs = levels.shape[0]
@@ -239,11 +241,6 @@ def scan(panel: Panel, config: ScanConfig = ScanConfig()) -> ScanResult:
         spread.rank = rank
     clusters = {coin: int(label) for coin, label in zip(coins, labels)}
     return ScanResult(config, coins, panel.times, rho, tree, clusters, excluded, spreads, len(pvalues))
-
-
-def _exclude(excluded: dict[str, str], coin: str, reason: str) -> bool:
-    excluded[coin] = reason
-    return False
 
 
 def _spread_series(levels: np.ndarray, columns: list[int], weights: tuple[float, ...], intercept: float) -> np.ndarray:
