@@ -41,7 +41,7 @@ from operators.bars import TradeBars
 from operators.book import BookSampler
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import BrokerSettings, Settings, StorageSettings
-from pairflow.events import TOPIC_OF, Bar, BookSnapshot, L2Book, Trade
+from pairflow.events import TOPIC_OF, Bar, BookSnapshot, Gap, L2Book, Trade
 from pairflow.metrics import counter
 from pairflow.runtime import tune_gc_for_throughput
 from pairflow.storage import connect
@@ -145,6 +145,14 @@ class _CoinLogic(op.StatefulBatchLogic):
                     closed += self._fold(pending)
                     pending = []
                 closed += self._tick(value.ms)
+            elif kind is Gap:
+                # Stored; an unfilled trade gap marks the bars it overlaps incomplete.
+                stored.append(value)
+                if pending:
+                    closed += self._fold(pending)
+                    pending = []
+                self.bars.coin = self.bars.coin or value.coin
+                closed += self.bars.gap(value)
             elif kind is L2Book:
                 if not self.book.coin:
                     self.book.coin = value.coin

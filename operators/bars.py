@@ -26,6 +26,14 @@ How a bar is built
   have at most 8 decimals), so every sum -- and the VWAP derived from them -- is
   the correctly rounded value whatever order the trades arrived in.
 
+Gaps: a `pairflow.events.Gap` of the ``trades`` stream that was not filled
+means trades of that span may be missing (the collector was down or lost its
+connection, and the venue's replay did not reach back). Every bar overlapping
+it is marked ``incomplete``: bars still held are re-emitted so marked, and
+bars opened later inside the span are marked at once. A bar already evicted
+(older than ``retention_ms`` past the watermark) is not revised; the ``gaps``
+table still covers it.
+
 Quiet coins: with no new trade the watermark would not move, so the flow
 calls `TradeBars.idle` with the time its injected clock says has passed since
 the coin's last trade (wall time live, event time in a replay); event time is
@@ -41,7 +49,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from operators.state import PickledState
-from pairflow.events import Bar, Trade
+from pairflow.events import Bar, Gap, Trade
 
 __all__ = ["TradeBars", "interval_label"]
 
@@ -79,6 +87,7 @@ class _BarState:
     trades: int = 0
     recv_ts: int = 0
     closed: bool = False
+    incomplete: bool = False
 
 
 class TradeBars(PickledState):
@@ -110,6 +119,15 @@ class TradeBars(PickledState):
     >>> [(b.id, b.open, b.high, b.low, b.close, b.volume, b.vwap, b.sell_volume)
     ...  for b in bars.update(trade(3, 2_000, 101.0, 1.0))]
     [('BTC:1s:1000', 100.0, 102.0, 100.0, 102.0, 4.0, 101.5, 3.0)]
+
+    An unfilled trade gap marks the bars it overlaps, re-emitting closed ones:
+
+    >>> gap = Gap(id="BTC:trades:1900", coin="BTC", stream="trades", ts=5_000, start_ts=1_900, end_ts=2_100,
+    ...           filled=False)
+    >>> [(b.id, b.trades, b.incomplete) for b in bars.update(gap)]
+    [('BTC:1s:1000', 2, True)]
+    >>> [(b.id, b.incomplete) for b in bars.update(trade(4, 3_000, 101.0, 1.0))]
+    [('BTC:1s:2000', True)]
     """
 
     def __init__(
@@ -142,15 +160,36 @@ class TradeBars(PickledState):
         self._watermark = _NO_TIME
         self._next_close = _NEVER
         self._next_evict = _NEVER
+        self._gaps: list[tuple[int, int]] = []
 
     @property
     def watermark(self) -> int | None:
         """Return the event time up to which bars are complete (None before any trade)."""
         return None if self._watermark == _NO_TIME else self._watermark
 
-    def update(self, trade: Trade) -> list[Bar]:
-        """Fold one trade in; return bars that closed or were corrected by it."""
-        return self.update_batch((trade,))
+    def update(self, event: Trade | Gap) -> list[Bar]:
+        """Fold one trade or gap in; return bars that closed or were corrected by it."""
+        if type(event) is Gap:
+            return self.gap(event)
+        return self.update_batch((event,))
+
+    def gap(self, gap: Gap) -> list[Bar]:
+        """Mark every bar overlapping an unfilled trade gap incomplete; return the closed ones so revised.
+
+        Gaps of other streams, and filled ones, change nothing.
+        """
+        if gap.stream != "trades" or gap.filled:
+            return []
+        start, end = gap.start_ts, gap.end_ts
+        self._gaps.append((start, end))
+        ready = {}
+        for key, bar in self._bars.items():
+            interval, bar_start = key
+            if bar_start <= end and bar_start + interval > start and not bar.incomplete:
+                bar.incomplete = True
+                if bar.closed:
+                    ready[key] = bar
+        return self._emit(ready)
 
     def update_batch(self, trades: Iterable[Trade]) -> list[Bar]:
         """Fold trades in; return each bar that closed or was corrected, once, in its latest state."""
@@ -190,6 +229,8 @@ class TradeBars(PickledState):
                 if bar is None:
                     bar = bars[(interval, start)] = _BarState(key, px, key, px, px, px)
                     end = start + interval
+                    if self._gaps:
+                        bar.incomplete = any(lo < end and hi >= start for lo, hi in self._gaps)
                     if end <= watermark:
                         bar.closed = True
                     else:
@@ -267,6 +308,7 @@ class TradeBars(PickledState):
                 del self._seen[bucket]
             for key in [k for k, bar in self._bars.items() if bar.closed and k[1] + keep <= watermark]:
                 del self._bars[key]
+            self._gaps = [(lo, hi) for lo, hi in self._gaps if hi + keep > watermark]
             self._next_evict = min(self._seen, default=_NEVER - keep) + keep
 
     def _emit(self, ready: dict[tuple[int, int], _BarState]) -> list[Bar]:
@@ -291,6 +333,7 @@ class TradeBars(PickledState):
                     trades=bar.trades,
                     buy_volume=bar.buy_volume / _UNITS,
                     sell_volume=(volume - bar.buy_volume) / _UNITS,
+                    incomplete=bar.incomplete,
                 )
             )
         return out

@@ -92,7 +92,11 @@ class Candle(Event, frozen=True, kw_only=True):
 
 
 class Bar(Event, frozen=True, kw_only=True):
-    """A bar derived from trades by pairflow; ``ts`` is the bar open time."""
+    """A bar derived from trades by pairflow; ``ts`` is the bar open time.
+
+    ``incomplete``: the bar overlaps an unfilled trade gap, so trades of its
+    window may be missing and its counts and prices may be wrong.
+    """
 
     id: str
     coin: str
@@ -107,6 +111,7 @@ class Bar(Event, frozen=True, kw_only=True):
     trades: int
     buy_volume: float
     sell_volume: float
+    incomplete: bool = False
 
 
 class BookSnapshot(Event, frozen=True, kw_only=True):

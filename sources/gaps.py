@@ -14,7 +14,7 @@ replay.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from pairflow.events import Gap, Trade
@@ -22,7 +22,7 @@ from pairflow.logs import get_logger
 from pairflow.metrics import counter
 from sources.output import Output
 
-__all__ = ["REPLAY_COVERS", "UNFILLABLE_STREAMS", "GapTracker", "LastTrade", "TradeGap", "trade_gap"]
+__all__ = ["REPLAY_COVERS", "UNFILLABLE_STREAMS", "GapTracker", "LastTrade", "TradeGap", "newest", "trade_gap"]
 
 UNFILLABLE_STREAMS = ("l2Book", "bbo", "activeAssetCtx")
 REPLAY_COVERS = "covered by the trades replayed on resubscribe"
@@ -38,6 +38,26 @@ class LastTrade(NamedTuple):
 
     ts: int
     ids: frozenset[str]
+
+
+def newest(*found: Mapping[str, LastTrade]) -> dict[str, LastTrade]:
+    """Merge per-coin last trades, keeping the newest time per coin (and every id at that time).
+
+    Examples
+    --------
+    >>> newest({"BTC": LastTrade(5, frozenset({"a"}))}, {"BTC": LastTrade(5, frozenset({"b"}))},
+    ...        {"ETH": LastTrade(1, frozenset({"c"}))})["BTC"].ids == {"a", "b"}
+    True
+    """
+    merged: dict[str, LastTrade] = {}
+    for last_trades in found:
+        for coin, last in last_trades.items():
+            known = merged.get(coin)
+            if known is None or last.ts > known.ts:
+                merged[coin] = last
+            elif last.ts == known.ts:
+                merged[coin] = LastTrade(last.ts, known.ids | last.ids)
+    return merged
 
 
 class TradeGap(NamedTuple):

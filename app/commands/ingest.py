@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient
 
 from app.coins import check_coins
 from app.options import ConfigOption, UrlOption, override_collector, usable_directory
-from app.runners.embedded import CollectorThread
+from app.runners.embedded import CollectorThread, resume_point
 from flows.ingest import ingest_dataflow, prepare_recovery, tune_gc_for_throughput
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError, PairflowError
@@ -24,6 +24,7 @@ from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
 from pairflow.topics import ensure_topics, topic_specs
+from sources.journal import Journal
 from sources.kafka_source import market_data_source
 
 __all__ = ["register"]
@@ -55,7 +56,8 @@ def ingest(
     recovery_dir: Path | None = typer.Option(
         None,
         "--recovery-dir",
-        help="Directory of Bytewax recovery snapshots; resume from it after a crash (created on first use).",
+        help="Directory of Bytewax recovery snapshots (and, with --embedded, the journal); resume from it after a "
+        "crash (created on first use).",
     ),
     snapshot_interval: float = typer.Option(
         2.0, "--snapshot-interval", min=0.05, help="Seconds between recovery snapshots (and epochs)."
@@ -75,8 +77,21 @@ def ingest(
     Reads the md.* topics from a broker (distributed mode, which also
     publishes the bars on md.bars for a strategy process) or runs the
     collector in-process (--embedded). Malformed records go to the dead-letter
-    directory; with --recovery-dir a killed process resumes where its last
-    snapshot left off without losing or duplicating results.
+    directory. What a kill of this process (even SIGKILL) costs:
+
+    \b
+    * broker mode, --recovery-dir: nothing; the restart reads on from the last
+      snapshot and stores every record once.
+    * --embedded --recovery-dir: nothing the collector had received; every event
+      is appended to <recovery-dir>/journal before the flow sees it (written to
+      the OS, not fsynced: an OS crash or power loss may lose the last writes).
+    * --embedded alone: events still queued in memory are lost, but not silently.
+
+    In embedded mode the time the process was down is accounted for on restart,
+    per coin given with --coins (or collector.coins): trades the venue replays
+    on subscribe fill it where they reach back, the rest is a trade gap in the
+    `gaps` table, candles and funding are fetched again over REST, and 1s/1m
+    bars overlapping an unfilled trade gap are stored with incomplete = true.
     """
     settings = load_settings(config)
     if embedded and brokers:
@@ -98,7 +113,8 @@ def ingest(
     recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
     epoch = timedelta(seconds=snapshot_interval)
     if embedded:
-        _run_embedded(settings, dead_letter_dir, workers, epoch, recovery)
+        journal = Journal(recovery_dir / "journal") if recovery_dir is not None else None
+        _run_embedded(settings, dead_letter_dir, workers, epoch, recovery, journal)
         return
     addresses = (brokers or settings.broker.bootstrap_servers).split(",")
     settings.broker = settings.broker.model_copy(update={"bootstrap_servers": ",".join(addresses)})
@@ -129,8 +145,9 @@ def _run_embedded(
     workers: int,
     epoch: timedelta,
     recovery: RecoveryConfig | None,
+    journal: Journal | None,
 ) -> None:
-    collecting = CollectorThread(settings.collector)
+    collecting = CollectorThread(settings.collector, journal, resume_point(settings, journal))
 
     def stop_collecting(signum: int, frame: object) -> None:
         # Ending the input, rather than interrupting Bytewax, lets the flow store

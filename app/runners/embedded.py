@@ -1,16 +1,19 @@
 """Embedded ingestion: the collector feeds the ingest flow in-process, no broker.
 
 The collector runs on its own asyncio loop in a thread and pushes events into
-a `QueueSource`; the Bytewax flow drains it. Stopping the collector closes the
-queue, so the flow sees end-of-input, flushes its sinks and returns: what was
-collected is stored before the flow ends.
+a `QueueSource` (in memory) or a `sources.journal.Journal` (on disk, durable
+across a kill); the Bytewax flow drains it. Stopping the collector closes the
+source, so the flow sees end-of-input, flushes its sinks and returns: what was
+collected is stored before the flow ends. A collector starts from where the
+store and the journal end (`resume_point`), so the time it was not running
+is accounted for as a gap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,12 +24,24 @@ from flows.ingest import IngestStreams, ingest_dataflow
 from pairflow.config import CollectorSettings, Settings
 from pairflow.errors import PairflowError
 from pairflow.logs import get_logger
+from pairflow.storage import connect
 from sources.collector import Collector
+from sources.gaps import LastTrade, newest
+from sources.journal import Journal
 from sources.queue_source import QueueSource
+from sources.resume import last_stored_trades
 
-__all__ = ["CollectorThread", "EmbeddedIngest"]
+__all__ = ["CollectorThread", "EmbeddedIngest", "resume_point"]
 
 log = get_logger(__name__)
+
+
+def resume_point(settings: Settings, journal: Journal | None = None) -> dict[str, LastTrade]:
+    """Return the newest trades per configured coin that the store (and ``journal``) already hold."""
+    coins = settings.collector.coins
+    with connect(settings.storage) as store:
+        stored = last_stored_trades(store, coins)
+    return newest(stored, journal.last_trades(coins)) if journal is not None else stored
 
 
 class CollectorThread:
@@ -36,11 +51,20 @@ class CollectorThread:
     ----------
     settings
         Upstream URL, coins and polling cadences.
+    source
+        Where events go: a `Journal`, or by default a new in-memory `QueueSource`.
+    resume
+        The last trades per coin already delivered (see `sources.collector.Collector`).
     """
 
-    def __init__(self, settings: CollectorSettings) -> None:
-        self.source = QueueSource()
-        self.collector = Collector(self.source.emit, settings)
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        source: QueueSource | Journal | None = None,
+        resume: Mapping[str, LastTrade] | None = None,
+    ) -> None:
+        self.source = source if source is not None else QueueSource()
+        self.collector = Collector(self.source.emit, settings, resume=resume)
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._failures: list[BaseException] = []
@@ -95,7 +119,7 @@ class EmbeddedIngest:
         recovery: RecoveryConfig | None = None,
         then: Callable[[IngestStreams], None] | None = None,
     ) -> None:
-        self.collecting = CollectorThread(settings.collector)
+        self.collecting = CollectorThread(settings.collector, resume=resume_point(settings))
         self._flow = ingest_dataflow(settings, self.collecting.source, dead_letter_dir, then=then)
         self._epoch = epoch
         self._recovery = recovery

@@ -61,31 +61,68 @@ def _kill(process: subprocess.Popen) -> None:
     assert process.wait(timeout=10) == -signal.SIGKILL
 
 
-def test_embedded_ingest_killed_three_times_loses_no_trade_silently(fast_venue, tmp_path: Path) -> None:
+@pytest.mark.parametrize("journal", [True, False], ids=["recovery-dir", "no-recovery-dir"])
+def test_embedded_ingest_killed_loses_no_trade_silently(fast_venue, tmp_path: Path, journal: bool) -> None:
     service, tape = fast_venue
-    arguments = ("--embedded", "--url", service.url, "--coins", ",".join(COINS), "--recovery-dir",
-                 str(tmp_path / "recovery"), "--snapshot-interval", "0.5")
+    # Epochs of 2 s: at each kill the flow still holds received trades it has not stored.
+    arguments = ("--embedded", "--url", service.url, "--coins", ",".join(COINS), "--snapshot-interval", "2")
+    if journal:
+        arguments += ("--recovery-dir", str(tmp_path / "recovery"))
     extra = {"PAIRFLOW_COLLECTOR__BACKFILL_HOURS": "0"}
-    for _ in range(KILLS):
+    last_made_at_kills = []
+    started_ms = None
+    for _ in range(KILLS if journal else 1):
         port = free_port()
         process = start_ingest(tmp_path, *arguments, metrics_port=port, extra_env=extra)
         try:
-            eventually(lambda: _stored_trades(port) >= 20, timeout=30)
-            time.sleep(1.0)  # let it run past a snapshot and mid-epoch before the kill
+            started_ms = started_ms or _subscribed_at(service, port)
+            eventually(lambda: _stored_trades(port) >= 10, timeout=30)
+            # The venue stops trading; once the collector has emitted all it will, every trade made is received.
+            service.loop.stop()
+            eventually(lambda: _received_trades_settled(port), timeout=10)
+            last_made_at_kills.append(_last_made(tape))
             _kill(process)
+            service.loop.start()
         finally:
             if process.poll() is None:
                 process.kill()
     port = free_port()
     process = start_ingest(tmp_path, *arguments, metrics_port=port, extra_env=extra)
     try:
-        eventually(lambda: _stored_trades(port) >= 20, timeout=30)
+        eventually(lambda: _stored_trades(port) >= 10, timeout=30)
     finally:
         stop_ingest(process)
     assert process.returncode == 0, (tmp_path / "ingest.log").read_text()[-3_000:]
 
     with connect(chdb_settings(tmp_path)) as store:
-        _assert_nothing_lost_silently(store, tape, service.url)
+        _assert_nothing_lost_silently(store, tape, service.url, started_ms)
+        starts = set(store.query("SELECT coin, start_ts FROM gaps FINAL WHERE stream = 'trades'"))
+    if journal:
+        # Nothing received was lost: each restart's trade gap starts exactly at the last trade made
+        # (and so received) before the kill, not at the last one the killed flow had stored.
+        for last_made in last_made_at_kills:
+            assert set(last_made.items()) <= starts, (last_made, sorted(starts))
+
+
+def _subscribed_at(service: VenueService, port: int) -> int:
+    """Wait until the collector in the process serving metrics on ``port`` subscribed; return the venue's time."""
+    eventually(lambda: metric(port, "pairflow_collector_messages_in_total", channel="subscriptionResponse") > 0,
+               timeout=30)
+    return service.engine.now_ms
+
+
+def _received_trades_settled(port: int) -> bool:
+    before = metric(port, "pairflow_collector_messages_out_total", topic="md.trades")
+    time.sleep(0.5)
+    return metric(port, "pairflow_collector_messages_out_total", topic="md.trades") == before
+
+
+def _last_made(tape: Tape) -> dict[str, int]:
+    last: dict[str, int] = {}
+    for trade in tape.trades:
+        if trade["coin"] in COINS:
+            last[trade["coin"]] = max(last.get(trade["coin"], 0), trade["time"])
+    return last
 
 
 @pytest.mark.broker
@@ -94,10 +131,12 @@ def test_collect_process_killed_in_broker_mode_loses_no_trade_silently(
 ) -> None:
     service, tape = fast_venue
     create_topics(tansu_broker_fn)
+    started_ms = None
     for round_ in range(KILLS + 1):
         port = free_port()
         collector = _start_collect(tmp_path, service.url, tansu_broker_fn, port)
         try:
+            started_ms = started_ms or _subscribed_at(service, port)
             eventually(lambda: metric(port, "pairflow_collector_messages_out_total", topic="md.trades") >= 20,
                        timeout=30)
             time.sleep(1.0)
@@ -113,7 +152,7 @@ def test_collect_process_killed_in_broker_mode_loses_no_trade_silently(
     assert ingest.wait(timeout=60) == 0, (tmp_path / "ingest.log").read_text()[-3_000:]
 
     with connect(chdb_settings(tmp_path)) as store:
-        _assert_nothing_lost_silently(store, tape, service.url)
+        _assert_nothing_lost_silently(store, tape, service.url, started_ms)
 
 
 def _start_collect(tmp_path: Path, url: str, broker: TansuBroker, metrics_port: int) -> subprocess.Popen:
@@ -130,7 +169,7 @@ def _start_collect(tmp_path: Path, url: str, broker: TansuBroker, metrics_port: 
                             cwd=tmp_path, env=dict(os.environ, **env), stdout=log, stderr=subprocess.STDOUT)
 
 
-def _assert_nothing_lost_silently(store: Store, tape: Tape, url: str) -> None:
+def _assert_nothing_lost_silently(store: Store, tape: Tape, url: str, started_ms: int) -> None:
     stored = dict(store.query("SELECT id, ts FROM trades FINAL"))
     rows, unique = store.query("SELECT count(), uniqExact(id) FROM trades FINAL")[0]
     assert rows == unique == len(stored)
@@ -138,16 +177,23 @@ def _assert_nothing_lost_silently(store: Store, tape: Tape, url: str) -> None:
     for coin, start, end in store.query("SELECT coin, start_ts, end_ts FROM gaps FINAL WHERE stream = 'trades'"
                                         " AND NOT filled"):
         gaps[coin].append((start, end))
-    first, last = min(stored.values()), max(stored.values())
+    # Per coin, from the first trade stored (before it, the first run had nothing to miss) to the last,
+    # by trade id: the venue numbers trades in the order it makes them, and several share a millisecond.
+    spans = {coin: (first, last) for coin, first, last in store.query(
+        "SELECT coin, min(tid), max(tid) FROM trades FINAL GROUP BY coin")}
+    assert set(spans) == set(COINS)
     venue = {f"{trade['coin']}:{trade['tid']}": trade for trade in tape.trades if trade["coin"] in COINS}
     assert set(stored) <= set(venue), "stored trades the venue never made"
-    in_span = {trade_id: trade for trade_id, trade in venue.items() if first <= trade["time"] <= last}
+    in_span = {trade_id: trade for trade_id, trade in venue.items()
+               if spans[trade["coin"]][0] <= trade["tid"] <= spans[trade["coin"]][1]}
     missing = [trade for trade_id, trade in in_span.items() if trade_id not in stored]
     silent = [trade for trade in missing
               if not any(start <= trade["time"] <= end for start, end in gaps[trade["coin"]])]
     assert not silent, f"{len(silent)} of {len(missing)} missing trades lie in no recorded gap: {silent[:3]}"
 
-    minutes = range(first - first % MINUTE_MS, last - last % MINUTE_MS, MINUTE_MS)  # closed before the stop
+    # Every minute from the first start to the last trade stored, but the two partly covered ones.
+    last = min(max(trade["time"] for trade in in_span.values() if trade["coin"] == coin) for coin in COINS)
+    minutes = range(started_ms - started_ms % MINUTE_MS + MINUTE_MS, last - last % MINUTE_MS, MINUTE_MS)
     venue_candles = asyncio.run(_venue_candles(url, minutes.start, minutes.stop))
     stored_candles = {(coin, ts): (n, volume) for coin, ts, n, volume in store.query(
         "SELECT coin, ts, trades, volume FROM candles FINAL WHERE interval = '1m'")}

@@ -6,7 +6,7 @@ import pytest
 
 from operators.bars import TradeBars, interval_label
 from operators.check import check_operator
-from pairflow.events import Bar, Trade
+from pairflow.events import Bar, Gap, Trade
 
 
 def trade(tid: int, ts: int, px: float, sz: float, side: str = "B", coin: str = "BTC") -> Trade:
@@ -138,8 +138,31 @@ def test_interval_labels() -> None:
     assert labels == ["1s", "1m", "5m", "1d", "1500ms"]
 
 
+def gap(start: int, end: int, filled: bool = False, stream: str = "trades") -> Gap:
+    return Gap(id=f"BTC:{stream}:{start}", coin="BTC", stream=stream, ts=end + 1, start_ts=start, end_ts=end,
+               filled=filled)
+
+
+def test_an_unfilled_trade_gap_marks_exactly_the_bars_it_overlaps() -> None:
+    bars = TradeBars("BTC", intervals_ms=(1_000, 5_000), lateness_ms=0)
+    closed = feed(bars, [trade(1, 1_500, 100.0, 1.0), trade(2, 2_500, 101.0, 1.0), trade(3, 3_500, 102.0, 1.0)])
+    assert [bar.id for bar in closed] == ["BTC:1s:1000", "BTC:1s:2000"]
+    assert not any(bar.incomplete for bar in closed)
+
+    assert bars.update(gap(2_000, 2_200, filled=True)) == []
+    assert bars.update(gap(2_000, 2_200, stream="l2Book")) == []
+    revised = bars.update(gap(2_999, 4_000))
+    # 1s:2000 (closed) is re-emitted marked; 1s:3000 and 5s:0 are still open and marked when they close.
+    assert [(bar.id, bar.trades, bar.incomplete) for bar in revised] == [("BTC:1s:2000", 1, True)]
+    later = feed(bars, [trade(4, 4_100, 103.0, 1.0), trade(5, 6_000, 104.0, 1.0)])
+    assert {bar.id: bar.incomplete for bar in later} == {
+        "BTC:1s:3000": True, "BTC:1s:4000": True, "BTC:5s:0": True}
+    assert not any(bar.incomplete for bar in bars.close_all())  # 1s:6000 and 5s:5000 lie after the gap
+
+
 def test_trade_bars_pass_the_conformance_battery() -> None:
     trades = [trade(i, 1_000 + (i * 337) % 9_000, 100.0 + i % 7, 0.5 + i % 3, "AB"[i % 2]) for i in range(200)]
     trades += trades[:20]
-    check_operator(TradeBars("BTC", intervals_ms=(1_000, 5_000), lateness_ms=300, retention_ms=4_000), trades)
+    events: list[Trade | Gap] = [*trades[:70], gap(3_000, 3_400), *trades[70:150], gap(8_000, 8_100), *trades[150:]]
+    check_operator(TradeBars("BTC", intervals_ms=(1_000, 5_000), lateness_ms=300, retention_ms=4_000), events)
 
