@@ -89,7 +89,7 @@ def test_embedded_ingest_killed_loses_no_trade_silently(fast_venue, tmp_path: Pa
     port = free_port()
     process = start_ingest(tmp_path, *arguments, metrics_port=port, extra_env=extra)
     try:
-        eventually(lambda: _stored_trades(port) >= 10, timeout=30)
+        _run_whole_minutes(service, port)
     finally:
         stop_ingest(process)
     assert process.returncode == 0, (tmp_path / "ingest.log").read_text()[-3_000:]
@@ -109,6 +109,12 @@ def _subscribed_at(service: VenueService, port: int) -> int:
     eventually(lambda: metric(port, "pairflow_collector_messages_in_total", channel="subscriptionResponse") > 0,
                timeout=30)
     return service.engine.now_ms
+
+
+def _run_whole_minutes(service: VenueService, port: int) -> None:
+    """Let the last run collect three venue minutes, so some whole minutes (and bars) lie in no gap."""
+    subscribed = _subscribed_at(service, port)
+    eventually(lambda: service.engine.now_ms >= subscribed + 3 * MINUTE_MS, timeout=30)
 
 
 def _received_trades_settled(port: int) -> bool:
@@ -139,6 +145,8 @@ def test_collect_process_killed_in_broker_mode_loses_no_trade_silently(
             started_ms = started_ms or _subscribed_at(service, port)
             eventually(lambda: metric(port, "pairflow_collector_messages_out_total", topic="md.trades") >= 20,
                        timeout=30)
+            if round_ == KILLS:
+                _run_whole_minutes(service, port)
             time.sleep(1.0)
             if round_ < KILLS:
                 _kill(collector)
