@@ -19,6 +19,7 @@ ALLOWED = {
     "pairflow/storage/spill.py": "orders spill file names",
     "venue/persistence.py": "names the file a corrupt snapshot is moved to",
     "sources/queue_source.py": "tells Bytewax when to poll again (its API takes a wall datetime)",
+    "sources/journal.py": "tells Bytewax when to poll again (its API takes a wall datetime)",
 }
 
 
