@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from pairflow.config import VenueSettings
 from pairflow.hyperliquid.client import InfoClient
 from pairflow.storage import Store, connect
 from tests.broker import TansuBroker
@@ -43,7 +44,7 @@ KILLS = 3
 @pytest.fixture
 def fast_venue() -> Iterator[tuple[VenueService, Tape]]:
     """Yield a started venue at 30x speed with lively takers, and the record of its trades."""
-    service = VenueService(VenueOptions(port=0, speed=30.0, data_dir=None, metrics_port=0, storage=None))
+    service = VenueService(VenueOptions(VenueSettings(port=0, speed=30.0, data_dir=None)))
     service.start()
     tape = Tape(service.engine)
     try:
