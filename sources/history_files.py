@@ -10,7 +10,8 @@ Three layouts are recognised from the header:
   an empty cell means the symbol has no bar at that time.
 
 Column order and case do not matter. Timestamps may be ISO 8601 (UTC unless a
-zone is given), ``yyyymmdd``, or epoch seconds/milliseconds. The bar interval
+zone is given), ``yyyymmdd`` (text or an 8-digit integer), or epoch seconds or
+milliseconds. The bar interval
 is inferred as the smallest step between a coin's bars and must be a whole
 number of seconds from 1 s to 1 d; every step must be a multiple of it.
 
@@ -177,9 +178,9 @@ def _time_ms(path: Path, line: int, value: Any) -> int:
         return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp() * 1000)
     text = str(value).strip()
     if isinstance(value, int) or text.isdigit():
-        number = int(text)
-        if len(text) == 8 and not isinstance(value, int):
+        if len(text) == 8:  # yyyymmdd; as epoch seconds it would be a day in 1970-73
             return _time_ms(path, line, _yyyymmdd(path, line, text))
+        number = int(text)
         return number * 1000 if number < 100_000_000_000 else number
     try:
         return _time_ms(path, line, datetime.fromisoformat(text.replace("Z", "+00:00")))

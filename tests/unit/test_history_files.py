@@ -62,6 +62,10 @@ def test_parquet_files_read_like_csv(tmp_path: Path) -> None:
     pq.write_table(table, tmp_path / "bars.parquet")
     history = read_history_file(tmp_path / "bars.parquet")
     assert history.interval == "1m" and [c.ts for c in history.candles] == [0, 60_000, 120_000]
+    wide = pa.table({"date": [20240101, 20240102], "BTC": [42000.0, 43000.0]})
+    pq.write_table(wide, tmp_path / "wide.parquet")
+    daily = read_history_file(tmp_path / "wide.parquet")
+    assert (daily.layout, daily.interval, daily.candles[0].ts) == ("wide", "1d", 1_704_067_200_000)
     bad = table.set_column(3, "high", pa.array([1.0, -2.0, 3.0]))
     pq.write_table(bad, tmp_path / "bad.parquet")
     with pytest.raises(ImportFileError, match=r"bad\.parquet:3: high -2\.0 is not a positive price"):
