@@ -112,6 +112,9 @@ COLLECTOR_LAST_EVENT = _define(
 COLLECTOR_GAPS = _define(
     "counter", "pairflow_collector_gaps", "Missed spans of a stream, by whether REST filled them.", ["stream", "filled"]
 )
+JOURNAL_BYTES_WRITTEN = _define(
+    "counter", "pairflow_journal_bytes_written", "Bytes appended to the embedded-mode journal."
+)
 BACKFILL_ROWS = _define("counter", "pairflow_backfill_rows", "Rows fetched by REST backfill.", ["table"])
 BACKFILL_SKIPPED_PAGES = _define(
     "counter", "pairflow_backfill_skipped_pages", "Backfill pages skipped because they could not be parsed.", ["table"]
