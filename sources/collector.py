@@ -23,6 +23,12 @@ candles and funding of the hole are fetched again over REST in the
 background, and books and contexts, which have no history, are recorded as
 unfilled gaps.
 
+Lag (``pairflow_collector_lag_seconds``) is receive time minus exchange time
+of trades, books and BBOs, so ``clock`` must be the clock the exchange stamps
+with: the wall clock for Hyperliquid, the venue's simulated clock when it runs
+in the same process (the demo). The trades a (re)subscription replays are
+history, not lag, and are left out.
+
 ``emit`` runs on the event loop; a blocking emit (a full producer buffer)
 pauses collection, which is the intended backpressure.
 """
@@ -135,6 +141,7 @@ class Collector:
         self._refetching: list[_Hole] = []
         self._replay_deadline = float("inf")
         self._subscribed_since_lost = False
+        self._replay_pending: set[str] = set()
         for coin, last in (resume or {}).items():
             self.gaps.resume(coin, last)
             self._hole_starts[coin] = last.ts
@@ -233,10 +240,15 @@ class Collector:
             if self._hole_starts and self._subscribed_since_lost and channel in _STAMPED_NOW:
                 self._close_holes(newest)
         if channel == "trades":
+            replayed = events[0].coin in self._replay_pending
+            self._replay_pending.discard(events[0].coin)
             events = self.gaps.fresh(events)
+            stamped = not replayed
+        if stamped:
+            lag = _LAG.labels(channel)
+            for event in events:
+                lag.observe(max(0, recv_ts - event.ts) / 1000)
         for event in events:
-            if stamped:
-                _LAG.labels(channel).observe(max(0, recv_ts - event.ts) / 1000)
             self.out.emit(event)
 
     def _exchange_now(self) -> int:
@@ -250,6 +262,7 @@ class Collector:
 
     def _subscribed(self) -> None:
         self._subscribed_since_lost = True
+        self._replay_pending = set(self.coins)
         self._replay_deadline = time.monotonic() + self.replay_wait_s
         for coin, start in self._hole_starts.items():
             self.gaps.expect_replay(coin, start)

@@ -116,7 +116,11 @@ def demo(
     found = scan_at_start(store, settings) if settings.strategy.universe == "pair_stats" else "scan: off (universe = config)"
     spreads = demo_spreads(settings, store)
     ingest = EmbeddedIngest(
-        settings, data_dir / "dead-letters", epoch=timedelta(seconds=1), then=chain_strategy(spreads, settings)
+        settings,
+        data_dir / "dead-letters",
+        epoch=timedelta(seconds=1),
+        then=chain_strategy(spreads, settings),
+        clock=venue.loop.clock,  # the clock the venue stamps with: lag and idle bars are measured on it
     )
     ingest.start()
     started = time.monotonic()

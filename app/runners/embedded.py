@@ -21,6 +21,7 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
 from flows.ingest import IngestStreams, ingest_dataflow
+from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import CollectorSettings, Settings
 from pairflow.errors import PairflowError
 from pairflow.logs import get_logger
@@ -55,6 +56,8 @@ class CollectorThread:
         Where events go: a `Journal`, or by default a new in-memory `QueueSource`.
     resume
         The last trades per coin already delivered (see `sources.collector.Collector`).
+    clock
+        The clock the upstream stamps events with (receive times and lag).
     """
 
     def __init__(
@@ -62,9 +65,10 @@ class CollectorThread:
         settings: CollectorSettings,
         source: QueueSource | Journal | None = None,
         resume: Mapping[str, LastTrade] | None = None,
+        clock: Clock = WALL_CLOCK,
     ) -> None:
         self.source = source if source is not None else QueueSource()
-        self.collector = Collector(self.source.emit, settings, resume=resume)
+        self.collector = Collector(self.source.emit, settings, resume=resume, clock=clock.now_ms)
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._failures: list[BaseException] = []
@@ -109,6 +113,9 @@ class EmbeddedIngest:
     then
         Chains further stages (e.g. `flows.strategy.chain_strategy`) onto the
         ingest streams, in the same dataflow.
+    clock
+        The clock the upstream stamps events with: the venue's when it runs in
+        this process, so lag and idle bars follow its (possibly faster) time.
     """
 
     def __init__(
@@ -118,9 +125,10 @@ class EmbeddedIngest:
         epoch: timedelta = timedelta(seconds=1),
         recovery: RecoveryConfig | None = None,
         then: Callable[[IngestStreams], None] | None = None,
+        clock: Clock = WALL_CLOCK,
     ) -> None:
-        self.collecting = CollectorThread(settings.collector, resume=resume_point(settings))
-        self._flow = ingest_dataflow(settings, self.collecting.source, dead_letter_dir, then=then)
+        self.collecting = CollectorThread(settings.collector, resume=resume_point(settings), clock=clock)
+        self._flow = ingest_dataflow(settings, self.collecting.source, dead_letter_dir, clock=clock, then=then)
         self._epoch = epoch
         self._recovery = recovery
         self._flow_failures: list[BaseException] = []

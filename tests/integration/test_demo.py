@@ -3,12 +3,14 @@
 import re
 import subprocess
 import sys
+import time
 
 import httpx
 
 from pairflow.config import StorageSettings
 from pairflow.storage import connect
 from tests.helpers import eventually, free_port
+from tests.metrics_support import metric_sum, scrape
 
 _TRADES_OUT = re.compile(r'^pairflow_collector_messages_out_total\{topic="md\.trades"\} (\S+)$', re.MULTILINE)
 
@@ -32,6 +34,8 @@ def test_demo_runs_the_data_plane_and_the_strategy_keeps_the_data_and_serves_met
             return float(found.group(1)) if found else 0.0
 
         assert eventually(trades_counted, timeout=60, interval=0.5) > 0
+        time.sleep(1.0)  # a few more books and trades, live rather than replayed
+        lags = scrape(port)
         stdout, stderr = process.communicate(timeout=120)
     finally:
         process.kill()
@@ -56,3 +60,8 @@ def test_demo_runs_the_data_plane_and_the_strategy_keeps_the_data_and_serves_met
             assert {"zscore", "spread_vol", "cost", "funding_diff_per_hour"} <= set(row["features"])
             assert set(row["model_versions"]) == {"kalman"}
     assert "ETH/SOL" in stdout and "spreads (latest signal per spread)" in stdout
+    # Lag is measured on the venue's clock (20x wall time here): positive, and within a wall second.
+    for channel in ("trades", "l2Book", "bbo"):
+        count = metric_sum(lags, "pairflow_collector_lag_seconds_count", channel=channel)
+        total = metric_sum(lags, "pairflow_collector_lag_seconds_sum", channel=channel)
+        assert count > 0 and 0 < total / count < 20.0, (channel, total, count)

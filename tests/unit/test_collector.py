@@ -19,6 +19,7 @@ from sources.gaps import GapTracker
 from sources.output import Output
 from sources.pager import interval_ms
 from tests.helpers import FIXTURES
+from tests.metrics_support import sample
 
 RECV = 1_790_358_620_000
 
@@ -161,6 +162,25 @@ def test_interval_ms(interval: str, ms: int) -> None:
 def test_interval_ms_rejects_unknown_intervals(interval: str) -> None:
     with pytest.raises(ValueError, match="candle interval"):
         interval_ms(interval)
+
+
+def test_lag_is_receive_time_minus_exchange_time_of_trades_books_and_bbo() -> None:
+    collector, _ = _collector()
+    before = {channel: (sample("pairflow_collector_lag_seconds_sum", channel=channel),
+                        sample("pairflow_collector_lag_seconds_count", channel=channel))
+              for channel in ("trades", "l2Book", "bbo", "candle")}
+    collector.handle_frame(GOOD_TRADE, 1_790_000_000_250)
+    for frame in _frames("ws_mixed_testnet_2026.json"):
+        collector.handle_frame(frame, 1_785_251_523_000)
+
+    def observed(channel: str) -> tuple[float, float]:
+        return (sample("pairflow_collector_lag_seconds_sum", channel=channel) - before[channel][0],
+                sample("pairflow_collector_lag_seconds_count", channel=channel) - before[channel][1])
+
+    assert observed("trades") == (pytest.approx(0.25 + 66.657), 2)  # 1785251523000 - 1785251456343
+    assert observed("l2Book") == (pytest.approx(1.111), 1)  # 1785251523000 - 1785251521889
+    assert observed("bbo") == (pytest.approx(0.910), 1)  # 1785251523000 - 1785251522090
+    assert observed("candle") == (0, 0)  # a candle's ts is its open time, not when it was stamped
 
 
 def test_trades_replayed_after_a_resubscribe_are_emitted_once() -> None:
