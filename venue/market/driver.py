@@ -53,11 +53,6 @@ class QuotedMarket:
         state["_listening_to"] = None
         return state
 
-    @property
-    def internal_addresses(self) -> tuple[str, str]:
-        """Return the addresses of the internal maker and taker accounts."""
-        return self.maker.address, self.takers.address
-
     def targets(self, now_ms: int, dt_ms: int) -> dict[str, tuple[float, float]]:
         """Return each coin's fair value and funding-premium target at `now_ms`."""
         raise NotImplementedError
