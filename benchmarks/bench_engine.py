@@ -23,14 +23,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pairflow.runtime import GC_THRESHOLDS, tune_gc_for_throughput  # noqa: E402
-from venue.engine import AssetSpec, Engine, OrderRequest  # noqa: E402
+from venue.engine import AssetSpec, Engine, Limit, OrderRequest, Tif  # noqa: E402
 
 ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
 MIDS = {0: 60_000, 1: 3_000, 2: 150}
 START_MS = 1_790_000_000_000
 USERS = [f"0x{index:040x}" for index in range(1, 21)]
-GTC = {"limit": {"tif": "Gtc"}}
-IOC = {"limit": {"tif": "Ioc"}}
+GTC = Limit(Tif.GTC)
+IOC = Limit(Tif.IOC)
 
 
 def make_orders(count: int, seed: int) -> list[tuple[str, OrderRequest]]:

@@ -297,7 +297,7 @@ class VenueService:
         try:
             with self.engine.lock:
                 self.engine.advance(self.engine.now_ms)
-                self.engine.meta()
+                self.engine.asset_contexts()
         except Exception as error:
             raise SnapshotError(
                 f"venue snapshot {self.snapshots.path} does not fit this version of the venue "

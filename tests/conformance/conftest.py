@@ -21,7 +21,7 @@ from hyperliquid.exchange import Exchange
 from hyperliquid.info import Info
 
 from tests.support.venue import SteppableClock, run_venue
-from venue.engine import AssetSpec, Engine, OrderRequest
+from venue.engine import AssetSpec, Engine, Limit, OrderRequest, Resting, Tif
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hyperliquid"
 ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
@@ -95,8 +95,8 @@ class Venue:
         asset = [spec.name for spec in ASSETS].index(coin)
         with self.engine.lock:
             (status,) = self.engine.place_orders(
-                user, [OrderRequest(asset, is_buy, px, sz, False, {"limit": {"tif": "Gtc"}})])
-        assert "resting" in status, status
+                user, [OrderRequest(asset, is_buy, px, sz, False, Limit(Tif.GTC))])
+        assert isinstance(status, Resting), status
         return user
 
     def seed_book(self, coin: str = "ETH", bid: str = "1999", ask: str = "2001", sz: str = "5") -> str:

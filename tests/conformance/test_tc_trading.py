@@ -304,7 +304,7 @@ def test_tc16_stop_fires_when_the_mark_crosses(venue):
     (status,) = statuses(exchange.order("ETH", False, 0.2, 1700.0, stop, reduce_only=True))
     oid = status["resting"]["oid"]
     with venue.engine.lock:
-        resting = [(ETH, order["oid"]) for order in venue.engine.open_orders(maker)]
+        resting = [(ETH, order.oid) for order in venue.engine.open_orders(maker)]
         venue.engine.cancel(maker, resting)
     venue.seed_book(bid="1700", ask="1710", sz="5")
     eventually(lambda: info.user_state(wallet.address)["assetPositions"] == [])

@@ -14,7 +14,7 @@ from hyperliquid.utils.signing import get_timestamp_ms, sign_l1_action
 from tests.conformance.conftest import SteppableClock, fixture, make_engine, same_shape
 from tests.helpers import eventually
 from tests.support.venue import run_venue
-from venue.engine import OrderRequest
+from venue.engine import Limit, OrderRequest, Tif
 
 HOUR_MS = 3_600_000
 
@@ -193,8 +193,8 @@ def test_candle_snapshot_without_end_time_ends_at_engine_time():
     with engine.lock:
         engine.fund("0x" + "a" * 40, "100000")
         engine.fund("0x" + "b" * 40, "100000")
-        engine.place_orders("0x" + "a" * 40, [OrderRequest(1, False, "2000", "0.5", False, {"limit": {"tif": "Gtc"}})])
-        engine.place_orders("0x" + "b" * 40, [OrderRequest(1, True, "2000", "0.5", False, {"limit": {"tif": "Ioc"}})])
+        engine.place_orders("0x" + "a" * 40, [OrderRequest(1, False, "2000", "0.5", False, Limit(Tif.GTC))])
+        engine.place_orders("0x" + "b" * 40, [OrderRequest(1, True, "2000", "0.5", False, Limit(Tif.IOC))])
     with run_venue(engine) as url:
         candles = API(url).post("/info", {"type": "candleSnapshot",
                                           "req": {"coin": "ETH", "interval": "1m", "startTime": engine.now_ms - 60_000}})

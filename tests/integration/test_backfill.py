@@ -14,6 +14,7 @@ from pairflow.config import StorageSettings
 from pairflow.hyperliquid.client import InfoClient
 from pairflow.storage import Store, connect
 from sources.backfill import BackfillReport, backfill
+from tests.support.wire_engine import WireEngine
 from tests.integration.venue_support import MINUTE_MS, fund_accounts, make_engine, take
 from tests.support.venue import run_venue
 from venue.engine import Engine
@@ -54,9 +55,9 @@ def _stored(store: Store) -> tuple[list[tuple], list[tuple]]:
 
 def _expected(engine: Engine) -> tuple[list[tuple], list[tuple]]:
     candles = [("ETH", c["t"], c["T"], float(c["o"]), float(c["h"]), float(c["l"]), float(c["c"]), float(c["v"]),
-                c["n"]) for c in engine.candle_snapshot("ETH", "1m", T0, END) if T0 <= c["t"] <= END]
+                c["n"]) for c in WireEngine(engine).candle_snapshot("ETH", "1m", T0, END) if T0 <= c["t"] <= END]
     funding = [(coin, f["time"], float(f["fundingRate"]), float(f["premium"]))
-               for coin in ("BTC", "ETH") for f in engine.funding_history(coin, T0, END)]
+               for coin in ("BTC", "ETH") for f in WireEngine(engine).funding_history(coin, T0, END)]
     return candles, funding
 
 

@@ -23,6 +23,7 @@ from pairflow.storage import BatchWriter, Store
 from sinks.kafka import KafkaSink
 from sources.collector import Collector
 from sources.gaps import REPLAY_COVERS
+from tests.support.wire_engine import WireEngine
 from tests.broker import TansuBroker, consume_all
 from tests.helpers import eventually, free_port
 from tests.support.emitted import Emitted
@@ -164,7 +165,7 @@ def test_dropped_websocket_reconnects_backfills_candles_and_records_the_trade_ga
         eventually(lambda: subscribed(collector))
         before = make_trades(engine, tape, 3)
         eventually(lambda: collector.events_out["md.trades"] >= 3)
-        outage_minute = engine.candle_snapshot("ETH", "1m", clock() - MINUTE_MS, clock())[-1]["t"]
+        outage_minute = WireEngine(engine).candle_snapshot("ETH", "1m", clock() - MINUTE_MS, clock())[-1]["t"]
 
         cut_at = _cut_until_the_venue_clock_passes(proxy, collector, engine, clock)
         during = make_trades(engine, tape, 15)

@@ -37,7 +37,7 @@ from tests.integration.venue_support import (
     collector_settings,
     subscribed,
 )
-from venue.engine import Engine, OrderRequest
+from venue.engine import Engine, Filled, Limit, OrderRequest, Resting, Tif
 
 pytestmark = pytest.mark.broker
 
@@ -59,8 +59,8 @@ def _quote(engine: Engine) -> None:
         for coin, asset in COINS.items():
             for is_buy, px, sz in QUOTES[coin]:
                 (status,) = engine.place_orders(MAKER, [OrderRequest(asset, is_buy, px, sz, False,
-                                                                     {"limit": {"tif": "Gtc"}})])
-                assert "resting" in status, status
+                                                                     Limit(Tif.GTC))])
+                assert isinstance(status, Resting), status
 
 
 def _take(engine: Engine, rng: random.Random, count: int) -> None:
@@ -70,9 +70,9 @@ def _take(engine: Engine, rng: random.Random, count: int) -> None:
             is_buy = rng.random() < 0.5
             limit = TAKER_LIMITS[coin][0 if is_buy else 1]
             order = OrderRequest(COINS[coin], is_buy, limit, rng.choice(SIZES[coin]), False,
-                                 {"limit": {"tif": "Ioc"}})
+                                 Limit(Tif.IOC))
             (status,) = engine.place_orders(TAKER, [order])
-            assert "filled" in status, status
+            assert isinstance(status, Filled), status
 
 
 def _advance(engine: Engine, clock: SteppableClock, ms: int) -> None:

@@ -15,7 +15,8 @@ import threading
 from pairflow.config import CollectorSettings
 from sources.collector import Collector
 from tests.support.venue import SteppableClock as SteppableClock
-from venue.engine import AssetSpec, Engine, OrderRequest
+from venue.engine import AssetSpec, Channel, Engine, Filled, Limit, OrderRequest, Resting, Tif
+from venue.server.wire import market
 
 ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
 ORACLES = {"BTC": 60_000.0, "ETH": 2_000.0, "SOL": 150.0}
@@ -39,17 +40,17 @@ def fund_accounts(engine: Engine) -> None:
         engine.fund(MAKER, 10_000_000)
         engine.fund(TAKER, 10_000_000)
         (status,) = engine.place_orders(
-            MAKER, [OrderRequest(ETH, False, "2001", "50", False, {"limit": {"tif": "Gtc"}})]
+            MAKER, [OrderRequest(ETH, False, "2001", "50", False, Limit(Tif.GTC))]
         )
-    assert "resting" in status
+    assert isinstance(status, Resting), status
 
 
 def take(engine: Engine, size: str = "0.01") -> None:
     """Lift the resting ETH ask at 2001 with one taker Ioc buy of ``size``."""
     (status,) = engine.place_orders(
-        TAKER, [OrderRequest(ETH, True, "2001", size, False, {"limit": {"tif": "Ioc"}})]
+        TAKER, [OrderRequest(ETH, True, "2001", size, False, Limit(Tif.IOC))]
     )
-    assert "filled" in status, status
+    assert isinstance(status, Filled), status
 
 
 class Tape:
@@ -57,7 +58,8 @@ class Tape:
 
     def __init__(self, engine: Engine) -> None:
         self.trades: list[dict] = []
-        engine.add_listener(lambda event: self.trades.extend(event.data) if event.channel == "trades" else None)
+        engine.add_listener(
+            lambda event: self.trades.extend(map(market.trade, event.data)) if event.channel is Channel.TRADES else None)
 
 
 def make_trades(engine: Engine, tape: Tape, count: int) -> list[dict]:

@@ -8,7 +8,8 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from venue.engine import AssetSpec, Engine, OrderRequest
+from tests.support.wire_engine import WireEngine
+from venue.engine import AssetSpec, Engine, Limit, OrderRequest, Tif
 
 T0 = 1_789_999_200_000
 USERS = [f"0x{index:040x}" for index in range(1, 5)]
@@ -28,7 +29,7 @@ SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[Heal
 
 
 def fresh() -> Engine:
-    engine = Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)], now_ms=T0)
+    engine = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)], now_ms=T0))
     for user in USERS:
         engine.fund(user, str(DEPOSIT))
     engine.set_oracle("ETH", 2000.0)
@@ -36,7 +37,7 @@ def fresh() -> Engine:
 
 
 def request(is_buy, px, size, tif, reduce_only) -> OrderRequest:
-    return OrderRequest(ETH, is_buy, str(px), f"{Decimal(size).scaleb(-4)}", reduce_only, {"limit": {"tif": tif}})
+    return OrderRequest(ETH, is_buy, str(px), f"{Decimal(size).scaleb(-4)}", reduce_only, Limit(Tif(tif)))
 
 
 def apply(engine: Engine, action) -> list:
@@ -109,7 +110,7 @@ def test_pickle_round_trip_is_deterministic(actions, data):
 @SETTINGS
 @given(st.lists(st.one_of(order_strategy, st.integers(min_value=1200, max_value=2800)), min_size=1, max_size=60))
 def test_liquidations_and_oracle_moves_keep_invariants(steps):
-    engine = Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)], now_ms=T0)
+    engine = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)], now_ms=T0))
     deposits = 0
     for index, user in enumerate(USERS):
         amount = 100 if index % 2 else 50_000

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from tests.helpers import FIXTURES
-from venue.engine import AssetSpec, Builder, Engine, EngineError, OrderRequest
+from tests.support.wire_engine import WireEngine
+from venue.engine import AssetSpec, Builder, Engine, EngineError, Limit, OrderRequest, Tif
 
 T0 = 1_789_999_200_000
 ALICE, BOB, MAKER = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "e" * 40
@@ -17,12 +18,12 @@ ETH = 1
 
 
 def limit(asset, is_buy, px, sz, tif="Gtc", reduce_only=False):
-    return OrderRequest(asset, is_buy, px, sz, reduce_only, {"limit": {"tif": tif}})
+    return OrderRequest(asset, is_buy, px, sz, reduce_only, Limit(Tif(tif)))
 
 
 @pytest.fixture()
 def engine():
-    eng = Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)], now_ms=T0)
+    eng = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)], now_ms=T0))
     eng.fund(MAKER, "10000000")
     eng.set_oracle("ETH", 2000.0)
     return eng

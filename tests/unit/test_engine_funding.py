@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from venue.engine import AssetSpec, Engine, OrderRequest
+from tests.support.wire_engine import WireEngine
+from venue.engine import AssetSpec, Channel, Engine, Limit, OrderRequest, Tif
 from venue.engine.funding import hourly_rate, premium_of
 
 T0 = 1_789_999_200_000
@@ -16,12 +17,12 @@ ETH, SOL = 1, 2
 
 
 def limit(asset, is_buy, px, sz, tif="Gtc"):
-    return OrderRequest(asset, is_buy, px, sz, False, {"limit": {"tif": tif}})
+    return OrderRequest(asset, is_buy, px, sz, False, Limit(Tif(tif)))
 
 
 @pytest.fixture()
 def engine():
-    eng = Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)], now_ms=T0)
+    eng = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)], now_ms=T0))
     for user in (LONG, SHORT):
         eng.fund(user, "100000")
     eng.set_oracle("ETH", 2000.0)
@@ -67,7 +68,7 @@ def test_hourly_payment_on_oracle_price(engine):
                                                   "time": T0 + HOUR}]
     position = engine.clearinghouse_state(LONG)["assetPositions"][0]["position"]
     assert position["cumFunding"] == {"allTime": "0.0525", "sinceOpen": "0.0525", "sinceChange": "0.0525"}
-    funding_events = [e for e in events if e.channel == "funding"]
+    funding_events = [e for e in events if e.channel is Channel.FUNDING]
     assert {e.key for e in funding_events} == {LONG, SHORT}
     assert next(e.data for e in funding_events if e.key == LONG) == {
         "coin": "ETH", "usdc": "-0.0525", "szi": "2.0", "fundingRate": "0.0000125", "nSamples": 720,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from venue.engine import AssetSpec, Engine, OrderRequest
+from tests.support.wire_engine import WireEngine
+from venue.engine import AssetSpec, Channel, Engine, Limit, OrderRequest, Tif
 
 T0 = 1_789_999_200_000
 TRADER, MAKER = "0x" + "1" * 40, "0x" + "e" * 40
@@ -12,12 +13,12 @@ ETH = 1
 
 
 def limit(is_buy, px, sz, tif="Gtc"):
-    return OrderRequest(ETH, is_buy, px, sz, False, {"limit": {"tif": tif}})
+    return OrderRequest(ETH, is_buy, px, sz, False, Limit(Tif(tif)))
 
 
 @pytest.fixture()
 def engine():
-    eng = Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)], now_ms=T0)
+    eng = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)], now_ms=T0))
     eng.fund(MAKER, "1000000")
     eng.fund(TRADER, "150")
     eng.set_oracle("ETH", 2000.0)
@@ -53,7 +54,7 @@ def test_market_liquidation_below_maintenance(engine):
     # cash 149.1 - 160 - taker fee 1840 x 0.00045 = 0.828 -> -11.728
     assert engine.clearinghouse_state(TRADER)["marginSummary"]["accountValue"] == "-11.728"
     assert engine.order_status(TRADER, open_oid)["order"]["status"] == "liquidatedCanceled"
-    liquidations = [e for e in events if e.channel == "liquidation"]
+    liquidations = [e for e in events if e.channel is Channel.LIQUIDATION]
     assert liquidations and liquidations[0].key == TRADER
     assert liquidations[0].data["liquidated_user"] == TRADER
 

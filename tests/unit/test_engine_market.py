@@ -8,8 +8,10 @@ import pickle
 import pytest
 
 from tests.helpers import FIXTURES
-from venue.engine import AssetSpec, Engine, EngineEvent, OrderRequest
+from tests.support.wire_engine import WireEngine
+from venue.engine import AssetSpec, Channel, Engine, EngineEvent, Limit, OrderRequest, Tif
 from venue.engine.candles import bucket_start
+from venue.server.wire import market
 
 T0 = 1_789_999_200_000
 ALICE, BOB = "0x" + "a" * 40, "0x" + "b" * 40
@@ -17,7 +19,7 @@ BTC, ETH = 0, 1
 
 
 def limit(asset, is_buy, px, sz, tif="Gtc"):
-    return OrderRequest(asset, is_buy, px, sz, False, {"limit": {"tif": tif}})
+    return OrderRequest(asset, is_buy, px, sz, False, Limit(Tif(tif)))
 
 
 def fixture(name):
@@ -26,8 +28,8 @@ def fixture(name):
 
 @pytest.fixture()
 def engine():
-    eng = Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("HYPE", 2, 10, only_isolated=True)],
-                 now_ms=T0)
+    eng = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("HYPE", 2, 10, only_isolated=True)],
+                 now_ms=T0))
     eng.fund(ALICE, "1000000")
     eng.fund(BOB, "1000000")
     return eng
@@ -42,8 +44,8 @@ def test_meta_shape_matches_recording(engine):
     assert set(meta["marginTables"][0][1]) == set(recorded["marginTables"][0][1])
 
 
-def test_spot_meta_supports_sdk_constructor(engine):
-    spot = engine.spot_meta()
+def test_spot_meta_supports_sdk_constructor():
+    spot = market.spot_meta()
     tokens = {token["index"]: token for token in spot["tokens"]}
     for pair in spot["universe"]:
         assert all(index in tokens for index in pair["tokens"])
@@ -125,20 +127,20 @@ def test_events_for_a_trade(engine):
     engine.add_listener(events.append)
     engine.place_orders(BOB, [limit(ETH, True, "2000", "0.5", "Ioc")])
     channels = {(event.channel, event.key) for event in events}
-    assert {("trades", "ETH"), ("fills", ALICE), ("fills", BOB), ("orderUpdates", ALICE), ("orderUpdates", BOB),
-            ("book", "ETH")} <= channels
-    assert ("candle", "ETH") not in channels
+    assert {(Channel.TRADES, "ETH"), (Channel.FILLS, ALICE), (Channel.FILLS, BOB), (Channel.ORDER_UPDATES, ALICE),
+            (Channel.ORDER_UPDATES, BOB), (Channel.BOOK, "ETH")} <= channels
+    assert (Channel.CANDLE, "ETH") not in channels
     engine.advance(T0 + 1)
-    assert {("candle", "ETH"), ("ctx", "ETH")} <= {(event.channel, event.key) for event in events}
-    trade = next(event for event in events if event.channel == "trades").data[0]
+    assert {(Channel.CANDLE, "ETH"), (Channel.CTX, "ETH")} <= {(event.channel, event.key) for event in events}
+    trade = next(event for event in events if event.channel is Channel.TRADES).data[0]
     recorded = next(f for f in fixture("ws/ws_mixed_mainnet_2026.json")["response"] if f["channel"] == "trades")
     assert list(trade) == list(recorded["data"][0])
     assert trade["users"] == [BOB, ALICE]
-    fill = next(event for event in events if event.channel == "fills" and event.key == BOB).data[0]
+    fill = next(event for event in events if event.channel is Channel.FILLS and event.key == BOB).data[0]
     assert fill["dir"] == "Open Long" and fill["crossed"] is True
-    update = next(event for event in events if event.channel == "orderUpdates" and event.key == ALICE).data[-1]
+    update = next(event for event in events if event.channel is Channel.ORDER_UPDATES and event.key == ALICE).data[-1]
     assert update["status"] == "filled" and update["order"]["sz"] == "0.0" and update["order"]["origSz"] == "0.5"
-    candle = next(event for event in events if event.channel == "candle" and event.data["i"] == "1m").data
+    candle = next(event for event in events if event.channel is Channel.CANDLE and event.data["i"] == "1m").data
     assert candle["t"] == T0 and candle["n"] == 1
 
 
@@ -183,7 +185,7 @@ def test_candle_events_match_snapshots_across_minutes(engine):
         engine.place_orders(ALICE, [limit(ETH, False, px, "0.1")])
         engine.place_orders(BOB, [limit(ETH, True, px, "0.1", "Ioc")])
         engine.advance(now + 1)
-        pushed = {event.data["i"]: event.data for event in events if event.channel == "candle"}
+        pushed = {event.data["i"]: event.data for event in events if event.channel is Channel.CANDLE}
         for interval in ("1m", "5m", "1h", "1d", "1w", "1M"):
             assert pushed[interval] == engine.candle_snapshot("ETH", interval, bucket_start(now, interval), now)[-1]
         events.clear()
@@ -201,7 +203,7 @@ def test_failing_listener_does_not_break_the_engine(engine, caplog):
     engine.place_orders(ALICE, [limit(ETH, False, "2000", "0.5")])
     status = engine.place_orders(BOB, [limit(ETH, True, "2000", "0.5", "Ioc")])
     assert "filled" in status[0]
-    assert any(event.channel == "fills" for event in received)
+    assert any(event.channel is Channel.FILLS for event in received)
     assert "listener bug" in caplog.text
 
 
@@ -215,7 +217,7 @@ def test_removed_listener_hears_nothing_more(engine):
     engine.set_oracle("ETH", 2000.0)
     engine.place_orders(ALICE, [limit(ETH, False, "2000", "0.5")])
     engine.place_orders(BOB, [limit(ETH, True, "2000", "0.5", "Ioc")])
-    assert any(event.channel == "fills" for event in kept)
+    assert any(event.channel is Channel.FILLS for event in kept)
     assert removed == []
 
 
@@ -232,6 +234,6 @@ def test_event_payloads_read_later_show_the_state_at_the_event(engine):
     engine.place_orders(ALICE, [limit(ETH, True, "1990", "0.5")])
     engine.cancel(ALICE, [(ETH, engine.open_orders(ALICE)[0]["oid"])])
     assert [(event.channel, event.key, event.data) for event in deferred] == eager
-    updates = [item for channel, key, data in eager if channel == "orderUpdates" and key == ALICE for item in data]
+    updates = [item for channel, key, data in eager if channel is Channel.ORDER_UPDATES and key == ALICE for item in data]
     assert [(u["status"], u["order"]["sz"]) for u in updates] == [
         ("open", "1.0"), ("filled", "0.0"), ("open", "0.5"), ("canceled", "0.5")]

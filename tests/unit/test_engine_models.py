@@ -8,7 +8,8 @@ from collections import deque
 import pytest
 
 from tests.helpers import FIXTURES
-from venue.engine import AssetSpec, Engine, FixedLatency, HyperliquidFees, OrderRequest
+from tests.support.wire_engine import WireEngine
+from venue.engine import AssetSpec, Engine, FixedLatency, HyperliquidFees, Limit, OrderRequest, Tif, TpSl, Trigger
 
 T0 = 1_789_999_200_000
 ALICE, BOB, CAROL = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "c" * 40
@@ -17,7 +18,7 @@ ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)]
 
 
 def limit(is_buy, px, sz, tif="Gtc", reduce_only=False):
-    return OrderRequest(ETH, is_buy, px, sz, reduce_only, {"limit": {"tif": tif}})
+    return OrderRequest(ETH, is_buy, px, sz, reduce_only, Limit(Tif(tif)))
 
 
 def recorded(name):
@@ -45,7 +46,7 @@ class JumpTheQueue:
 
 
 def test_custom_fee_model():
-    engine = funded(Engine(ASSETS, now_ms=T0, fee_model=ZeroFees()))
+    engine = funded(WireEngine(Engine(ASSETS, now_ms=T0, fee_model=ZeroFees())))
     engine.place_orders(ALICE, [limit(False, "2000", "1")])
     engine.place_orders(BOB, [limit(True, "2000", "1", "Ioc")])
     assert [f["fee"] for f in engine.user_fills(ALICE) + engine.user_fills(BOB)] == ["0.0", "0.0"]
@@ -60,7 +61,7 @@ def test_fee_tiers_follow_fourteen_day_volume():
 
 
 def test_custom_queue_model_changes_priority():
-    engine = funded(Engine(ASSETS, now_ms=T0, queue_model=JumpTheQueue()))
+    engine = funded(WireEngine(Engine(ASSETS, now_ms=T0, queue_model=JumpTheQueue())))
     first = engine.place_orders(ALICE, [limit(False, "2000", "1")])[0]["resting"]["oid"]
     second = engine.place_orders(CAROL, [limit(False, "2000", "1")])[0]["resting"]["oid"]
     engine.place_orders(BOB, [limit(True, "2000", "1", "Ioc")])
@@ -69,7 +70,7 @@ def test_custom_queue_model_changes_priority():
 
 
 def test_fixed_latency_shifts_timestamps():
-    engine = funded(Engine(ASSETS, now_ms=T0, latency_model=FixedLatency(250)))
+    engine = funded(WireEngine(Engine(ASSETS, now_ms=T0, latency_model=FixedLatency(250))))
     engine.place_orders(ALICE, [limit(False, "2000", "1")])
     engine.place_orders(BOB, [limit(True, "2000", "1", "Ioc")])
     assert engine.open_orders(ALICE) == []
@@ -79,14 +80,14 @@ def test_fixed_latency_shifts_timestamps():
 
 @pytest.fixture()
 def engine():
-    return funded(Engine(ASSETS, now_ms=T0))
+    return funded(WireEngine(Engine(ASSETS, now_ms=T0)))
 
 
 def test_open_orders_and_trigger_shapes_match_recordings(engine):
     engine.place_orders(ALICE, [limit(False, "2000", "1")])
     engine.place_orders(BOB, [limit(True, "2000", "1", "Ioc")])
     engine.place_orders(BOB, [OrderRequest(ETH, False, "1800", "1", True,
-                                           {"trigger": {"isMarket": True, "triggerPx": "1900", "tpsl": "sl"}})])
+                                           Trigger("1900", True, TpSl.SL))])
     engine.place_orders(BOB, [limit(True, "1990", "0.5")])
     basic = engine.open_orders(BOB)
     assert set(recorded("http/http_openOrders_2023.json")[0]) <= set(basic[0])

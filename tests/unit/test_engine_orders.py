@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from venue.engine import AssetSpec, Engine, EngineError, OrderRequest
+from tests.support.wire_engine import WireEngine
+from venue.engine import AssetSpec, Engine, EngineError, Limit, OrderRequest, Tif
 
 T0 = 1_789_999_200_000  # on an hour boundary
 ALICE, BOB, CAROL = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "c" * 40
@@ -12,12 +13,12 @@ ETH = 1
 
 
 def limit(asset, is_buy, px, sz, tif="Gtc", reduce_only=False, cloid=None):
-    return OrderRequest(asset, is_buy, px, sz, reduce_only, {"limit": {"tif": tif}}, cloid)
+    return OrderRequest(asset, is_buy, px, sz, reduce_only, Limit(Tif(tif)), cloid)
 
 
 @pytest.fixture()
 def engine():
-    eng = Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)], now_ms=T0)
+    eng = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)], now_ms=T0))
     for user in (ALICE, BOB, CAROL):
         eng.fund(user, "100000")
     eng.set_oracle("ETH", 2000.0)

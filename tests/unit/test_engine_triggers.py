@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from venue.engine import AssetSpec, Engine, OrderRequest
+from tests.support.wire_engine import WireEngine
+from venue.engine import AssetSpec, Channel, Engine, Limit, OrderRequest, Tif, TpSl, Trigger
 
 T0 = 1_789_999_200_000
 TRADER, MAKER = "0x" + "1" * 40, "0x" + "e" * 40
@@ -12,17 +13,17 @@ ETH = 1
 
 
 def limit(is_buy, px, sz, tif="Gtc", reduce_only=False):
-    return OrderRequest(ETH, is_buy, px, sz, reduce_only, {"limit": {"tif": tif}})
+    return OrderRequest(ETH, is_buy, px, sz, reduce_only, Limit(Tif(tif)))
 
 
 def trigger(is_buy, px, sz, trigger_px, tpsl, is_market=True, reduce_only=True):
     return OrderRequest(ETH, is_buy, px, sz, reduce_only,
-                        {"trigger": {"isMarket": is_market, "triggerPx": trigger_px, "tpsl": tpsl}})
+                        Trigger(trigger_px, is_market, TpSl(tpsl)))
 
 
 @pytest.fixture()
 def engine():
-    eng = Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)], now_ms=T0)
+    eng = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)], now_ms=T0))
     eng.fund(MAKER, "1000000")
     eng.fund(TRADER, "100000")
     eng.set_oracle("ETH", 2000.0)
@@ -47,7 +48,7 @@ def test_stop_market_rests_and_fires_on_mark(engine):
     # mark = median(1890, 1950, 2000) = 1950 > 1900: not yet
     assert engine.order_status(TRADER, oid)["order"]["status"] == "open"
     updates = []
-    engine.add_listener(lambda e: updates.extend(e.data) if e.channel == "orderUpdates" else None)
+    engine.add_listener(lambda e: updates.extend(e.data) if e.channel is Channel.ORDER_UPDATES else None)
     engine.set_oracle("ETH", 1890.0)
     engine.advance(T0 + 2_000)
     # mark = median(1890, 1890, 2000) = 1890 <= 1900: market sell (limit 1890 x 0.9) hits the 1890 bid

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pairflow.clock import ManualClock
+from tests.support.wire_engine import WireEngine
 from venue.driver_loop import DriverLoop
 from venue.engine import Engine
 from venue.market.participants import TakerConfig
@@ -52,14 +53,14 @@ def test_recording_is_shifted_by_whole_hours_to_the_start_hour():
 def test_replayed_oracle_trades_and_candles_follow_the_recording():
     market, engine, data = replay(hours=2, taker_rate=30.0)
     for coin in ("BTC", "ETH", "SOL"):
-        candles = engine.candle_snapshot(coin, "1h", START_HOUR, START_HOUR + 2 * HOUR_MS)
+        candles = WireEngine(engine).candle_snapshot(coin, "1h", START_HOUR, START_HOUR + 2 * HOUR_MS)
         assert len(candles) >= 2
         for candle, recorded in zip(candles[:2], data.candles[coin][:2]):
             _, open_, high, low, close = recorded
             assert candle["t"] == START_HOUR + (recorded[0] - data.start_ms)
             assert float(candle["h"]) <= high * 1.003 and float(candle["l"]) >= low * 0.997
             assert float(candle["c"]) == pytest.approx(close, rel=0.003)
-        ctx = engine.active_asset_ctx(coin)
+        ctx = WireEngine(engine).active_asset_ctx(coin)
         ctx = ctx.get("ctx", ctx)
         assert float(ctx["oraclePx"]) == pytest.approx(data.price_at(coin, market.recorded_ms(engine.now_ms)), rel=1e-4)
     assert market.takers.sent > 100
@@ -69,7 +70,7 @@ def test_replayed_oracle_trades_and_candles_follow_the_recording():
 def test_replayed_funding_tracks_the_recorded_rates(taker_rate, step_ms):
     market, engine, data = replay(hours=3, taker_rate=taker_rate, step_ms=step_ms)
     for coin in ("BTC", "ETH", "SOL"):
-        rows = engine.funding_history(coin, START_HOUR)
+        rows = WireEngine(engine).funding_history(coin, START_HOUR)
         assert len(rows) == 3
         for row in rows:
             recorded = data.funding_rate_for_hour(coin, market.recorded_ms(row["time"] - 1))

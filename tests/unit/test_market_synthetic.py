@@ -8,8 +8,9 @@ import statistics
 import pytest
 
 from pairflow.clock import ManualClock
+from tests.support.wire_engine import WireEngine
 from venue.driver_loop import DriverLoop
-from venue.engine import Engine
+from venue.engine import Channel, Engine
 from venue.market.factor_model import CointegrationGroup
 from venue.market.participants import TakerConfig
 from venue.market.synthetic import SyntheticMarket, default_groups
@@ -26,9 +27,9 @@ def run_market(seed: int, minutes: float, *, market: SyntheticMarket | None = No
     trades: list[tuple] = []
     engine.add_listener(
         lambda event: trades.extend(
-            (t["coin"], t["side"], t["px"], t["sz"], t["time"]) for t in event.data
+            (t.coin, "B" if t.is_buy else "A", str(t.px), str(t.sz), t.time_ms) for t in event.data
         )
-        if event.channel == "trades"
+        if event.channel is Channel.TRADES
         else None
     )
     market.attach(engine)
@@ -48,13 +49,13 @@ def test_same_seed_prints_the_same_trades_and_another_seed_does_not():
     assert len(first) > 100
     assert first == second
     assert first != other
-    assert first_engine.l2_book("ETH") == second_engine.l2_book("ETH")
+    assert WireEngine(first_engine).l2_book("ETH") == WireEngine(second_engine).l2_book("ETH")
 
 
 def test_books_are_multi_level_around_fair_value_and_trades_print_at_the_configured_rate():
     market, engine, trades = run_market(seed=3, minutes=5)
     for coin in COINS:
-        bids, asks = engine.l2_book(coin)["levels"]
+        bids, asks = WireEngine(engine).l2_book(coin)["levels"]
         assert len(bids) >= 5 and len(asks) >= 5
         best_bid, best_ask = float(bids[0]["px"]), float(asks[0]["px"])
         fair = market.last_fair[coin]
@@ -72,7 +73,7 @@ def test_books_are_multi_level_around_fair_value_and_trades_print_at_the_configu
 def test_participants_track_their_inventory_like_the_engine_does():
     market, engine, _ = run_market(seed=8, minutes=3)
     for participant in (market.maker, market.takers):
-        state = engine.clearinghouse_state(participant.address)
+        state = WireEngine(engine).clearinghouse_state(participant.address)
         positions = {p["position"]["coin"]: float(p["position"]["szi"]) for p in state["assetPositions"]}
         tracked = {coin: size for coin, size in participant.inventory.items() if abs(size) > 1e-9}
         assert tracked.keys() == positions.keys()
@@ -82,7 +83,7 @@ def test_participants_track_their_inventory_like_the_engine_does():
 
 def test_oracle_and_mark_follow_the_factor_model():
     market, engine, _ = run_market(seed=9, minutes=2)
-    contexts = {coin: engine.active_asset_ctx(coin) for coin in COINS}
+    contexts = {coin: WireEngine(engine).active_asset_ctx(coin) for coin in COINS}
     for coin in COINS:
         ctx = contexts[coin]
         ctx = ctx.get("ctx", ctx)
@@ -122,7 +123,7 @@ def test_premium_target_sets_the_hourly_funding_rate(taker_rate, tolerance):
         while engine.now_ms < T0 - T0 % 3_600_000 + 3_600_000:
             clock.advance(5_000)
             loop.run_due()
-        (row,) = engine.funding_history("SOL", 0)
+        (row,) = WireEngine(engine).funding_history("SOL", 0)
         rates[sign] = float(row["fundingRate"])
     # premium ±0.2% per 8h -> hourly (0.002 - 0.0005) / 8 and (-0.002 + 0.0005) / 8
     assert rates[+1] == pytest.approx(0.0015 / 8, rel=tolerance)

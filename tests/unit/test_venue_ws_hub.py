@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 
-from venue.engine import AssetSpec, Engine, EngineEvent, OrderRequest
+from venue.engine import AssetSpec, Channel, Engine, EngineEvent, Limit, OrderRequest, Tif
+from venue.engine.views import Trade
 from venue.server.ws.frames import FrameBuilder
 from venue.server.ws.router import Router
 from venue.server.ws.subscriptions import Subscriptions
 
 USER = "0x" + "a" * 40
-GTC = {"limit": {"tif": "Gtc"}}
+GTC = Limit(Tif.GTC)
 
 
 class StubConnection:
@@ -53,6 +55,9 @@ def test_router_builds_only_subscribed_payloads_delivers_them_in_order_and_stops
     engine = make_engine()
     built: list[str] = []
 
+    def trade(coin, tid):
+        return Trade(coin, True, Decimal("2000.50"), Decimal("0.10"), 7, f"0x{tid:02x}", tid, USER, USER)
+
     def build(name):
         def make(raw):
             built.append(name)
@@ -67,16 +72,18 @@ def test_router_builds_only_subscribed_payloads_delivers_them_in_order_and_stops
         subscriptions.add(connection, ("trades", "ETH"), {"type": "trades", "coin": "ETH"})
 
         def engine_thread() -> None:
-            for channel in ("fills", "orderUpdates"):
+            for channel in (Channel.FILLS, Channel.ORDER_UPDATES):
                 router.on_engine_event(EngineEvent(channel, USER, [channel], build(channel)))
-            router.on_engine_event(EngineEvent("trades", "BTC", [{"coin": "BTC"}], build("btc")))
-            router.on_engine_event(EngineEvent("trades", "ETH", [{"coin": "ETH", "tid": 1}], build("eth 1")))
-            router.on_engine_event(EngineEvent("trades", "ETH", [{"coin": "ETH", "tid": 2}], build("eth 2")))
+            router.on_engine_event(EngineEvent(Channel.TRADES, "BTC", [trade("BTC", 0)], build("btc")))
+            router.on_engine_event(EngineEvent(Channel.TRADES, "ETH", [trade("ETH", 1)], build("eth 1")))
+            router.on_engine_event(EngineEvent(Channel.TRADES, "ETH", [trade("ETH", 2)], build("eth 2")))
 
         await asyncio.to_thread(engine_thread)
         assert await connection.next_frames() == [
-            {"channel": "trades", "data": [{"coin": "ETH", "tid": 1}]},
-            {"channel": "trades", "data": [{"coin": "ETH", "tid": 2}]},
+            {"channel": "trades", "data": [{"coin": "ETH", "side": "B", "px": "2000.5", "sz": "0.1", "time": 7,
+                                            "hash": "0x01", "tid": 1, "users": [USER, USER]}]},
+            {"channel": "trades", "data": [{"coin": "ETH", "side": "B", "px": "2000.5", "sz": "0.1", "time": 7,
+                                            "hash": "0x02", "tid": 2, "users": [USER, USER]}]},
         ]
         assert built == ["eth 1", "eth 2"]
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from .accounts import Account, tx_hash
 from .constants import BUILDER_MIN_ACCOUNT_VALUE, DEFAULT_LEVERAGE, MAX_APPROVED_BUILDER_FEE, PERP_BUILDER_FEE_CAP
 from .events import EventBus
 from .margin import available, figures, withdrawable
-from .rules import MONEY_DECIMALS, fmt, from_number, parse_decimal, scale
+from .rules import MONEY_DECIMALS, dec, from_number, parse_decimal, scale
 from .state import EngineState
-from .types import Builder, EngineError, EngineEvent
+from .types import Builder, Channel, EngineError, EngineEvent
+from .views import ClassTransfer, Deposit, InternalTransfer, LedgerUpdate
 
 BUILDER_NOT_APPROVED = "Builder fee has not been approved."
 
@@ -51,13 +54,13 @@ class Accounting:
             account.fee_day = day
         return account.fee_rates
 
-    def ledger(self, account: Account, delta: dict) -> None:
+    def ledger(self, account: Account, delta: Deposit | ClassTransfer | InternalTransfer) -> None:
         """Append a non-funding ledger entry and queue its event."""
         now = self.state.now_ms
-        entry = {"time": now, "hash": tx_hash("ledger", account.address, len(account.ledger), now), "delta": delta}
+        entry = LedgerUpdate(now, tx_hash("ledger", account.address, len(account.ledger), now), delta)
         account.ledger.append(entry)
         self.events.begin()
-        self.events.other(EngineEvent("ledger", account.address, entry))
+        self.events.other(EngineEvent(Channel.LEDGER, account.address, entry))
 
     def fund(self, user: str, usdc) -> None:
         """Deposit ``usdc`` into the user's perp account and log a deposit."""
@@ -66,7 +69,7 @@ class Accounting:
             raise EngineError(f"Deposit amount must be positive, received {usdc}")
         account = self.account(user)
         account.cash += amount
-        self.ledger(account, {"type": "deposit", "usdc": fmt(amount, MONEY_DECIMALS)})
+        self.ledger(account, Deposit(dec(amount, MONEY_DECIMALS)))
         self.events.flush()
 
     def is_user(self, address: str) -> bool:
@@ -116,7 +119,8 @@ class Accounting:
         if approved is None:
             raise EngineError(BUILDER_NOT_APPROVED)
         if builder.fee > PERP_BUILDER_FEE_CAP:
-            raise EngineError(f"Builder fee {builder.fee} exceeds the maximum of {PERP_BUILDER_FEE_CAP} (0.1%) for perps.")
+            raise EngineError(
+                f"Builder fee {builder.fee} exceeds the maximum of {PERP_BUILDER_FEE_CAP} (0.1%) for perps.")
         if builder.fee > approved:
             raise EngineError(BUILDER_NOT_APPROVED)
 
@@ -173,8 +177,7 @@ class Accounting:
                 raise EngineError("Insufficient margin for transfer.")
             account.cash -= micro
             account.spot_usdc += micro
-        self.ledger(account, {"type": "accountClassTransfer", "usdc": fmt(micro, MONEY_DECIMALS),
-                              "toPerp": bool(to_perp)})
+        self.ledger(account, ClassTransfer(dec(micro, MONEY_DECIMALS), bool(to_perp)))
         self.events.flush()
 
     def usd_send(self, user: str, destination: str, amount: str) -> None:
@@ -186,10 +189,9 @@ class Accounting:
         target = self.account(destination)
         account.cash -= micro
         target.cash += micro
-        delta = {"type": "internalTransfer", "usdc": fmt(micro, MONEY_DECIMALS), "user": account.address,
-                 "destination": target.address, "fee": "0.0"}
+        delta = InternalTransfer(dec(micro, MONEY_DECIMALS), account.address, target.address, Decimal(0))
         self.ledger(account, delta)
-        self.ledger(target, dict(delta))
+        self.ledger(target, delta)
         self.events.flush()
 
 

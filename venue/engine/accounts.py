@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
-from .rules import MONEY_DECIMALS, fmt
+from .rules import MONEY_DECIMALS, dec
+from .views import Fill, FundingPayment, LedgerUpdate
 
 
 def tx_hash(*parts: object) -> str:
@@ -43,22 +44,15 @@ F_COIN, F_PX, F_SZ, F_IS_BUY, F_TIME, F_START, F_DELTA, F_CLOSED, F_OID, F_CROSS
     F_PXD, F_SZD, F_TAKER_OID, F_BUILDER_FEE, F_LIQUIDATION = range(18)
 
 
-def fill_wire(fill: tuple) -> dict:
-    """Return the Fill object of userFills / WS user fills for a stored fill tuple."""
-    out = {"coin": fill[F_COIN], "px": fmt(fill[F_PX], fill[F_PXD]), "sz": fmt(fill[F_SZ], fill[F_SZD]),
-           "side": "B" if fill[F_IS_BUY] else "A", "time": fill[F_TIME],
-           "startPosition": fmt(fill[F_START], fill[F_SZD]), "dir": direction_of(fill[F_START], fill[F_DELTA]),
-           "closedPnl": fmt(fill[F_CLOSED], MONEY_DECIMALS), "hash": order_hash(fill[F_TAKER_OID]),
-           "oid": fill[F_OID], "crossed": fill[F_CROSSED], "fee": fmt(fill[F_FEE], MONEY_DECIMALS), "tid": fill[F_TID]}
-    if fill[F_BUILDER_FEE]:
-        out["builderFee"] = fmt(fill[F_BUILDER_FEE], MONEY_DECIMALS)
-    if fill[F_CLOID] is not None:
-        out["cloid"] = fill[F_CLOID]
-    if fill[F_LIQUIDATION] is not None:
-        out["liquidation"] = fill[F_LIQUIDATION]
-    out["feeToken"] = "USDC"
-    out["twapId"] = None
-    return out
+def fill_view(fill: tuple) -> Fill:
+    """Return the typed `Fill` of a stored fill tuple."""
+    szd = fill[F_SZD]
+    builder_fee = fill[F_BUILDER_FEE]
+    return Fill(fill[F_COIN], dec(fill[F_PX], fill[F_PXD]), dec(fill[F_SZ], szd), fill[F_IS_BUY], fill[F_TIME],
+                dec(fill[F_START], szd), direction_of(fill[F_START], fill[F_DELTA]),
+                dec(fill[F_CLOSED], MONEY_DECIMALS), order_hash(fill[F_TAKER_OID]), fill[F_OID], fill[F_CROSSED],
+                dec(fill[F_FEE], MONEY_DECIMALS), fill[F_TID],
+                dec(builder_fee, MONEY_DECIMALS) if builder_fee else None, fill[F_CLOID], fill[F_LIQUIDATION])
 
 
 class Account:
@@ -77,8 +71,8 @@ class Account:
         self.reserved = 0
         self.spot_usdc = 0
         self.fills: list[tuple] = []
-        self.fundings: list[dict] = []
-        self.ledger: list[dict] = []
+        self.fundings: list[FundingPayment] = []
+        self.ledger: list[LedgerUpdate] = []
         self.orders: list = []
         self.cloids: dict[str, object] = {}
         self.cum_vlm = 0

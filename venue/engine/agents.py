@@ -40,8 +40,3 @@ class AgentRegistry:
         if entry is None or (entry[1] is not None and entry[1] < now_ms):
             return None
         return entry[0]
-
-    def extra_agents(self, user: str) -> list[dict]:
-        """Return the named agents as ``[{"name","address","validUntil"}]``."""
-        return [{"name": name, "address": agent, "validUntil": valid_until}
-                for name, (agent, valid_until) in self.named.get(user, {}).items()]

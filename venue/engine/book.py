@@ -5,7 +5,8 @@ from __future__ import annotations
 from bisect import insort
 from collections import deque
 
-from .rules import fmt
+from .rules import dec
+from .views import BookLevel
 
 
 class Book:
@@ -58,17 +59,17 @@ class Book:
             keys.remove(key)
 
     def levels(self, is_bid: bool, n_levels: int = 20, n_sig_figs: int | None = None, pxd: int = 0,
-               szd: int = 0) -> list[dict]:
-        """Return wire levels ``{"px","sz","n"}`` best first, optionally aggregated to ``n_sig_figs``."""
+               szd: int = 0) -> list[BookLevel]:
+        """Return the levels best first, optionally aggregated to ``n_sig_figs`` significant figures."""
         side = self.bids if is_bid else self.asks
         keys = reversed(self.bid_keys) if is_bid else (-k for k in reversed(self.ask_keys))
-        out: list[dict] = []
+        out: list[BookLevel] = []
         if n_sig_figs is None:
             for px in keys:
                 if len(out) >= n_levels:
                     break
                 level = side[px]
-                out.append({"px": fmt(px, pxd), "sz": fmt(sum(o.sz for o in level), szd), "n": len(level)})
+                out.append(BookLevel(dec(px, pxd), dec(sum(o.sz for o in level), szd), len(level)))
             return out
         buckets: dict[int, list[int]] = {}
         order_of: list[int] = []
@@ -82,7 +83,7 @@ class Book:
             level = side[px]
             buckets[bucket][0] += sum(o.sz for o in level)
             buckets[bucket][1] += len(level)
-        return [{"px": fmt(b, pxd), "sz": fmt(buckets[b][0], szd), "n": buckets[b][1]} for b in order_of]
+        return [BookLevel(dec(b, pxd), dec(buckets[b][0], szd), buckets[b][1]) for b in order_of]
 
     def impact_price(self, is_bid: bool, notional_micro: int) -> int | None:
         """Return the average fill price for selling (bid side) or buying (ask side) a notional, or None."""

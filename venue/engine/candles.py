@@ -5,7 +5,8 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from datetime import datetime, timezone
 
-from .rules import fmt
+from .rules import dec
+from .views import Candle
 
 MINUTE = 60_000
 INTERVALS: dict[str, int] = {
@@ -123,7 +124,7 @@ def _merge(agg: list[int] | None, bar: list[int]) -> list[int]:
             agg[6] + bar[6]]
 
 
-def candle_wire(coin: str, interval: str, opened: int, bar: list[int], pxd: int, szd: int) -> dict:
-    """Return the wire candle ``{"t","T","s","i","o","c","h","l","v","n"}``."""
-    return {"t": opened, "T": bucket_end(opened, interval), "s": coin, "i": interval, "o": fmt(bar[0], pxd),
-            "c": fmt(bar[3], pxd), "h": fmt(bar[1], pxd), "l": fmt(bar[2], pxd), "v": fmt(bar[4], szd), "n": bar[5]}
+def candle_view(coin: str, interval: str, opened: int, bar: list[int], pxd: int, szd: int) -> Candle:
+    """Return the typed candle of an aggregated bar ``[o, h, l, c, v, n, notional]``."""
+    return Candle(coin, interval, opened, bucket_end(opened, interval), dec(bar[0], pxd), dec(bar[3], pxd),
+                  dec(bar[1], pxd), dec(bar[2], pxd), dec(bar[4], szd), bar[5])

@@ -21,7 +21,6 @@ BAD_PRICE = -1
 BAD_TICK = -2
 BAD_SIZE = -1
 PARSE_CACHE_LIMIT = 200_000
-TIFS = frozenset(("Gtc", "Ioc", "Alo"))
 ORDER_RETENTION = 10_000
 """Finished orders kept per account (order_status/historicalOrders); older ones are forgotten."""
 FILL_RETENTION = 10_000

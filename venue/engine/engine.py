@@ -8,23 +8,24 @@ action in progress), `Accounting` (accounts and margin), `Matching` (book and ma
 Design notes
 ------------
 * Prices and sizes are integers per asset (``10**-(6-szDecimals)`` and ``10**-szDecimals``); money is
-  micro-USDC. Wire strings are produced only when a query or a listener needs them.
+  micro-USDC. Typed views with exact `Decimal` numbers are built only when a query or a listener needs them.
 * Mark price = median of (best bid, best ask, last trade), each missing input replaced by the oracle;
   without an oracle the median of what exists (two values: their midpoint). With nothing at all the
   oracle is the only source, and a coin with no oracle and no market has no mark.
 * Liquidations, triggers on oracle moves, scheduled cancels, funding and ctx events run in ``advance()``;
   triggers are also checked right after every action that traded.
-* Events: trades, fills, orderUpdates, nonUserCancel and book go out at the end of each action; candle
+* Events: trades, fills, order updates, non-user cancels and book go out at the end of each action; candle
   events (one per interval for each coin that traded) go out on the next ``advance()``, the way the venue
   pushes candles once per block rather than once per trade. Trades, fills and order updates carry
-  immutable snapshots and format their wire payloads on first read, so the matching loop pays for
-  formatting only when a listener actually reads the payload.
+  immutable snapshots and build their typed payloads on first read, so the matching loop pays for
+  them only when a listener actually reads the payload.
 * The engine is synchronous: a LatencyModel only shifts the timestamps stamped on orders and fills.
 """
 
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 from typing import Callable
 
 from .accounting import Accounting
@@ -38,7 +39,11 @@ from .rules import from_number
 from .constants import DIRTY
 from .state import EngineState
 from .timed import TimedEvents
-from .types import AssetSpec, Builder, EngineError, EngineEvent, OrderRequest
+from .types import AssetSpec, Builder, CancelStatus, EngineError, EngineEvent, Grouping, OrderRequest, OrderStatus
+from .views import (
+    AccountState, Agent, AssetContext, Bbo, BookSnapshot, Candle, Fill, FundingPayment, FundingRate, LedgerUpdate,
+    OrderRecord, OrderView, RateLimit, SpotBalance, Trade, UserFees,
+)
 
 
 class Engine:
@@ -146,10 +151,6 @@ class Engine:
         """Return the fee the user approved for the builder, in tenths of a basis point (0 without approval)."""
         return self._accounting.max_builder_fee(user, builder)
 
-    def extra_agents(self, user: str) -> list[dict]:
-        """Return the user's named agents as in the ``extraAgents`` response."""
-        return self.state.agents.extra_agents(user.lower())
-
     def set_oracle(self, coin: str, px: float) -> None:
         """Set the oracle price of a perp (used for funding, the 80% band and mark fallbacks)."""
         state = self.state
@@ -161,22 +162,23 @@ class Engine:
 
     # ------------------------------------------------------------------ order actions
 
-    def place_orders(self, user: str, orders: list[OrderRequest], grouping="na", builder: Builder | None = None) -> list:
-        """Place a batch of orders for an authenticated user; return the wire ``data.statuses`` list.
+    def place_orders(self, user: str, orders: list[OrderRequest], grouping: Grouping = Grouping.NA,
+                     builder: Builder | None = None) -> list[OrderStatus]:
+        """Place a batch of orders for an authenticated user; return one status per order.
 
         Raise `EngineError` (nothing placed) when the builder is not approved or charges too much.
         """
         return self._entry.place_orders(user, orders, grouping, builder)
 
-    def cancel(self, user: str, cancels: list[tuple[int, int]]) -> list:
-        """Cancel orders by ``(asset, oid)``; return ``"success"`` or ``{"error": ...}`` per cancel."""
+    def cancel(self, user: str, cancels: list[tuple[int, int]]) -> list[CancelStatus]:
+        """Cancel orders by ``(asset, oid)``; return `Success` or `Rejected` per cancel."""
         return self._entry.cancel(user, cancels)
 
-    def cancel_by_cloid(self, user: str, cancels: list[tuple[int, str]]) -> list:
+    def cancel_by_cloid(self, user: str, cancels: list[tuple[int, str]]) -> list[CancelStatus]:
         """Cancel orders by ``(asset, cloid)``; same statuses as ``cancel``."""
         return self._entry.cancel_by_cloid(user, cancels)
 
-    def batch_modify(self, user: str, modifies: list[tuple[int | str, OrderRequest]]) -> list:
+    def batch_modify(self, user: str, modifies: list[tuple[int | str, OrderRequest]]) -> list[OrderStatus]:
         """Replace live orders: the old order is canceled and the new one gets a new oid."""
         return self._entry.batch_modify(user, modifies)
 
@@ -214,97 +216,95 @@ class Engine:
 
     # ------------------------------------------------------------------ queries
 
-    def meta(self) -> dict:
-        """Return the ``meta`` response (universe, margin tables, collateral token 0)."""
-        return self._queries.meta()
+    @property
+    def assets(self) -> list[AssetSpec]:
+        """The perp universe in asset-id order."""
+        return list(self.state.specs)
 
-    def spot_meta(self) -> dict:
-        """Return a minimal ``spotMeta``: USDC (token 0), PURR (token 1) and the PURR/USDC pair."""
-        return self._queries.spot_meta()
+    def asset_context(self, coin: str) -> AssetContext:
+        """Return the market state of one perp."""
+        return self._queries.asset_context(coin)
 
-    def spot_meta_and_asset_ctxs(self) -> list:
-        """Return ``[spotMeta, ctxs]``; the PURR/USDC pair has no market here, so its prices are zero."""
-        return self._queries.spot_meta_and_asset_ctxs()
+    def asset_contexts(self) -> list[AssetContext]:
+        """Return the market state of every perp, in asset-id order."""
+        return self._queries.asset_contexts()
 
-    def meta_and_asset_ctxs(self) -> list:
-        """Return ``[meta, ctxs]`` with one ctx per universe entry."""
-        return self._queries.meta_and_asset_ctxs()
-
-    def active_asset_ctx(self, coin: str) -> dict:
-        """Return the ``activeAssetCtx`` WS payload ``{"coin","ctx"}``."""
-        return self._queries.active_asset_ctx(coin)
-
-    def all_mids(self) -> dict:
+    def all_mids(self) -> dict[str, Decimal]:
         """Return coin -> mid (book mid, else last trade, else oracle) for coins that have one."""
         return self._queries.all_mids()
 
-    def l2_book(self, coin: str, n_sig_figs: int | None = None, n_levels: int = 20) -> dict:
-        """Return the ``l2Book`` snapshot: up to ``n_levels`` (max 20) a side, optionally aggregated."""
+    def l2_book(self, coin: str, n_sig_figs: int | None = None, n_levels: int = 20) -> BookSnapshot:
+        """Return up to ``n_levels`` (max 20) levels a side, optionally aggregated to ``n_sig_figs`` (2..5)."""
         return self._queries.l2_book(coin, n_sig_figs, n_levels)
 
-    def bbo(self, coin: str) -> dict:
-        """Return the ``bbo`` payload ``{"coin","time","bbo":[bid|null, ask|null]}``."""
+    def bbo(self, coin: str) -> Bbo:
+        """Return the best bid and offer (None for an empty side)."""
         return self._queries.bbo(coin)
 
-    def candle_snapshot(self, coin: str, interval: str, start_ms: int, end_ms: int | None = None) -> list:
+    def candle_snapshot(self, coin: str, interval: str, start_ms: int, end_ms: int | None = None) -> list[Candle]:
         """Return candles opening in ``[start_ms, end_ms]``, the last one possibly still forming.
 
         ``end_ms`` defaults to engine time, which runs ahead of wall time on a sped-up venue.
         """
         return self._queries.candle_snapshot(coin, interval, start_ms, end_ms)
 
-    def recent_trades(self, coin: str) -> list:
-        """Return the latest trades of a coin (oldest first), as WS trade dicts."""
+    def recent_trades(self, coin: str) -> list[Trade]:
+        """Return the latest trades of a coin, oldest first."""
         return self._queries.recent_trades(coin)
 
-    def funding_history(self, coin: str, start_ms: int, end_ms: int | None = None) -> list:
-        """Return hourly ``{"coin","fundingRate","premium","time"}`` rows in the range, ascending."""
+    def funding_history(self, coin: str, start_ms: int, end_ms: int | None = None) -> list[FundingRate]:
+        """Return the hourly settlements in the range, ascending (max 500)."""
         return self._queries.funding_history(coin, start_ms, end_ms)
 
-    def clearinghouse_state(self, user: str) -> dict:
-        """Return the ``clearinghouseState`` response (§2.1 arithmetic at current marks)."""
+    def clearinghouse_state(self, user: str) -> AccountState:
+        """Return the user's perp account at current marks (PROTOCOL §2.1 arithmetic)."""
         return self._queries.clearinghouse_state(user)
 
-    def spot_clearinghouse_state(self, user: str) -> dict:
-        """Return ``{"balances": [...]}``: the spot USDC balance when there is one."""
-        return self._queries.spot_clearinghouse_state(user)
+    def spot_balances(self, user: str) -> list[SpotBalance]:
+        """Return the spot balances: USDC when there is some."""
+        return self._queries.spot_balances(user)
 
-    def open_orders(self, user: str) -> list:
-        """Return the ``openOrders`` list, newest first."""
+    def open_orders(self, user: str) -> list[OrderView]:
+        """Return the open orders, newest first, with waiting tp/sl children under their parent."""
         return self._queries.open_orders(user)
 
-    def frontend_open_orders(self, user: str) -> list:
-        """Return the ``frontendOpenOrders`` list, newest first, with waiting tp/sl under their parent."""
-        return self._queries.frontend_open_orders(user)
-
-    def user_fills(self, user: str) -> list:
+    def user_fills(self, user: str) -> list[Fill]:
         """Return up to 2000 most recent fills, newest first."""
         return self._queries.user_fills(user)
 
-    def user_fills_by_time(self, user: str, start_ms: int, end_ms: int | None = None, aggregate: bool = False) -> list:
-        """Return fills in ``[start_ms, end_ms]`` ascending (max 2000); ``aggregate`` merges an order's fills per time."""
+    def user_fills_by_time(self, user: str, start_ms: int, end_ms: int | None = None,
+                           aggregate: bool = False) -> list[Fill]:
+        """Return fills in ``[start_ms, end_ms]`` ascending (max 2000).
+
+        ``aggregate`` merges the fills of one order at one time.
+        """
         return self._queries.user_fills_by_time(user, start_ms, end_ms, aggregate)
 
-    def user_funding(self, user: str, start_ms: int, end_ms: int | None = None) -> list:
+    def user_funding(self, user: str, start_ms: int, end_ms: int | None = None) -> list[FundingPayment]:
         """Return the user's funding payments in the range, ascending (max 500)."""
         return self._queries.user_funding(user, start_ms, end_ms)
 
-    def user_non_funding_ledger_updates(self, user: str, start_ms: int, end_ms: int | None = None) -> list:
+    def user_non_funding_ledger_updates(self, user: str, start_ms: int,
+                                        end_ms: int | None = None) -> list[LedgerUpdate]:
         """Return deposits and transfers in the range, ascending (max 500)."""
         return self._queries.user_non_funding_ledger_updates(user, start_ms, end_ms)
 
-    def order_status(self, user: str, oid_or_cloid: int | str) -> dict:
-        """Return ``{"status":"order","order":{...}}`` or ``{"status":"unknownOid"}``."""
+    def order_status(self, user: str, oid_or_cloid: int | str) -> OrderRecord | None:
+        """Return the order with its status, or None when the user has no such order."""
         return self._queries.order_status(user, oid_or_cloid)
 
-    def historical_orders(self, user: str) -> list:
+    def historical_orders(self, user: str) -> list[OrderRecord]:
         """Return up to 2000 most recent orders (any status, rejected included), newest first."""
         return self._queries.historical_orders(user)
 
-    def user_fees(self, user: str) -> dict:
-        """Return the ``userFees`` response: daily volumes, the schedule and the user's current rates."""
+    def user_fees(self, user: str) -> UserFees:
+        """Return the user's last 14 days of volume, current rates and the fee model's base rates."""
         return self._queries.user_fees(user)
 
-    def user_rate_limit(self, user: str) -> dict:
-        """Return ``{"cumVlm","nRequestsUsed","nRequestsCap","nRequestsSurplus"}`` (10 000 + 1 per USDC traded)."""
+    def user_rate_limit(self, user: str) -> RateLimit:
+        """Return the request budget: 10 000 plus one request per USDC traded."""
         return self._queries.user_rate_limit(user)
+
+    def extra_agents(self, user: str) -> list[Agent]:
+        """Return the user's named agents."""
+        return self._queries.extra_agents(user)

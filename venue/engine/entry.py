@@ -8,11 +8,13 @@ parsed once per distinct text (a cache per asset, not persisted).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from .accounting import Accounting
 from .accounts import Account
 from .constants import (
     BAD_PRICE, BAD_SIZE, BAD_TICK, DAY_MS, MAX_SCHEDULED_CANCELS_PER_DAY, OPEN, ORACLE_BAND, ORDER_RETENTION,
-    PARSE_CACHE_LIMIT, SCHEDULE_MIN_DELAY_MS, SPOT_ASSET_OFFSET, TIFS,
+    PARSE_CACHE_LIMIT, SCHEDULE_MIN_DELAY_MS, SPOT_ASSET_OFFSET,
 )
 from .events import EventBus
 from .matching import Matching
@@ -20,9 +22,13 @@ from .models import ZeroLatency
 from .orders import Order
 from .rules import MIN_NOTIONAL, parse_decimal, price_on_tick, scale
 from .state import EngineState
-from .types import Builder, EngineError, OrderRequest
+from .types import (
+    Builder, CancelStatus, EngineError, Grouping, Limit, OrderRequest, OrderStatus, Rejected, Resting, Success,
+    Trigger, WaitingForFill, WaitingForTrigger,
+)
 
 _BAND_NUMERATOR, _BAND_DENOMINATOR = ORACLE_BAND
+_WAITING_FOR_FILL, _WAITING_FOR_TRIGGER, _SUCCESS = WaitingForFill(), WaitingForTrigger(), Success()
 
 
 class OrderEntry:
@@ -37,8 +43,9 @@ class OrderEntry:
         self._px_cache: list[dict[str, int]] = [{} for _ in state.specs]
         self._sz_cache: list[dict[str, int]] = [{} for _ in state.specs]
 
-    def place_orders(self, user: str, orders: list[OrderRequest], grouping="na", builder: Builder | None = None) -> list:
-        """Place a batch of orders for an authenticated user; return the wire ``data.statuses`` list.
+    def place_orders(self, user: str, orders: list[OrderRequest], grouping: Grouping = Grouping.NA,
+                     builder: Builder | None = None) -> list[OrderStatus]:
+        """Place a batch of orders for an authenticated user; return one status per order.
 
         Raise `EngineError` (nothing placed) when the builder is not approved or charges too much.
         """
@@ -46,20 +53,20 @@ class OrderEntry:
         count = len(orders)
         account.n_requests += count
         if not count:
-            return [{"error": "Order batch was empty."}]
+            return [Rejected("Order batch was empty.")]
         if builder is not None:
             self.accounting.check_builder(account, builder)
         if self.events.listeners:
             self.events.begin()
         touched: set[int] = set()
-        if count == 1 and grouping == "na":
+        if count == 1 and grouping is Grouping.NA:
             statuses = [self._place(account, orders[0], builder, touched)]
-        elif grouping == "normalTpsl":
+        elif grouping is Grouping.NORMAL_TPSL:
             statuses = self._place_tpsl_group(account, orders, builder, touched)
         elif count == 1:
-            statuses = [self._place(account, orders[0], builder, touched, grouping == "positionTpsl")]
+            statuses = [self._place(account, orders[0], builder, touched, grouping is Grouping.POSITION_TPSL)]
         else:
-            position_tpsl = grouping == "positionTpsl"
+            position_tpsl = grouping is Grouping.POSITION_TPSL
             place = self._place
             statuses = [place(account, request, builder, touched, position_tpsl) for request in orders]
         if touched and self.state.armed:
@@ -69,65 +76,68 @@ class OrderEntry:
         return statuses
 
     def _place_tpsl_group(self, account: Account, orders: list, builder, touched: set) -> list:
-        if len(orders) < 2 or any("trigger" not in r.order_type for r in orders[1:]):
-            return [{"error": "Unexpected number of trigger orders"}]
+        if len(orders) < 2 or any(r.order_type.__class__ is not Trigger for r in orders[1:]):
+            return [Rejected("Unexpected number of trigger orders")]
         known = len(account.orders)
         parent_status = self._place(account, orders[0], builder, touched)
         parent = account.orders[known] if len(account.orders) > known else None
         children = []
         for request in orders[1:]:
             child = self._new_order(account, request, builder)
-            if isinstance(child, dict):
+            if child.__class__ is Rejected:
                 children.append(child)
                 continue
             error = self._validate_trigger(child, request)
             if error is not None:
                 children.append(self.matching.reject(child, *error))
                 continue
-            if parent is None or "error" in parent_status:
-                message = parent_status.get("error", "Order has invalid price.")
+            if parent is None or parent_status.__class__ is Rejected:
+                message = parent_status.message if parent_status.__class__ is Rejected else "Order has invalid price."
                 children.append(self.matching.reject(child, "rejected", message))
                 continue
             child.parent = parent
             if parent.status == OPEN:
                 parent.children = (parent.children or []) + [child]
-                children.append("waitingForFill")
+                children.append(_WAITING_FOR_FILL)
             else:
                 self.matching.arm(child)
-                children.append("waitingForTrigger")
+                children.append(_WAITING_FOR_TRIGGER)
         return [parent_status, *children]
 
-    def _new_order(self, account: Account, request: OrderRequest, builder: Builder | None):
+    def _new_order(self, account: Account, request: OrderRequest, builder: Builder | None) -> Order | Rejected:
+        state = self.state
         asset = request.asset
-        if asset.__class__ is not int or not 0 <= asset < self.state.n_assets:
+        if asset.__class__ is not int or not 0 <= asset < state.n_assets:
             if isinstance(asset, int) and asset >= SPOT_ASSET_OFFSET:
-                return {"error": f"Spot trading is not supported by this venue. asset={asset}"}
-            return {"error": f"Unknown asset. asset={asset}"}
-        spec = self.state.specs[asset]
-        pxd = self.state.pxd[asset]
+                return Rejected(f"Spot trading is not supported by this venue. asset={asset}")
+            return Rejected(f"Unknown asset. asset={asset}")
+        spec = state.specs[asset]
+        pxd = state.pxd[asset]
         szd = spec.sz_decimals
         px = self._px_cache[asset].get(request.limit_px) or self._parse_price(asset, request.limit_px)
         sz = self._sz_cache[asset].get(request.sz) or self._parse_size(asset, request.sz)
-        oid = self.state.next_oid
-        self.state.next_oid = oid + 1
-        ts = self.state.now_ms if self._zero_latency else self.state.now_ms + self.state.latency_model.order_latency_ms(account.address)
+        oid = state.next_oid
+        state.next_oid = oid + 1
+        ts = state.now_ms
+        if not self._zero_latency:
+            ts += state.latency_model.order_latency_ms(account.address)
         order_type = request.order_type
-        limit = order_type.get("limit")
-        tif = limit.get("tif") if limit is not None else None
+        kind = order_type.__class__
+        tif = order_type.tif._value_ if kind is Limit else None  # the enum's value attribute, read directly
         order = Order(oid, account.address, asset, spec.name, request.is_buy is True,
-                      px if px > 0 else _truncate(parse_decimal(request.limit_px), pxd),
-                      sz if sz > 0 else _truncate(parse_decimal(request.sz), szd),
+                      px if px > 0 else _truncate(parse_decimal(_text(request.limit_px)), pxd),
+                      sz if sz > 0 else _truncate(parse_decimal(_text(request.sz)), szd),
                       ts, tif, request.reduce_only is True, request.cloid, pxd, szd)
         if builder is not None:
             order.builder = builder
-        self.state.orders[oid] = order
+        state.orders[oid] = order
         account.orders.append(order)
         if len(account.orders) > 2 * ORDER_RETENTION:
             self._forget_old_orders(account)
         cloid = request.cloid
         if cloid is not None:
             account.cloids[cloid.lower()] = order
-        if px > 0 and sz > 0 and tif in TIFS:
+        if px > 0 and sz > 0 and tif is not None:
             return order
         if px == BAD_PRICE:
             return self.matching.reject(order, "rejected", "Order has invalid price.")
@@ -135,10 +145,7 @@ class OrderEntry:
             return self.matching.reject(order, "rejected", "Order has invalid size.")
         if px == BAD_TICK:
             return self.matching.reject(order, "tickRejected", f"Price must be divisible by tick size. asset={asset}")
-        if limit is not None:
-            if tif not in TIFS:
-                return self.matching.reject(order, "rejected", f"Invalid TIF. asset={asset}")
-        elif "trigger" not in order_type:
+        if kind is not Limit and kind is not Trigger:
             return self.matching.reject(order, "rejected", f"Invalid order type. asset={asset}")
         return order
 
@@ -155,8 +162,8 @@ class OrderEntry:
                 del account.cloids[order.cloid.lower()]
         account.orders[:cut] = kept
 
-    def _parse_price(self, asset: int, text: str) -> int:
-        parsed = parse_decimal(text)
+    def _parse_price(self, asset: int, text: Decimal | str) -> int:
+        parsed = parse_decimal(_text(text))
         if parsed is None or parsed[0] == 0:
             px = BAD_PRICE
         else:
@@ -164,36 +171,36 @@ class OrderEntry:
             if px is None or not price_on_tick(px, self.state.pxd[asset]):
                 px = BAD_TICK
         cache = self._px_cache[asset]
-        if isinstance(text, str) and len(cache) < PARSE_CACHE_LIMIT:
+        if (text.__class__ is str or text.__class__ is Decimal) and len(cache) < PARSE_CACHE_LIMIT:
             cache[text] = px
         return px
 
-    def _parse_size(self, asset: int, text: str) -> int:
-        parsed = parse_decimal(text)
+    def _parse_size(self, asset: int, text: Decimal | str) -> int:
+        parsed = parse_decimal(_text(text))
         sz = scale(parsed, self.state.specs[asset].sz_decimals) if parsed is not None else None
         sz = BAD_SIZE if not sz else sz
         cache = self._sz_cache[asset]
-        if isinstance(text, str) and len(cache) < PARSE_CACHE_LIMIT:
+        if (text.__class__ is str or text.__class__ is Decimal) and len(cache) < PARSE_CACHE_LIMIT:
             cache[text] = sz
         return sz
 
     def _validate_trigger(self, order: Order, request: OrderRequest) -> tuple[str, str] | None:
-        trigger = request.order_type.get("trigger")
-        if not isinstance(trigger, dict):
+        trigger = request.order_type
+        if trigger.__class__ is not Trigger:
             return "rejected", "Invalid TP/SL price."
-        parsed = parse_decimal(str(trigger.get("triggerPx", "")))
+        parsed = parse_decimal(_text(trigger.trigger_px))
         trigger_px = scale(parsed, order.pxd) if parsed is not None else None
-        if not trigger_px or not price_on_tick(trigger_px, order.pxd) or trigger.get("tpsl") not in ("tp", "sl"):
+        if not trigger_px or not price_on_tick(trigger_px, order.pxd):
             return "badTriggerPxRejected", "Invalid TP/SL price."
         order.trigger_px = trigger_px
-        order.is_market = bool(trigger.get("isMarket"))
-        order.tpsl = trigger["tpsl"]
+        order.is_market = trigger.is_market is True
+        order.tpsl = trigger.tpsl.value
         order.tif = None
         return None
 
     def _place(self, account: Account, request: OrderRequest, builder, touched: set, position_tpsl: bool = False):
         order = self._new_order(account, request, builder)
-        if order.__class__ is dict:
+        if order.__class__ is Rejected:
             return order
         asset = order.asset
         if order.tif is None:
@@ -209,7 +216,8 @@ class OrderEntry:
             return self.matching.reject(order, "oracleRejected",
                                 "Order price cannot be more than 80% away from the reference price")
         if px * order.sz < MIN_NOTIONAL and not self._closes_position(account, order):
-            return self.matching.reject(order, "minTradeNtlRejected", f"Order must have minimum value of $10. asset={asset}")
+            return self.matching.reject(order, "minTradeNtlRejected",
+                                        f"Order must have minimum value of $10. asset={asset}")
         if order.trigger_px is not None:
             position = account.positions.get(asset)
             szi = position.szi if position is not None else 0
@@ -218,7 +226,7 @@ class OrderEntry:
                                     f"Reduce only order would increase position. asset={asset}")
             self.events.status(order, OPEN)
             self.matching.arm(order)
-            return self.matching.resting_status(order)
+            return Resting(order.oid, order.cloid)
         return self.matching.submit(account, order, touched, check_margin=True)
 
     def _closes_position(self, account: Account, order: Order) -> bool:
@@ -226,11 +234,11 @@ class OrderEntry:
         return (order.reduce_only and position is not None and (position.szi > 0) != order.is_buy
                 and order.sz >= abs(position.szi))
 
-    def cancel(self, user: str, cancels: list[tuple[int, int]]) -> list:
-        """Cancel orders by ``(asset, oid)``; return ``"success"`` or ``{"error": ...}`` per cancel."""
+    def cancel(self, user: str, cancels: list[tuple[int, int]]) -> list[CancelStatus]:
+        """Cancel orders by ``(asset, oid)``; return `Success` or `Rejected` per cancel."""
         return self._cancel_many(user, cancels)
 
-    def cancel_by_cloid(self, user: str, cancels: list[tuple[int, str]]) -> list:
+    def cancel_by_cloid(self, user: str, cancels: list[tuple[int, str]]) -> list[CancelStatus]:
         """Cancel orders by ``(asset, cloid)``; same statuses as ``cancel``."""
         return self._cancel_many(user, cancels)
 
@@ -242,13 +250,13 @@ class OrderEntry:
         for asset, key in cancels:
             order = self.state.find_order(account, key)
             if order is not None and order.asset == asset and self.matching.cancel_order(order):
-                out.append("success")
+                out.append(_SUCCESS)
             else:
-                out.append({"error": f"Order was never placed, already canceled, or filled. asset={asset}"})
+                out.append(Rejected(f"Order was never placed, already canceled, or filled. asset={asset}"))
         self.events.flush()
         return out
 
-    def batch_modify(self, user: str, modifies: list[tuple[int | str, OrderRequest]]) -> list:
+    def batch_modify(self, user: str, modifies: list[tuple[int | str, OrderRequest]]) -> list[OrderStatus]:
         """Replace live orders: the old order is canceled and the new one gets a new oid."""
         account = self.accounting.account(user)
         self.events.begin()
@@ -258,7 +266,7 @@ class OrderEntry:
             account.n_requests += 1
             order = self.state.find_order(account, key)
             if order is None or not self.matching.cancel_order(order):
-                out.append({"error": "Cannot modify canceled or filled order"})
+                out.append(Rejected("Cannot modify canceled or filled order"))
                 continue
             out.append(self._place(account, request, None, touched))
         if touched and self.state.armed:
@@ -279,6 +287,13 @@ class OrderEntry:
         if account.schedule_day == day and account.schedule_count >= MAX_SCHEDULED_CANCELS_PER_DAY:
             raise EngineError("Too many scheduled cancels today; the limit is 10 per day.")
         account.scheduled_cancel = time_ms
+
+
+def _text(value: Decimal | str) -> str:
+    """Return exact decimal text: text as given, a `Decimal` in plain notation, anything else as invalid."""
+    if value.__class__ is str:
+        return value
+    return format(value, "f") if isinstance(value, Decimal) else ""
 
 
 def _truncate(parsed: tuple[int, int] | None, decimals: int) -> int:

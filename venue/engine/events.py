@@ -2,7 +2,7 @@
 
 Nothing is collected while no listener is registered, so a backtest without
 listeners pays nothing here. Trades, fills and order updates carry immutable
-snapshots whose payloads are formatted on first read (`EngineEvent`), so a
+snapshots whose typed payloads are built on first read (`EngineEvent`), so a
 listener that ignores a channel does not slow the matching loop.
 """
 
@@ -12,11 +12,12 @@ import logging
 from typing import Callable
 
 from . import candles as candle_mod
-from .accounts import fill_wire, order_hash
-from .orders import Order, update_wire
+from .accounts import fill_view, order_hash
+from .orders import Order, update_view
+from .rules import dec
 from .state import EngineState
-from .rules import fmt
-from .types import EngineEvent
+from .types import Channel, EngineEvent
+from .views import Fill, OrderRecord, Trade
 
 _log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class EventBus:
         self.listeners: list[Callable[[EngineEvent], None]] = []
         self.pending: dict | None = None
         self._spare: dict | None = None
-        self._book_events = [EngineEvent("book", spec.name) for spec in state.specs]
+        self._book_events = [EngineEvent(Channel.BOOK, spec.name) for spec in state.specs]
 
     def add_listener(self, fn: Callable[[EngineEvent], None]) -> None:
         """Register ``fn``."""
@@ -97,16 +98,16 @@ class EventBus:
         append = events.append
         for coin, rows in pending["trades"].items():
             asset = state.asset_of[coin]
-            append(EngineEvent("trades", coin, (coin, state.pxd[asset], state.specs[asset].sz_decimals, rows),
-                               _trades_wire))
+            append(EngineEvent(Channel.TRADES, coin, (coin, state.pxd[asset], state.specs[asset].sz_decimals, rows),
+                               _trades))
         for user, fills in pending["fills"].items():
-            append(EngineEvent("fills", user, fills, _fills_wire))
+            append(EngineEvent(Channel.FILLS, user, fills, _fills))
         for user, snapshots in pending["orderUpdates"].items():
-            append(EngineEvent("orderUpdates", user, snapshots, _updates_wire))
+            append(EngineEvent(Channel.ORDER_UPDATES, user, snapshots, _updates))
         cancels = pending["nonUserCancel"]
         if cancels:
             for user, items in cancels.items():
-                append(EngineEvent("nonUserCancel", user, items))
+                append(EngineEvent(Channel.NON_USER_CANCEL, user, items))
         if pending["other"]:
             events.extend(pending["other"])
         books = pending["book"]
@@ -138,24 +139,23 @@ class EventBus:
             pxd, szd = state.pxd[asset], state.specs[asset].sz_decimals
             for interval in candle_mod.INTERVALS:
                 opened, bar = series.latest(interval)
-                append(EngineEvent("candle", coin, candle_mod.candle_wire(coin, interval, opened, bar, pxd, szd)))
+                append(EngineEvent(Channel.CANDLE, coin, candle_mod.candle_view(coin, interval, opened, bar, pxd, szd)))
 
 
-def _trades_wire(raw: tuple) -> list[dict]:
+def _trades(raw: tuple) -> list[Trade]:
     coin, pxd, szd, rows = raw
-    return [trade_wire(coin, pxd, szd, row) for row in rows]
+    return [trade_view(coin, pxd, szd, row) for row in rows]
 
 
-def _fills_wire(fills: list[tuple]) -> list[dict]:
-    return [fill_wire(fill) for fill in fills]
+def _fills(fills: list[tuple]) -> list[Fill]:
+    return [fill_view(fill) for fill in fills]
 
 
-def _updates_wire(snapshots: list[tuple]) -> list[dict]:
-    return [update_wire(snapshot) for snapshot in snapshots]
+def _updates(snapshots: list[tuple]) -> list[OrderRecord]:
+    return [update_view(snapshot) for snapshot in snapshots]
 
 
-def trade_wire(coin: str, pxd: int, szd: int, row: tuple) -> dict:
-    """Return the WS / ``recentTrades`` trade object of a stored trade row."""
+def trade_view(coin: str, pxd: int, szd: int, row: tuple) -> Trade:
+    """Return the typed trade of a stored trade row."""
     time_ms, is_buy, px, quantity, tid, buyer, seller, taker_oid = row
-    return {"coin": coin, "side": "B" if is_buy else "A", "px": fmt(px, pxd), "sz": fmt(quantity, szd),
-            "time": time_ms, "hash": order_hash(taker_oid), "tid": tid, "users": [buyer, seller]}
+    return Trade(coin, is_buy, dec(px, pxd), dec(quantity, szd), time_ms, order_hash(taker_oid), tid, buyer, seller)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-RATE_SCALE = 10**8
+RATE_SCALE_DECIMALS = 8
+RATE_SCALE = 10**RATE_SCALE_DECIMALS
 """Fee rates are integers in units of 1e-8 (0.045% = 45_000)."""
 
-_PERP_TIERS = (
+PERP_TIERS = (
     (7_000_000_000, 24_000, 0),
     (2_000_000_000, 26_000, 0),
     (500_000_000, 28_000, 0),
@@ -15,27 +16,22 @@ _PERP_TIERS = (
     (25_000_000, 35_000, 8_000),
     (5_000_000, 40_000, 12_000),
 )
-_SPOT_TIERS = ((5_000_000, 60_000, 30_000), (25_000_000, 50_000, 20_000), (100_000_000, 40_000, 10_000),
+"""Documented perp VIP tiers: (14-day volume above, taker rate, maker rate), highest first."""
+SPOT_TIERS = ((5_000_000, 60_000, 30_000), (25_000_000, 50_000, 20_000), (100_000_000, 40_000, 10_000),
                (500_000_000, 35_000, 0), (2_000_000_000, 30_000, 0), (7_000_000_000, 25_000, 0))
-_MAKER_REBATES = (("0.005", "-0.00001"), ("0.015", "-0.00002"), ("0.03", "-0.00003"))
+"""Documented spot VIP tiers, lowest first (shown in the fee schedule only: spot trading is not modelled)."""
+MAKER_REBATES = (("0.005", "-0.00001"), ("0.015", "-0.00002"), ("0.03", "-0.00003"))
+"""Documented market-maker rebates: (share of maker volume above, rate)."""
 
 
 class FeeModel(Protocol):
-    """Choose the taker and maker rates of a user (integers in units of ``RATE_SCALE``)."""
+    """Choose the taker and maker rates of a user (integers in units of ``RATE_SCALE``).
+
+    ``rates(user, 0)`` is read as the schedule's base rates.
+    """
 
     def rates(self, user: str, volume_14d_usd: int) -> tuple[int, int]:
         """Return ``(taker_rate, maker_rate)``; a negative maker rate is a rebate."""
-
-    def schedule_wire(self) -> dict:
-        """Return the ``feeSchedule`` object of the ``userFees`` response."""
-
-
-def rate_text(rate: int) -> str:
-    """Format a rate as the venue prints it (``45_000 -> "0.00045"``)."""
-    sign = "-" if rate < 0 else ""
-    digits = str(abs(rate)).rjust(9, "0")
-    fraction = digits[-8:].rstrip("0") or "0"
-    return f"{sign}{digits[:-8]}.{fraction}"
 
 
 class HyperliquidFees:
@@ -59,23 +55,10 @@ class HyperliquidFees:
     def rates(self, user: str, volume_14d_usd: int) -> tuple[int, int]:
         """Return ``(taker, maker)`` for the user's 14-day volume in whole USDC."""
         if self.use_tiers:
-            for cutoff, taker, maker in _PERP_TIERS:
+            for cutoff, taker, maker in PERP_TIERS:
                 if volume_14d_usd > cutoff:
                     return taker, maker
         return self.taker, self.maker
-
-    def schedule_wire(self) -> dict:
-        """Return the ``feeSchedule`` object with the VIP and market-maker tiers."""
-        vip = [{"ntlCutoff": f"{perp[0]}.0", "cross": rate_text(perp[1]), "add": rate_text(perp[2]),
-                "spotCross": rate_text(spot[1]), "spotAdd": rate_text(spot[2])}
-               for perp, spot in zip(reversed(_PERP_TIERS), _SPOT_TIERS)]
-        return {
-            "cross": rate_text(self.taker), "add": rate_text(self.maker),
-            "spotCross": "0.0007", "spotAdd": "0.0004",
-            "tiers": {"vip": vip, "mm": [{"makerFractionCutoff": cut, "add": add} for cut, add in _MAKER_REBATES]},
-            "referralDiscount": "0.04",
-            "stakingDiscountTiers": [{"bpsOfMaxSupply": "0.0", "discount": "0.0"}],
-        }
 
 
 def fee_of(notional_micro: int, rate: int) -> int:

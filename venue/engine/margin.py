@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .rules import MONEY_DECIMALS, fmt, fmt_decimal
+from .rules import MONEY_DECIMALS, dec, rounded
+from .views import AccountState, CumulativeFunding, Leverage, MarginSummary, PositionState
 
 _MICRO = Decimal(10) ** -MONEY_DECIMALS
 
@@ -95,8 +96,8 @@ def liquidation_px(mark: Decimal, szi: Decimal, margin_available: Decimal, max_l
     return liq if liq > 0 else None
 
 
-def position_wire(account, asset: int, spec, mark: int, fig: Figures) -> dict:
-    """Return one ``assetPositions`` entry."""
+def position_state(account, asset: int, spec, mark: int, fig: Figures) -> PositionState:
+    """Return one open position at ``mark``."""
     position = account.positions[asset]
     is_cross, leverage = account.settings[asset]
     pxd = 6 - spec.sz_decimals
@@ -107,44 +108,36 @@ def position_wire(account, asset: int, spec, mark: int, fig: Figures) -> dict:
     szi_dec = Decimal(position.szi).scaleb(-szd)
     mark_dec = Decimal(mark).scaleb(-pxd)
     entry = Decimal(position.basis).scaleb(-MONEY_DECIMALS) / szi_dec
-    entry_text = fmt_decimal(entry, max(pxd, 1) + 2)
     roe = Decimal(upnl * leverage) / abs(position.basis) if position.basis else Decimal(0)
     mm = maintenance(notional, spec.max_leverage)
     if is_cross:
         margin_used = notional // leverage
-        lev_wire = {"type": "cross", "value": leverage}
+        mode = Leverage(True, leverage)
         margin_available = fig.cross_value - fig.cross_maintenance
     else:
         margin_used = position.iso_margin + upnl
-        lev_wire = {"type": "isolated", "value": leverage,
-                    "rawUsd": fmt(position.iso_margin - position.basis, MONEY_DECIMALS)}
+        mode = Leverage(False, leverage, dec(position.iso_margin - position.basis, MONEY_DECIMALS))
         margin_available = margin_used - mm
     liq = liquidation_px(mark_dec, szi_dec, Decimal(margin_available) * _MICRO, spec.max_leverage)
-    return {"type": "oneWay", "position": {
-        "coin": spec.name, "szi": fmt(position.szi, szd), "leverage": lev_wire, "entryPx": entry_text,
-        "positionValue": fmt(notional, MONEY_DECIMALS), "unrealizedPnl": fmt(upnl, MONEY_DECIMALS),
-        "returnOnEquity": fmt_decimal(roe, 10), "liquidationPx": None if liq is None else fmt_decimal(liq, 8),
-        "marginUsed": fmt(margin_used, MONEY_DECIMALS), "maxLeverage": spec.max_leverage,
-        "cumFunding": {"allTime": fmt(position.cum_all, MONEY_DECIMALS),
-                       "sinceOpen": fmt(position.cum_open, MONEY_DECIMALS),
-                       "sinceChange": fmt(position.cum_change, MONEY_DECIMALS)}}}
+    return PositionState(
+        spec.name, dec(position.szi, szd), mode, rounded(entry, max(pxd, 1) + 2), dec(notional, MONEY_DECIMALS),
+        dec(upnl, MONEY_DECIMALS), rounded(roe, 10), None if liq is None else rounded(liq, 8),
+        dec(margin_used, MONEY_DECIMALS), spec.max_leverage,
+        CumulativeFunding(dec(position.cum_all, MONEY_DECIMALS), dec(position.cum_open, MONEY_DECIMALS),
+                          dec(position.cum_change, MONEY_DECIMALS)))
 
 
-def clearinghouse_wire(account, specs, mark_of, now_ms: int) -> dict:
-    """Return the full ``clearinghouseState`` response for an account."""
+def account_state(account, specs, mark_of, now_ms: int) -> AccountState:
+    """Return the account's summaries and positions at current marks."""
     fig = figures(account, specs, mark_of)
 
-    def summary(value: int, ntl: int, raw: int, used: int) -> dict:
-        return {"accountValue": fmt(value, MONEY_DECIMALS), "totalNtlPos": fmt(ntl, MONEY_DECIMALS),
-                "totalRawUsd": fmt(raw, MONEY_DECIMALS), "totalMarginUsed": fmt(used, MONEY_DECIMALS)}
+    def summary(value: int, ntl: int, raw: int, used: int) -> MarginSummary:
+        return MarginSummary(dec(value, MONEY_DECIMALS), dec(ntl, MONEY_DECIMALS), dec(raw, MONEY_DECIMALS),
+                             dec(used, MONEY_DECIMALS))
 
-    positions = [position_wire(account, asset, specs[asset], mark_of(asset), fig)
+    positions = [position_state(account, asset, specs[asset], mark_of(asset), fig)
                  for asset in sorted(account.positions)]
-    return {
-        "marginSummary": summary(fig.total_value, fig.total_ntl, fig.total_raw, fig.total_margin),
-        "crossMarginSummary": summary(fig.cross_value, fig.cross_ntl, fig.cross_raw, fig.cross_margin),
-        "crossMaintenanceMarginUsed": fmt(fig.cross_maintenance, MONEY_DECIMALS),
-        "withdrawable": fmt(withdrawable(account, fig), MONEY_DECIMALS),
-        "assetPositions": positions,
-        "time": now_ms,
-    }
+    return AccountState(
+        summary(fig.total_value, fig.total_ntl, fig.total_raw, fig.total_margin),
+        summary(fig.cross_value, fig.cross_ntl, fig.cross_raw, fig.cross_margin),
+        dec(fig.cross_maintenance, MONEY_DECIMALS), dec(withdrawable(account, fig), MONEY_DECIMALS), positions, now_ms)

@@ -14,9 +14,11 @@ from .events import EventBus
 from .fees import fee_of
 from .margin import free_collateral
 from .orders import Order
-from .rules import fmt
+from .rules import dec, fmt
 from .state import EngineState
 from .triggers import due_orders, market_price
+from .types import Filled, OrderStatus, Rejected, Resting
+from .views import CanceledOrder
 
 
 class Matching:
@@ -112,7 +114,7 @@ class Matching:
                 self.events.status(child, "canceled")
             order.children = None
         if non_user and self.events.pending is not None:
-            self.events.push("nonUserCancel", order.user, {"coin": order.coin, "oid": order.oid})
+            self.events.push("nonUserCancel", order.user, CanceledOrder(order.coin, order.oid))
         if self.events.pending is not None:
             self.events.pending["book"].add(order.asset)
 
@@ -124,8 +126,9 @@ class Matching:
         tid = self.state.next_tid
         self.state.next_tid = tid + 1
         day = self.state.day
-        taker_rates = taker_account.fee_rates if taker_account.fee_day == day else self.accounting.fee_rates(taker_account)
-        maker_rates = maker_account.fee_rates if maker_account.fee_day == day else self.accounting.fee_rates(maker_account)
+        fee_rates = self.accounting.fee_rates
+        taker_rates = taker_account.fee_rates if taker_account.fee_day == day else fee_rates(taker_account)
+        maker_rates = maker_account.fee_rates if maker_account.fee_day == day else fee_rates(maker_account)
         taker_fee = fee_of(notional, taker_rates[0])
         maker_fee = fee_of(notional, maker_rates[1])
         taker_builder_fee = 0 if taker.builder is None else self._pay_builder(taker_account, taker.builder, notional)
@@ -254,17 +257,12 @@ class Matching:
             order.tif = "Gtc"
         self.submit(account, order, touched, check_margin=not order.reduce_only)
 
-    def reject(self, order: Order, status: str, message: str) -> dict:
+    def reject(self, order: Order, status: str, message: str) -> Rejected:
+        """Give the order a rejected status and return the refusal."""
         self.events.status(order, status)
-        return {"error": message}
+        return Rejected(message)
 
-    def resting_status(self, order: Order) -> dict:
-        body = {"oid": order.oid}
-        if order.cloid is not None:
-            body["cloid"] = order.cloid
-        return {"resting": body}
-
-    def submit(self, account: Account, order: Order, touched: set, check_margin: bool) -> dict:
+    def submit(self, account: Account, order: Order, touched: set, check_margin: bool) -> OrderStatus:
         """Check reduce-only, post-only and margin, match what crosses and rest the remainder; return its status."""
         asset = order.asset
         position = account.positions.get(asset)
@@ -337,22 +335,19 @@ class Matching:
             self.events.pending["book"].add(asset)
         if order.status != OPEN or self.events.pending is not None:
             self.events.status(order, OPEN)
-        return self.resting_status(order)
+        return Resting(order.oid, order.cloid)
 
-    def _filled_status(self, order: Order, filled_sz: int, filled_ntl: int) -> dict:
+    def _filled_status(self, order: Order, filled_sz: int, filled_ntl: int) -> Filled:
         if filled_ntl % filled_sz == 0:
-            average_text = fmt(filled_ntl // filled_sz, order.pxd)
+            average_px = dec(filled_ntl // filled_sz, order.pxd)
         else:
             # ntl has pxd + szd = MONEY_DECIMALS decimals, so ntl * 100 / sz is the average in units of
             # 10**-(pxd + 2); round half to even like Decimal.quantize did
             average, remainder = divmod(filled_ntl * 100, filled_sz)
             if 2 * remainder > filled_sz or (2 * remainder == filled_sz and average & 1):
                 average += 1
-            average_text = fmt(average, order.pxd + 2)
-        body = {"totalSz": fmt(filled_sz, order.szd), "avgPx": average_text, "oid": order.oid}
-        if order.cloid is not None:
-            body["cloid"] = order.cloid
-        return {"filled": body}
+            average_px = dec(average, order.pxd + 2)
+        return Filled(order.oid, dec(filled_sz, order.szd), average_px, order.cloid)
 
     def cancel_order(self, order: Order, status: str = "canceled") -> bool:
         account = self._accounts[order.user]

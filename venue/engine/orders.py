@@ -1,8 +1,10 @@
-"""The engine's internal order record (integer prices and sizes) and its wire views."""
+"""The engine's internal order record (integer prices and sizes) and its typed views."""
 
 from __future__ import annotations
 
-from .rules import fmt
+from .rules import dec
+from .types import Tif, TpSl
+from .views import OrderRecord, OrderView
 
 
 class Order:
@@ -39,40 +41,30 @@ class Order:
         kind = "Take Profit" if self.tpsl == "tp" else "Stop"
         return f"{kind} {'Market' if self.is_market else 'Limit'}"
 
-    def basic_wire(self) -> dict:
-        """Return the ``openOrders`` / ``orderUpdates`` order object."""
-        return _order_object(self, self.px, self.sz, self.orig_sz, self.ts)
+    def view(self) -> OrderView:
+        """Return the order as the user sees it now, with its waiting tp/sl children."""
+        return self.view_as_of(self.px, self.sz, self.orig_sz, self.ts)
 
-    def frontend_wire(self) -> dict:
-        """Return the ``frontendOpenOrders`` / ``orderStatus`` / ``historicalOrders`` order object."""
+    def view_as_of(self, px: int, sz: int, orig_sz: int, ts: int) -> OrderView:
+        """Return the view with the prices, sizes and time of a snapshot taken when the status changed."""
+        pxd, szd = self.pxd, self.szd
         trigger = self.trigger_px is not None
-        if trigger:
-            word = "above" if (self.is_buy == (self.tpsl == "sl")) else "below"
-            condition = f"Price {word} {fmt(self.trigger_px, self.pxd)}"
-        else:
-            condition = "N/A"
-        return {
-            "coin": self.coin, "side": "B" if self.is_buy else "A", "limitPx": fmt(self.px, self.pxd),
-            "sz": fmt(self.sz, self.szd), "oid": self.oid, "timestamp": self.ts, "triggerCondition": condition,
-            "isTrigger": trigger, "triggerPx": fmt(self.trigger_px or 0, self.pxd),
-            "children": [child.frontend_wire() for child in self.children or ()],
-            "isPositionTpsl": self.position_tpsl, "reduceOnly": self.reduce_only, "orderType": self.order_type(),
-            "origSz": fmt(self.orig_sz, self.szd), "tif": None if trigger else self.tif, "cloid": self.cloid,
-        }
+        return OrderView(self.coin, self.is_buy, dec(px, pxd), dec(sz, szd), self.oid, ts, dec(orig_sz, szd),
+                         self.cloid, dec(self.trigger_px, pxd) if trigger else None,
+                         None if self.tpsl is None else TpSl(self.tpsl), self.is_market,
+                         [child.view() for child in self.children or ()], self.position_tpsl, self.reduce_only,
+                         self.order_type(), None if trigger or self.tif is None else Tif(self.tif))
 
-def update_wire(snapshot: tuple) -> dict:
-    """Return one ``orderUpdates`` entry from a snapshot ``(order, px, sz, orig_sz, ts, status, status_ts)``.
+    def record(self) -> OrderRecord:
+        """Return the view with the current status and its time."""
+        return OrderRecord(self.view(), self.status, self.status_ts)
+
+
+def update_view(snapshot: tuple) -> OrderRecord:
+    """Return the `OrderRecord` of a snapshot ``(order, px, sz, orig_sz, ts, status, status_ts)``.
 
     The engine records the snapshot when the status changes (the order keeps changing afterwards)
-    and formats it only when a listener reads the event.
+    and builds the view only when a listener reads the event.
     """
     order, px, sz, orig_sz, ts, status, status_ts = snapshot
-    return {"order": _order_object(order, px, sz, orig_sz, ts), "status": status, "statusTimestamp": status_ts}
-
-
-def _order_object(order: Order, px: int, sz: int, orig_sz: int, ts: int) -> dict:
-    wire = {"coin": order.coin, "side": "B" if order.is_buy else "A", "limitPx": fmt(px, order.pxd),
-            "sz": fmt(sz, order.szd), "oid": order.oid, "timestamp": ts, "origSz": fmt(orig_sz, order.szd)}
-    if order.cloid is not None:
-        wire["cloid"] = order.cloid
-    return wire
+    return OrderRecord(order.view_as_of(px, sz, orig_sz, ts), status, status_ts)

@@ -76,20 +76,23 @@ def fmt(value: int, decimals: int) -> str:
 _POWERS = [10**exponent for exponent in range(19)]
 
 
-def fmt_decimal(value: Decimal, places: int = 8) -> str:
-    """Format a Decimal rounded to ``places`` decimals in the venue's style."""
-    quantized = value.quantize(Decimal(1).scaleb(-places))
-    text = format(quantized, "f")
-    if "." in text:
-        text = text.rstrip("0")
-        if text.endswith("."):
-            text += "0"
-    else:
-        text += ".0"
-    return "0.0" if text in ("-0.0",) else text
-
-
 def from_number(value: float | str | Decimal, decimals: int) -> int:
     """Convert an external number (oracle float, transfer amount) to a scaled integer, rounding half-even."""
     exact = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     return int(exact.scaleb(decimals).quantize(Decimal(1)))
+
+
+def dec(value: int, decimals: int) -> Decimal:
+    """Return a scaled integer as the exact `Decimal` it stands for (``dec(11005, 1) == Decimal("1100.5")``).
+
+    A product with an exact power of ten: exact, and about twice as fast as ``scaleb``.
+    """
+    return Decimal(value) * _QUANTA[decimals]
+
+
+def rounded(value: Decimal, places: int) -> Decimal:
+    """Round half-even to ``places`` decimals: the precision the exchange reports a derived figure with."""
+    return value.quantize(_QUANTA[places])
+
+
+_QUANTA = [Decimal(1).scaleb(-places) for places in range(19)]

@@ -18,6 +18,7 @@ from .book import Book
 from .constants import DAY_MS, DIRTY, FIRST_OID, RECENT_TRADES
 from .orders import Order
 from .types import AssetSpec, EngineError
+from .views import FillLiquidation, FundingRate
 
 
 class EngineState:
@@ -53,7 +54,7 @@ class EngineState:
         self.candles = [candle_mod.CandleSeries() for _ in self.specs]
         self.candle_dirty: set[int] = set()
         self.funding = [funding_mod.FundingState() for _ in self.specs]
-        self.funding_rows: list[list[dict]] = [[] for _ in self.specs]
+        self.funding_rows: list[list[FundingRate]] = [[] for _ in self.specs]
         self.accounts: dict[str, Account] = {}
         self.orders: dict[int, Order] = {}
         self.agents = AgentRegistry()
@@ -61,7 +62,7 @@ class EngineState:
         self.next_oid = FIRST_OID
         self.next_tid = 1
         self.next_lid = 1
-        self.liquidation: dict | None = None
+        self.liquidation: FillLiquidation | None = None
         self.sweeps: list[tuple[Account, int]] = []
 
     def find_order(self, account: Account, key: int | str) -> Order | None:

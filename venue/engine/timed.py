@@ -14,10 +14,11 @@ from .liquidation import LIQUIDATOR, accounts_to_liquidate
 from .margin import figures
 from .matching import Matching
 from .orders import Order
-from .rules import MONEY_DECIMALS, fmt, fmt_decimal
+from .rules import MONEY_DECIMALS, dec, rounded
 from .state import EngineState
 from .triggers import market_price
-from .types import EngineError, EngineEvent
+from .types import Channel, EngineError, EngineEvent
+from .views import CanceledOrder, FillLiquidation, FundingPayment, FundingRate, Liquidation
 
 
 class TimedEvents:
@@ -56,7 +57,7 @@ class TimedEvents:
         self._liquidate()
         if self.events.pending is not None:
             for spec in self.state.specs:
-                self.events.other(EngineEvent("ctx", spec.name, None))
+                self.events.other(EngineEvent(Channel.CTX, spec.name, None))
             self.events.pending["candle"] = self.state.candle_dirty
         self.state.candle_dirty = set()
         self.events.flush()
@@ -102,8 +103,8 @@ class TimedEvents:
                 continue
             premium = accumulated.average()
             rate = funding_mod.hourly_rate(premium)
-            self.state.funding_rows[asset].append({"coin": spec.name, "fundingRate": fmt_decimal(rate, 10),
-                                                   "premium": fmt_decimal(premium, 10), "time": time_ms})
+            rate_10 = rounded(rate, 10)
+            self.state.funding_rows[asset].append(FundingRate(spec.name, rate_10, rounded(premium, 10), time_ms))
             samples = accumulated.samples
             accumulated.reset()
             oracle_dec = Decimal(oracle).scaleb(-self.state.pxd[asset])
@@ -121,15 +122,11 @@ class TimedEvents:
                 position.cum_all += paid
                 position.cum_open += paid
                 position.cum_change += paid
-                delta = {"type": "funding", "coin": spec.name, "usdc": fmt(-paid, MONEY_DECIMALS),
-                         "szi": fmt(position.szi, spec.sz_decimals), "fundingRate": fmt_decimal(rate, 10),
-                         "nSamples": samples}
-                account.fundings.append({"delta": delta, "hash": tx_hash("funding", address, asset, time_ms),
-                                         "time": time_ms})
-                if self.events.pending is not None:
-                    event = {key: delta[key] for key in ("coin", "usdc", "szi", "fundingRate", "nSamples")}
-                    event["time"] = time_ms
-                    self.events.other(EngineEvent("funding", address, event))
+                payment = FundingPayment(time_ms, tx_hash("funding", address, asset, time_ms), spec.name,
+                                         dec(-paid, MONEY_DECIMALS), dec(position.szi, spec.sz_decimals), rate_10,
+                                         samples)
+                account.fundings.append(payment)
+                self.events.other(EngineEvent(Channel.FUNDING, address, payment))
 
     def _liquidate(self) -> None:
         for account, assets in accounts_to_liquidate(self.state):
@@ -141,15 +138,14 @@ class TimedEvents:
                 if cross or order.asset in assets:
                     self.matching.cancel_order(order, "liquidatedCanceled")
                     if self.events.pending is not None:
-                        self.events.push("nonUserCancel", account.address, {"coin": order.coin, "oid": order.oid})
+                        self.events.push("nonUserCancel", account.address, CanceledOrder(order.coin, order.oid))
             touched: set[int] = set()
             for asset in assets:
                 self._liquidate_position(account, asset, touched)
             if self.events.pending is not None:
-                self.events.other(EngineEvent("liquidation", account.address, {
-                    "lid": lid, "liquidator": LIQUIDATOR, "liquidated_user": account.address,
-                    "liquidated_ntl_pos": fmt(fig.total_ntl, MONEY_DECIMALS),
-                    "liquidated_account_value": fmt(fig.total_value, MONEY_DECIMALS)}))
+                self.events.other(EngineEvent(Channel.LIQUIDATION, account.address, Liquidation(
+                    lid, LIQUIDATOR, account.address, dec(fig.total_ntl, MONEY_DECIMALS),
+                    dec(fig.total_value, MONEY_DECIMALS))))
 
     def _liquidate_position(self, account: Account, asset: int, touched: set) -> None:
         position = account.positions.get(asset)
@@ -158,19 +154,19 @@ class TimedEvents:
             return
         spec = self.state.specs[asset]
         is_buy = position.szi < 0
-        order = Order(self.state.next_oid, account.address, asset, spec.name, is_buy,
-                      market_price(mark, is_buy, self.state.pxd[asset]), abs(position.szi), self.state.now_ms, "Ioc", True,
-                      None, self.state.pxd[asset], spec.sz_decimals)
+        pxd = self.state.pxd[asset]
+        order = Order(self.state.next_oid, account.address, asset, spec.name, is_buy, market_price(mark, is_buy, pxd),
+                      abs(position.szi), self.state.now_ms, "Ioc", True, None, pxd, spec.sz_decimals)
         self.state.next_oid += 1
         order.is_market = True
         self.state.orders[order.oid] = order
         account.orders.append(order)
-        info = {"liquidatedUser": account.address, "markPx": fmt(mark, self.state.pxd[asset]), "method": "market"}
+        info = FillLiquidation(account.address, dec(mark, self.state.pxd[asset]), "market")
         self.state.liquidation = info
         try:
             self.matching.match(account, order, touched)
             if order.sz:
-                self.state.liquidation = dict(info, method="backstop")
+                self.state.liquidation = FillLiquidation(info.liquidated_user, info.mark_px, "backstop")
                 vault = self.accounting.account(LIQUIDATOR)
                 backstop = Order(self.state.next_oid, LIQUIDATOR, asset, spec.name, not is_buy, mark, order.sz,
                                  self.state.now_ms, "Gtc", False, None, self.state.pxd[asset], spec.sz_decimals)

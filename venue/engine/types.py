@@ -1,10 +1,14 @@
-"""Public value types of the engine: asset specs, decoded orders, events and the engine error."""
+"""Public value types of the engine: asset specs, order requests and statuses, events and the engine error."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, Union
+
+import msgspec
 
 
 @dataclass(frozen=True)
@@ -29,21 +33,69 @@ class AssetSpec:
     only_isolated: bool = False
 
 
-@dataclass(frozen=True)
-class OrderRequest:
-    """Hold one decoded ``OrderWire`` exactly as the client sent it (strings stay strings)."""
+class Tif(enum.Enum):
+    """Time in force of a limit order."""
+
+    GTC = "Gtc"
+    """Good till canceled: rest what does not match."""
+    IOC = "Ioc"
+    """Immediate or cancel: cancel what does not match at once."""
+    ALO = "Alo"
+    """Add liquidity only (post only): refused when it would match."""
+
+
+class TpSl(enum.Enum):
+    """Whether a trigger order takes profit or stops a loss (decides the trigger direction)."""
+
+    TP = "tp"
+    SL = "sl"
+
+
+class Grouping(enum.Enum):
+    """How the orders of one action relate."""
+
+    NA = "na"
+    """Independent orders."""
+    NORMAL_TPSL = "normalTpsl"
+    """The first order is the parent; the trigger orders after it arm when it fills."""
+    POSITION_TPSL = "positionTpsl"
+    """Trigger orders attached to the position."""
+
+
+class Limit(msgspec.Struct, frozen=True):
+    """A limit order type."""
+
+    tif: Tif = Tif.GTC
+
+
+class Trigger(msgspec.Struct, frozen=True):
+    """A trigger (take-profit / stop) order type; fires on the mark price.
+
+    ``trigger_px`` is exact decimal text or a `Decimal`; a market trigger executes at the mark +/-10%.
+    """
+
+    trigger_px: Decimal | str
+    is_market: bool
+    tpsl: TpSl
+
+
+class OrderRequest(msgspec.Struct, frozen=True):
+    """One order to place.
+
+    Prices and sizes are exact decimals: a `Decimal` or its text (``"2001.5"``); text is what the
+    server passes on and what the engine parses fastest (once per distinct text).
+    """
 
     asset: int
     is_buy: bool
-    limit_px: str
-    sz: str
-    reduce_only: bool
-    order_type: dict
+    limit_px: Decimal | str
+    sz: Decimal | str
+    reduce_only: bool = False
+    order_type: Limit | Trigger = Limit()
     cloid: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Builder:
+class Builder(msgspec.Struct, frozen=True):
     """The builder an order action names and the fee it charges on every fill of the action's orders.
 
     Parameters
@@ -58,26 +110,90 @@ class Builder:
     fee: int
 
 
+class Resting(msgspec.Struct, frozen=True):
+    """The order (or its unfilled rest) is on the book."""
+
+    oid: int
+    cloid: str | None = None
+
+
+class Filled(msgspec.Struct, frozen=True):
+    """The order filled at once (an Ioc's filled part counts as filled; its rest was canceled)."""
+
+    oid: int
+    total_sz: Decimal
+    avg_px: Decimal
+    cloid: str | None = None
+
+
+class Rejected(msgspec.Struct, frozen=True):
+    """The order (or cancel, or modify) was refused; ``message`` is the exchange's exact text."""
+
+    message: str
+
+
+class WaitingForFill(msgspec.Struct, frozen=True):
+    """A tp/sl child waiting for its parent to fill."""
+
+
+class WaitingForTrigger(msgspec.Struct, frozen=True):
+    """A tp/sl child armed on the mark price."""
+
+
+class Success(msgspec.Struct, frozen=True):
+    """The cancel took the order off the book."""
+
+
+OrderStatus = Union[Resting, Filled, Rejected, WaitingForFill, WaitingForTrigger]  # noqa: UP007
+"""What ``place_orders`` and ``batch_modify`` return per order."""
+CancelStatus = Union[Success, Rejected]  # noqa: UP007
+"""What ``cancel`` and ``cancel_by_cloid`` return per cancel."""
+
+
+class Channel(enum.Enum):
+    """The channel of an `EngineEvent`; its payload type is in the member's docstring."""
+
+    TRADES = "trades"
+    """``list[Trade]`` of one coin."""
+    FILLS = "fills"
+    """``list[Fill]`` of one user."""
+    ORDER_UPDATES = "order_updates"
+    """``list[OrderRecord]`` of one user."""
+    FUNDING = "funding"
+    """One `FundingPayment` of one user."""
+    LEDGER = "ledger"
+    """One `LedgerUpdate` of one user."""
+    LIQUIDATION = "liquidation"
+    """One `Liquidation` of one user."""
+    NON_USER_CANCEL = "non_user_cancel"
+    """``list[CanceledOrder]`` of one user (canceled by the venue, not the user)."""
+    BOOK = "book"
+    """None: the book of the coin changed."""
+    CANDLE = "candle"
+    """One `Candle` of the coin."""
+    CTX = "ctx"
+    """None: time moved; pull ``asset_context(coin)`` when needed."""
+
+
 class EngineError(Exception):
     """Signal a rejected action; ``str(error)`` is the exact exchange error string."""
 
 
 class EngineEvent:
-    """Carry one change to listeners (WebSocket layer, recorders).
+    """Carry one change to listeners (WebSocket layer, recorders, a backtest's executor).
 
-    ``channel`` is one of ``trades``, ``fills``, ``orderUpdates``, ``funding``, ``ledger``,
-    ``liquidation``, ``nonUserCancel``, ``book``, ``candle``, ``ctx``; ``key`` is the coin for market
+    ``channel`` is a `Channel` (its docstring names the payload type); ``key`` is the coin for market
     channels and the lowercase user address for user channels.
 
     With ``build``, ``data`` is read as ``build(raw)`` where ``raw`` is what was passed as ``data``:
-    the engine passes immutable snapshots, so the wire dicts are formatted only when (and where) a
+    the engine passes immutable snapshots, so the typed payloads are built only when (and where) a
     listener reads ``data``, which keeps listeners that ignore a channel from slowing the matching
     loop. The first read caches the result.
     """
 
     __slots__ = ("_build", "_data", "_raw", "channel", "key")
 
-    def __init__(self, channel: str, key: str, data: Any = None, build: Callable[[Any], Any] | None = None) -> None:
+    def __init__(self, channel: Channel, key: str, data: Any = None, build: Callable[[Any], Any] | None = None) -> None:
         self.channel = channel
         self.key = key
         self._raw = data

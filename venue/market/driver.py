@@ -74,7 +74,7 @@ class QuotedMarket:
             engine.set_oracle(coin, fair)
             observed = None
             if sampled_now:
-                sampled = engine.active_asset_ctx(coin)["ctx"].get("premium")
+                sampled = engine.asset_context(coin).premium
                 observed = None if sampled is None else float(sampled)
             center = self.maker.center(coin, fair, premium, sz_decimals, observed, PREMIUM_SAMPLE_MS)
             if self.maker.needs_quote(coin, center):

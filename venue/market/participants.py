@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from venue.engine import EngineEvent, OrderRequest
+from venue.engine import Channel, EngineEvent, Filled, Limit, OrderRequest, Rejected, Resting, Tif
 from venue.engine.funding import impact_notional
 from venue.market.quoting import (
     Quote,
@@ -29,8 +28,8 @@ from venue.market.ticks import format_price, format_size, min_size, round_price,
 
 __all__ = ["MarketMaker", "PoissonTakers", "TakerConfig", "internal_address"]
 
-_GTC = {"limit": {"tif": "Gtc"}}
-_IOC = {"limit": {"tif": "Ioc"}}
+_GTC = Limit(Tif.GTC)
+_IOC = Limit(Tif.IOC)
 
 
 def internal_address(role: str) -> str:
@@ -88,20 +87,18 @@ class MarketMaker:
 
     def on_event(self, event: EngineEvent) -> None:
         """Mark coins that traded, shrink filled orders and track inventory (engine listener)."""
-        if event.channel == "trades":
+        if event.channel is Channel.TRADES:
             self.traded.add(event.key)
-        elif event.channel == "fills" and event.key == self.address:
+        elif event.channel is Channel.FILLS and event.key == self.address:
             for fill in event.data:
-                size = float(fill["sz"])
-                self.inventory[fill["coin"]] = self.inventory.get(fill["coin"], 0.0) + (
-                    size if fill["side"] == "B" else -size
-                )
-                orders = self.resting.get(fill["coin"], {})
-                order = orders.get(int(fill["oid"]))
+                size = float(fill.sz)
+                self.inventory[fill.coin] = self.inventory.get(fill.coin, 0.0) + (size if fill.is_buy else -size)
+                orders = self.resting.get(fill.coin, {})
+                order = orders.get(fill.oid)
                 if order is not None:
-                    order[2] -= Decimal(fill["sz"])
+                    order[2] -= fill.sz
                     if order[2] <= 0:
-                        del orders[int(fill["oid"])]
+                        del orders[fill.oid]
 
     def center(
         self,
@@ -169,9 +166,9 @@ class MarketMaker:
                 OrderRequest(asset, q.is_buy, format_price(q.px), format_size(q.sz), False, _GTC) for q in missing
             ]
             for quote, status in zip(missing, engine.place_orders(self.address, orders)):
-                if isinstance(status, dict) and "resting" in status:
-                    resting[int(status["resting"]["oid"])] = [quote.is_buy, quote.px, quote.sz]
-                elif isinstance(status, dict) and "error" in status:
+                if isinstance(status, Resting):
+                    resting[status.oid] = [quote.is_buy, quote.px, quote.sz]
+                elif isinstance(status, Rejected):
                     self.rejected += 1
         self.grid[coin] = position
         self.traded.discard(coin)
@@ -183,11 +180,7 @@ class MarketMaker:
         self.last_reconcile_ms = now_ms
         self.resting = {}
         for order in engine.open_orders(self.address):
-            self.resting.setdefault(order["coin"], {})[int(order["oid"])] = [
-                order["side"] == "B",
-                Decimal(order["limitPx"]),
-                Decimal(order["sz"]),
-            ]
+            self.resting.setdefault(order.coin, {})[order.oid] = [order.is_buy, order.limit_px, order.sz]
 
 
 @dataclass(frozen=True)
@@ -249,8 +242,8 @@ class PoissonTakers:
             order = OrderRequest(asset, is_buy, format_price(px), format_size(sz), False, _IOC)
             (status,) = engine.place_orders(self.address, [order])
             self.sent += 1
-            if isinstance(status, dict) and "filled" in status:
-                filled = float(status["filled"]["totalSz"])
+            if isinstance(status, Filled):
+                filled = float(status.total_sz)
                 self.inventory[coin] = self.inventory.get(coin, 0.0) + (filled if is_buy else -filled)
             else:
                 self.unfilled += 1

@@ -22,7 +22,11 @@ from decimal import Decimal
 from typing import Any
 
 from pairflow.hyperliquid import schemas as rq
-from venue.engine import Builder, EngineError, OrderRequest
+from venue.engine import (
+    Builder, CancelStatus, EngineError, Grouping, Limit, OrderRequest, OrderStatus, Rejected, Tif, TpSl, Trigger,
+)
+
+from .wire import account as wire
 
 from .auth import ActionRejected, Actor, authenticate_l1, authenticate_user_signed
 from .nonces import NonceError, NonceTracker
@@ -32,6 +36,9 @@ __all__ = ["ExchangeService"]
 
 OK_DEFAULT = {"status": "ok", "response": {"type": "default"}}
 MAX_AGENT_NAME_LENGTH = 16
+_LIMITS = {tif.value: Limit(tif) for tif in Tif}
+_TPSL = {kind.value: kind for kind in TpSl}
+_GROUPINGS = {grouping.value: grouping for grouping in Grouping}
 _PERCENT = re.compile(r"([0-9]{1,6}(?:\.[0-9]{1,12})?)%")
 
 
@@ -43,21 +50,23 @@ def _statuses(kind: str, statuses: list) -> dict[str, Any]:
     return {"status": "ok", "response": {"type": kind, "data": {"statuses": statuses}}}
 
 
-def _order_requests(wires: list[rq.OrderWire], raw: list[dict]) -> list[OrderRequest]:
-    requests = []
-    for wire, raw_wire in zip(wires, raw):
-        requests.append(
-            OrderRequest(
-                asset=wire.a,
-                is_buy=wire.b,
-                limit_px=wire.p,
-                sz=wire.s,
-                reduce_only=wire.r,
-                order_type=raw_wire["t"],
-                cloid=wire.c,
-            )
-        )
-    return requests
+def _order_statuses(statuses: list[OrderStatus]) -> dict[str, Any]:
+    return _statuses("order", [wire.order_status(status) for status in statuses])
+
+
+def _cancel_statuses(statuses: list[CancelStatus]) -> dict[str, Any]:
+    return _statuses("cancel", [wire.cancel_status(status) for status in statuses])
+
+
+def _order_requests(wires: list[rq.OrderWire]) -> list[OrderRequest]:
+    return [OrderRequest(wire.a, wire.b, wire.p, wire.s, wire.r, _order_type(wire.t), wire.c) for wire in wires]
+
+
+def _order_type(wire: rq.OrderTypeWire) -> Limit | Trigger:
+    if wire.limit is not None:
+        return _LIMITS[wire.limit.tif]
+    trigger = wire.trigger
+    return Trigger(trigger.triggerPx, trigger.isMarket, _TPSL[trigger.tpsl])
 
 
 def fee_rate_tenths(rate: str) -> int:
@@ -132,7 +141,7 @@ class ExchangeService:
             if action is None:
                 raise ActionRejected(f"Action {action_type} is not supported by this venue.")
             with self.engine.lock:
-                return self._execute(actor.user, action, request.action)
+                return self._execute(actor.user, action)
         except ActionRejected as exc:
             return _err(str(exc))
         except EngineError as exc:
@@ -164,35 +173,34 @@ class ExchangeService:
             weight, is_cancel = 1, False
         else:
             return
-        refusal = self.address_budget.refusal(user, self.engine.user_rate_limit(user), weight, is_cancel)
+        limits = wire.user_rate_limit(self.engine.user_rate_limit(user))
+        refusal = self.address_budget.refusal(user, limits, weight, is_cancel)
         if refusal is not None:
             raise ActionRejected(refusal)
 
-    def _execute(self, user: str, action: rq.Action, raw: dict) -> dict[str, Any]:
+    def _execute(self, user: str, action: rq.Action) -> dict[str, Any]:
         engine = self.engine
         self._check_budget(user, action)
         if isinstance(action, rq.OrderAction):
-            orders = _order_requests(action.orders, raw["orders"])
-            grouping = raw.get("grouping", "na")
+            orders = _order_requests(action.orders)
+            grouping = _GROUPINGS.get(action.grouping, Grouping.NA)  # a priority grouping {"p": n} acts as "na"
             builder = None
             if action.builder is not None:
                 builder = Builder(action.builder.b.lower(), action.builder.f)
-            return _statuses("order", engine.place_orders(user, orders, grouping=grouping, builder=builder))
+            return _order_statuses(engine.place_orders(user, orders, grouping=grouping, builder=builder))
         if isinstance(action, rq.CancelAction):
-            return _statuses("cancel", engine.cancel(user, [(c.a, c.o) for c in action.cancels]))
+            return _cancel_statuses(engine.cancel(user, [(c.a, c.o) for c in action.cancels]))
         if isinstance(action, rq.CancelByCloidAction):
-            cancels = [(c.asset, c.cloid) for c in action.cancels]
-            return _statuses("cancel", engine.cancel_by_cloid(user, cancels))
+            return _cancel_statuses(engine.cancel_by_cloid(user, [(c.asset, c.cloid) for c in action.cancels]))
         if isinstance(action, rq.BatchModifyAction):
-            raw_orders = [m["order"] for m in raw["modifies"]]
-            orders = _order_requests([m.order for m in action.modifies], raw_orders)
+            orders = _order_requests([m.order for m in action.modifies])
             modifies = [(m.oid, order) for m, order in zip(action.modifies, orders)]
-            return _statuses("order", engine.batch_modify(user, modifies))
+            return _order_statuses(engine.batch_modify(user, modifies))
         if isinstance(action, rq.ModifyAction):
-            (order,) = _order_requests([action.order], [raw["order"]])
+            (order,) = _order_requests([action.order])
             (status,) = engine.batch_modify(user, [(action.oid, order)])
-            if isinstance(status, dict) and "error" in status:
-                return _err(status["error"])
+            if isinstance(status, Rejected):
+                return _err(status.message)
             return OK_DEFAULT
         if isinstance(action, rq.ScheduleCancelAction):
             engine.schedule_cancel(user, action.time)

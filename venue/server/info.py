@@ -1,4 +1,4 @@
-"""``POST /info``: answer each decoded request type from the engine's wire-shaped queries.
+"""``POST /info``: answer each decoded request type from the engine's typed queries, formatted for the wire.
 
 Types the venue has no concept of (staking, vaults, referrals, deploy
 auctions, ...) answer the shape the real API gives an account that never used
@@ -13,6 +13,8 @@ from typing import Any
 from pairflow.hyperliquid import schemas as rq
 from pairflow.hyperliquid.schemas import BadRequest
 from venue.engine import EngineError
+
+from .wire import account, market
 
 __all__ = ["InfoService"]
 
@@ -59,32 +61,37 @@ class InfoService:
         self.clock = clock
         self._handlers: dict[type, Callable[[Any], Any]] = {
             rq.MetaRequest: self._meta,
-            rq.SpotMetaRequest: lambda r: engine.spot_meta(),
+            rq.SpotMetaRequest: lambda r: market.spot_meta(),
             rq.MetaAndAssetCtxsRequest: self._meta_and_asset_ctxs,
-            rq.SpotMetaAndAssetCtxsRequest: lambda r: engine.spot_meta_and_asset_ctxs(),
+            rq.SpotMetaAndAssetCtxsRequest: lambda r: market.spot_meta_and_asset_ctxs(),
             rq.AllMidsRequest: self._all_mids,
-            rq.L2BookRequest: lambda r: engine.l2_book(r.coin, n_sig_figs=r.nSigFigs),
-            rq.CandleSnapshotRequest: lambda r: engine.candle_snapshot(
-                r.req.coin, r.req.interval, _calendar_time(r.req.startTime), _calendar_time(r.req.endTime)),
+            rq.L2BookRequest: lambda r: market.l2_book(engine.l2_book(r.coin, n_sig_figs=r.nSigFigs)),
+            rq.CandleSnapshotRequest: lambda r: [market.candle(bar) for bar in engine.candle_snapshot(
+                r.req.coin, r.req.interval, _calendar_time(r.req.startTime), _calendar_time(r.req.endTime))],
             rq.ClearinghouseStateRequest: self._clearinghouse_state,
-            rq.SpotClearinghouseStateRequest: lambda r: engine.spot_clearinghouse_state(r.user.lower()),
+            rq.SpotClearinghouseStateRequest: lambda r: account.spot_clearinghouse_state(
+                engine.spot_balances(r.user.lower())),
             rq.OpenOrdersRequest: self._open_orders,
             rq.FrontendOpenOrdersRequest: self._frontend_open_orders,
-            rq.UserFillsRequest: lambda r: engine.user_fills(r.user.lower()),
-            rq.UserFillsByTimeRequest: lambda r: engine.user_fills_by_time(
-                r.user.lower(), r.startTime, r.endTime, aggregate=r.aggregateByTime),
-            rq.FundingHistoryRequest: lambda r: engine.funding_history(r.coin, r.startTime, r.endTime),
-            rq.UserFundingRequest: lambda r: engine.user_funding(r.user.lower(), r.startTime, r.endTime),
-            rq.UserNonFundingLedgerUpdatesRequest: lambda r: engine.user_non_funding_ledger_updates(
-                r.user.lower(), r.startTime, r.endTime),
-            rq.OrderStatusRequest: lambda r: engine.order_status(
-                r.user.lower(), r.oid.lower() if isinstance(r.oid, str) else r.oid),
-            rq.UserFeesRequest: lambda r: engine.user_fees(r.user.lower()),
-            rq.UserRateLimitRequest: lambda r: engine.user_rate_limit(r.user.lower()),
-            rq.HistoricalOrdersRequest: lambda r: engine.historical_orders(r.user.lower()),
-            rq.ExtraAgentsRequest: lambda r: engine.extra_agents(r.user.lower()),
+            rq.UserFillsRequest: lambda r: [account.fill(fill) for fill in engine.user_fills(r.user.lower())],
+            rq.UserFillsByTimeRequest: lambda r: [account.fill(fill) for fill in engine.user_fills_by_time(
+                r.user.lower(), r.startTime, r.endTime, aggregate=r.aggregateByTime)],
+            rq.FundingHistoryRequest: lambda r: [
+                market.funding_rate(row) for row in engine.funding_history(r.coin, r.startTime, r.endTime)],
+            rq.UserFundingRequest: lambda r: [
+                account.user_funding(row) for row in engine.user_funding(r.user.lower(), r.startTime, r.endTime)],
+            rq.UserNonFundingLedgerUpdatesRequest: lambda r: [
+                account.ledger_update(row) for row in engine.user_non_funding_ledger_updates(
+                    r.user.lower(), r.startTime, r.endTime)],
+            rq.OrderStatusRequest: lambda r: account.order_status_response(engine.order_status(
+                r.user.lower(), r.oid.lower() if isinstance(r.oid, str) else r.oid)),
+            rq.UserFeesRequest: lambda r: account.user_fees(engine.user_fees(r.user.lower())),
+            rq.UserRateLimitRequest: lambda r: account.user_rate_limit(engine.user_rate_limit(r.user.lower())),
+            rq.HistoricalOrdersRequest: lambda r: [
+                account.historical_order(record) for record in engine.historical_orders(r.user.lower())],
+            rq.ExtraAgentsRequest: lambda r: account.extra_agents(engine.extra_agents(r.user.lower())),
             rq.UserRoleRequest: lambda r: _user_role(engine, r.user.lower()),
-            rq.RecentTradesRequest: lambda r: engine.recent_trades(r.coin),
+            rq.RecentTradesRequest: lambda r: [market.trade(trade) for trade in engine.recent_trades(r.coin)],
             rq.ReferralRequest: lambda r: {
                 "referredBy": None, "cumVlm": "0.0", "unclaimedRewards": "0.0", "claimedRewards": "0.0",
                 "builderRewards": "0.0", "referrerState": {"stage": "needToTrade", "data": {"required": "10000.0"}},
@@ -128,24 +135,24 @@ class InfoService:
 
     def _meta(self, request: rq.MetaRequest) -> Any:
         _default_dex(request.dex)
-        return self.engine.meta()
+        return market.meta(self.engine.assets)
 
     def _meta_and_asset_ctxs(self, request: rq.MetaAndAssetCtxsRequest) -> Any:
         _default_dex(request.dex)
-        return self.engine.meta_and_asset_ctxs()
+        return market.meta_and_asset_ctxs(self.engine.assets, self.engine.asset_contexts())
 
     def _all_mids(self, request: rq.AllMidsRequest) -> Any:
         _default_dex(request.dex)
-        return self.engine.all_mids()
+        return market.all_mids(self.engine.all_mids())
 
     def _clearinghouse_state(self, request: rq.ClearinghouseStateRequest) -> Any:
         _default_dex(request.dex)
-        return self.engine.clearinghouse_state(request.user.lower())
+        return account.clearinghouse_state(self.engine.clearinghouse_state(request.user.lower()))
 
     def _open_orders(self, request: rq.OpenOrdersRequest) -> Any:
         _default_dex(request.dex)
-        return self.engine.open_orders(request.user.lower())
+        return [account.basic_order(view) for view in self.engine.open_orders(request.user.lower())]
 
     def _frontend_open_orders(self, request: rq.FrontendOpenOrdersRequest) -> Any:
         _default_dex(request.dex)
-        return self.engine.frontend_open_orders(request.user.lower())
+        return [account.frontend_order(view) for view in self.engine.open_orders(request.user.lower())]

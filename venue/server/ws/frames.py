@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from ..wire import account, market
 from .subscriptions import USER_TYPES, Key
 
 __all__ = ["FrameBuilder", "Frame", "change_token", "encode"]
@@ -46,32 +47,36 @@ class FrameBuilder:
     def book(self, key: Key) -> Frame:
         with self.engine.lock:
             book = self.engine.l2_book(key[1], n_sig_figs=key[2])
-        return {"channel": "l2Book", "data": book}
+        return {"channel": "l2Book", "data": market.l2_book(book)}
 
     def mids(self) -> Frame:
         with self.engine.lock:
-            return {"channel": "allMids", "data": {"mids": self.engine.all_mids()}}
+            mids = self.engine.all_mids()
+        return {"channel": "allMids", "data": {"mids": market.all_mids(mids)}}
 
     def bbo(self, coin: str) -> Frame:
         with self.engine.lock:
-            return {"channel": "bbo", "data": self.engine.bbo(coin)}
+            quote = self.engine.bbo(coin)
+        return {"channel": "bbo", "data": market.bbo(quote)}
 
     def asset_ctx(self, coin: str) -> Frame:
         with self.engine.lock:
-            data = self.engine.active_asset_ctx(coin)
-        return {"channel": "activeSpotAssetCtx" if _is_spot(coin) else "activeAssetCtx", "data": data}
+            context = self.engine.asset_context(coin)
+        return {"channel": "activeSpotAssetCtx" if _is_spot(coin) else "activeAssetCtx",
+                "data": market.active_asset_ctx(context)}
 
     def web_data(self, user: str) -> Frame:
         with self.engine.lock:
             state = self.engine.clearinghouse_state(user)
-            orders = self.engine.frontend_open_orders(user)
-        return {"channel": "webData2", "data": {"user": user, "clearinghouseState": state, "openOrders": orders}}
+            orders = self.engine.open_orders(user)
+        return {"channel": "webData2", "data": {"user": user, "clearinghouseState": account.clearinghouse_state(state),
+                                                "openOrders": [account.frontend_order(view) for view in orders]}}
 
     def active_asset_data(self, coin: str, user: str) -> Frame:
         with self.engine.lock:
-            state = self.engine.clearinghouse_state(user)
-            ctx = self.engine.active_asset_ctx(coin)["ctx"]
-            universe = self.engine.meta()["universe"]
+            state = account.clearinghouse_state(self.engine.clearinghouse_state(user))
+            ctx = market.asset_ctx(self.engine.asset_context(coin))
+            universe = market.meta(self.engine.assets)["universe"]
         max_leverage = next((a["maxLeverage"] for a in universe if a["name"] == coin), 1)
         leverage: dict[str, Any] = {"type": "cross", "value": min(20, max_leverage)}
         for position in state.get("assetPositions", []):
@@ -116,7 +121,7 @@ class FrameBuilder:
         if kind == "trades":
             with engine.lock:
                 trades = engine.recent_trades(key[1])
-            return [{"channel": "trades", "data": trades}] if trades else []
+            return [{"channel": "trades", "data": [market.trade(trade) for trade in trades]}] if trades else []
         if kind == "activeAssetCtx":
             return [self.asset_ctx(key[1])]
         if kind in ("activeAssetData", "webData2"):
@@ -125,16 +130,17 @@ class FrameBuilder:
         if kind == "userFills":
             with engine.lock:
                 fills = engine.user_fills(user)
-            return [{"channel": "userFills", "data": {"isSnapshot": True, "user": user, "fills": fills}}]
+            return [{"channel": "userFills",
+                     "data": {"isSnapshot": True, "user": user, "fills": [account.fill(fill) for fill in fills]}}]
         if kind == "userFundings":
             with engine.lock:
                 history = engine.user_funding(user, 0, None)
-            fundings = [{"time": item["time"], **{k: v for k, v in item["delta"].items() if k != "type"}}
-                        for item in history]
+            fundings = [account.funding_event(payment) for payment in history]
             return [{"channel": "userFundings", "data": {"isSnapshot": True, "user": user, "fundings": fundings}}]
         if kind == "userNonFundingLedgerUpdates":
             with engine.lock:
                 updates = engine.user_non_funding_ledger_updates(user, 0, None)
             return [{"channel": "userNonFundingLedgerUpdates",
-                     "data": {"isSnapshot": True, "user": user, "nonFundingLedgerUpdates": updates}}]
+                     "data": {"isSnapshot": True, "user": user,
+                              "nonFundingLedgerUpdates": [account.ledger_update(update) for update in updates]}}]
         return []

@@ -20,7 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from pairflow.logs import get_logger
+from venue.engine import Channel
 
+from ..wire import account, market
 from .frames import Frame, FrameBuilder, change_token, encode
 from .subscriptions import Key, Subscriptions
 
@@ -171,53 +173,57 @@ class Router:
         """Route one engine event; its payload is only built when someone subscribed to it."""
         channel, key = event.channel, event.key
         try:
-            if channel == "trades":
+            if channel is Channel.TRADES:
                 if ("trades", key) in self.subscriptions:
                     data = event.data
                     if data:
-                        self.publish(("trades", key), {"channel": "trades", "data": data})
-            elif channel == "book":
+                        self.publish(("trades", key), {"channel": "trades", "data": [market.trade(t) for t in data]})
+            elif channel is Channel.BOOK:
                 self._dirty_bbo.add(key)
                 if not self._bbo_flush_pending and self._loop is not None:
                     self._bbo_flush_pending = True
                     self._loop.call_soon(self._flush_bbo)
-            elif channel == "candle":
-                data = event.data
-                self.publish(("candle", key, data["i"]), {"channel": "candle", "data": data})
-            elif channel != "ctx":  # contexts are compared and pushed by the cadence task
+            elif channel is Channel.CANDLE:
+                bar = event.data
+                if ("candle", key, bar.interval) in self.subscriptions:
+                    self.publish(("candle", key, bar.interval), {"channel": "candle", "data": market.candle(bar)})
+            elif channel is not Channel.CTX:  # contexts are compared and pushed by the cadence task
                 self._dispatch_user(channel, key.lower(), event)
         except Exception:
             _log.exception("cannot route engine event", channel=channel, key=key)
 
-    def _dispatch_user(self, channel: str, user: str, event: Any) -> None:
+    def _dispatch_user(self, channel: Channel, user: str, event: Any) -> None:
         subscriptions = self.subscriptions
-        if channel == "fills":
+        if channel is Channel.FILLS:
             if ("userEvents", user) in subscriptions or ("userFills", user) in subscriptions:
-                data = event.data
+                data = [account.fill(fill) for fill in event.data]
                 self.publish(("userEvents", user), {"channel": "user", "data": {"fills": data}})
                 self.publish(("userFills", user), {"channel": "userFills", "data": {"user": user, "fills": data}})
             self._refresh_user_views(user)
             return
-        if channel == "orderUpdates":
+        if channel is Channel.ORDER_UPDATES:
             if ("orderUpdates", user) in subscriptions:
-                self.publish(("orderUpdates", user), {"channel": "orderUpdates", "data": event.data})
+                updates = [account.order_update(record) for record in event.data]
+                self.publish(("orderUpdates", user), {"channel": "orderUpdates", "data": updates})
             self._refresh_user_views(user)
             return
-        data = event.data
-        if channel == "funding":
+        if channel is Channel.FUNDING:
+            data = account.funding_event(event.data)
             self.publish(("userEvents", user), {"channel": "user", "data": {"funding": data}})
             self.publish(("userFundings", user),
                          {"channel": "userFundings", "data": {"user": user, "fundings": [data]}})
-        elif channel == "ledger":
+        elif channel is Channel.LEDGER:
             self.publish(("userNonFundingLedgerUpdates", user), {
                 "channel": "userNonFundingLedgerUpdates",
-                "data": {"user": user, "nonFundingLedgerUpdates": [data]},
+                "data": {"user": user, "nonFundingLedgerUpdates": [account.ledger_update(event.data)]},
             })
             self._refresh_user_views(user)
-        elif channel == "liquidation":
-            self.publish(("userEvents", user), {"channel": "user", "data": {"liquidation": data}})
-        elif channel == "nonUserCancel":
-            self.publish(("userEvents", user), {"channel": "user", "data": {"nonUserCancel": data}})
+        elif channel is Channel.LIQUIDATION:
+            liquidation = account.liquidation(event.data)
+            self.publish(("userEvents", user), {"channel": "user", "data": {"liquidation": liquidation}})
+        elif channel is Channel.NON_USER_CANCEL:
+            cancels = [account.non_user_cancel(order) for order in event.data]
+            self.publish(("userEvents", user), {"channel": "user", "data": {"nonUserCancel": cancels}})
 
     def _refresh_user_views(self, user: str) -> None:
         keys = [key for key in self.subscriptions

@@ -1,0 +1,312 @@
+"""Typed results of the engine's queries and the payloads of its events.
+
+Numbers are exact `Decimal` values, already rounded to the precision the exchange reports them
+with, so a formatter only has to print them; times are integer ms. The wire shapes (camelCase,
+strings) are built from these by ``venue.server.wire``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from .types import TpSl
+
+
+class BookLevel(msgspec.Struct, frozen=True):
+    """One price level: total size and number of orders."""
+
+    px: Decimal
+    sz: Decimal
+    n: int
+
+
+class BookSnapshot(msgspec.Struct, frozen=True):
+    """Best levels first on both sides."""
+
+    coin: str
+    time_ms: int
+    bids: list[BookLevel]
+    asks: list[BookLevel]
+
+
+class Bbo(msgspec.Struct, frozen=True):
+    """Best bid and offer; None for an empty side."""
+
+    coin: str
+    time_ms: int
+    bid: BookLevel | None
+    ask: BookLevel | None
+
+
+class AssetContext(msgspec.Struct, frozen=True):
+    """Market state of one perp: funding, open interest, prices, day volumes."""
+
+    coin: str
+    funding: Decimal
+    open_interest: Decimal
+    prev_day_px: Decimal
+    day_ntl_vlm: Decimal
+    premium: Decimal | None
+    oracle_px: Decimal
+    mark_px: Decimal
+    mid_px: Decimal | None
+    impact_pxs: tuple[Decimal, Decimal] | None
+    day_base_vlm: Decimal
+
+
+class Candle(msgspec.Struct, frozen=True):
+    """One candle; ``close_ms`` is the last millisecond it covers."""
+
+    coin: str
+    interval: str
+    open_ms: int
+    close_ms: int
+    open: Decimal
+    close: Decimal
+    high: Decimal
+    low: Decimal
+    volume: Decimal
+    trades: int
+
+
+class Trade(msgspec.Struct, frozen=True):
+    """One trade print; ``is_buy`` is the taker's side, ``users`` are buyer then seller."""
+
+    coin: str
+    is_buy: bool
+    px: Decimal
+    sz: Decimal
+    time_ms: int
+    hash: str
+    tid: int
+    buyer: str
+    seller: str
+
+
+class FillLiquidation(msgspec.Struct, frozen=True):
+    """Why a fill was a liquidation: whose, at which mark, by the book or the backstop vault."""
+
+    liquidated_user: str
+    mark_px: Decimal
+    method: str
+
+
+class Fill(msgspec.Struct, frozen=True):
+    """One fill of one user; ``fee`` includes ``builder_fee`` and is negative for a rebate."""
+
+    coin: str
+    px: Decimal
+    sz: Decimal
+    is_buy: bool
+    time_ms: int
+    start_position: Decimal
+    direction: str
+    closed_pnl: Decimal
+    hash: str
+    oid: int
+    crossed: bool
+    fee: Decimal
+    tid: int
+    builder_fee: Decimal | None = None
+    cloid: str | None = None
+    liquidation: FillLiquidation | None = None
+
+
+class OrderView(msgspec.Struct, frozen=True):
+    """An order as the user sees it; ``children`` are the tp/sl orders waiting for it to fill."""
+
+    coin: str
+    is_buy: bool
+    limit_px: Decimal
+    sz: Decimal
+    oid: int
+    time_ms: int
+    orig_sz: Decimal
+    cloid: str | None
+    trigger_px: Decimal | None
+    tpsl: TpSl | None
+    is_market: bool
+    children: list[OrderView]
+    is_position_tpsl: bool
+    reduce_only: bool
+    order_type: str
+    tif: str | None
+
+
+class OrderRecord(msgspec.Struct, frozen=True):
+    """An order with its status (``open``, ``filled``, ``canceled``, ``iocCancelRejected``, ...) and when it got it.
+
+    Status names are the exchange's own vocabulary, listed in the engine package docstring.
+    """
+
+    order: OrderView
+    status: str
+    status_time_ms: int
+
+
+class Leverage(msgspec.Struct, frozen=True):
+    """Margin mode and leverage of a position; ``raw_usd`` only for isolated positions."""
+
+    is_cross: bool
+    value: int
+    raw_usd: Decimal | None = None
+
+
+class CumulativeFunding(msgspec.Struct, frozen=True):
+    """Funding paid by a position (positive = paid)."""
+
+    all_time: Decimal
+    since_open: Decimal
+    since_change: Decimal
+
+
+class PositionState(msgspec.Struct, frozen=True):
+    """One open position at the current mark."""
+
+    coin: str
+    szi: Decimal
+    leverage: Leverage
+    entry_px: Decimal
+    position_value: Decimal
+    unrealized_pnl: Decimal
+    return_on_equity: Decimal
+    liquidation_px: Decimal | None
+    margin_used: Decimal
+    max_leverage: int
+    cumulative_funding: CumulativeFunding
+
+
+class MarginSummary(msgspec.Struct, frozen=True):
+    """Account value, notional, raw USD and margin in use."""
+
+    account_value: Decimal
+    total_ntl_pos: Decimal
+    total_raw_usd: Decimal
+    total_margin_used: Decimal
+
+
+class AccountState(msgspec.Struct, frozen=True):
+    """A user's perp account at the current marks."""
+
+    margin_summary: MarginSummary
+    cross_margin_summary: MarginSummary
+    cross_maintenance_margin_used: Decimal
+    withdrawable: Decimal
+    positions: list[PositionState]
+    time_ms: int
+
+
+class FundingRate(msgspec.Struct, frozen=True):
+    """One hourly funding settlement of a coin."""
+
+    coin: str
+    rate: Decimal
+    premium: Decimal
+    time_ms: int
+
+
+class FundingPayment(msgspec.Struct, frozen=True):
+    """Funding one position paid (``usdc`` negative) or received at a settlement."""
+
+    time_ms: int
+    hash: str
+    coin: str
+    usdc: Decimal
+    szi: Decimal
+    rate: Decimal
+    samples: int
+
+
+class Deposit(msgspec.Struct, frozen=True):
+    """USDC credited to the perp account."""
+
+    usdc: Decimal
+
+
+class ClassTransfer(msgspec.Struct, frozen=True):
+    """USDC moved between the perp and spot accounts."""
+
+    usdc: Decimal
+    to_perp: bool
+
+
+class InternalTransfer(msgspec.Struct, frozen=True):
+    """USDC sent from one user to another."""
+
+    usdc: Decimal
+    user: str
+    destination: str
+    fee: Decimal
+
+
+class LedgerUpdate(msgspec.Struct, frozen=True):
+    """One non-funding ledger entry."""
+
+    time_ms: int
+    hash: str
+    delta: Deposit | ClassTransfer | InternalTransfer
+
+
+class Liquidation(msgspec.Struct, frozen=True):
+    """A liquidation of a user's account (or isolated positions)."""
+
+    lid: int
+    liquidator: str
+    liquidated_user: str
+    liquidated_ntl_pos: Decimal
+    liquidated_account_value: Decimal
+
+
+class CanceledOrder(msgspec.Struct, frozen=True):
+    """An order the venue canceled (self-trade, reduce-only, liquidation)."""
+
+    coin: str
+    oid: int
+
+
+class DailyVolume(msgspec.Struct, frozen=True):
+    """One UTC day of volume: the user's taker and maker volume and the whole exchange's."""
+
+    date: str
+    user_cross: Decimal
+    user_add: Decimal
+    exchange: Decimal
+
+
+class UserFees(msgspec.Struct, frozen=True):
+    """A user's last 14 days of volume, current rates and the schedule's base rates (fractions)."""
+
+    daily_volumes: list[DailyVolume]
+    taker_rate: Decimal
+    maker_rate: Decimal
+    base_taker_rate: Decimal
+    base_maker_rate: Decimal
+
+
+class RateLimit(msgspec.Struct, frozen=True):
+    """The per-address request budget: 10 000 plus one request per USDC traded."""
+
+    cum_vlm: Decimal
+    n_requests_used: int
+    n_requests_cap: int
+    n_requests_surplus: int
+
+
+class Agent(msgspec.Struct, frozen=True):
+    """A named API wallet of a user."""
+
+    name: str
+    address: str
+    valid_until_ms: int | None
+
+
+class SpotBalance(msgspec.Struct, frozen=True):
+    """A spot token balance."""
+
+    coin: str
+    token: int
+    hold: Decimal
+    total: Decimal
+    entry_ntl: Decimal
