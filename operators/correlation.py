@@ -70,8 +70,7 @@ class Correlation(Guarded):
         m.add(x, y)
         if not moments_ready(m, self.min_count):
             return []
-        var_x, var_y = m.var_x, m.var_y
-        if var_x <= 0.0 or var_y <= 0.0:
+        if m.flat_x or m.flat_y:
             return self._reject("flat", "an input did not vary over the window")
-        rho = m.cov / math.sqrt(var_x * var_y)
+        rho = m.cov / math.sqrt(m.var_x * m.var_y)
         return [CorrelationValue(ts, max(-1.0, min(1.0, rho)))]

@@ -99,8 +99,7 @@ class HalfLife(Guarded):
         m.add(previous, value - previous)
         if not m.full:
             return []
-        variance = m.var_x
-        result = _from_slope(m.cov / variance) if variance > 0.0 else None
+        result = None if m.flat_x else _from_slope(m.cov / m.var_x)
         if result is None:
             return self._reject("no-reversion", "the window did not mean-revert")
         return [HalfLifeValue(ts, result)]

@@ -5,7 +5,11 @@ half-life. Both kinds use centred (Welford/West) updates, never raw sums of
 squares, so prices near 1e5 with tiny moves do not cancel catastrophically.
 The rolling kind removes the oldest pair with the inverse update and, once per
 window length, recomputes every moment exactly from the window, so rounding
-drift stays bounded however long it runs. Variances are population (ddof=0).
+drift stays bounded however long it runs. Removing a spike can still leave
+rounding residue where the true variance is zero, so a sum of squares that
+falls below a billionth of its peak since the last exact pass triggers an
+exact pass too, and `flat_x`/`flat_y` call a variance flat when its deviation
+is below 1e-12 of the values' magnitude. Variances are population (ddof=0).
 """
 
 from __future__ import annotations
@@ -13,6 +17,13 @@ from __future__ import annotations
 from collections import deque
 
 __all__ = ["EwmaMoments", "RollingMoments", "alpha_from_halflife", "make_moments", "moments_ready"]
+
+_FLAT = 1e-12  # deviation below this fraction of the values' magnitude is rounding noise
+_CANCELLED = 1e-9  # a sum of squares below this fraction of its peak is recomputed exactly
+
+
+def _flat(variance: float, magnitude: float) -> bool:
+    return variance <= (_FLAT * magnitude) ** 2
 
 
 class _ComparedByValue:
@@ -49,6 +60,7 @@ class RollingMoments(_ComparedByValue):
         self._shift: tuple[float, float] | None = None
         self._mx = self._my = 0.0
         self._cxx = self._cyy = self._cxy = 0.0
+        self._peak_x = self._peak_y = 0.0
         self._since_exact = 0
 
     @property
@@ -75,6 +87,16 @@ class RollingMoments(_ComparedByValue):
     @property
     def cov(self) -> float:
         return self._cxy / self.count
+
+    @property
+    def flat_x(self) -> bool:
+        """Return whether x is constant over the window, up to rounding."""
+        return _flat(self.var_x, max(abs(self.mean_x), abs(self._shift[0]) if self._shift else 0.0))
+
+    @property
+    def flat_y(self) -> bool:
+        """Return whether y is constant over the window, up to rounding."""
+        return _flat(self.var_y, max(abs(self.mean_y), abs(self._shift[1]) if self._shift else 0.0))
 
     def add(self, x: float, y: float) -> None:
         """Add a pair, dropping the oldest one when the window is full."""
@@ -106,7 +128,13 @@ class RollingMoments(_ComparedByValue):
         self._cxy += dx * (y - self._my)
         self.count = n
         self._since_exact += 1
-        if self._since_exact >= self.window:
+        cxx, cyy = self._cxx, self._cyy
+        if cxx > self._peak_x:
+            self._peak_x = cxx
+        if cyy > self._peak_y:
+            self._peak_y = cyy
+        if (self._since_exact >= self.window or cxx < _CANCELLED * self._peak_x
+                or cyy < _CANCELLED * self._peak_y):
             self._recompute()
 
     def _recompute(self) -> None:
@@ -120,6 +148,7 @@ class RollingMoments(_ComparedByValue):
             cyy += dy * dy
             cxy += dx * dy
         self._mx, self._my, self._cxx, self._cyy, self._cxy = mx, my, cxx, cyy, cxy
+        self._peak_x, self._peak_y = cxx, cyy
         self._since_exact = 0
 
 
@@ -146,6 +175,16 @@ class EwmaMoments(_ComparedByValue):
         self.count = 0
         self.mean_x = self.mean_y = 0.0
         self.var_x = self.var_y = self.cov = 0.0
+
+    @property
+    def flat_x(self) -> bool:
+        """Return whether x has not varied, up to rounding."""
+        return _flat(self.var_x, abs(self.mean_x))
+
+    @property
+    def flat_y(self) -> bool:
+        """Return whether y has not varied, up to rounding."""
+        return _flat(self.var_y, abs(self.mean_y))
 
     def add(self, x: float, y: float) -> None:
         """Fold a pair in."""

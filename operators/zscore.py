@@ -71,8 +71,7 @@ class ZScore(Guarded):
         m.add(value, value)
         if not moments_ready(m, self.min_count):
             return []
-        var = m.var_x
-        if var <= 0.0:
+        if m.flat_x:
             return self._reject("flat", "the value did not vary")
-        std = math.sqrt(var)
+        std = math.sqrt(m.var_x)
         return [ZScoreValue(ts, value, m.mean_x, std, (value - m.mean_x) / std)]
