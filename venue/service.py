@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pairflow.clock import WALL_CLOCK, SimulatedClock
-from pairflow.config import MetricsSettings, Settings, StorageSettings, VenueSettings
+from pairflow.config import MetricsSettings, StorageSettings, VenueSettings
 from pairflow.errors import ConfigError
 from pairflow.logs import get_logger
 from pairflow.metrics import counter, gauge, serve_metrics, stop_metrics
@@ -72,6 +72,9 @@ def parse_funding(entries: list[str]) -> dict[str, float]:
 class VenueOptions:
     """What `VenueService` runs: the ``venue`` settings plus the context a process puts around them.
 
+    ``VenueOptions(settings.venue, settings.metrics, settings.storage)`` runs a
+    venue as the configuration describes it.
+
     Everything a user chooses lives once, validated, in `VenueSettings` (file,
     ``PAIRFLOW_VENUE__*`` or `pairflow venue serve` options); the market's
     building blocks are derived from it here instead of being mirrored field
@@ -93,11 +96,6 @@ class VenueOptions:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     storage: StorageSettings | None = None
     start_ms: int | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> VenueOptions:
-        """Build options from the ``venue``, ``metrics`` and ``storage`` sections."""
-        return cls(settings.venue, settings.metrics, settings.storage)
 
     @property
     def fund(self) -> dict[str, float]:

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from app.commands.backfill import parse_day
 from app.options import ConfigOption, parse_coins
-from operators.scan import Panel, ScanConfig, ScanResult, SpreadStats, build_panel, scan
+from operators.scan import ScanConfig, ScanResult, SpreadStats, build_panel, scan
 from pairflow.clock import WALL_CLOCK
 from pairflow.config import StorageSettings, load_settings
 from pairflow.errors import ConfigError, PairflowError

@@ -12,7 +12,6 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
-from rich.text import Text
 
 from app.options import ConfigOption
 from pairflow.config import load_settings, with_changes

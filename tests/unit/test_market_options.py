@@ -45,7 +45,8 @@ def test_venue_section_of_the_config_file_builds_the_options(tmp_path):
         '[[venue.groups]]\ncoins = ["BTC", "LTC"]\nbetas = [1.0, 1.4]\n'
         "[metrics]\nport = 9109\n"
     )
-    options = VenueOptions.from_settings(load_settings(path))
+    settings = load_settings(path)
+    options = VenueOptions(settings.venue, settings.metrics, settings.storage)
     assert (options.venue.seed, options.venue.speed, options.metrics.port) == (11, 30.0, 9109)
     assert options.fund == {ADDRESS.lower(): 1000.0}
     assert options.quote.levels == 8 and options.takers.rate_per_minute == 3.0
