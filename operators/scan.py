@@ -3,7 +3,7 @@
 Steps, each narrowing what the next one sees:
 
 1. liquidity: coins whose median traded notional per bar is below
-   ``min_volume`` are left out (with the reason);
+   ``min_volume``, or whose price never moved, are left out (with the reason);
 2. clustering of log-return correlations (`operators.clustering`) limits the
    candidate pairs to coins of one cluster (``cluster="none"``: every pair);
 3. each candidate pair gets Engle-Granger in both directions and Johansen on
@@ -202,10 +202,12 @@ def scan(panel: Panel, config: ScanConfig = ScanConfig()) -> ScanResult:
     liquid = []
     for i, coin in enumerate(panel.coins):
         notional = panel.median_notional.get(coin, 0.0)
-        if notional >= config.min_volume:
-            liquid.append(i)
-        else:
+        if notional < config.min_volume:
             excluded[coin] = f"median notional {notional:.6g} per bar below {config.min_volume:g}"
+        elif len(panel.closes) > 1 and np.ptp(panel.closes[:, i]) == 0.0:
+            excluded[coin] = "price did not move in the window"
+        else:
+            liquid.append(i)
     coins = [panel.coins[i] for i in liquid]
     levels = np.log(panel.closes[:, liquid]) if liquid else np.empty((len(panel.times), 0))
     n_obs = levels.shape[0]

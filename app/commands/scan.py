@@ -70,6 +70,9 @@ def scan_command(
     try:
         store.init_schema()
         panel = build_panel(stored_candles(store, interval, start_ms, end_ms, coins))
+        for coin in coins or ():
+            if coin not in panel.coins and coin not in panel.excluded:
+                panel.excluded[coin] = f"no {interval} candles in the range"
         if len(panel.coins) < 2:
             raise PairflowError(f"fewer than two coins have {interval} candles in the range; load some with "
                                 "`pairflow backfill` or `pairflow data import`")

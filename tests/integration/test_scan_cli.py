@@ -49,10 +49,13 @@ def test_scan_of_imported_synthetic_bars_records_every_candidate(env: Path) -> N
     charts = sorted(path.name for path in (env / "charts").iterdir())
     assert "correlation.png" in charts and len(charts) == 7  # heatmap + the top six accepted spreads
 
+    narrow = json.loads(invoke("scan", "--interval", "1m", "--universe", "ETH,SOL,NOPE", "--format", "json"))
+    assert narrow["coins"] == ["ETH", "SOL"] and narrow["excluded"] == {"NOPE": "no 1m candles in the range"}
+
     with connect(StorageSettings(dsn=f"chdb://{env}/db")) as store:
         stored = store.query_dicts(
             "SELECT scan_id, pair, kind, accepted, reason, qvalue, qvalue_reverse, weights, parameters, observations"
-            " FROM pair_stats_v ORDER BY rank"
+            " FROM pair_stats_v WHERE scan_id = {scan:String} ORDER BY rank", {"scan": report["scan_id"]}
         )
     assert len(stored) == len(report["spreads"]) and {row["scan_id"] for row in stored} == {report["scan_id"]}
     assert all(row["reason"] == "" for row in stored if row["accepted"])

@@ -100,3 +100,6 @@ def test_liquidity_filter_and_coverage_exclude_coins_with_a_reason() -> None:
     assert panel.excluded == {"D": "bars at 2% of times, below 90%"}
     result = scan(panel, ScanConfig(min_volume=100.0, min_observations=10))
     assert result.coins == ["A", "C"] and result.excluded["B"].startswith("median notional 1.0")
+    rows += [("E", ts, 1.0, 1e6) for ts in range(60)]  # a pegged coin: no returns to correlate
+    result = scan(build_panel(rows), ScanConfig(min_volume=100.0, min_observations=10))
+    assert result.excluded["E"] == "price did not move in the window" and "E" not in result.coins
