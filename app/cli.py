@@ -29,7 +29,21 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
-from app.commands import alertmanager, backfill, collect, config, dashboards, data, db, demo, ingest, logs, scan, venue
+from app.commands import (
+    alertmanager,
+    backfill,
+    collect,
+    config,
+    dashboards,
+    data,
+    db,
+    demo,
+    ingest,
+    logs,
+    scan,
+    strategy,
+    venue,
+)
 from pairflow.errors import PairflowError
 
 __all__ = ["app", "main", "report_error"]
@@ -68,7 +82,9 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for command_group in (config, db, demo, collect, backfill, data, ingest, scan, venue, dashboards, alertmanager, logs):
+for command_group in (
+    config, db, demo, collect, backfill, data, ingest, scan, strategy, venue, dashboards, alertmanager, logs
+):
     command_group.register(app)
 
 

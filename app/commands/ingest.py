@@ -7,8 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import typer
-from bytewax.dataflow import Dataflow
-from bytewax.errors import BytewaxRuntimeError
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 from confluent_kafka.admin import AdminClient
@@ -16,6 +14,7 @@ from confluent_kafka.admin import AdminClient
 from app.coins import check_coins
 from app.options import ConfigOption, UrlOption, override_collector, usable_directory
 from app.runners.embedded import CollectorThread, resume_point
+from app.runners.until_stopped import run_until_stopped
 from flows.ingest import ingest_dataflow, prepare_recovery, tune_gc_for_throughput
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError, PairflowError
@@ -124,19 +123,7 @@ def ingest(
     log.info("ingest starting", mode="distributed", brokers=addresses, workers=workers, recovery=str(recovery_dir))
     source = market_data_source(addresses, tail=not until_end)
     flow = ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True)
-    _run_until_stopped(flow, workers, epoch, recovery)
-
-
-def _run_until_stopped(flow: Dataflow, workers: int, epoch: timedelta, recovery: RecoveryConfig | None) -> None:
-    # SIGTERM (e.g. a container stop) ends the run like Ctrl-C. Rows of the unfinished
-    # epoch are not stored; with a recovery directory the next run writes them.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        cli_main(flow, workers_per_process=workers, epoch_interval=epoch, recovery_config=recovery)
-    except BytewaxRuntimeError as error:
-        if not isinstance(error.__cause__, KeyboardInterrupt):
-            raise
-        log.info("ingest stopped by signal")
+    run_until_stopped(flow, workers, epoch, recovery)
 
 
 def _run_embedded(

@@ -1,0 +1,103 @@
+"""``pairflow strategy``: the strategy as its own process, reading bars from the broker (distributed mode)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+from confluent_kafka.admin import AdminClient
+from pydantic import ValidationError
+
+from app.options import ConfigOption
+from app.runners.until_stopped import run_until_stopped
+from flows.ingest import prepare_recovery, tune_gc_for_throughput
+from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow, universe_pairs
+from operators.spread_strategy import interval_ms_of
+from pairflow.config import load_settings
+from pairflow.errors import ConfigError
+from pairflow.events import TOPIC_OF, Signal
+from pairflow.logs import get_logger, start_logging
+from pairflow.metrics import serve_metrics
+from pairflow.storage import connect
+from pairflow.topics import ensure_topics, topic_specs
+from sources.kafka_source import market_data_source
+
+__all__ = ["register"]
+
+log = get_logger(__name__)
+
+# Partitions are read in rounds of at most READ_BATCH messages each, so while a backlog is read one
+# coin runs at most that many bars ahead of another; a spread holds its legs HOLD_BARS bar intervals
+# for each other (unless strategy.reorder_ms is set), more than that skew.
+READ_BATCH = 50
+HOLD_BARS = 60
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``strategy`` command to the pairflow CLI."""
+    app.command("strategy")(strategy)
+
+
+def strategy(
+    pairs: str | None = typer.Option(
+        None, "--pairs", help="Spreads to trade, e.g. ETH/SOL,AAVE/UNI/LINK; default: the strategy.universe setting."
+    ),
+    brokers: str | None = typer.Option(
+        None, "--brokers", help="Read md.bars, md.funding and md.fees from these brokers; default: broker settings."
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, help="Bytewax worker threads in this process."),
+    recovery_dir: Path | None = typer.Option(
+        None,
+        "--recovery-dir",
+        help="Directory of Bytewax recovery snapshots (models included); resume from it after a crash.",
+    ),
+    snapshot_interval: float = typer.Option(
+        2.0, "--snapshot-interval", min=0.05, help="Seconds between recovery snapshots (and epochs)."
+    ),
+    until_end: bool = typer.Option(
+        False, "--until-end", help="Stop once every topic partition has been read instead of waiting for more."
+    ),
+    config: ConfigOption = None,
+) -> None:
+    """Turn bars into signals per spread: stored in the signals table and published on pf.signals.
+
+    The spreads are --pairs, else the newest scan's accepted ones
+    (strategy.universe = pair_stats), else strategy.pairs. Topic partitions
+    are read at their own pace, so unless strategy.reorder_ms is set each
+    spread holds its legs' bars up to 60 bar intervals to align them in
+    event-time order (a leg that stops printing delays its spread that long).
+    With --recovery-dir a killed process resumes with its models where its
+    last snapshot left off.
+    """
+    settings = load_settings(config)
+    if pairs is not None:
+        try:
+            settings.strategy.pairs = [pair.strip() for pair in pairs.split(",") if pair.strip()]
+        except ValidationError as error:
+            raise ConfigError(f"--pairs: {error.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+    if "reorder_ms" not in settings.strategy.model_fields_set:
+        settings.strategy.reorder_ms = HOLD_BARS * interval_ms_of(settings.strategy.bar_interval)
+    start_logging(settings)
+    tune_gc_for_throughput()
+    if settings.metrics.port:
+        serve_metrics(settings.metrics.port, settings.metrics.host)
+    with connect(settings.storage) as store:
+        store.init_schema()
+        names = settings.strategy.pairs if pairs is not None else universe_pairs(settings.strategy, store)
+    spreads = resolve_spreads(names)
+    if not spreads:
+        raise ConfigError("no spreads to trade: pass --pairs, set strategy.pairs, or run `pairflow scan`")
+    addresses = (brokers or settings.broker.bootstrap_servers).split(",")
+    settings.broker = settings.broker.model_copy(update={"bootstrap_servers": ",".join(addresses)})
+    ensure_topics(
+        AdminClient({"bootstrap.servers": ",".join(addresses)}),
+        topic_specs(settings.broker, (*STRATEGY_TOPICS, TOPIC_OF[Signal])),
+    )
+    log.info("strategy starting", spreads=["/".join(legs) for legs in spreads], brokers=addresses, workers=workers)
+    source = market_data_source(addresses, STRATEGY_TOPICS, tail=not until_end, batch_size=READ_BATCH)
+    flow = strategy_dataflow(settings, spreads, source, workers=workers)
+    recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
+    run_until_stopped(flow, workers, timedelta(seconds=snapshot_interval), recovery)
+
+

@@ -1,0 +1,32 @@
+"""Run a dataflow in this process until its input ends or the process is asked to stop."""
+
+from __future__ import annotations
+
+import signal
+from datetime import timedelta
+
+from bytewax.dataflow import Dataflow
+from bytewax.errors import BytewaxRuntimeError
+from bytewax.recovery import RecoveryConfig
+from bytewax.run import cli_main
+
+from pairflow.logs import get_logger
+
+__all__ = ["run_until_stopped"]
+
+log = get_logger(__name__)
+
+
+def run_until_stopped(flow: Dataflow, workers: int, epoch: timedelta, recovery: RecoveryConfig | None) -> None:
+    """Run ``flow`` on ``workers`` threads; SIGTERM (e.g. a container stop) ends the run like Ctrl-C.
+
+    Rows of the unfinished epoch are not stored; with a recovery directory the
+    next run writes them.
+    """
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        cli_main(flow, workers_per_process=workers, epoch_interval=epoch, recovery_config=recovery)
+    except BytewaxRuntimeError as error:
+        if not isinstance(error.__cause__, KeyboardInterrupt):
+            raise
+        log.info("flow stopped by signal", flow=flow.flow_id)
