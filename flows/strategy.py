@@ -143,7 +143,10 @@ class _SpreadLogic(op.StatefulBatchLogic):
     def __init__(self, legs_of: dict[str, tuple[str, ...]], settings: StrategySettings, resume_state: Any) -> None:
         self.legs_of = legs_of
         self.settings = settings
-        self.strategy: SpreadStrategy | None = None if resume_state is None else SpreadStrategy.restore(resume_state)
+        self.strategy: SpreadStrategy | None = None
+        if resume_state is not None:
+            self.strategy = SpreadStrategy.restore(resume_state)
+            self.strategy.restarted()
 
     def on_batch(self, values: list[tuple[str, list[Any]]]) -> tuple[list[list[Signal]], bool]:
         strategy = self.strategy

@@ -10,7 +10,10 @@ signals would depend on how the partitions happened to interleave.
 leg has one queued (a k-way merge by ``ts``, ties in leg order). A leg with
 nothing queued holds the others back for at most ``hold_ms`` of their event
 time, after which their oldest bar is released anyway (the leg is quiet or
-gone, and the aligner downstream judges staleness). So the released order
+gone, and the aligner downstream judges staleness). Until every leg has been
+seen once -- at the first start, and again after each restart (`restart`),
+when partition readers begin at different moments -- the others are held
+without that limit, up to ``max_held`` bars in all. So the released order
 depends only on each leg's own sequence as long as the arrival skew stays
 within ``hold_ms``; the cost is that a quiet leg delays its spread's rows by up
 to ``hold_ms``. A bar not newer than its leg's last queued one (a correction or
@@ -46,18 +49,26 @@ class LegMerger(PickledState):
     ['ETH:1m:180000']
     """
 
-    def __init__(self, legs: tuple[str, ...] = ("A", "B"), hold_ms: int = 300_000) -> None:
-        if hold_ms < 0:
-            raise ValueError(f"hold_ms must not be negative, received {hold_ms}")
+    def __init__(self, legs: tuple[str, ...] = ("A", "B"), hold_ms: int = 300_000, max_held: int = 10_000) -> None:
+        if hold_ms < 0 or max_held < 1:
+            raise ValueError(f"hold_ms must not be negative and max_held positive, received {hold_ms}, {max_held}")
         self.legs = tuple(legs)
         self.hold_ms = hold_ms
+        self.max_held = max_held
         self.queues: list[deque[Bar]] = [deque() for _ in self.legs]
+        self.seen = [False] * len(self.legs)
+
+    def restart(self) -> None:
+        """Hold without the time limit again until every leg has been seen (the input was restarted)."""
+        self.seen = [bool(queue) for queue in self.queues]
 
     def update(self, bar: Bar) -> list[Bar]:
         """Queue ``bar`` (a bar of another coin, or an old one, passes straight on); return the bars now due."""
         if bar.coin not in self.legs:
             return [bar]
-        queue = self.queues[self.legs.index(bar.coin)]
+        index = self.legs.index(bar.coin)
+        self.seen[index] = True
+        queue = self.queues[index]
         if queue and bar.ts <= queue[-1].ts:
             return [bar]
         queue.append(bar)
@@ -75,6 +86,8 @@ class LegMerger(PickledState):
             if not heads:
                 return out
             if len(heads) < len(queues) and not force:
+                if not all(self.seen) and sum(map(len, queues)) <= self.max_held:
+                    return out
                 newest = max(queue[-1].ts for queue in queues if queue)
                 heads = [(ts, index) for ts, index in heads if newest - ts >= self.hold_ms]
                 if not heads:

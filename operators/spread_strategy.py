@@ -383,6 +383,11 @@ class SpreadStrategy(ModelState):
             model_versions=versions,
         )
 
+    def restarted(self) -> None:
+        """Note that the input restarted (recovery): legs are held for each other until all were seen again."""
+        if self.merger is not None:
+            self.merger.restart()
+
     def readmit(self) -> None:
         """Trade the spread again after a rescan accepted it (clears an ADWIN retirement)."""
         if self.breaks is not None:

@@ -225,3 +225,20 @@ def test_leg_merger_passes_the_operator_battery() -> None:
 
     bars = cointegrated_bars(LEGS, 60, seed=15)
     check_operator(LegMerger(LEGS, hold_ms=180_000), bars[1::2] + bars[::2])
+
+
+def test_leg_merger_holds_without_limit_until_every_leg_was_seen_and_again_after_a_restart() -> None:
+    from operators.leg_merge import LegMerger
+
+    merge = LegMerger(LEGS, hold_ms=120_000, max_held=50)
+    t0 = 1_700_000_000_000
+    # SOL's partition has not been read yet: ETH waits well past the hold.
+    assert [out for minute in range(10) for out in merge.update(bar("ETH", t0 + minute * 60_000, 100.0))] == []
+    released = merge.update(bar("SOL", t0, 400.0))
+    assert [(b.coin, b.ts) for b in released] == [("ETH", t0), ("SOL", t0)] + [("ETH", t0 + m * 60_000) for m in range(1, 8)]
+    merge.restart()
+    assert merge.update(bar("ETH", t0 + 20 * 60_000, 101.0)) == []  # held again: SOL not seen since the restart
+    # A leg that never prints holds the others at most max_held bars.
+    silent = LegMerger(LEGS, hold_ms=0, max_held=5)
+    out = [b for minute in range(8) for b in silent.update(bar("ETH", t0 + minute * 60_000, 100.0))]
+    assert [b.ts for b in out] == [t0, t0 + 60_000, t0 + 120_000]
