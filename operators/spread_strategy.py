@@ -3,7 +3,8 @@
 A `SpreadStrategy` owns the state of one spread (N legs, the first explained by
 the others) and is fed that spread's events in arrival order:
 
-* `Bar` of a leg (only the configured interval): the close is the leg's price.
+* `Bar` of a leg (only the configured interval; a bar marked ``incomplete``,
+  which overlaps a trade gap, is refused): the close is the leg's price.
   Legs are aligned as of the slowest one (`operators.align.AsOfAligner`), so
   each row is computed once every leg has reported the period. With
   ``reorder_ms`` set, bars first go through `operators.leg_merge.LegMerger`,
@@ -189,6 +190,8 @@ class SpreadStrategy(ModelState):
         if kind is Bar:
             if event.interval != self.interval:  # type: ignore[union-attr]
                 return []
+            if event.incomplete:  # type: ignore[union-attr]
+                return [Skip(self.pair, event.ts, "incomplete", f"{event.coin} bar {event.id} overlaps a trade gap")]  # type: ignore[union-attr]
             return self._on_bar(event) if self.merger is None else self._merge(event)  # type: ignore[arg-type]
         if kind is PairStats:
             # A rescan accepted this spread again: trade it again if ADWIN had retired it.

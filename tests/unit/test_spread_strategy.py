@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import pickle
 
+import msgspec
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,6 +119,16 @@ def test_missing_stale_gap_and_out_of_order_bars_are_refused_with_their_reason()
     assert strategy.update(bar("ETH", t0 + 660_000, 103.0)) == []
     assert strategy.update(bar("SOL", t0 + 660_000, 403.0)) == []
     assert strategy.rows == 3
+
+
+def test_a_bar_overlapping_a_trade_gap_is_refused_without_touching_state() -> None:
+    strategy = SpreadStrategy(LEGS, BASE)
+    bars = cointegrated_bars(LEGS, 120, seed=16)
+    run(strategy, bars[:100])
+    clean = SpreadStrategy.restore(strategy.snapshot())
+    gapped = msgspec.structs.replace(bars[100], incomplete=True)
+    assert strategy.update(gapped) == [Skip("ETH/SOL", gapped.ts, "incomplete", f"ETH bar {gapped.id} overlaps a trade gap")]
+    assert run(strategy, bars[100:]) == run(clean, bars[100:])
 
 
 def test_a_leg_of_another_spread_is_refused() -> None:
