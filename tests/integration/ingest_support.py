@@ -123,10 +123,10 @@ def produce(broker: TansuBroker, messages: list[tuple[str, bytes, bytes]]) -> No
     assert remaining == 0 and not failures, f"{remaining} unsent, failures: {failures[:3]}"
 
 
-def start_ingest(
-    tmp_path: Path, *arguments: str, metrics_port: int = 0, extra_env: dict[str, str] | None = None
+def start_pairflow(
+    tmp_path: Path, command: str, *arguments: str, metrics_port: int = 0, extra_env: dict[str, str] | None = None
 ) -> subprocess.Popen:
-    """Start ``pairflow ingest <arguments>`` storing into ``tmp_path/chdb``; output goes to ingest.log."""
+    """Start ``pairflow <command> <arguments>`` storing into ``tmp_path/chdb``; output goes to <command>.log."""
     env = dict(
         os.environ,
         PYTHONPATH=str(REPO),
@@ -137,9 +137,20 @@ def start_ingest(
         PAIRFLOW_LOGGING__LEVEL="WARNING",
         **(extra_env or {}),
     )
-    command = [sys.executable, "-m", "app", "ingest", "--dead-letter-dir", str(tmp_path / "dead"), *arguments]
-    log = open(tmp_path / "ingest.log", "ab")  # noqa: SIM115 - owned by the child
-    return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log = open(tmp_path / f"{command}.log", "ab")  # noqa: SIM115 - owned by the child
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", command, *arguments], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def start_ingest(
+    tmp_path: Path, *arguments: str, metrics_port: int = 0, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start ``pairflow ingest <arguments>`` storing into ``tmp_path/chdb``; output goes to ingest.log."""
+    return start_pairflow(
+        tmp_path, "ingest", "--dead-letter-dir", str(tmp_path / "dead"), *arguments,
+        metrics_port=metrics_port, extra_env=extra_env,
+    )
 
 
 def stop_ingest(process: subprocess.Popen, timeout_s: float = 20.0) -> None:

@@ -18,7 +18,7 @@ from pairflow.storage import connect
 from pairflow.topics import TopicSpec, ensure_topics
 from tests.broker import TansuBroker
 from tests.helpers import eventually, free_port
-from tests.integration.ingest_support import REPO, chdb_settings, committed_epoch, produce
+from tests.integration.ingest_support import REPO, chdb_settings, committed_epoch, produce, start_pairflow
 from tests.metrics_support import metric
 from tests.strategy_support import cointegrated_bars
 
@@ -37,18 +37,9 @@ STRATEGY_ENV = {
 
 
 def start_strategy(tmp_path: Path, *arguments: str, metrics_port: int = 0) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(REPO),
-        PAIRFLOW_STORAGE__DSN=f"chdb://{tmp_path / 'chdb'}",
-        PAIRFLOW_STORAGE__SPILL_DIR=str(tmp_path / "spill"),
-        PAIRFLOW_METRICS__PORT=str(metrics_port),
-        PAIRFLOW_LOGGING__LEVEL="WARNING",
-        **STRATEGY_ENV,
+    return start_pairflow(
+        tmp_path, "strategy", "--pairs", "/".join(LEGS), *arguments, metrics_port=metrics_port, extra_env=STRATEGY_ENV
     )
-    log = open(tmp_path / "strategy.log", "ab")  # noqa: SIM115 - owned by the child
-    command = [sys.executable, "-m", "app", "strategy", "--pairs", "/".join(LEGS), *arguments]
-    return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def test_sigkill_mid_stream_then_resume_gives_the_signals_of_an_uninterrupted_run(
