@@ -112,7 +112,13 @@ def test_subscriptions_count_per_ip_and_users_and_forget_dropped_connections():
     assert subscriptions.refusal(first, ("webData2", other_user), "{}") == "Cannot track more than 1 total users"
     assert subscriptions.refusal(first, ("webData2", USER), "{}") is None
     subscriptions.add(second, ("trades", "ETH"), {})
+    assert subscriptions.watched == {USER: 1, "ETH": 1}
     assert subscriptions.refusal(first, ("allMids",), "{}") == "Cannot track more than 2 total subscriptions"
     subscriptions.drop(second)
     assert subscriptions.refusal(first, ("allMids",), "{}") is None
     assert ("trades", "ETH") not in subscriptions and subscriptions.subscribers(("userFills", USER)) == {first}
+    subscriptions.add(first, ("l2Book", "ETH", None), {})  # pushed on a cadence: no engine event feeds it
+    subscriptions.add(first, ("webData2", USER), {})
+    assert subscriptions.watched == {USER: 2}
+    subscriptions.drop(first)
+    assert subscriptions.watched == {} and list(subscriptions) == []

@@ -96,9 +96,15 @@ class Router:
     # ------------------------------------------------------------ engine thread side
 
     def on_engine_event(self, event: Any) -> None:
-        """Engine listener: hand the event to the loop thread (never blocks the engine)."""
+        """Engine listener: hand the event to the loop thread (never blocks the engine).
+
+        Events no subscription is fed by are dropped here, before they cost a loop wake-up (a
+        self-pipe write per batch): with no subscriber an order then costs no WebSocket work at
+        all. Reading the subscriptions from the engine thread is safe: a subscriber added just
+        after an event was dropped gets a snapshot taken under the engine lock, which includes it.
+        """
         loop = self._loop
-        if loop is None or loop.is_closed():
+        if loop is None or event.key not in self.subscriptions.watched or loop.is_closed():
             return
         self._inbox.append(event)
         if not self._inbox_scheduled:

@@ -15,7 +15,7 @@ from pairflow.hyperliquid import schemas as wire
 from pairflow.hyperliquid.schemas import BadRequest
 
 __all__ = ["MAX_SUBSCRIPTIONS", "MAX_USERS", "USER_TYPES", "Key", "SubscriptionError", "Subscriptions",
-           "subscription_key"]
+           "event_source", "key_user", "subscription_key"]
 
 MAX_SUBSCRIPTIONS = 1000
 """Subscriptions allowed per IP, summed over its connections."""
@@ -51,6 +51,19 @@ def subscription_key(subscription: Any) -> Key:
     return (kind,)
 
 
+_EVENT_DRIVEN_COIN_TYPES = frozenset({"trades", "bbo", "candle"})
+
+
+def event_source(key: Key) -> str | None:
+    """Return the engine event key (coin or lowercase user) whose events feed ``key``, or None.
+
+    ``l2Book``, ``allMids`` and ``activeAssetCtx`` are pushed on a cadence, not per event.
+    """
+    if key[0] in _EVENT_DRIVEN_COIN_TYPES:
+        return key[1]
+    return key_user(key)
+
+
 def key_user(key: Key) -> str | None:
     """Return the user a key follows, or None for market data."""
     if key[0] == "activeAssetData":
@@ -75,6 +88,9 @@ class Subscriptions:
         self._subscribers: dict[Key, set[Any]] = {}
         self._by_connection: dict[Any, dict[Key, dict[str, Any]]] = {}
         self._per_ip: dict[str, int] = {}
+        self.watched: dict[str, int] = {}
+        """Engine event keys (coins, users) some subscription is fed by, with how many keys each feeds;
+        read from engine threads to drop unwatched events before they cost a loop wake-up."""
 
     def __contains__(self, key: Key) -> bool:
         return key in self._subscribers
@@ -107,7 +123,10 @@ class Subscriptions:
         """Subscribe ``connection`` to ``key``; ``echo`` is the object its responses repeat."""
         self._by_connection.setdefault(connection, {})[key] = echo
         self._per_ip[connection.ip] = self._per_ip.get(connection.ip, 0) + 1
-        self._subscribers.setdefault(key, set()).add(connection)
+        subscribers = self._subscribers.setdefault(key, set())
+        if not subscribers and (source := event_source(key)) is not None:
+            self.watched[source] = self.watched.get(source, 0) + 1
+        subscribers.add(connection)
 
     def remove(self, connection: Any, key: Key) -> None:
         """Unsubscribe ``connection`` from ``key`` (nothing happens when it was not subscribed)."""
@@ -125,6 +144,11 @@ class Subscriptions:
         subscribers.discard(connection)
         if not subscribers:
             del self._subscribers[key]
+            if (source := event_source(key)) is not None:
+                if self.watched[source] > 1:
+                    self.watched[source] -= 1
+                else:
+                    del self.watched[source]
 
     def drop(self, connection: Any) -> None:
         """Remove every subscription of a closed connection."""
