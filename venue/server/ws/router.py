@@ -104,7 +104,8 @@ class Router:
         after an event was dropped gets a snapshot taken under the engine lock, which includes it.
         """
         loop = self._loop
-        if loop is None or event.key not in self.subscriptions.watched or loop.is_closed():
+        watched = self.subscriptions.watched
+        if loop is None or (event.key not in watched and event.key.lower() not in watched) or loop.is_closed():
             return
         self._inbox.append(event)
         if not self._inbox_scheduled:
