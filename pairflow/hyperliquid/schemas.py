@@ -71,7 +71,6 @@ U64 = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 U32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
 I64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 Decimal = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,20}(\.[0-9]{1,20})?$")]
-Interval = CandleInterval
 
 
 # ---------------------------------------------------------------- /info
@@ -109,7 +108,7 @@ class L2BookRequest(InfoRequest, tag="l2Book"):
 
 class CandleRange(msgspec.Struct, frozen=True):
     coin: str
-    interval: Interval
+    interval: CandleInterval
     startTime: U64
     endTime: U64 | None = None
 
