@@ -284,6 +284,33 @@ class Fill(Event, frozen=True, kw_only=True):
     start_position: float = 0.0
 
 
+class FundingPayment(Event, frozen=True, kw_only=True):
+    """One hourly funding payment on one of our positions (``usdc`` > 0 received, < 0 paid)."""
+
+    id: str
+    coin: str
+    usdc: float
+    szi: float
+    rate: float
+
+
+class Pnl(Event, frozen=True, kw_only=True):
+    """PnL of one scope (``portfolio``, ``coin:ETH``, ``spread:ETH/BTC``) from fills and funding, never balances.
+
+    ``realized_pnl`` is before fees and funding, which are reported apart
+    (fees as a positive cost, funding signed as received); ``equity`` is
+    realised + unrealised - fees + funding.
+    """
+
+    id: str
+    scope: str
+    realized_pnl: float
+    unrealized_pnl: float
+    fees: float
+    funding: float
+    equity: float
+
+
 class Position(Event, frozen=True, kw_only=True):
     """Signed position of one coin (positive = long)."""
 

@@ -24,6 +24,8 @@ TABLE_OF_EVENT: dict[type[events.Event], str] = {
     events.Order: "orders",
     events.Fill: "fills",
     events.Position: "positions",
+    events.FundingPayment: "funding_payments",
+    events.Pnl: "pnl",
     events.RiskMetric: "risk_metrics",
     events.Alert: "alerts",
     events.Gap: "gaps",

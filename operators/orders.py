@@ -1,0 +1,124 @@
+"""Order identity and lifecycle: deterministic cloids and a state machine with UNKNOWN.
+
+A cloid is a hash of the signal id and the leg's coin, so a signal replayed
+after a restart (at-least-once delivery) maps to the order already sent and
+the exchange refuses the duplicate. UNKNOWN is where an order goes when its
+request timed out: only a status query by cloid may move it on (to resting,
+filled, canceled, or ``rejected`` when the exchange never saw it), never a
+blind resend. Filled size is tracked per order from fills, each fill counted
+once by its trade id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+
+from pairflow.events import Fill, Order
+
+__all__ = ["STATES", "TERMINAL", "OrderTracker", "can_move", "cloid_for"]
+
+STATES = ("pending", "open", "partial", "filled", "canceled", "rejected", "unknown")
+TERMINAL = frozenset({"filled", "canceled", "rejected"})
+_MOVES: dict[str, frozenset[str]] = {
+    "pending": frozenset({"open", "partial", "filled", "canceled", "rejected", "unknown"}),
+    "unknown": frozenset({"open", "partial", "filled", "canceled", "rejected"}),
+    "open": frozenset({"partial", "filled", "canceled", "unknown"}),
+    "partial": frozenset({"partial", "filled", "canceled", "unknown"}),
+}
+
+
+def cloid_for(signal_id: str, coin: str) -> str:
+    """Return the 16-byte client order id of ``coin``'s leg of ``signal_id`` (``0x`` + 32 hex digits).
+
+    Examples
+    --------
+    >>> cloid_for("sig-1", "ETH") == cloid_for("sig-1", "ETH"), cloid_for("sig-1", "ETH") == cloid_for("sig-1", "BTC")
+    (True, False)
+    >>> len(cloid_for("sig-1", "ETH"))
+    34
+    """
+    return "0x" + hashlib.sha256(f"{signal_id}\x00{coin}".encode()).hexdigest()[:32]
+
+
+def can_move(current: str, new: str) -> bool:
+    """Tell whether an order may go from state ``current`` to ``new`` (terminal states never move).
+
+    Examples
+    --------
+    >>> can_move("pending", "unknown"), can_move("unknown", "pending"), can_move("filled", "open")
+    (True, False, False)
+    """
+    return new in _MOVES.get(current, frozenset())
+
+
+class OrderTracker:
+    """Every order we placed, by cloid, moved only along legal transitions; fills counted once.
+
+    ``update`` takes an `Order` (a status report: our own, the user stream's or a
+    reconciliation's) or a `Fill`, and returns the `Order` records that changed.
+
+    Examples
+    --------
+    >>> tracker = OrderTracker()
+    >>> placed = Order(ts=1, id="c1", coin="ETH", cloid="c1", oid=None, is_buy=True, sz=2.0, limit_px=2000.0, status="pending")
+    >>> [o.status for o in tracker.update(placed)]
+    ['pending']
+    >>> fill = Fill(ts=2, id="t1", coin="ETH", oid=7, cloid="c1", px=2000.0, sz=0.5, side="B", fee=0.1, closed_pnl=0.0, crossed=True)
+    >>> [(o.status, o.filled_sz) for o in tracker.update(fill)], tracker.update(fill)
+    ([('partial', 0.5)], [])
+    """
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self._fills: set[str] = set()
+        self._cost: dict[str, float] = {}
+
+    def update(self, event: Order | Fill) -> list[Order]:
+        """Apply a status report or a fill; return the changed order (empty when nothing moved)."""
+        if isinstance(event, Fill):
+            return self._fill(event)
+        known = self.orders.get(event.cloid)
+        if known is None:
+            self.orders[event.cloid] = event
+            return [event]
+        if known.status == event.status or not can_move(known.status, event.status):
+            return []
+        moved = Order(ts=event.ts, recv_ts=event.recv_ts, id=known.id, coin=known.coin, cloid=known.cloid,
+                      oid=event.oid if event.oid is not None else known.oid, is_buy=known.is_buy, sz=known.sz,
+                      limit_px=known.limit_px, status=event.status,
+                      filled_sz=max(known.filled_sz, event.filled_sz),
+                      avg_px=event.avg_px if event.avg_px is not None else known.avg_px, reason=event.reason)
+        self.orders[event.cloid] = moved
+        return [moved]
+
+    def _fill(self, fill: Fill) -> list[Order]:
+        known = self.orders.get(fill.cloid)
+        if fill.id in self._fills or known is None:
+            return []
+        self._fills.add(fill.id)
+        filled = round(known.filled_sz + fill.sz, 10)
+        self._cost[fill.cloid] = self._cost.get(fill.cloid, 0.0) + fill.px * fill.sz
+        status = "filled" if filled >= known.sz - 1e-12 else "partial"
+        if known.status in ("canceled", "rejected"):
+            status = known.status  # a fill that raced the cancel: counted, the state stays final
+        moved = Order(ts=fill.ts, recv_ts=fill.recv_ts, id=known.id, coin=known.coin, cloid=known.cloid,
+                      oid=fill.oid, is_buy=known.is_buy, sz=known.sz, limit_px=known.limit_px, status=status,
+                      filled_sz=filled, avg_px=self._cost[fill.cloid] / filled, reason=known.reason)
+        self.orders[fill.cloid] = moved
+        return [moved]
+
+    def open_cloids(self) -> list[str]:
+        """Return the cloids of orders not yet in a terminal state (pending, open, partial, unknown)."""
+        return [cloid for cloid, order in self.orders.items() if order.status not in TERMINAL]
+
+    def snapshot(self) -> bytes:
+        """Return orders, counted fill ids and fill costs as pickled bytes."""
+        return pickle.dumps((self.orders, self._fills, self._cost))
+
+    @classmethod
+    def restore(cls, state: bytes) -> OrderTracker:
+        """Rebuild from `snapshot` output."""
+        tracker = cls()
+        tracker.orders, tracker._fills, tracker._cost = pickle.loads(state)
+        return tracker

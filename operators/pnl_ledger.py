@@ -1,0 +1,140 @@
+"""PnL per coin, per spread and for the portfolio, from our fills and funding payments.
+
+Balances move for reasons that are not trading (transfers, another bot on the
+same account), so PnL is rebuilt from what we did: every fill, counted once by
+its trade id (a replayed or reconciled fill is a no-op), at average-cost
+accounting -- the rule the exchange's ``closedPnl`` follows -- plus fees and
+funding payments. A fill is attributed to the spread whose order it filled
+(``OrderIntent.id`` is the cloid); a funding payment is split across the
+spreads holding the coin by their share of its position.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from dataclasses import dataclass
+
+from pairflow.events import AssetContext, Bar, Fill, FundingPayment, OrderIntent, Pnl
+
+__all__ = ["Book", "PnlLedger"]
+
+
+@dataclass(slots=True)
+class Book:
+    """One signed position at average cost, its realised PnL, fees and funding."""
+
+    szi: float = 0.0
+    entry: float = 0.0
+    realized: float = 0.0
+    fees: float = 0.0
+    funding: float = 0.0
+
+    def trade(self, signed_sz: float, px: float) -> float:
+        """Apply a signed fill at ``px``; return the PnL it realised (closing part only, before fees)."""
+        realized = 0.0
+        if self.szi == 0 or (self.szi > 0) == (signed_sz > 0):
+            total = abs(self.szi) + abs(signed_sz)
+            self.entry = (abs(self.szi) * self.entry + abs(signed_sz) * px) / total
+        else:
+            closed = min(abs(signed_sz), abs(self.szi))
+            realized = closed * (px - self.entry) * math.copysign(1.0, self.szi)
+            if abs(signed_sz) > abs(self.szi):
+                self.entry = px
+        self.szi = round(self.szi + signed_sz, 10)
+        if self.szi == 0:
+            self.entry = 0.0
+        self.realized += realized
+        return realized
+
+    def unrealized(self, mark: float | None) -> float:
+        """Return the open position's PnL at ``mark`` (0 without a mark)."""
+        return 0.0 if mark is None or self.szi == 0 else self.szi * (mark - self.entry)
+
+
+class PnlLedger:
+    """Fold fills, funding payments and marks into `Pnl` events per coin, per spread and for the portfolio.
+
+    Examples
+    --------
+    >>> ledger = PnlLedger()
+    >>> _ = ledger.update(OrderIntent(ts=0, id="c1", coin="ETH", pair="ETH/BTC", is_buy=True, sz=1.0, limit_px=2000.0))
+    >>> buy = Fill(ts=1, id="t1", coin="ETH", oid=1, cloid="c1", px=2000.0, sz=1.0, side="B", fee=0.5, closed_pnl=0.0, crossed=True)
+    >>> sell = Fill(ts=2, id="t2", coin="ETH", oid=2, cloid="c1", px=2010.0, sz=1.0, side="A", fee=0.5, closed_pnl=10.0, crossed=True)
+    >>> _ = ledger.update(buy); [(p.scope, p.realized_pnl, p.equity) for p in ledger.update(sell)]
+    [('portfolio', 10.0, 9.0), ('coin:ETH', 10.0, 9.0), ('spread:ETH/BTC', 10.0, 9.0)]
+    >>> ledger.update(sell)
+    []
+    """
+
+    def __init__(self) -> None:
+        self.coins: dict[str, Book] = {}
+        self.spreads: dict[str, dict[str, Book]] = {}
+        self.marks: dict[str, float] = {}
+        self._pair_of: dict[str, str] = {}
+        self._seen: set[str] = set()
+
+    def update(self, event: OrderIntent | Fill | FundingPayment | AssetContext | Bar) -> list[Pnl]:
+        """Apply one event; return the `Pnl` of every scope it changed."""
+        if isinstance(event, OrderIntent):
+            self._pair_of[event.id] = event.pair
+            return []
+        if isinstance(event, (AssetContext, Bar)):
+            self.marks[event.coin] = event.mark_px if isinstance(event, AssetContext) else event.close
+            return []
+        if event.id in self._seen:
+            return []
+        self._seen.add(event.id)
+        if isinstance(event, Fill):
+            return self._fill(event)
+        return self._funding(event)
+
+    def _fill(self, fill: Fill) -> list[Pnl]:
+        signed = fill.sz if fill.side == "B" else -fill.sz
+        book = self.coins.setdefault(fill.coin, Book())
+        book.trade(signed, fill.px)
+        book.fees += fill.fee
+        pair = self._pair_of.get(fill.cloid, "")
+        if pair:
+            leg = self.spreads.setdefault(pair, {}).setdefault(fill.coin, Book())
+            leg.trade(signed, fill.px)
+            leg.fees += fill.fee
+        return self._report(fill.ts, fill.coin, pair)
+
+    def _funding(self, payment: FundingPayment) -> list[Pnl]:
+        self.coins.setdefault(payment.coin, Book()).funding += payment.usdc
+        holders = {pair: legs[payment.coin] for pair, legs in self.spreads.items()
+                   if payment.coin in legs and legs[payment.coin].szi != 0}
+        total = sum(abs(leg.szi) for leg in holders.values())
+        for leg in holders.values():
+            leg.funding += payment.usdc * abs(leg.szi) / total
+        out = self._report(payment.ts, payment.coin, "")
+        for pair in sorted(holders):
+            out.extend(self._scope(payment.ts, f"spread:{pair}", list(self.spreads[pair].items())))
+        return out
+
+    def _report(self, ts: int, coin: str, pair: str) -> list[Pnl]:
+        out = [self._scope(ts, "portfolio", list(self.coins.items()))[0],
+               self._scope(ts, f"coin:{coin}", [(coin, self.coins[coin])])[0]]
+        if pair:
+            out.extend(self._scope(ts, f"spread:{pair}", list(self.spreads[pair].items())))
+        return out
+
+    def _scope(self, ts: int, scope: str, books: list[tuple[str, Book]]) -> list[Pnl]:
+        realized = sum(book.realized for _, book in books)
+        unrealized = sum(book.unrealized(self.marks.get(coin)) for coin, book in books)
+        fees = sum(book.fees for _, book in books)
+        funding = sum(book.funding for _, book in books)
+        return [Pnl(ts=ts, id=f"{scope}@{ts}", scope=scope, realized_pnl=realized, unrealized_pnl=unrealized,
+                    fees=fees, funding=funding, equity=realized + unrealized - fees + funding)]
+
+    def snapshot(self) -> bytes:
+        """Return the books, marks, cloid-to-spread map and counted ids as pickled bytes."""
+        return pickle.dumps((self.coins, self.spreads, self.marks, self._pair_of, self._seen))
+
+    @classmethod
+    def restore(cls, state: bytes) -> PnlLedger:
+        """Rebuild from `snapshot` output."""
+        ledger = cls()
+        ledger.coins, ledger.spreads, ledger.marks, ledger._pair_of, ledger._seen = pickle.loads(state)
+        return ledger
