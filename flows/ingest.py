@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -104,11 +105,18 @@ class _CoinLogic(op.StatefulBatchLogic):
     events to store, `Bar` s, `BookSnapshot` s. A `ClockTick` carries the
     injected clock: once ``idle_close_s`` of clock time passed since the
     coin's last trade, its bars' event time advances by that much so they
-    still close.
+    still close. Ticks only come with input; when none came for
+    ``idle_close_s`` of wall time (the whole input is silent) the coin reads
+    the clock itself, so a live feed that stops still closes its bars. In a
+    replay that reading adds nothing the ticks would not bring: the event
+    clock stands still while no input arrives.
     """
 
-    def __init__(self, options: IngestOptions, resume_state: dict[str, Any] | None) -> None:
+    def __init__(self, options: IngestOptions, clock: Clock, resume_state: dict[str, Any] | None) -> None:
         self._idle_ms = round(options.idle_close_s * 1_000)
+        self._silence = timedelta(seconds=options.idle_close_s)
+        self._clock = clock
+        self._wake_at: datetime | None = None
         if resume_state is None:
             self.bars = TradeBars(
                 intervals_ms=options.bar_intervals_ms,
@@ -163,7 +171,15 @@ class _CoinLogic(op.StatefulBatchLogic):
             closed += self._fold(pending)
         return [out for out in (stored, closed, snapshots) if out], op.StatefulBatchLogic.RETAIN
 
+    def notify_at(self) -> datetime | None:
+        return self._wake_at
+
+    def on_notify(self) -> tuple[list[list[Any]], bool]:
+        closed = self._tick(self._clock.now_ms())
+        return ([closed] if closed else []), op.StatefulBatchLogic.RETAIN
+
     def _tick(self, now_ms: int) -> list[Bar]:
+        self._wake_at = datetime.fromtimestamp(WALL_CLOCK.now_ms() / 1_000, UTC) + self._silence
         if self._traded or self._traded_ms is None:
             # The coin traded since the previous tick: count it as trading now.
             self._traded, self._traded_ms = False, now_ms
@@ -246,7 +262,7 @@ def ingest_stage(step_id: str, up: Stream[RawRecord], options: IngestOptions, cl
     # (coin, [Event..., ClockTick])
     ticked = op.flat_map_batch("tick", valid.trues, Ticker(clock, max(1, round(options.idle_close_s * 250))))
     # (coin, [Event except L2Book]) | (coin, [Bar]) | (coin, [BookSnapshot])
-    derived = op.stateful_batch("derive", ticked, lambda state: _CoinLogic(options, state))
+    derived = op.stateful_batch("derive", ticked, lambda state: _CoinLogic(options, clock, state))
     bars = op.branch("split_bars", derived, lambda item: type(item[1][0]) is Bar)
     snapshots = op.branch("split_snapshots", bars.falses, lambda item: type(item[1][0]) is BookSnapshot)
     return IngestStreams(

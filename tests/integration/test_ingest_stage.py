@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 from flows.ingest import IngestOptions, IngestStreams, build_ingest_flow
 from pairflow.clock import WALL_CLOCK, Clock, EventClock
 from pairflow.events import Bar, Bbo, BookLevel, BookSnapshot, L2Book, Trade
+from tests.helpers import eventually
 
 T0 = 1_750_000_000_000
 BATCH = 4
@@ -88,3 +90,28 @@ def test_on_the_wall_clock_the_same_stalls_close_quiet_bars_early() -> None:
         first_versions.setdefault(bar.id, bar.trades)
     assert first_versions[f"ETH:1s:{T0}"] == 1
     assert max(bar.trades for bar in eth if bar.id == f"ETH:1s:{T0}") == 2
+
+
+def test_a_live_feed_that_falls_silent_still_closes_its_bars() -> None:
+    """No input means no ticks; on the wall clock the coin then reads the clock itself."""
+    trades = [
+        ("md.trades", Trade(id=f"BTC:{i}", coin="BTC", ts=T0 + 100 * i, px=100.0, sz=1.0, side="B", tid=i), None, None)
+        for i in range(4)
+    ]
+    handed_on: list = []
+    flow = build_ingest_flow(
+        TestingSource([*trades, TestingSource.PAUSE(timedelta(seconds=6))], batch_size=BATCH),
+        TestingSink([]),
+        TestingSink([]),
+        IngestOptions(bar_intervals_ms=(1_000,), lateness_ms=100, idle_close_s=0.2),
+        clock=WALL_CLOCK,
+        then=lambda streams: op.output("next_stage", streams.bars, TestingSink(handed_on)),
+    )
+    running = threading.Thread(target=run_main, args=(flow,), kwargs={"epoch_interval": timedelta(milliseconds=50)})
+    running.start()
+    try:
+        eventually(lambda: handed_on, timeout=4.5)
+        [(coin, [bar])] = handed_on
+        assert (coin, bar.id, bar.trades) == ("BTC", f"BTC:1s:{T0}", 4)
+    finally:
+        running.join()

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from flows.ingest import IngestOptions, _CoinLogic
 from flows.ticks import ClockTick, Ticker
-from pairflow.clock import ManualClock
+from pairflow.clock import EventClock, ManualClock
 from pairflow.events import Bar, Trade
 
 T0 = 1_750_000_000_000
@@ -70,7 +70,7 @@ def test_how_a_coins_stream_is_cut_into_batches_never_changes_its_output(steps, 
     items = _materialise(steps)
 
     def run(sizes):
-        logic, out, start = _CoinLogic(options, None), [], 0
+        logic, out, start = _CoinLogic(options, EventClock(), None), [], 0
         sizes = iter(sizes)
         while start < len(items):
             size = next(sizes, 1)
