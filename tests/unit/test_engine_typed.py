@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from venue.engine import (
-    AssetSpec, Channel, Engine, Filled, Grouping, Limit, OrderRequest, Rejected, Resting, Success, Tif, TpSl, Trigger,
-    WaitingForFill,
+    AssetSpec, Channel, Engine, Filled, Grouping, Limit, OrderRequest, OrderState, Rejected, Resting, Success, Tif,
+    TpSl, Trigger, WaitingForFill,
 )
 from venue.engine.views import BookLevel, CanceledOrder, Fill, OrderRecord, Trade
 
@@ -46,11 +46,11 @@ def test_statuses_views_and_events_are_typed():
     assert trades == [Trade("ETH", True, Decimal("2000.5"), Decimal("0.4"), T0, fill.hash, 1, BOB, ALICE)]
     updates = [record for event in events if event.channel is Channel.ORDER_UPDATES and event.key == ALICE
                for record in event.data]
-    assert [(record.status, record.order.sz) for record in updates] == [("open", Decimal("1"))]  # partial fills: none
+    assert [(record.status, record.order.sz) for record in updates] == [(OrderState.OPEN, Decimal("1"))]  # no partials
     assert all(isinstance(record, OrderRecord) for record in updates)
     assert engine.cancel(ALICE, [(ETH, view.oid), (ETH, view.oid)]) == [
         Success(), Rejected(f"Order was never placed, already canceled, or filled. asset={ETH}")]
-    assert engine.order_status(ALICE, view.oid).status == "canceled"
+    assert engine.order_status(ALICE, view.oid).status is OrderState.CANCELED
     assert engine.order_status(ALICE, 5) is None
 
 

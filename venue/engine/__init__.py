@@ -82,11 +82,7 @@ Engine API
   aggregate=False)``, ``user_funding``, ``user_non_funding_ledger_updates``, ``order_status(user,
   oid_or_cloid)`` (None when unknown), ``historical_orders``, ``user_fees``, ``user_rate_limit`` (cap
   10 000 + 1 per USDC traded), ``extra_agents``.
-* Order status names in `views.OrderRecord` are the exchange's vocabulary: ``open``, ``filled``,
-  ``canceled``, ``triggered``, ``rejected``, ``reduceOnlyCanceled``,
-  ``selfTradeCanceled``, ``scheduledCancel``, ``liquidatedCanceled``, ``iocCancelRejected``,
-  ``badAloPxRejected``, ``perpMarginRejected``, ``minTradeNtlRejected``, ``tickRejected``,
-  ``oracleRejected``, ``reduceOnlyRejected``, ``badTriggerPxRejected``, ``marketOrderNoLiquidityRejected``.
+* `views.OrderRecord` carries an `OrderState` (the exchange's status names as values).
 * Listeners: ``add_listener(fn)`` / ``remove_listener(fn)`` (removing one not registered is ignored),
   ``listeners``. ``fn`` gets `EngineEvent` ``(channel, key, data)``: ``channel`` is a `Channel` whose
   docstring names the payload type, ``key`` the coin or the lowercase user. Payloads are built on first
@@ -120,7 +116,7 @@ from .fees import FeeModel, HyperliquidFees
 from .models import FixedLatency, LatencyModel, PriceTimeQueue, QueueModel, ZeroLatency
 from .types import (
     AssetSpec, Builder, CancelStatus, Channel, EngineError, EngineEvent, Filled, Grouping, Limit, OrderRequest,
-    OrderStatus, Rejected, Resting, Success, Tif, TpSl, Trigger, WaitingForFill, WaitingForTrigger,
+    OrderState, OrderStatus, Rejected, Resting, Success, Tif, TpSl, Trigger, WaitingForFill, WaitingForTrigger,
 )
 
 __all__ = [
@@ -139,6 +135,7 @@ __all__ = [
     "LatencyModel",
     "Limit",
     "OrderRequest",
+    "OrderState",
     "OrderStatus",
     "PriceTimeQueue",
     "QueueModel",

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from .rules import dec
-from .types import Tif, TpSl
+from .types import OrderState, Tif, TpSl
 from .views import OrderRecord, OrderView
 
+
+STATE_OF = {state.value: state for state in OrderState}
+"""Status name -> `OrderState`: orders keep the name (cheap on the hot path), views carry the enum."""
 
 class Order:
     """Track one order through its life; prices/sizes are scaled integers of its asset."""
@@ -57,7 +60,7 @@ class Order:
 
     def record(self) -> OrderRecord:
         """Return the view with the current status and its time."""
-        return OrderRecord(self.view(), self.status, self.status_ts)
+        return OrderRecord(self.view(), STATE_OF[self.status], self.status_ts)
 
 
 def update_view(snapshot: tuple) -> OrderRecord:
@@ -67,4 +70,4 @@ def update_view(snapshot: tuple) -> OrderRecord:
     and builds the view only when a listener reads the event.
     """
     order, px, sz, orig_sz, ts, status, status_ts = snapshot
-    return OrderRecord(order.view_as_of(px, sz, orig_sz, ts), status, status_ts)
+    return OrderRecord(order.view_as_of(px, sz, orig_sz, ts), STATE_OF[status], status_ts)

@@ -62,6 +62,29 @@ class Grouping(enum.Enum):
     """Trigger orders attached to the position."""
 
 
+class OrderState(enum.Enum):
+    """Where an order stands; the values are the exchange's own status names."""
+
+    OPEN = "open"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    TRIGGERED = "triggered"
+    REJECTED = "rejected"
+    REDUCE_ONLY_CANCELED = "reduceOnlyCanceled"
+    SELF_TRADE_CANCELED = "selfTradeCanceled"
+    SCHEDULED_CANCEL = "scheduledCancel"
+    LIQUIDATED_CANCELED = "liquidatedCanceled"
+    IOC_CANCEL_REJECTED = "iocCancelRejected"
+    BAD_ALO_PX_REJECTED = "badAloPxRejected"
+    PERP_MARGIN_REJECTED = "perpMarginRejected"
+    MIN_TRADE_NTL_REJECTED = "minTradeNtlRejected"
+    TICK_REJECTED = "tickRejected"
+    ORACLE_REJECTED = "oracleRejected"
+    REDUCE_ONLY_REJECTED = "reduceOnlyRejected"
+    BAD_TRIGGER_PX_REJECTED = "badTriggerPxRejected"
+    MARKET_ORDER_NO_LIQUIDITY_REJECTED = "marketOrderNoLiquidityRejected"
+
+
 class Limit(msgspec.Struct, frozen=True):
     """A limit order type."""
 

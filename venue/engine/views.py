@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import msgspec
 
-from .types import TpSl
+from .types import OrderState, TpSl
 
 
 class BookLevel(msgspec.Struct, frozen=True):
@@ -136,13 +136,10 @@ class OrderView(msgspec.Struct, frozen=True):
 
 
 class OrderRecord(msgspec.Struct, frozen=True):
-    """An order with its status (``open``, ``filled``, ``canceled``, ``iocCancelRejected``, ...) and when it got it.
-
-    Status names are the exchange's own vocabulary, listed in the engine package docstring.
-    """
+    """An order with its status and the time it got it."""
 
     order: OrderView
-    status: str
+    status: OrderState
     status_time_ms: int
 
 

@@ -71,12 +71,13 @@ def frontend_order(view: OrderView) -> dict[str, Any]:
 
 def order_update(record: OrderRecord) -> dict[str, Any]:
     """Return one ``orderUpdates`` entry."""
-    return {"order": basic_order(record.order), "status": record.status, "statusTimestamp": record.status_time_ms}
+    return {"order": basic_order(record.order), "status": record.status.value, "statusTimestamp": record.status_time_ms}
 
 
 def historical_order(record: OrderRecord) -> dict[str, Any]:
     """Return one ``historicalOrders`` entry."""
-    return {"order": frontend_order(record.order), "status": record.status, "statusTimestamp": record.status_time_ms}
+    return {"order": frontend_order(record.order), "status": record.status.value,
+            "statusTimestamp": record.status_time_ms}
 
 
 def order_status_response(record: OrderRecord | None) -> dict[str, Any]:
