@@ -10,6 +10,7 @@ answer an ordinary request.
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 from collections.abc import Iterator
@@ -32,17 +33,32 @@ FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(Heal
 
 hostile_text = st.sampled_from(["\ud800", "\udfff", "a\udc00b", "\x00", "\u2028", "é", "💥"]) | st.text(
     st.characters(codec=None, categories=None), max_size=12)
+EXAMPLE_TEXT = ["BTC", "ETH", "SOL", "@1", "NOPE", "", "1M", "1m", "1w", "Gtc", "Ioc", "Alo", "na", "sl", "tp", "0",
+                "1", "0.0001", "0.01", "1999", "2001", "61000", "99999999999999999999", "1e3", "-1", "NaN", "9" * 30,
+                "0x" + "00" * 16, "0x" + "ab" * 20, WALLET.address, "Testnet", "Mainnet", "0x66eee"]
 scalars = st.one_of(
     st.sampled_from([0, 1, -1, 2, 5, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64, -(2**63), 10**30]),
     st.integers(-(2**70), 2**70),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from(["BTC", "ETH", "SOL", "@1", "NOPE", "", "1M", "1m", "1w", "Gtc", "Ioc", "Alo", "na", "sl", "tp",
-                     "0", "1", "0.0001", "61000", "1e3", "-1", "NaN", "9" * 30, "0x" + "00" * 16, "0x" + "ab" * 20,
-                     WALLET.address, "Testnet", "Mainnet", "0x66eee"]),
+    st.sampled_from(EXAMPLE_TEXT),
     hostile_text,
     st.none(),
     st.booleans(),
 )
+
+
+def plausible(base: type, meta: msgspec.Meta | None) -> st.SearchStrategy:
+    """Return values of ``base`` that pass ``meta`` (pattern, bounds), so payloads get past decoding."""
+    if base is str and meta is not None and meta.pattern:
+        matching = [text for text in EXAMPLE_TEXT if re.search(meta.pattern, text)]
+        return st.sampled_from(matching) if matching else scalars
+    if base is int and meta is not None:
+        low = meta.ge if meta.ge is not None else 0
+        high = meta.le if meta.le is not None else 2**63 - 1
+        return st.integers(low, min(high, low + 3)) | st.sampled_from([low, high])
+    if base is bool:
+        return st.booleans()
+    return scalars
 
 
 def shaped(annotation: object, depth: int = 0) -> st.SearchStrategy:
@@ -56,17 +72,22 @@ def shaped(annotation: object, depth: int = 0) -> st.SearchStrategy:
         tag = {} if config.tag is None else {config.tag_field: st.just(config.tag)}
         required = {f.name: shaped(f.type, depth + 1) for f in fields if f.required}
         optional = {f.name: shaped(f.type, depth + 1) for f in fields if not f.required}
-        return st.builds(lambda body, extra: {**body, **extra},
-                         st.fixed_dictionaries({**tag, **required}, optional=optional),
-                         st.dictionaries(hostile_text, scalars, max_size=1))
+        extra = st.dictionaries(hostile_text, scalars, max_size=1) if depth == 0 else st.just({})
+        return st.builds(lambda body, more: {**body, **more},
+                         st.fixed_dictionaries({**tag, **required}, optional=optional), extra)
     if origin is typing.Annotated:
-        return shaped(args[0], depth) | scalars
+        meta = next((arg for arg in args[1:] if isinstance(arg, msgspec.Meta)), None)
+        valid = plausible(args[0], meta)
+        return st.one_of(valid, valid, valid, scalars)
+    if annotation in (bool, int, str):
+        valid = plausible(annotation, None)
+        return st.one_of(valid, valid, valid, scalars)
     if origin is list:
         return st.lists(shaped(args[0], depth + 1), max_size=3)
     if origin in (typing.Union, types.UnionType):
         return st.one_of([shaped(arg, depth) for arg in args])
     if origin is typing.Literal:
-        return st.sampled_from(args) | st.sampled_from(args) | scalars
+        return st.one_of(st.sampled_from(args), st.sampled_from(args), st.sampled_from(args), scalars)
     return scalars
 
 
@@ -80,7 +101,7 @@ json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
                            | st.dictionaries(hostile_text | st.sampled_from(["type", "coin", "user"]), inner,
                                              max_size=3), max_leaves=10)
 info_bodies = union(rq.INFO_REQUEST_TYPES) | json_values
-actions = union(rq.L1_ACTION_TYPES + rq.USER_SIGNED_ACTION_TYPES) | json_values
+actions = st.one_of(*[union(rq.L1_ACTION_TYPES + rq.USER_SIGNED_ACTION_TYPES)] * 3, json_values)
 raw_bodies = st.binary(max_size=64) | st.builds(lambda text: json.dumps(text).encode(), json_values)
 
 
@@ -119,7 +140,7 @@ def test_info_never_answers_5xx(url):
 
 def test_exchange_never_answers_5xx_to_unsigned_or_signed_actions(url):
     @FUZZ
-    @given(actions, st.booleans(), st.one_of(st.none(), scalars))
+    @given(actions, st.booleans(), st.one_of(st.none(), st.none(), st.none(), scalars))  # mostly no vault
     def check(action, sign, vault):
         nonce = get_timestamp_ms()
         signature = {"r": "0x1", "s": "0x2", "v": 27}
