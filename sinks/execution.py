@@ -1,0 +1,273 @@
+"""The order router: a spread's leg orders, checked, priced, rounded, sent, and seen through to a fate.
+
+One call to `OrderRouter.execute` handles one spread change (all its legs):
+
+* price from the order type -- marketable IOC within ``slippage_bps`` of the
+  mark, limit at the mark, or post-only (ALO) on the passive side -- and
+  rounding by coin name; every leg runs the inline risk checks first and one
+  refused leg refuses the spread (never one leg of a pair);
+* cloids come from the signal id and the leg's coin; a cloid already in the
+  write-ahead journal is skipped, so a replayed signal cannot trade twice;
+* legs go thinnest first; the next leg is sized from what the previous one
+  filled. A leg that does not fill is tried once more at twice the slippage
+  (complete), else what did fill is unwound with reduce-only IOCs;
+* a request without an answer leaves its order UNKNOWN until ``orderStatus``
+  by cloid resolves it -- never a blind resend;
+* an exchange in "post-only" mode pauses taker legs (refused with a reason,
+  nothing sent) instead of failing;
+* `heartbeat` re-arms ``scheduleCancel`` (dead-man switch), `shutdown` cancels
+  everything still open.
+
+Every decision comes back as events: `Order` records (status changes, with
+the reason on refusals) and `Alert` records for what an operator must see.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+import msgspec
+
+from operators.order_rules import AssetRules
+from operators.orders import OrderTracker, cloid_for
+from operators.risk_checks import OrderCheck, PreTrade, RiskLimits, pre_trade
+from pairflow.clock import WALL_CLOCK, Clock
+from pairflow.events import Alert, Order
+from pairflow.logs import get_logger
+from sinks.executor import Executor, LegOrder, OrderStateUnknown, Placement
+from sinks.order_journal import OrderJournal
+
+__all__ = ["LegPlan", "OrderRouter", "RouterConfig"]
+
+_log = get_logger(__name__)
+_POST_ONLY_MODE = re.compile(r"post[- ]only orders? (are )?allowed|only post[- ]only", re.IGNORECASE)
+
+
+class RouterConfig(msgspec.Struct, frozen=True):
+    """How orders are priced and followed.
+
+    ``order_type`` is ``ioc`` (marketable within ``slippage_bps``), ``limit``
+    (Gtc at the mark) or ``post_only`` (Alo ``passive_bps`` inside the mark).
+    """
+
+    order_type: str = "ioc"
+    slippage_bps: float = 30.0
+    passive_bps: float = 2.0
+    leg_timeout_s: float = 2.0
+    status_retries: int = 5
+    dead_man_s: float = 0.0
+    taker_pause_s: float = 60.0
+
+
+class LegPlan(msgspec.Struct, frozen=True):
+    """One coin's change for one signal: signed size, mark, liquidity (lower = thinner, goes first)."""
+
+    coin: str
+    delta: float
+    mark: float
+    signal_id: str
+    pair: str = ""
+    reduce_only: bool = False
+    liquidity: float = 0.0
+
+
+class OrderRouter:
+    """Send spread changes through risk checks to an `Executor`; see the module docstring."""
+
+    def __init__(self, executor: Executor, rules: AssetRules, journal: OrderJournal, *,
+                 limits: RiskLimits | None = None, config: RouterConfig | None = None,
+                 clock: Clock = WALL_CLOCK, tracker: OrderTracker | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.executor = executor
+        self.rules = rules
+        self.journal = journal
+        self.limits = limits or RiskLimits()
+        self.config = config or RouterConfig()
+        self.clock = clock
+        self.tracker = tracker or OrderTracker()
+        self.sent_ms: deque[int] = deque(maxlen=1000)
+        self.taker_paused_until = 0.0
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._dead_man_armed = 0.0
+
+    # ---- pricing and checks -------------------------------------------------------------------------
+
+    def _tif(self) -> str:
+        return {"ioc": "Ioc", "limit": "Gtc", "post_only": "Alo"}[self.config.order_type]
+
+    def _price(self, coin: str, is_buy: bool, mark: float, tif: str, slippage_bps: float) -> float:
+        if tif == "Ioc":
+            factor = 1 + slippage_bps / 1e4 if is_buy else 1 - slippage_bps / 1e4
+            return self.rules.price(coin, mark * factor, "up" if is_buy else "down")
+        if tif == "Alo":
+            factor = 1 - self.config.passive_bps / 1e4 if is_buy else 1 + self.config.passive_bps / 1e4
+            return self.rules.price(coin, mark * factor, "down" if is_buy else "up")
+        return self.rules.price(coin, mark)
+
+    def _leg(self, plan: LegPlan, size: float, tif: str, slippage_bps: float, tag: str = "",
+             reduce_only: bool | None = None) -> LegOrder:
+        is_buy = size > 0
+        return LegOrder(coin=plan.coin, is_buy=is_buy, sz=self.rules.size(plan.coin, size),
+                        px=self._price(plan.coin, is_buy, plan.mark, tif, slippage_bps),
+                        cloid=cloid_for(plan.signal_id + tag, plan.coin), tif=tif,
+                        reduce_only=plan.reduce_only if reduce_only is None else reduce_only)
+
+    def _refusal(self, leg: LegOrder, reason: str) -> Order:
+        return Order(ts=self.clock.now_ms(), id=leg.cloid, coin=leg.coin, cloid=leg.cloid, oid=None,
+                     is_buy=leg.is_buy, sz=leg.sz, limit_px=leg.px, status="rejected", reason=reason)
+
+    # ---- the spread --------------------------------------------------------------------------------
+
+    def execute(self, plans: Sequence[LegPlan], ctx: PreTrade) -> list[Order | Alert]:
+        """Check, send and follow every leg of one spread change; return the events it produced."""
+        with self._lock:
+            return self._execute(plans, ctx)
+
+    def _execute(self, plans: Sequence[LegPlan], ctx: PreTrade) -> list[Order | Alert]:
+        tif = self._tif()
+        plans = [plan for plan in plans if self.rules.size(plan.coin, plan.delta) > 0]
+        legs = [self._leg(plan, plan.delta, tif, self.config.slippage_bps) for plan in plans]
+        fresh = [(plan, leg) for plan, leg in zip(plans, legs, strict=True) if leg.cloid not in self.journal.sent]
+        if len(fresh) < len(legs):
+            _log.info("skipped legs whose cloid was already sent", extra={"count": len(legs) - len(fresh)})
+        if not fresh:
+            return []
+        if tif == "Ioc" and time.monotonic() < self.taker_paused_until:
+            reason = "taker_paused: the exchange allows only post-only orders"
+            return [self._refusal(leg, reason) for _, leg in fresh]
+        ctx = msgspec.structs.replace(ctx, recent_orders_ms=tuple(self.sent_ms))
+        for _, leg in fresh:
+            check = OrderCheck(leg.coin, leg.sz if leg.is_buy else -leg.sz, leg.px, leg.reduce_only)
+            reason = pre_trade(check, ctx, self.limits, self.rules)
+            if reason:
+                _log.warning("order refused by risk", extra={"coin": leg.coin, "reason": reason})
+                return [self._refusal(other, reason if other is leg else f"spread_refused: {reason}")
+                        for _, other in fresh]
+        fresh.sort(key=lambda pair: pair[0].liquidity)
+        return self._legs_in_order(fresh, tif)
+
+    def _legs_in_order(self, fresh: list[tuple[LegPlan, LegOrder]], tif: str) -> list[Order | Alert]:
+        out: list[Order | Alert] = []
+        done: list[tuple[LegPlan, float]] = []
+        ratio = 1.0
+        for index, (plan, leg) in enumerate(fresh):
+            if ratio < 1.0:
+                leg = msgspec.structs.replace(leg, sz=self.rules.size(plan.coin, plan.delta * ratio))
+            filled, events = self._fill(leg) if leg.sz > 0 else (0.0, [])
+            out += events
+            if filled < leg.sz and tif == "Ioc" and not out_is_pause(events):
+                retry = self._leg(plan, (leg.sz - filled) * (1 if leg.is_buy else -1), tif,
+                                  2 * self.config.slippage_bps, ":complete")
+                more, events = self._fill(retry)
+                out += events
+                filled += more
+            if filled == 0:
+                if done:
+                    out += self._unwind(done, [p.coin for p, _ in fresh[index:]])
+                return out
+            done.append((plan, filled if leg.is_buy else -filled))
+            ratio = min(ratio, filled / abs(plan.delta))
+        return out
+
+    def _unwind(self, done: list[tuple[LegPlan, float]], missing: list[str]) -> list[Order | Alert]:
+        out: list[Order | Alert] = [Alert(ts=self.clock.now_ms(), id=f"leg-risk:{done[0][0].signal_id}",
+                                          severity="warning", source="execution",
+                                          message=f"legs {', '.join(missing)} did not fill; unwinding "
+                                                  + ", ".join(plan.coin for plan, _ in done))]
+        for plan, filled in done:
+            if self.rules.size(plan.coin, filled) == 0:
+                continue
+            leg = self._leg(plan, -filled, "Ioc", 2 * self.config.slippage_bps, ":unwind", reduce_only=True)
+            out += self._fill(leg)[1]
+        return out
+
+    # ---- one order ---------------------------------------------------------------------------------
+
+    def _record(self, leg: LegOrder, status: str, placement: Placement | None = None, reason: str = "") -> Order:
+        order = Order(ts=self.clock.now_ms(), id=leg.cloid, coin=leg.coin, cloid=leg.cloid,
+                      oid=placement.oid if placement else None, is_buy=leg.is_buy, sz=leg.sz, limit_px=leg.px,
+                      status=status, filled_sz=placement.filled_sz if placement else 0.0,
+                      avg_px=placement.avg_px if placement else None, reason=reason)
+        self.tracker.update(order)
+        return order
+
+    def _fill(self, leg: LegOrder) -> tuple[float, list[Order | Alert]]:
+        """Send one order and follow it to a fate; return (filled size, events)."""
+        self.journal.record(leg.cloid)
+        out: list[Order | Alert] = [self._record(leg, "pending")]
+        self.sent_ms.append(self.clock.now_ms())
+        try:
+            (placement,) = self.executor.place([leg])
+        except OrderStateUnknown as error:
+            out.append(self._record(leg, "unknown", reason=str(error)))
+            placement = self._resolve(leg)
+            if placement is None:
+                out.append(Alert(ts=self.clock.now_ms(), id=f"unknown:{leg.cloid}", severity="critical",
+                                 source="execution", coin=leg.coin,
+                                 message=f"order {leg.cloid} still unknown after {self.config.status_retries} "
+                                         "status queries; not resent, entries need reconciliation"))
+                return 0.0, out
+            if placement.status == "unknownOid":
+                out.append(self._record(leg, "rejected", reason="not received by the exchange"))
+                return 0.0, out
+        if placement.status == "rejected":
+            if _POST_ONLY_MODE.search(placement.error):
+                self.taker_paused_until = time.monotonic() + self.config.taker_pause_s
+                out.append(self._record(leg, "rejected", placement, f"taker_paused: {placement.error}"))
+                return 0.0, out
+            out.append(self._record(leg, "rejected", placement, placement.error))
+            return 0.0, out
+        if placement.status == "resting":
+            out.append(self._record(leg, "open", placement))
+            placement = self._await_resting(leg)
+        status = "filled" if placement.filled_sz >= leg.sz - 1e-12 else (
+            "partial" if placement.status == "resting" else "canceled")
+        out.append(self._record(leg, status, placement))
+        return placement.filled_sz, out
+
+    def _resolve(self, leg: LegOrder) -> Placement | None:
+        for attempt in range(self.config.status_retries):
+            try:
+                return self.executor.status(leg.cloid)
+            except OrderStateUnknown:
+                self._sleep(min(2.0, 0.1 * 2**attempt))
+        return None
+
+    def _await_resting(self, leg: LegOrder) -> Placement:
+        deadline = time.monotonic() + self.config.leg_timeout_s
+        placement = Placement(leg.cloid, "resting")
+        while time.monotonic() < deadline:
+            self._sleep(0.05)
+            placement = self._resolve(leg) or placement
+            if placement.status != "resting":
+                return placement
+        self.executor.cancel([(leg.coin, leg.cloid)])
+        return self._resolve(leg) or placement
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    def heartbeat(self) -> None:
+        """Re-arm the dead-man switch when half its window has passed (no-op when ``dead_man_s`` is 0)."""
+        if not self.config.dead_man_s or time.monotonic() < self._dead_man_armed + self.config.dead_man_s / 2:
+            return
+        self.executor.schedule_cancel(self.clock.now_ms() + int(self.config.dead_man_s * 1000))
+        self._dead_man_armed = time.monotonic()
+
+    def shutdown(self) -> int:
+        """Cancel every order we know to be open and disarm the dead-man switch; return how many were cancelled."""
+        with self._lock:
+            open_orders = [(self.tracker.orders[cloid].coin, cloid) for cloid in self.tracker.open_cloids()]
+            cancelled = sum(self.executor.cancel(open_orders))
+            if self.config.dead_man_s:
+                self.executor.schedule_cancel(None)
+            return cancelled
+
+
+def out_is_pause(events: Sequence[Order | Alert]) -> bool:
+    """Tell whether a leg was refused because taker orders are paused (a retry would be refused too)."""
+    return any(isinstance(event, Order) and event.reason.startswith("taker_paused") for event in events)

@@ -1,0 +1,186 @@
+"""The order router against the venue over HTTP: nonces, cloids, rounding, UNKNOWN orders, leg risk, dead-man switch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import eth_account
+import pytest
+
+from operators.order_rules import AssetRules
+from operators.risk_checks import PreTrade, RiskLimits
+from pairflow.hyperliquid.exchange_client import ExchangeClient
+from pairflow.hyperliquid.signer import L1Signer
+from sinks.execution import LegPlan, OrderRouter, RouterConfig
+from sinks.executor import HyperliquidExecutor, LegOrder, OrderStateUnknown, Placement
+from sinks.order_journal import OrderJournal
+from tests.helpers import SHARED
+from tests.support.venue import SteppableClock, run_venue
+from venue.engine import AssetSpec, Engine, Limit, OrderRequest, Tif
+
+ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
+MARKS = {"BTC": 60_000.0, "ETH": 2_000.0, "SOL": 150.0}
+
+
+@dataclass
+class Setup:
+    engine: Engine
+    url: str
+    requests: list = field(default_factory=list)
+
+    def trader(self, usdc: float = 100_000.0) -> tuple[str, ExchangeClient]:
+        account = eth_account.Account.create()
+        with self.engine.lock:
+            self.engine.fund(account.address, usdc)
+        return account.address, ExchangeClient(self.url, L1Signer(bytes(account.key)))
+
+    def book(self, coin: str, depth: str = "50") -> None:
+        maker = eth_account.Account.create().address
+        index = [a.name for a in ASSETS].index(coin)
+        mark = MARKS[coin]
+        with self.engine.lock:
+            self.engine.fund(maker, 100_000_000)
+            self.engine.place_orders(maker, [
+                OrderRequest(index, True, str(round(mark * 0.999, 2)), depth, False, Limit(Tif.GTC)),
+                OrderRequest(index, False, str(round(mark * 1.001, 2)), depth, False, Limit(Tif.GTC))])
+
+
+@pytest.fixture
+def venue() -> Iterator[Setup]:
+    clock = SteppableClock()
+    engine = Engine(ASSETS, now_ms=clock())
+    for coin, px in MARKS.items():
+        engine.set_oracle(coin, px)
+    log: list = []
+    with run_venue(engine, clock=clock, advance_interval=0.02, push_interval=0.05, request_log=log) as url:
+        yield Setup(engine, url, log)
+
+
+def context(now_ms: int) -> PreTrade:
+    return PreTrade(now_ms=now_ms, positions={}, marks=MARKS, equity=100_000.0,
+                    last_data_ms={coin: now_ms for coin in MARKS})
+
+
+def router(venue: Setup, tmp_path: Path, **config: object) -> tuple[OrderRouter, HyperliquidExecutor]:
+    address, client = venue.trader()
+    executor = HyperliquidExecutor(client, address)
+    return OrderRouter(executor, executor.rules, OrderJournal(tmp_path / "cloids"),
+                       config=RouterConfig(**config), limits=RiskLimits(max_order_notional=50_000.0)), executor
+
+
+def positions(executor: HyperliquidExecutor) -> dict[str, float]:
+    state = executor.clearinghouse()
+    return {p["position"]["coin"]: float(p["position"]["szi"]) for p in state["assetPositions"]}
+
+
+def orders_sent(venue: Setup) -> list[dict]:
+    return [o for path, body in venue.requests if path == "/exchange" and body["action"]["type"] == "order"
+            for o in body["action"]["orders"]]
+
+
+def test_twenty_concurrent_orders_get_twenty_distinct_accepted_nonces(venue: Setup) -> None:
+    venue.book("ETH")
+    address, client = venue.trader()
+    executor = HyperliquidExecutor(client, address)
+    legs = [LegOrder("ETH", True, 0.01, 1_900.0 + i, f"0x{i:032x}", tif="Gtc") for i in range(20)]
+    with ThreadPoolExecutor(20) as pool:
+        placements = list(pool.map(lambda leg: executor.place([leg])[0], legs))
+    assert [p.status for p in placements] == ["resting"] * 20
+    nonces = [body["nonce"] for path, body in venue.requests if path == "/exchange"]
+    assert len(nonces) == len(set(nonces)) == 20
+
+
+def test_a_pair_trade_fills_both_legs_and_a_replayed_signal_sends_nothing(venue: Setup, tmp_path: Path) -> None:
+    venue.book("ETH")
+    venue.book("BTC")
+    route, executor = router(venue, tmp_path)
+    plans = [LegPlan("ETH", 1.0, MARKS["ETH"], "sig-1", "ETH/BTC", liquidity=2.0),
+             LegPlan("BTC", -0.0333, MARKS["BTC"], "sig-1", "ETH/BTC", liquidity=1.0)]
+    events = route.execute(plans, context(venue.engine.now_ms))
+    assert [(e.coin, e.status) for e in events] == [("BTC", "pending"), ("BTC", "filled"),
+                                                    ("ETH", "pending"), ("ETH", "filled")]
+    assert positions(executor) == {"ETH": 1.0, "BTC": -0.0333}
+    route.journal.close()
+    again = OrderRouter(executor, executor.rules, OrderJournal(tmp_path / "cloids"))
+    assert again.execute(plans, context(venue.engine.now_ms)) == []
+    assert len(orders_sent(venue)) == 2
+
+
+def test_an_unfilled_second_leg_is_completed_or_unwound(venue: Setup, tmp_path: Path) -> None:
+    venue.book("BTC")
+    route, executor = router(venue, tmp_path)
+    plans = [LegPlan("BTC", 0.01, MARKS["BTC"], "sig-2", "BTC/SOL", liquidity=1.0),
+             LegPlan("SOL", -4.0, MARKS["SOL"], "sig-2", "BTC/SOL", liquidity=2.0)]
+    events = route.execute(plans, context(venue.engine.now_ms))
+    alerts = [e for e in events if type(e).__name__ == "Alert"]
+    assert alerts and "SOL did not fill; unwinding BTC" in alerts[0].message
+    assert [o["r"] for o in orders_sent(venue)] == [False, False, False, True]
+    assert positions(executor).get("BTC", 0.0) == 0.0
+
+
+class LostAnswers(HyperliquidExecutor):
+    """The venue receives and executes the order, but the answer is lost on the way back."""
+
+    def place(self, orders: list[LegOrder]) -> list[Placement]:
+        super().place(orders)
+        raise OrderStateUnknown("answer lost")
+
+
+def test_a_timed_out_order_is_resolved_by_its_cloid_and_never_resent(venue: Setup, tmp_path: Path) -> None:
+    venue.book("ETH")
+    address, client = venue.trader()
+    executor = LostAnswers(client, address)
+    route = OrderRouter(executor, executor.rules, OrderJournal(tmp_path / "cloids"))
+    events = route.execute([LegPlan("ETH", 0.5, MARKS["ETH"], "sig-3")], context(venue.engine.now_ms))
+    assert [e.status for e in events] == ["pending", "unknown", "filled"]
+    assert len(orders_sent(venue)) == 1
+    status_queries = [b for p, b in venue.requests if p == "/info" and b["type"] == "orderStatus"]
+    assert status_queries[0]["oid"] == events[0].cloid
+
+
+def test_every_risk_refusal_refuses_the_whole_spread_with_its_reason(venue: Setup, tmp_path: Path) -> None:
+    route, _ = router(venue, tmp_path)
+    plans = [LegPlan("ETH", 1.0, MARKS["ETH"], "sig-4"), LegPlan("BTC", -0.00001, MARKS["BTC"], "sig-4")]
+    events = route.execute([plans[0], LegPlan("BTC", -0.0001, MARKS["BTC"], "sig-4")], context(venue.engine.now_ms))
+    assert [e.reason for e in events] == ["spread_refused: min_notional: 5.98 USDC is under the 10 USDC minimum",
+                                          "min_notional: 5.98 USDC is under the 10 USDC minimum"]
+    assert orders_sent(venue) == []
+
+
+def test_dead_man_switch_and_shutdown_cancel_resting_orders(venue: Setup, tmp_path: Path) -> None:
+    venue.book("ETH")
+    route, executor = router(venue, tmp_path, order_type="post_only", dead_man_s=30.0, leg_timeout_s=0.2)
+    route.heartbeat()
+    events = route.execute([LegPlan("ETH", 0.5, MARKS["ETH"], "sig-5")], context(venue.engine.now_ms))
+    assert [e.status for e in events] == ["pending", "open", "canceled"]
+    actions = [b["action"]["type"] for p, b in venue.requests if p == "/exchange"]
+    assert actions == ["scheduleCancel", "order", "cancelByCloid"]
+    assert executor.open_orders() == []
+    route.shutdown()
+    assert [b["action"] for p, b in venue.requests if p == "/exchange"][-1] == {"type": "scheduleCancel"}
+
+
+def test_rounding_is_accepted_by_the_venue_for_every_asset_in_its_meta() -> None:
+    meta = json.loads((SHARED / "hyperliquid/fixtures/info_meta_2023.json").read_text())["response"]
+    specs = [AssetSpec(a["name"], a["szDecimals"], a["maxLeverage"]) for a in meta["universe"]]
+    engine = Engine(specs, now_ms=SteppableClock()())
+    oracles = {spec.name: 10.0 ** (spec.sz_decimals - 1) * 1.2345678 for spec in specs}
+    for coin, px in oracles.items():
+        engine.set_oracle(coin, px * 1000)
+    with run_venue(engine) as url:
+        setup = Setup(engine, url)
+        address, client = setup.trader(10_000_000.0)
+        executor = HyperliquidExecutor(client, address)
+        rules = AssetRules.from_meta(meta)
+        legs = []
+        for coin, px in oracles.items():
+            price = rules.price(coin, px * 1000 * 0.987654321, "down")
+            legs.append(LegOrder(coin, True, max(rules.size(coin, 15.0 / price), 10.0 ** -rules.decimals(coin)), price,
+                                 f"0x{len(legs) + 1:032x}", tif="Gtc"))
+        placements = executor.place(legs)
+    assert [(leg.coin, p.status, p.error) for leg, p in zip(legs, placements, strict=True)] == [
+        (leg.coin, "resting", "") for leg in legs]
