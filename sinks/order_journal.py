@@ -25,8 +25,9 @@ class OrderJournal:
     --------
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "cloids"
-    >>> journal = OrderJournal(path); journal.record("0xab"); journal.close()
-    >>> "0xab" in OrderJournal(path).sent
+    >>> cloid = "0x" + "ab" * 16
+    >>> journal = OrderJournal(path); journal.record(cloid); journal.close()
+    >>> cloid in OrderJournal(path).sent
     True
     """
 
