@@ -15,6 +15,15 @@ all of them from the beginning and stores them into an emptied chDB:
   every 2 s into a SQLite recovery directory.
 * ``flow, 2 workers`` — two worker threads in one process (chDB admits one
   process per directory, so workers cannot be separate processes here).
+* ``embedded, queue`` — no broker: a collector thread emits the typed trades
+  into the in-memory `sources.queue_source.QueueSource` the flow drains
+  (``pairflow ingest --embedded``).
+* ``embedded, journal, recovery every 2 s`` — the same through the durable
+  `sources.journal.Journal` (``--embedded --recovery-dir``): the collector
+  thread appends each event (encode + one write), the flow reads and decodes
+  it back. Its cost against ``embedded, queue`` is the price of a SIGKILL
+  losing nothing received. The collector side alone (append per event) is
+  timed too.
 
 Every path runs with the garbage-collector setting of ``pairflow ingest``
 (`flows.ingest.tune_gc_for_throughput`).
@@ -36,6 +45,7 @@ import platform
 import random
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -56,7 +66,9 @@ from pairflow.storage import Store, connect  # noqa: E402
 from pairflow.topics import TopicSpec, ensure_topics  # noqa: E402
 from sinks.clickhouse import ClickHouseSink  # noqa: E402
 from sinks.dead_letter import DeadLetterSink  # noqa: E402
+from sources.journal import Journal  # noqa: E402
 from sources.kafka_source import CONSUMER_CONFIG, market_data_source  # noqa: E402
+from sources.queue_source import QueueSource  # noqa: E402
 from tests.broker import TansuBroker  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,6 +164,32 @@ def flow_run(broker: TansuBroker, settings: StorageSettings, workdir: Path, work
         cli_main(flow, workers_per_process=workers)
 
 
+def embedded_run(
+    trades: list[Trade], settings: StorageSettings, workdir: Path, journal: bool, appended: list[float]
+) -> None:
+    """Emit ``trades`` from a collector thread into the embedded source while the flow stores them."""
+    if journal:
+        directory = Path(tempfile.mkdtemp(dir=workdir, prefix="embedded-"))
+        source: QueueSource | Journal = Journal(directory / "journal")
+        recovery = prepare_recovery(directory / "recovery")
+    else:
+        source, recovery = QueueSource(), None
+
+    def collect() -> None:
+        started = time.perf_counter()
+        emit = source.emit
+        for trade in trades:
+            emit("md.trades", trade.coin, trade)
+        appended.append(time.perf_counter() - started)
+        source.close()
+
+    collector = threading.Thread(target=collect)
+    flow = build_ingest_flow(source, ClickHouseSink(settings), DeadLetterSink(workdir / "dead"))
+    collector.start()
+    run_main(flow, epoch_interval=timedelta(seconds=2), recovery_config=recovery)
+    collector.join()
+
+
 def reset(store: Store) -> None:
     for table in TABLES:
         store.command(f"TRUNCATE TABLE {table}")
@@ -185,11 +223,16 @@ def main() -> None:
         settings = StorageSettings(dsn=f"chdb://{workdir / 'chdb'}", spill_dir=workdir / "spill")
         store = connect(settings)
         store.init_schema()
+        emitted: dict[str, list[float]] = {"queue": [], "journal": []}
         paths: dict[str, Callable[[], None]] = {
             "bare loop (baseline)": lambda: bare_loop(broker, store, args.partitions),
             "flow, 1 worker": lambda: flow_run(broker, settings, workdir, 1, recovery=False),
             "flow, 1 worker, recovery every 2 s": lambda: flow_run(broker, settings, workdir, 1, recovery=True),
             "flow, 2 workers": lambda: flow_run(broker, settings, workdir, 2, recovery=False),
+            "embedded, queue": lambda: embedded_run(trades, settings, workdir, False, emitted["queue"]),
+            "embedded, journal, recovery every 2 s": lambda: embedded_run(
+                trades, settings, workdir, True, emitted["journal"]
+            ),
         }
         expected = None
         for name, action in paths.items():
@@ -239,6 +282,16 @@ def main() -> None:
     for name, seconds in best.items():
         rate = args.events / seconds
         lines.append(f"| {name} | {seconds:.2f} | {rate:,.0f} | {rate / baseline:.2f}x |")
+    lines += [
+        "",
+        "Collector side of the embedded paths (emit every event, best run; the journal's is its whole",
+        "durability cost to the collector):",
+        "",
+        "| emit into | µs per event |",
+        "|---|---:|",
+    ]
+    for name, seconds in emitted.items():
+        lines.append(f"| {name} | {min(seconds) / args.events * 1e6:.2f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
