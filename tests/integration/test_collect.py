@@ -22,7 +22,7 @@ from pairflow.hyperliquid.client import HyperliquidError, HyperliquidRateLimitEr
 from pairflow.storage import BatchWriter, Store
 from sinks.kafka import KafkaSink
 from sources.collector import Collector
-from sources.gaps import REPLAY_COVERS
+from sources.gaps import REPLAY_COVERS, LastTrade
 from tests.support.wire_engine import WireEngine
 from tests.broker import TansuBroker, consume_all
 from tests.helpers import eventually, free_port
@@ -344,3 +344,31 @@ def test_a_trade_gap_still_awaiting_its_replay_is_recorded_unfilled_when_the_col
     assert (filled, reason) == (False, "no trades replayed on resubscribe")
     (candles,) = [gap for gap in events.gaps if gap.stream == "candles"]
     assert start_ts == candles.start_ts and end_ts >= candles.end_ts
+
+
+def test_a_collector_resuming_after_downtime_accounts_for_the_hole_since_the_last_delivered_trade(
+        venue, store: Store, tmp_path: Path) -> None:
+    engine, url, clock, tape = venue
+    delivered = make_trades(engine, tape, 3)  # what an earlier run had delivered before it was killed
+    at = engine.now_ms
+    eventually(lambda: engine.now_ms > at)
+    missed = make_trades(engine, tape, 14)  # made while no collector ran; the venue replays the last 10
+    last = delivered[-1]
+    writer = BatchWriter(store, "gaps", settings=StorageSettings(spill_dir=tmp_path / "spill"), background=False)
+    events = Emitted(writer)
+    resume = {"ETH": LastTrade(last["time"], frozenset({f"ETH:{last['tid']}"}))}
+    collector = Collector(events, collector_settings(url), clock=clock, resume=resume)
+    running = RunningCollector(collector)
+    try:
+        eventually(lambda: {gap.stream for gap in events.gaps} >= {"trades", "candles", "funding", "l2Book"})
+    finally:
+        running.stop()
+    writer.close()
+
+    assert [event.id for topic, _, event in events if topic == "md.trades"] == [
+        f"ETH:{t['tid']}" for t in missed[-10:]]
+    start_ts, end_ts, filled, _ = _trade_gaps(store)["ETH"]
+    assert (start_ts, end_ts, filled) == (last["time"], missed[-10]["time"], False)
+    candles = next(gap for gap in events.gaps if gap.stream == "candles")
+    assert candles.start_ts == last["time"] and candles.end_ts >= missed[-1]["time"] and candles.filled
+    assert last["time"] - last["time"] % MINUTE_MS in {event.ts for topic, _, event in events if topic == "md.candles"}

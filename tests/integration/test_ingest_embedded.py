@@ -66,6 +66,10 @@ def test_collector_thread_feeds_the_flow_through_the_queue(tmp_path: Path) -> No
         assert_exactly_once(store, tape.trades)
         assert store.query("SELECT id, rate FROM funding FINAL") == [("BTC:f1", 0.0001)]
         assert store.query("SELECT id, filled FROM gaps FINAL") == [("BTC:g1", False)]
+        # The unfilled trade gap came after its bars were stored: they are stored again, marked.
+        marked = store.query("SELECT id FROM bars_1s FINAL WHERE incomplete UNION ALL "
+                             "SELECT id FROM bars_1m FINAL WHERE incomplete")
+        assert sorted(row[0] for row in marked) == [f"BTC:1m:{BASE_TS - BASE_TS % 60_000}", f"BTC:1s:{BASE_TS}"]
     letters = read_dead_letters(tmp_path / "dead")
     # The negative price decodes as a Trade and is rejected by validation; the rest never typed.
     assert len(letters) == len(MALFORMED)
