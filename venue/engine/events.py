@@ -8,8 +8,9 @@ listener that ignores a channel does not slow the matching loop.
 
 from __future__ import annotations
 
-import logging
 from typing import Callable
+
+from pairflow.logs import get_logger
 
 from . import candles as candle_mod
 from .accounts import fill_view, order_hash
@@ -19,7 +20,7 @@ from .state import EngineState
 from .types import Channel, EngineEvent
 from .views import Fill, OrderRecord, Trade
 
-_log = logging.getLogger(__name__)
+_log = get_logger(__name__)
 
 
 class EventBus:
@@ -127,7 +128,8 @@ class EventBus:
                 try:
                     listener(event)
                 except Exception:
-                    _log.exception("engine listener %r failed on a %s event for %s", listener, event.channel, event.key)
+                    _log.exception("engine listener failed", listener=repr(listener), channel=event.channel,
+                                   key=event.key)
 
     def _candle_events(self, assets: set[int], append: Callable[[EngineEvent], None]) -> None:
         state = self.state
