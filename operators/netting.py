@@ -88,6 +88,10 @@ class NetTargets:
     def __init__(self) -> None:
         self._legs: dict[str, dict[str, float]] = {}
 
+    def legs(self, pair: str) -> dict[str, float]:
+        """Return a copy of one spread's current legs (empty when it holds none)."""
+        return dict(self._legs.get(pair, {}))
+
     def net(self, coin: str) -> float:
         """Return the summed target of ``coin`` over every spread."""
         return round(sum(legs.get(coin, 0.0) for legs in self._legs.values()), 10)

@@ -69,7 +69,7 @@ def ewma_var_es(pnl: Sequence[float], confidence: float, horizon: int = 1, decay
 
 
 class PortfolioRisk:
-    """Fold bars, positions and portfolio PnL into `RiskMetric` rows once per new bar time.
+    """Fold bars, positions and portfolio PnL into `RiskMetric` rows once per new bar time (or ``every_ms``).
 
     Examples
     --------
@@ -86,12 +86,13 @@ class PortfolioRisk:
     """
 
     def __init__(self, capital: float = 10_000.0, window: int = 500, horizon: int = 1,
-                 confidences: tuple[float, ...] = (0.95, 0.99), interval_label: str = "1m") -> None:
+                 confidences: tuple[float, ...] = (0.95, 0.99), interval_label: str = "1m", every_ms: int = 0) -> None:
         self.capital = capital
         self.window = window
         self.horizon = horizon
         self.confidences = confidences
         self.interval_label = interval_label
+        self.every_ms = every_ms
         self.closes: dict[str, deque[tuple[int, float]]] = {}
         self.positions: dict[str, float] = {}
         self.equity = 0.0
@@ -111,7 +112,7 @@ class PortfolioRisk:
             history[-1] = (event.ts, event.close)
         else:
             history.append((event.ts, event.close))
-        if self._last_ts is not None and event.ts <= self._last_ts:
+        if self._last_ts is not None and event.ts < self._last_ts + max(1, self.every_ms):
             return []
         self._last_ts = event.ts
         return self._metrics(event.ts)

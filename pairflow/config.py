@@ -30,6 +30,7 @@ __all__ = [
     "AlertingSettings",
     "BrokerSettings",
     "CollectorSettings",
+    "ExecutionSettings",
     "DEFAULT_CONFIG_FILE",
     "LoggingSettings",
     "MetricsSettings",
@@ -362,6 +363,35 @@ class LoggingSettings(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
+class ExecutionSettings(_Section):
+    """The execution stage: order type, leg handling, dead-man switch and the inline risk limits."""
+
+    order_type: Literal["ioc", "limit", "post_only"] = Field(
+        default="ioc", description="Marketable IOC within slippage_bps of the mark, Gtc at the mark, or post-only (Alo)."
+    )
+    slippage_bps: float = Field(default=30.0, ge=0, description="Worst price of an IOC leg away from the mark, basis points.")
+    leg_timeout_s: float = Field(default=2.0, gt=0, description="Seconds a resting leg may wait for its fill before it is cancelled.")
+    dead_man_s: float = Field(default=0.0, ge=0, description="scheduleCancel window re-armed while trading; 0 = off.")
+    capital_usd: float = Field(default=100_000.0, gt=0, description="Account equity at start, for leverage and VaR (paper).")
+    reconcile_interval_s: float = Field(
+        default=5.0, gt=0, description="Wall seconds between REST pulls of the account's fills and funding payments."
+    )
+    max_order_notional: float = Field(default=5_000.0, ge=0, description="Largest notional of one order, USD; 0 = off.")
+    max_coin_notional: float = Field(default=10_000.0, ge=0, description="Largest position in one coin, USD; 0 = off.")
+    max_gross_notional: float = Field(default=25_000.0, ge=0, description="Largest sum of |positions|, USD; 0 = off.")
+    max_net_notional: float = Field(default=10_000.0, ge=0, description="Largest |sum of positions|, USD; 0 = off.")
+    max_leverage: float = Field(default=3.0, ge=0, description="Largest gross exposure over equity; 0 = off.")
+    price_band: float = Field(default=0.05, ge=0, description="Largest distance of a limit price from the mark (fraction).")
+    stale_ms: int = Field(default=30_000, ge=0, description="Oldest market data a coin may be traded on, ms.")
+    max_orders_per_minute: int = Field(default=60, ge=0, description="Orders per rolling minute; 0 = off.")
+    max_funding_cost: float = Field(
+        default=0.002, ge=0, description="Largest funding cost over an 8 h hold as a fraction of notional; 0 = off."
+    )
+    spread_stop_loss: float = Field(default=250.0, ge=0, description="Close a spread that lost this many USD; 0 = off.")
+    time_stop_ms: int = Field(default=6 * 3_600_000, ge=0, description="Close a spread open longer than this, ms; 0 = off.")
+    daily_drawdown: float = Field(default=500.0, ge=0, description="Flatten and halt after losing this many USD in a day.")
+
+
 class SecretSettings(_Section):
     """Credentials; never printed or logged. Prefer environment variables for these."""
 
@@ -393,6 +423,7 @@ class Settings(BaseSettings):
     venue: VenueSettings = Field(default_factory=VenueSettings, description="Local Hyperliquid-compatible venue.")
     collector: CollectorSettings = Field(default_factory=CollectorSettings, description="Market-data collector.")
     strategy: StrategySettings = Field(default_factory=StrategySettings, description="Strategy stage.")
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings, description="Execution stage and risk.")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Prometheus metrics endpoint.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Structured logging.")
     alerting: AlertingSettings = Field(default_factory=AlertingSettings, description="Alertmanager for pf.alerts.")

@@ -94,6 +94,7 @@ class OrderRouter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._dead_man_armed = 0.0
+        self._version = 0
 
     # ---- pricing and checks -------------------------------------------------------------------------
 
@@ -118,8 +119,8 @@ class OrderRouter:
                         reduce_only=plan.reduce_only if reduce_only is None else reduce_only)
 
     def _refusal(self, leg: LegOrder, reason: str) -> Order:
-        return Order(ts=self.clock.now_ms(), id=leg.cloid, coin=leg.coin, cloid=leg.cloid, oid=None,
-                     is_buy=leg.is_buy, sz=leg.sz, limit_px=leg.px, status="rejected", reason=reason)
+        return Order(ts=self.clock.now_ms(), recv_ts=self._stamp(), id=leg.cloid, coin=leg.coin, cloid=leg.cloid,
+                     oid=None, is_buy=leg.is_buy, sz=leg.sz, limit_px=leg.px, status="rejected", reason=reason)
 
     # ---- the spread --------------------------------------------------------------------------------
 
@@ -188,8 +189,13 @@ class OrderRouter:
 
     # ---- one order ---------------------------------------------------------------------------------
 
+    def _stamp(self) -> int:
+        """Return a strictly increasing version for order records (their table keeps the highest)."""
+        self._version = max(WALL_CLOCK.now_ms(), self._version + 1)
+        return self._version
+
     def _record(self, leg: LegOrder, status: str, placement: Placement | None = None, reason: str = "") -> Order:
-        order = Order(ts=self.clock.now_ms(), id=leg.cloid, coin=leg.coin, cloid=leg.cloid,
+        order = Order(ts=self.clock.now_ms(), recv_ts=self._stamp(), id=leg.cloid, coin=leg.coin, cloid=leg.cloid,
                       oid=placement.oid if placement else None, is_buy=leg.is_buy, sz=leg.sz, limit_px=leg.px,
                       status=status, filled_sz=placement.filled_sz if placement else 0.0,
                       avg_px=placement.avg_px if placement else None, reason=reason)

@@ -4,8 +4,10 @@ A local venue runs a synthetic market; the collector subscribes to it over
 the real Hyperliquid WebSocket API exactly as it would to the exchange; the
 Bytewax ingest flow derives bars and book snapshots, and the strategy stage
 in the same dataflow turns the bars into Kalman spreads, z-scores and
-signals; everything lands in an embedded chDB database that stays on disk for
-analysis afterwards.
+signals, and the execution stage trades them on the venue with a throwaway
+paper account (netting, inline risk, the order router; fills, PnL and VaR
+from the account's own fills); everything lands in an embedded chDB database
+that stays on disk for analysis afterwards.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import eth_account
 import typer
 from rich.console import Console, Group
 from rich.live import Live
@@ -24,7 +27,9 @@ from app.coins import ensure_listed
 from app.commands.scan import record_scan, stored_candles
 from app.options import ConfigOption, override_collector, usable_directory
 from app.runners.embedded import EmbeddedIngest
-from flows.strategy import chain_strategy, resolve_spreads, universe_pairs
+from app.runners.trading import desk_factory
+from flows.execution import chain_trading
+from flows.strategy import resolve_spreads, universe_pairs
 from operators.scan import ScanConfig, build_panel, scan
 from pairflow.config import MetricsSettings, Settings, load_settings, with_changes
 from pairflow.logs import start_logging
@@ -36,7 +41,8 @@ from venue.service import VenueOptions, VenueService
 __all__ = ["register"]
 
 # Tables the live view counts, in pipeline order.
-COUNTED_TABLES = ("trades", "bbo", "candles", "asset_ctx", "bars_1s", "bars_1m", "l2_snapshots", "gaps", "signals")
+COUNTED_TABLES = ("trades", "bbo", "candles", "asset_ctx", "bars_1s", "bars_1m", "l2_snapshots", "gaps", "signals",
+                  "intents", "orders", "fills", "pnl", "risk_metrics", "alerts")
 
 # Candles the demo scans at start: what the collector stores from the venue.
 SCAN_INTERVAL = "1m"
@@ -99,8 +105,11 @@ def demo(
     settings.collector = override_collector(settings.collector, coins=coins)
     if metrics_port is not None:
         settings.metrics = with_changes(settings.metrics, "metrics", port=metrics_port)
+    # A throwaway paper account, funded on the venue at start; its key lives in memory only.
+    trader = eth_account.Account.create()
     venue_settings = with_changes(
-        settings.venue, "venue", port=port, seed=seed, speed=speed, data_dir=data_dir / "venue"
+        settings.venue, "venue", port=port, seed=seed, speed=speed, data_dir=data_dir / "venue",
+        fund={**settings.venue.fund, trader.address: settings.execution.capital_usd},
     )
     # The demo serves /metrics itself (one registry per process), so the venue does not.
     venue = VenueService(VenueOptions(venue_settings, MetricsSettings(port=0)))
@@ -119,7 +128,8 @@ def demo(
         settings,
         data_dir / "dead-letters",
         epoch=timedelta(seconds=1),
-        then=chain_strategy(spreads, settings),
+        then=chain_trading(spreads, settings, desk_factory(settings, url, bytes(trader.key), trader.address, data_dir,
+                                                           clock=venue.loop.clock)),
         clock=venue.loop.clock,  # the clock the venue stamps with: lag and idle bars are measured on it
     )
     ingest.start()
@@ -172,7 +182,7 @@ def render(store: Store, coins: list[str], url: str, elapsed: float) -> Group:
             _fmt(None if row.get("funding") is None else row["funding"] * 1e4, "{:.4f}"),
         )
     header = Panel.fit(f"venue {url}   elapsed {elapsed:,.0f} s", title="pairflow demo")
-    return Group(header, counts, per_coin, *_strategy_tables(store))
+    return Group(header, counts, per_coin, *_strategy_tables(store), *_trading_tables(store))
 
 
 def scan_at_start(store: Store, settings: Settings) -> str:
@@ -239,6 +249,37 @@ def _strategy_tables(store: Store) -> tuple[Table, Table]:
             " ".join(f"{size:+.4g}" for size in row["leg_targets"]),
         )
     return spreads, recent
+
+
+def _trading_tables(store: Store) -> tuple[Table, Table]:
+    positions = Table(title="positions and PnL (from our fills and funding)", show_edge=False)
+    for name in ("scope", "position", "realised", "unrealised", "fees", "funding", "equity"):
+        positions.add_column(name, justify="left" if name == "scope" else "right")
+    held = {row["coin"]: row["szi"] for row in store.query_dicts(
+        "SELECT coin, sum(if(side = 'B', sz, -sz)) AS szi FROM fills FINAL GROUP BY coin")}
+    for row in store.query_dicts(
+        "SELECT scope, argMax(realized_pnl, ts) AS r, argMax(unrealized_pnl, ts) AS u, argMax(fees, ts) AS f,"
+        " argMax(funding, ts) AS fu, argMax(equity, ts) AS e FROM pnl FINAL GROUP BY scope ORDER BY scope"
+    ):
+        coin = row["scope"].removeprefix("coin:")
+        positions.add_row(row["scope"], _fmt(held.get(coin) if coin != row["scope"] else None, "{:+.5g}"),
+                          f"{row['r']:+,.2f}", f"{row['u']:+,.2f}", f"{row['f']:,.2f}", f"{row['fu']:+,.2f}",
+                          f"{row['e']:+,.2f}")
+    orders = Table(title="orders by status · risk", show_edge=False)
+    for name in ("status", "orders", "last reason"):
+        orders.add_column(name, justify="right" if name == "orders" else "left")
+    for row in store.query_dicts(
+        "SELECT status, count() AS n, argMax(reason, ts) AS reason FROM orders FINAL GROUP BY status ORDER BY status"
+    ):
+        orders.add_row(row["status"], f"{row['n']:,}", row["reason"][:60])
+    for row in store.query_dicts(
+        "SELECT metric, confidence, argMax(value, ts) AS v FROM risk_metrics FINAL"
+        " WHERE metric IN ('var_hist', 'es_hist', 'exposure_gross', 'leverage') GROUP BY metric, confidence"
+        " ORDER BY metric, confidence"
+    ):
+        label = row["metric"] + (f" {row['confidence']:.0%}" if row["confidence"] else "")
+        orders.add_row(label, f"{row['v']:,.2f}", "")
+    return positions, orders
 
 
 def _coin_stats(store: Store) -> dict[str, dict[str, object]]:

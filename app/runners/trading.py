@@ -1,0 +1,51 @@
+"""Build the trading desk from settings: signer, exchange client, router, journal, desk (demo and `pairflow trade`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from operators.risk_checks import RiskLimits
+from pairflow.clock import WALL_CLOCK, Clock
+from pairflow.config import ExecutionSettings, Settings
+from pairflow.hyperliquid.exchange_client import ExchangeClient
+from pairflow.hyperliquid.signer import L1Signer
+from pairflow.hyperliquid.urls import is_mainnet
+from sinks.desk import Desk
+from sinks.execution import OrderRouter, RouterConfig
+from sinks.executor import HyperliquidExecutor
+from sinks.order_journal import OrderJournal
+
+__all__ = ["desk_factory", "risk_limits", "router_config"]
+
+
+def risk_limits(execution: ExecutionSettings) -> RiskLimits:
+    """Return the inline risk limits of the ``[execution]`` settings."""
+    return RiskLimits(**{name: getattr(execution, name) for name in RiskLimits.__struct_fields__})
+
+
+def router_config(execution: ExecutionSettings) -> RouterConfig:
+    """Return the router's configuration from the ``[execution]`` settings."""
+    return RouterConfig(order_type=execution.order_type, slippage_bps=execution.slippage_bps,
+                        leg_timeout_s=execution.leg_timeout_s, dead_man_s=execution.dead_man_s)
+
+
+def desk_factory(settings: Settings, url: str, private_key: bytes, account: str, data_dir: Path,
+                 clock: Clock = WALL_CLOCK):
+    """Return a function building the desk for ``account`` signed by ``private_key`` against ``url``.
+
+    The cloid journal lives in ``data_dir/execution`` per account; the kill
+    file is looked for in ``data_dir``.
+    """
+    execution = settings.execution
+
+    def build() -> Desk:
+        signer = L1Signer(private_key, is_mainnet=is_mainnet(url))
+        executor = HyperliquidExecutor(ExchangeClient(url, signer), account)
+        journal = OrderJournal(data_dir / "execution" / f"cloids-{account.lower()}")
+        router = OrderRouter(executor, executor.rules, journal, limits=risk_limits(execution),
+                             config=router_config(execution), clock=clock)
+        return Desk(router, executor, executor.rules, capital=execution.capital_usd, control_dir=data_dir,
+                    clock=clock, reconcile_interval_s=execution.reconcile_interval_s,
+                    bar_interval=settings.strategy.bar_interval)
+
+    return build

@@ -1,0 +1,73 @@
+"""The execution stage: Signals and market events in; intents, orders, fills, PnL, risk and alerts out.
+
+::
+
+    signals (pair, [Signal]) ─┐
+                              ├─► ("desk", [event]) ─► Desk (netting → sizing → risk → router → venue;
+    market (coin, [Bar |      │                             fills and funding pulled over REST → PnL, VaR)
+            BookSnapshot |  ──┘                          ─► (key, [OrderIntent | Order | Fill | FundingPayment |
+            Funding | ...])                                     Pnl | RiskMetric | Position | Alert]) ─► ClickHouse
+
+One desk holds the whole account (netting is per coin across spreads), so the
+stage is keyed by one key. The desk is built by a factory the composition
+root passes in -- the router against the venue or the exchange, or the
+backtest's simulated executor -- and reconciles with the account before its
+first batch. Its pure state is the recovery snapshot; the router is rebuilt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import bytewax.operators as op
+from bytewax.dataflow import Stream, operator
+
+from flows.ingest import IngestStreams
+from flows.strategy import strategy_stage
+from pairflow.config import Settings
+from pairflow.events import Event
+from sinks.clickhouse import ClickHouseSink
+from sinks.desk import Desk
+
+__all__ = ["chain_trading", "execution_stage"]
+
+
+class _DeskLogic(op.StatefulBatchLogic):
+    def __init__(self, build: Callable[[], Desk], resume_state: Any) -> None:
+        self.desk = build()
+        if resume_state is not None:
+            self.desk.restore(resume_state)
+        self.pending: list[Event] = self.desk.reconcile()
+
+    def on_batch(self, values: list[list[Event]]) -> tuple[list[list[Event]], bool]:
+        out, self.pending = self.pending + self.desk.on_events([e for events in values for e in events]), []
+        return ([out] if out else []), op.StatefulBatchLogic.RETAIN
+
+    def snapshot(self) -> Any:
+        return self.desk.snapshot()
+
+
+@operator
+def execution_stage(step_id: str, signals: Stream[tuple[str, list[Any]]], market: Stream[tuple[str, list[Any]]],
+                    build_desk: Callable[[], Desk]) -> Stream[tuple[str, list[Event]]]:
+    """Trade the signals: returns ``("desk", [event, ...])`` items for the ClickHouse sink (and topics)."""
+    merged = op.merge("merge", signals, market)
+    # (key, [event]) -> ("desk", [event])
+    keyed = op.map("to_desk", merged, lambda item: ("desk", item[1]))
+    return op.stateful_batch("desk", keyed, lambda state: _DeskLogic(build_desk, state))
+
+
+def chain_trading(spreads: list[tuple[str, ...]], settings: Settings,
+                  build_desk: Callable[[], Desk]) -> Callable[[IngestStreams], None]:
+    """Return the ingest stage's ``then`` hook running strategy and execution in the same dataflow."""
+
+    def wire(streams: IngestStreams) -> None:
+        market = op.merge("strategy_market", streams.events, streams.snapshots)
+        signals = strategy_stage("strategy", streams.bars, spreads, settings.strategy, market=market)
+        op.output("store_signals", signals, ClickHouseSink(settings.storage))
+        prices = op.merge("execution_market", streams.bars, market)
+        trading = execution_stage("execution", signals, prices, build_desk)
+        op.output("store_trading", trading, ClickHouseSink(settings.storage))
+
+    return wire

@@ -1,0 +1,271 @@
+"""The trading desk: signals and market data in; intents, orders, fills, PnL, risk and alerts out.
+
+It joins the pure parts (netting, sizing, PnL ledger, portfolio risk, the
+in-position stops, reconciliation) to the order router and the account's
+REST view, so the execution stage only wires it into a dataflow. What it
+holds falls in two parts: the pure state (`snapshot` / `restore`), and the
+router and executor (a connection, a journal on disk), which are rebuilt at
+start and never snapshotted.
+
+Entries are blocked while reconciliation finds the account different from
+our books, after the daily drawdown stop, and once the kill file appears
+(`pairflow kill`): then every position is flattened with reduce-only orders
+and no order but a closing one is sent again.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from operators.netting import NetTargets, SpreadTarget, size_spread
+from operators.order_rules import AssetRules
+from operators.orders import cloid_for
+from operators.pnl_ledger import PnlLedger
+from operators.portfolio_risk import PortfolioRisk
+from operators.reconcile import fills_from_wire, funding_from_wire, mismatches, open_orders_from_wire, positions_from_wire
+from operators.risk_checks import PreTrade, in_position
+from pairflow.clock import WALL_CLOCK, Clock
+from pairflow.events import (
+    Alert, AssetContext, Bar, BookSnapshot, Event, Fill, Funding, FundingPayment, Order, OrderIntent, Pnl, Signal,
+)
+from pairflow.logs import get_logger
+from sinks.execution import LegPlan, OrderRouter
+
+__all__ = ["AccountView", "Desk", "KILL_FILE"]
+
+_log = get_logger(__name__)
+KILL_FILE = "KILL"
+"""Name of the file in the trader's data directory that `pairflow kill` creates."""
+
+
+class AccountView(Protocol):
+    """The account as the exchange reports it (raw ``/info`` answers)."""
+
+    def open_orders(self) -> Any: ...
+
+    def clearinghouse(self) -> Any: ...
+
+    def fills_since(self, start_ms: int) -> Any: ...
+
+    def funding_since(self, start_ms: int) -> Any: ...
+
+
+class Desk:
+    """See the module docstring; `on_events` and `reconcile` return the events to store and publish."""
+
+    def __init__(self, router: OrderRouter, account: AccountView, rules: AssetRules, *, capital: float,
+                 control_dir: Path | None = None, clock: Clock = WALL_CLOCK, reconcile_interval_s: float = 5.0,
+                 bar_interval: str = "1s") -> None:
+        self.router = router
+        self.account = account
+        self.rules = rules
+        self.clock = clock
+        self.control_dir = control_dir
+        self.reconcile_interval_s = reconcile_interval_s
+        self.net = NetTargets()
+        self.ledger = PnlLedger()
+        self.risk = PortfolioRisk(capital=capital, window=300, interval_label=bar_interval, every_ms=60_000)
+        self.marks: dict[str, float] = {}
+        self.seen_ms: dict[str, int] = {}
+        self.funding_rates: dict[str, float] = {}
+        self.acted: dict[str, float] = {}
+        self.opened_ms: dict[str, int] = {}
+        self.last_fill_ms = 0
+        self.day_start_equity = 0.0
+        self.blocked = ""
+        self.halted = ""
+        self._last_pull = 0.0
+
+    # ---- state ------------------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """Return the pure state (targets, ledgers, marks, flags) as pickled bytes."""
+        return pickle.dumps((self.net.snapshot(), self.ledger.snapshot(), self.risk.snapshot(), self.acted,
+                             self.opened_ms, self.last_fill_ms, self.halted))
+
+    def restore(self, state: bytes) -> None:
+        """Load `snapshot` output into this desk (its router and account stay)."""
+        net, ledger, risk, self.acted, self.opened_ms, self.last_fill_ms, self.halted = pickle.loads(state)
+        self.net, self.ledger, self.risk = NetTargets.restore(net), PnlLedger.restore(ledger), PortfolioRisk.restore(risk)
+
+    def position(self, coin: str) -> float:
+        """Return our position in ``coin`` from the fills counted so far."""
+        book = self.ledger.coins.get(coin)
+        return book.szi if book else 0.0
+
+    # ---- events -----------------------------------------------------------------------------------
+
+    def on_events(self, events: list[Event]) -> list[Event]:
+        """Apply a batch of signals and market events; return every event the desk produced."""
+        out: list[Event] = []
+        for event in events:
+            if isinstance(event, Signal):
+                out += self._signal(event)
+            else:
+                out += self._market(event)
+        out += self._controls()
+        if time.monotonic() - self._last_pull >= self.reconcile_interval_s:
+            out += self.pull()
+        self.router.heartbeat()
+        return out
+
+    def _market(self, event: Event) -> list[Event]:
+        if isinstance(event, Bar):
+            self.marks[event.coin] = event.close
+            self.seen_ms[event.coin] = max(self.seen_ms.get(event.coin, 0), event.ts)
+            return [*self.ledger.update(event), *self.risk.update(event)]
+        if isinstance(event, BookSnapshot) and event.mid is not None:
+            self.marks[event.coin] = event.mid
+            self.seen_ms[event.coin] = max(self.seen_ms.get(event.coin, 0), event.ts)
+        elif isinstance(event, AssetContext):
+            self.funding_rates[event.coin] = event.funding
+        elif isinstance(event, Funding):
+            self.funding_rates[event.coin] = event.rate
+        return []
+
+    def _context(self) -> PreTrade:
+        positions = {coin: book.szi for coin, book in self.ledger.coins.items()}
+        pnl = self._portfolio_equity()
+        return PreTrade(now_ms=max(self.seen_ms.values(), default=self.clock.now_ms()), positions=positions,
+                        marks=self.marks, equity=self.risk.capital + pnl, last_data_ms=self.seen_ms,
+                        funding_rates=self.funding_rates)
+
+    def _portfolio_equity(self) -> float:
+        books = list(self.ledger.coins.items())
+        return sum(b.realized - b.fees + b.funding + b.unrealized(self.marks.get(c)) for c, b in books)
+
+    def _signal(self, signal: Signal) -> list[Event]:
+        if not signal.legs or len(signal.leg_targets) != len(signal.legs):
+            return []
+        previous = self.acted.get(signal.pair, 0.0)
+        if signal.target == previous:
+            return []
+        entering = abs(signal.target) > abs(previous) or signal.target * previous < 0
+        reason = self.halted or self.blocked
+        if entering and reason:
+            return [self._refused(signal, f"entries_blocked: {reason}")]
+        if any(coin not in self.marks for coin in signal.legs):
+            return [self._refused(signal, "stale_data: no mark yet for " + ", ".join(
+                coin for coin in signal.legs if coin not in self.marks))]
+        sizes, reason = size_spread(signal.legs, signal.leg_targets, self.marks, self.rules)
+        if reason:
+            return [self._refused(signal, reason)]
+        return self._trade(signal.pair, signal.id, signal.ts, signal.legs, sizes, signal.target)
+
+    def _refused(self, signal: Signal, reason: str) -> Alert:
+        _log.info("signal not traded", extra={"pair": signal.pair, "reason": reason})
+        return Alert(ts=signal.ts, id=f"refused:{signal.id}", severity="info", source="execution",
+                     message=f"{signal.pair}: {reason}")
+
+    def _trade(self, pair: str, signal_id: str, ts: int, coins: tuple[str, ...], sizes: tuple[float, ...],
+               target: float) -> list[Event]:
+        out: list[Event] = []
+        plans = []
+        for coin_target in self.net.update(SpreadTarget(pair, signal_id, ts, coins, sizes)):
+            coin = coin_target.coin
+            held = self.position(coin)
+            delta = coin_target.target - held
+            if self.rules.size(coin, delta) == 0:
+                continue
+            reducing = abs(coin_target.target) < abs(held) and coin_target.target * held >= 0
+            plans.append(LegPlan(coin, delta, self.marks[coin], signal_id, pair, reduce_only=reducing,
+                                 liquidity=0.0))
+            cloid = cloid_for(signal_id, coin)
+            intent = OrderIntent(ts=ts, id=cloid, coin=coin, pair=pair, signal_id=signal_id, is_buy=delta > 0,
+                                 sz=abs(delta), limit_px=self.marks[coin], tif="Ioc", reduce_only=reducing)
+            self.ledger.update(intent)
+            out.append(intent)
+        self.acted[pair] = target
+        if target and pair not in self.opened_ms:
+            self.opened_ms[pair] = ts
+        elif not target:
+            self.opened_ms.pop(pair, None)
+        if plans:
+            out += self.router.execute(plans, self._context())
+            out += self.pull()
+        return out
+
+    # ---- stops, kill, reconciliation --------------------------------------------------------------
+
+    def _controls(self) -> list[Event]:
+        out: list[Event] = []
+        if not self.halted and self.control_dir is not None and (self.control_dir / KILL_FILE).exists():
+            out += self.flatten("killed by `pairflow kill`")
+        now = max(self.seen_ms.values(), default=0)
+        day_pnl = self._portfolio_equity() - self.day_start_equity
+        for pair in list(self.opened_ms):
+            scope = self.ledger.spreads.get(pair, {})
+            spread_pnl = sum(b.realized - b.fees + b.funding + b.unrealized(self.marks.get(c)) for c, b in scope.items())
+            reason = in_position(spread_pnl, self.opened_ms[pair], now, day_pnl, self.router.limits)
+            if reason.startswith("daily_drawdown") and not self.halted:
+                out += self.flatten(reason)
+            elif reason and pair in self.opened_ms:
+                out.append(Alert(ts=now, id=f"stop:{pair}@{now}", severity="warning", source="execution",
+                                 message=f"{pair}: {reason}"))
+                legs = tuple(self.net.legs(pair))
+                out += self._trade(pair, f"stop:{pair}@{now}", now, legs, tuple(0.0 for _ in legs), 0.0)
+        return out
+
+    def flatten(self, reason: str) -> list[Event]:
+        """Halt entries and close every position with reduce-only orders."""
+        self.halted = reason
+        now = max(self.seen_ms.values(), default=self.clock.now_ms())
+        out: list[Event] = [Alert(ts=now, id=f"halt@{now}", severity="critical", source="execution",
+                                  message=f"trading halted and positions flattened: {reason}")]
+        plans = [LegPlan(coin, -book.szi, self.marks[coin], f"flatten@{now}", reduce_only=True)
+                 for coin, book in self.ledger.coins.items() if book.szi and coin in self.marks]
+        for pair in list(self.opened_ms):
+            legs = tuple(self.net.legs(pair))
+            self.net.update(SpreadTarget(pair, f"flatten@{now}", now, legs, tuple(0.0 for _ in legs)))
+            self.acted[pair] = 0.0
+        self.opened_ms.clear()
+        if plans:
+            out += self.router.execute(plans, self._context())
+        return out + self.pull()
+
+    def pull(self) -> list[Event]:
+        """Pull fills and funding payments since the last seen over REST; fold them into the ledgers."""
+        self._last_pull = time.monotonic()
+        now = WALL_CLOCK.now_ms()
+        fills = fills_from_wire(self.account.fills_since(self.last_fill_ms), now)
+        payments = funding_from_wire(self.account.funding_since(self.last_fill_ms), now)
+        out: list[Event] = []
+        for event in sorted([*fills, *payments], key=lambda e: (e.ts, e.id)):
+            changed = self.ledger.update(event)
+            if changed:
+                out.append(event)
+                out += changed
+                if isinstance(event, Fill):
+                    out += self.router.tracker.update(event)
+                    self.last_fill_ms = max(self.last_fill_ms, event.ts)
+        for pnl in out:
+            if isinstance(pnl, Pnl):
+                self.risk.update(pnl)
+        self.risk.positions = {coin: book.szi for coin, book in self.ledger.coins.items()}
+        return out
+
+    def reconcile(self) -> list[Event]:
+        """Compare our books with the exchange's (start, reconnect); block entries while they differ."""
+        out = self.pull()
+        now = WALL_CLOCK.now_ms()
+        positions, _ = positions_from_wire(self.account.clearinghouse(), now)
+        remote_orders = open_orders_from_wire(self.account.open_orders(), now)
+        ours_remote = [order for order in remote_orders if order.cloid in self.router.tracker.orders]
+        for order in ours_remote:
+            out += self.router.tracker.update(order)
+        ours = {coin: book.szi for coin, book in self.ledger.coins.items() if book.szi}
+        problems = mismatches(ours, positions, set(self.router.tracker.open_cloids()),
+                              ours_remote)
+        out += positions
+        for position in positions:
+            out += self.risk.update(position)
+        if problems:
+            self.blocked = "; ".join(problems)
+            out.append(Alert(ts=now, id=f"reconcile@{now}", severity="critical", source="execution",
+                             message=f"reconciliation mismatch, entries blocked: {self.blocked}"))
+        else:
+            self.blocked = ""
+        return out
