@@ -44,6 +44,12 @@ class _DeskLogic(op.StatefulBatchLogic):
         out, self.pending = self.pending + self.desk.on_events([e for events in values for e in events]), []
         return ([out] if out else []), op.StatefulBatchLogic.RETAIN
 
+    def on_eof(self) -> tuple[list[list[Event]], bool]:
+        # The input ended (shutdown): cancel what is still open, then count the last fills and funding.
+        self.desk.router.shutdown()
+        out, self.pending = self.pending + self.desk.pull(), []
+        return ([out] if out else []), op.StatefulBatchLogic.RETAIN
+
     def snapshot(self) -> Any:
         return self.desk.snapshot()
 

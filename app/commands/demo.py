@@ -137,7 +137,9 @@ def demo(
     console.print(
         f"[bold]pairflow demo[/] venue {url} · storage {data_dir / 'chdb'}{metrics} · "
         f"{found} · spreads {', '.join('/'.join(legs) for legs in spreads) or 'none'} · "
-        f"{'Ctrl-C to stop' if not duration else f'{duration:g} s'}"
+        f"paper account {trader.address} · "
+        f"{'Ctrl-C to stop' if not duration else f'{duration:g} s'}",
+        soft_wrap=True,
     )
     try:
         with Live(console=console, refresh_per_second=4, transient=True) as live:

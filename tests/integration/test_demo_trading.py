@@ -1,0 +1,54 @@
+"""`pairflow demo` trades: orders, fills and PnL in chDB agree with the venue account to the cent."""
+
+import re
+import subprocess
+import sys
+from decimal import Decimal
+
+from pairflow.config import StorageSettings
+from pairflow.storage import connect
+from venue.persistence import SnapshotStore
+
+CAPITAL = 100_000.0
+
+
+def test_demo_opens_and_closes_positions_and_its_pnl_is_the_venue_accounts(tmp_path):
+    data = tmp_path / "demo"
+    config = tmp_path / "demo.toml"
+    config.write_text("[venue]\ntrade_rate_per_minute = 60.0\n[strategy]\nentry_z = 1.5\nexit_z = 0.3\n")
+    command = [sys.executable, "-m", "app", "demo", "--duration", "30", "--speed", "30", "--coins", "ETH,SOL",
+               "--data-dir", str(data), "--config", str(config)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    account = re.search(r"paper account (0x[0-9a-fA-F]{40})", done.stdout).group(1)
+    assert "positions and PnL" in done.stdout
+
+    state = SnapshotStore(data / "venue").load()
+    engine = state.engine
+    venue_fills = engine.user_fills(account)
+    venue_state = engine.clearinghouse_state(account)
+    venue_funding = engine.user_funding(account, 0)
+    with connect(StorageSettings(dsn=f"chdb://{data / 'chdb'}", spill_dir=tmp_path / "spill")) as store:
+        orders = store.query_dicts("SELECT cloid, status, reason FROM orders FINAL")
+        fills = store.query_dicts("SELECT id, cloid, closed_pnl, fee, side, sz FROM fills FINAL")
+        funding = store.query("SELECT sum(usdc), count() FROM funding_payments FINAL")[0]
+        portfolio = store.query_dicts(
+            "SELECT argMax(realized_pnl, ts) AS r, argMax(fees, ts) AS f, argMax(funding, ts) AS fu"
+            " FROM pnl FINAL WHERE scope = 'portfolio'")[0]
+        intents = store.count("intents")
+    sent = [order for order in orders if order["status"] != "rejected" or "asset=" in order["reason"]]
+    assert sent and intents > 0
+    # Every fill of the account reached the table once, and only fills of orders we sent.
+    assert sorted(f["id"] for f in fills) == sorted(str(f.tid) for f in venue_fills)
+    assert {f["cloid"] for f in fills} <= {o["cloid"] for o in orders}
+    assert len(venue_fills) >= 4  # at least one spread opened and closed: two legs each way
+    assert funding[1] == len(venue_funding)
+    # Our average-cost PnL is the venue's closedPnl, and the account's change is fills + fees + funding.
+    closed = sum(Decimal(str(f["closed_pnl"])) for f in fills)
+    fees = sum(Decimal(str(f["fee"])) for f in fills)
+    assert abs(Decimal(str(portfolio["r"])) - closed) < Decimal("0.01")
+    assert abs(Decimal(str(portfolio["f"])) - fees) < Decimal("0.01")
+    unrealized = sum(p.unrealized_pnl for p in venue_state.positions)
+    change = venue_state.margin_summary.account_value - Decimal(str(CAPITAL)) - unrealized
+    ours = Decimal(str(portfolio["r"])) - Decimal(str(portfolio["f"])) + Decimal(str(portfolio["fu"]))
+    assert abs(change - ours) < Decimal("0.01"), (change, ours)
