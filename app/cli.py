@@ -39,9 +39,11 @@ from app.commands import (
     db,
     demo,
     ingest,
+    keys,
     logs,
     scan,
     strategy,
+    trade,
     venue,
 )
 from pairflow.errors import PairflowError
@@ -83,7 +85,8 @@ app = typer.Typer(
 )
 
 for command_group in (
-    config, db, demo, collect, backfill, data, ingest, scan, strategy, venue, dashboards, alertmanager, logs
+    config, db, demo, collect, backfill, data, ingest, scan, strategy, venue, dashboards, alertmanager, logs, keys,
+    trade,
 ):
     command_group.register(app)
 

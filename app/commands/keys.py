@@ -1,0 +1,91 @@
+"""``pairflow keys new|import|list|approve-agent``: the encrypted keystore and agent (API) wallets.
+
+The recommended live setup signs with an agent wallet: its key is in the
+keystore, the account's own key only approves it (once, ``approve-agent``)
+and need not stay on the machine. Mainnet needs ``--mainnet`` on top of its URL.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from eth_account import Account
+from hyperliquid.utils.signing import sign_agent
+
+from pairflow.clock import WALL_CLOCK
+from pairflow.errors import ConfigError
+from pairflow.hyperliquid.keystore import import_key, list_keys, new_key, unlock
+from pairflow.hyperliquid.urls import is_mainnet, resolve_api_url
+
+__all__ = ["PASSPHRASE_ENV", "passphrase", "register", "require_network"]
+
+PASSPHRASE_ENV = "PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE"
+keys_app = typer.Typer(help="Encrypted signing keys and agent wallets.", no_args_is_help=True)
+DirOption = Annotated[Path, typer.Option("--dir", help="Keystore directory (one encrypted JSON file per address).")]
+
+
+def passphrase(confirm: bool = False) -> str:
+    """Return the passphrase from $PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE, else prompt for it (hidden)."""
+    from_env = os.environ.get(PASSPHRASE_ENV)
+    if from_env:
+        return from_env
+    return typer.prompt("keystore passphrase", hide_input=True, confirmation_prompt=confirm)
+
+
+def require_network(url: str, mainnet: bool) -> str:
+    """Resolve ``url``; refuse mainnet without ``--mainnet`` and ``--mainnet`` with another URL."""
+    resolved = resolve_api_url(url)
+    if is_mainnet(resolved) != mainnet:
+        raise ConfigError("mainnet needs --mainnet" if not mainnet else f"--mainnet given but {url} is not mainnet")
+    return resolved
+
+
+@keys_app.command("new")
+def new_command(directory: DirOption = Path("data/keys")) -> None:
+    """Create a random key, store it encrypted, print its address (never the key)."""
+    typer.echo(new_key(directory, passphrase(confirm=True)))
+
+
+@keys_app.command("import")
+def import_command(directory: DirOption = Path("data/keys")) -> None:
+    """Store an existing private key (read from a hidden prompt) encrypted; print its address."""
+    key = typer.prompt("private key (hex)", hide_input=True)
+    typer.echo(import_key(directory, key, passphrase(confirm=True)))
+
+
+@keys_app.command("list")
+def list_command(directory: DirOption = Path("data/keys")) -> None:
+    """List the addresses in the keystore directory (nothing is decrypted)."""
+    for address, path in list_keys(directory):
+        typer.echo(f"{address}  {path}")
+
+
+@keys_app.command("approve-agent")
+def approve_agent_command(
+    agent: Annotated[str, typer.Argument(help="Address of the agent wallet (in the keystore) to approve.")],
+    account_keystore: Annotated[Path, typer.Option("--account-keystore", help="Keystore of the account's own key.")],
+    url: Annotated[str, typer.Option("--url", help="testnet, mainnet or a venue base URL.")] = "testnet",
+    name: Annotated[str, typer.Option("--name", help="Agent name (named agents persist).")] = "pairflow",
+    mainnet: Annotated[bool, typer.Option("--mainnet", help="Required to act on mainnet.")] = False,
+) -> None:
+    """Approve AGENT to trade for the account whose key is in --account-keystore."""
+    import httpx
+
+    base = require_network(url, mainnet)
+    wallet = Account.from_key(unlock(account_keystore, passphrase()))
+    nonce = WALL_CLOCK.now_ms()
+    action = {"type": "approveAgent", "agentAddress": agent, "agentName": name, "nonce": nonce}
+    signature = sign_agent(wallet, action, is_mainnet(base))
+    answer = httpx.post(f"{base}/exchange", json={"action": action, "nonce": nonce, "signature": signature,
+                                                  "vaultAddress": None, "expiresAfter": None}, timeout=10).json()
+    if answer.get("status") != "ok":
+        raise ConfigError(f"approveAgent refused: {answer.get('response')}")
+    typer.echo(f"agent {agent} approved for {wallet.address}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``pairflow keys`` to the CLI."""
+    app.add_typer(keys_app, name="keys")

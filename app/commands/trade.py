@@ -1,0 +1,109 @@
+"""``pairflow trade`` and ``pairflow kill``: ingest + strategy + execution against a venue URL, and its stop.
+
+``trade --mode paper`` trades on a local venue (``pairflow venue serve``),
+``--mode live`` on testnet or, with ``--mainnet``, on mainnet. The signing
+key comes from the encrypted keystore; when it is an agent's, start-up checks
+that the exchange lists it as approved for ``--account``. ``kill`` drops a
+file in the trader's data directory: the running trader flattens every
+position with reduce-only orders and halts.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from eth_account import Account
+
+from app.commands.keys import passphrase, require_network
+from app.options import ConfigOption, usable_directory
+from app.runners.embedded import EmbeddedIngest
+from app.runners.trading import desk_factory
+from flows.execution import chain_trading
+from flows.strategy import resolve_spreads, universe_pairs
+from pairflow.config import load_settings
+from pairflow.errors import ConfigError
+from pairflow.hyperliquid.keystore import unlock
+from pairflow.hyperliquid.urls import is_mainnet
+from pairflow.logs import start_logging
+from pairflow.storage import connect
+from sinks.desk import KILL_FILE
+
+__all__ = ["check_agent", "register"]
+
+
+def check_agent(url: str, signer: str, account: str) -> None:
+    """Refuse to start when ``signer`` is neither ``account`` nor an agent the exchange lists for it."""
+    if signer.lower() == account.lower():
+        return
+    agents = httpx.post(f"{url}/info", json={"type": "extraAgents", "user": account}, timeout=10).json()
+    if not any(agent.get("address", "").lower() == signer.lower() for agent in agents or []):
+        raise ConfigError(f"signer {signer} is not an approved agent of account {account}; "
+                          "run `pairflow keys approve-agent` first")
+
+
+def trade(
+    mode: Annotated[str, typer.Option("--mode", help="paper (a local venue) or live (testnet/mainnet).")],
+    url: Annotated[str, typer.Option("--url", help="Venue base URL, testnet or mainnet.")],
+    keystore: Annotated[Path, typer.Option("--keystore", help="Keystore file of the signing (agent) key.")],
+    account: Annotated[str | None, typer.Option("--account", help="Account traded; default: the signer's.")] = None,
+    coins: Annotated[str | None, typer.Option("--coins", help="Coins to collect (collector.coins).")] = None,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Cloid journal, dead letters, kill file.")] = Path(
+        "data/trade"),
+    duration: Annotated[float, typer.Option("--duration", min=0.0, help="Stop after seconds; 0 = until Ctrl-C.")] = 0.0,
+    mainnet: Annotated[bool, typer.Option("--mainnet", help="Required to trade on mainnet.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run ingest, strategy and execution in one process against --url with the keystore's key."""
+    if mode not in ("paper", "live"):
+        raise ConfigError(f"--mode must be paper or live, received {mode!r}")
+    base = require_network(url, mainnet)
+    if mode == "paper" and (is_mainnet(base) or "hyperliquid" in base):
+        raise ConfigError("--mode paper trades on a local venue; use --mode live for testnet or mainnet")
+    data_dir = usable_directory(data_dir.resolve(), "--data-dir")
+    settings = load_settings(config)
+    if coins:
+        settings.collector.coins = [coin.strip() for coin in coins.split(",") if coin.strip()]
+    settings.collector.url = base
+    start_logging(settings)
+    key = unlock(keystore, passphrase())
+    signer = Account.from_key(key).address
+    account = account or signer
+    check_agent(base, signer, account)
+    (data_dir / KILL_FILE).unlink(missing_ok=True)
+    store = connect(settings.storage)
+    store.init_schema()
+    spreads = resolve_spreads(universe_pairs(settings.strategy, store), listed=settings.collector.coins)
+    ingest = EmbeddedIngest(settings, data_dir / "dead-letters", epoch=timedelta(seconds=1),
+                            then=chain_trading(spreads, settings, desk_factory(settings, base, key, account, data_dir)))
+    del key
+    ingest.start()
+    typer.echo(f"trading {', '.join('/'.join(s) for s in spreads) or 'nothing'} for {account} on {base} "
+               f"({mode}); `pairflow kill --data-dir {data_dir}` flattens and halts")
+    started = time.monotonic()
+    try:
+        while (not duration or time.monotonic() - started < duration) and ingest.failure() is None:
+            time.sleep(0.5)
+    finally:
+        ingest.stop()
+        store.close()
+
+
+def kill(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="The running trader's --data-dir.")] = Path("data/trade"),
+) -> None:
+    """Make the trader running with --data-dir flatten every position and halt."""
+    if not data_dir.is_dir():
+        raise ConfigError(f"--data-dir {data_dir} does not exist")
+    (data_dir / KILL_FILE).touch()
+    typer.echo(f"kill requested in {data_dir}: the trader flattens and halts at its next batch")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``pairflow trade`` and ``pairflow kill`` to the CLI."""
+    app.command("trade")(trade)
+    app.command("kill")(kill)

@@ -1,0 +1,75 @@
+"""Encrypted signing keys: eth-account keystore JSON (scrypt), one file per address, never plain text.
+
+A key is unlocked into memory for as long as a signer needs it; the
+passphrase comes from a prompt or ``PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE``.
+Files are written with mode 600 and named by address, so `list_keys` can
+show what is there without unlocking anything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eth_account import Account
+
+from pairflow.errors import ConfigError
+
+__all__ = ["import_key", "list_keys", "new_key", "unlock"]
+
+_SCRYPT_N = 2**14  # eth-account's light scrypt cost: seconds to unlock would slow every start
+
+
+def _write(directory: Path, private_key: bytes, passphrase: str) -> str:
+    if not passphrase:
+        raise ConfigError("the keystore passphrase is empty; set one")
+    account = Account.from_key(private_key)
+    encrypted = Account.encrypt(private_key, passphrase, kdf="scrypt", iterations=_SCRYPT_N)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{account.address.lower()}.json"
+    if path.exists():
+        raise ConfigError(f"a keystore for {account.address} already exists: {path}")
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(encrypted))
+    return account.address
+
+
+def new_key(directory: Path, passphrase: str) -> str:
+    """Create a random key, store it encrypted in ``directory`` and return its address."""
+    return _write(directory, bytes(Account.create().key), passphrase)
+
+
+def import_key(directory: Path, private_key_hex: str, passphrase: str) -> str:
+    """Store an existing hex private key encrypted in ``directory`` and return its address."""
+    text = private_key_hex.strip().removeprefix("0x")
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise ConfigError("the private key must be 64 hex digits") from None
+    if len(key) != 32:
+        raise ConfigError(f"the private key must be 64 hex digits, received {len(text)}")
+    return _write(directory, key, passphrase)
+
+
+def list_keys(directory: Path) -> list[tuple[str, Path]]:
+    """Return ``(address, file)`` for every keystore in ``directory`` (nothing is decrypted)."""
+    found = []
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        try:
+            address = json.loads(path.read_text())["address"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        found.append(("0x" + address.removeprefix("0x"), path))
+    return found
+
+
+def unlock(path: Path, passphrase: str) -> bytes:
+    """Decrypt the key in ``path``; a wrong passphrase is a one-line `ConfigError`."""
+    try:
+        encrypted = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"cannot read keystore {path}: {type(error).__name__}") from None
+    try:
+        return bytes(Account.decrypt(encrypted, passphrase))
+    except ValueError:
+        raise ConfigError(f"wrong passphrase for keystore {path}") from None

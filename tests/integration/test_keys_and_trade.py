@@ -1,0 +1,97 @@
+"""Keys, agent approval, `pairflow trade` start-up checks and `pairflow kill`, against a venue over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import eth_account
+import pytest
+
+from app.commands.keys import require_network
+from pairflow.errors import ConfigError
+from pairflow.hyperliquid.keystore import new_key
+
+from operators.risk_checks import PreTrade
+from pairflow.hyperliquid.exchange_client import ExchangeClient
+from pairflow.hyperliquid.keystore import unlock
+from pairflow.hyperliquid.signer import L1Signer
+from pairflow.events import Bar
+from sinks.desk import KILL_FILE, Desk
+from sinks.execution import LegPlan, OrderRouter
+from sinks.executor import HyperliquidExecutor
+from sinks.order_journal import OrderJournal
+from tests.integration.test_order_router import MARKS, Setup, venue  # noqa: F401 - the venue fixture
+
+PASS = "correct horse battery staple"
+
+
+def cli(*args: str, cwd: Path, passphrase: str | None = PASS) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRFLOW_")}
+    if passphrase is not None:
+        env["PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE"] = passphrase
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_keys_are_encrypted_agents_are_checked_and_no_key_is_written_in_clear(venue: Setup, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    account = cli("keys", "new", "--dir", str(keys), cwd=tmp_path).stdout.strip()
+    agent = new_key(keys, PASS)
+    listed = cli("keys", "list", "--dir", str(keys), cwd=tmp_path).stdout
+    assert account.lower() in listed.lower() and agent.lower() in listed.lower()
+    account_file, agent_file = (keys / f"{account.lower()}.json", keys / f"{agent.lower()}.json")
+    assert oct(account_file.stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(ConfigError, match="wrong passphrase"):
+        unlock(account_file, "wrong")
+    with pytest.raises(ConfigError, match="mainnet needs --mainnet"):
+        require_network("mainnet", mainnet=False)
+    with venue.engine.lock:
+        venue.engine.fund(account, 10_000)
+
+    trade = ["trade", "--mode", "paper", "--url", venue.url, "--keystore", str(agent_file), "--account", account,
+             "--coins", "ETH", "--data-dir", str(tmp_path / "trade"), "--duration", "3"]
+    refused = cli(*trade, cwd=tmp_path)
+    assert refused.returncode == 2 and f"signer {agent} is not an approved agent of account {account}" in refused.stderr
+
+    approved = cli("keys", "approve-agent", agent, "--account-keystore", str(account_file), "--url", venue.url,
+                   cwd=tmp_path)
+    assert approved.returncode == 0, approved.stderr
+    started = cli(*trade, cwd=tmp_path)
+    assert started.returncode == 0, started.stderr[-2000:]
+    assert f"for {account} on {venue.url} (paper)" in started.stdout
+
+    secrets = [unlock(path, PASS).hex() for path in (account_file, agent_file)]
+    outputs = "".join(r.stdout + r.stderr for r in (refused, approved, started))
+    for path in (tmp_path / "trade").rglob("*"):
+        if path.is_file():
+            outputs += path.read_bytes().decode("latin-1")
+    for secret in secrets:
+        assert secret not in outputs and secret not in account_file.read_text() + agent_file.read_text()
+
+
+def test_kill_flattens_every_position_with_reduce_only_orders_and_halts(venue: Setup, tmp_path: Path) -> None:
+    venue.book("ETH")
+    wallet = eth_account.Account.create()
+    with venue.engine.lock:
+        venue.engine.fund(wallet.address, 100_000)
+    executor = HyperliquidExecutor(ExchangeClient(venue.url, L1Signer(bytes(wallet.key))), wallet.address)
+    router = OrderRouter(executor, executor.rules, OrderJournal(tmp_path / "cloids"))
+    desk = Desk(router, executor, executor.rules, capital=100_000.0, control_dir=tmp_path)
+    now = venue.engine.now_ms
+    bar = Bar(ts=now, id="b", coin="ETH", interval="1s", open=2000.0, high=2000.0, low=2000.0, close=2000.0,
+              volume=1.0, notional=1.0, vwap=2000.0, trades=1, buy_volume=0.5, sell_volume=0.5)
+    desk.on_events([bar])
+    router.execute([LegPlan("ETH", 1.5, 2000.0, "sig-k")], PreTrade(now_ms=now, positions={}, marks=MARKS,
+                                                                  equity=1e5, last_data_ms={"ETH": now}))
+    desk.pull()
+    assert desk.position("ETH") == 1.5
+    assert [e for e in desk.reconcile() if type(e).__name__ == "Alert"] == []
+    (tmp_path / KILL_FILE).touch()
+    out = desk.on_events([bar])
+    assert any(type(e).__name__ == "Alert" and "killed by `pairflow kill`" in e.message for e in out)
+    assert desk.position("ETH") == 0.0 and desk.halted
+    flatten = [o for p, b in venue.requests if p == "/exchange" for o in b["action"].get("orders", [])][-1]
+    assert flatten["r"] is True and flatten["b"] is False and flatten["s"] == "1.5"
