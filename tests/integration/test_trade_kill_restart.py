@@ -1,0 +1,90 @@
+"""A trader SIGKILLed mid-run and restarted: no duplicate orders, every sent cloid journaled, books reconciled."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from pairflow.config import StorageSettings
+from pairflow.hyperliquid.keystore import new_key
+from pairflow.storage import connect
+from tests.helpers import eventually, free_port
+
+PASS = "kill-restart"
+CONFIG = """
+[venue]
+trade_rate_per_minute = 60.0
+[strategy]
+universe = "config"
+pairs = ["ETH/SOL"]
+bar_interval = "1s"
+warmup_rows = 20
+zscore_window = 30
+staleness_ms = 30000
+max_gap_ms = 120000
+heartbeat_rows = 10
+entry_z = 1.2
+exit_z = 0.3
+[logging]
+level = "WARNING"
+"""
+
+
+def up(url: str) -> bool:
+    try:
+        return httpx.post(f"{url}/info", json={"type": "meta"}, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_sigkill_mid_run_then_restart_sends_no_order_twice_and_reconciles(tmp_path: Path) -> None:
+    account = new_key(tmp_path / "keys", PASS)
+    keystore = tmp_path / "keys" / f"{account.lower()}.json"
+    config = tmp_path / "pairflow.toml"
+    config.write_text(CONFIG + f'[storage]\ndsn = "chdb://{tmp_path / "chdb"}"\nspill_dir = "{tmp_path / "spill"}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRFLOW_")}
+    env["PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE"] = PASS
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    venue = subprocess.Popen([sys.executable, "-m", "app", "venue", "serve", "--port", str(port), "--speed", "30",
+                              "--fund", f"{account}=100000", "--ephemeral", "--config", str(config)],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    trade = [sys.executable, "-m", "app", "trade", "--mode", "paper", "--url", url, "--keystore", str(keystore),
+             "--coins", "ETH,SOL", "--data-dir", str(tmp_path / "trade"), "--config", str(config)]
+    journal = tmp_path / "trade" / "execution" / f"cloids-{account.lower()}"
+    try:
+        eventually(lambda: up(url), timeout=60, interval=0.5)
+        first = subprocess.Popen(trade, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            eventually(lambda: journal.exists() and journal.read_text().count("\n") >= 2, timeout=150, interval=0.5)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        second = subprocess.run([*trade, "--duration", "15"], env=env, capture_output=True, text=True, timeout=180)
+        assert second.returncode == 0, second.stderr[-2000:]
+        info = lambda body: httpx.post(f"{url}/info", json=body, timeout=10).json()  # noqa: E731
+        orders = info({"type": "historicalOrders", "user": account})
+        fills = info({"type": "userFills", "user": account})
+        state = info({"type": "clearinghouseState", "user": account})
+    finally:
+        venue.terminate()
+        venue.wait(30)
+    cloids = [order["order"]["cloid"] for order in orders]
+    assert cloids and len(cloids) == len(set(cloids)), "an order was sent twice"
+    journaled = set(journal.read_text().split())
+    assert set(cloids) <= journaled
+    held = {p["position"]["coin"]: float(p["position"]["szi"]) for p in state["assetPositions"]}
+    with connect(StorageSettings(dsn=f"chdb://{tmp_path / 'chdb'}", spill_dir=tmp_path / "spill2")) as store:
+        stored = store.query_dicts("SELECT id, coin, side, sz FROM fills FINAL")
+        alerts = store.query_dicts("SELECT message FROM alerts FINAL WHERE message LIKE 'reconciliation%'")
+    assert sorted(row["id"] for row in stored) == sorted(str(fill["tid"]) for fill in fills)
+    ours: dict[str, float] = {}
+    for row in stored:
+        ours[row["coin"]] = round(ours.get(row["coin"], 0.0) + (row["sz"] if row["side"] == "B" else -row["sz"]), 8)
+    assert {c: s for c, s in ours.items() if s} == held
+    assert alerts == []
