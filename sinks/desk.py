@@ -31,6 +31,7 @@ from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.events import (
     Alert, AssetContext, Bar, BookSnapshot, Event, Fill, Funding, FundingPayment, Order, OrderIntent, Pnl, Signal,
 )
+from pairflow.hyperliquid.client import HyperliquidError
 from pairflow.logs import get_logger
 from sinks.execution import LegPlan, OrderRouter
 
@@ -77,6 +78,8 @@ class Desk:
         self.day_start_equity = 0.0
         self.blocked = ""
         self.halted = ""
+        self.unreachable = ""
+        self._alerted = False
         self._last_pull = 0.0
 
     # ---- state ------------------------------------------------------------------------------------
@@ -108,9 +111,21 @@ class Desk:
                 out += self._market(event)
         out += self._controls()
         if time.monotonic() - self._last_pull >= self.reconcile_interval_s:
-            out += self.pull()
-        self.router.heartbeat()
+            out += self.reconcile() if self.unreachable else self.pull()
+        try:
+            self.router.heartbeat()
+        except HyperliquidError as error:
+            out += self._lost(error)
         return out
+
+    def _lost(self, error: HyperliquidError) -> list[Event]:
+        """The exchange did not answer: block entries until a reconciliation succeeds; alert once."""
+        self.unreachable = self.blocked = f"exchange unreachable: {error}"
+        if self._alerted:
+            return []
+        self._alerted = True
+        now = self.clock.now_ms()
+        return [Alert(ts=now, id=f"unreachable@{now}", severity="critical", source="execution", message=self.blocked)]
 
     def _market(self, event: Event) -> list[Event]:
         if isinstance(event, Bar):
@@ -227,11 +242,17 @@ class Desk:
         return out + self.pull()
 
     def pull(self) -> list[Event]:
-        """Pull fills and funding payments since the last seen over REST; fold them into the ledgers."""
+        """Pull fills and funding payments since the last seen over REST; fold them into the ledgers.
+
+        When the exchange does not answer, entries are blocked and the next pull is a full reconciliation.
+        """
         self._last_pull = time.monotonic()
         now = WALL_CLOCK.now_ms()
-        fills = fills_from_wire(self.account.fills_since(self.last_fill_ms), now)
-        payments = funding_from_wire(self.account.funding_since(self.last_fill_ms), now)
+        try:
+            fills = fills_from_wire(self.account.fills_since(self.last_fill_ms), now)
+            payments = funding_from_wire(self.account.funding_since(self.last_fill_ms), now)
+        except HyperliquidError as error:
+            return self._lost(error)
         out: list[Event] = []
         for event in sorted([*fills, *payments], key=lambda e: (e.ts, e.id)):
             changed = self.ledger.update(event)
@@ -249,10 +270,16 @@ class Desk:
 
     def reconcile(self) -> list[Event]:
         """Compare our books with the exchange's (start, reconnect); block entries while they differ."""
+        self.unreachable = ""
         out = self.pull()
+        if self.unreachable:
+            return out
         now = WALL_CLOCK.now_ms()
-        positions, _ = positions_from_wire(self.account.clearinghouse(), now)
-        remote_orders = open_orders_from_wire(self.account.open_orders(), now)
+        try:
+            positions, _ = positions_from_wire(self.account.clearinghouse(), now)
+            remote_orders = open_orders_from_wire(self.account.open_orders(), now)
+        except HyperliquidError as error:
+            return out + self._lost(error)
         ours_remote = [order for order in remote_orders if order.cloid in self.router.tracker.orders]
         for order in ours_remote:
             out += self.router.tracker.update(order)
@@ -267,5 +294,9 @@ class Desk:
             out.append(Alert(ts=now, id=f"reconcile@{now}", severity="critical", source="execution",
                              message=f"reconciliation mismatch, entries blocked: {self.blocked}"))
         else:
+            self._alerted = False
+            if self.blocked:
+                out.append(Alert(ts=now, id=f"reconciled@{now}", severity="info", source="execution",
+                                 message="reconciled with the exchange; entries allowed again"))
             self.blocked = ""
         return out

@@ -37,6 +37,7 @@ from operators.orders import OrderTracker, cloid_for
 from operators.risk_checks import OrderCheck, PreTrade, RiskLimits, pre_trade
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.events import Alert, Order
+from pairflow.hyperliquid.client import HyperliquidError
 from pairflow.logs import get_logger
 from sinks.executor import Executor, LegOrder, OrderStateUnknown, Placement
 from sinks.order_journal import OrderJournal
@@ -252,7 +253,10 @@ class OrderRouter:
             placement = self._resolve(leg) or placement
             if placement.status != "resting":
                 return placement
-        self.executor.cancel([(leg.coin, leg.cloid)])
+        try:
+            self.executor.cancel([(leg.coin, leg.cloid)])
+        except HyperliquidError as error:
+            _log.warning("cancel got no answer; the order stays tracked", extra={"cloid": leg.cloid, "error": str(error)})
         return self._resolve(leg) or placement
 
     # ---- lifecycle ---------------------------------------------------------------------------------

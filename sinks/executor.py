@@ -95,7 +95,7 @@ class HyperliquidExecutor:
         except HyperliquidError as error:
             if error.is_retryable():
                 raise OrderStateUnknown(f"order batch of {len(orders)}: {error}") from None
-            raise
+            return [Placement(order.cloid, "rejected", error=str(error)) for order in orders]
         if answer.get("status") != "ok":
             return [Placement(order.cloid, "rejected", error=str(answer.get("response"))) for order in orders]
         statuses = answer["response"]["data"]["statuses"]

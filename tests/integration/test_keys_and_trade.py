@@ -95,3 +95,45 @@ def test_kill_flattens_every_position_with_reduce_only_orders_and_halts(venue: S
     assert desk.position("ETH") == 0.0 and desk.halted
     flatten = [o for p, b in venue.requests if p == "/exchange" for o in b["action"].get("orders", [])][-1]
     assert flatten["r"] is True and flatten["b"] is False and flatten["s"] == "1.5"
+
+
+def test_venue_down_blocks_entries_with_one_alert_and_a_restart_reconciles(tmp_path: Path) -> None:
+    from tests.integration.test_order_router import ASSETS
+    from tests.support.venue import SteppableClock
+    from venue.engine import Engine
+    from venue.server.app import create_app
+    from venue.server.serve import BackgroundServer, bind_socket
+
+    clock = SteppableClock()
+    engine = Engine(ASSETS, now_ms=clock())
+    for coin, px in MARKS.items():
+        engine.set_oracle(coin, px)
+    wallet = eth_account.Account.create()
+    engine.fund(wallet.address, 100_000)
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = BackgroundServer(create_app(engine, clock=clock), sock, "warning", 5.0)
+    server.start(10.0)
+    executor = HyperliquidExecutor(ExchangeClient(server.url, L1Signer(bytes(wallet.key)), timeout_s=1.0),
+                                   wallet.address)
+    router = OrderRouter(executor, executor.rules, OrderJournal(tmp_path / "cloids"))
+    desk = Desk(router, executor, executor.rules, capital=100_000.0, reconcile_interval_s=0.0)
+    assert desk.reconcile() == [] and not desk.blocked
+    server.stop(10.0)
+    down = desk.on_events([]) + desk.on_events([])
+    assert [e.severity for e in down] == ["critical"] and "exchange unreachable" in down[0].message
+    from pairflow.events import Signal
+
+    entry = Signal(ts=clock(), id="s-down", pair="ETH/SOL", hedge_ratio=1.0, spread=0.0, zscore=-2.0, target=1.0,
+                   legs=("ETH", "SOL"), leg_targets=(1.0, -13.0))
+    refused = desk.on_events([entry])
+    assert any("entries_blocked: exchange unreachable" in getattr(e, "message", "") for e in refused)
+    server = BackgroundServer(create_app(engine, clock=clock), bind_socket("127.0.0.1", port), "warning", 5.0)
+    server.start(10.0)
+    try:
+        back = desk.on_events([])
+    finally:
+        server.stop(10.0)
+    assert [e.message for e in back if type(e).__name__ == "Alert"] == [
+        "reconciled with the exchange; entries allowed again"]
+    assert not desk.blocked
