@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -10,6 +11,8 @@ from rich.table import Table
 
 from app.options import ConfigOption
 from pairflow.config import load_settings
+from pairflow.storage.backup import backup as backup_store
+from pairflow.storage.backup import restore as restore_store
 from pairflow.storage.migrations import applied_versions, load_migrations
 from pairflow.storage.store import Store, connect
 
@@ -52,6 +55,28 @@ def status(config: ConfigOption = None) -> None:
             distinct = store.count(name)
             counts.add_row(name, engine, str(distinct), str(total_rows if total_rows is not None else ""))
         console.print(counts)
+
+
+@db_app.command("backup")
+def backup(
+    directory: Annotated[Path, typer.Argument(help="New or empty directory to write the backup into.")],
+    config: ConfigOption = None,
+) -> None:
+    """Copy every table, row for row, into DIR (one Native file per table and a manifest with the schema version)."""
+    with _open(config) as store:
+        summary = backup_store(store, directory)
+    typer.echo(f"backed up {summary.total_rows} rows of {len(summary.rows)} tables from {store.location} to {directory}")
+
+
+@db_app.command("restore")
+def restore(
+    directory: Annotated[Path, typer.Argument(help="Directory written by `pairflow db backup`.")],
+    config: ConfigOption = None,
+) -> None:
+    """Load a backup into an empty store; refuses a damaged backup, another schema version or a store holding data."""
+    with _open(config) as store:
+        summary = restore_store(store, directory)
+    typer.echo(f"restored {summary.total_rows} rows of {len(summary.rows)} tables from {directory} into {store.location}")
 
 
 def _open(config: Path | None) -> Store:

@@ -167,6 +167,37 @@ class Store:
 
         self._call(insert, f"INSERT INTO {table}")
 
+    def export_native(self, table: str, path: Path) -> None:
+        """Write every stored row of ``table`` (duplicates kept, no FINAL) to ``path`` in ClickHouse Native format.
+
+        Native carries each column's exact type and bytes, so `import_native`
+        brings the same rows back bit for bit; the result is streamed to disk
+        rather than held in memory.
+        """
+
+        def export(client: Client) -> None:
+            with client.raw_stream(f"SELECT * FROM {_identifier(table)}", fmt="Native") as stream, path.open("wb") as out:
+                for chunk in stream:
+                    out.write(chunk)
+
+        self._call(export, f"export of {table}")
+
+    def import_native(self, table: str, path: Path) -> None:
+        """Insert the rows of a Native file written by `export_native` into ``table`` as they are.
+
+        ``optimize_on_insert`` is off so a ReplacingMergeTree keeps the
+        duplicates the file holds instead of collapsing them on the way in.
+        """
+        data = path.read_bytes()
+        if not data:
+            return
+        self._call(
+            lambda client: client.raw_insert(
+                _identifier(table), insert_block=data, fmt="Native", settings={"optimize_on_insert": 0}
+            ),
+            f"import of {table}",
+        )
+
     def table_columns(self, table: str) -> list[str]:
         """Return the insertable column names of a table, in table order (ALIAS columns excluded)."""
         rows = self.query(

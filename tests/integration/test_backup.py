@@ -1,0 +1,162 @@
+"""`pairflow db backup` / `db restore`: every table comes back row for row, and bad backups are refused."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pairflow import events
+from pairflow.config import StorageSettings
+from pairflow.errors import ConfigError
+from pairflow.storage import Store, connect
+from pairflow.storage.backup import backup, restore
+
+
+def open_store(path: Path) -> Store:
+    return connect(StorageSettings(dsn=f"chdb://{path}", spill_dir=path.parent / "spill"))
+
+
+def table_fingerprints(store: Store, final: bool = False) -> dict[str, tuple[int, int]]:
+    """Return ``{table: (rows, order-free sum of row hashes)}``: stored rows with duplicates, or FINAL's rows."""
+    names = [
+        name
+        for (name,) in store.query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine != 'View' ORDER BY name"
+        )
+    ]
+    return {
+        name: tuple(store.query(f"SELECT count(), sum(cityHash64(*)) FROM `{name}`{' FINAL' if final and store.is_replacing(name) else ''}")[0])
+        for name in names
+    }
+
+
+def open_unmerged(path: Path) -> Store:
+    """Open a store whose background merges are stopped, so unmerged duplicates stay as they were written."""
+    store = open_store(path)
+    store.command("SYSTEM STOP MERGES")
+    return store
+
+
+def trade(index: int, recv_ts: int, px: float) -> events.Trade:
+    return events.Trade(
+        ts=1_700_000_000_000 + index, recv_ts=recv_ts, id=f"ETH:{index}", coin="ETH",
+        px=px, sz=0.5, side="B", tid=index, hash=f"0x{index:04x}",
+    )
+
+
+def insert_trades(store: Store, trades: list[events.Trade]) -> None:
+    columns = store.table_columns("trades")
+    store.insert_columns("trades", [[getattr(t, c) for t in trades] for c in columns], columns)
+
+
+def write_sample(store: Store) -> None:
+    """Trades with a replayed (duplicate) row in a second part, NaN and NULL values."""
+    insert_trades(store, [trade(1, 1, 100.0), trade(2, 1, math.nan)])
+    insert_trades(store, [trade(2, 5, 101.5)])  # a later version of trade 2, not merged yet
+    store.command(
+        "INSERT INTO bbo (ts, recv_ts, id, coin, bid_px, bid_sz, ask_px, ask_sz)"
+        " VALUES (1, 2, 'b', 'ETH', NULL, NULL, 2000.5, 1.25)"
+    )
+
+
+def test_backup_and_restore_keep_every_row_including_unmerged_duplicates(tmp_path: Path) -> None:
+    with open_unmerged(tmp_path / "source") as source:
+        source.init_schema()
+        write_sample(source)
+        before = table_fingerprints(source)
+        summary = backup(source, tmp_path / "backup")
+    assert before["trades"][0] == 3 and summary.rows["trades"] == 3
+    with open_unmerged(tmp_path / "target") as target:
+        restored = restore(target, tmp_path / "backup")
+        assert table_fingerprints(target) == before
+        assert restored.rows == summary.rows
+        assert target.count("trades") == 2  # FINAL still collapses the replay after a restore
+        assert target.query("SELECT count() FROM trades_v")[0][0] == 2
+        with pytest.raises(ConfigError, match="already holds data"):
+            restore(target, tmp_path / "backup")
+
+
+def test_backup_refuses_a_non_empty_directory_and_restore_a_missing_one(tmp_path: Path) -> None:
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("x")
+    with open_store(tmp_path / "db") as store:
+        store.init_schema()
+        with pytest.raises(ConfigError, match="is not empty"):
+            backup(store, tmp_path / "busy")
+        with pytest.raises(ConfigError, match="manifest.json is missing"):
+            restore(store, tmp_path / "nowhere")
+
+
+@pytest.fixture
+def taken(tmp_path: Path) -> Path:
+    with open_store(tmp_path / "db") as store:
+        store.init_schema()
+        write_sample(store)
+        backup(store, tmp_path / "backup")
+    return tmp_path / "backup"
+
+
+def edit_manifest(directory: Path, change) -> None:
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / "tables" / "trades.native").write_bytes(b"garbage"), "trades.native does not match its checksum"),
+        (lambda d: (d / "tables" / "bbo.native").unlink(), "tables/bbo.native is missing"),
+        (lambda d: (d / "manifest.json").write_text("{not json"), "manifest .* is corrupt"),
+        (lambda d: edit_manifest(d, lambda m: m["migrations"][-1].update(checksum="0" * 16)), "was taken at schema"),
+        (lambda d: edit_manifest(d, lambda m: m["migrations"].pop()), "was taken at schema"),
+        (lambda d: edit_manifest(d, lambda m: m.update(format_version=99)), "format version 99"),
+        (lambda d: edit_manifest(d, lambda m: m["tables"][0].update(file="../../etc/passwd")), "malformed"),
+    ],
+)
+def test_damaged_or_foreign_backups_are_refused_before_anything_is_written(taken: Path, tmp_path: Path, damage, message) -> None:
+    damage(taken)
+    with open_store(tmp_path / "fresh") as store:
+        with pytest.raises(ConfigError, match=message):
+            restore(store, taken)
+        tables = store.query("SELECT count() FROM system.tables WHERE database = currentDatabase()")[0][0]
+    assert tables == 0
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_demo_data_survives_a_backup_and_restore_through_the_cli(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    demo = run_cli("demo", "--duration", "4", "--speed", "20", "--coins", "ETH,SOL", "--data-dir", str(data),
+                   "--metrics-port", "0", timeout=180)
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    source_config = tmp_path / "source.toml"
+    source_config.write_text(f'[storage]\ndsn = "chdb://{data / "chdb"}"\n')
+    target_config = tmp_path / "target.toml"
+    target_config.write_text(f'[storage]\ndsn = "chdb://{tmp_path / "restored"}"\n')
+
+    taken = run_cli("db", "backup", str(tmp_path / "backup"), "--config", str(source_config))
+    assert taken.returncode == 0, taken.stderr
+    assert "backed up" in taken.stdout
+    again = run_cli("db", "backup", str(tmp_path / "backup"), "--config", str(source_config))
+    assert again.returncode == 2 and "is not empty" in again.stderr and "Traceback" not in again.stderr
+    put_back = run_cli("db", "restore", str(tmp_path / "backup"), "--config", str(target_config))
+    assert put_back.returncode == 0, put_back.stderr
+    twice = run_cli("db", "restore", str(tmp_path / "backup"), "--config", str(target_config))
+    assert twice.returncode == 2 and "already holds data" in twice.stderr
+
+    # Background merges may collapse the source's duplicates after the backup, so the deduplicated content
+    # is compared here; the rows as stored are compared by the test above, where merges are stopped.
+    with open_store(data / "chdb") as source:
+        expected = table_fingerprints(source, final=True)
+    with open_store(tmp_path / "restored") as target:
+        assert table_fingerprints(target, final=True) == expected
+    assert expected["trades"][0] > 0 and expected["l2_snapshots"][0] > 0
