@@ -390,6 +390,9 @@ class ExecutionSettings(_Section):
     spread_stop_loss: float = Field(default=250.0, ge=0, description="Close a spread that lost this many USD; 0 = off.")
     time_stop_ms: int = Field(default=6 * 3_600_000, ge=0, description="Close a spread open longer than this, ms; 0 = off.")
     daily_drawdown: float = Field(default=500.0, ge=0, description="Flatten and halt after losing this many USD in a day.")
+    max_var_99: float = Field(
+        default=1_000.0, ge=0, description="Alert when the historical 99% VaR over the risk horizon exceeds this, USD; 0 = off."
+    )
 
 
 class SecretSettings(_Section):

@@ -29,7 +29,8 @@ from operators.reconcile import fills_from_wire, funding_from_wire, mismatches, 
 from operators.risk_checks import PreTrade, in_position
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.events import (
-    Alert, AssetContext, Bar, BookSnapshot, Event, Fill, Funding, FundingPayment, Order, OrderIntent, Pnl, Signal,
+    Alert, AssetContext, Bar, BookSnapshot, Event, Fill, Funding, OrderIntent, Pnl, RiskMetric,
+    Signal,
 )
 from pairflow.hyperliquid.client import HyperliquidError
 from pairflow.logs import get_logger
@@ -59,13 +60,15 @@ class Desk:
 
     def __init__(self, router: OrderRouter, account: AccountView, rules: AssetRules, *, capital: float,
                  control_dir: Path | None = None, clock: Clock = WALL_CLOCK, reconcile_interval_s: float = 5.0,
-                 bar_interval: str = "1s") -> None:
+                 bar_interval: str = "1s", max_var_99: float = 0.0) -> None:
         self.router = router
         self.account = account
         self.rules = rules
         self.clock = clock
         self.control_dir = control_dir
         self.reconcile_interval_s = reconcile_interval_s
+        self.max_var_99 = max_var_99
+        self._var_breached = False
         self.net = NetTargets()
         self.ledger = PnlLedger()
         self.risk = PortfolioRisk(capital=capital, window=300, interval_label=bar_interval, every_ms=60_000)
@@ -131,7 +134,8 @@ class Desk:
         if isinstance(event, Bar):
             self.marks[event.coin] = event.close
             self.seen_ms[event.coin] = max(self.seen_ms.get(event.coin, 0), event.ts)
-            return [*self.ledger.update(event), *self.risk.update(event)]
+            metrics = self.risk.update(event)
+            return [*self.ledger.update(event), *metrics, *self._var_alert(metrics)]
         if isinstance(event, BookSnapshot) and event.mid is not None:
             self.marks[event.coin] = event.mid
             self.seen_ms[event.coin] = max(self.seen_ms.get(event.coin, 0), event.ts)
@@ -140,6 +144,17 @@ class Desk:
         elif isinstance(event, Funding):
             self.funding_rates[event.coin] = event.rate
         return []
+
+    def _var_alert(self, metrics: list[RiskMetric]) -> list[Alert]:
+        """Alert when the 99% historical VaR crosses ``max_var_99`` (once per crossing, and once when back)."""
+        var = next((m for m in metrics if m.metric == "var_hist" and m.confidence == 0.99), None)
+        if var is None or not self.max_var_99 or (var.value > self.max_var_99) == self._var_breached:
+            return []
+        self._var_breached = not self._var_breached
+        verb = "exceeds" if self._var_breached else "is back under"
+        return [Alert(ts=var.ts, id=f"var@{var.ts}", severity="warning" if self._var_breached else "info",
+                      source="risk", message=f"99% VaR {var.value:,.2f} USD ({var.horizon}) {verb} "
+                                             f"the {self.max_var_99:,.2f} USD limit")]
 
     def _context(self) -> PreTrade:
         positions = {coin: book.szi for coin, book in self.ledger.coins.items()}

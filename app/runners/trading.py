@@ -46,6 +46,6 @@ def desk_factory(settings: Settings, url: str, private_key: bytes, account: str,
                              config=router_config(execution), clock=clock)
         return Desk(router, executor, executor.rules, capital=execution.capital_usd, control_dir=data_dir,
                     clock=clock, reconcile_interval_s=execution.reconcile_interval_s,
-                    bar_interval=settings.strategy.bar_interval)
+                    bar_interval=settings.strategy.bar_interval, max_var_99=execution.max_var_99)
 
     return build

@@ -177,3 +177,20 @@ def test_portfolio_risk_passes_the_conformance_battery() -> None:
                    close=100.0 + math.sin(i), volume=1.0, notional=1.0, vwap=1.0, trades=1, buy_volume=0.5,
                    sell_volume=0.5) for i in range(60)]
     check_operator(PortfolioRisk(window=30), stream)
+
+
+def test_a_var_breach_alerts_once_on_the_way_up_and_once_back() -> None:
+    from operators.portfolio_risk import PortfolioRisk
+    from pairflow.events import RiskMetric
+    from sinks.desk import Desk
+
+    desk = Desk.__new__(Desk)
+    desk.max_var_99, desk._var_breached = 100.0, False
+
+    def var(value: float, ts: int) -> list[RiskMetric]:
+        return [RiskMetric(ts=ts, id=str(ts), metric="var_hist", value=value, confidence=0.99, horizon="1x1s")]
+
+    alerts = [desk._var_alert(var(v, i)) for i, v in enumerate((50.0, 150.0, 160.0, 90.0, 80.0))]
+    assert [len(a) for a in alerts] == [0, 1, 0, 1, 0]
+    assert alerts[1][0].message == "99% VaR 150.00 USD (1x1s) exceeds the 100.00 USD limit"
+    assert alerts[3][0].severity == "info" and PortfolioRisk().every_ms == 0
