@@ -96,8 +96,8 @@ def positions_from_wire(payload: Any, recv_ts: int) -> tuple[list[Position], flo
 
 
 def funding_from_wire(payload: Any, recv_ts: int) -> list[FundingPayment]:
-    """Turn a ``userFunding`` response into `FundingPayment` events (id: hash and coin, stable across reads)."""
-    return [FundingPayment(ts=w.time, recv_ts=recv_ts, id=f"{w.hash or w.time}:{w.delta.coin}", coin=w.delta.coin,
+    """Turn a ``userFunding`` response into `FundingPayment` events (id: time and coin, the same over REST and WS)."""
+    return [FundingPayment(ts=w.time, recv_ts=recv_ts, id=f"{w.time}:{w.delta.coin}", coin=w.delta.coin,
                            usdc=float(w.delta.usdc), szi=float(w.delta.szi), rate=float(w.delta.fundingRate))
             for w in _decode(payload, list[UserFundingWire], "userFunding")]
 
