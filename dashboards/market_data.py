@@ -21,6 +21,12 @@ def dashboard() -> Dashboard:
             ("histogram_quantile(0.99, sum by (le, channel) (rate(pairflow_collector_lag_seconds_bucket[1m])))",
              "p99 {{channel}}"),
         ], unit="s"),
+        prom_timeseries(grid, "Seconds since the last event, per coin", [
+            ("time() - max by (coin) (pairflow_collector_last_event_timestamp_seconds)", "{{coin}}")], unit="s",
+            description="The alert PairflowNoMarketData fires above 60 s."),
+        prom_timeseries(grid, "Embedded journal writes", [
+            ("sum(rate(pairflow_journal_bytes_written_total[1m]))", "bytes/s")], unit="Bps",
+            description="Embedded mode only: the durable journal between collector and ingest flow."),
         ch_timeseries(grid, "Trades stored per coin", "market_data/trades_per_interval.sql"),
         ch_timeseries(grid, "Traded notional per coin", "market_data/notional_per_interval.sql", unit="currencyUSD"),
         ch_timeseries(grid, "Price change since range start", "market_data/price_change_pct.sql", unit="percent"),

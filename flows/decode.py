@@ -24,7 +24,7 @@ import msgspec
 from pairflow import events
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.logs import get_logger
-from pairflow.metrics import counter
+from pairflow.metrics import INGEST_MALFORMED, INGEST_MESSAGES_IN
 
 __all__ = ["DEAD_LETTER_KEY", "DeadLetter", "decode_batch", "problem_with"]
 
@@ -32,11 +32,6 @@ DEAD_LETTER_KEY = "dead-letter"
 _RAW_SHOWN = 2_000
 
 log = get_logger(__name__)
-
-MESSAGES_IN = counter("pairflow_ingest_messages_in", "Records read by the ingest flow.", ["topic"])
-MALFORMED = counter(
-    "pairflow_ingest_malformed", "Records that could not be decoded or failed validation.", ["topic"]
-)
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,7 +106,7 @@ def _dead_letter(
         text = events.encode(raw).decode()
     else:
         text = repr(raw)
-    MALFORMED.labels(topic).inc()
+    INGEST_MALFORMED.labels(topic).inc()
     log.warning("malformed record", topic=topic, partition=partition, offset=offset, error=error, raw=text[:_RAW_SHOWN])
     return DeadLetter(
         topic=topic,
@@ -173,5 +168,5 @@ def decode_batch(
             group.append(event)
     clock.observe(newest)
     for topic, count in counts.items():
-        MESSAGES_IN.labels(topic).inc(count)
+        INGEST_MESSAGES_IN.labels(topic).inc(count)
     return list(groups.items())

@@ -43,7 +43,7 @@ from operators.book import BookSampler
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import BrokerSettings, Settings, StorageSettings
 from pairflow.events import TOPIC_OF, Bar, BookSnapshot, Gap, L2Book, Trade
-from pairflow.metrics import counter
+from pairflow.metrics import INGEST_DUPLICATE_TRADES, INGEST_EXPIRED_TRADES, INGEST_LATE_TRADES
 from pairflow.runtime import tune_gc_for_throughput
 from pairflow.storage import connect
 from sinks.clickhouse import ClickHouseSink
@@ -62,10 +62,6 @@ __all__ = [
     "prepare_recovery",
     "tune_gc_for_throughput",
 ]
-
-LATE_TRADES = counter("pairflow_ingest_late_trades", "Trades that arrived after their bar was emitted (bar revised).")
-DUPLICATE_TRADES = counter("pairflow_ingest_duplicate_trades", "Trades dropped as duplicates of a counted trade.")
-EXPIRED_TRADES = counter("pairflow_ingest_expired_trades", "Trades too old to correct their bar; dropped.")
 
 
 @dataclass(frozen=True)
@@ -195,9 +191,9 @@ class _CoinLogic(op.StatefulBatchLogic):
         counts = (bars.late_trades, bars.duplicate_trades, bars.expired_trades)
         closed = bars.update_batch(trades)
         self._traded = True
-        LATE_TRADES.inc(bars.late_trades - counts[0])
-        DUPLICATE_TRADES.inc(bars.duplicate_trades - counts[1])
-        EXPIRED_TRADES.inc(bars.expired_trades - counts[2])
+        INGEST_LATE_TRADES.inc(bars.late_trades - counts[0])
+        INGEST_DUPLICATE_TRADES.inc(bars.duplicate_trades - counts[1])
+        INGEST_EXPIRED_TRADES.inc(bars.expired_trades - counts[2])
         return closed
 
     def on_eof(self) -> tuple[list[list[Any]], bool]:

@@ -21,14 +21,11 @@ import structlog
 from pairflow.clock import WALL_CLOCK
 from pairflow.config import LoggingSettings, Settings
 from pairflow.errors import StorageError
-from pairflow.metrics import counter
+from pairflow.metrics import LOGS_MIRROR_DROPPED
 from pairflow.redaction import REDACTED, is_secret_name, redact_url_passwords
 
 __all__ = ["REDACTED", "ClickHouseMirror", "configure_logging", "get_logger", "redact_secrets"]
 
-_MIRROR_DROPPED = counter(
-    "pairflow_logs_mirror_dropped", "Log records not mirrored to ClickHouse because the writer was full."
-)
 _mirror_guard = threading.local()
 
 
@@ -86,7 +83,7 @@ class ClickHouseMirror:
             ).hexdigest()
             self.writer.add((now_ms, now_ms, digest, level, logger_name, message, encoded_fields))
         except (StorageError, TypeError, ValueError):
-            _MIRROR_DROPPED.inc()
+            LOGS_MIRROR_DROPPED.inc()
         finally:
             _mirror_guard.active = False
         return event_dict

@@ -23,10 +23,9 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-__all__ = ["CATALOGUE", "MetricSpec", "counter", "gauge", "histogram", "serve_metrics", "spec_of_series", "stop_metrics"]
+__all__ = ["CATALOGUE", "MetricSpec", "serve_metrics", "spec_of_series", "stop_metrics"]
 
 _LOCK = threading.Lock()
-_METRICS: dict[str, Counter | Gauge | Histogram] = {}
 _SERVERS: dict[int, tuple[WSGIServer, threading.Thread]] = {}
 
 _SUFFIXES = {
@@ -66,7 +65,6 @@ def _define(kind: str, name: str, help: str, labels: Sequence[str] = (), *, buck
     CATALOGUE[name] = spec
     extra = {"buckets": spec.buckets} if spec.buckets else {}
     metric = _KINDS[kind](name, help, labelnames=spec.labels, **extra)
-    _METRICS[name] = metric
     return metric
 
 
@@ -107,7 +105,6 @@ COLLECTOR_LAG_SECONDS = _define(
 COLLECTOR_LAST_EVENT = _define(
     "gauge", "pairflow_collector_last_event_timestamp_seconds",
     "Wall-clock time (epoch seconds) of the last market-data event emitted for a coin.", ["coin"],
-    pending="collector: set on every emitted event (observability call-site migration)",
 )
 COLLECTOR_GAPS = _define(
     "counter", "pairflow_collector_gaps", "Missed spans of a stream, by whether REST filled them.", ["stream", "filled"]
@@ -269,36 +266,6 @@ RISK_VAR_USD = _define(
 RISK_VAR_LIMIT_USD = _define(
     "gauge", "pairflow_risk_var_limit_usd", "Configured value-at-risk limit in USD.", pending="risk (issue 14)"
 )
-
-
-def counter(name: str, documentation: str, labelnames: Sequence[str] = ()) -> Counter:
-    """Return the counter ``name`` (without the ``_total`` suffix), creating it once."""
-    return _get_or_create(Counter, name, documentation, labelnames)
-
-
-def gauge(name: str, documentation: str, labelnames: Sequence[str] = ()) -> Gauge:
-    """Return the gauge ``name``, creating it once."""
-    return _get_or_create(Gauge, name, documentation, labelnames)
-
-
-def histogram(
-    name: str,
-    documentation: str,
-    labelnames: Sequence[str] = (),
-    buckets: Sequence[float] = Histogram.DEFAULT_BUCKETS,
-) -> Histogram:
-    """Return the histogram ``name``, creating it once."""
-    return _get_or_create(Histogram, name, documentation, labelnames, buckets=tuple(buckets))
-
-
-def _get_or_create(kind: type, name: str, documentation: str, labelnames: Sequence[str], **extra):
-    with _LOCK:
-        metric = _METRICS.get(name)
-        if metric is None:
-            metric = _METRICS[name] = kind(name, documentation, labelnames=tuple(labelnames), **extra)
-        elif not isinstance(metric, kind):
-            raise ValueError(f"metric {name} is already registered as a {type(metric).__name__}")
-        return metric
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY) -> int:

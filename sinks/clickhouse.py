@@ -11,22 +11,10 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from pairflow.clock import WALL_CLOCK
 from pairflow.config import StorageSettings
 from pairflow.events import Bar
-from pairflow.metrics import counter, gauge, histogram
+from pairflow.metrics import INGEST_LAG_SECONDS, INGEST_MESSAGES_OUT, INGEST_WRITE_SECONDS
 from pairflow.storage import BatchWriter, Store, connect, table_for
 
 __all__ = ["ClickHouseSink"]
-
-MESSAGES_OUT = counter("pairflow_ingest_messages_out", "Rows the ingest flow handed to the store.", ["table"])
-WRITE_SECONDS = histogram(
-    "pairflow_ingest_write_seconds",
-    "Time to flush one epoch's rows to the store (all tables of one writer partition).",
-    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
-LAG_SECONDS = gauge(
-    "pairflow_ingest_lag_seconds",
-    "Local receive time of the newest row written to a table, subtracted from now.",
-    ["table"],
-)
 
 
 class _ClickHousePartition(StatefulSinkPartition[list[Any], None]):
@@ -84,11 +72,11 @@ class _ClickHousePartition(StatefulSinkPartition[list[Any], None]):
                     stored[table] = writer.flush()
         if not stored:
             return
-        WRITE_SECONDS.observe(time.perf_counter() - started)
+        INGEST_WRITE_SECONDS.observe(time.perf_counter() - started)
         now = WALL_CLOCK.now_ms() / 1000.0
         for table, count in stored.items():
-            MESSAGES_OUT.labels(table).inc(count)
-            LAG_SECONDS.labels(table).set(max(now - self._newest.get(table, 0) / 1000.0, 0.0))
+            INGEST_MESSAGES_OUT.labels(table).inc(count)
+            INGEST_LAG_SECONDS.labels(table).set(max(now - self._newest.get(table, 0) / 1000.0, 0.0))
 
 
 class ClickHouseSink(FixedPartitionedSink[list[Any], None]):

@@ -27,25 +27,21 @@ from confluent_kafka.admin import AdminClient
 from pairflow.config import BrokerSettings
 from pairflow.events import Event, encode
 from pairflow.logs import get_logger
-from pairflow.metrics import counter, gauge
+from pairflow.metrics import (
+    KAFKA_BACKPRESSURE_WAITS,
+    KAFKA_DELIVERY_FAILURES,
+    KAFKA_PRODUCED,
+    KAFKA_PRODUCER_RESETS,
+    KAFKA_QUEUE_DEPTH,
+    KAFKA_RESENT,
+    KAFKA_UNDELIVERED,
+)
 from pairflow.topics import all_topics, ensure_topics, topic_specs
 
 __all__ = ["KafkaSink", "SinkStats"]
 
 _log = get_logger(__name__)
 _librdkafka_log = logging.getLogger("librdkafka")
-
-_PRODUCED = counter("pairflow_kafka_produced", "Messages acknowledged by the broker.", ["topic"])
-_DELIVERY_FAILURES = counter(
-    "pairflow_kafka_delivery_failures", "Delivery attempts that failed (the message is re-sent).", ["topic", "reason"]
-)
-_BACKPRESSURE_WAITS = counter(
-    "pairflow_kafka_backpressure_waits", "Times produce blocked because the local buffer was full."
-)
-_QUEUE_DEPTH = gauge("pairflow_kafka_queue_depth", "Messages handed to the producer and not yet acknowledged.")
-_RESETS = counter("pairflow_kafka_producer_resets", "Times the producer was rebuilt to re-send stuck messages.")
-_RESENT = counter("pairflow_kafka_resent", "Messages sent again after a producer rebuild.")
-_UNDELIVERED = counter("pairflow_kafka_undelivered", "Messages still unacknowledged when a sink was closed.")
 
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 _RESET_RETRY_S = 1.0
@@ -121,7 +117,7 @@ class KafkaSink:
         seq = self._next_seq
         self._next_seq += 1
         self._pending[seq] = (topic, key, value)
-        _QUEUE_DEPTH.inc()
+        KAFKA_QUEUE_DEPTH.inc()
         self._send(seq)
         self._service(0)
 
@@ -147,7 +143,7 @@ class KafkaSink:
         remaining = self.flush(timeout_s)
         self._closed = True
         if remaining:
-            _UNDELIVERED.inc(remaining)
+            KAFKA_UNDELIVERED.inc(remaining)
             _log.error("kafka sink closed with undelivered messages", undelivered=remaining)
         self._producer.purge(in_queue=True, in_flight=True, blocking=False)
         self._producer.poll(0)
@@ -161,7 +157,7 @@ class KafkaSink:
 
     def _wait_for_space(self) -> None:
         self.stats.backpressure_waits += 1
-        _BACKPRESSURE_WAITS.inc()
+        KAFKA_BACKPRESSURE_WAITS.inc()
         _log.warning("kafka buffer full, blocking producer", buffered=len(self._pending))
         while len(self._pending) >= self.max_buffered:
             self._service(_SERVICE_INTERVAL_S)
@@ -180,7 +176,7 @@ class KafkaSink:
                 return
             except BufferError:
                 self.stats.backpressure_waits += 1
-                _BACKPRESSURE_WAITS.inc()
+                KAFKA_BACKPRESSURE_WAITS.inc()
                 self._service(_SERVICE_INTERVAL_S)
                 if self._generation != generation:
                     return
@@ -190,15 +186,15 @@ class KafkaSink:
             entry = self._pending.pop(seq, None)
             if entry is not None:
                 self.stats.produced += 1
-                _PRODUCED.labels(entry[0]).inc()
-                _QUEUE_DEPTH.dec()
+                KAFKA_PRODUCED.labels(entry[0]).inc()
+                KAFKA_QUEUE_DEPTH.dec()
             return
         if generation != self._generation or error.code() in _PURGED:
             return
         entry = self._pending.get(seq)
         topic = entry[0] if entry else ""
         self.stats.delivery_failures += 1
-        _DELIVERY_FAILURES.labels(topic, error.name()).inc()
+        KAFKA_DELIVERY_FAILURES.labels(topic, error.name()).inc()
         if not self._reset_needed:
             _log.error("kafka delivery failed, will rebuild producer and re-send", topic=topic, error=error.str())
             self._reset_needed = True
@@ -226,11 +222,11 @@ class KafkaSink:
         self._ensure_topics(_TOPIC_TIMEOUT_ON_RESET_S)
         self._producer = Producer(self._config)
         self.stats.resets += 1
-        _RESETS.inc()
+        KAFKA_PRODUCER_RESETS.inc()
         _log.warning("kafka producer rebuilt", reason=self._reset_reason, resending=len(self._pending))
         for seq in sorted(self._pending):
             self.stats.resent += 1
-            _RESENT.inc()
+            KAFKA_RESENT.inc()
             self._send(seq)
 
     def _ensure_topics(self, timeout_s: float) -> None:

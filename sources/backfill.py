@@ -20,16 +20,12 @@ from pairflow.clock import WALL_CLOCK
 from pairflow.config import StorageSettings
 from pairflow.hyperliquid.client import InfoClient
 from pairflow.logs import get_logger
-from pairflow.metrics import counter
+from pairflow.metrics import BACKFILL_ROWS, BACKFILL_SKIPPED_PAGES
 from pairflow.storage import BatchWriter, Store
 from sources.pager import HistoryPager, candle_pager, funding_pager
 
 __all__ = ["BackfillReport", "Progress", "backfill"]
 
-_ROWS = counter("pairflow_backfill_rows", "Rows fetched by REST backfill.", ["table"])
-_SKIPPED = counter(
-    "pairflow_backfill_skipped_pages", "Backfill pages skipped because they could not be parsed.", ["table"]
-)
 _log = get_logger(__name__)
 
 Progress = Callable[[str, str, int, int, int], None]
@@ -126,14 +122,14 @@ class _Table:
             report.requests += 1
             if window.rows is None:
                 report.skipped_pages += 1
-                _SKIPPED.labels(self.name).inc()
+                BACKFILL_SKIPPED_PAGES.labels(self.name).inc()
                 _log.error("backfill page skipped", coin=coin, table=self.name, start_ms=window.start_ms,
                            end_ms=window.end_ms, error=window.error)
             else:
                 self.writer.add_many(window.rows)
                 self.writer.flush()
                 rows += len(window.rows)
-                _ROWS.labels(self.name).inc(len(window.rows))
+                BACKFILL_ROWS.labels(self.name).inc(len(window.rows))
             if progress is not None:
                 progress(coin, self.name, min(window.end_ms + 1, end_ms) - start_ms, total, rows)
         return rows

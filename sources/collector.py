@@ -46,7 +46,7 @@ from pairflow.events import Event
 from pairflow.hyperliquid import parse
 from pairflow.hyperliquid.client import InfoClient
 from pairflow.logs import get_logger
-from pairflow.metrics import histogram
+from pairflow.metrics import COLLECTOR_LAG_SECONDS
 from sources.frames import FrameParser
 from sources.gaps import UNFILLABLE_STREAMS, GapTracker, LastTrade
 from sources.output import Emit, Output
@@ -56,12 +56,6 @@ from sources.ws_session import WsSession
 __all__ = ["Collector", "top_coins"]
 
 _log = get_logger(__name__)
-_LAG = histogram(
-    "pairflow_collector_lag_seconds",
-    "Receive time minus exchange time of WebSocket events, both on the clock the exchange stamps with.",
-    ["channel"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
-)
 _EXCHANGE_STAMPED = frozenset(("trades", "l2Book", "bbo"))
 _STAMPED_NOW = frozenset(("l2Book", "bbo"))  # stamped with the exchange's current time, not a past trade's
 
@@ -245,7 +239,7 @@ class Collector:
             events = self.gaps.fresh(events)
             stamped = not replayed
         if stamped:
-            lag = _LAG.labels(channel)
+            lag = COLLECTOR_LAG_SECONDS.labels(channel)
             for event in events:
                 lag.observe(max(0, recv_ts - event.ts) / 1000)
         for event in events:

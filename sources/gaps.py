@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from pairflow.events import Gap, Trade
 from pairflow.logs import get_logger
-from pairflow.metrics import counter
+from pairflow.metrics import COLLECTOR_GAPS
 from sources.output import Output
 
 __all__ = ["REPLAY_COVERS", "UNFILLABLE_STREAMS", "GapTracker", "LastTrade", "TradeGap", "newest", "trade_gap"]
@@ -27,9 +27,6 @@ __all__ = ["REPLAY_COVERS", "UNFILLABLE_STREAMS", "GapTracker", "LastTrade", "Tr
 UNFILLABLE_STREAMS = ("l2Book", "bbo", "activeAssetCtx")
 REPLAY_COVERS = "covered by the trades replayed on resubscribe"
 
-_GAPS = counter(
-    "pairflow_collector_gaps", "Missed spans of a stream, by whether REST filled them.", ["stream", "filled"]
-)
 _log = get_logger(__name__)
 
 
@@ -171,7 +168,7 @@ class GapTracker:
             ts=now,
             recv_ts=now,
         )
-        _GAPS.labels(stream, str(filled).lower()).inc()
+        COLLECTOR_GAPS.labels(stream, str(filled).lower()).inc()
         _log.warning(
             "market data gap", coin=coin, stream=stream, start_ts=start_ts, end_ts=end_ts, filled=filled, reason=reason
         )

@@ -32,7 +32,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from pairflow.events import TOPIC_OF, Event, Trade, decoder, encode
 from pairflow.logs import get_logger
-from pairflow.metrics import counter
+from pairflow.metrics import JOURNAL_BYTES_WRITTEN
 from sources.gaps import LastTrade, newest
 
 __all__ = ["SEGMENT_BYTES", "Journal"]
@@ -44,7 +44,6 @@ _SUFFIX = ".journal"
 _TRADES = TOPIC_OF[Trade].encode()
 
 _log = get_logger(__name__)
-_WRITTEN = counter("pairflow_journal_bytes_written", "Bytes appended to the embedded-mode journal.")
 
 Record = tuple[str, bytes, None, int]
 
@@ -188,7 +187,7 @@ class Journal(FixedPartitionedSource[Record, int]):
                 self._roll()
             os.write(self._fd, record)
             self._size += len(record)
-        _WRITTEN.inc(len(record))
+        JOURNAL_BYTES_WRITTEN.inc(len(record))
 
     def close(self) -> None:
         """Mark the end of input: the flow finishes once it has read everything written."""

@@ -26,18 +26,11 @@ from confluent_kafka.admin import AdminClient
 
 from pairflow.events import MARKET_TOPICS
 from pairflow.logs import get_logger
-from pairflow.metrics import counter, gauge
+from pairflow.metrics import INGEST_CONSUMER_LAG, INGEST_SOURCE_ERRORS
 
 __all__ = ["CONSUMER_CONFIG", "MarketDataSource", "market_data_source"]
 
 log = get_logger(__name__)
-
-SOURCE_ERRORS = counter("pairflow_ingest_source_errors", "Errors reported by the Kafka consumer (e.g. broker down).")
-CONSUMER_LAG = gauge(
-    "pairflow_ingest_consumer_lag_messages",
-    "Messages on the broker not yet read, per topic partition (from the last fetch).",
-    ["topic", "partition"],
-)
 
 CONSUMER_CONFIG: dict[str, str] = {
     # Fetch eagerly: the default 500 ms fetch wait caps throughput on small partitions.
@@ -65,7 +58,7 @@ class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
         self._batch_size = batch_size
         self._tail = tail
         self._at_end = False
-        self._lag = CONSUMER_LAG.labels(topic, str(partition))
+        self._lag = INGEST_CONSUMER_LAG.labels(topic, str(partition))
         self._position = TopicPartition(topic, partition)
 
     def next_batch(self) -> list[RawRecord]:
@@ -80,7 +73,7 @@ class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
                 if error.code() == KafkaError._PARTITION_EOF:
                     self._at_end = not self._tail
                     continue
-                SOURCE_ERRORS.inc()
+                INGEST_SOURCE_ERRORS.inc()
                 log.warning("kafka consumer error", topic=topic, partition=partition, error=error.str())
                 continue
             last = message.offset()

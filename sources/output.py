@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from pairflow.events import TOPIC_OF, Event
 from pairflow.logs import get_logger
-from pairflow.metrics import counter
+from pairflow.metrics import COLLECTOR_LAST_EVENT, COLLECTOR_MALFORMED, COLLECTOR_MESSAGES_IN, COLLECTOR_MESSAGES_OUT
 
 __all__ = ["Emit", "Output"]
 
@@ -22,12 +22,9 @@ Emit = Callable[[str, str, Event], None]
 """The collector's output: ``emit(topic, key, event)``; key is the coin (``"*"`` for the fee schedule)."""
 
 _log = get_logger("sources.collector")
-_IN = counter("pairflow_collector_messages_in", "WebSocket frames and REST answers received.", ["channel"])
-_OUT = counter("pairflow_collector_messages_out", "Events handed to emit.", ["topic"])
-_MALFORMED = counter(
-    "pairflow_collector_malformed", "Frames or records skipped because they could not be parsed.", ["channel"]
-)
 _RAW_SHOWN = 500
+# Events on these topics say something about the stream, not the market: they do not count as data.
+_NOT_DATA = frozenset({"md.gaps", "md.fees"})
 
 
 class Output:
@@ -49,17 +46,20 @@ class Output:
     def received(self, channel: str) -> None:
         """Count one frame or REST answer of ``channel``."""
         self.frames_in[channel] += 1
-        _IN.labels(channel).inc()
+        COLLECTOR_MESSAGES_IN.labels(channel).inc()
 
     def emit(self, event: Event) -> None:
         """Hand ``event`` to emit on its topic, keyed by its coin."""
         topic = TOPIC_OF[type(event)]
         self._emit(topic, getattr(event, "coin", "*"), event)
         self.events_out[topic] += 1
-        _OUT.labels(topic).inc()
+        coin = getattr(event, "coin", "")
+        if coin and topic not in _NOT_DATA:
+            COLLECTOR_LAST_EVENT.labels(coin).set_to_current_time()
+        COLLECTOR_MESSAGES_OUT.labels(topic).inc()
 
     def skip(self, channel: str, raw: str, reason: str) -> None:
         """Count and log a frame or answer that could not be used, with the start of its raw text."""
         self.malformed[channel] += 1
-        _MALFORMED.labels(channel).inc()
+        COLLECTOR_MALFORMED.labels(channel).inc()
         _log.error("skipped malformed market data", channel=channel, reason=reason, raw=raw[:_RAW_SHOWN])

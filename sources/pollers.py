@@ -22,14 +22,13 @@ from pairflow.errors import ParseError
 from pairflow.hyperliquid import parse
 from pairflow.hyperliquid.client import HyperliquidError, InfoClient
 from pairflow.logs import get_logger
-from pairflow.metrics import counter
+from pairflow.metrics import COLLECTOR_REST_ERRORS
 from sources.output import Output
 from sources.pager import HistoryPager, candle_pager, funding_pager, interval_ms
 
 __all__ = ["RestPollers", "every"]
 
 _log = get_logger("sources.collector")
-_REST_ERRORS = counter("pairflow_collector_rest_errors", "REST requests that failed after retries.", ["request"])
 _FUNDING_LOOKBACK_MS = 2 * 3_600_000
 _RAW_SHOWN = 500
 
@@ -152,5 +151,5 @@ class RestPollers:
         return raw
 
     def _failed(self, request: str, error: HyperliquidError) -> None:
-        _REST_ERRORS.labels(request).inc()
+        COLLECTOR_REST_ERRORS.labels(request).inc()
         _log.error("REST request failed", request=request, error=str(error))

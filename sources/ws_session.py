@@ -24,12 +24,11 @@ from typing import Any
 from pairflow.config import CollectorSettings
 from pairflow.hyperliquid.client import HyperliquidError, WsConnection
 from pairflow.logs import get_logger
-from pairflow.metrics import counter
+from pairflow.metrics import COLLECTOR_RECONNECTS
 
 __all__ = ["WsSession"]
 
 _log = get_logger(__name__)
-_RECONNECTS = counter("pairflow_collector_reconnects", "WebSocket reconnections after a drop or a stale stream.")
 
 
 class WsSession:
@@ -96,7 +95,7 @@ class WsSession:
                 lost = True
                 self.on_lost()
             self.reconnects += 1
-            _RECONNECTS.inc()
+            COLLECTOR_RECONNECTS.inc()
             delay = min(self.settings.reconnect_backoff_max_s, self.settings.reconnect_backoff_s * 2**attempt)
             attempt += 1
             try:

@@ -13,13 +13,11 @@ from typing import Any, Protocol
 
 from pairflow.clock import Clock
 from pairflow.logs import get_logger
-from pairflow.metrics import counter
+from pairflow.metrics import VENUE_DRIVER_ERRORS, VENUE_DRIVER_STEPS
 
 __all__ = ["DriverLoop", "MarketDriver"]
 
 _log = get_logger("venue.driver_loop")
-_STEPS = counter("pairflow_venue_driver_steps", "Market-driver steps run by the venue.")
-_STEP_ERRORS = counter("pairflow_venue_driver_errors", "Market-driver steps that raised and were skipped.")
 
 
 class MarketDriver(Protocol):
@@ -84,10 +82,10 @@ class DriverLoop:
                     self.driver.step(self.engine, now_ms)
             except Exception as error:  # one bad step must not stop the market
                 self.errors += 1
-                _STEP_ERRORS.inc()
+                VENUE_DRIVER_ERRORS.inc()
                 _log.error("venue step failed", sim_ms=now_ms, error=repr(error))
         self.steps += 1
-        _STEPS.inc()
+        VENUE_DRIVER_STEPS.inc()
 
     def run_due(self) -> int:
         """Run every step due up to the clock's current time; return how many ran."""

@@ -18,7 +18,7 @@ from pairflow.clock import WALL_CLOCK, SimulatedClock
 from pairflow.config import MetricsSettings, StorageSettings, VenueSettings
 from pairflow.errors import ConfigError
 from pairflow.logs import get_logger
-from pairflow.metrics import counter, gauge, serve_metrics, stop_metrics
+from pairflow.metrics import VENUE_SIM_TIME_MS, VENUE_SNAPSHOTS, VENUE_SNAPSHOT_SECONDS, serve_metrics, stop_metrics
 from pairflow.runtime import tune_gc_for_throughput
 from venue.driver_loop import DriverLoop
 from venue.engine import Engine
@@ -43,9 +43,6 @@ from venue.universe import Universe, default_universe, load_universe
 __all__ = ["VenueOptions", "VenueService", "build_market", "parse_funding"]
 
 _log = get_logger("venue.service")
-_SNAPSHOTS = counter("pairflow_venue_snapshots", "Venue state snapshots written to the data directory.")
-_SNAPSHOT_SECONDS = gauge("pairflow_venue_snapshot_seconds", "Wall seconds the last venue snapshot took.")
-_SIM_TIME = gauge("pairflow_venue_sim_time_ms", "Simulated venue time in epoch milliseconds.")
 _STARTUP_TIMEOUT_S = 15.0
 
 
@@ -265,8 +262,8 @@ class VenueService:
         with self.engine.lock:
             blob = self.snapshots.encode(VenueState(self.engine, self.nonces, self.driver, WALL_CLOCK.now_ms()))
         path = self.snapshots.write(blob)
-        _SNAPSHOTS.inc()
-        _SNAPSHOT_SECONDS.set(time.monotonic() - started)
+        VENUE_SNAPSHOTS.inc()
+        VENUE_SNAPSHOT_SECONDS.set(time.monotonic() - started)
         return path
 
     def _start_ms(self) -> int:
@@ -319,6 +316,6 @@ class VenueService:
         while not self._stop_snapshots.wait(self.options.venue.snapshot_interval_s):
             try:
                 self.save_snapshot()
-                _SIM_TIME.set(self.engine.now_ms)
+                VENUE_SIM_TIME_MS.set(self.engine.now_ms)
             except Exception as error:  # a failed periodic save must not stop the venue
                 _log.error("venue snapshot failed", error=repr(error), data_dir=str(self.options.venue.data_dir))

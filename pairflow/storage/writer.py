@@ -31,7 +31,16 @@ import msgspec
 from pairflow.config import StorageSettings
 from pairflow.errors import RejectedRowsError, StorageError
 from pairflow.logs import get_logger
-from pairflow.metrics import counter, gauge, histogram
+from pairflow.metrics import (
+    STORAGE_BUFFERED_ROWS,
+    STORAGE_FLUSH_SECONDS,
+    STORAGE_ROWS_REJECTED,
+    STORAGE_ROWS_REPLAYED,
+    STORAGE_ROWS_RETRIED,
+    STORAGE_ROWS_SPILLED,
+    STORAGE_ROWS_WRITTEN,
+    STORAGE_SPILL_FAILURES,
+)
 from pairflow.storage.spill import Batch, SpillDirectory
 from pairflow.storage.store import Store
 
@@ -39,27 +48,6 @@ __all__ = ["BatchWriter"]
 
 _RETRY_INTERVAL_S = 1.0
 _log = get_logger(__name__)
-
-_ROWS_WRITTEN = counter("pairflow_storage_rows_written", "Rows inserted into the store.", ["table"])
-_ROWS_RETRIED = counter("pairflow_storage_rows_retried", "Rows whose insert was retried after a failure.", ["table"])
-_ROWS_SPILLED = counter(
-    "pairflow_storage_rows_spilled", "Rows saved to spill files while the store was down.", ["table"]
-)
-_ROWS_REPLAYED = counter("pairflow_storage_rows_replayed", "Rows inserted from spill files.", ["table"])
-_ROWS_REJECTED = counter(
-    "pairflow_storage_rows_rejected", "Rows the store rejected (bad values), saved under spill_dir/<table>/rejected.",
-    ["table"],
-)
-_SPILL_FAILURES = counter("pairflow_storage_spill_failures", "Batches that could not be spilled to disk.", ["table"])
-_FLUSH_SECONDS = histogram(
-    "pairflow_storage_flush_seconds",
-    "Time to insert one batch (including retries).",
-    ["table"],
-    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
-)
-_BUFFERED_ROWS = gauge(
-    "pairflow_storage_buffered_rows", "Rows held in memory by writers (buffer + unsaved).", ["table"]
-)
 
 
 class BatchWriter:
@@ -442,14 +430,14 @@ class BatchWriter:
 
 class _Metrics:
     def __init__(self, table: str) -> None:
-        self.written = _ROWS_WRITTEN.labels(table)
-        self.retried = _ROWS_RETRIED.labels(table)
-        self.spilled = _ROWS_SPILLED.labels(table)
-        self.replayed = _ROWS_REPLAYED.labels(table)
-        self.rejected = _ROWS_REJECTED.labels(table)
-        self.spill_failures = _SPILL_FAILURES.labels(table)
-        self.flush_seconds = _FLUSH_SECONDS.labels(table)
-        self.buffered = _BUFFERED_ROWS.labels(table)
+        self.written = STORAGE_ROWS_WRITTEN.labels(table)
+        self.retried = STORAGE_ROWS_RETRIED.labels(table)
+        self.spilled = STORAGE_ROWS_SPILLED.labels(table)
+        self.replayed = STORAGE_ROWS_REPLAYED.labels(table)
+        self.rejected = STORAGE_ROWS_REJECTED.labels(table)
+        self.spill_failures = STORAGE_SPILL_FAILURES.labels(table)
+        self.flush_seconds = STORAGE_FLUSH_SECONDS.labels(table)
+        self.buffered = STORAGE_BUFFERED_ROWS.labels(table)
 
 
 def _concatenate(parts: list[list[Sequence[Any]]], width: int) -> list[Sequence[Any]]:
