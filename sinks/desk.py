@@ -25,7 +25,8 @@ from operators.order_rules import AssetRules
 from operators.orders import cloid_for
 from operators.pnl_ledger import PnlLedger
 from operators.portfolio_risk import PortfolioRisk
-from operators.reconcile import fills_from_wire, funding_from_wire, mismatches, open_orders_from_wire, positions_from_wire
+from operators.reconcile import mismatches
+from pairflow.hyperliquid.user_parse import fills_from_wire, funding_from_wire, open_orders_from_wire, positions_from_wire
 from operators.risk_checks import PreTrade, in_position
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.events import (

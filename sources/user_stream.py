@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from operators.reconcile import fills_from_wire
+from pairflow.hyperliquid.user_parse import fills_from_wire
 from pairflow.clock import WALL_CLOCK
 from pairflow.errors import ParseError
 from pairflow.events import Fill, FundingPayment, Order

@@ -12,8 +12,9 @@ from operators.netting import NetTargets, SpreadTarget, size_spread
 from operators.order_rules import AssetRules, UnknownCoinError
 from operators.orders import OrderTracker, cloid_for
 from operators.pnl_ledger import PnlLedger
-from operators.reconcile import (
-    fills_from_wire, funding_from_wire, mismatches, open_orders_from_wire, positions_from_wire,
+from operators.reconcile import mismatches
+from pairflow.hyperliquid.user_parse import (
+    fills_from_wire, funding_from_wire, open_orders_from_wire, positions_from_wire,
 )
 from operators.risk_checks import OrderCheck, PreTrade, RiskLimits, in_position, pre_trade
 from pairflow.errors import ParseError
