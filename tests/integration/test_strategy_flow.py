@@ -8,7 +8,7 @@ from pathlib import Path
 import bytewax.operators as op
 import pytest
 from bytewax.dataflow import Dataflow
-from bytewax.testing import TestingSink, TestingSource, run_main
+from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from flows.ingest import prepare_recovery
 from flows.strategy import resolve_spreads, strategy_stage, universe_pairs
@@ -145,3 +145,15 @@ def test_the_universe_is_the_newest_scans_accepted_spreads_else_the_configured_p
         ])
     assert universe_pairs(configured, store) == ["AAVE/UNI/LINK", "UNI/AAVE"]
     assert universe_pairs(configured.model_copy(update={"universe": "config"}), store) == ["BTC/ETH"]
+
+
+def test_two_workers_split_the_spreads_and_give_the_same_signals() -> None:
+    items = keyed(market_bars(100))
+    flow = Dataflow("strategy_two_workers")
+    captured: list = []
+    # One worker reads the input; keyed state sends every spread to the worker that owns it.
+    stream = op.input("bars", flow, TestingSource(items, batch_size=50))
+    op.output("out", strategy_stage("strategy", stream, SPREADS, SETTINGS), TestingSink(captured))
+    cluster_main(flow, [], 0, worker_count_per_proc=2)
+    two = [signal for _, batch in captured for signal in batch]
+    assert two and ordered(two) == ordered(run_flow(items))

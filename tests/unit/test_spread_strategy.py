@@ -254,3 +254,14 @@ def test_leg_merger_holds_without_limit_until_every_leg_was_seen_and_again_after
     silent = LegMerger(LEGS, hold_ms=0, max_held=5)
     out = [b for minute in range(8) for b in silent.update(bar("ETH", t0 + minute * 60_000, 100.0))]
     assert [b.ts for b in out] == [t0, t0 + 60_000, t0 + 120_000]
+
+
+def test_the_kalman_rule_trades_bands_on_the_standardised_forecast_error() -> None:
+    kalman_rule = BASE.model_copy(update={"rule": "kalman", "entry_z": 1.0, "exit_z": 0.2})
+    out = signals(run(SpreadStrategy(LEGS, kalman_rule), cointegrated_bars(LEGS, 600, seed=17)))
+    entries = [s for s in out if s.reason.startswith("entry")]
+    assert entries
+    for signal in entries:
+        error_z = signal.features["error_z"]
+        assert abs(error_z) >= 1.0 and (signal.target > 0) == (error_z < 0)
+    assert out != signals(run(SpreadStrategy(LEGS, BASE), cointegrated_bars(LEGS, 600, seed=17)))
