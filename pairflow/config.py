@@ -290,7 +290,12 @@ class StrategySettings(_Section):
         default=2.0, ge=0, description="Half-spread assumed for a leg whose book has not been seen yet, basis points."
     )
     heartbeat_rows: int = Field(
-        default=60, ge=0, description="Also emit a 'hold' signal every this many rows without a change; 0 = only changes."
+        default=5,
+        ge=0,
+        description=(
+            "Also emit a 'hold' signal every this many rows without a change (0 = only changes); with 1m bars the "
+            "default keeps a spread from looking silent to the 15-minute no-signal alert."
+        ),
     )
     meta_label: bool = Field(default=False, description="Meta-label classifier on triple-barrier outcomes.")
     meta_mode: Literal["gate", "size"] = Field(
