@@ -13,7 +13,9 @@ from app.options import ConfigOption
 from pairflow.config import load_settings
 from pairflow.storage.backup import backup as backup_store
 from pairflow.storage.backup import restore as restore_store
-from pairflow.storage.migrations import applied_versions, load_migrations
+from pairflow.errors import ConfigError
+from pairflow.storage.cluster import check_cluster_name
+from pairflow.storage.migrations import applied_versions, load_migrations, migration_ddl
 from pairflow.storage.store import Store, connect
 
 __all__ = ["register"]
@@ -22,10 +24,25 @@ db_app = typer.Typer(help="Create and inspect the ClickHouse / chDB store.", no_
 
 
 @db_app.command("init")
-def init(config: ConfigOption = None) -> None:
+def init(
+    config: ConfigOption = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Create the cluster form: replicated *_local tables under Distributed ones, ON CLUSTER NAME."),
+    ] = None,
+    print_sql: Annotated[
+        bool, typer.Option("--print-sql", help="Print the DDL of every migration (in cluster form with --cluster) instead of running it.")
+    ] = False,
+) -> None:
     """Apply pending schema migrations from infra/clickhouse/ (idempotent: a second run changes nothing)."""
+    if print_sql:
+        for statement in migration_ddl(cluster):
+            typer.echo(f"{statement};")
+        return
     with _open(config) as store:
-        applied = store.init_schema()
+        if cluster is not None and store.embedded:
+            raise ConfigError(f"--cluster needs a ClickHouse server; storage.dsn names {store.location}")
+        applied = store.init_schema(cluster=check_cluster_name(cluster) if cluster is not None else None)
     if applied:
         typer.echo(f"{store.location}: applied migrations {', '.join(f'{v:04d}' for v in applied)}")
     else:

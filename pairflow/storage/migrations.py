@@ -14,8 +14,9 @@ from pathlib import Path
 
 from pairflow.clock import WALL_CLOCK
 from pairflow.errors import StorageError
+from pairflow.storage.cluster import cluster_statements
 
-__all__ = ["MIGRATIONS_DIR", "Migration", "apply_migrations", "applied_versions", "load_migrations", "split_statements"]
+__all__ = ["MIGRATIONS_DIR", "Migration", "apply_migrations", "applied_versions", "load_migrations", "migration_ddl", "split_statements"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "infra" / "clickhouse"
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -68,15 +69,22 @@ def split_statements(sql: str) -> list[str]:
     return [statement.strip() for statement in kept.split(";") if statement.strip()]
 
 
-def applied_versions(store) -> dict[int, tuple[str, str, int]]:
-    """Return ``{version: (name, checksum, applied_ts)}`` of migrations already applied."""
-    store.command(_BOOTSTRAP)
+def migration_ddl(cluster: str | None = None, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Return every statement a fresh store runs (the record table, then each migration), in cluster form with ``cluster``."""
+    statements = [_BOOTSTRAP.strip()] + [statement for migration in load_migrations(directory) for statement in migration.statements()]
+    return cluster_statements(statements, cluster) if cluster else statements
+
+
+def applied_versions(store, cluster: str | None = None) -> dict[int, tuple[str, str, int]]:
+    """Return ``{version: (name, checksum, applied_ts)}`` of migrations already applied (creating the record table)."""
+    for statement in cluster_statements([_BOOTSTRAP], cluster) if cluster else [_BOOTSTRAP]:
+        store.command(statement)
     rows = store.query("SELECT version, name, checksum, applied_ts FROM schema_migrations FINAL ORDER BY version")
     return {int(version): (name, checksum, int(applied_ts)) for version, name, checksum, applied_ts in rows}
 
 
-def apply_migrations(store, directory: Path = MIGRATIONS_DIR) -> list[int]:
-    """Apply every migration not yet recorded and return the versions applied now.
+def apply_migrations(store, directory: Path = MIGRATIONS_DIR, cluster: str | None = None) -> list[int]:
+    """Apply every migration not yet recorded and return the versions applied now (in cluster form with ``cluster``).
 
     Raises
     ------
@@ -84,7 +92,7 @@ def apply_migrations(store, directory: Path = MIGRATIONS_DIR) -> list[int]:
         When a statement fails (naming the file), or when an applied file was
         edited afterwards (its checksum changed) — add a new migration instead.
     """
-    done = applied_versions(store)
+    done = applied_versions(store, cluster)
     newly_applied = []
     for migration in load_migrations(directory):
         if migration.version in done:
@@ -95,7 +103,8 @@ def apply_migrations(store, directory: Path = MIGRATIONS_DIR) -> list[int]:
                     f" (checksum {recorded} recorded, {migration.checksum} now); add a new migration instead"
                 )
             continue
-        for statement in migration.statements():
+        statements = migration.statements()
+        for statement in cluster_statements(statements, cluster) if cluster else statements:
             try:
                 store.command(statement)
             except StorageError as error:

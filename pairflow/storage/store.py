@@ -210,24 +210,28 @@ class Store:
         return [row[0] for row in rows]
 
     def is_replacing(self, table: str) -> bool:
-        """Return True when the table collapses duplicates (a ReplacingMergeTree)."""
+        """Return True when the table collapses duplicates (a ReplacingMergeTree, or a Distributed table over one)."""
+        from pairflow.storage.views import deduplicates
+
         if table not in self._replacing:
-            rows = self.query(
-                "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = {table:String}",
-                {"table": table},
-            )
-            if not rows:
+            engines = dict(self.query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()"))
+            if table not in engines:
                 raise StorageError(f"table {table!r} does not exist in {self.location}; run `pairflow db init`")
-            self._replacing[table] = "ReplacingMergeTree" in rows[0][0]
+            self._replacing[table] = deduplicates(table, engines)
         return self._replacing[table]
 
-    def init_schema(self) -> list[int]:
-        """Apply pending migrations from infra/clickhouse/, bring the ``_v`` views up to date, return the versions applied now."""
+    def init_schema(self, cluster: str | None = None) -> list[int]:
+        """Apply pending migrations from infra/clickhouse/, bring the ``_v`` views up to date, return the versions applied now.
+
+        With ``cluster``, the migrations run in their cluster form
+        (`pairflow.storage.cluster`): replicated local tables under Distributed
+        ones, every statement ``ON CLUSTER``.
+        """
         from pairflow.storage.migrations import apply_migrations
         from pairflow.storage.views import sync_views
 
-        applied = apply_migrations(self)
-        sync_views(self)
+        applied = apply_migrations(self, cluster=cluster)
+        sync_views(self, cluster)
         return applied
 
     def ping(self) -> bool:
