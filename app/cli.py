@@ -31,6 +31,7 @@ from typer.core import TyperGroup
 
 from app.commands import (
     alertmanager,
+    api,
     backfill,
     collect,
     config,
@@ -86,7 +87,7 @@ app = typer.Typer(
 
 for command_group in (
     config, db, demo, collect, backfill, data, ingest, scan, strategy, venue, dashboards, alertmanager, logs, keys,
-    trade,
+    trade, api,
 ):
     command_group.register(app)
 

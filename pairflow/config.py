@@ -28,6 +28,7 @@ from pairflow.redaction import REDACTED, is_secret_name, redact_url_passwords
 
 __all__ = [
     "AlertingSettings",
+    "ApiSettings",
     "BrokerSettings",
     "CollectorSettings",
     "ExecutionSettings",
@@ -400,6 +401,24 @@ class ExecutionSettings(_Section):
     )
 
 
+class ApiSettings(_Section):
+    """The REST/WebSocket API and the web UI it serves (`pairflow api`, and in-process in the demo)."""
+
+    host: str = Field(default="127.0.0.1", description="Address to listen on; 127.0.0.1 keeps the API local.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port to listen on; 0 picks a free one.")
+    reads_need_token: bool = Field(
+        default=False, description="Also require the token for reads and streams (state changes always need it)."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed cross-origin requests; empty keeps CORS closed."
+    )
+    tls_cert: Path | None = Field(default=None, description="PEM certificate: serve HTTPS (needs tls_key too).")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
+    ws_queue_size: int = Field(
+        default=256, ge=1, le=100_000, description="Messages a WebSocket client may fall behind before it is disconnected."
+    )
+
+
 class SecretSettings(_Section):
     """Credentials; never printed or logged. Prefer environment variables for these."""
 
@@ -412,7 +431,7 @@ class SecretSettings(_Section):
     )
     keystore_passphrase: SecretStr | None = Field(default=None, description="Passphrase unlocking keystore_path.")
     api_token: SecretStr | None = Field(
-        default=None, description="Bearer token the REST API requires for anything that changes state."
+        default=None, description="Bearer token the REST API requires for anything that changes state (at least 16 characters)."
     )
 
 
@@ -435,6 +454,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Prometheus metrics endpoint.")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Structured logging.")
     alerting: AlertingSettings = Field(default_factory=AlertingSettings, description="Alertmanager for pf.alerts.")
+    api: ApiSettings = Field(default_factory=ApiSettings, description="REST/WebSocket API and web UI.")
     secrets: SecretSettings = Field(default_factory=SecretSettings, description="Credentials (redacted on output).")
 
     @classmethod

@@ -29,6 +29,7 @@ from operators.reconcile import mismatches
 from pairflow.hyperliquid.user_parse import fills_from_wire, funding_from_wire, open_orders_from_wire, positions_from_wire
 from operators.risk_checks import PreTrade, in_position
 from pairflow.clock import WALL_CLOCK, Clock
+from pairflow.control import Control
 from pairflow.events import (
     Alert, AssetContext, Bar, BookSnapshot, Event, Fill, Funding, OrderIntent, Pnl, RiskMetric,
     Signal,
@@ -61,7 +62,8 @@ class Desk:
 
     def __init__(self, router: OrderRouter, account: AccountView, rules: AssetRules, *, capital: float,
                  control_dir: Path | None = None, clock: Clock = WALL_CLOCK, reconcile_interval_s: float = 5.0,
-                 bar_interval: str = "1s", max_var_99: float = 0.0) -> None:
+                 bar_interval: str = "1s", max_var_99: float = 0.0,
+                 control: Control | None = None) -> None:
         self.router = router
         self.account = account
         self.rules = rules
@@ -85,6 +87,8 @@ class Desk:
         self.unreachable = ""
         self._alerted = False
         self._last_pull = 0.0
+        self.control = control
+        self._flattens_seen = control.state().flatten_requests if control is not None else 0
 
     # ---- state ------------------------------------------------------------------------------------
 
@@ -176,6 +180,8 @@ class Desk:
             return []
         entering = abs(signal.target) > abs(previous) or signal.target * previous < 0
         reason = self.halted or self.blocked
+        if not reason and self.control is not None and not self.control.entries_allowed():
+            reason = "paused by the operator"
         if entering and reason:
             return [self._refused(signal, f"entries_blocked: {reason}")]
         if any(coin not in self.marks for coin in signal.legs):
@@ -225,6 +231,10 @@ class Desk:
         out: list[Event] = []
         if not self.halted and self.control_dir is not None and (self.control_dir / KILL_FILE).exists():
             out += self.flatten("killed by `pairflow kill`")
+        if self.control is not None and self.control.state().flatten_requests > self._flattens_seen:
+            self._flattens_seen = self.control.state().flatten_requests
+            out += self.flatten("flattened by the operator")
+            self.halted = ""  # the control keeps entries paused (or halted) until the operator resumes
         now = max(self.seen_ms.values(), default=0)
         day_pnl = self._portfolio_equity() - self.day_start_equity
         for pair in list(self.opened_ms):

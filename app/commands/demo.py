@@ -26,12 +26,14 @@ from rich.table import Table
 from app.coins import ensure_listed
 from app.commands.scan import record_scan, stored_candles
 from app.options import ConfigOption, override_collector, usable_directory
+from app.runners.api import api_server
 from app.runners.embedded import EmbeddedIngest
 from app.runners.trading import desk_factory
 from flows.execution import chain_trading
 from flows.strategy import resolve_spreads, universe_pairs
 from operators.scan import ScanConfig, build_panel, scan
 from pairflow.config import MetricsSettings, Settings, load_settings, with_changes
+from pairflow.control import Control
 from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import Store, connect
@@ -79,12 +81,15 @@ def demo(
     speed: float = typer.Option(1.0, "--speed", min=0.01, help="Simulated seconds per wall second."),
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Venue port; 0 picks a free one."),
     refresh: float = typer.Option(1.0, "--refresh", min=0.1, help="Seconds between screen updates."),
+    api_port: int | None = typer.Option(
+        None, "--api-port", min=0, max=65535, help="Port of the API and web UI; 0 picks a free one. (api.port)"
+    ),
     metrics_port: int | None = typer.Option(
         None, "--metrics-port", min=0, max=65535, help="Serve Prometheus /metrics on this port; 0 = off. (metrics.port)"
     ),
     config: ConfigOption = None,
 ) -> None:
-    """Run the embedded demo: venue + synthetic market + collector + ingest and strategy flow + chDB.
+    """Run the embedded demo: venue + synthetic market + collector + ingest and strategy flow + chDB + API and web UI.
 
     The screen shows what reached storage, per coin and per table, so you can
     watch trades become 1s/1m bars and book snapshots, and per spread the
@@ -92,7 +97,8 @@ def demo(
     candles earlier runs stored in --data-dir and trades the spreads the newest
     scan accepted; else the [strategy] pairs; else the venue's planted
     cointegrated groups among the collected coins. Everything is kept in
-    --data-dir; stop with Ctrl-C (or --duration) and query it afterwards, e.g.
+    --data-dir. The API and web UI are served in this process (embedded chDB
+    admits one); the first line prints the UI's URL with the token to use. Stop with Ctrl-C (or --duration) and query it afterwards, e.g.
     `PAIRFLOW_STORAGE__DSN=chdb:///data/demo/chdb pairflow db status`.
     """
     data_dir = usable_directory(data_dir.resolve(), "--data-dir")
@@ -124,16 +130,20 @@ def demo(
     store.init_schema()
     found = scan_at_start(store, settings) if settings.strategy.universe == "pair_stats" else "scan: off (universe = config)"
     spreads = demo_spreads(settings, store)
+    control = Control()
+    api, token = api_server(settings, store, control, port=api_port, run_scan=lambda: scan_at_start(store, settings))
     ingest = EmbeddedIngest(
         settings,
         data_dir / "dead-letters",
         epoch=timedelta(seconds=1),
         then=chain_trading(spreads, settings, desk_factory(settings, url, bytes(trader.key), trader.address, data_dir,
-                                                           clock=venue.loop.clock)),
+                                                           clock=venue.loop.clock, control=control)),
         clock=venue.loop.clock,  # the clock the venue stamps with: lag and idle bars are measured on it
     )
     ingest.start()
+    api_url = api.start()
     started = time.monotonic()
+    console.print(f"[bold]web UI[/] {api_url}/?token={token}   (API token: {token})", soft_wrap=True)
     console.print(
         f"[bold]pairflow demo[/] venue {url} · storage {data_dir / 'chdb'}{metrics} · "
         f"{found} · spreads {', '.join('/'.join(legs) for legs in spreads) or 'none'} · "
@@ -154,6 +164,7 @@ def demo(
         try:
             ingest.stop()
         finally:
+            api.stop()
             venue.stop()
     console.print(render(store, settings.collector.coins, url, time.monotonic() - started))
     store.close()

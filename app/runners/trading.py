@@ -7,6 +7,7 @@ from pathlib import Path
 from operators.risk_checks import RiskLimits
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import ExecutionSettings, Settings
+from pairflow.control import Control
 from pairflow.hyperliquid.exchange_client import ExchangeClient
 from pairflow.hyperliquid.signer import L1Signer
 from pairflow.hyperliquid.urls import is_mainnet
@@ -30,11 +31,11 @@ def router_config(execution: ExecutionSettings) -> RouterConfig:
 
 
 def desk_factory(settings: Settings, url: str, private_key: bytes, account: str, data_dir: Path,
-                 clock: Clock = WALL_CLOCK):
+                 clock: Clock = WALL_CLOCK, control: Control | None = None):
     """Return a function building the desk for ``account`` signed by ``private_key`` against ``url``.
 
     The cloid journal lives in ``data_dir/execution`` per account; the kill
-    file is looked for in ``data_dir``.
+    file is looked for in ``data_dir``; ``control`` carries the operator's pause and flatten from the API.
     """
     execution = settings.execution
 
@@ -46,6 +47,7 @@ def desk_factory(settings: Settings, url: str, private_key: bytes, account: str,
                              config=router_config(execution), clock=clock)
         return Desk(router, executor, executor.rules, capital=execution.capital_usd, control_dir=data_dir,
                     clock=clock, reconcile_interval_s=execution.reconcile_interval_s,
-                    bar_interval=settings.strategy.bar_interval, max_var_99=execution.max_var_99)
+                    bar_interval=settings.strategy.bar_interval, max_var_99=execution.max_var_99,
+                    control=control)
 
     return build

@@ -1,0 +1,47 @@
+"""``pairflow api``: serve the REST/WebSocket API and the web UI over the configured store."""
+
+from __future__ import annotations
+
+import typer
+
+from app.commands.demo import scan_at_start
+from app.options import ConfigOption
+from app.runners.api import WEB_DIST, api_server
+from pairflow.config import load_settings
+from pairflow.control import Control
+from pairflow.logs import start_logging
+from pairflow.storage import connect
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``api`` command to the pairflow CLI."""
+    app.command("api")(api)
+
+
+def api(
+    port: int | None = typer.Option(None, "--port", min=0, max=65535, help="Port to listen on; 0 picks a free one. (api.port)"),
+    config: ConfigOption = None,
+) -> None:
+    """Serve the API and the web UI until Ctrl-C; prints the URL and the token to use.
+
+    The store must not be an embedded chDB directory another process has open
+    (chDB admits one process): while `pairflow demo` runs, use the API it serves.
+    Without secrets.api_token a random token is made for this run.
+    """
+    settings = load_settings(config)
+    start_logging(settings)
+    store = connect(settings.storage)
+    store.init_schema()
+    server, token = api_server(settings, store, Control(), port=port, run_scan=lambda: scan_at_start(store, settings))
+    url = server.start()
+    ui = "" if (WEB_DIST / "index.html").is_file() else " (UI not built: run scripts/setup.sh)"
+    typer.echo(f"pairflow api {url}/?token={token}{ui}\ntoken: {token}")
+    try:
+        server.join()
+    except KeyboardInterrupt:
+        typer.echo("stopping ...")
+    finally:
+        server.stop()
+        store.close()
