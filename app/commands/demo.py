@@ -82,7 +82,8 @@ def demo(
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Venue port; 0 picks a free one."),
     refresh: float = typer.Option(1.0, "--refresh", min=0.1, help="Seconds between screen updates."),
     api_port: int | None = typer.Option(
-        None, "--api-port", min=0, max=65535, help="Port of the API and web UI; 0 picks a free one. (api.port)"
+        None, "--api-port", min=0, max=65535,
+        help="Port of the API and web UI; 0 picks a free one, as does a port already taken. (api.port)",
     ),
     metrics_port: int | None = typer.Option(
         None, "--metrics-port", min=0, max=65535, help="Serve Prometheus /metrics on this port; 0 = off. (metrics.port)"
@@ -131,7 +132,9 @@ def demo(
     found = scan_at_start(store, settings) if settings.strategy.universe == "pair_stats" else "scan: off (universe = config)"
     spreads = demo_spreads(settings, store)
     control = Control()
-    api, token = api_server(settings, store, control, port=api_port, run_scan=lambda: scan_at_start(store, settings))
+    api, token = api_server(
+        settings, store, control, port=api_port, any_port_if_taken=True, run_scan=lambda: scan_at_start(store, settings)
+    )
     ingest = EmbeddedIngest(
         settings,
         data_dir / "dead-letters",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,15 +26,20 @@ def api_server(
     control: Control,
     *,
     port: int | None = None,
+    any_port_if_taken: bool = False,
     run_scan: Callable[[], str] | None = None,
 ) -> tuple[ApiServer, str]:
     """Return a server for the API over ``store`` and the token it accepts.
 
     The token is ``secrets.api_token`` when configured, else a fresh random
-    one for this run (printed by the caller, never logged).
+    one for this run (printed by the caller, never logged). With
+    ``any_port_if_taken`` (the demo) a busy port is replaced by a free one
+    rather than failing; the URL the caller prints says which.
     """
     if port is not None:
         settings.api = with_changes(settings.api, "api", port=port)
+    if any_port_if_taken and not _bindable(settings.api.host, settings.api.port):
+        settings.api = with_changes(settings.api, "api", port=0)
     configured = settings.secrets.api_token
     token = configured.get_secret_value() if configured is not None else secrets.token_urlsafe(24)
     ctx = ApiContext(
@@ -48,3 +54,13 @@ def api_server(
     app = create_app(ctx, cors_origins=settings.api.cors_origins)
     server = ApiServer(app, settings.api.host, settings.api.port, settings.api.tls_cert, settings.api.tls_key)
     return server, token
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True

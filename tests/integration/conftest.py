@@ -9,6 +9,7 @@ import pytest
 
 from pairflow.config import StorageSettings
 from pairflow.storage import Store, connect
+from tests.integration.api_support import DemoRun, start_demo
 from tests.integration.venue_support import (
     SteppableClock,
     Tape,
@@ -37,3 +38,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened.init_schema()
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="session")
+def api_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
+    """A demo run shared by the API and browser tests (it stops by itself after DEMO_SECONDS)."""
+    run = start_demo(tmp_path_factory.mktemp("api-demo"))
+    yield run
+    if run.process.poll() is None:
+        run.process.kill()
+        run.process.wait()
