@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.schemas import FillRow, LegBar, Page, SignalRow, SpreadState
+from api.schemas import Exposure, FillRow, LegBar, Page, SignalRow, SpreadState
 from pairflow.storage import Store
 
-__all__ = ["MAX_LIMIT", "Filter", "fills_page", "leg_bars", "page", "spread_series", "spread_states"]
+__all__ = ["MAX_LIMIT", "Filter", "exposures", "fills_page", "leg_bars", "page", "spread_series", "spread_states"]
 
 MAX_LIMIT = 1000
 SPARKLINE_POINTS = 60
@@ -122,3 +122,17 @@ def leg_bars(store: Store, coins: list[str], start: int, end: int, interval: str
         limit,
     )
     return [LegBar(**row) for row in rows]
+
+
+def exposures(store: Store, interval: str) -> list[Exposure]:
+    """Return the net position per coin summed from the fills, with the last close of ``interval`` bars."""
+    table = {"1s": "bars_1s", "1m": "bars_1m"}.get(interval, "bars_1m")
+    rows = store.query_dicts(
+        "SELECT f.coin AS coin, f.szi AS szi, b.close AS mark_px FROM"
+        " (SELECT coin, round(sum(if(side = 'B', sz, -sz)), 10) AS szi FROM fills FINAL GROUP BY coin) AS f"
+        f" LEFT JOIN (SELECT coin, argMax(close, ts) AS close FROM {table} FINAL GROUP BY coin) AS b"
+        " ON f.coin = b.coin ORDER BY coin SETTINGS join_use_nulls = 1"
+    )
+    return [
+        Exposure(**row, notional=None if row["mark_px"] is None else row["szi"] * row["mark_px"]) for row in rows
+    ]

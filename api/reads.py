@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from api import queries
 from api.context import ApiContext
 from api.schemas import (
-    AlertRow, AuditRow, BacktestRow, ControlStateBody, FillRow, Health, LogRow, OrderRow, Page, PnlRow,
+    AlertRow, AuditRow, BacktestRow, ControlStateBody, Exposure, FillRow, Health, LogRow, OrderRow, Page, PnlRow,
     PositionRow, RiskRow, ScanRow, SignalRow, SpreadDetail, SpreadState,
 )
 from pairflow.errors import StorageError
@@ -119,10 +119,15 @@ def read_router(ctx: ApiContext) -> APIRouter:
         return queries.page(store, "positions", PositionRow, {("coin", "String", "="): coin}, limit=limit,
                             offset=offset, order_by="ts DESC, coin")
 
+    @router.get("/exposure", response_model=list[Exposure], tags=["trading"])
+    def exposure() -> list[Exposure]:
+        """Net position and notional per coin from our fills."""
+        return queries.exposures(store, ctx.settings.strategy.bar_interval)
+
     @router.get("/pnl", response_model=Page[PnlRow], tags=["trading"])
     def pnl(
         limit: Limit = 1000, offset: Offset = 0, since: Since = None, until: Until = None,
-        scope: Annotated[str, Query(max_length=64)] = "total",
+        scope: Annotated[str, Query(max_length=64, description="portfolio, coin:<COIN> or spread:<A/B>")] = "portfolio",
     ) -> Page[Any]:
         """The PnL and equity series of one scope, in time order."""
         filters = {**time_filters(since, until), ("scope", "String", "="): scope}

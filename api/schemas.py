@@ -11,7 +11,7 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "AlertRow", "AuditRow", "BacktestRow", "ControlStateBody", "FillRow", "Health", "LegBar", "LogRow",
+    "AlertRow", "AuditRow", "BacktestRow", "ControlStateBody", "Exposure", "FillRow", "Health", "LegBar", "LogRow",
     "OrderRow", "Page", "ParamChange", "PnlRow", "PositionRow", "RiskRow", "ScanRow", "SignalRow",
     "SpreadDetail", "SpreadState",
 ]
@@ -126,6 +126,15 @@ class PositionRow(BaseModel):
     unrealized_pnl: float
     margin_used: float
     leverage: float
+
+
+class Exposure(BaseModel):
+    """Our net position in one coin from the fills stored, valued at the coin's last bar close."""
+
+    coin: str
+    szi: float
+    mark_px: float | None
+    notional: float | None
 
 
 class PnlRow(BaseModel):

@@ -1,7 +1,7 @@
 """WebSocket fan-out: rows new in the store pushed to every subscribed client.
 
-A poller reads each streamed table for rows received since the last poll
-(``recv_ts`` cursor) and hands them to `StreamHub.publish`, which other
+A poller reads each streamed table for rows newer than the last poll's
+(an event-time cursor) and hands them to `StreamHub.publish`, which other
 threads may also call directly. Each client has a bounded queue: a client
 that does not keep up fills it and is disconnected (close code 1013) instead
 of growing memory or slowing the others, which only ever do a non-blocking put.
@@ -123,25 +123,37 @@ class StreamHub:
 
 
 async def poll_store(hub: StreamHub, store: Store, every_s: float) -> None:
-    """Publish rows received since the previous poll, per streamed table, until cancelled."""
-    cursors: dict[str, int] = {}
-    for topic, (table, _) in STREAMED.items():
-        rows = await asyncio.to_thread(store.query, f"SELECT max(recv_ts) FROM {table}")
-        cursors[topic] = int(rows[0][0] or 0)
+    """Publish rows stored since the previous poll, per streamed table, until cancelled.
+
+    The cursor is event time plus the ids already sent at that time (not
+    ``recv_ts``: events the desk makes carry none). A row stored later with an
+    older time than the cursor is not streamed; REST still has it.
+    """
+    cursors: dict[str, tuple[int, set[str]]] = {}
     while True:
         await asyncio.sleep(every_s)
         for topic, (table, columns) in STREAMED.items():
             if not hub.wanted(topic):
+                cursors.pop(topic, None)  # a topic nobody reads starts afresh: no backlog for its next client
                 continue
             try:
+                if topic not in cursors:
+                    newest = await asyncio.to_thread(store.query, f"SELECT max(ts), groupArray(id) FROM {table}"
+                                                     f" WHERE ts = (SELECT max(ts) FROM {table})")
+                    cursors[topic] = (int(newest[0][0] or 0), set(newest[0][1]))
+                    continue
+                since, sent = cursors[topic]
                 rows = await asyncio.to_thread(
                     store.query_dicts,
-                    f"SELECT {columns}, recv_ts FROM {table} WHERE recv_ts > {{since:Int64}} ORDER BY recv_ts LIMIT 1000",
-                    {"since": cursors[topic]},
+                    f"SELECT {columns}, id AS _id FROM {table} WHERE ts >= {{since:Int64}} ORDER BY ts, _id LIMIT 1000",
+                    {"since": since},
                 )
             except Exception as error:  # a store hiccup skips one poll; the cursor retries the same rows
                 log.warning("stream poll failed", topic=topic, error=str(error))
                 continue
-            if rows:
-                cursors[topic] = rows[-1]["recv_ts"]
-                hub.publish(topic, [{key: value for key, value in row.items() if key != "recv_ts"} for row in rows])
+            fresh = [row for row in rows if not (row["ts"] == since and row["_id"] in sent)]
+            if not fresh:
+                continue
+            last = fresh[-1]["ts"]
+            cursors[topic] = (last, {row["_id"] for row in rows if row["ts"] == last} | (sent if last == since else set()))
+            hub.publish(topic, [{key: value for key, value in row.items() if key != "_id"} for row in fresh])

@@ -35,8 +35,9 @@ def ws_url(run: DemoRun, topics: str) -> str:
     return run.url.replace("http", "ws", 1) + f"/api/ws?topics={topics}"
 
 
-async def collect_signals(url: str, seconds: float) -> list[dict]:
-    rows: list[dict] = []
+async def collect(url: str, seconds: float) -> list[tuple[str, dict]]:
+    """Return ``(topic, row)`` of every row streamed to ``url`` within ``seconds``."""
+    rows: list[tuple[str, dict]] = []
     async with websockets.connect(url) as socket:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -44,29 +45,34 @@ async def collect_signals(url: str, seconds: float) -> list[dict]:
                 message = json.loads(await asyncio.wait_for(socket.recv(), deadline - time.monotonic()))
             except TimeoutError:
                 break
-            assert message["topic"] == "signals"
-            rows += message["rows"]
+            rows += [(message["topic"], row) for row in message["rows"]]
     return rows
+
+
+# Orders and alerts streamed while entries were paused, checked against the store once the demo ended.
+PAUSED: dict[str, list[dict]] = {}
 
 
 def test_demo_serves_the_api_and_streams_signals_as_they_are_stored(api_demo: DemoRun) -> None:
     health = httpx.get(f"{api_demo.url}/api/health", timeout=10).json()
     assert health["status"] == "ok" and health["store_ok"]
-    rows = asyncio.run(collect_signals(ws_url(api_demo, "signals"), 20))
+    rows = [row for _, row in asyncio.run(collect(ws_url(api_demo, "signals"), 20))]
     assert rows, "no signal was streamed within 20 s"
     assert {"ts", "pair", "zscore", "hedge_ratio", "reason", "legs"} <= set(rows[0])
     assert {row["pair"] for row in rows} <= {"ETH/SOL", "AAVE/UNI"}
 
 
-def test_pausing_entries_in_the_demo_stops_entry_signals_but_not_the_others(api_demo: DemoRun) -> None:
+def test_pausing_entries_in_the_demo_refuses_entries_while_exits_go_on(api_demo: DemoRun) -> None:
+    auth = {"Authorization": f"Bearer {api_demo.token}"}
     assert httpx.post(f"{api_demo.url}/api/controls/pause", timeout=10).status_code == 401
-    answer = httpx.post(f"{api_demo.url}/api/controls/pause", headers={"Authorization": f"Bearer {api_demo.token}"}, timeout=10)
+    answer = httpx.post(f"{api_demo.url}/api/controls/pause", headers=auth, timeout=10)
     assert answer.status_code == 200 and answer.json()["controls"]["entries_paused"] is True
-    time.sleep(1.5)  # signals already past the gate may still be on their way to the store
-    rows = asyncio.run(collect_signals(ws_url(api_demo, "signals"), 8))
-    assert rows, "signals must keep flowing while entries are paused"
-    assert [row for row in rows if row["reason"].startswith("entry")] == []
-    assert httpx.get(f"{api_demo.url}/api/health", timeout=10).json()["controls"]["entries_paused"] is True
+    time.sleep(1.0)  # orders of signals that passed the desk before the pause may still be stored
+    rows = asyncio.run(collect(ws_url(api_demo, "orders,alerts"), 10))
+    assert httpx.post(f"{api_demo.url}/api/controls/resume", headers=auth, timeout=10).status_code == 200
+    PAUSED["orders"] = [row for topic, row in rows if topic == "orders"]
+    refusals = [row for topic, row in rows if topic == "alerts" and "paused by the operator" in row["message"]]
+    assert refusals, "no entry signal reached the desk in 10 s of a paused demo (300 simulated seconds)"
 
 
 def test_a_stream_of_an_unknown_topic_is_refused_at_the_handshake(api_demo: DemoRun) -> None:
@@ -104,6 +110,14 @@ def make_client(store: Store, *, reads_need_token: bool = False, scan: bool = Fa
 def client(stored: Store) -> Iterator[TestClient]:
     with make_client(stored, scan=True) as opened:
         yield opened
+
+
+def test_orders_sent_while_paused_only_reduced_positions(stored: Store) -> None:
+    cloids = [row["cloid"] for row in PAUSED.get("orders", [])]
+    fills = stored.select("fills", "coin, side, sz, start_position", "cloid IN {c:Array(String)}", {"c": cloids})
+    for fill in fills:
+        signed = fill["sz"] if fill["side"] == "B" else -fill["sz"]
+        assert fill["start_position"] * signed < 0 and abs(signed) <= abs(fill["start_position"]) + 1e-9, fill
 
 
 def test_health_counts_the_stored_rows(client: TestClient, stored: Store) -> None:
@@ -193,9 +207,29 @@ def test_trading_and_operations_tables_answer_pages_even_when_empty(client: Test
     assert body["total"] == stored.count(stored_table) and len(body["items"]) == min(3, body["total"])
 
 
+def test_fills_carry_their_slippage_against_the_last_quote(client: TestClient, stored: Store) -> None:
+    fills = client.get("/api/fills", params={"limit": 20}).json()["items"]
+    assert fills and len(fills) == min(20, stored.count("fills"))
+    for fill in fills:
+        (quote,) = stored.query_dicts(
+            "SELECT bid_px, ask_px FROM bbo_v WHERE coin = {c:String} AND ts <= {t:Int64} ORDER BY ts DESC LIMIT 1",
+            {"c": fill["coin"], "t": fill["ts"]})
+        mid = (quote["bid_px"] + quote["ask_px"]) / 2
+        expected = (fill["px"] / mid - 1) * 1e4 * (1 if fill["side"] == "B" else -1)
+        assert fill["slippage_bps"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_exposure_nets_the_fills_per_coin(client: TestClient, stored: Store) -> None:
+    exposure = {row["coin"]: row for row in client.get("/api/exposure").json()}
+    for coin, side, sz in stored.query("SELECT coin, side, sz FROM fills_v"):
+        exposure[coin]["szi"] -= sz if side == "B" else -sz
+    assert all(abs(row["szi"]) < 1e-9 and row["mark_px"] > 0 for row in exposure.values())
+
+
 def test_pnl_is_a_series_in_time_order(client: TestClient, stored: Store) -> None:
-    body = client.get("/api/pnl", params={"scope": "total"}).json()
-    assert body["total"] == stored.count("pnl", "scope = 'total'")
+    body = client.get("/api/pnl", params={"limit": 50}).json()
+    assert body["total"] == stored.count("pnl", "scope = 'portfolio'") > 0 and len(body["items"]) == min(50, body["total"])
+    assert {row["scope"] for row in body["items"]} == {"portfolio"}
     assert [row["ts"] for row in body["items"]] == sorted(row["ts"] for row in body["items"])
 
 
