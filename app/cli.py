@@ -33,6 +33,7 @@ from app.commands import (
     alertmanager,
     api,
     backfill,
+    backtest,
     collect,
     config,
     dashboards,
@@ -86,8 +87,8 @@ app = typer.Typer(
 )
 
 for command_group in (
-    config, db, demo, collect, backfill, data, ingest, scan, strategy, venue, dashboards, alertmanager, logs, keys,
-    trade, api,
+    config, db, demo, collect, backfill, data, ingest, scan, strategy, backtest, venue, dashboards, alertmanager,
+    logs, keys, trade, api,
 ):
     command_group.register(app)
 

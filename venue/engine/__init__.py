@@ -39,7 +39,9 @@ Execution models (constructor arguments)
 orders and fills; default `ZeroLatency`; the engine stays synchronous, so a delay before the order
 reaches the book is the caller's to model by calling later) and ``queue_model`` (`QueueModel`:
 ``enqueue(level, order)`` puts a new resting order into its price level, which matching consumes from
-the left; default `PriceTimeQueue`, FIFO).
+the left; default `PriceTimeQueue`, FIFO) and ``funding_model`` (`FundingModel`: ``hourly_rate(coin, time_ms,
+average_premium)``, the rate settled at each hour; default `PremiumFunding`, the documented formula; a backtest
+charges the recorded rates instead).
 
 Inputs
 ------
@@ -113,7 +115,7 @@ Not modelled
 
 from .engine import Engine
 from .fees import FeeModel, HyperliquidFees
-from .models import FixedLatency, LatencyModel, PriceTimeQueue, QueueModel, ZeroLatency
+from .models import FixedLatency, FundingModel, LatencyModel, PremiumFunding, PriceTimeQueue, QueueModel, ZeroLatency
 from .types import (
     AssetSpec, Builder, CancelStatus, Channel, EngineError, EngineEvent, Filled, Grouping, Limit, OrderRequest,
     OrderState, OrderStatus, Rejected, Resting, Success, Tif, TpSl, Trigger, WaitingForFill, WaitingForTrigger,
@@ -130,6 +132,7 @@ __all__ = [
     "FeeModel",
     "Filled",
     "FixedLatency",
+    "FundingModel",
     "Grouping",
     "HyperliquidFees",
     "LatencyModel",
@@ -137,6 +140,7 @@ __all__ = [
     "OrderRequest",
     "OrderState",
     "OrderStatus",
+    "PremiumFunding",
     "PriceTimeQueue",
     "QueueModel",
     "Rejected",

@@ -33,7 +33,7 @@ from .entry import OrderEntry
 from .events import EventBus
 from .fees import HyperliquidFees
 from .matching import Matching
-from .models import PriceTimeQueue, ZeroLatency
+from .models import PremiumFunding, PriceTimeQueue, ZeroLatency
 from .queries import Queries
 from .rules import from_number
 from .constants import DIRTY
@@ -61,10 +61,12 @@ class Engine:
         LatencyModel; defaults to zero latency.
     queue_model
         QueueModel; defaults to strict price-time (FIFO) priority.
+    funding_model
+        FundingModel; defaults to `PremiumFunding` (the documented formula on the sampled premium).
     """
 
     def __init__(self, assets: list[AssetSpec], *, now_ms: int = 0, fee_model=None, latency_model=None,
-                 queue_model=None) -> None:
+                 queue_model=None, funding_model=None) -> None:
         if not assets:
             raise ValueError("assets was empty; the engine needs at least one perp")
         self._wire(EngineState(
@@ -72,6 +74,7 @@ class Engine:
             fee_model if fee_model is not None else HyperliquidFees(),
             latency_model if latency_model is not None else ZeroLatency(),
             queue_model if queue_model is not None else PriceTimeQueue(),
+            funding_model if funding_model is not None else PremiumFunding(),
         ))
 
     def _wire(self, state: EngineState) -> None:
@@ -88,7 +91,10 @@ class Engine:
         return {"state": self.state}
 
     def __setstate__(self, saved: dict) -> None:
-        self._wire(saved["state"])
+        state = saved["state"]
+        if getattr(state, "funding_model", None) is None:  # saved before funding became a model
+            state.funding_model = PremiumFunding()
+        self._wire(state)
 
     @property
     def now_ms(self) -> int:

@@ -1,9 +1,12 @@
-"""Swappable execution models of the matching engine: latency and queue position."""
+"""Swappable execution models of the matching engine: latency, queue position and the funding rate."""
 
 from __future__ import annotations
 
 from collections import deque
+from decimal import Decimal
 from typing import Any, Protocol
+
+from . import funding as funding_mod
 
 
 class LatencyModel(Protocol):
@@ -51,3 +54,18 @@ class PriceTimeQueue:
     def enqueue(self, level: deque, order: Any) -> None:
         """Append the order behind everything already resting at its price."""
         level.append(order)
+
+
+class FundingModel(Protocol):
+    """Give the hourly funding rate settled on a coin at an hour boundary."""
+
+    def hourly_rate(self, coin: str, time_ms: int, average_premium: Decimal) -> Decimal:
+        """Return the rate charged at ``time_ms`` (positive: longs pay shorts) from the hour's premium."""
+
+
+class PremiumFunding:
+    """The venue's rule: the documented formula on the hour's average sampled premium."""
+
+    def hourly_rate(self, coin: str, time_ms: int, average_premium: Decimal) -> Decimal:
+        """Return ``funding.hourly_rate(average_premium)``."""
+        return funding_mod.hourly_rate(average_premium)

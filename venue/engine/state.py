@@ -30,16 +30,18 @@ class EngineState:
         Perp universe in asset-id order.
     now_ms
         Initial engine time (0 = not started).
-    fee_model, latency_model, queue_model
+    fee_model, latency_model, queue_model, funding_model
         The execution models; they pickle with the state.
     """
 
-    def __init__(self, assets: list[AssetSpec], now_ms: int, fee_model, latency_model, queue_model) -> None:
+    def __init__(self, assets: list[AssetSpec], now_ms: int, fee_model, latency_model, queue_model,
+                 funding_model=None) -> None:
         self.now_ms = now_ms
         self.day = now_ms // DAY_MS
         self.fee_model = fee_model
         self.latency_model = latency_model
         self.queue_model = queue_model
+        self.funding_model = funding_model
         self.specs = list(assets)
         self.asset_of = {spec.name: index for index, spec in enumerate(self.specs)}
         self.pxd = [6 - spec.sz_decimals for spec in self.specs]

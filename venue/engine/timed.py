@@ -102,7 +102,7 @@ class TimedEvents:
                 accumulated.reset()
                 continue
             premium = accumulated.average()
-            rate = funding_mod.hourly_rate(premium)
+            rate = self.state.funding_model.hourly_rate(spec.name, time_ms, premium)
             rate_10 = rounded(rate, 10)
             self.state.funding_rows[asset].append(FundingRate(spec.name, rate_10, rounded(premium, 10), time_ms))
             samples = accumulated.samples

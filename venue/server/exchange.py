@@ -147,6 +147,14 @@ class ExchangeService:
         except EngineError as exc:
             return _err(str(exc))
 
+    def execute_as(self, user: str, action: dict[str, Any]) -> dict[str, Any]:
+        """Run one L1 action for ``user`` with no signature or nonce (the in-process client's path)."""
+        try:
+            with self.engine.lock:
+                return self._execute(user.lower(), rq.decode_action(action))
+        except (ActionRejected, EngineError) as exc:
+            return _err(str(exc))
+
     def _authenticate(self, request: rq.ExchangeRequest, user_signed: bool) -> Actor:
         if user_signed:
             if request.expiresAfter is not None:

@@ -1,0 +1,153 @@
+"""The backtest's simulated executor: the venue's matching engine in-process, fed the recorded market.
+
+The router and desk that trade live stay as they are; only the exchange
+behind them is replaced. `SimulatedMarket` drives one `venue.engine.Engine`
+from the replay:
+
+* time: `advance` moves engine time to each event's time, so the engine
+  settles funding at every hour crossed -- at the recorded rate
+  (`RecordedFunding`, a `venue.engine.FundingModel`), on every open leg;
+* prices: a bar sets the coin's oracle to its close;
+* fills on bar data (`BarFills`): when an order arrives, a liquidity account
+  rests the opposite side at the fill price -- the bar's close, or the next
+  bar's open (``next_open``: the orders of bar t's signals wait for bar t+1's
+  open) -- sized to the order, so a marketable order fills there and a limit
+  that does not reach it does not;
+* fees come from the engine's fee model (the venue's schedule by default,
+  `FlatFees` for fixed rates), latency from its latency model.
+
+`SimulatedExecutor` is the `sinks.executor.Executor` the router speaks to: it
+quotes the liquidity, then hands the order to the executor over the
+engine's API (``HyperliquidExecutor`` on an in-process client) and withdraws
+what was not taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Literal
+
+from operators.order_rules import AssetRules
+from pairflow.events import Bar
+from sinks.executor import Executor, LegOrder, Placement
+from venue.engine import Engine, Limit, OrderRequest, Tif
+
+__all__ = ["BarFills", "FlatFees", "RecordedFunding", "SimulatedExecutor", "SimulatedMarket"]
+
+HOUR_MS = 3_600_000
+LIQUIDITY = "0x" + "1" * 40
+"""The account that stands on the other side of every simulated fill."""
+
+
+class RecordedFunding:
+    """`venue.engine.FundingModel` charging the recorded hourly rate; an hour without a record charges 0.
+
+    Examples
+    --------
+    >>> RecordedFunding({("ETH", 7_200_000): 1.25e-05}).hourly_rate("ETH", 7_200_000, Decimal(0))
+    Decimal('0.0000125')
+    """
+
+    def __init__(self, rates: Mapping[tuple[str, int], float]) -> None:
+        self.rates = {(coin, ts // HOUR_MS * HOUR_MS): rate for (coin, ts), rate in rates.items()}
+
+    def hourly_rate(self, coin: str, time_ms: int, average_premium: Decimal) -> Decimal:
+        """Return the rate recorded for the hour starting at ``time_ms``'s hour, else 0."""
+        return Decimal(repr(self.rates.get((coin, time_ms // HOUR_MS * HOUR_MS), 0.0)))
+
+
+class FlatFees:
+    """`venue.engine.FeeModel` with fixed taker and maker rates (fractions of notional) for every account."""
+
+    def __init__(self, taker: float, maker: float = 0.0) -> None:
+        self.taker, self.maker = taker, maker
+
+    def rates(self, user: str, volume_14d_usd: int) -> tuple[int, int]:
+        """Return ``(taker, maker)`` in units of 1e-8; the liquidity account pays nothing."""
+        if user == LIQUIDITY:
+            return 0, 0
+        return round(self.taker * 1e8), round(self.maker * 1e8)
+
+
+class BarFills:
+    """Where orders fill on bar data: at the signal bar's ``close`` or the ``next_open``."""
+
+    def __init__(self, mode: Literal["close", "next_open"] = "close") -> None:
+        if mode not in ("close", "next_open"):
+            raise ValueError(f"fill mode must be 'close' or 'next_open', was {mode!r}")
+        self.mode = mode
+
+    def price(self, bar: Bar) -> float:
+        """Return the price an order placed at this bar fills at (its close; for next_open, the caller passes the next bar)."""
+        return bar.open if self.mode == "next_open" else bar.close
+
+
+class SimulatedMarket:
+    """Drive one engine from the replay: time, oracle prices and the fill price per coin."""
+
+    def __init__(self, engine: Engine, rules: AssetRules, capital: float) -> None:
+        self.engine = engine
+        self.rules = rules
+        self.fill_px: dict[str, float] = {}
+        self.asset_of = {spec.name: index for index, spec in enumerate(engine.assets)}
+        engine.fund(LIQUIDITY, "1000000000000")
+
+    def advance(self, event_ms: int) -> None:
+        """Move engine time to ``event_ms`` (never back): funding for each hour crossed, triggers, liquidations."""
+        if event_ms > self.engine.now_ms:
+            with self.engine.lock:
+                self.engine.advance(event_ms)
+
+    def mark(self, coin: str, px: float) -> None:
+        """Set the coin's oracle (the price funding and margin refer to)."""
+        with self.engine.lock:
+            self.engine.set_oracle(coin, px)
+
+    def fill_at(self, coin: str, px: float) -> None:
+        """Orders on ``coin`` fill at ``px`` until told otherwise."""
+        self.fill_px[coin] = px
+
+
+class SimulatedExecutor:
+    """`Executor` for backtests: liquidity at the fill price, then the order through ``inner``; see the module."""
+
+    def __init__(self, market: SimulatedMarket, inner: Executor) -> None:
+        self.market = market
+        self.inner = inner
+
+    def _quote(self, order: LegOrder) -> list[tuple[int, int]]:
+        market = self.market
+        px = market.fill_px.get(order.coin)
+        if px is None:
+            return []
+        asset = market.asset_of[order.coin]
+        quote = market.rules.price(order.coin, px)
+        request = OrderRequest(asset, not order.is_buy, Decimal(repr(quote)), Decimal(repr(order.sz)),
+                               order_type=Limit(Tif.GTC))
+        with market.engine.lock:
+            (status,) = market.engine.place_orders(LIQUIDITY, [request])
+        oid = getattr(status, "oid", None)
+        return [] if oid is None else [(asset, oid)]
+
+    def place(self, orders: Sequence[LegOrder]) -> list[Placement]:
+        """Quote the other side of each order at its coin's fill price, place the orders, withdraw the rest."""
+        quotes = [quote for order in orders for quote in self._quote(order)]
+        try:
+            return self.inner.place(orders)
+        finally:
+            if quotes:
+                with self.market.engine.lock:
+                    self.market.engine.cancel(LIQUIDITY, quotes)
+
+    def status(self, cloid: str) -> Placement:
+        """Ask the engine for an order by cloid."""
+        return self.inner.status(cloid)
+
+    def cancel(self, orders: Sequence[tuple[str, str]]) -> list[bool]:
+        """Cancel ``(coin, cloid)`` pairs."""
+        return self.inner.cancel(orders)
+
+    def schedule_cancel(self, at_ms: int | None) -> bool:
+        """Arm the engine's dead-man switch."""
+        return self.inner.schedule_cancel(at_ms)

@@ -1,0 +1,154 @@
+"""pairflow backtest: golden run on committed data, hand-computed PnL/fees/funding, and no look-ahead."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from app.backtest.run import run_backtest
+from pairflow.config import Settings, StorageSettings
+from pairflow.events import Bar, Candle, Event, Funding, Signal
+from pairflow.storage import connect
+from sources.replay import HOUR_MS, Recording, bar_of, load_files
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
+GOLDEN = [FIXTURES / "perp_1h_ohlcv_2024-11_two_weeks.csv", FIXTURES / "perp_funding_1h_2024-11_two_weeks.csv"]
+SAMPLE = [FIXTURES / "perp_1h_ohlcv_2024-10_sample.csv", FIXTURES / "perp_funding_1h_2024-10_sample.csv"]
+GOLDEN_HASH = "1c995ae2afb76dab9f00c321496baf36b4e7ae9e9ac2bac5e2bf53f52d73d2d4"
+GOLDEN_STRATEGY = {"zscore_window": 48, "warmup_rows": 24, "entry_z": 2.0, "exit_z": 0.5}
+
+
+def _settings(**strategy: object) -> Settings:
+    settings = Settings()
+    settings.strategy.bar_interval = "1h"
+    settings.strategy.staleness_ms = 3 * HOUR_MS
+    settings.strategy.max_gap_ms = 10 * HOUR_MS
+    for name, value in {**GOLDEN_STRATEGY, **strategy}.items():
+        setattr(settings.strategy, name, value)
+    return settings
+
+
+def test_golden_run_from_the_command_line_pins_the_trades_and_stores_the_run(tmp_path: Path) -> None:
+    config = tmp_path / "pairflow.toml"
+    config.write_text(f'[storage]\ndsn = "chdb://{tmp_path / "db"}"\n[strategy]\n'
+                      + "".join(f"{name} = {value}\n" for name, value in GOLDEN_STRATEGY.items()))
+    command = [sys.executable, "-m", "app", "backtest", "--config", str(config),
+               "--spreads", "ETH/SOL,BTC/ETH,BTC/SOL", "--data", str(GOLDEN[0]), "--data", str(GOLDEN[1])]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert GOLDEN_HASH[:16] in done.stdout
+    assert "PnL attribution" in done.stdout and "ETH/SOL" in done.stdout
+    store = connect(StorageSettings(dsn=f"chdb://{tmp_path / 'db'}"))
+    try:
+        ((run_id, trades_hash, commit, fills, start, end, fill_mode),) = store.query(
+            "SELECT id, trades_hash, commit, trades, start_ts, end_ts, fill_mode FROM backtest_runs")
+        kinds = dict(store.query("SELECT kind, count() FROM backtest_trades WHERE run_id = %(r)s GROUP BY kind",
+                                 {"r": run_id}))
+    finally:
+        store.close()
+    assert trades_hash == GOLDEN_HASH and commit and fill_mode == "close"
+    assert kinds["fill"] == fills > 0 and kinds["funding"] > 0
+    assert (start, end) == (1730419200000, 1731628800000)
+
+
+def test_same_data_and_config_give_the_same_trades_in_process() -> None:
+    recording = load_files(GOLDEN, ["BTC", "ETH", "SOL"])
+    spreads = [("ETH", "SOL"), ("BTC", "ETH"), ("BTC", "SOL")]
+    first = run_backtest(_settings(), recording, spreads)
+    again = run_backtest(_settings(), load_files(GOLDEN, ["BTC", "ETH", "SOL"]), spreads)
+    assert first.trades_hash == again.trades_hash == GOLDEN_HASH
+    assert first.metrics == again.metrics
+
+
+class _Scripted:
+    """Emits the given targets at the given bar closes: a strategy whose trades are known in advance."""
+
+    def __init__(self, legs: tuple[str, ...], plan: dict[int, tuple[float, tuple[float, ...]]]) -> None:
+        self.legs, self.plan, self.seen = legs, plan, set()
+
+    def update(self, event: Event) -> list[Signal]:
+        if type(event) is not Bar:
+            return []
+        self.seen.add(event.ts)
+        close_ms = event.ts + HOUR_MS
+        if close_ms not in self.plan or not all(event.ts in self.seen for _ in self.legs) or event.coin != self.legs[-1]:
+            return []
+        target, sizes = self.plan[close_ms]
+        return [Signal(ts=close_ms, recv_ts=close_ms, id=f"s{close_ms}", pair="/".join(self.legs), hedge_ratio=1.0,
+                       spread=0.0, zscore=0.0, target=target, legs=self.legs, leg_targets=sizes)]
+
+
+def _bars(coin: str, closes: list[float]) -> list[Bar]:
+    return [bar_of(Candle(ts=i * HOUR_MS, recv_ts=i * HOUR_MS, id=f"{coin}{i}", coin=coin, interval="1h",
+                          close_ts=(i + 1) * HOUR_MS - 1, open=px, high=px, low=px, close=px, volume=1.0, trades=1))
+            for i, px in enumerate(closes)]
+
+
+def test_hand_computed_trades_fees_and_funding() -> None:
+    # Long 1 ETH / short 20 SOL at the close of bar 1 (ETH 2000, SOL 100), flat at the close of bar 4
+    # (ETH 2100, SOL 102). Funding 0.0001 an hour on ETH and -0.0002 on SOL, settled at 03:00 and 04:00
+    # (hours crossed while open) on the oracle = the previous bar's close; taker fee 0.05%.
+    eth, sol = [1990.0, 2000.0, 2050.0, 2080.0, 2100.0, 2100.0], [99.0, 100.0, 101.0, 101.5, 102.0, 102.0]
+    funding = [Funding(ts=h * HOUR_MS, recv_ts=0, id=f"{c}{h}", coin=c, rate=r)
+               for h in range(1, 7) for c, r in (("ETH", 1e-4), ("SOL", -2e-4))]
+    recording = Recording("1h", HOUR_MS, {"ETH": _bars("ETH", eth), "SOL": _bars("SOL", sol)}, funding)
+    plan = {2 * HOUR_MS: (1.0, (1.0, -20.0)), 5 * HOUR_MS: (0.0, (0.0, 0.0))}
+    result = run_backtest(_settings(), recording, [("ETH", "SOL")], taker_fee=0.0005,
+                          strategy_factory=lambda legs, _: _Scripted(legs, plan))
+    fills = sorted((f.ts // HOUR_MS, f.coin, f.side, f.px, f.sz, round(f.fee, 6)) for f in result.fills)
+    assert fills == [(2, "ETH", "B", 2000.0, 1.0, 1.0), (2, "SOL", "A", 100.0, 20.0, 1.0),
+                     (5, "ETH", "A", 2100.0, 1.0, 1.05), (5, "SOL", "B", 102.0, 20.0, 1.02)]
+    # Long ETH pays 1e-4 x oracle; short SOL pays 2e-4 x 20 x oracle (negative rate: shorts pay).
+    # Hours 3, 4 and 5 settle on the oracle of bars 1, 2 and 3 (set at their closes, 02:00, 03:00, 04:00).
+    paid = sorted((p.ts // HOUR_MS, p.coin, round(p.usdc, 6)) for p in result.funding)
+    assert paid == [(3, "ETH", -0.2), (3, "SOL", -0.4), (4, "ETH", -0.205), (4, "SOL", -0.404),
+                    (5, "ETH", -0.208), (5, "SOL", -0.406)]
+    figures = result.metrics
+    assert figures is not None
+    assert figures.fees == pytest.approx(4.07, abs=1e-9)
+    assert figures.funding == pytest.approx(-1.823, abs=1e-9)
+    # Spread: ETH +100, SOL -40; net = 60 - 4.07 - 1.823.
+    assert figures.pnl == pytest.approx(60 - 4.07 - 1.823, abs=1e-6)
+    assert figures.spread_pnl == pytest.approx(60.0, abs=1e-6)
+    assert [round(trip.pnl, 6) for trip in result.round_trips] == [round(60 - 4.07 - 1.823, 6)]
+
+
+def _decisions(result, until_ms: int) -> list[tuple]:
+    signals = [(s.ts, s.pair, s.target, round(s.zscore, 9)) for s in result.signals if s.ts <= until_ms]
+    fills = [(f.ts, f.coin, f.side, f.px, f.sz) for f in result.fills if f.ts <= until_ms]
+    return signals + fills
+
+
+@hsettings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cut=st.integers(min_value=20, max_value=44), scale=st.floats(min_value=0.5, max_value=2.0))
+def test_future_data_changes_leave_past_decisions_unchanged(cut: int, scale: float) -> None:
+    coins = ["BTC", "ETH", "SOL"]
+    base = load_files(SAMPLE, coins)
+    settings = _settings(zscore_window=12, warmup_rows=6, entry_z=1.0, exit_z=0.2)
+    cut_ms = base.start_ms + cut * HOUR_MS
+
+    def changed(bar: Bar) -> Bar:
+        if bar.ts < cut_ms:
+            return bar
+        px = bar.close * scale
+        return bar.__class__(**{**{f: getattr(bar, f) for f in bar.__struct_fields__},
+                                "open": px, "high": px, "low": px, "close": px, "vwap": px})
+
+    future = Recording(base.interval, base.interval_ms, {c: [changed(b) for b in base.bars[c]] for c in coins},
+                       [f if f.ts < cut_ms else Funding(ts=f.ts, recv_ts=f.recv_ts, id=f.id, coin=f.coin, rate=-f.rate)
+                        for f in base.funding])
+    spreads = [("ETH", "SOL"), ("BTC", "ETH")]
+    original = run_backtest(settings, base, spreads)
+    perturbed = run_backtest(settings, future, spreads)
+    assert _decisions(original, cut_ms) == _decisions(perturbed, cut_ms)
+    # Funding settled before the cut was charged on the same positions at the same rates.
+    assert _payments(original, cut_ms) == _payments(perturbed, cut_ms)
+
+
+def _payments(result, until_ms: int) -> list[tuple]:
+    return [(p.ts, p.coin, p.usdc, p.szi, p.rate) for p in result.funding if p.ts < until_ms]
