@@ -152,3 +152,37 @@ def test_future_data_changes_leave_past_decisions_unchanged(cut: int, scale: flo
 
 def _payments(result, until_ms: int) -> list[tuple]:
     return [(p.ts, p.coin, p.usdc, p.szi, p.rate) for p in result.funding if p.ts < until_ms]
+
+
+def test_next_open_fills_the_signal_at_the_following_bar_open() -> None:
+    closes = {"ETH": [1990.0, 2000.0, 2050.0, 2080.0, 2100.0, 2100.0], "SOL": [99.0, 100.0, 101.0, 101.5, 102.0, 102.0]}
+    bars, gap = {}, {"ETH": 1.0, "SOL": 0.1}
+    for coin, series in closes.items():
+        plain = _bars(coin, series)  # each bar opens a little above the previous close (1 and 0.1)
+        bars[coin] = [plain[0]] + [bar.__class__(**{**{f: getattr(bar, f) for f in bar.__struct_fields__},
+                                                    "open": before.close + gap[coin]})
+                                   for before, bar in zip(plain, plain[1:])]
+    plan = {2 * HOUR_MS: (1.0, (1.0, -20.0)), 5 * HOUR_MS: (0.0, (0.0, 0.0))}
+    result = run_backtest(_settings(), Recording("1h", HOUR_MS, bars, []), [("ETH", "SOL")], fill="next_open",
+                          taker_fee=0.0, strategy_factory=lambda legs, _: _Scripted(legs, plan))
+    # Decided at the 02:00 close (2000 / 100), filled at the next bar's open (2001 / 100.1); out at 05:00
+    # on 2100 / 102, filled at 2101 / 102.1. Spread PnL: ETH +100, SOL -20 x 2 = -40.
+    fills = sorted((f.coin, f.side, f.px, f.sz) for f in result.fills)
+    assert fills == [("ETH", "A", 2101.0, 1.0), ("ETH", "B", 2001.0, 1.0),
+                     ("SOL", "A", 100.1, 20.0), ("SOL", "B", 102.1, 20.0)]
+    assert result.metrics is not None and result.metrics.pnl == pytest.approx(60.0, abs=1e-9)
+
+
+def test_a_backtest_from_the_store_matches_the_same_data_from_files(tmp_path: Path) -> None:
+    config = tmp_path / "pairflow.toml"
+    config.write_text(f'[storage]\ndsn = "chdb://{tmp_path / "db"}"\n[strategy]\n'
+                      + "".join(f"{name} = {value}\n" for name, value in GOLDEN_STRATEGY.items())
+                      + 'bar_interval = "1h"\n')
+    base = [sys.executable, "-m", "app"]
+    imported = subprocess.run([*base, "data", "import", "--config", str(config), *map(str, GOLDEN)],
+                              capture_output=True, text=True, timeout=300)
+    assert imported.returncode == 0, imported.stderr
+    done = subprocess.run([*base, "backtest", "--config", str(config), "--spreads", "ETH/SOL,BTC/ETH,BTC/SOL",
+                           "--no-save"], capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert GOLDEN_HASH[:16] in done.stdout
