@@ -2,7 +2,10 @@
 # Create ./.venv and install pairflow with every dependency; safe to run again.
 # Re-installs only when pyproject.toml changed since the last successful run.
 # --test also installs what only the test suite runs: Debian's Prometheus and Alertmanager
-# (promtool tests the alert rules, amtool checks the Alertmanager config, both servers run in tests).
+# (promtool tests the alert rules, amtool checks the Alertmanager config, both servers run in tests)
+# and Debian's chromium, which the browser tests drive.
+# The web UI (api/web) is built with npm when its sources changed since the last build; Node.js and npm
+# come from apt when missing. A failed UI build is reported but does not fail setup: the API still runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +32,7 @@ apt_install() {
 }
 
 if [ "${1:-}" = "--test" ]; then
-    apt_install prometheus prometheus-alertmanager
+    apt_install prometheus prometheus-alertmanager chromium
 fi
 
 if [ ! -x .venv/bin/python ]; then
@@ -50,4 +53,34 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         exit 1
     fi
     echo "$want" > "$stamp"
+fi
+
+build_web() {
+    # Build api/web/dist when its sources changed; `npm ci` only when the lock file changed.
+    local web=api/web
+    [ -f "$web/package-lock.json" ] || return 0
+    if ! command -v npm >/dev/null; then
+        apt_install nodejs npm
+    fi
+    local want_web
+    want_web="$(cd "$web" && cat package.json package-lock.json index.html vite.config.ts tsconfig.json \
+        $(find src -type f | sort) | sha256sum | cut -d' ' -f1)"
+    if [ -f "$web/dist/index.html" ] && [ -f "$web/.build-stamp" ] && [ "$(cat "$web/.build-stamp")" = "$want_web" ]; then
+        return 0
+    fi
+    local lock_want
+    lock_want="$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)"
+    local log=.venv/web-build.log
+    echo "building the web UI (api/web) ..."
+    if [ ! -d "$web/node_modules" ] || [ "$(cat "$web/node_modules/.lock-stamp" 2>/dev/null)" != "$lock_want" ]; then
+        (cd "$web" && npm ci --no-audit --no-fund) >"$log" 2>&1 || return 1
+        echo "$lock_want" > "$web/node_modules/.lock-stamp"
+    fi
+    (cd "$web" && npm run build) >>"$log" 2>&1 || return 1
+    echo "$want_web" > "$web/.build-stamp"
+}
+
+if ! build_web; then
+    tail -n 20 .venv/web-build.log >&2 || true
+    echo "warning: the web UI could not be built (full log in .venv/web-build.log); the API runs without it" >&2
 fi

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 
 from app.commands.demo import scan_at_start
 from app.options import ConfigOption
-from app.runners.api import WEB_DIST, api_server
+from app.runners.api import WEB_DIST, api_server, openapi_document
 from pairflow.config import load_settings
 from pairflow.control import Control
 from pairflow.logs import start_logging
@@ -22,6 +25,9 @@ def register(app: typer.Typer) -> None:
 
 def api(
     port: int | None = typer.Option(None, "--port", min=0, max=65535, help="Port to listen on; 0 picks a free one. (api.port)"),
+    openapi: Path | None = typer.Option(
+        None, "--openapi", help="Write the OpenAPI document to this file and exit (the web UI's client is generated from it)."
+    ),
     config: ConfigOption = None,
 ) -> None:
     """Serve the API and the web UI until Ctrl-C; prints the URL and the token to use.
@@ -31,6 +37,9 @@ def api(
     Without secrets.api_token a random token is made for this run.
     """
     settings = load_settings(config)
+    if openapi is not None:
+        openapi.write_text(json.dumps(openapi_document(settings), indent=1, sort_keys=True) + "\n")
+        return
     start_logging(settings)
     store = connect(settings.storage)
     store.init_schema()

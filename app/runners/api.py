@@ -11,11 +11,11 @@ from api.app import create_app
 from api.auth import TokenGuard
 from api.context import ApiContext
 from api.server import ApiServer
-from pairflow.config import Settings, with_changes
+from pairflow.config import Settings, StorageSettings, with_changes
 from pairflow.control import Control
-from pairflow.storage import Store
+from pairflow.storage import Store, connect
 
-__all__ = ["WEB_DIST", "api_server"]
+__all__ = ["WEB_DIST", "api_server", "openapi_document"]
 
 WEB_DIST = Path(__file__).resolve().parents[2] / "api" / "web" / "dist"
 
@@ -54,6 +54,13 @@ def api_server(
     app = create_app(ctx, cors_origins=settings.api.cors_origins)
     server = ApiServer(app, settings.api.host, settings.api.port, settings.api.tls_cert, settings.api.tls_key)
     return server, token
+
+
+def openapi_document(settings: Settings) -> dict:
+    """Return the API's OpenAPI document (no store is opened: building the app queries nothing)."""
+    store = connect(StorageSettings(dsn="http://127.0.0.1:1/unused"))
+    guard = TokenGuard(secrets.token_urlsafe(24))
+    return create_app(ApiContext(store=store, settings=settings, guard=guard)).openapi()
 
 
 def _bindable(host: str, port: int) -> bool:

@@ -1,0 +1,107 @@
+// Pure helpers the pages share; unit-tested with Vitest (src/logic.test.ts).
+
+export function fmt(value: number | null | undefined, digits = 2): string {
+  if (value === null || value === undefined || Number.isNaN(value)) return '–'
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+export function signed(value: number | null | undefined, digits = 2): string {
+  if (value === null || value === undefined) return '–'
+  return (value > 0 ? '+' : '') + fmt(value, digits)
+}
+
+export function time(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 19)
+}
+
+/** SVG polyline points for a sparkline of `values` in a `width` x `height` box (flat series in the middle). */
+export function sparkPoints(values: number[], width: number, height: number): string {
+  if (values.length < 2) return ''
+  const low = Math.min(...values)
+  const high = Math.max(...values)
+  const span = high - low || 1
+  const step = width / (values.length - 1)
+  return values
+    .map((value, index) => {
+      const y = high === low ? height / 2 : height - ((value - low) / span) * height
+      return `${(index * step).toFixed(1)},${y.toFixed(1)}`
+    })
+    .join(' ')
+}
+
+/** Merge streamed rows into a newest-first list keyed by `id`, keeping at most `cap` rows. */
+export function mergeNewest<T extends { id: string; ts: number }>(current: T[], incoming: T[], cap: number): T[] {
+  const byId = new Map(current.map((row) => [row.id, row]))
+  for (const row of incoming) byId.set(row.id, row)
+  return [...byId.values()].sort((a, b) => b.ts - a.ts || (a.id < b.id ? -1 : 1)).slice(0, cap)
+}
+
+export interface SpreadLike {
+  pair: string
+  ts: number
+  zscore: number
+  hedge_ratio: number
+  spread: number
+  target: number
+  reason: string
+  recent_z: number[]
+  signals: number
+}
+
+/** Apply streamed signal rows to the spread table: newer rows replace the state and extend the sparkline. */
+export function applySignals<S extends SpreadLike>(
+  spreads: S[],
+  rows: { pair: string; ts: number; zscore: number; hedge_ratio: number; spread: number; target: number; reason: string }[],
+  points = 60,
+): S[] {
+  const byPair = new Map(spreads.map((spread) => [spread.pair, { ...spread, recent_z: [...spread.recent_z] }]))
+  for (const row of [...rows].sort((a, b) => a.ts - b.ts)) {
+    const spread = byPair.get(row.pair)
+    if (!spread || row.ts <= spread.ts) continue
+    Object.assign(spread, {
+      ts: row.ts, zscore: row.zscore, hedge_ratio: row.hedge_ratio, spread: row.spread,
+      target: row.target, reason: row.reason, signals: spread.signals + 1,
+    })
+    spread.recent_z = [...spread.recent_z, row.zscore].slice(-points)
+  }
+  return [...byPair.values()]
+}
+
+export interface Correlations {
+  coins: string[]
+  cell: (a: string, b: string) => number | null
+}
+
+/** The correlation matrix of the coins in a scan's pair rows (1 on the diagonal, null when not tested). */
+export function correlationMatrix(rows: { coins: string[]; correlation: number }[]): Correlations {
+  const values = new Map<string, number>()
+  const coins = new Set<string>()
+  for (const row of rows) {
+    if (row.coins.length !== 2) continue
+    const [a, b] = row.coins
+    coins.add(a)
+    coins.add(b)
+    values.set(`${a}|${b}`, row.correlation)
+    values.set(`${b}|${a}`, row.correlation)
+  }
+  return {
+    coins: [...coins].sort(),
+    cell: (a, b) => (a === b ? 1 : values.get(`${a}|${b}`) ?? null),
+  }
+}
+
+/** Background colour of a correlation: blue for negative, red for positive, white at 0. */
+export function heat(value: number | null): string {
+  if (value === null) return '#eee'
+  const level = Math.round(255 * (1 - Math.min(1, Math.abs(value))))
+  return value >= 0 ? `rgb(255,${level},${level})` : `rgb(${level},${level},255)`
+}
+
+/** Drawdown series of an equity curve: equity minus its running peak (0 or negative). */
+export function drawdown(equity: number[]): number[] {
+  let peak = -Infinity
+  return equity.map((value) => {
+    peak = Math.max(peak, value)
+    return value - peak
+  })
+}
