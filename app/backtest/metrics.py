@@ -13,7 +13,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-__all__ = ["Metrics", "compute_metrics", "daily_returns", "drawdown", "literature_figures", "sharpe"]
+__all__ = ["Metrics", "compute_metrics", "daily_returns", "drawdown", "literature_figures", "literature_from_curves",
+           "sharpe"]
 
 DAY_MS = 86_400_000
 
@@ -134,3 +135,20 @@ def literature_figures(daily_pnl: Sequence[float], gross_value: Sequence[float])
     returns = [pnl / gross if gross else 0.0 for pnl, gross in zip(daily_pnl[1:], gross_value[:-1])]
     mean = sum(returns) / len(returns) if returns else 0.0
     return (1.0 + mean) ** 252 - 1.0, sharpe(returns, 252)
+
+
+def literature_from_curves(curve: Sequence[tuple[int, float]],
+                           gross: Sequence[tuple[int, float]]) -> tuple[float, float | None]:
+    """Return `literature_figures` from equity and gross-value curves sampled on the same times (UTC days).
+
+    >>> curve = [(0, 100.0), (DAY_MS, 101.0), (2 * DAY_MS, 100.5)]
+    >>> round(literature_from_curves(curve, [(0, 0.0), (DAY_MS, 100.0), (2 * DAY_MS, 0.0)])[0], 4)
+    -0.4678
+    """
+    equity: dict[int, float] = {}
+    value: dict[int, float] = {}
+    for (ts, eq), (_, gv) in zip(curve, gross):
+        equity[ts // DAY_MS], value[ts // DAY_MS] = eq, gv
+    days = sorted(equity)
+    pnl = [0.0] + [equity[b] - equity[a] for a, b in zip(days, days[1:])]
+    return literature_figures(pnl, [value[day] for day in days])

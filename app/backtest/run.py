@@ -83,6 +83,7 @@ class BacktestResult:
     signals: list[Signal] = field(default_factory=list)
     round_trips: list[RoundTrip] = field(default_factory=list)
     curve: list[tuple[int, float]] = field(default_factory=list)
+    gross: list[tuple[int, float]] = field(default_factory=list)
     per_spread: dict[str, dict[str, float]] = field(default_factory=dict)
     pair_of: dict[str, str] = field(default_factory=dict)
     metrics: Metrics | None = None
@@ -124,6 +125,9 @@ class _Books:
 
     def equity(self) -> float:
         return self.cash + sum(sz * self.marks.get(coin, 0.0) for coin, sz in self.positions.items())
+
+    def gross(self) -> float:
+        return sum(abs(sz) * self.marks.get(coin, 0.0) for coin, sz in self.positions.items())
 
     def exposed(self) -> bool:
         return any(self.positions.values())
@@ -198,6 +202,7 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
             else:
                 pending = signals  # type: ignore[assignment]
             result.curve.append((event_ms, books.equity()))
+            result.gross.append((event_ms, books.gross()))
             if progress is not None and step % 500 == 0:
                 progress(step)
         _collect(desk.pull(), result, books)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from rich.console import Console
 from rich.table import Table
 
+from app.backtest.metrics import literature_from_curves
 from app.backtest.run import BacktestResult
 from sources.replay import iso
 
@@ -36,6 +37,8 @@ def print_summary(console: Console, result: BacktestResult, run_id: str, problem
         ("fills / funding payments", f"{len(result.fills)} / {len(result.funding)}"),
         ("trades hash", result.trades_hash[:16]),
     ]
+    apr, literature_sharpe = literature_from_curves(result.curve, result.gross)
+    rows.insert(3, ("APR / Sharpe (252 d, on gross value)", f"{apr:.2%} / {_num(literature_sharpe)}"))
     for name, value in rows:
         head.add_row(name, value)
     console.print(head)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from app.backtest.modes import MODES, strategy_factory
 from app.backtest.record import store_run
 from app.backtest.run import run_backtest
 from app.backtest.summary import print_summary
@@ -48,6 +49,14 @@ def backtest(
         "--fill", help="Bar fills at the signal bar's 'close' or the 'next_open'.")] = "close",
     taker_fee: Annotated[float | None, typer.Option(
         "--taker-fee", help="Fixed taker fee rate (0.00045 = 4.5 bp); default: the venue's fee schedule.")] = None,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="Signal mode: 'spread' (the live strategy), 'rolling-ols' or 'kalman-units'.")] = "spread",
+    units: Annotated[float, typer.Option(
+        "--units", min=0, help="rolling-ols / kalman-units: coins of the first leg held per position.")] = 1.0,
+    window: Annotated[int | None, typer.Option(
+        "--window", min=2, help="rolling-ols: window in bars (default: strategy.zscore_window).")] = None,
+    no_costs: Annotated[bool, typer.Option(
+        "--no-costs", help="Zero fees and funding (the literature's setting).")] = False,
     save: Annotated[bool, typer.Option("--save/--no-save", help="Store the run in backtest_runs/backtest_trades.")] = True,
     config: ConfigOption = None,
 ) -> None:
@@ -61,6 +70,8 @@ def backtest(
     """
     settings = load_settings(config)
     start_logging(settings)
+    if mode not in MODES:
+        raise ConfigError(f"--mode {mode!r} must be one of {', '.join(MODES)}")
     if fill not in ("close", "next_open"):
         raise ConfigError(f"--fill {fill!r} must be 'close' or 'next_open'")
     pairs = [p.strip() for p in spreads.split(",") if p.strip()] if spreads is not None else settings.strategy.pairs
@@ -89,11 +100,15 @@ def backtest(
         columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("replay", total=steps)
+            if no_costs:
+                taker_fee, recording.funding = 0.0, []
             result = run_backtest(settings, recording, legs, fill=fill, taker_fee=taker_fee,  # type: ignore[arg-type]
-                                  progress=lambda done: bar.update(task, completed=done))
+                                  progress=lambda done: bar.update(task, completed=done),
+                                  strategy_factory=strategy_factory(mode, units=units, window=window))
         run_config = json.dumps({"strategy": settings.strategy.model_dump(mode="json"),
                                  "execution": settings.execution.model_dump(mode="json"),
-                                 "fill": fill, "taker_fee": taker_fee}, sort_keys=True)
+                                 "fill": fill, "taker_fee": taker_fee, "mode": mode, "units": units,
+                                 "window": window, "no_costs": no_costs}, sort_keys=True)
         rid = store_run(store, result, name=",".join(pairs), config=run_config, data=",".join(sources),
                         fill_mode=fill, problems=problems) if save else "(not saved)"
     finally:

@@ -186,3 +186,17 @@ def test_a_backtest_from_the_store_matches_the_same_data_from_files(tmp_path: Pa
                            "--no-save"], capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0, done.stderr
     assert GOLDEN_HASH[:16] in done.stdout
+
+
+def test_rolling_ols_mode_without_costs_from_the_command_line(tmp_path: Path) -> None:
+    config = tmp_path / "pairflow.toml"
+    config.write_text(f'[storage]\ndsn = "chdb://{tmp_path / "db"}"\n')
+    done = subprocess.run([sys.executable, "-m", "app", "backtest", "--config", str(config), "--spreads", "ETH/SOL",
+                           "--mode", "rolling-ols", "--window", "24", "--units", "1", "--no-costs", "--no-save",
+                           "--data", str(GOLDEN[0])], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert "APR / Sharpe (252 d" in done.stdout and "(not saved)" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "app", "backtest", "--config", str(config), "--spreads", "ETH/SOL",
+                          "--mode", "magic", "--data", str(GOLDEN[0])], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--mode 'magic' must be one of spread, rolling-ols, kalman-units" in bad.stderr
