@@ -2,7 +2,8 @@
 # Create ./.venv and install pairflow with every dependency; safe to run again.
 # Re-installs only when pyproject.toml changed since the last successful run.
 # --test also installs what only the test suite runs: Debian's Prometheus and Alertmanager
-# (promtool tests the alert rules, amtool checks the Alertmanager config, both servers run in tests).
+# (promtool tests the alert rules, amtool checks the Alertmanager config, both servers run in tests)
+# and Debian's chromium, which the browser tests drive through Playwright.
 # The web UI (api/web) is built with npm when its sources changed since the last build; Node.js and npm
 # come from apt when missing. A failed UI build is reported but does not fail setup: the API still runs.
 set -euo pipefail
@@ -31,7 +32,7 @@ apt_install() {
 }
 
 if [ "${1:-}" = "--test" ]; then
-    apt_install prometheus prometheus-alertmanager
+    apt_install prometheus prometheus-alertmanager chromium
 fi
 
 if [ ! -x .venv/bin/python ]; then

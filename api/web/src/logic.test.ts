@@ -37,9 +37,10 @@ describe('applySignals', () => {
     expect(next.recent_z).toEqual([0, -2.1, -2.5])
     expect(spread.recent_z).toEqual([0])
   })
-  it('ignores old rows and unknown spreads', () => {
-    const [next] = applySignals([spread], [row(9, 5), { ...row(20, 1), pair: 'X/Y' }])
+  it('ignores old rows and adds a spread seen for the first time', () => {
+    const [next, added] = applySignals([spread], [row(9, 5), { ...row(20, 1), pair: 'X/Y' }])
     expect(next).toEqual(spread)
+    expect(added).toMatchObject({ pair: 'X/Y', legs: ['X', 'Y'], ts: 20, zscore: 1, signals: 1, recent_z: [1], half_life: null })
   })
 })
 

@@ -48,7 +48,8 @@ export interface SpreadLike {
   signals: number
 }
 
-/** Apply streamed signal rows to the spread table: newer rows replace the state and extend the sparkline. */
+/** Apply streamed signal rows to the spread table: newer rows replace the state and extend the sparkline;
+ *  a spread seen for the first time is added. */
 export function applySignals<S extends SpreadLike>(
   spreads: S[],
   rows: { pair: string; ts: number; zscore: number; hedge_ratio: number; spread: number; target: number; reason: string }[],
@@ -56,15 +57,19 @@ export function applySignals<S extends SpreadLike>(
 ): S[] {
   const byPair = new Map(spreads.map((spread) => [spread.pair, { ...spread, recent_z: [...spread.recent_z] }]))
   for (const row of [...rows].sort((a, b) => a.ts - b.ts)) {
-    const spread = byPair.get(row.pair)
-    if (!spread || row.ts <= spread.ts) continue
+    if (!byPair.has(row.pair)) {
+      const legs = row.pair.split('/')
+      byPair.set(row.pair, { legs, half_life: null, ...row, ts: -Infinity, signals: 0, recent_z: [] } as unknown as S)
+    }
+    const spread = byPair.get(row.pair)!
+    if (row.ts <= spread.ts) continue
     Object.assign(spread, {
       ts: row.ts, zscore: row.zscore, hedge_ratio: row.hedge_ratio, spread: row.spread,
       target: row.target, reason: row.reason, signals: spread.signals + 1,
     })
     spread.recent_z = [...spread.recent_z, row.zscore].slice(-points)
   }
-  return [...byPair.values()]
+  return [...byPair.values()].sort((a, b) => (a.pair < b.pair ? -1 : 1))
 }
 
 export interface Correlations {
