@@ -43,6 +43,7 @@ from app.commands import (
     ingest,
     keys,
     logs,
+    optimize,
     scan,
     strategy,
     trade,
@@ -87,8 +88,8 @@ app = typer.Typer(
 )
 
 for command_group in (
-    config, db, demo, collect, backfill, data, ingest, scan, strategy, backtest, venue, dashboards, alertmanager,
-    logs, keys, trade, api,
+    config, db, demo, collect, backfill, data, ingest, scan, strategy, backtest, optimize, venue, dashboards,
+    alertmanager, logs, keys, trade, api,
 ):
     command_group.register(app)
 

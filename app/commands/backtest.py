@@ -16,13 +16,13 @@ from app.backtest.record import store_run
 from app.backtest.run import run_backtest
 from app.backtest.summary import print_summary
 from app.options import ConfigOption
-from pairflow.config import StrategySettings, load_settings
+from pairflow.config import Settings, StrategySettings, load_settings
 from pairflow.errors import ConfigError
 from pairflow.logs import start_logging
-from pairflow.storage import connect
-from sources.replay import load_files, load_store, replay
+from pairflow.storage import Store, connect
+from sources.replay import Recording, load_files, load_store, replay
 
-__all__ = ["parse_time", "register"]
+__all__ = ["load_recording", "parse_spreads", "parse_time", "register"]
 
 
 def parse_time(text: str | None, option: str) -> int | None:
@@ -74,12 +74,7 @@ def backtest(
         raise ConfigError(f"--mode {mode!r} must be one of {', '.join(MODES)}")
     if fill not in ("close", "next_open"):
         raise ConfigError(f"--fill {fill!r} must be 'close' or 'next_open'")
-    pairs = [p.strip() for p in spreads.split(",") if p.strip()] if spreads is not None else settings.strategy.pairs
-    if not pairs:
-        raise ConfigError("no spreads: give --spreads ETH/SOL,... or set strategy.pairs")
-    legs = [tuple(pair.split("/")) for pair in pairs]
-    if any(len(spread) < 2 or not all(spread) for spread in legs):
-        raise ConfigError(f"--spreads {','.join(pairs)!r}: each spread names two or more coins joined by '/'")
+    pairs, legs = parse_spreads(spreads, settings)
     coins = sorted({coin for spread in legs for coin in spread})
     lo, hi = parse_time(start, "--from"), parse_time(end, "--to")
     sources = data or ["store"]
@@ -87,14 +82,7 @@ def backtest(
     store = connect(settings.storage)
     try:
         store.init_schema()
-        if sources == ["store"]:
-            recording = load_store(store, settings.strategy.bar_interval, coins, start_ms=lo, end_ms=hi)
-        else:
-            missing = [name for name in sources if name == "store" or not Path(name).is_file()]
-            if missing:
-                raise ConfigError(f"--data {missing[0]!r}: give 'store' alone or existing CSV/Parquet files")
-            recording = load_files([Path(name) for name in sources], coins, start_ms=lo, end_ms=hi)
-        _fit_to_interval(settings.strategy, recording.interval_ms, recording.interval)
+        recording = load_recording(settings, store, sources, coins, lo, hi)
         problems = [problem.describe() for problem in recording.problems]
         steps = sum(1 for _ in replay(recording))
         columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -114,6 +102,31 @@ def backtest(
     finally:
         store.close()
     print_summary(Console(), result, rid, problems)
+
+
+def parse_spreads(spreads: str | None, settings: Settings) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Return the spread names and legs from --spreads (else strategy.pairs); one line for a bad one."""
+    pairs = [p.strip() for p in spreads.split(",") if p.strip()] if spreads is not None else settings.strategy.pairs
+    if not pairs:
+        raise ConfigError("no spreads: give --spreads ETH/SOL,... or set strategy.pairs")
+    legs = [tuple(pair.split("/")) for pair in pairs]
+    if any(len(spread) < 2 or not all(spread) for spread in legs):
+        raise ConfigError(f"--spreads {','.join(pairs)!r}: each spread names two or more coins joined by '/'")
+    return pairs, legs
+
+
+def load_recording(settings: Settings, store: Store, sources: list[str], coins: list[str], lo: int | None,
+                   hi: int | None) -> Recording:
+    """Read the recording from the store or the files named, and fit the strategy settings to its interval."""
+    if sources == ["store"]:
+        recording = load_store(store, settings.strategy.bar_interval, coins, start_ms=lo, end_ms=hi)
+    else:
+        missing = [name for name in sources if name == "store" or not Path(name).is_file()]
+        if missing:
+            raise ConfigError(f"--data {missing[0]!r}: give 'store' alone or existing CSV/Parquet files")
+        recording = load_files([Path(name) for name in sources], coins, start_ms=lo, end_ms=hi)
+    _fit_to_interval(settings.strategy, recording.interval_ms, recording.interval)
+    return recording
 
 
 def _fit_to_interval(strategy: StrategySettings, interval_ms: int, interval: str) -> None:

@@ -1,0 +1,45 @@
+"""pairflow optimize: walk-forward windows purged and embargoed, trials logged and reproducible, OOS verdict."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from app.backtest.optimize import optimize
+from pairflow.config import Settings
+from sources.replay import HOUR_MS, load_files
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
+GOLDEN = [FIXTURES / "perp_1h_ohlcv_2024-11_two_weeks.csv", FIXTURES / "perp_funding_1h_2024-11_two_weeks.csv"]
+
+
+def test_test_windows_follow_their_training_window_after_purge_and_embargo() -> None:
+    settings = Settings()
+    settings.strategy.bar_interval, settings.strategy.warmup_rows = "1h", 24
+    settings.strategy.staleness_ms, settings.strategy.max_gap_ms = 3 * HOUR_MS, 10 * HOUR_MS
+    recording = load_files(GOLDEN, ["ETH", "SOL"])
+    result = optimize(settings, recording, [("ETH", "SOL")], folds=2, trials=2, jobs=1, embargo_ms=6 * HOUR_MS)
+    for fold in result.folds:
+        assert fold.test[0] - fold.train[1] >= 2 * 6 * HOUR_MS  # purged before, embargoed after the cut
+        assert len(fold.trials) == 2 and fold.best in [params for params, _ in fold.trials]
+    assert result.folds[0].test[1] <= result.folds[1].train[1] + 6 * HOUR_MS
+
+
+def test_optimize_command_logs_every_trial_and_repeats_itself(tmp_path: Path) -> None:
+    config = tmp_path / "pairflow.toml"
+    config.write_text(f'[storage]\ndsn = "chdb://{tmp_path / "db"}"\n[strategy]\nwarmup_rows = 24\n')
+    logs = []
+    for run in range(2):
+        log = tmp_path / f"trials{run}.jsonl"
+        done = subprocess.run([sys.executable, "-m", "app", "optimize", "--config", str(config), "--spreads", "ETH/SOL",
+                               "--folds", "2", "--trials", "3", "--jobs", "2", "--trials-log", str(log),
+                               *(arg for path in GOLDEN for arg in ("--data", str(path)))],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "out-of-sample Sharpe" in done.stdout and "deflated Sharpe ratio" in done.stdout and "PBO" in done.stdout
+        logs.append([json.loads(line) for line in log.read_text().splitlines()])
+    assert len(logs[0]) == 6 and {(row["fold"], row["trial"]) for row in logs[0]} == {(f, n) for f in (0, 1)
+                                                                                     for n in (1, 2, 3)}
+    assert logs[0] == logs[1]
