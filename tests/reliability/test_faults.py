@@ -1,0 +1,167 @@
+"""Faults injected into running stages over the local Kafka-protocol broker, with what each one cost.
+
+Each scenario runs ``pairflow ingest`` or ``pairflow strategy`` as a real process against the tansu
+broker, injects one fault mid-stream, and measures: events lost (input events with no stored row),
+rows duplicated in the deduplicated ``_v`` view, and recovery time (from the restart, or the broker's
+return, until every event is stored). Every figure must be 0 except the time; the table is printed at
+the end of the run (tests/reliability/conftest.py). chDB is opened only after the stage exits.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from operators.spread_strategy import SpreadStrategy
+from pairflow.config import StrategySettings
+from pairflow.events import Bar, Signal, encode
+from pairflow.storage import Store, connect
+from pairflow.topics import TopicSpec, ensure_topics
+from tests.broker import TansuBroker
+from tests.helpers import eventually, free_port
+from tests.integration.ingest_support import (
+    chdb_settings,
+    committed_epoch,
+    create_topics,
+    make_tape,
+    produce,
+    start_ingest,
+    stop_ingest,
+)
+from tests.integration.test_strategy_cli import LEGS, STRATEGY_ENV, start_strategy
+from tests.metrics_support import metric
+from tests.reliability.support import RESULTS, Outcome
+from tests.strategy_support import cointegrated_bars
+
+pytestmark = [pytest.mark.slow, pytest.mark.broker]
+
+
+def lost_and_duplicated(store: Store, table: str, expected_ids: set[str]) -> tuple[int, int]:
+    """Return (expected ids with no row, rows of the ``_v`` view beyond one per id)."""
+    rows, unique = store.query(f"SELECT count(), uniqExact(id) FROM {table}_v")[0]
+    stored = {row[0] for row in store.query(f"SELECT DISTINCT id FROM {table}_v")}
+    return len(expected_ids - stored), int(rows) - int(unique)
+
+
+def produce_in_chunks(broker: TansuBroker, messages: list[tuple[str, bytes, bytes]]) -> None:
+    """Keep the input flowing at a steady pace (about 5,000 messages a second) while a fault is injected."""
+    for start in range(0, len(messages), 1_000):
+        produce(broker, messages[start : start + 1_000])
+        time.sleep(0.2)
+
+
+def record(scenario: str, events: int, lost: int, duplicated: int, recovery_s: float, crashes: int = 0) -> None:
+    RESULTS.append(Outcome(scenario, events, lost, duplicated, recovery_s, crashes))
+    assert (lost, duplicated) == (0, 0), f"{scenario}: {lost} lost, {duplicated} duplicated"
+
+
+def test_sigkill_of_ingest_mid_stream(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
+    create_topics(tansu_broker_fn)
+    tape = make_tape(30_000, seed=23, with_junk=False)
+    half = len(tape.messages) // 10
+    produce(tansu_broker_fn, tape.messages[:half])
+    producer = threading.Thread(target=produce_in_chunks, args=(tansu_broker_fn, tape.messages[half:]))
+    recovery = tmp_path / "recovery"
+    port = free_port()
+    common = ("--brokers", tansu_broker_fn.bootstrap_servers, "--recovery-dir", str(recovery), "--snapshot-interval", "0.2")
+    first = start_ingest(tmp_path, *common, metrics_port=port)
+    producer.start()
+    try:
+        eventually(lambda: committed_epoch(recovery) >= 2
+                   and metric(port, "pairflow_ingest_messages_out_total", table="trades") >= 5_000, timeout=60)
+        stored_at_kill = metric(port, "pairflow_ingest_messages_out_total", table="trades")
+        first.send_signal(signal.SIGKILL)
+        assert first.wait(timeout=10) == -signal.SIGKILL
+        assert stored_at_kill < len(tape.trades), "the first run had stored everything: not a mid-stream kill"
+    finally:
+        producer.join()
+        if first.poll() is None:
+            first.kill()
+    restarted = time.monotonic()
+    second = start_ingest(tmp_path, *common, "--until-end")
+    assert second.wait(timeout=90) == 0, (tmp_path / "ingest.log").read_text()[-3_000:]
+    recovery_s = time.monotonic() - restarted
+    with connect(chdb_settings(tmp_path)) as store:
+        lost, duplicated = lost_and_duplicated(store, "trades", {trade.id for trade in tape.trades})
+    record("SIGKILL ingest, restart", len(tape.trades), lost, duplicated, recovery_s)
+
+
+def test_broker_stop_and_start_under_ingest(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
+    create_topics(tansu_broker_fn)
+    before = make_tape(3_000, seed=29, with_junk=False)
+    after = make_tape(1_000, seed=31, start_index=3_000, with_junk=False)
+    port = free_port()
+    common = ("--brokers", tansu_broker_fn.bootstrap_servers, "--recovery-dir", str(tmp_path / "recovery"),
+              "--snapshot-interval", "0.2")
+    ingest = start_ingest(tmp_path, *common, metrics_port=port)
+    try:
+        produce(tansu_broker_fn, before.messages)
+        eventually(lambda: metric(port, "pairflow_ingest_messages_out_total", table="trades") >= 3_000, timeout=60)
+        tansu_broker_fn.stop()
+        time.sleep(1.0)  # an outage the consumer has to notice
+        tansu_broker_fn.start()
+        back = time.monotonic()
+        # tansu keeps its log in memory: refill it as a collector backfill would, then send new events.
+        create_topics(tansu_broker_fn)
+        produce(tansu_broker_fn, before.messages)
+        produce(tansu_broker_fn, after.messages)
+        eventually(lambda: ingest.poll() is not None or stored_trades(port) >= 4_000, timeout=60)
+    finally:
+        crashed = ingest.poll() is not None
+        stop_ingest(ingest)
+    if crashed:  # restarted from its recovery directory, as the compose file's restart policy would
+        again = start_ingest(tmp_path, *common, "--until-end")
+        assert again.wait(timeout=90) == 0, (tmp_path / "ingest.log").read_text()[-3_000:]
+    recovery_s = time.monotonic() - back
+    with connect(chdb_settings(tmp_path)) as store:
+        lost, duplicated = lost_and_duplicated(store, "trades", {t.id for t in before.trades + after.trades})
+    record("broker stop/start under ingest", len(before.trades) + len(after.trades), lost, duplicated, recovery_s,
+           crashes=int(crashed))
+
+
+def stored_trades(port: int) -> float:
+    """Return the trades a running ingest has stored, 0 while its metrics do not answer."""
+    try:
+        return metric(port, "pairflow_ingest_messages_out_total", table="trades")
+    except OSError:
+        return 0.0
+
+
+def test_sigkill_of_strategy_mid_stream(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
+    ensure_topics(tansu_broker_fn.admin(), [TopicSpec(name, 2) for name in ("md.bars", "md.funding", "md.fees", "pf.signals")])
+    messages = [("md.bars", bar.coin.encode(), encode(bar)) for bar in cointegrated_bars(LEGS, 200, seed=43)]
+    half = len(messages) // 2
+    produce(tansu_broker_fn, messages[:half])
+    recovery = tmp_path / "recovery"
+    port = free_port()
+    common = ("--brokers", tansu_broker_fn.bootstrap_servers, "--recovery-dir", str(recovery), "--snapshot-interval", "0.2")
+    first = start_strategy(tmp_path, *common, metrics_port=port)
+    try:
+        eventually(lambda: committed_epoch(recovery) >= 2 and metric(port, "pairflow_strategy_signals_total") >= 3, timeout=60)
+        signals_at_kill = metric(port, "pairflow_strategy_signals_total")
+        first.send_signal(signal.SIGKILL)
+        assert first.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if first.poll() is None:
+            first.kill()
+    produce(tansu_broker_fn, messages[half:])
+    restarted = time.monotonic()
+    second = start_strategy(tmp_path, *common, "--until-end")
+    assert second.wait(timeout=90) == 0, (tmp_path / "strategy.log").read_text()[-3_000:]
+    recovery_s = time.monotonic() - restarted
+
+    settings = StrategySettings(**{key.split("__")[1].lower(): value for key, value in STRATEGY_ENV.items()},
+                                reorder_ms=60 * 60_000)
+    by_hand = SpreadStrategy(LEGS, settings)
+    bars = [msgspec.json.decode(value, type=Bar) for _, _, value in messages]
+    expected = [s for b in bars for s in by_hand.update(b) if isinstance(s, Signal)]
+    expected += [s for s in by_hand.flush() if isinstance(s, Signal)]
+    with connect(chdb_settings(tmp_path)) as store:
+        lost, duplicated = lost_and_duplicated(store, "signals", {s.id for s in expected})
+    assert signals_at_kill < len(expected), "the first run had emitted every signal: not a mid-stream kill"
+    record("SIGKILL strategy, restart", len(expected), lost, duplicated, recovery_s)
