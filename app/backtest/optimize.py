@@ -69,6 +69,7 @@ class OptimizeResult:
     oos_sharpe: float | None
     dsr: float | None
     pbo: float | None
+    last_test: BacktestResult | None = None
 
 
 def slice_recording(recording: Recording, start_ms: int, end_ms: int) -> Recording:
@@ -151,7 +152,9 @@ def optimize(settings: Settings, recording: Recording, spreads: Sequence[tuple[s
             metrics = tested.metrics
             results.append(FoldResult(train, test, done, best, metrics.sharpe if metrics else None,
                                       metrics.pnl if metrics else 0.0, _returns(tested), trial_returns))
-    return _verdict(results)
+    verdict = _verdict(results)
+    verdict.last_test = tested if folds else None
+    return verdict
 
 
 def _verdict(folds: list[FoldResult]) -> OptimizeResult:

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from app.backtest.modes import MODES, strategy_factory
 from app.backtest.record import store_run
+from app.backtest.report import write_report
 from app.backtest.run import run_backtest
 from app.backtest.summary import print_summary
 from app.options import ConfigOption
@@ -57,6 +58,8 @@ def backtest(
         "--window", min=2, help="rolling-ols: window in bars (default: strategy.zscore_window).")] = None,
     no_costs: Annotated[bool, typer.Option(
         "--no-costs", help="Zero fees and funding (the literature's setting).")] = False,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Also write an HTML report (equity, drawdown, z-scores with trades, attribution).")] = None,
     save: Annotated[bool, typer.Option("--save/--no-save", help="Store the run in backtest_runs/backtest_trades.")] = True,
     config: ConfigOption = None,
 ) -> None:
@@ -102,6 +105,9 @@ def backtest(
     finally:
         store.close()
     print_summary(Console(), result, rid, problems)
+    if report is not None:
+        write_report(report, result, f"pairflow backtest {rid}: {', '.join(pairs)}")
+        console.print(f"report: {report}")
 
 
 def parse_spreads(spreads: str | None, settings: Settings) -> tuple[list[str], list[tuple[str, ...]]]:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.backtest.optimize import SEARCH_SPACE, optimize
+from app.backtest.report import write_report
 from app.commands.backtest import load_recording, parse_spreads, parse_time
 from app.options import ConfigOption
 from pairflow.config import load_settings
@@ -35,6 +36,8 @@ def optimize_command(
     embargo_h: Annotated[float | None, typer.Option(
         "--embargo-hours", min=0, help="Purge/embargo around each test window; default: the longest holding time.")] = None,
     trials_log: Annotated[Path | None, typer.Option("--trials-log", help="Also write every trial as a JSON line here.")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="HTML report of the last fold's test run with every trial's parameter sensitivity.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Sampler seed (same inputs and seed: same trials).")] = 0,
     config: ConfigOption = None,
 ) -> None:
@@ -86,6 +89,11 @@ def optimize_command(
     fmt = lambda value: "n/a" if value is None else f"{value:.3f}"  # noqa: E731
     console.print(f"out-of-sample Sharpe {fmt(result.oos_sharpe)}, deflated Sharpe ratio {fmt(result.dsr)} "
                   f"({sum(len(f.trials) for f in result.folds)} trials), PBO {fmt(result.pbo)}")
+    if report is not None and result.last_test is not None:
+        trials_all = [trial for fold in result.folds for trial in fold.trials]
+        write_report(report, result.last_test, f"pairflow optimize: last fold out of sample ({', '.join(pairs)})",
+                     trials_all)
+        console.print(f"report: {report}")
 
 
 def register(app: typer.Typer) -> None:

@@ -193,10 +193,13 @@ def test_rolling_ols_mode_without_costs_from_the_command_line(tmp_path: Path) ->
     config.write_text(f'[storage]\ndsn = "chdb://{tmp_path / "db"}"\n')
     done = subprocess.run([sys.executable, "-m", "app", "backtest", "--config", str(config), "--spreads", "ETH/SOL",
                            "--mode", "rolling-ols", "--window", "24", "--units", "1", "--no-costs", "--no-save",
-                           "--data", str(GOLDEN[0])], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "200"})
+                           "--report", str(tmp_path / "report.html"), "--data", str(GOLDEN[0])],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0, done.stderr
     assert "APR / Sharpe (252 d" in done.stdout and "(not saved)" in done.stdout
+    html = (tmp_path / "report.html").read_text().replace("\\u002f", "/")  # plotly escapes "/" in its JSON
+    for panel in ("equity (USD)", "drawdown", "ETH/SOL: z-score, entries and exits", "ETH/SOL entry", "PnL attribution"):
+        assert panel in html
     bad = subprocess.run([sys.executable, "-m", "app", "backtest", "--config", str(config), "--spreads", "ETH/SOL",
                           "--mode", "magic", "--data", str(GOLDEN[0])], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--mode 'magic' must be one of spread, rolling-ols, kalman-units" in bad.stderr

@@ -35,6 +35,7 @@ def test_optimize_command_logs_every_trial_and_repeats_itself(tmp_path: Path) ->
         log = tmp_path / f"trials{run}.jsonl"
         done = subprocess.run([sys.executable, "-m", "app", "optimize", "--config", str(config), "--spreads", "ETH/SOL",
                                "--folds", "2", "--trials", "3", "--jobs", "2", "--trials-log", str(log),
+                               "--report", str(tmp_path / "optimize.html"),
                                *(arg for path in GOLDEN for arg in ("--data", str(path)))],
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
@@ -43,3 +44,5 @@ def test_optimize_command_logs_every_trial_and_repeats_itself(tmp_path: Path) ->
     assert len(logs[0]) == 6 and {(row["fold"], row["trial"]) for row in logs[0]} == {(f, n) for f in (0, 1)
                                                                                      for n in (1, 2, 3)}
     assert logs[0] == logs[1]
+    html = (tmp_path / "optimize.html").read_text()
+    assert "parameter sensitivity: training Sharpe per trial" in html and "zscore_window" in html
