@@ -1,0 +1,102 @@
+"""Stream and input boundaries: a client that never reads is cut off without slowing the others; no input makes a 5xx."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import time
+
+import httpx
+import websockets
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.app import create_app
+from api.auth import TokenGuard
+from api.context import ApiContext
+from api.server import ApiServer
+from pairflow.config import Settings
+from pairflow.storage import Store
+
+TOKEN = "s" * 24
+
+
+def served(store: Store, queue: int) -> tuple[ApiServer, object]:
+    app = create_app(ApiContext(store=store, settings=Settings(), guard=TokenGuard(TOKEN), ws_queue_size=queue))
+    return ApiServer(app), app
+
+
+def test_a_client_that_never_reads_is_disconnected_while_a_reader_gets_every_message(store: Store) -> None:
+    server, app = served(store, queue=8)
+    url = server.start()
+    hub = app.state.hub  # type: ignore[attr-defined]
+    payload = [{"ts": 1, "id": "x", "blob": base64.b64encode(os.urandom(49_152)).decode()}]  # 64 kB, incompressible
+
+    async def run() -> tuple[int, int]:
+        ws = url.replace("http", "ws", 1) + "/api/ws?topics=alerts"
+        # The stalled client: a tiny receive buffer and a library queue of one, and it never calls recv().
+        stalled = await websockets.connect(ws, max_queue=1, max_size=None)
+        stalled.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        async with websockets.connect(ws, max_size=None) as reader:
+            while hub.clients < 2:
+                await asyncio.sleep(0.01)
+            received = 0
+            for _ in range(300):
+                hub.publish("alerts", payload)
+                json.loads(await asyncio.wait_for(reader.recv(), 5))
+                received += 1
+            started = time.monotonic()
+            health = await asyncio.to_thread(httpx.get, f"{url}/api/health", timeout=5)
+            assert health.status_code == 200 and time.monotonic() - started < 5
+            connected = hub.clients  # the reader only: the stalled client left the hub
+        stalled.transport.abort()
+        return received, connected
+
+    try:
+        received, connected = asyncio.run(run())
+    finally:
+        server.stop()
+    assert received == 300 and connected == 1 and hub.disconnected_slow == 1
+
+
+def client_for(store: Store) -> TestClient:
+    return TestClient(create_app(ApiContext(store=store, settings=Settings(), guard=TokenGuard(TOKEN))))
+
+
+query_values = st.one_of(st.integers(-10**12, 10**12), st.text(max_size=40), st.floats(allow_nan=True))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(["/api/signals", "/api/orders", "/api/fills", "/api/pnl", "/api/logs", "/api/scan", "/api/risk"]),
+    query=st.dictionaries(st.sampled_from(["limit", "offset", "since", "until", "coin", "pair", "scope", "level",
+                                           "scan_id", "accepted", "status", "metric", "severity"]), query_values, max_size=4),
+)
+def test_no_query_makes_a_server_error(store: Store, path: str, query: dict) -> None:
+    with client_for(store) as client:
+        response = client.get(path, params={key: str(value) for key, value in query.items()})
+    assert response.status_code in (200, 422), response.text
+    if response.status_code == 200:
+        assert 1 <= response.json()["limit"] <= 1000
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.floats(allow_nan=False), st.integers(), st.text(max_size=10)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(json_values, st.dictionaries(st.sampled_from(["entry_z", "exit_z", "stop_z", "notional_usd", "x"]),
+                                                   json_values, max_size=4)))
+def test_no_parameter_body_makes_a_server_error_or_breaks_the_band_order(store: Store, body: object) -> None:
+    with client_for(store) as client:
+        response = client.post("/api/controls/params", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status_code in (200, 400, 422), response.text
+        strategy = client.get("/api/config").json()["strategy"]
+    assert strategy["exit_z"] < strategy["entry_z"] < strategy["stop_z"]
