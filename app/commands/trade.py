@@ -5,7 +5,9 @@
 key comes from the encrypted keystore; when it is an agent's, start-up checks
 that the exchange lists it as approved for ``--account``. ``kill`` drops a
 file in the trader's data directory: the running trader flattens every
-position with reduce-only orders and halts.
+position with reduce-only orders and halts. The trader serves the API and web UI
+in its own process (embedded chDB admits one), printing their URL and token;
+pausing or flattening there reaches its execution desk.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from eth_account import Account
 from app.commands.keys import passphrase, require_network
 from app.options import ConfigOption, usable_directory
 from app.runners.embedded import EmbeddedIngest
+from app.runners.api import api_server
 from app.runners.trading import desk_factory
 from flows.execution import chain_trading
 from flows.strategy import resolve_spreads, universe_pairs
 from pairflow.config import load_settings
+from pairflow.control import Control
 from pairflow.errors import ConfigError
 from pairflow.hyperliquid.keystore import unlock
 from pairflow.hyperliquid.urls import is_mainnet
@@ -78,10 +82,15 @@ def trade(
     store = connect(settings.storage)
     store.init_schema()
     spreads = resolve_spreads(universe_pairs(settings.strategy, store), listed=settings.collector.coins)
+    control = Control()
+    api, token = api_server(settings, store, control, any_port_if_taken=True)
     ingest = EmbeddedIngest(settings, data_dir / "dead-letters", epoch=timedelta(seconds=1),
-                            then=chain_trading(spreads, settings, desk_factory(settings, base, key, account, data_dir)))
+                            then=chain_trading(spreads, settings, desk_factory(settings, base, key, account, data_dir,
+                                                                               control=control)))
     del key
     ingest.start()
+    api_url = api.start()
+    typer.echo(f"web UI {api_url}/?token={token}")
     typer.echo(f"trading {', '.join('/'.join(s) for s in spreads) or 'nothing'} for {account} on {base} "
                f"({mode}); `pairflow kill --data-dir {data_dir}` flattens and halts")
     started = time.monotonic()
@@ -90,6 +99,7 @@ def trade(
             time.sleep(0.5)
     finally:
         ingest.stop()
+        api.stop()
         store.close()
 
 
