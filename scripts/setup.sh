@@ -72,6 +72,7 @@ build_web() {
     lock_want="$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)"
     local log=.venv/web-build.log
     echo "building the web UI (api/web) ..."
+    : >"$log"
     if [ ! -d "$web/node_modules" ] || [ "$(cat "$web/node_modules/.lock-stamp" 2>/dev/null)" != "$lock_want" ]; then
         (cd "$web" && npm ci --no-audit --no-fund) >"$log" 2>&1 || return 1
         echo "$lock_want" > "$web/node_modules/.lock-stamp"
