@@ -21,6 +21,7 @@ filled at that bar's open.
 from __future__ import annotations
 
 import hashlib
+import math
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from sinks.execution import OrderRouter
 from sinks.executor import HyperliquidExecutor
 from sinks.order_journal import OrderJournal
 from sinks.simulated import FlatFees, RecordedFunding, SimulatedExecutor, SimulatedMarket
-from sources.replay import Recording, replay
+from sources.replay import HOUR_MS, Recording, replay
 from venue.engine import Engine
 from venue.inprocess import InProcessClient
 from venue.universe import default_universe
@@ -171,7 +172,9 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
         router = OrderRouter(SimulatedExecutor(market, inner), inner.rules, journal,
                              limits=risk_limits(settings.execution), config=router_config(settings.execution),
                              clock=clock, sleep=lambda seconds: None)
-        desk = Desk(router, inner, inner.rules, capital=capital, clock=clock, reconcile_interval_s=0.0,
+        # The desk pulls fills after each trade itself; funding is pulled here when an hour settled (below),
+        # so its timed REST pull is off: pulls then depend on event time only, never on the wall clock.
+        desk = Desk(router, inner, inner.rules, capital=capital, clock=clock, reconcile_interval_s=math.inf,
                     bar_interval=settings.strategy.bar_interval)
         _collect(desk.reconcile(), result, books)
         pending: list[Signal] = []
@@ -179,7 +182,10 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
         last_ms, exposed_ms = recording.start_ms, 0
         for step, (event_ms, events) in enumerate(replay(recording), 1):
             clock.observe(event_ms)
+            settled = event_ms // HOUR_MS > market.engine.now_ms // HOUR_MS
             market.advance(event_ms)
+            if settled and books.exposed():
+                _collect(desk.pull(), result, books)
             if books.exposed():
                 exposed_ms += event_ms - last_ms
             last_ms = event_ms
