@@ -1,11 +1,21 @@
-"""Fixtures shared by the whole test suite: a real tansu broker on localhost."""
+"""Fixtures shared by the whole test suite: a real tansu broker on localhost.
+
+Under CI (``CI=true``) Hypothesis runs derandomized, so a submission's verdict does not depend
+on which examples a random seed happened to draw; local runs keep exploring fresh examples.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 from tests.broker import TansuBroker
 

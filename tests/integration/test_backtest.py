@@ -17,7 +17,8 @@ from pairflow.storage import connect
 from sources.replay import HOUR_MS, Recording, bar_of, load_files
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
-GOLDEN = [FIXTURES / "perp_1h_ohlcv_2024-11_two_weeks.csv", FIXTURES / "perp_funding_1h_2024-11_two_weeks.csv"]
+GOLDEN = [FIXTURES.parent / "backtest" / "perp_1h_ohlcv_2024-11_two_weeks.csv",
+          FIXTURES.parent / "backtest" / "perp_funding_1h_2024-11_two_weeks.csv"]
 SAMPLE = [FIXTURES / "perp_1h_ohlcv_2024-10_sample.csv", FIXTURES / "perp_funding_1h_2024-10_sample.csv"]
 GOLDEN_HASH = "a808a7743abec20d9eece3434f3065e468f6b3f74876aec4fa0d79f149786544"
 GOLDEN_STRATEGY = {"zscore_window": 48, "warmup_rows": 24, "entry_z": 2.0, "exit_z": 0.5}

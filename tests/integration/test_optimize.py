@@ -12,7 +12,8 @@ from pairflow.config import Settings
 from sources.replay import HOUR_MS, load_files
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
-GOLDEN = [FIXTURES / "perp_1h_ohlcv_2024-11_two_weeks.csv", FIXTURES / "perp_funding_1h_2024-11_two_weeks.csv"]
+GOLDEN = [FIXTURES.parent / "backtest" / "perp_1h_ohlcv_2024-11_two_weeks.csv",
+          FIXTURES.parent / "backtest" / "perp_funding_1h_2024-11_two_weeks.csv"]
 
 
 def test_test_windows_follow_their_training_window_after_purge_and_embargo() -> None:

@@ -16,7 +16,8 @@ from pairflow.config import Settings
 from sources.replay import HOUR_MS, load_files, replay
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
-GOLDEN = [FIXTURES / "perp_1h_ohlcv_2024-11_two_weeks.csv", FIXTURES / "perp_funding_1h_2024-11_two_weeks.csv"]
+GOLDEN = [FIXTURES.parent / "backtest" / "perp_1h_ohlcv_2024-11_two_weeks.csv",
+          FIXTURES.parent / "backtest" / "perp_funding_1h_2024-11_two_weeks.csv"]
 
 
 def _events():
