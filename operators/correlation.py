@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from operators.guard import Guarded, finite_problem
-from operators.moments import make_moments, moments_ready
+from operators.moments import MomentsOperator, moments_ready
 
 __all__ = ["Correlation", "CorrelationValue"]
 
@@ -23,7 +22,7 @@ class CorrelationValue(NamedTuple):
     correlation: float
 
 
-class Correlation(Guarded):
+class Correlation(MomentsOperator):
     """Pearson correlation over the last ``window`` pairs, or EWMA with ``halflife`` (in events).
 
     Input is ``(ts, x, y)`` with ``ts`` strictly increasing. A pair with a
@@ -31,14 +30,7 @@ class Correlation(Guarded):
     set, state untouched). No output until the window is full (or
     ``min_count`` EWMA updates), nor while either input is flat.
 
-    Parameters
-    ----------
-    window
-        Rolling window length in events; give this or ``halflife``.
-    halflife
-        EWMA half-life in events.
-    min_count
-        EWMA updates before the first output.
+    Parameters are those of `MomentsOperator`.
 
     Examples
     --------
@@ -51,21 +43,11 @@ class Correlation(Guarded):
     ([], 'invalid: x was nan')
     """
 
-    def __init__(self, window: int | None = 100, halflife: float | None = None, min_count: int = 10) -> None:
-        self._init_guard()
-        self.moments = make_moments(None if halflife is not None else window, halflife)
-        self.min_count = min_count
-
     def update(self, event: tuple[int, float, float]) -> list[CorrelationValue]:
         """Fold ``(ts, x, y)`` in; return the correlation once warm."""
         ts, x, y = event
-        problem = finite_problem("x", x) or finite_problem("y", y)
-        if problem:
-            return self._reject("invalid", problem)
-        problem = self._order_problem(ts)
-        if problem:
-            return self._reject("out-of-order", problem)
-        self.last_ts = ts
+        if not self._admit(ts, x=x, y=y):
+            return []
         m = self.moments
         m.add(x, y)
         if not moments_ready(m, self.min_count):

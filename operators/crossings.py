@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from operators.guard import Guarded, finite_problem
+from operators.guard import Guarded
 
 __all__ = ["MeanCrossingValue", "MeanCrossings", "mean_crossings"]
 
@@ -68,13 +68,8 @@ class MeanCrossings(Guarded):
     def update(self, event: tuple[int, float]) -> list[MeanCrossingValue]:
         """Fold ``(ts, value)`` in; return the count once the window is full."""
         ts, value = event
-        problem = finite_problem("value", value)
-        if problem:
-            return self._reject("invalid", problem)
-        problem = self._order_problem(ts)
-        if problem:
-            return self._reject("out-of-order", problem)
-        self.last_ts = ts
+        if not self._admit(ts, value=value):
+            return []
         self._values.append(value)
         if len(self._values) < self.window:
             return []

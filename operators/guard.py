@@ -48,7 +48,8 @@ class Guarded(PickledState):
     """Give an operator rejection bookkeeping and an event-time order check.
 
     Subclasses call ``_init_guard()`` in ``__init__`` and return
-    ``self._reject(kind, detail)`` for an event they refuse.
+    ``self._reject(kind, detail)`` for an event they refuse; most start
+    ``update`` with ``if not self._admit(ts, value=value): return []``.
     """
 
     rejects: dict[str, int]
@@ -69,3 +70,22 @@ class Guarded(PickledState):
         if self.last_ts is not None and ts <= self.last_ts:
             return f"ts {ts} was not after the previous {self.last_ts}"
         return None
+
+    def _admit(self, ts: int, **values: float | None) -> bool:
+        """Check ``values`` are finite and ``ts`` is after the last one; advance ``last_ts`` if so.
+
+        One place for the check every scalar operator makes first, so the
+        reject kinds ("invalid", "out-of-order") and their order stay the same
+        across operators. A refused event is recorded and leaves state alone.
+        """
+        for name, value in values.items():
+            problem = finite_problem(name, value)
+            if problem:
+                self._reject("invalid", problem)
+                return False
+        problem = self._order_problem(ts)
+        if problem:
+            self._reject("out-of-order", problem)
+            return False
+        self.last_ts = ts
+        return True

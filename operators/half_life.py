@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from operators.guard import Guarded, finite_problem
+from operators.guard import Guarded
 from operators.moments import RollingMoments
 
 __all__ = ["HalfLife", "HalfLifeValue", "half_life"]
@@ -85,13 +85,8 @@ class HalfLife(Guarded):
     def update(self, event: tuple[int, float]) -> list[HalfLifeValue]:
         """Fold ``(ts, value)`` in; return the half-life once the window is full and reverting."""
         ts, value = event
-        problem = finite_problem("value", value)
-        if problem:
-            return self._reject("invalid", problem)
-        problem = self._order_problem(ts)
-        if problem:
-            return self._reject("out-of-order", problem)
-        self.last_ts = ts
+        if not self._admit(ts, value=value):
+            return []
         previous, self._previous = self._previous, value
         if previous is None:
             return []

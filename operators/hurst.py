@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from operators.guard import Guarded, finite_problem
+from operators.guard import Guarded
 
 __all__ = ["Hurst", "HurstValue", "hurst_exponent"]
 
@@ -86,13 +86,8 @@ class Hurst(Guarded):
     def update(self, event: tuple[int, float]) -> list[HurstValue]:
         """Fold ``(ts, value)`` in; return the exponent once the window is full."""
         ts, value = event
-        problem = finite_problem("value", value)
-        if problem:
-            return self._reject("invalid", problem)
-        problem = self._order_problem(ts)
-        if problem:
-            return self._reject("out-of-order", problem)
-        self.last_ts = ts
+        if not self._admit(ts, value=value):
+            return []
         self._values.append(value)
         if len(self._values) < self.window:
             return []

@@ -1,7 +1,7 @@
 """Bivariate mean/variance/covariance over a rolling window or with exponential weights.
 
 Not operators themselves: the numeric core of correlation, z-score and
-half-life. Both kinds use centred (Welford/West) updates, never raw sums of
+half-life (`MomentsOperator` is the base those operators share). Both kinds use centred (Welford/West) updates, never raw sums of
 squares, so prices near 1e5 with tiny moves do not cancel catastrophically.
 The rolling kind removes the oldest pair with the inverse update and, once per
 window length, recomputes every moment exactly from the window, so rounding
@@ -16,7 +16,16 @@ from __future__ import annotations
 
 from collections import deque
 
-__all__ = ["EwmaMoments", "RollingMoments", "alpha_from_halflife", "make_moments", "moments_ready"]
+from operators.guard import Guarded
+
+__all__ = [
+    "EwmaMoments",
+    "MomentsOperator",
+    "RollingMoments",
+    "alpha_from_halflife",
+    "make_moments",
+    "moments_ready",
+]
 
 _FLAT = 1e-12  # deviation below this fraction of the values' magnitude is rounding noise
 _CANCELLED = 1e-9  # a sum of squares below this fraction of its peak is recomputed exactly
@@ -236,3 +245,24 @@ def moments_ready(moments: RollingMoments | EwmaMoments, min_count: int) -> bool
     if isinstance(moments, RollingMoments):
         return moments.full
     return moments.count >= min_count
+
+
+class MomentsOperator(Guarded):
+    """Base of the operators that read rolling or EWMA moments (correlation, z-score).
+
+    Holds the one way they are configured, so both take the same parameters.
+
+    Parameters
+    ----------
+    window
+        Rolling window length in events; give this or ``halflife``.
+    halflife
+        EWMA half-life in events.
+    min_count
+        EWMA updates before the first output.
+    """
+
+    def __init__(self, window: int | None = 100, halflife: float | None = None, min_count: int = 10) -> None:
+        self._init_guard()
+        self.moments = make_moments(None if halflife is not None else window, halflife)
+        self.min_count = min_count

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from operators.guard import Guarded, finite_problem
-from operators.moments import make_moments, moments_ready
+from operators.moments import MomentsOperator, moments_ready
 
 __all__ = ["ZScore", "ZScoreValue"]
 
@@ -26,21 +25,14 @@ class ZScoreValue(NamedTuple):
     zscore: float
 
 
-class ZScore(Guarded):
+class ZScore(MomentsOperator):
     """Z-score over the last ``window`` values, or EWMA with ``halflife`` (in events).
 
     Input is ``(ts, value)`` with ``ts`` strictly increasing; the value may be
     negative (a spread). Non-finite values and old timestamps are rejected.
     No output until warm, nor while the value is flat.
 
-    Parameters
-    ----------
-    window
-        Rolling window length in events; give this or ``halflife``.
-    halflife
-        EWMA half-life in events.
-    min_count
-        EWMA updates before the first output.
+    Parameters are those of `MomentsOperator`.
 
     Examples
     --------
@@ -52,21 +44,11 @@ class ZScore(Guarded):
     (3.0, 1.8708, 1.6036)
     """
 
-    def __init__(self, window: int | None = 100, halflife: float | None = None, min_count: int = 10) -> None:
-        self._init_guard()
-        self.moments = make_moments(None if halflife is not None else window, halflife)
-        self.min_count = min_count
-
     def update(self, event: tuple[int, float]) -> list[ZScoreValue]:
         """Fold ``(ts, value)`` in; return its z-score once warm."""
         ts, value = event
-        problem = finite_problem("value", value)
-        if problem:
-            return self._reject("invalid", problem)
-        problem = self._order_problem(ts)
-        if problem:
-            return self._reject("out-of-order", problem)
-        self.last_ts = ts
+        if not self._admit(ts, value=value):
+            return []
         m = self.moments
         m.add(value, value)
         if not moments_ready(m, self.min_count):
