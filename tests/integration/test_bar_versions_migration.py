@@ -20,7 +20,7 @@ def test_a_schema_with_the_old_bar_tables_keeps_their_rows(tmp_path: Path) -> No
     for migration in load_migrations():
         if migration.version < 5:
             (migrations / migration.path.name).write_text(migration.path.read_text())
-    # Written before migration 0007 added the column, a bar reads back as not incomplete.
+    # Written before migration 0006 added the column, a bar reads back as not incomplete.
     bar = msgspec.structs.replace(example(events.Bar, filled=True), incomplete=False)
     with connect(StorageSettings(dsn=f"chdb://{tmp_path}/db", spill_dir=tmp_path / "spill")) as old:
         apply_migrations(old, migrations)

@@ -1,4 +1,4 @@
--- 0008: a pair_stats row is one candidate spread of one scan: the scan's id and parameters, the
+-- 0007: a pair_stats row is one candidate spread of one scan: the scan's id and parameters, the
 -- legs and weights of the spread (pairs and Johansen baskets), every statistic the scan computed,
 -- and whether it was accepted or why not. Existing columns keep their meaning; eg_pvalue, qvalue
 -- and hedge_ratio are those of the reported direction (coin_a dependent on coin_b). New columns
