@@ -40,6 +40,16 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened.close()
 
 
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point in-process CLI runs at a chDB store in ``tmp_path/db`` and an empty config file; return ``tmp_path``."""
+    monkeypatch.setenv("PAIRFLOW_STORAGE__DSN", f"chdb://{tmp_path}/db")
+    monkeypatch.setenv("PAIRFLOW_STORAGE__SPILL_DIR", str(tmp_path / "spill"))
+    monkeypatch.setenv("PAIRFLOW_CONFIG", str(tmp_path / "pairflow.toml"))
+    (tmp_path / "pairflow.toml").write_text("")
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def api_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     """A demo run shared by the API and browser tests (it stops by itself after DEMO_SECONDS)."""

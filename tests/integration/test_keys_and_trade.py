@@ -14,15 +14,14 @@ from app.commands.keys import require_network
 from pairflow.errors import ConfigError
 from pairflow.hyperliquid.keystore import new_key
 
-from operators.risk_checks import PreTrade
 from pairflow.hyperliquid.exchange_client import ExchangeClient
 from pairflow.hyperliquid.keystore import unlock
 from pairflow.hyperliquid.signer import L1Signer
-from pairflow.events import Bar
 from sinks.desk import KILL_FILE, Desk
-from sinks.execution import LegPlan, OrderRouter
+from sinks.execution import OrderRouter
 from sinks.executor import HyperliquidExecutor
 from sinks.order_journal import OrderJournal
+from tests.integration.desk_support import assert_last_order_closed_the_position, desk_long_eth
 from tests.integration.test_order_router import MARKS, Setup, venue  # noqa: F401 - the venue fixture
 
 PASS = "correct horse battery staple"
@@ -73,28 +72,14 @@ def test_keys_are_encrypted_agents_are_checked_and_no_key_is_written_in_clear(ve
 
 
 def test_kill_flattens_every_position_with_reduce_only_orders_and_halts(venue: Setup, tmp_path: Path) -> None:
-    venue.book("ETH")
-    wallet = eth_account.Account.create()
-    with venue.engine.lock:
-        venue.engine.fund(wallet.address, 100_000)
-    executor = HyperliquidExecutor(ExchangeClient(venue.url, L1Signer(bytes(wallet.key))), wallet.address)
-    router = OrderRouter(executor, executor.rules, OrderJournal(tmp_path / "cloids"))
-    desk = Desk(router, executor, executor.rules, capital=100_000.0, control_dir=tmp_path)
-    now = venue.engine.now_ms
-    bar = Bar(ts=now, id="b", coin="ETH", interval="1s", open=2000.0, high=2000.0, low=2000.0, close=2000.0,
-              volume=1.0, notional=1.0, vwap=2000.0, trades=1, buy_volume=0.5, sell_volume=0.5)
-    desk.on_events([bar])
-    router.execute([LegPlan("ETH", 1.5, 2000.0, "sig-k")], PreTrade(now_ms=now, positions={}, marks=MARKS,
-                                                                  equity=1e5, last_data_ms={"ETH": now}))
-    desk.pull()
+    desk, bar = desk_long_eth(venue, tmp_path, "sig-k", control_dir=tmp_path)
     assert desk.position("ETH") == 1.5
     assert [e for e in desk.reconcile() if type(e).__name__ == "Alert"] == []
     (tmp_path / KILL_FILE).touch()
     out = desk.on_events([bar])
     assert any(type(e).__name__ == "Alert" and "killed by `pairflow kill`" in e.message for e in out)
     assert desk.position("ETH") == 0.0 and desk.halted
-    flatten = [o for p, b in venue.requests if p == "/exchange" for o in b["action"].get("orders", [])][-1]
-    assert flatten["r"] is True and flatten["b"] is False and flatten["s"] == "1.5"
+    assert_last_order_closed_the_position(venue)
 
 
 def test_venue_down_blocks_entries_with_one_alert_and_a_restart_reconciles(tmp_path: Path) -> None:

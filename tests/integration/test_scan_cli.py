@@ -18,41 +18,32 @@ from tests.unit.test_scan import GROUPS, synthetic_panel
 HISTORY = SHARED / "data" / "hyperliquid" / "perp_1h_ohlcv_2024-09_2025-02.csv"
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("PAIRFLOW_STORAGE__DSN", f"chdb://{tmp_path}/db")
-    monkeypatch.setenv("PAIRFLOW_STORAGE__SPILL_DIR", str(tmp_path / "spill"))
-    monkeypatch.setenv("PAIRFLOW_CONFIG", str(tmp_path / "pairflow.toml"))
-    (tmp_path / "pairflow.toml").write_text("")
-    return tmp_path
-
-
 def invoke(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, (result.output, result.exception)
     return result.stdout
 
 
-def test_scan_of_imported_synthetic_bars_records_every_candidate(env: Path) -> None:
+def test_scan_of_imported_synthetic_bars_records_every_candidate(cli_env: Path) -> None:
     panel = synthetic_panel(seed=2)
-    wide = env / "synthetic.csv"
+    wide = cli_env / "synthetic.csv"
     rows = [",".join(["timestamp", *panel.coins])]
     rows += [",".join([str(1_700_000_000_000 + int(ts)), *(f"{px:.8g}" for px in closes)])
              for ts, closes in zip(panel.times, panel.closes)]
     wide.write_text("\n".join(rows) + "\n")
     invoke("data", "import", str(wide))
 
-    report = json.loads(invoke("scan", "--interval", "1m", "--format", "json", "--plot", str(env / "charts")))
+    report = json.loads(invoke("scan", "--interval", "1m", "--format", "json", "--plot", str(cli_env / "charts")))
     accepted = {frozenset(s["coins"]) for s in report["spreads"] if s["accepted"]}
     assert {frozenset(g.coins) for g in GROUPS} <= accepted and len(accepted) == 8
     assert report["tests"] == 2 * sum(1 for s in report["spreads"] if s["kind"] == "pair")
-    charts = sorted(path.name for path in (env / "charts").iterdir())
+    charts = sorted(path.name for path in (cli_env / "charts").iterdir())
     assert "correlation.png" in charts and len(charts) == 7  # heatmap + the top six accepted spreads
 
     narrow = json.loads(invoke("scan", "--interval", "1m", "--universe", "ETH,SOL,NOPE", "--format", "json"))
     assert narrow["coins"] == ["ETH", "SOL"] and narrow["excluded"] == {"NOPE": "no 1m candles in the range"}
 
-    with connect(StorageSettings(dsn=f"chdb://{env}/db")) as store:
+    with connect(StorageSettings(dsn=f"chdb://{cli_env}/db")) as store:
         stored = store.query_dicts(
             "SELECT scan_id, pair, kind, accepted, reason, qvalue, qvalue_reverse, weights, parameters, observations"
             " FROM pair_stats_v WHERE scan_id = {scan:String} ORDER BY rank", {"scan": report["scan_id"]}
@@ -66,7 +57,7 @@ def test_scan_of_imported_synthetic_bars_records_every_candidate(env: Path) -> N
     assert json.loads(first["parameters"])["fdr"] == 0.05 and first["observations"] == 2_000
 
 
-def test_scan_options_are_validated_with_one_line(env: Path) -> None:
+def test_scan_options_are_validated_with_one_line(cli_env: Path) -> None:
     result = CliRunner().invoke(app, ["scan", "--fdr", "1.5"])
     assert result.exit_code == 2 and result.output == "error: scan options: fdr must be in (0, 1), received 1.5\n"
     result = CliRunner().invoke(app, ["scan", "--interval", "1h"])
@@ -74,11 +65,11 @@ def test_scan_options_are_validated_with_one_line(env: Path) -> None:
 
 
 @pytest.mark.skipif(not HISTORY.is_file(), reason="../shared/data/hyperliquid is absent (the recorded 1h history)")
-def test_the_shared_hourly_history_scans_end_to_end(env: Path) -> None:
+def test_the_shared_hourly_history_scans_end_to_end(cli_env: Path) -> None:
     invoke("data", "import", str(HISTORY))
     output = invoke("scan", "--from", "2024-12-01", "--to", "2025-03-01", "--min-volume", "1000")
     assert "18 coins, 2160 1h bars, 306 Engle-Granger tests" in output
-    with connect(StorageSettings(dsn=f"chdb://{env}/db")) as store:
+    with connect(StorageSettings(dsn=f"chdb://{cli_env}/db")) as store:
         assert store.count("pair_stats") == store.query("SELECT count() FROM pair_stats_v")[0][0] > 153
         ranks = [row[0] for row in store.query("SELECT rank FROM pair_stats_v ORDER BY rank")]
     assert ranks == list(range(1, len(ranks) + 1)) and np.all(np.diff(ranks) == 1)

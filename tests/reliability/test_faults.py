@@ -14,14 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-import msgspec
 import pytest
 
-from operators.spread_strategy import SpreadStrategy
-from pairflow.config import StrategySettings
-from pairflow.events import Bar, Signal, encode
 from pairflow.storage import Store, connect
-from pairflow.topics import TopicSpec, ensure_topics
 from tests.broker import TansuBroker
 from tests.helpers import eventually, free_port
 from tests.integration.ingest_support import (
@@ -33,10 +28,14 @@ from tests.integration.ingest_support import (
     start_ingest,
     stop_ingest,
 )
-from tests.integration.test_strategy_cli import LEGS, STRATEGY_ENV, start_strategy
+from tests.integration.strategy_cli_support import (
+    kill_strategy_mid_stream,
+    resume_to_the_end,
+    signals_by_hand,
+    strategy_bars,
+)
 from tests.metrics_support import metric
 from tests.reliability.support import RESULTS, Outcome
-from tests.strategy_support import cointegrated_bars
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
@@ -133,34 +132,13 @@ def stored_trades(port: int) -> float:
 
 
 def test_sigkill_of_strategy_mid_stream(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
-    ensure_topics(tansu_broker_fn.admin(), [TopicSpec(name, 2) for name in ("md.bars", "md.funding", "md.fees", "pf.signals")])
-    messages = [("md.bars", bar.coin.encode(), encode(bar)) for bar in cointegrated_bars(LEGS, 200, seed=43)]
-    half = len(messages) // 2
-    produce(tansu_broker_fn, messages[:half])
-    recovery = tmp_path / "recovery"
-    port = free_port()
-    common = ("--brokers", tansu_broker_fn.bootstrap_servers, "--recovery-dir", str(recovery), "--snapshot-interval", "0.2")
-    first = start_strategy(tmp_path, *common, metrics_port=port)
-    try:
-        eventually(lambda: committed_epoch(recovery) >= 2 and metric(port, "pairflow_strategy_signals_total") >= 3, timeout=60)
-        signals_at_kill = metric(port, "pairflow_strategy_signals_total")
-        first.send_signal(signal.SIGKILL)
-        assert first.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        if first.poll() is None:
-            first.kill()
-    produce(tansu_broker_fn, messages[half:])
+    messages = strategy_bars(tansu_broker_fn, 200, seed=43)
+    common, signals_at_kill = kill_strategy_mid_stream(tansu_broker_fn, tmp_path, messages, epochs=2)
     restarted = time.monotonic()
-    second = start_strategy(tmp_path, *common, "--until-end")
-    assert second.wait(timeout=90) == 0, (tmp_path / "strategy.log").read_text()[-3_000:]
+    resume_to_the_end(tmp_path, common)
     recovery_s = time.monotonic() - restarted
 
-    settings = StrategySettings(**{key.split("__")[1].lower(): value for key, value in STRATEGY_ENV.items()},
-                                reorder_ms=60 * 60_000)
-    by_hand = SpreadStrategy(LEGS, settings)
-    bars = [msgspec.json.decode(value, type=Bar) for _, _, value in messages]
-    expected = [s for b in bars for s in by_hand.update(b) if isinstance(s, Signal)]
-    expected += [s for s in by_hand.flush() if isinstance(s, Signal)]
+    expected = signals_by_hand(messages)
     with connect(chdb_settings(tmp_path)) as store:
         lost, duplicated = lost_and_duplicated(store, "signals", {s.id for s in expected})
     assert signals_at_kill < len(expected), "the first run had emitted every signal: not a mid-stream kill"
