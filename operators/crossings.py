@@ -7,13 +7,12 @@ months is one lucky trade, not a strategy.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from operators.guard import Guarded
+from operators.guard import ValueWindow
 
 __all__ = ["MeanCrossingValue", "MeanCrossings", "mean_crossings"]
 
@@ -41,7 +40,7 @@ class MeanCrossingValue(NamedTuple):
     crossings: int
 
 
-class MeanCrossings(Guarded):
+class MeanCrossings(ValueWindow):
     """Count crossings of the window mean over the last ``window`` values of ``(ts, value)`` input.
 
     Parameters
@@ -59,18 +58,11 @@ class MeanCrossings(Guarded):
     """
 
     def __init__(self, window: int = 200) -> None:
-        if window < 2:
-            raise ValueError(f"window must be at least 2, received {window}")
-        self._init_guard()
-        self.window = window
-        self._values: deque[float] = deque(maxlen=window)
+        super().__init__(window)
 
     def update(self, event: tuple[int, float]) -> list[MeanCrossingValue]:
         """Fold ``(ts, value)`` in; return the count once the window is full."""
         ts, value = event
-        if not self._admit(ts, value=value):
-            return []
-        self._values.append(value)
-        if len(self._values) < self.window:
+        if not self._window_full(ts, value):
             return []
         return [MeanCrossingValue(ts, mean_crossings(self._values))]

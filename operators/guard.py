@@ -9,10 +9,11 @@ spread's state. The reason is kept in ``last_reason`` and counted per kind in
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from operators.state import PickledState
 
-__all__ = ["Guarded", "finite_problem", "price_problem"]
+__all__ = ["Guarded", "ValueWindow", "finite_problem", "price_problem"]
 
 
 def finite_problem(name: str, value: float | None) -> str | None:
@@ -89,3 +90,27 @@ class Guarded(PickledState):
             return False
         self.last_ts = ts
         return True
+
+
+class ValueWindow(Guarded):
+    """Base of the operators computed over the last ``window`` values of one series.
+
+    Subclasses set ``minimum_window`` (the shortest window their statistic
+    means anything over) and start ``update`` with ``_window_full``.
+    """
+
+    minimum_window = 2
+
+    def __init__(self, window: int) -> None:
+        if window < self.minimum_window:
+            raise ValueError(f"window must be at least {self.minimum_window}, received {window}")
+        self._init_guard()
+        self.window = window
+        self._values: deque[float] = deque(maxlen=window)
+
+    def _window_full(self, ts: int, value: float) -> bool:
+        """Admit ``(ts, value)`` into the window; True once it holds ``window`` values."""
+        if not self._admit(ts, value=value):
+            return False
+        self._values.append(value)
+        return len(self._values) == self.window

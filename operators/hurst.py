@@ -10,13 +10,12 @@ and above 0.5 trending. It is computed on levels (a spread), not returns.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from operators.guard import Guarded
+from operators.guard import ValueWindow
 
 __all__ = ["Hurst", "HurstValue", "hurst_exponent"]
 
@@ -51,7 +50,7 @@ class HurstValue(NamedTuple):
     hurst: float
 
 
-class Hurst(Guarded):
+class Hurst(ValueWindow):
     """Rolling variogram Hurst exponent of the last ``window`` values of ``(ts, value)`` input.
 
     Each update re-estimates on the window (O(window * max_lag)); it suits
@@ -75,21 +74,16 @@ class Hurst(Guarded):
     True
     """
 
+    minimum_window = 6
+
     def __init__(self, window: int = 200, max_lag: int = 20) -> None:
-        if window < 6:
-            raise ValueError(f"window must be at least 6, received {window}")
-        self._init_guard()
-        self.window = window
+        super().__init__(window)
         self.max_lag = max_lag
-        self._values: deque[float] = deque(maxlen=window)
 
     def update(self, event: tuple[int, float]) -> list[HurstValue]:
         """Fold ``(ts, value)`` in; return the exponent once the window is full."""
         ts, value = event
-        if not self._admit(ts, value=value):
-            return []
-        self._values.append(value)
-        if len(self._values) < self.window:
+        if not self._window_full(ts, value):
             return []
         result = hurst_exponent(np.fromiter(self._values, float, self.window), self.max_lag)
         if result is None:
