@@ -15,7 +15,11 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+
 from tests.integration.api_support import DemoRun, start_demo
+
+# The demo shares 2 cores with the browser: give every expectation room beyond the 5 s default.
+expect.set_options(timeout=20_000)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
