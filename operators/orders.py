@@ -57,6 +57,13 @@ class OrderTracker:
 
     ``update`` takes an `Order` (a status report: our own, the user stream's or a
     reconciliation's) or a `Fill`, and returns the `Order` records that changed.
+    A status report carries the exchange's *cumulative* filled size while a fill
+    is an *increment*: the two are kept apart and an order's ``filled_sz`` is
+    the larger of the last report and the sum of its distinct fills, so an order
+    seen filled by its placement answer and then by its fills (REST pull or user
+    stream, in any order, any number of times) still reads ``filled_sz == sz``.
+    Every record it returns has a ``recv_ts`` above the order's previous one,
+    because the ``orders`` table keeps the record with the highest.
 
     Examples
     --------
@@ -67,11 +74,17 @@ class OrderTracker:
     >>> fill = Fill(ts=2, id="t1", coin="ETH", oid=7, cloid="c1", px=2000.0, sz=0.5, side="B", fee=0.1, closed_pnl=0.0, crossed=True)
     >>> [(o.status, o.filled_sz) for o in tracker.update(fill)], tracker.update(fill)
     ([('partial', 0.5)], [])
+    >>> report = Order(ts=3, id="c1", coin="ETH", cloid="c1", oid=7, is_buy=True, sz=2.0, limit_px=2000.0,
+    ...                status="filled", filled_sz=2.0, avg_px=2000.0)
+    >>> rest = Fill(ts=3, id="t2", coin="ETH", oid=7, cloid="c1", px=2000.0, sz=1.5, side="B", fee=0.3, closed_pnl=0.0, crossed=True)
+    >>> [(o.status, o.filled_sz) for o in tracker.update(report)], tracker.update(rest)
+    ([('filled', 2.0)], [])
     """
 
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
         self._fills: set[str] = set()
+        self._filled: dict[str, float] = {}
         self._cost: dict[str, float] = {}
 
     def update(self, event: Order | Fill) -> list[Order]:
@@ -82,30 +95,41 @@ class OrderTracker:
         if known is None:
             self.orders[event.cloid] = event
             return [event]
-        if known.status == event.status or not can_move(known.status, event.status):
-            return []
-        moved = Order(ts=event.ts, recv_ts=event.recv_ts, id=known.id, coin=known.coin, cloid=known.cloid,
-                      oid=event.oid if event.oid is not None else known.oid, is_buy=known.is_buy, sz=known.sz,
-                      limit_px=known.limit_px, status=event.status,
-                      filled_sz=max(known.filled_sz, event.filled_sz),
-                      avg_px=event.avg_px if event.avg_px is not None else known.avg_px, reason=event.reason)
-        self.orders[event.cloid] = moved
-        return [moved]
+        status = event.status if can_move(known.status, event.status) else known.status
+        filled = max(known.filled_sz, event.filled_sz)
+        if known.avg_px is not None and self._filled.get(event.cloid, 0.0) >= filled - 1e-12:
+            avg_px = known.avg_px  # the fills' average is exact; a report's may be rounded
+        else:
+            avg_px = event.avg_px if event.avg_px is not None else known.avg_px
+        return self._move(known, event.ts, event.recv_ts, status, filled, avg_px,
+                          known.oid if known.oid is not None else event.oid,
+                          event.reason if status != known.status else known.reason)
 
     def _fill(self, fill: Fill) -> list[Order]:
         known = self.orders.get(fill.cloid)
         if fill.id in self._fills or known is None:
             return []
         self._fills.add(fill.id)
-        filled = round(known.filled_sz + fill.sz, 10)
+        by_fills = self._filled[fill.cloid] = round(self._filled.get(fill.cloid, 0.0) + fill.sz, 10)
         self._cost[fill.cloid] = self._cost.get(fill.cloid, 0.0) + fill.px * fill.sz
-        status = "filled" if filled >= known.sz - 1e-12 else "partial"
-        if known.status in ("canceled", "rejected"):
-            status = known.status  # a fill that raced the cancel: counted, the state stays final
-        moved = Order(ts=fill.ts, recv_ts=fill.recv_ts, id=known.id, coin=known.coin, cloid=known.cloid,
-                      oid=fill.oid, is_buy=known.is_buy, sz=known.sz, limit_px=known.limit_px, status=status,
-                      filled_sz=filled, avg_px=self._cost[fill.cloid] / filled, reason=known.reason)
-        self.orders[fill.cloid] = moved
+        filled = max(known.filled_sz, by_fills)
+        status = known.status
+        if known.status not in TERMINAL or known.status == "filled":
+            # a fill that raced a cancel is counted, and the final state stays
+            status = "filled" if filled >= known.sz - 1e-12 else "partial"
+        avg_px = self._cost[fill.cloid] / by_fills if by_fills >= filled - 1e-12 or known.avg_px is None \
+            else known.avg_px
+        return self._move(known, fill.ts, fill.recv_ts, status, filled, avg_px,
+                          known.oid if known.oid is not None else fill.oid, known.reason)
+
+    def _move(self, known: Order, ts: int, recv_ts: int, status: str, filled: float, avg_px: float | None,
+              oid: int | None, reason: str) -> list[Order]:
+        if (status, filled, avg_px, oid) == (known.status, known.filled_sz, known.avg_px, known.oid):
+            return []
+        moved = Order(ts=max(ts, known.ts), recv_ts=max(recv_ts, known.recv_ts + 1), id=known.id, coin=known.coin,
+                      cloid=known.cloid, oid=oid, is_buy=known.is_buy, sz=known.sz, limit_px=known.limit_px,
+                      status=status, filled_sz=filled, avg_px=avg_px, reason=reason)
+        self.orders[known.cloid] = moved
         return [moved]
 
     def open_cloids(self) -> list[str]:
@@ -113,12 +137,12 @@ class OrderTracker:
         return [cloid for cloid, order in self.orders.items() if order.status not in TERMINAL]
 
     def snapshot(self) -> bytes:
-        """Return orders, counted fill ids and fill costs as pickled bytes."""
-        return pickle.dumps((self.orders, self._fills, self._cost))
+        """Return orders, counted fill ids, filled sizes and fill costs as pickled bytes."""
+        return pickle.dumps((self.orders, self._fills, self._filled, self._cost))
 
     @classmethod
     def restore(cls, state: bytes) -> OrderTracker:
         """Rebuild from `snapshot` output."""
         tracker = cls()
-        tracker.orders, tracker._fills, tracker._cost = pickle.loads(state)
+        tracker.orders, tracker._fills, tracker._filled, tracker._cost = pickle.loads(state)
         return tracker

@@ -200,8 +200,8 @@ class OrderRouter:
                       oid=placement.oid if placement else None, is_buy=leg.is_buy, sz=leg.sz, limit_px=leg.px,
                       status=status, filled_sz=placement.filled_sz if placement else 0.0,
                       avg_px=placement.avg_px if placement else None, reason=reason)
-        self.tracker.update(order)
-        return order
+        # the tracker's view: the report merged with the fills already counted for this order
+        return (self.tracker.update(order) or [self.tracker.orders[order.cloid]])[0]
 
     def _fill(self, leg: LegOrder) -> tuple[float, list[Order | Alert]]:
         """Send one order and follow it to a fate; return (filled size, events)."""

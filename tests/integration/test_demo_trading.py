@@ -29,8 +29,8 @@ def test_demo_opens_and_closes_positions_and_its_pnl_is_the_venue_accounts(tmp_p
     venue_state = engine.clearinghouse_state(account)
     venue_funding = engine.user_funding(account, 0)
     with connect(StorageSettings(dsn=f"chdb://{data / 'chdb'}", spill_dir=tmp_path / "spill")) as store:
-        orders = store.query_dicts("SELECT cloid, status, reason FROM orders FINAL")
-        fills = store.query_dicts("SELECT id, cloid, closed_pnl, fee, side, sz FROM fills FINAL")
+        orders = store.query_dicts("SELECT cloid, status, reason, sz, filled_sz, avg_px FROM orders FINAL")
+        fills = store.query_dicts("SELECT id, cloid, closed_pnl, fee, side, sz, px FROM fills FINAL")
         funding = store.query("SELECT sum(usdc), count() FROM funding_payments FINAL")[0]
         portfolio = store.query_dicts(
             "SELECT argMax(realized_pnl, ts) AS r, argMax(fees, ts) AS f, argMax(funding, ts) AS fu"
@@ -41,6 +41,14 @@ def test_demo_opens_and_closes_positions_and_its_pnl_is_the_venue_accounts(tmp_p
     # Every fill of the account reached the table once, and only fills of orders we sent.
     assert sorted(f["id"] for f in fills) == sorted(str(f.tid) for f in venue_fills)
     assert {f["cloid"] for f in fills} <= {o["cloid"] for o in orders}
+    # Each order's filled size is its fills' sum (never twice it, whichever paths reported them) at their average.
+    for order in orders:
+        own = [f for f in fills if f["cloid"] == order["cloid"]]
+        filled = sum(f["sz"] for f in own)
+        assert order["filled_sz"] <= order["sz"] + 1e-9 and abs(order["filled_sz"] - filled) < 1e-9, (order, own)
+        if own:
+            vwap = sum(f["sz"] * f["px"] for f in own) / filled
+            assert abs(order["avg_px"] - vwap) <= 1e-9 * vwap, (order, own)
     assert len(venue_fills) >= 4  # at least one spread opened and closed: two legs each way
     assert funding[1] == len(venue_funding)
     # Our average-cost PnL is the venue's closedPnl, and the account's change is fills + fees + funding.

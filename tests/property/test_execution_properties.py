@@ -6,6 +6,7 @@ import json
 import math
 from decimal import Decimal
 
+import msgspec
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -118,6 +119,34 @@ def test_duplicated_and_reordered_fills_give_the_same_filled_size(rows: list, rn
         tracker.update(f)
     order = tracker.orders["c"]
     assert order.status == "filled" and math.isclose(order.filled_sz, total)
+
+
+@given(trades, st.randoms(use_true_random=False), st.integers(min_value=1, max_value=3))
+def test_status_reports_and_fills_of_one_order_never_count_twice(rows: list, rnd, reports: int) -> None:
+    """The demo's double count: a placement answer said "filled", then the same fills arrived (REST and WS)."""
+    fills = _fills(rows)
+    total = round(sum(f.sz for f in fills), 10)
+    vwap = sum(f.px * f.sz for f in fills) / total
+    base = dict(id="c", coin="ETH", cloid="c", is_buy=True, sz=total, limit_px=1.0)
+    stamps = iter(range(1, 1000))
+    events: list[Order | Fill] = [*fills, *rnd.sample(fills, len(fills))]
+    for _ in range(reports):
+        seen = round(rnd.uniform(0, total), 10)
+        events.append(Order(ts=0, recv_ts=0, oid=1, status="partial", filled_sz=seen, avg_px=None, **base))
+    events.append(Order(ts=0, recv_ts=0, oid=1, status="filled", filled_sz=total, avg_px=round(vwap, 6), **base))
+    rnd.shuffle(events)
+    tracker = OrderTracker()
+    tracker.update(Order(ts=0, recv_ts=0, oid=None, status="pending", **base))
+    last = 0
+    for event in events:
+        if isinstance(event, Order):
+            event = msgspec.structs.replace(event, recv_ts=next(stamps))
+        for moved in tracker.update(event):
+            assert moved.filled_sz <= total + 1e-9 and moved.recv_ts > last
+            last = moved.recv_ts
+    order = tracker.orders["c"]
+    assert order.status == "filled" and math.isclose(order.filled_sz, total)
+    assert math.isclose(order.avg_px, vwap, rel_tol=1e-6)
 
 
 @given(trades)
