@@ -7,12 +7,15 @@
     market (coin, [Bar |      │                             fills and funding pulled over REST → PnL, VaR)
             BookSnapshot |  ──┘                          ─► (key, [OrderIntent | Order | Fill | FundingPayment |
             Funding | ...])                                     Pnl | RiskMetric | Position | Alert]) ─► ClickHouse
+                                                                                           └─► Alert ─► Alertmanager
 
 One desk holds the whole account (netting is per coin across spreads), so the
 stage is keyed by one key. The desk is built by a factory the composition
 root passes in -- the router against the venue or the exchange, or the
 backtest's simulated executor -- and reconciles with the account before its
 first batch. Its pure state is the recovery snapshot; the router is rebuilt.
+In a single-process run the desk's alerts go straight to the alert sink
+(`flows.alerts.route_alerts`); there is no broker to carry ``pf.alerts``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 
+from flows.alerts import route_alerts
 from flows.ingest import IngestStreams
 from flows.strategy import strategy_stage
 from pairflow.config import Settings
@@ -75,5 +79,6 @@ def chain_trading(spreads: list[tuple[str, ...]], settings: Settings,
         prices = op.merge("execution_market", streams.bars, market)
         trading = execution_stage("execution", signals, prices, build_desk)
         op.output("store_trading", trading, ClickHouseSink(settings.storage))
+        route_alerts("alertmanager", trading, settings.alerting)
 
     return wire

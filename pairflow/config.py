@@ -348,6 +348,9 @@ class AlertingSettings(_Section):
         default=Path("./data/alerts"), description="Alerts wait here until Alertmanager accepted them (survives restarts)."
     )
     retry_backoff_max_s: float = Field(default=60.0, gt=0, description="Largest delay between failed posts.")
+    min_severity: Literal["info", "warning", "critical"] = Field(
+        default="warning", description="Least severity posted to Alertmanager; lower alerts are only logged and stored."
+    )
 
 
 class LoggingSettings(_Section):

@@ -218,6 +218,10 @@ ALERTS_DELIVERED = _define("counter", "pairflow_alerts_delivered", "Alerts Alert
 ALERTS_PENDING = _define(
     "gauge", "pairflow_alerts_pending", "Alerts waiting in the outbox for Alertmanager to accept them."
 )
+ALERTS_DUPLICATES = _define(
+    "counter", "pairflow_alerts_duplicates",
+    "Alerts skipped because one with the same id was already queued or delivered (a replay after a restart).",
+)
 ALERTS_POST_FAILURES = _define(
     "counter", "pairflow_alerts_post_failures", "Posts to Alertmanager that failed (the alerts stay in the outbox)."
 )

@@ -15,6 +15,13 @@ rewrite posts an alert twice; Alertmanager merges them (same labels, and the
 event id is one of them). Failed posts are retried with capped exponential
 backoff. An alert Alertmanager refuses as invalid (HTTP 400) cannot succeed
 by retrying; it is moved to ``rejected.jsonl`` beside the outbox and logged.
+
+Flows hand alerts over at least once: a resumed relay reads again what came
+after its last snapshot, and a resumed desk emits its last batch again. The
+ids of settled alerts are therefore appended to ``delivered.ids`` (before the
+outbox drops them), and an alert whose id is queued or settled is skipped, so
+a replay notifies no one twice. Alerts below ``min_severity`` are logged and
+stored but not posted: a refused signal is worth a row, not a page.
 """
 
 from __future__ import annotations
@@ -34,12 +41,17 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from pairflow.config import AlertingSettings
 from pairflow.events import Alert, decode, encode
 from pairflow.logs import get_logger
-from pairflow.metrics import ALERTS_DELIVERED, ALERTS_PENDING, ALERTS_POST_FAILURES, ALERTS_RECEIVED
+from pairflow.metrics import (
+    ALERTS_DELIVERED, ALERTS_DUPLICATES, ALERTS_PENDING, ALERTS_POST_FAILURES, ALERTS_RECEIVED,
+)
 
 __all__ = ["AlertmanagerSink", "AlertSink", "postable_alert"]
 
 _log = get_logger(__name__)
 _LOG_METHOD = {"info": "info", "warning": "warning", "critical": "critical"}
+_RANK = {"info": 0, "warning": 1, "critical": 2}
+# Settled ids remembered for deduplication: far more than a replay window holds.
+_LEDGER_SIZE = 10_000
 
 
 def postable_alert(alert: Alert, generator_url: str = "") -> dict[str, Any]:
@@ -80,13 +92,16 @@ class AlertmanagerSink:
         Alertmanager base URL, e.g. ``http://127.0.0.1:9093``; None only logs
         and stores (no Alertmanager configured).
     outbox_dir
-        Where alerts wait until Alertmanager accepted them (``outbox.jsonl``).
+        Where alerts wait until Alertmanager accepted them (``outbox.jsonl``),
+        and the ids of those it accepted (``delivered.ids``).
     writer
         Optional `pairflow.storage.BatchWriter` on the ``alerts`` table.
     retry_backoff_s, retry_backoff_max_s
         First and largest delay between failed posts.
     timeout_s
         Bound of one HTTP post.
+    min_severity
+        Least severity posted; lower alerts are only logged and stored.
     """
 
     def __init__(
@@ -98,19 +113,27 @@ class AlertmanagerSink:
         retry_backoff_s: float = 1.0,
         retry_backoff_max_s: float = 60.0,
         timeout_s: float = 5.0,
+        min_severity: str = "warning",
     ) -> None:
+        if min_severity not in _RANK:
+            raise ValueError(f"min_severity must be one of {', '.join(_RANK)}, received {min_severity!r}")
+        self.min_rank = _RANK[min_severity]
         self.url = url.rstrip("/") + "/api/v2/alerts" if url else None
         self.outbox_dir = Path(outbox_dir)
-        self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        if self.url is not None:
+            self.outbox_dir.mkdir(parents=True, exist_ok=True)
         self.outbox = self.outbox_dir / "outbox.jsonl"
         self.rejected = self.outbox_dir / "rejected.jsonl"
+        self.ledger = self.outbox_dir / "delivered.ids"
         self.writer = writer
         self.retry_backoff_s = retry_backoff_s
         self.retry_backoff_max_s = retry_backoff_max_s
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._pending: list[Alert] = self._read_outbox()
+        self._settled = self._read_ledger()
+        self._pending: list[Alert] = [alert for alert in self._read_outbox() if alert.id not in self._settled]
+        self._queued = {alert.id for alert in self._pending}
         ALERTS_PENDING.set(len(self._pending))
         self._client = httpx.Client(timeout=timeout_s)
         self._thread: threading.Thread | None = None
@@ -125,7 +148,7 @@ class AlertmanagerSink:
     def from_settings(cls, settings: AlertingSettings, writer: Any = None) -> AlertmanagerSink:
         """Build the sink of a process from its ``[alerting]`` settings."""
         return cls(settings.alertmanager_url, settings.outbox_dir, writer=writer,
-                   retry_backoff_max_s=settings.retry_backoff_max_s)
+                   retry_backoff_max_s=settings.retry_backoff_max_s, min_severity=settings.min_severity)
 
     @property
     def pending(self) -> int:
@@ -134,14 +157,20 @@ class AlertmanagerSink:
             return len(self._pending)
 
     def send(self, alert: Alert) -> None:
-        """Log and store ``alert`` now, and queue it durably for Alertmanager."""
+        """Log and store ``alert`` now, and queue it durably for Alertmanager; skip an id seen before."""
+        with self._lock:
+            seen = alert.id in self._queued or alert.id in self._settled
+        if seen:
+            ALERTS_DUPLICATES.inc()
+            _log.debug("alert already queued or delivered; skipped", alert_id=alert.id)
+            return
         ALERTS_RECEIVED.labels(alert.severity).inc()
         getattr(_log, _LOG_METHOD.get(alert.severity, "warning"))(
             alert.message, alert_id=alert.id, source=alert.source, severity=alert.severity, coin=alert.coin
         )
         if self.writer is not None:
             self.writer.add(alert)
-        if self.url is None:
+        if self.url is None or _RANK.get(alert.severity, 2) < self.min_rank:
             return
         try:
             postable_alert(alert)
@@ -154,6 +183,7 @@ class AlertmanagerSink:
         with self._lock:
             _append(self.outbox, [alert])
             self._pending.append(alert)
+            self._queued.add(alert.id)
             ALERTS_PENDING.set(len(self._pending))
         self._wake.set()
 
@@ -215,11 +245,16 @@ class AlertmanagerSink:
         return False
 
     def _settle(self, batch: list[Alert], rejected: bool) -> None:
-        """Remove ``batch`` from the outbox (keeping alerts queued meanwhile), atomically on disk."""
+        """Record ``batch`` as settled, then remove it from the outbox (keeping alerts queued meanwhile)."""
         done = {alert.id for alert in batch}
         with self._lock:
             if rejected:
                 _append(self.rejected, batch)
+            _append_lines(self.ledger, [alert.id.encode() for alert in batch])
+            self._settled.update(done)
+            if len(self._settled) > 2 * _LEDGER_SIZE:
+                self._settled = self._read_ledger()
+            self._queued -= done
             self._pending = [alert for alert in self._pending if alert.id not in done]
             staged = self.outbox.with_suffix(".tmp")
             with open(staged, "wb") as handle:
@@ -228,6 +263,18 @@ class AlertmanagerSink:
                 os.fsync(handle.fileno())
             os.replace(staged, self.outbox)
             ALERTS_PENDING.set(len(self._pending))
+
+    def _read_ledger(self) -> set[str]:
+        """Return the newest settled ids; a ledger grown past twice its bound is rewritten to the bound."""
+        if not self.ledger.exists():
+            return set()
+        lines = [line for line in self.ledger.read_bytes().splitlines() if line]
+        kept = lines[-_LEDGER_SIZE:]
+        if len(lines) > 2 * _LEDGER_SIZE:
+            staged = self.ledger.with_suffix(".tmp")
+            staged.write_bytes(b"".join(line + b"\n" for line in kept))
+            os.replace(staged, self.ledger)
+        return {line.decode("utf-8", errors="replace") for line in kept}
 
     def _read_outbox(self) -> list[Alert]:
         if not self.outbox.exists():
@@ -247,8 +294,12 @@ class AlertmanagerSink:
 
 def _append(path: Path, alerts: list[Alert]) -> None:
     """Append alerts as JSON lines and fsync, so an accepted `send` survives a crash."""
+    _append_lines(path, [encode(alert) for alert in alerts])
+
+
+def _append_lines(path: Path, lines: list[bytes]) -> None:
     with open(path, "ab") as handle:
-        handle.write(b"".join(encode(alert) + b"\n" for alert in alerts))
+        handle.write(b"".join(line + b"\n" for line in lines))
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -273,6 +324,12 @@ class AlertSink(DynamicSink[Any]):
         self.url = url
         self.outbox_dir = Path(outbox_dir)
         self.options = options
+
+    @classmethod
+    def from_settings(cls, settings: AlertingSettings) -> AlertSink:
+        """Build the sink of a flow from its ``[alerting]`` settings (rows are stored by the flow's store sink)."""
+        return cls(settings.alertmanager_url, settings.outbox_dir, retry_backoff_max_s=settings.retry_backoff_max_s,
+                   min_severity=settings.min_severity)
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _AlertPartition:
         """Open this worker's outbox and start its poster."""

@@ -1,17 +1,32 @@
-"""``pairflow alertmanager config``: the Alertmanager configuration with its secrets filled in from files."""
+"""``pairflow alertmanager``: the Alertmanager configuration with its secrets filled in, and the pf.alerts relay."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from confluent_kafka.admin import AdminClient
 
+from app.options import ConfigOption, usable_directory
+from app.runners.until_stopped import run_until_stopped
+from flows.alerts import relay_dataflow
+from flows.ingest import prepare_recovery
 from pairflow.alertmanager import render_alertmanager_config
+from pairflow.config import load_settings, with_changes
+from pairflow.errors import ConfigError
+from pairflow.events import TOPIC_OF, Alert
+from pairflow.logs import get_logger, start_logging
+from pairflow.metrics import serve_metrics
+from pairflow.topics import ensure_topics, topic_specs
+from sources.kafka_source import market_data_source
 
 __all__ = ["register"]
 
-alertmanager_app = typer.Typer(help="Alertmanager configuration for pairflow's alerts.", no_args_is_help=True)
+alertmanager_app = typer.Typer(help="Alertmanager for pairflow's alerts: its configuration and the pf.alerts relay.",
+                               no_args_is_help=True)
+_log = get_logger(__name__)
 
 
 @alertmanager_app.command("config")
@@ -30,6 +45,49 @@ def config_command(
     out.chmod(0o600)
     out.write_text(text)
     typer.echo(f"wrote {out}")
+
+
+@alertmanager_app.command("relay")
+def relay_command(
+    alertmanager_url: Annotated[
+        str | None, typer.Option("--alertmanager-url", help="Alertmanager base URL; default: alerting.alertmanager_url.")
+    ] = None,
+    brokers: Annotated[str | None, typer.Option("--brokers", help="Read pf.alerts here; default: broker settings.")] = None,
+    outbox_dir: Annotated[
+        Path | None, typer.Option("--outbox-dir", help="Outbox, delivered ids, read offsets; default: alerting.outbox_dir.")
+    ] = None,
+    until_end: Annotated[
+        bool, typer.Option("--until-end", help="Stop once pf.alerts has been read instead of waiting for more.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Post every alert published on pf.alerts to Alertmanager (broker mode; embedded runs post in-process).
+
+    Each alert is logged, kept in the outbox until Alertmanager accepted it
+    (an outage or a restart delays it, never loses it) and posted once: the
+    relay resumes after the last offset it snapshotted, and an alert id it
+    already queued or delivered is skipped. Alerts below
+    alerting.min_severity are only logged.
+    """
+    settings = load_settings(config)
+    updates: dict[str, object] = {}
+    if alertmanager_url is not None:
+        updates["alertmanager_url"] = alertmanager_url
+    if outbox_dir is not None:
+        updates["outbox_dir"] = outbox_dir
+    alerting = with_changes(settings.alerting, "alerting", **updates)
+    if not alerting.alertmanager_url:
+        raise ConfigError("no Alertmanager to relay to: pass --alertmanager-url or set [alerting] alertmanager_url")
+    alerting.outbox_dir = usable_directory(Path(alerting.outbox_dir).resolve(), "--outbox-dir")
+    start_logging(settings)
+    if settings.metrics.port:
+        serve_metrics(settings.metrics.port, settings.metrics.host)
+    addresses = (brokers or settings.broker.bootstrap_servers).split(",")
+    topic = TOPIC_OF[Alert]
+    ensure_topics(AdminClient({"bootstrap.servers": ",".join(addresses)}), topic_specs(settings.broker, (topic,)))
+    _log.info("alert relay starting", brokers=addresses, alertmanager=alerting.alertmanager_url)
+    flow = relay_dataflow(alerting, market_data_source(addresses, (topic,), tail=not until_end, batch_size=500))
+    run_until_stopped(flow, 1, timedelta(seconds=1), prepare_recovery(alerting.outbox_dir / "recovery"))
 
 
 def register(app: typer.Typer) -> None:

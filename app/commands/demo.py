@@ -106,6 +106,8 @@ def demo(
     settings = load_settings(config)
     settings.storage.dsn = f"chdb://{data_dir / 'chdb'}"
     settings.storage.spill_dir = data_dir / "spill"
+    if "outbox_dir" not in settings.alerting.model_fields_set:
+        settings.alerting.outbox_dir = data_dir / "alerts"
     if settings.logging.level == "INFO":
         # Info lines would scroll the live view away; warnings and errors still show.
         settings.logging.level = "WARNING"

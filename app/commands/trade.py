@@ -56,7 +56,7 @@ def trade(
     keystore: Annotated[Path, typer.Option("--keystore", help="Keystore file of the signing (agent) key.")],
     account: Annotated[str | None, typer.Option("--account", help="Account traded; default: the signer's.")] = None,
     coins: Annotated[str | None, typer.Option("--coins", help="Coins to collect (collector.coins).")] = None,
-    data_dir: Annotated[Path, typer.Option("--data-dir", help="Cloid journal, dead letters, kill file.")] = Path(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Cloid journal, dead letters, alert outbox, kill file.")] = Path(
         "data/trade"),
     duration: Annotated[float, typer.Option("--duration", min=0.0, help="Stop after seconds; 0 = until Ctrl-C.")] = 0.0,
     mainnet: Annotated[bool, typer.Option("--mainnet", help="Required to trade on mainnet.")] = False,
@@ -73,6 +73,8 @@ def trade(
     if coins:
         settings.collector.coins = [coin.strip() for coin in coins.split(",") if coin.strip()]
     settings.collector.url = base
+    if "outbox_dir" not in settings.alerting.model_fields_set:
+        settings.alerting.outbox_dir = data_dir / "alerts"
     start_logging(settings)
     key = unlock(keystore, passphrase())
     signer = Account.from_key(key).address

@@ -83,6 +83,11 @@ CASES = [
                                                "--to", "2024-09-02"], {}, ["NOPE", "BTC, ETH"]),
     ("demo-unknown-coin", lambda tmp, url: ["demo", "--coins", "NOPE,BTC", "--data-dir", str(tmp / "demo")], {},
      ["NOPE", "BTC, ETH"]),
+    ("relay-without-alertmanager", lambda tmp, url: ["alertmanager", "relay", "--outbox-dir", str(tmp / "outbox")], {},
+     ["no Alertmanager", "--alertmanager-url"]),
+    ("relay-outbox-under-a-file", lambda tmp, url: ["alertmanager", "relay", "--alertmanager-url", "http://127.0.0.1:9",
+                                                   "--outbox-dir", str(a_file(tmp) / "outbox")], {},
+     ["--outbox-dir", "Not a directory"]),
 ]
 
 

@@ -79,7 +79,7 @@ def test_alerts_survive_an_unreachable_alertmanager_and_a_restart(tmp_path: Path
 def test_an_alert_that_cannot_be_posted_is_kept_aside(tmp_path: Path):
     """A time outside what Alertmanager can express is refused at once, on disk, and the next alert still goes."""
     sink = AlertmanagerSink(f"http://127.0.0.1:{free_port()}", tmp_path / "outbox")
-    sink.send(Alert(ts=-62_135_596_800_001, id="bad", severity="info", source="x", message="m"))
+    sink.send(Alert(ts=-62_135_596_800_001, id="bad", severity="critical", source="x", message="m"))
     assert sink.pending == 0
     assert b'"id":"bad"' in (tmp_path / "outbox" / "rejected.jsonl").read_bytes()
     sink.close(timeout_s=0)
