@@ -15,6 +15,7 @@ import math
 import pickle
 from collections import deque
 from collections.abc import Sequence
+from itertools import islice
 from statistics import NormalDist
 
 from pairflow.events import Bar, Pnl, Position, RiskMetric
@@ -35,7 +36,10 @@ def historical_var_es(pnl: Sequence[float], confidence: float, horizon: int = 1)
     >>> historical_var_es([-5.0, -3.0, -1.0, 0.0, 2.0] * 4, 0.9)
     (5.0, 5.0)
     """
-    ordered = sorted(pnl)
+    return _tail_var_es(sorted(pnl), confidence, horizon)
+
+
+def _tail_var_es(ordered: Sequence[float], confidence: float, horizon: int) -> tuple[float, float]:
     tail = max(1, math.ceil(len(ordered) * (1.0 - confidence) - 1e-9))
     scale = math.sqrt(horizon)
     return -ordered[tail - 1] * scale, -sum(ordered[:tail]) / tail * scale
@@ -62,14 +66,21 @@ def ewma_var_es(pnl: Sequence[float], confidence: float, horizon: int = 1, decay
     >>> [round(x, 3) for x in ewma_var_es([1.0, -1.0] * 50, 0.95)]
     [1.645, 2.063]
     """
+    return parametric_var_es(0.0, _ewma_std(pnl, decay), confidence, horizon)
+
+
+def _ewma_std(pnl: Sequence[float], decay: float = 0.94) -> float:
     variance = pnl[0] ** 2
     for value in pnl[1:]:
         variance = decay * variance + (1.0 - decay) * value * value
-    return parametric_var_es(0.0, math.sqrt(variance), confidence, horizon)
+    return math.sqrt(variance)
 
 
 class PortfolioRisk:
     """Fold bars, positions and portfolio PnL into `RiskMetric` rows once per new bar time (or ``every_ms``).
+
+    Each coin's bar returns are kept beside its closes, computed once when the bar arrives, so the
+    revalued sample costs one multiply-add per bar and held coin (a backtest asks for it every bar).
 
     Examples
     --------
@@ -94,6 +105,7 @@ class PortfolioRisk:
         self.interval_label = interval_label
         self.every_ms = every_ms
         self.closes: dict[str, deque[tuple[int, float]]] = {}
+        self.returns: dict[str, deque[float]] = {}
         self.positions: dict[str, float] = {}
         self.equity = 0.0
         self._last_ts: int | None = None
@@ -108,9 +120,14 @@ class PortfolioRisk:
                 self.equity = event.equity
             return []
         history = self.closes.setdefault(event.coin, deque(maxlen=self.window + 1))
+        returns = self.returns.setdefault(event.coin, deque(maxlen=self.window))
         if history and history[-1][0] == event.ts:
             history[-1] = (event.ts, event.close)
+            if returns:
+                returns[-1] = event.close / history[-2][1] - 1.0
         else:
+            if history:
+                returns.append(event.close / history[-1][1] - 1.0)
             history.append((event.ts, event.close))
         if self._last_ts is not None and event.ts < self._last_ts + max(1, self.every_ms):
             return []
@@ -121,13 +138,12 @@ class PortfolioRisk:
         held = [coin for coin, size in self.positions.items() if size and len(self.closes.get(coin, ())) > 1]
         if not held:
             return []
-        length = min(len(self.closes[coin]) for coin in held) - 1
+        length = min(len(self.returns[coin]) for coin in held)
         sample = [0.0] * length
         for coin in held:
-            prices = [px for _, px in self.closes[coin]][-length - 1:]
-            last = prices[-1]
-            for i in range(length):
-                sample[i] += self.positions[coin] * last * (prices[i + 1] / prices[i] - 1.0)
+            value = self.positions[coin] * self.closes[coin][-1][1]
+            returns = self.returns[coin]
+            sample = [total + value * change for total, change in zip(sample, islice(returns, len(returns) - length, None))]
         return sample
 
     def _metrics(self, ts: int) -> list[RiskMetric]:
@@ -141,11 +157,12 @@ class PortfolioRisk:
         if len(sample) >= 20:
             mean = sum(sample) / len(sample)
             std = math.sqrt(sum((x - mean) ** 2 for x in sample) / (len(sample) - 1))
+            ordered, ewma_std = sorted(sample), _ewma_std(sample)
             for confidence in self.confidences:
                 for name, (var, es) in (
-                    ("hist", historical_var_es(sample, confidence, self.horizon)),
+                    ("hist", _tail_var_es(ordered, confidence, self.horizon)),
                     ("param", parametric_var_es(mean, std, confidence, self.horizon)),
-                    ("ewma", ewma_var_es(sample, confidence, self.horizon)),
+                    ("ewma", parametric_var_es(0.0, ewma_std, confidence, self.horizon)),
                 ):
                     rows += [(f"var_{name}", var, confidence), (f"es_{name}", es, confidence)]
         horizon = f"{self.horizon}x{self.interval_label}"

@@ -58,11 +58,15 @@ class AccountView(Protocol):
 
 
 class Desk:
-    """See the module docstring; `on_events` and `reconcile` return the events to store and publish."""
+    """See the module docstring; `on_events` and `reconcile` return the events to store and publish.
+
+    ``risk_every_ms`` spaces the exposure and VaR rows (a minute live; a backtest, which keeps none
+    of them, asks for them once a day).
+    """
 
     def __init__(self, router: OrderRouter, account: AccountView, rules: AssetRules, *, capital: float,
                  control_dir: Path | None = None, clock: Clock = WALL_CLOCK, reconcile_interval_s: float = 5.0,
-                 bar_interval: str = "1s", max_var_99: float = 0.0,
+                 bar_interval: str = "1s", max_var_99: float = 0.0, risk_every_ms: int = 60_000,
                  control: Control | None = None) -> None:
         self.router = router
         self.account = account
@@ -74,13 +78,14 @@ class Desk:
         self._var_breached = False
         self.net = NetTargets()
         self.ledger = PnlLedger()
-        self.risk = PortfolioRisk(capital=capital, window=300, interval_label=bar_interval, every_ms=60_000)
+        self.risk = PortfolioRisk(capital=capital, window=300, interval_label=bar_interval, every_ms=risk_every_ms)
         self.marks: dict[str, float] = {}
         self.seen_ms: dict[str, int] = {}
         self.funding_rates: dict[str, float] = {}
         self.acted: dict[str, float] = {}
         self.opened_ms: dict[str, int] = {}
         self.last_fill_ms = 0
+        self.last_funding_ms = 0
         self.day_start_equity = 0.0
         self.blocked = ""
         self.halted = ""
@@ -95,11 +100,12 @@ class Desk:
     def snapshot(self) -> bytes:
         """Return the pure state (targets, ledgers, marks, flags) as pickled bytes."""
         return pickle.dumps((self.net.snapshot(), self.ledger.snapshot(), self.risk.snapshot(), self.acted,
-                             self.opened_ms, self.last_fill_ms, self.halted))
+                             self.opened_ms, self.last_fill_ms, self.last_funding_ms, self.halted))
 
     def restore(self, state: bytes) -> None:
         """Load `snapshot` output into this desk (its router and account stay)."""
-        net, ledger, risk, self.acted, self.opened_ms, self.last_fill_ms, self.halted = pickle.loads(state)
+        (net, ledger, risk, self.acted, self.opened_ms, self.last_fill_ms, self.last_funding_ms,
+         self.halted) = pickle.loads(state)
         self.net, self.ledger, self.risk = NetTargets.restore(net), PnlLedger.restore(ledger), PortfolioRisk.restore(risk)
 
     def position(self, coin: str) -> float:
@@ -270,13 +276,16 @@ class Desk:
     def pull(self) -> list[Event]:
         """Pull fills and funding payments since the last seen over REST; fold them into the ledgers.
 
+        Fills and payments each have their own cursor: the exchange answers a page of at most 500
+        payments, so asking for payments since the last *fill* would, on a position held for days,
+        return the same already-counted page forever and never the new ones (and cost more each hour).
         When the exchange does not answer, entries are blocked and the next pull is a full reconciliation.
         """
         self._last_pull = time.monotonic()
         now = WALL_CLOCK.now_ms()
         try:
             fills = fills_from_wire(self.account.fills_since(self.last_fill_ms), now)
-            payments = funding_from_wire(self.account.funding_since(self.last_fill_ms), now)
+            payments = funding_from_wire(self.account.funding_since(self.last_funding_ms), now)
         except HyperliquidError as error:
             return self._lost(error)
         out: list[Event] = []
@@ -288,6 +297,8 @@ class Desk:
                 if isinstance(event, Fill):
                     out += self.router.tracker.update(event)
                     self.last_fill_ms = max(self.last_fill_ms, event.ts)
+                else:
+                    self.last_funding_ms = max(self.last_funding_ms, event.ts)
         for pnl in out:
             if isinstance(pnl, Pnl):
                 self.risk.update(pnl)

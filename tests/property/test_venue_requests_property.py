@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import Union
 
 import eth_account
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hyperliquid.utils.signing import float_to_wire, sign_l1_action
 
 from pairflow.hyperliquid.signing import recover_l1_signer
-from pairflow.hyperliquid.schemas import BadRequest, decode_action, decode_exchange_request, decode_info_request
+from pairflow.hyperliquid.schemas import (
+    INFO_REQUEST_TYPES, BadRequest, decode_action, decode_exchange_request, decode_info_request,
+)
 from venue.server.body import parse_json
 
 WALLET = eth_account.Account.from_key("0x" + "22" * 32)
@@ -42,6 +46,31 @@ def test_decoders_only_ever_raise_bad_request(payload):
             decode_action(payload)
         except BadRequest:
             pass
+
+
+info_objects = st.builds(
+    lambda kind, extra: {**extra, "type": kind},
+    st.sampled_from(["userFunding", "userFillsByTime", "l2Book", "meta", "orderStatus", "nope"]) | json_values,
+    st.dictionaries(st.sampled_from(["coin", "user", "oid", "startTime", "endTime", "nSigFigs"]),
+                    json_values | st.just("0x" + "ab" * 20) | st.integers(0, 2**40), max_size=4),
+)
+
+
+def _union_decode(payload):
+    try:
+        return msgspec.convert(payload, Union[INFO_REQUEST_TYPES], strict=True)  # noqa: UP007
+    except msgspec.ValidationError as error:
+        return str(error)
+
+
+@given(st.one_of(info_objects, json_values))
+def test_info_requests_decode_as_the_whole_union_does(payload):
+    # decode_info_request goes straight to the struct its "type" names: same request, same error text.
+    try:
+        decoded = decode_info_request(payload)
+    except BadRequest as error:
+        decoded = error.detail
+    assert decoded == _union_decode(payload)
 
 
 @given(st.binary(max_size=200))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -22,6 +25,28 @@ from .views import (
     AccountState, Agent, AssetContext, Bbo, BookSnapshot, Candle, DailyVolume, Fill, FundingPayment, FundingRate,
     LedgerUpdate, OrderRecord, OrderView, RateLimit, SpotBalance, Trade, UserFees,
 )
+
+_Row = TypeVar("_Row")
+
+
+def _in_range(rows: Sequence[_Row], start_ms: int, end_ms: int | None, time_of: Callable[[_Row], Any]) -> Sequence[_Row]:
+    """Return the rows of a time-ordered account list inside ``[start_ms, end_ms]``.
+
+    Accounts append fills, payments and ledger entries at engine time, which never goes back, so a
+    range is two binary searches: a client polling ``startTime`` every few seconds (the desk, a
+    backtest every bar) costs what it reads, not the account's whole history.
+    """
+    lo = bisect_left(rows, start_ms, key=time_of)
+    hi = len(rows) if end_ms is None else bisect_right(rows, end_ms, lo=lo, key=time_of)
+    return rows[lo:hi]
+
+
+def _fill_time(fill: tuple) -> int:
+    return fill[F_TIME]
+
+
+def _row_time(row: FundingPayment | LedgerUpdate) -> int:
+    return row.time_ms
 
 
 class Queries:
@@ -158,8 +183,7 @@ class Queries:
 
         ``aggregate`` merges the fills of one order at one time.
         """
-        fills = [fill for fill in self.accounting.existing(user).fills
-                 if fill[F_TIME] >= start_ms and (end_ms is None or fill[F_TIME] <= end_ms)]
+        fills = _in_range(self.accounting.existing(user).fills, start_ms, end_ms, _fill_time)
         if not aggregate:
             return [fill_view(fill) for fill in fills[:MAX_USER_ROWS]]
         merged: dict[tuple, list] = {}
@@ -182,14 +206,12 @@ class Queries:
 
     def user_funding(self, user: str, start_ms: int, end_ms: int | None = None) -> list[FundingPayment]:
         """Return the user's funding payments in the range, ascending (max 500)."""
-        return [row for row in self.accounting.existing(user).fundings
-                if row.time_ms >= start_ms and (end_ms is None or row.time_ms <= end_ms)][:MAX_TIME_ROWS]
+        return list(_in_range(self.accounting.existing(user).fundings, start_ms, end_ms, _row_time)[:MAX_TIME_ROWS])
 
     def user_non_funding_ledger_updates(self, user: str, start_ms: int,
                                         end_ms: int | None = None) -> list[LedgerUpdate]:
         """Return deposits and transfers in the range, ascending (max 500)."""
-        return [row for row in self.accounting.existing(user).ledger
-                if row.time_ms >= start_ms and (end_ms is None or row.time_ms <= end_ms)][:MAX_TIME_ROWS]
+        return list(_in_range(self.accounting.existing(user).ledger, start_ms, end_ms, _row_time)[:MAX_TIME_ROWS])
 
     def order_status(self, user: str, oid_or_cloid: int | str) -> OrderRecord | None:
         """Return the order with its status, or None when the user has no such order."""
