@@ -11,6 +11,16 @@ the broker forgot them, and every unacknowledged message is sent again in its
 original order. Across such a rebuild delivery is at-least-once; events carry
 stable ids so readers can deduplicate.
 
+A broker that restarts without its producer state (tansu's memory storage, a
+replaced Redpanda node) no longer knows the producer id: librdkafka then
+bumps the epoch of that unknown id in a loop (``UNKNOWN_PRODUCER_ID``) until
+the delivery timeout, or fails with an out-of-order sequence, which is fatal
+and makes every later ``produce`` raise. So a lost connection marks the
+producer suspect, and it is rebuilt (a fresh producer id from the broker that
+answers now) as soon as the broker answers again; a fatal error rebuilds it
+at once, and ``produce`` on a producer that already failed fatally keeps the
+message for the rebuild instead of raising.
+
 Use one sink from one thread: delivery callbacks run inside `poll`/`flush`.
 """
 
@@ -18,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +55,8 @@ _log = get_logger(__name__)
 _librdkafka_log = logging.getLogger("librdkafka")
 
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
+_CONNECTION_LOST = frozenset({KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT})
+_PROBE_TIMEOUT_S = 0.2
 _RESET_RETRY_S = 1.0
 _TOPIC_TIMEOUT_AT_START_S = 5.0
 _TOPIC_TIMEOUT_ON_RESET_S = 0.5
@@ -86,7 +99,6 @@ class KafkaSink:
             "linger.ms": self.settings.linger_ms,
             "message.timeout.ms": self.settings.delivery_timeout_ms,
             "queue.buffering.max.messages": self.max_buffered + 1,
-            "error_cb": self._on_error,
             "logger": _librdkafka_log,
         }
         self._pending: dict[int, tuple[str, str, bytes]] = {}
@@ -95,9 +107,11 @@ class KafkaSink:
         self._reset_needed = False
         self._reset_reason = ""
         self._next_reset_at = 0.0
+        self._connection_lost = False
+        self._next_probe_at = 0.0
         self._closed = False
         self._ensure_topics(_TOPIC_TIMEOUT_AT_START_S)
-        self._producer = Producer(self._config)
+        self._producer = self._new_producer()
 
     @property
     def pending(self) -> int:
@@ -132,7 +146,8 @@ class KafkaSink:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 break
-            self._producer.flush(min(_SERVICE_INTERVAL_S * 4, remaining) if remaining is not None else 0.2)
+            wait_s = min(_SERVICE_INTERVAL_S * 4, remaining) if remaining is not None else 0.2
+            self._guarded(lambda: self._producer.flush(wait_s))
             self._service(0)
         return len(self._pending)
 
@@ -145,8 +160,7 @@ class KafkaSink:
         if remaining:
             KAFKA_UNDELIVERED.inc(remaining)
             _log.error("kafka sink closed with undelivered messages", undelivered=remaining)
-        self._producer.purge(in_queue=True, in_flight=True, blocking=False)
-        self._producer.poll(0)
+        self._discard(self._producer)
         return remaining
 
     def __enter__(self) -> KafkaSink:
@@ -180,6 +194,10 @@ class KafkaSink:
                 self._service(_SERVICE_INTERVAL_S)
                 if self._generation != generation:
                     return
+            except KafkaException as exception:
+                # A producer that failed fatally refuses every message; this one stays in the ledger for the rebuild.
+                self._on_call_error(exception)
+                return
 
     def _on_delivery(self, seq: int, generation: int, error: KafkaError | None) -> None:
         if error is None:
@@ -197,30 +215,71 @@ class KafkaSink:
         KAFKA_DELIVERY_FAILURES.labels(topic, error.name()).inc()
         if not self._reset_needed:
             _log.error("kafka delivery failed, will rebuild producer and re-send", topic=topic, error=error.str())
-            self._reset_needed = True
-            self._reset_reason = error.str()
+            self._request_reset(error.str())
 
-    def _on_error(self, error: KafkaError) -> None:
+    def _on_error(self, generation: int, error: KafkaError) -> None:
+        if generation != self._generation:
+            return
         if error.fatal():
             _log.error("kafka producer fatal error, will rebuild producer", error=error.str())
-            self._reset_needed = True
-            self._reset_reason = error.str()
+            self._request_reset(error.str())
+        elif error.code() in _CONNECTION_LOST:
+            if not self._connection_lost:
+                _log.warning("kafka broker connection lost, will rebuild producer when it answers", error=error.str())
+            self._connection_lost = True
         else:
             _log.debug("kafka client error", error=error.str())
 
+    def _request_reset(self, reason: str) -> None:
+        if not self._reset_needed:
+            self._reset_needed = True
+            self._reset_reason = reason
+
+    def _on_call_error(self, exception: KafkaException) -> None:
+        error = exception.args[0]
+        if not (error.fatal() or error.code() == KafkaError._FATAL):
+            raise exception
+        self._request_reset(error.str())
+
+    def _guarded(self, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except KafkaException as exception:
+            self._on_call_error(exception)
+
+    def _discard(self, producer: Producer) -> None:
+        self._guarded(lambda: producer.purge(in_queue=True, in_flight=True, blocking=False))
+        self._guarded(lambda: producer.poll(0))
+
     def _service(self, timeout_s: float) -> None:
-        self._producer.poll(timeout_s)
-        if self._reset_needed and time.monotonic() >= self._next_reset_at:
+        self._guarded(lambda: self._producer.poll(timeout_s))
+        now = time.monotonic()
+        if self._connection_lost and not self._reset_needed and now >= self._next_probe_at:
+            self._next_probe_at = now + _RESET_RETRY_S
+            if self._broker_answers():
+                self._request_reset("broker connection restored; it may have lost this producer's state")
+        if self._reset_needed and now >= self._next_reset_at:
             self._reset()
+
+    def _broker_answers(self) -> bool:
+        try:
+            self._producer.list_topics(timeout=_PROBE_TIMEOUT_S)
+        except KafkaException:
+            return False
+        return True
+
+    def _new_producer(self) -> Producer:
+        generation = self._generation
+        return Producer({**self._config, "error_cb": lambda error: self._on_error(generation, error)})
 
     def _reset(self) -> None:
         old, self._generation = self._producer, self._generation + 1
-        old.purge(in_queue=True, in_flight=True, blocking=False)
-        old.poll(0)
+        self._discard(old)
         self._reset_needed = False
+        self._connection_lost = False
         self._next_reset_at = time.monotonic() + _RESET_RETRY_S
         self._ensure_topics(_TOPIC_TIMEOUT_ON_RESET_S)
-        self._producer = Producer(self._config)
+        self._producer = self._new_producer()
         self.stats.resets += 1
         KAFKA_PRODUCER_RESETS.inc()
         _log.warning("kafka producer rebuilt", reason=self._reset_reason, resending=len(self._pending))

@@ -5,6 +5,9 @@ under its coin (or pair) key through an idempotent `sinks.kafka.KafkaSink`.
 The sink waits for the broker's acknowledgements at the end of every epoch,
 before Bytewax commits that epoch's input offsets, so a crash loses nothing;
 events sent again after a resume carry the same ids and readers deduplicate.
+The wait lasts two delivery timeouts: a message stuck for one is re-sent
+through a rebuilt producer (`sinks.kafka`), and the epoch fails only when that
+second attempt is not acknowledged either.
 """
 
 from __future__ import annotations
@@ -67,5 +70,5 @@ class TopicSink(FixedPartitionedSink[list[Any], None]):
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _TopicPartition:
         """Open one idempotent producer for this partition."""
         return _TopicPartition(
-            KafkaSink(self._settings, topics=self._topics), self._settings.delivery_timeout_ms / 1000.0
+            KafkaSink(self._settings, topics=self._topics), 2 * self._settings.delivery_timeout_ms / 1000.0
         )

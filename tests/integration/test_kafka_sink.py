@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
+from confluent_kafka import Producer
 
 from pairflow.config import BrokerSettings
-from pairflow.events import Trade, decode
+from pairflow.events import Trade, decode, encode
 from pairflow.topics import all_topics
 from sinks.kafka import KafkaSink
 from tests.broker import TansuBroker, consume_all
@@ -88,3 +90,61 @@ def test_closing_while_the_broker_is_down_reports_every_undelivered_message(tans
     assert sink.stats.delivery_failures >= 10 and sink.stats.resets >= 1
     with pytest.raises(RuntimeError, match="closed"):
         sink.emit("md.trades", "BTC", _trade(11, "BTC"))
+
+
+def _trade_value(trade_id: str) -> bytes:
+    return encode(Trade(id=trade_id, coin="BTC", ts=1_790_000_000_000, px=100.0, sz=1.0, side="B", tid=0))
+
+
+def _delivered_ids(broker: TansuBroker, expected: int) -> list[str]:
+    return [decode(m.value(), Trade).id for m in consume_all(broker, "md.trades", expected)]
+
+
+def test_a_broker_that_lost_the_producer_id_gets_a_new_producer_without_waiting_out_the_delivery_timeout(
+    tansu_broker_fn: TansuBroker,
+) -> None:
+    # Memory storage: the restarted broker knows neither the topic nor this producer's id, and librdkafka
+    # alone would retry that unknown id until the 30 s delivery timeout (the md.bars crash of issue 18).
+    settings = BrokerSettings(bootstrap_servers=tansu_broker_fn.bootstrap_servers, partitions=1,
+                              delivery_timeout_ms=30_000)
+    sink = KafkaSink(settings, topics=("md.trades",))
+    for i in range(200):
+        sink.emit("md.trades", "BTC", _trade(i, "BTC"))
+    assert sink.flush(20) == 0
+    tansu_broker_fn.restart()
+    after = [_trade(i, "BTC") for i in range(200, 400)]
+    for trade in after:
+        sink.emit("md.trades", trade.coin, trade)
+    assert sink.flush(10) == 0, "still waiting on the forgotten producer id"
+    sink.close()
+    assert sink.stats.resets == 1
+    assert sorted(_delivered_ids(tansu_broker_fn, len(after))) == sorted(t.id for t in after)
+
+
+def test_an_out_of_order_sequence_after_a_broker_restart_rebuilds_the_producer_instead_of_raising(
+    tansu_broker_fn: TansuBroker,
+) -> None:
+    settings = BrokerSettings(bootstrap_servers=tansu_broker_fn.bootstrap_servers, partitions=1)
+    sink = KafkaSink(settings, topics=("md.trades",))
+    for i in range(100):
+        sink.emit("md.trades", "BTC", _trade(i, "BTC"))
+    assert sink.flush(20) == 0
+    tansu_broker_fn.stop()
+    queued = _trade(100, "BTC")
+    sink.emit("md.trades", "BTC", queued)
+    tansu_broker_fn.start()
+    # The fresh broker hands this sink's old producer id to another producer; the old producer's next
+    # request then carries a sequence that broker never saw: a fatal error, after which librdkafka
+    # refuses every call on that producer.
+    other = Producer({"bootstrap.servers": tansu_broker_fn.bootstrap_servers, "enable.idempotence": True})
+    other.produce("md.trades", _trade_value("other"), b"BTC")
+    assert other.flush(10) == 0
+    time.sleep(3)  # the old producer reconnects on its own thread and is refused while the sink is idle
+    after = [_trade(i, "BTC") for i in range(101, 300)]
+    for trade in after:
+        sink.emit("md.trades", trade.coin, trade)
+    assert sink.flush(20) == 0
+    sink.close()
+    assert sink.stats.resets >= 1
+    delivered = _delivered_ids(tansu_broker_fn, len(after) + 2)
+    assert sorted(delivered) == sorted([queued.id, "other", *(t.id for t in after)])
