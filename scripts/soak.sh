@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Soak test (not run in CI): the embedded demo at high speed for N minutes, sampling the process's
-# resident memory (RSS), open file descriptors and threads every INTERVAL seconds, then counting the
-# error and critical records it logged (to stderr and to the logs table).
+# resident memory (RSS), open file descriptors, threads and ingest lag (age of the newest stored trade,
+# from its /metrics) every INTERVAL seconds, then counting the error and critical records it logged
+# (to stderr and to the logs table).
 #
 #   scripts/soak.sh [MINUTES=10] [SPEED=20] [INTERVAL=10]
 #
-# Writes soak-<time>/samples.csv (elapsed_s,rss_kib,open_fds,threads) and prints a summary; exits 1
-# when the demo failed or logged errors. Bounded memory and files show as flat columns after warm-up.
+# Writes soak-<time>/samples.csv (elapsed_s,rss_kib,open_fds,threads,ingest_lag_s) and prints a
+# summary; exits 1 when the demo failed or logged errors. Bounded memory and files show as flat
+# columns after warm-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,20 +19,23 @@ python="${PYTHON:-.venv/bin/python}"
 out="soak-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 duration=$((minutes * 60))
+port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-"$python" -m app demo --duration "$duration" --speed "$speed" --data-dir "$out/demo" \
+"$python" -m app demo --duration "$duration" --speed "$speed" --data-dir "$out/demo" --metrics-port "$port" \
     >"$out/demo.stdout" 2>"$out/demo.stderr" &
 demo=$!
 trap 'kill "$demo" 2>/dev/null || true' INT TERM
 
-echo "elapsed_s,rss_kib,open_fds,threads" >"$out/samples.csv"
+echo "elapsed_s,rss_kib,open_fds,threads,ingest_lag_s" >"$out/samples.csv"
 start=$(date +%s)
 while kill -0 "$demo" 2>/dev/null; do
     if [ -r "/proc/$demo/status" ]; then
         rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$demo/status" 2>/dev/null || true)
         threads=$(awk '/^Threads:/ {print $2}' "/proc/$demo/status" 2>/dev/null || true)
         fds=$(ls "/proc/$demo/fd" 2>/dev/null | wc -l)
-        [ -n "$rss" ] && echo "$(( $(date +%s) - start )),$rss,$fds,$threads" | tee -a "$out/samples.csv"
+        lag=$(curl -s --max-time 2 "http://127.0.0.1:$port/metrics" 2>/dev/null \
+            | awk '/^pairflow_ingest_lag_seconds\{table="trades"\}/ {print $2}' || true)
+        [ -n "$rss" ] && echo "$(( $(date +%s) - start )),$rss,$fds,$threads,${lag}" | tee -a "$out/samples.csv"
     fi
     sleep "$interval"
 done
@@ -42,14 +47,16 @@ stored_errors=$(PAIRFLOW_STORAGE__DSN="chdb://$PWD/$out/demo/chdb" "$python" -m 
     | grep -c -i -E 'error|critical' || true)
 samples=$(($(wc -l <"$out/samples.csv") - 1))
 echo
-echo "demo exit status:        $status"
-echo "samples:                 $samples (every ${interval}s, $out/samples.csv)"
+echo "demo exit status:           $status"
+echo "samples:                    $samples (every ${interval}s, $out/samples.csv)"
 if [ "$samples" -ge 2 ]; then
-    awk -F, 'NR == 2 {first_rss = $2; first_fds = $3}
-             NR > 1  {if ($2 > max_rss) max_rss = $2; if ($3 > max_fds) max_fds = $3; last_rss = $2; last_fds = $3}
-             END {printf "RSS KiB first/max/last:  %d / %d / %d\nopen fds first/max/last: %d / %d / %d\n",
-                         first_rss, max_rss, last_rss, first_fds, max_fds, last_fds}' "$out/samples.csv"
+    awk -F, 'NR > 1 && !warm && $1 >= 60 {first_rss = $2; first_fds = $3; warm = 1}
+             NR > 1  {if ($2 > max_rss) max_rss = $2; if ($3 > max_fds) max_fds = $3; last_rss = $2; last_fds = $3
+                      if ($5 != "") {lag_sum += $5; lags++; if ($5 > max_lag) max_lag = $5}}
+             END {printf "RSS KiB at 1 min/max/last:  %d / %d / %d\nopen fds at 1 min/max/last: %d / %d / %d\n",
+                         first_rss, max_rss, last_rss, first_fds, max_fds, last_fds
+                  if (lags) printf "ingest lag s mean/max:      %.2f / %.2f\n", lag_sum / lags, max_lag}' "$out/samples.csv"
 fi
-echo "error lines on stderr:   $stderr_errors"
-echo "error records in store:  $stored_errors"
+echo "error lines on stderr:       $stderr_errors"
+echo "error records in store:     $stored_errors"
 [ "$status" -eq 0 ] && [ "$stderr_errors" -eq 0 ] && [ "$stored_errors" -eq 0 ]
