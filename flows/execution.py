@@ -4,7 +4,7 @@
 
     signals (pair, [Signal]) ─┐
                               ├─► ("desk", [event]) ─► Desk (netting → sizing → risk → router → venue;
-    market (coin, [Bar |      │                             fills and funding pulled over REST → PnL, VaR)
+    market (coin, [Bar |      │                             fills and funding from the user stream → PnL, VaR)
             BookSnapshot |  ──┘                          ─► (key, [OrderIntent | Order | Fill | FundingPayment |
             Funding | ...])                                     Pnl | RiskMetric | Position | Alert]) ─► ClickHouse
                                                                                            └─► Alert ─► Alertmanager
@@ -13,7 +13,8 @@ One desk holds the whole account (netting is per coin across spreads), so the
 stage is keyed by one key. The desk is built by a factory the composition
 root passes in -- the router against the venue or the exchange, or the
 backtest's simulated executor -- and reconciles with the account before its
-first batch. Its pure state is the recovery snapshot; the router is rebuilt.
+first batch. Its pure state is the recovery snapshot; the router and the
+account's user stream (WebSocket, REST as fallback) are rebuilt.
 In a single-process run the desk's alerts go straight to the alert sink
 (`flows.alerts.route_alerts`); there is no broker to carry ``pf.alerts``.
 """
@@ -50,8 +51,7 @@ class _DeskLogic(op.StatefulBatchLogic):
 
     def on_eof(self) -> tuple[list[list[Event]], bool]:
         # The input ended (shutdown): cancel what is still open, then count the last fills and funding.
-        self.desk.router.shutdown()
-        out, self.pending = self.pending + self.desk.pull(), []
+        out, self.pending = self.pending + self.desk.shutdown(), []
         return ([out] if out else []), op.StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> Any:

@@ -132,6 +132,11 @@ class OrderTracker:
         self.orders[known.cloid] = moved
         return [moved]
 
+    def awaiting_fills(self, cloids: list[str]) -> list[str]:
+        """Return those of ``cloids`` whose reported filled size is more than their fills counted so far."""
+        return [cloid for cloid in cloids if cloid in self.orders
+                and self.orders[cloid].filled_sz > self._filled.get(cloid, 0.0) + 1e-12]
+
     def open_cloids(self) -> list[str]:
         """Return the cloids of orders not yet in a terminal state (pending, open, partial, unknown)."""
         return [cloid for cloid, order in self.orders.items() if order.status not in TERMINAL]

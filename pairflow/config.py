@@ -383,7 +383,8 @@ class ExecutionSettings(_Section):
     dead_man_s: float = Field(default=0.0, ge=0, description="scheduleCancel window re-armed while trading; 0 = off.")
     capital_usd: float = Field(default=100_000.0, gt=0, description="Account equity at start, for leverage and VaR (paper).")
     reconcile_interval_s: float = Field(
-        default=5.0, gt=0, description="Wall seconds between REST pulls of the account's fills and funding payments."
+        default=5.0, gt=0, description="Wall seconds between REST pulls of the account's fills and funding payments "
+        "while its user stream (WebSocket) is down."
     )
     max_order_notional: float = Field(default=5_000.0, ge=0, description="Largest notional of one order, USD; 0 = off.")
     max_coin_notional: float = Field(default=10_000.0, ge=0, description="Largest position in one coin, USD; 0 = off.")

@@ -429,3 +429,24 @@ def key_of(event: Event) -> str:
         if value:
             return value
     return ""
+
+
+class Reconnected(msgspec.Struct, frozen=True):
+    """The account's stream (re)connected at ``ts``: reconcile over REST before trusting the books.
+
+    A cue, not a record: it is never stored or published. Fills sent while the
+    socket was down are not replayed by the stream, so only a REST pull recovers them.
+    """
+
+    ts: int
+    attempt: int
+
+
+class Disconnected(msgspec.Struct, frozen=True):
+    """The account's stream lost its connection at ``ts``: fills now come only from REST until it is back.
+
+    A cue, not a record, like `Reconnected`.
+    """
+
+    ts: int
+    reason: str = ""

@@ -7,6 +7,14 @@ holds falls in two parts: the pure state (`snapshot` / `restore`), and the
 router and executor (a connection, a journal on disk), which are rebuilt at
 start and never snapshotted.
 
+The account's fills, order updates and funding payments come over the user
+stream (WebSocket) when one is given: each (re)connection is reconciled over
+REST, and a trade waits for its fills to arrive on the stream before the next
+decision, so positions are never read stale. REST is the fallback: polled every
+``reconcile_interval_s`` while the stream is down (or absent, as in a
+backtest), and pulled when a trade's fills are late. Fills are idempotent by
+trade id, so one delivered by both paths counts once.
+
 Entries are blocked while reconciliation finds the account different from
 our books, after the daily drawdown stop, and once the kill file appears
 (`pairflow kill`): then every position is flattened with reduce-only orders
@@ -31,14 +39,14 @@ from operators.risk_checks import PreTrade, in_position
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.control import Control
 from pairflow.events import (
-    Alert, AssetContext, Bar, BookSnapshot, Event, Fill, Funding, OrderIntent, Pnl, RiskMetric,
-    Signal,
+    Alert, AssetContext, Bar, BookSnapshot, Disconnected, Event, Fill, Funding, FundingPayment, Order, OrderIntent,
+    Pnl, Reconnected, RiskMetric, Signal,
 )
 from pairflow.hyperliquid.client import HyperliquidError
 from pairflow.logs import get_logger
 from sinks.execution import LegPlan, OrderRouter
 
-__all__ = ["AccountView", "Desk", "KILL_FILE"]
+__all__ = ["AccountStream", "AccountView", "Desk", "KILL_FILE"]
 
 _log = get_logger(__name__)
 KILL_FILE = "KILL"
@@ -57,6 +65,16 @@ class AccountView(Protocol):
     def funding_since(self, start_ms: int) -> Any: ...
 
 
+class AccountStream(Protocol):
+    """The account's user stream: `Reconnected`, `Disconnected`, `Fill`, `FundingPayment` and `Order` events."""
+
+    def drain(self) -> list[Any]: ...
+
+    def wait(self, timeout_s: float) -> list[Any]: ...
+
+    def close(self, timeout_s: float = 5.0) -> None: ...
+
+
 class Desk:
     """See the module docstring; `on_events` and `reconcile` return the events to store and publish.
 
@@ -67,7 +85,8 @@ class Desk:
     def __init__(self, router: OrderRouter, account: AccountView, rules: AssetRules, *, capital: float,
                  control_dir: Path | None = None, clock: Clock = WALL_CLOCK, reconcile_interval_s: float = 5.0,
                  bar_interval: str = "1s", max_var_99: float = 0.0, risk_every_ms: int = 60_000,
-                 control: Control | None = None) -> None:
+                 control: Control | None = None, stream: AccountStream | None = None,
+                 fill_wait_s: float = 2.0) -> None:
         self.router = router
         self.account = account
         self.rules = rules
@@ -93,6 +112,9 @@ class Desk:
         self._alerted = False
         self._last_pull = 0.0
         self.control = control
+        self.stream = stream
+        self.stream_live = False
+        self.fill_wait_s = fill_wait_s
         self._flattens_seen = control.state().flatten_requests if control is not None else 0
 
     # ---- state ------------------------------------------------------------------------------------
@@ -117,14 +139,15 @@ class Desk:
 
     def on_events(self, events: list[Event]) -> list[Event]:
         """Apply a batch of signals and market events; return every event the desk produced."""
-        out: list[Event] = []
+        out: list[Event] = self._from_stream(self.stream.drain()) if self.stream is not None else []
         for event in events:
             if isinstance(event, Signal):
                 out += self._signal(event)
             else:
                 out += self._market(event)
         out += self._controls()
-        if time.monotonic() - self._last_pull >= self.reconcile_interval_s:
+        polling = self.unreachable or not self.stream_live
+        if polling and time.monotonic() - self._last_pull >= self.reconcile_interval_s:
             out += self.reconcile() if self.unreachable else self.pull()
         try:
             self.router.heartbeat()
@@ -227,8 +250,7 @@ class Desk:
         elif not target:
             self.opened_ms.pop(pair, None)
         if plans:
-            out += self.router.execute(plans, self._context())
-            out += self.pull()
+            out += self._settle(self.router.execute(plans, self._context()))
         return out
 
     # ---- stops, kill, reconciliation --------------------------------------------------------------
@@ -270,8 +292,39 @@ class Desk:
             self.acted[pair] = 0.0
         self.opened_ms.clear()
         if plans:
-            out += self.router.execute(plans, self._context())
+            return out + self._settle(self.router.execute(plans, self._context()))
         return out + self.pull()
+
+    def _settle(self, sent: list[Event]) -> list[Event]:
+        """Count the fills of the orders just sent before the next decision: from the stream, else over REST."""
+        cloids = [event.cloid for event in sent if isinstance(event, Order)]
+        out: list[Event] = list(sent)
+        deadline = time.monotonic() + self.fill_wait_s
+        while self.stream is not None and self.stream_live and self.router.tracker.awaiting_fills(cloids):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            out += self._from_stream(self.stream.wait(min(left, 0.05)))
+        if self.stream is None or not self.stream_live or self.router.tracker.awaiting_fills(cloids):
+            out += self.pull()
+        return out
+
+    def _from_stream(self, events: list[Any]) -> list[Event]:
+        """Apply the user stream's events: a (re)connection is reconciled, a loss falls back to REST polling."""
+        out: list[Event] = []
+        for event in events:
+            if isinstance(event, Reconnected):
+                self.stream_live = True
+                out += self.reconcile()
+            elif isinstance(event, Disconnected):
+                self.stream_live = False
+                _log.warning("user stream lost; polling fills over REST", extra={"reason": event.reason})
+            elif isinstance(event, Order):
+                if event.cloid in self.router.tracker.orders:
+                    out += self.router.tracker.update(event)
+            else:
+                out += self._account([event])
+        return out
 
     def pull(self) -> list[Event]:
         """Pull fills and funding payments since the last seen over REST; fold them into the ledgers.
@@ -288,8 +341,12 @@ class Desk:
             payments = funding_from_wire(self.account.funding_since(self.last_funding_ms), now)
         except HyperliquidError as error:
             return self._lost(error)
+        return self._account([*fills, *payments])
+
+    def _account(self, events: list[Fill | FundingPayment]) -> list[Event]:
+        """Fold fills and funding payments (each counted once by id) into the ledgers, tracker and risk."""
         out: list[Event] = []
-        for event in sorted([*fills, *payments], key=lambda e: (e.ts, e.id)):
+        for event in sorted(events, key=lambda e: (e.ts, e.id)):
             changed = self.ledger.update(event)
             if changed:
                 out.append(event)
@@ -303,6 +360,14 @@ class Desk:
             if isinstance(pnl, Pnl):
                 self.risk.update(pnl)
         self.risk.positions = {coin: book.szi for coin, book in self.ledger.coins.items()}
+        return out
+
+    def shutdown(self) -> list[Event]:
+        """Cancel what is still open, count the last fills and funding over REST, stop following the account."""
+        self.router.shutdown()
+        out = self.pull()
+        if self.stream is not None:
+            self.stream.close()
         return out
 
     def reconcile(self) -> list[Event]:

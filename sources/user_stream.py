@@ -6,37 +6,40 @@ reconciliation gives them, so the idempotent ledgers count each once
 whichever path delivered it). A dropped connection is reopened with backoff;
 every (re)connection first yields `Reconnected`, the consumer's cue to
 reconcile over REST before trusting its books -- fills sent while the socket
-was down are not replayed by the stream.
+was down are not replayed by the stream -- and every loss yields
+`Disconnected`, its cue to fall back to REST polling.
+
+`UserStreamThread` runs the stream on its own thread for a synchronous
+consumer (the execution desk), which drains what arrived at each batch. It is
+not a dataflow source on purpose: a dataflow ends when its inputs end, and the
+account's stream has no end of its own, so it lives and dies with the desk's
+other connections (router, REST account view).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import queue
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
-
-from pairflow.hyperliquid.user_parse import fills_from_wire
 from pairflow.clock import WALL_CLOCK
 from pairflow.errors import ParseError
-from pairflow.events import Fill, FundingPayment, Order
+from pairflow.events import Disconnected, Fill, FundingPayment, Order, Reconnected
+from pairflow.hyperliquid.user_parse import fills_from_wire
 from pairflow.hyperliquid.client import HyperliquidTransportError, WsConnection
-from pairflow.hyperliquid.schemas import OrderUpdatesSubscription, UserFillsSubscription, UserFundingsSubscription
+from pairflow.hyperliquid.schemas import (
+    WS_CONNECTED_TEXT, OrderUpdatesSubscription, UserFillsSubscription, UserFundingsSubscription,
+)
 from pairflow.logs import get_logger
 
-__all__ = ["Reconnected", "parse_user_frame", "user_stream"]
+__all__ = ["Disconnected", "Reconnected", "UserStreamThread", "parse_user_frame", "user_stream"]
 
 _log = get_logger(__name__)
 _STATUS = {"open": "open", "filled": "filled", "triggered": "open"}
-
-
-class Reconnected(msgspec.Struct, frozen=True):
-    """The stream (re)connected at ``ts``: reconcile over REST before trusting the books."""
-
-    ts: int
-    attempt: int
 
 
 def parse_user_frame(text: str, recv_ts: int) -> list[Fill | FundingPayment | Order]:
@@ -49,6 +52,8 @@ def parse_user_frame(text: str, recv_ts: int) -> list[Fill | FundingPayment | Or
     >>> [(p.id, p.usdc) for p in parse_user_frame(frame, 6)]
     [('5:ETH', -0.25)]
     """
+    if text == WS_CONNECTED_TEXT:
+        return []
     try:
         message = json.loads(text)
         channel, data = message.get("channel"), message.get("data")
@@ -76,12 +81,16 @@ def _order(update: dict[str, Any], recv_ts: int) -> Order:
                  else "partial", filled_sz=round(original - remaining, 10), reason=status)
 
 
+UserEvent = Reconnected | Disconnected | Fill | FundingPayment | Order
+
+
 async def user_stream(url: str, user: str, stop: asyncio.Event, retry_s: float = 0.5,
-                      max_retry_s: float = 10.0) -> AsyncIterator[Reconnected | Fill | FundingPayment | Order]:
+                      max_retry_s: float = 10.0) -> AsyncIterator[UserEvent]:
     """Yield the account's events until ``stop`` is set, reconnecting with backoff; a bad frame is logged and skipped."""
     attempt, delay = 0, retry_s
     while not stop.is_set():
         connection = WsConnection(url)
+        connected, reason = False, "closed by the server"
         try:
             await connection.connect()
             for subscription in (UserFillsSubscription(user=user), OrderUpdatesSubscription(user=user),
@@ -89,6 +98,7 @@ async def user_stream(url: str, user: str, stop: asyncio.Event, retry_s: float =
                 await connection.subscribe(subscription)
             attempt += 1
             delay = retry_s
+            connected = True
             yield Reconnected(ts=WALL_CLOCK.now_ms(), attempt=attempt)
             async for text in connection.frames():
                 try:
@@ -99,9 +109,78 @@ async def user_stream(url: str, user: str, stop: asyncio.Event, retry_s: float =
                 if stop.is_set():
                     break
         except HyperliquidTransportError as error:
-            _log.info("user stream down, retrying", extra={"error": str(error), "retry_s": delay})
+            reason = str(error)
+            _log.info("user stream down, retrying", extra={"error": reason, "retry_s": delay})
         finally:
             await connection.close()
+        if connected and not stop.is_set():
+            yield Disconnected(ts=WALL_CLOCK.now_ms(), reason=reason)
         if not stop.is_set():
             await asyncio.sleep(delay)
             delay = min(max_retry_s, delay * 2)
+
+
+class UserStreamThread:
+    """Run `user_stream` on a background thread and hand its events to a synchronous consumer.
+
+    Parameters
+    ----------
+    url
+        The exchange's (or the venue's) base URL.
+    user
+        The account whose fills, order updates and funding payments to follow.
+    retry_s
+        First reconnect delay; it doubles up to 10 s while the exchange stays away.
+    """
+
+    def __init__(self, url: str, user: str, retry_s: float = 0.5) -> None:
+        self.url, self.user, self.retry_s = url, user, retry_s
+        self._events: queue.SimpleQueue[UserEvent] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pairflow-user-stream", daemon=True)
+
+    def start(self) -> UserStreamThread:
+        """Start following the account; returns self."""
+        self._thread.start()
+        self._started.wait(10.0)
+        return self
+
+    def drain(self) -> list[UserEvent]:
+        """Return every event that arrived since the last call, oldest first (never blocks)."""
+        out: list[UserEvent] = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                out.append(self._events.get_nowait())
+        return out
+
+    def wait(self, timeout_s: float) -> list[UserEvent]:
+        """Return what arrived, waiting up to ``timeout_s`` for at least one event."""
+        try:
+            first = self._events.get(timeout=timeout_s)
+        except queue.Empty:
+            return []
+        return [first, *self.drain()]
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop following the account and wait for the thread to end."""
+        if self._loop is not None and self._stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                self._loop.call_soon_threadsafe(self._stop.set)
+                self._loop.call_soon_threadsafe(self._cancel)
+        self._thread.join(timeout_s)
+
+    def _cancel(self) -> None:
+        for task in asyncio.all_tasks():
+            task.cancel()
+
+    def _run(self) -> None:
+        async def follow() -> None:
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+            self._started.set()
+            async for event in user_stream(self.url, self.user, self._stop, retry_s=self.retry_s):
+                self._events.put(event)
+
+        with contextlib.suppress(asyncio.CancelledError):
+            asyncio.run(follow())

@@ -15,6 +15,7 @@ from sinks.desk import Desk
 from sinks.execution import OrderRouter, RouterConfig
 from sinks.executor import HyperliquidExecutor
 from sinks.order_journal import OrderJournal
+from sources.user_stream import UserStreamThread
 
 __all__ = ["desk_factory", "risk_limits", "router_config"]
 
@@ -36,6 +37,7 @@ def desk_factory(settings: Settings, url: str, private_key: bytes, account: str,
 
     The cloid journal lives in ``data_dir/execution`` per account; the kill
     file is looked for in ``data_dir``; ``control`` carries the operator's pause and flatten from the API.
+    The desk follows the account's fills over the user stream at ``url``.
     """
     execution = settings.execution
 
@@ -48,6 +50,6 @@ def desk_factory(settings: Settings, url: str, private_key: bytes, account: str,
         return Desk(router, executor, executor.rules, capital=execution.capital_usd, control_dir=data_dir,
                     clock=clock, reconcile_interval_s=execution.reconcile_interval_s,
                     bar_interval=settings.strategy.bar_interval, max_var_99=execution.max_var_99,
-                    control=control)
+                    control=control, stream=UserStreamThread(url, account).start())
 
     return build

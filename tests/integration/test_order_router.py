@@ -49,12 +49,18 @@ class Setup:
                 OrderRequest(index, False, str(round(mark * 1.001, 2)), depth, False, Limit(Tif.GTC))])
 
 
-@pytest.fixture
-def venue() -> Iterator[Setup]:
+def marked_engine() -> tuple[SteppableClock, Engine]:
+    """Return a steppable clock and an engine of ASSETS with oracles at MARKS."""
     clock = SteppableClock()
     engine = Engine(ASSETS, now_ms=clock())
     for coin, px in MARKS.items():
         engine.set_oracle(coin, px)
+    return clock, engine
+
+
+@pytest.fixture
+def venue() -> Iterator[Setup]:
+    clock, engine = marked_engine()
     log: list = []
     with run_venue(engine, clock=clock, advance_interval=0.02, push_interval=0.05, request_log=log) as url:
         yield Setup(engine, url, log)
