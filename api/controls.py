@@ -73,13 +73,13 @@ def control_router(ctx: ApiContext) -> APIRouter:
 
     @router.post("/flatten", response_model=ActionResult)
     def flatten(request: Request, body: Confirm) -> ActionResult:
-        """Close every position and pause entries; needs ``{"confirm": true}``."""
+        """Close every position and pause entries (also during a halt); needs ``{"confirm": true}``."""
         confirmed(body)
         return result(request, "flatten", ctx.control.request_flatten())
 
     @router.post("/halt", response_model=ActionResult)
     def halt(request: Request, body: Confirm) -> ActionResult:
-        """Kill switch: flatten and send no orders until resumed; needs ``{"confirm": true}``."""
+        """Kill switch: flatten, then send no order at all (exits and stops included) until resumed; needs ``{"confirm": true}``."""
         confirmed(body)
         return result(request, "halt", ctx.control.halt())
 
@@ -99,7 +99,11 @@ def control_router(ctx: ApiContext) -> APIRouter:
 
     @router.post("/params", response_model=dict[str, Any])
     def params(request: Request, body: Annotated[ParamChange, Body()]) -> dict[str, Any]:
-        """Change strategy parameters (validated like the config file, bands must stay ordered); returns them."""
+        """Change strategy parameters (validated like the config file, bands must stay ordered); returns them.
+
+        The running spreads of this process take them on their next event,
+        keeping their models; a restart goes back to the config file.
+        """
         changes = body.model_dump(exclude_none=True)
         if not changes:
             raise HTTPException(400, "name at least one parameter to change")
@@ -111,6 +115,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
             audit(request, "params", json.dumps(changes), "refused")
             raise HTTPException(422, "bands must satisfy exit_z < entry_z < stop_z")
         ctx.settings.strategy = changed
+        ctx.control.retune(changes)
         audit(request, "params", json.dumps(changes))
         return {name: getattr(changed, name) for name in ParamChange.model_fields}
 

@@ -31,6 +31,7 @@ from flows.alerts import route_alerts
 from flows.ingest import IngestStreams
 from flows.strategy import strategy_stage
 from pairflow.config import Settings
+from pairflow.control import Control
 from pairflow.events import Event
 from sinks.clickhouse import ClickHouseSink
 from sinks.desk import Desk
@@ -69,12 +70,16 @@ def execution_stage(step_id: str, signals: Stream[tuple[str, list[Any]]], market
 
 
 def chain_trading(spreads: list[tuple[str, ...]], settings: Settings,
-                  build_desk: Callable[[], Desk]) -> Callable[[IngestStreams], None]:
-    """Return the ingest stage's ``then`` hook running strategy and execution in the same dataflow."""
+                  build_desk: Callable[[], Desk], control: Control | None = None) -> Callable[[IngestStreams], None]:
+    """Return the ingest stage's ``then`` hook running strategy and execution in the same dataflow.
+
+    ``control`` (the API's, in this process) retunes the running spreads; the
+    desk reads its own reference to it from ``build_desk``.
+    """
 
     def wire(streams: IngestStreams) -> None:
         market = op.merge("strategy_market", streams.events, streams.snapshots)
-        signals = strategy_stage("strategy", streams.bars, spreads, settings.strategy, market=market)
+        signals = strategy_stage("strategy", streams.bars, spreads, settings.strategy, market=market, control=control)
         op.output("store_signals", signals, ClickHouseSink(settings.storage))
         prices = op.merge("execution_market", streams.bars, market)
         trading = execution_stage("execution", signals, prices, build_desk)

@@ -22,6 +22,10 @@ configured spread with a coin that is not listed, or is delisted, is refused
 with its reason and the others run. A coin delisted while the flow runs stops
 printing, so its spreads pause as "stale" until the next start resolves them
 again.
+
+Given the operator's `pairflow.control.Control` (embedded mode, where the
+API runs in the same process), each spread reads its tuning on every batch
+and takes changed bands and sizes at once, keeping its models.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from bytewax.inputs import Source
 from flows.ingest import IngestStreams, bars_from_topic
 from operators.spread_strategy import Skip, SpreadStrategy, pair_name
 from pairflow.config import Settings, StrategySettings
+from pairflow.control import Control
 from pairflow.events import TOPIC_OF, Bar, BookSnapshot, FeeSchedule, Funding, PairStats, Signal
 from pairflow.logs import get_logger
 from pairflow.metrics import STRATEGY_REFUSED_EVENTS, STRATEGY_REFUSED_SPREADS, STRATEGY_SIGNALS
@@ -140,9 +145,12 @@ class _FanOut:
 class _SpreadLogic(op.StatefulBatchLogic):
     """One spread's `SpreadStrategy`; its snapshot (models included) is the recovery state."""
 
-    def __init__(self, legs_of: dict[str, tuple[str, ...]], settings: StrategySettings, resume_state: Any) -> None:
+    def __init__(self, legs_of: dict[str, tuple[str, ...]], settings: StrategySettings, resume_state: Any,
+                 control: Control | None = None) -> None:
         self.legs_of = legs_of
         self.settings = settings
+        self.control = control
+        self.tuned = 0
         self.strategy: SpreadStrategy | None = None
         if resume_state is not None:
             self.strategy = SpreadStrategy.restore(resume_state)
@@ -152,9 +160,23 @@ class _SpreadLogic(op.StatefulBatchLogic):
         strategy = self.strategy
         if strategy is None:
             strategy = self.strategy = SpreadStrategy(self.legs_of[values[0][0]], self.settings)
+        if self.control is not None:
+            self._retune(strategy, self.control)
         update = strategy.update
         emitted = _signals_of([out for _, events in values for event in events for out in update(event)])
         return ([emitted] if emitted else []), op.StatefulBatchLogic.RETAIN
+
+    def _retune(self, strategy: SpreadStrategy, control: Control) -> None:
+        tuning = control.tuning()
+        if tuning.version == self.tuned:
+            return
+        self.tuned = tuning.version
+        try:
+            strategy.retune(**tuning.values)
+        except (TypeError, ValueError) as error:
+            log.warning("parameter change refused", pair=strategy.pair, error=str(error))
+            return
+        log.info("parameters changed", pair=strategy.pair, version=tuning.version, **tuning.values)
 
     def on_eof(self) -> tuple[list[list[Signal]], bool]:
         if self.strategy is None:
@@ -193,6 +215,7 @@ def strategy_stage(
     spreads: list[tuple[str, ...]],
     settings: StrategySettings,
     market: Stream[tuple[str, list[Any]]] | None = None,
+    control: Control | None = None,
 ) -> Stream[tuple[str, list[Signal]]]:
     """Turn bars (and funding, book snapshots, fees) into Signals per spread: the strategy stage.
 
@@ -213,6 +236,9 @@ def strategy_stage(
         `BookSnapshot`, `FeeSchedule` and rescan `PairStats` events (others
         are ignored). Without it, costs use the configured fee and half-spread
         and funding is zero.
+    control
+        The operator's controls when the API runs in this process: each
+        spread takes changed parameters (`Control.retune`) on its next batch.
 
     Returns
     -------
@@ -223,7 +249,7 @@ def strategy_stage(
     # (coin, [event]) -> (pair, (pair, [event])) for every spread having the coin as a leg.
     routed = op.flat_map_batch("fan_out", merged, _FanOut(spreads))
     # (pair, (pair, [event])) -> (pair, [Signal])
-    return op.stateful_batch("spreads", routed, lambda state: _SpreadLogic(legs_of, settings, state))
+    return op.stateful_batch("spreads", routed, lambda state: _SpreadLogic(legs_of, settings, state, control))
 
 
 def chain_strategy(

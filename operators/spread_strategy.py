@@ -386,6 +386,43 @@ class SpreadStrategy(ModelState):
             model_versions=versions,
         )
 
+    def retune(self, entry_z: float | None = None, exit_z: float | None = None, stop_z: float | None = None,
+               notional_usd: float | None = None) -> None:
+        """Take new bands or a new size while running: an operator changed them, and a restart would lose the models.
+
+        The bands apply from the next row (an open position exits on the new
+        exit and stop bands); the size applies to the next signal. With the
+        bandit on, it keeps choosing entry and exit bands from its grid.
+
+        Raises
+        ------
+        ValueError
+            When the bands would not satisfy ``exit_z < entry_z < stop_z``, or
+            the size is not positive; nothing is changed then.
+
+        Examples
+        --------
+        >>> spread = SpreadStrategy(("ETH", "SOL"), StrategySettings(entry_z=2.0, exit_z=0.5, stop_z=5.0))
+        >>> spread.retune(entry_z=3.0, notional_usd=500.0)
+        >>> spread.entry_z, spread.exit_z, spread.notional
+        (3.0, 0.5, 500.0)
+        >>> spread.retune(exit_z=4.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: bands must satisfy exit_z < entry_z < stop_z, received exit_z=4.0 entry_z=3.0 stop_z=5.0
+        """
+        entry = self.entry_z if entry_z is None else entry_z
+        exit_ = self.exit_z if exit_z is None else exit_z
+        stop = self.stop_z if stop_z is None else stop_z
+        if not 0 <= exit_ < entry < stop:
+            raise ValueError(f"bands must satisfy exit_z < entry_z < stop_z, received exit_z={exit_} entry_z={entry} stop_z={stop}")
+        if notional_usd is not None and not notional_usd > 0:
+            raise ValueError(f"notional_usd must be positive, received {notional_usd}")
+        self.entry_z, self.exit_z, self.stop_z = entry, exit_, stop
+        if notional_usd is not None and notional_usd != self.notional:
+            self.notional = notional_usd
+            self.costed_hedge = None  # depth costs depend on the size: re-walk the books on the next row
+
     def restarted(self) -> None:
         """Note that the input restarted (recovery): legs are held for each other until all were seen again."""
         if self.merger is not None:

@@ -18,7 +18,10 @@ trade id, so one delivered by both paths counts once.
 Entries are blocked while reconciliation finds the account different from
 our books, after the daily drawdown stop, and once the kill file appears
 (`pairflow kill`): then every position is flattened with reduce-only orders
-and no order but a closing one is sent again.
+and no order but a closing one is sent again. The operator's controls
+(`pairflow.control.Control`, from the API) pause entries, request a flatten,
+or halt: while halted no order at all goes out, exits and stops included,
+until resumed; only a flatten request still closes positions.
 """
 
 from __future__ import annotations
@@ -207,9 +210,12 @@ class Desk:
         previous = self.acted.get(signal.pair, 0.0)
         if signal.target == previous:
             return []
+        controls = self.control.state() if self.control is not None else None
+        if controls is not None and controls.halted:
+            return [self._refused(signal, "orders_blocked: halted by the operator (flatten closes positions)")]
         entering = abs(signal.target) > abs(previous) or signal.target * previous < 0
         reason = self.halted or self.blocked
-        if not reason and self.control is not None and not self.control.entries_allowed():
+        if not reason and controls is not None and controls.entries_paused:
             reason = "paused by the operator"
         if entering and reason:
             return [self._refused(signal, f"entries_blocked: {reason}")]
@@ -263,6 +269,8 @@ class Desk:
             self._flattens_seen = self.control.state().flatten_requests
             out += self.flatten("flattened by the operator")
             self.halted = ""  # the control keeps entries paused (or halted) until the operator resumes
+        if self.control is not None and self.control.state().halted:
+            return out  # a stop is an order too: a halted desk waits for the operator's flatten or resume
         now = max(self.seen_ms.values(), default=0)
         day_pnl = self._portfolio_equity() - self.day_start_equity
         for pair in list(self.opened_ms):

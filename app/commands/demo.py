@@ -142,7 +142,8 @@ def demo(
         data_dir / "dead-letters",
         epoch=timedelta(seconds=1),
         then=chain_trading(spreads, settings, desk_factory(settings, url, bytes(trader.key), trader.address, data_dir,
-                                                           clock=venue.loop.clock, control=control)),
+                                                           clock=venue.loop.clock, control=control),
+                           control=control),
         clock=venue.loop.clock,  # the clock the venue stamps with: lag and idle bars are measured on it
     )
     ingest.start()

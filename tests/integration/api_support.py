@@ -23,18 +23,19 @@ class DemoRun:
     process: subprocess.Popen
     data_dir: Path
     log: Path
+    seconds: int = DEMO_SECONDS
 
     def wait(self) -> None:
         """Wait for the demo's --duration to end; its chDB directory is free afterwards."""
-        self.process.wait(timeout=DEMO_SECONDS + 60)
+        self.process.wait(timeout=self.seconds + 60)
         assert self.process.returncode == 0, self.log.read_text()[-3000:]
 
 
-def start_demo(tmp_path: Path) -> DemoRun:
-    """Start a fast demo (4 coins, speed 30) and return once its API answers."""
+def start_demo(tmp_path: Path, seconds: int = DEMO_SECONDS) -> DemoRun:
+    """Start a fast demo (4 coins, speed 30) for ``seconds`` and return once its API answers."""
     data_dir = tmp_path / "demo"
     process = start_pairflow(
-        tmp_path, "demo", "--duration", str(DEMO_SECONDS), "--speed", "30", "--coins", "ETH,SOL,AAVE,UNI",
+        tmp_path, "demo", "--duration", str(seconds), "--speed", "30", "--coins", "ETH,SOL,AAVE,UNI",
         "--data-dir", str(data_dir), "--api-port", "0",
     )
     log = tmp_path / "demo.log"
@@ -42,7 +43,7 @@ def start_demo(tmp_path: Path) -> DemoRun:
     while time.monotonic() < deadline:
         found = UI_LINE.search(log.read_text(errors="replace")) if log.exists() else None
         if found:
-            return DemoRun(found[1], found[2], process, data_dir, log)
+            return DemoRun(found[1], found[2], process, data_dir, log, seconds)
         if process.poll() is not None:
             break
         time.sleep(0.2)

@@ -52,8 +52,8 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def api_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
-    """A demo run shared by the API and browser tests (it stops by itself after DEMO_SECONDS)."""
-    run = start_demo(tmp_path_factory.mktemp("api-demo"))
+    """A demo run for the API tests: about a minute of live checks over HTTP and WebSocket, then it stops by itself."""
+    run = start_demo(tmp_path_factory.mktemp("api-demo"), seconds=75)
     yield run
     if run.process.poll() is None:
         run.process.kill()

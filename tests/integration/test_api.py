@@ -75,6 +75,42 @@ def test_pausing_entries_in_the_demo_refuses_entries_while_exits_go_on(api_demo:
     assert refusals, "no entry signal reached the desk in 10 s of a paused demo (300 simulated seconds)"
 
 
+def test_a_parameter_change_retunes_the_running_demo_without_a_restart(api_demo: DemoRun) -> None:
+    auth = {"Authorization": f"Bearer {api_demo.token}"}
+    configured = httpx.get(f"{api_demo.url}/api/config", timeout=10).json()["strategy"]
+    unreachable = {"entry_z": 19.0, "stop_z": 40.0}
+    changed = httpx.post(f"{api_demo.url}/api/controls/params", json=unreachable, headers=auth, timeout=10)
+    assert changed.status_code == 200 and changed.json()["entry_z"] == 19.0
+    time.sleep(2.0)  # signals decided before the change may still be on their way to the store
+    try:
+        rows = [row for _, row in asyncio.run(collect(ws_url(api_demo, "signals"), 10))]
+    finally:
+        back = {name: configured[name] for name in unreachable}
+        assert httpx.post(f"{api_demo.url}/api/controls/params", json=back, headers=auth, timeout=10).status_code == 200
+    assert rows, "the spreads stopped deciding after the change"
+    assert [row for row in rows if row["reason"].startswith("entry")] == [], "an entry inside a 19-sigma band"
+    audit = httpx.get(f"{api_demo.url}/api/audit", params={"limit": 2}, timeout=10).json()["items"]
+    assert [(row["action"], json.loads(row["detail"])) for row in audit] == [("params", back), ("params", unreachable)]
+
+
+def test_halt_in_the_demo_stops_every_order_and_flatten_still_works(api_demo: DemoRun) -> None:
+    auth = {"Authorization": f"Bearer {api_demo.token}"}
+    post = lambda action, **body: httpx.post(f"{api_demo.url}/api/controls/{action}", json=body or None,  # noqa: E731
+                                             headers=auth, timeout=10)
+    assert post("halt").status_code == 422  # a kill switch needs {"confirm": true}
+    assert post("halt", confirm=True).json()["controls"]["halted"] is True
+    time.sleep(2.0)  # the halt's own flatten goes out on the desk's next batch
+    try:
+        rows = asyncio.run(collect(ws_url(api_demo, "orders,alerts"), 10))
+        flattened = post("flatten", confirm=True).json()["controls"]
+    finally:
+        assert post("resume").json()["controls"] == {**flattened, "entries_paused": False, "halted": False}
+    assert [row for topic, row in rows if topic == "orders"] == [], "an order went out while halted"
+    refusals = [row for topic, row in rows if topic == "alerts" and "halted by the operator" in row["message"]]
+    assert refusals, "no signal reached the halted desk in 10 s (300 simulated seconds)"
+    assert flattened["halted"] is True  # a flatten during a halt is accepted and keeps the halt
+
+
 def test_a_stream_of_an_unknown_topic_is_refused_at_the_handshake(api_demo: DemoRun) -> None:
     async def connect() -> None:
         async with websockets.connect(ws_url(api_demo, "signals,nope")):

@@ -19,7 +19,9 @@ from api.app import create_app
 from api.auth import TokenGuard
 from api.context import ApiContext
 from api.server import ApiServer
-from pairflow.config import Settings
+from operators.spread_strategy import SpreadStrategy
+from pairflow.config import Settings, StrategySettings
+from pairflow.control import Control
 from pairflow.storage import Store
 
 TOKEN = "s" * 24
@@ -63,8 +65,9 @@ def test_a_client_that_never_reads_is_disconnected_while_a_reader_gets_every_mes
     assert received == 300 and connected == 1 and hub.disconnected_slow == 1
 
 
-def client_for(store: Store) -> TestClient:
-    return TestClient(create_app(ApiContext(store=store, settings=Settings(), guard=TokenGuard(TOKEN))))
+def client_for(store: Store, control: Control | None = None) -> TestClient:
+    ctx = ApiContext(store=store, settings=Settings(), guard=TokenGuard(TOKEN), control=control or Control())
+    return TestClient(create_app(ctx))
 
 
 query_values = st.one_of(st.integers(-10**12, 10**12), st.text(max_size=40), st.floats(allow_nan=True))
@@ -95,8 +98,15 @@ json_values = st.recursive(
 @given(body=st.one_of(json_values, st.dictionaries(st.sampled_from(["entry_z", "exit_z", "stop_z", "notional_usd", "x"]),
                                                    json_values, max_size=4)))
 def test_no_parameter_body_makes_a_server_error_or_breaks_the_band_order(store: Store, body: object) -> None:
-    with client_for(store) as client:
+    control = Control()
+    with client_for(store, control) as client:
         response = client.post("/api/controls/params", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
         assert response.status_code in (200, 400, 422), response.text
         strategy = client.get("/api/config").json()["strategy"]
     assert strategy["exit_z"] < strategy["entry_z"] < strategy["stop_z"]
+    # What reaches the running spreads is exactly what was accepted, and a spread takes it without refusing.
+    tuning = control.tuning()
+    assert tuning.version == (response.status_code == 200)
+    spread = SpreadStrategy(("ETH", "SOL"), StrategySettings())
+    spread.retune(**tuning.values)
+    assert (spread.entry_z, spread.exit_z, spread.stop_z) == (strategy["entry_z"], strategy["exit_z"], strategy["stop_z"])

@@ -1,13 +1,15 @@
-"""The operator controls reach the execution desk: a paused desk refuses entries, a flatten request closes positions."""
+"""The operator controls reach the execution desk: pause refuses entries, flatten closes positions, halt stops every order."""
 
 from __future__ import annotations
 
+import msgspec
 from pathlib import Path
 
+from operators.orders import cloid_for
 from pairflow.control import Control
-from pairflow.events import Signal
+from pairflow.events import Alert, Signal
 from tests.integration.desk_support import assert_last_order_closed_the_position, desk_long_eth
-from tests.integration.test_order_router import Setup, venue  # noqa: F401 - the venue fixture
+from tests.integration.test_order_router import Setup, orders_sent, venue  # noqa: F401 - the venue fixture
 
 
 def test_pause_refuses_entries_and_a_flatten_request_closes_positions_once(venue: Setup, tmp_path: Path) -> None:
@@ -35,3 +37,40 @@ def test_pause_refuses_entries_and_a_flatten_request_closes_positions_once(venue
 
     control.resume_entries()
     assert desk.halted == "" and control.entries_allowed()
+
+
+def test_a_halt_flattens_then_sends_no_order_at_all_not_even_exits_until_resumed(venue: Setup, tmp_path: Path) -> None:
+    control = Control()
+    desk, eth_bar = desk_long_eth(venue, tmp_path, "sig-h", control=control)
+    venue.book("BTC")
+    now = venue.engine.now_ms
+    btc_bar = msgspec.structs.replace(eth_bar, id="btc", coin="BTC", open=60_000.0, high=60_000.0, low=60_000.0, close=60_000.0,
+                      vwap=60_000.0)
+
+    def signal(number: int, target: float, reason: str, pair: str = "ETH/BTC") -> Signal:
+        return Signal(ts=now + number, id=f"{pair}:{number}", pair=pair, hedge_ratio=1.0, spread=0.0, zscore=-2.5,
+                      target=target, reason=reason, legs=("ETH", "BTC"), hedge_ratios=(1.0,),
+                      leg_targets=(0.5 * target, -0.0167 * target))
+
+    desk.on_events([btc_bar, signal(1, 1.0, "entry-long")])
+    assert desk.position("BTC") == -0.0167 and desk.position("ETH") == 0.5  # netted to the spread's target
+
+    control.halt()
+    sent = len(orders_sent(venue))
+    # The exit arrives in the batch that sees the halt: it is refused, and the halt's flatten closes everything.
+    out = desk.on_events([signal(2, 0.0, "exit")])
+    after_halt = orders_sent(venue)[sent:]
+    assert after_halt and all(order["r"] for order in after_halt), "only reduce-only flatten orders"
+    assert not [o for o in after_halt if o.get("c") in {cloid_for("ETH/BTC:2", coin) for coin in ("ETH", "BTC")}]
+    messages = [e.message for e in out if isinstance(e, Alert)]
+    assert any("halted by the operator" in m for m in messages) and any("flattened by the operator" in m for m in messages)
+    assert desk.position("ETH") == desk.position("BTC") == 0.0
+
+    sent = len(orders_sent(venue))
+    for number, (target, reason) in enumerate([(-1.0, "entry-short"), (0.0, "exit"), (1.0, "entry-long")], start=3):
+        desk.on_events([eth_bar, btc_bar, signal(number, target, reason)])
+    assert orders_sent(venue)[sent:] == []
+
+    control.resume_entries()
+    desk.on_events([signal(6, 1.0, "entry-long")])
+    assert desk.position("ETH") == 0.5 and len(orders_sent(venue)) > sent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from collections.abc import Iterator
 from pathlib import Path
 
 import bytewax.operators as op
@@ -14,6 +15,7 @@ from flows.ingest import prepare_recovery
 from flows.strategy import resolve_spreads, strategy_stage, universe_pairs
 from operators.spread_strategy import SpreadStrategy
 from pairflow.config import StrategySettings
+from pairflow.control import Control
 from pairflow.events import Bar, FeeSchedule, Funding, PairStats, Signal
 from pairflow.storage import BatchWriter, Store
 from pairflow.metrics import STRATEGY_REFUSED_EVENTS, STRATEGY_REFUSED_SPREADS
@@ -157,3 +159,37 @@ def test_two_workers_split_the_spreads_and_give_the_same_signals() -> None:
     cluster_main(flow, [], 0, worker_count_per_proc=2)
     two = [signal for _, batch in captured for signal in batch]
     assert two and ordered(two) == ordered(run_flow(items))
+
+
+def test_a_parameter_change_from_the_controls_retunes_the_running_spreads() -> None:
+    banded = StrategySettings(warmup_rows=30, zscore_window=30, heartbeat_rows=25, entry_z=1.0, exit_z=0.25)
+    items = keyed(sorted(cointegrated_bars(("ETH", "SOL"), 400, seed=5), key=lambda b: b.ts))
+    change_at = len(items) // 3
+    later = items[change_at + 40][1][0].ts  # well after the change reached the stage, whatever the batching
+
+    def run(change: dict[str, float] | None) -> tuple[list[Signal], Control]:
+        control = Control()
+
+        def source() -> Iterator[tuple[str, list[Bar]]]:
+            for index, item in enumerate(items):
+                if index == change_at and change:
+                    control.retune(change)  # what POST /api/controls/params does, from the API's thread
+                yield item
+
+        captured: list = []
+        flow = Dataflow("strategy_retune")
+        stream = op.input("bars", flow, TestingSource(source(), batch_size=10))
+        op.output("out", strategy_stage("strategy", stream, [("ETH", "SOL")], banded, control=control), TestingSink(captured))
+        run_main(flow, epoch_interval=timedelta(0))
+        return [signal for _, batch in captured for signal in batch], control
+
+    def entries(signals: list[Signal], after: int) -> list[Signal]:
+        return [s for s in signals if s.reason.startswith("entry") and s.ts > after]
+
+    untouched, _ = run(None)
+    retuned, control = run({"entry_z": 19.0, "stop_z": 40.0})
+    assert entries(untouched, 0) and entries(untouched, later), "the data must trade on both sides of the change"
+    assert control.tuning().version == 1
+    assert entries(retuned, 0) and not entries(retuned, later)
+    # The spread ran on without a restart: heartbeats (and an exit of what was open) after the change.
+    assert {s.reason for s in retuned if s.ts > later} and {s.reason for s in retuned if s.ts > later} <= {"hold", "exit"}

@@ -135,7 +135,7 @@ export interface paths {
         put?: never;
         /**
          * Flatten
-         * @description Close every position and pause entries; needs ``{"confirm": true}``.
+         * @description Close every position and pause entries (also during a halt); needs ``{"confirm": true}``.
          */
         post: operations["flatten_api_controls_flatten_post"];
         delete?: never;
@@ -155,7 +155,7 @@ export interface paths {
         put?: never;
         /**
          * Halt
-         * @description Kill switch: flatten and send no orders until resumed; needs ``{"confirm": true}``.
+         * @description Kill switch: flatten, then send no order at all (exits and stops included) until resumed; needs ``{"confirm": true}``.
          */
         post: operations["halt_api_controls_halt_post"];
         delete?: never;
@@ -176,6 +176,9 @@ export interface paths {
         /**
          * Params
          * @description Change strategy parameters (validated like the config file, bands must stay ordered); returns them.
+         *
+         *     The running spreads of this process take them on their next event,
+         *     keeping their models; a restart goes back to the config file.
          */
         post: operations["params_api_controls_params_post"];
         delete?: never;
