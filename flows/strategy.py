@@ -31,6 +31,7 @@ and takes changed bands and sizes at once, keeping its models.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
+from operator import attrgetter
 from typing import Any
 
 import bytewax.operators as op
@@ -65,6 +66,7 @@ _MARKET_TYPES = (Funding, BookSnapshot, FeeSchedule)
 # What a strategy dataflow of its own reads (book snapshots are not published on a topic).
 STRATEGY_TOPICS: tuple[str, ...] = (TOPIC_OF[Bar], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule])
 _QUIET_REASONS = frozenset({"revision"})
+_event_time = attrgetter("ts")
 
 
 def universe_pairs(settings: StrategySettings, store: Store) -> list[str]:
@@ -110,7 +112,10 @@ class _FanOut:
     A rescan's `PairStats` go to the spread they name (it may re-admit it).
 
     Items come out as ``(pair, (pair, [event, ...]))``: Bytewax does not tell a
-    stateful step its key, and a spread's state is built from it.
+    stateful step its key, and a spread's state is built from it. A batch
+    arrives grouped by coin, so each spread's events are put back in event-time
+    order (a stable sort of a few sorted runs): fed one leg's whole batch
+    before the other's, a spread would find the other leg stale.
     """
 
     def __init__(self, spreads: list[tuple[str, ...]]) -> None:
@@ -139,6 +144,8 @@ class _FanOut:
                         routed[pair] = [event]
                     else:
                         group.append(event)
+        for events in routed.values():
+            events.sort(key=_event_time)
         return [(pair, (pair, events)) for pair, events in routed.items()]
 
 
@@ -290,8 +297,9 @@ def strategy_dataflow(
         The legs of each spread (`resolve_spreads`).
     source
         Raw records of `STRATEGY_TOPICS`, e.g.
-        ``market_data_source(brokers, STRATEGY_TOPICS)``; book snapshots are
-        not on a topic, so costs use the configured half-spread here.
+        ``time_ordered_source(brokers, STRATEGY_TOPICS)`` (legs in event-time
+        order); book snapshots are not on a topic, so costs use the configured
+        half-spread here.
     workers
         Bytewax workers that will run it; sink partitions are spread over them.
     publish

@@ -1,10 +1,11 @@
 """Event-time merge of a spread's legs: release bars in time order whatever order they arrived in.
 
-Bars of different coins can arrive far apart in time order: read back from a
-topic, each partition is consumed at its own pace, and a backlog of one coin
-can be read minutes of event time ahead of another. Aligned as they arrive,
-the early leg would find the other one stale and rows would be lost, and the
-signals would depend on how the partitions happened to interleave.
+Bars of different coins can arrive apart in time order: published live a
+moment apart, or read from topic partitions consumed each at its own pace
+(`sources.time_ordered_source` merges them by event time, other readers may
+not). Aligned as they arrive, the early leg would find the other one stale
+and rows would be lost, and the signals would depend on how the partitions
+happened to interleave.
 
 `LegMerger` queues each leg's bars and releases the oldest head while every
 leg has one queued (a k-way merge by ``ts``, ties in leg order). A leg with

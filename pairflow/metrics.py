@@ -171,6 +171,10 @@ INGEST_CONSUMER_LAG = _define(
     "gauge", "pairflow_ingest_consumer_lag_messages",
     "Messages on the broker not yet read, per topic partition (from the last fetch).", ["topic", "partition"],
 )
+SOURCE_SILENT_PARTITIONS = _define(
+    "counter", "pairflow_source_silent_partitions",
+    "Times an event-time ordered reader stopped waiting for a partition that answered nothing.",
+)
 
 # --- storage writer (pairflow/storage/writer.py) and log mirror (pairflow/logs.py) ---
 STORAGE_ROWS_WRITTEN = _define("counter", "pairflow_storage_rows_written", "Rows inserted into the store.", ["table"])

@@ -21,14 +21,14 @@ from typing import Any
 
 from bytewax.connectors.kafka import KafkaSource
 from bytewax.inputs import StatefulSourcePartition
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from pairflow.events import MARKET_TOPICS
 from pairflow.logs import get_logger
 from pairflow.metrics import INGEST_CONSUMER_LAG, INGEST_SOURCE_ERRORS
 
-__all__ = ["CONSUMER_CONFIG", "MarketDataSource", "market_data_source"]
+__all__ = ["CONSUMER_CONFIG", "MarketDataSource", "at_end_of_log", "consumer_config", "market_data_source"]
 
 log = get_logger(__name__)
 
@@ -44,6 +44,32 @@ CONSUMER_CONFIG: dict[str, str] = {
 }
 
 RawRecord = tuple[str, Any, "int | None", "int | None"]
+
+
+def at_end_of_log(message: Message) -> bool:
+    """Return whether the errored ``message`` marks the end of its partition; count and log any other error.
+
+    Consumer errors (a broker restart, a lost connection) never stop a flow:
+    librdkafka reconnects on its own.
+    """
+    error = message.error()
+    if error.code() == KafkaError._PARTITION_EOF:
+        return True
+    INGEST_SOURCE_ERRORS.inc()
+    log.warning("kafka consumer error", topic=message.topic(), partition=message.partition(), error=error.str())
+    return False
+
+
+def consumer_config(brokers: Sequence[str], add_config: dict[str, str]) -> dict[str, Any]:
+    """Return the settings of a consumer assigned its partitions directly, ``add_config`` applied last."""
+    config = {
+        "group.id": "pairflow-ingest-unused",
+        "enable.auto.commit": "false",
+        "bootstrap.servers": ",".join(brokers),
+        "enable.partition.eof": "true",
+    }
+    config.update(add_config)
+    return config
 
 
 class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
@@ -70,11 +96,8 @@ class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
         for message in self._consumer.consume(self._batch_size, 0.001):
             error = message.error()
             if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
+                if at_end_of_log(message):
                     self._at_end = not self._tail
-                    continue
-                INGEST_SOURCE_ERRORS.inc()
-                log.warning("kafka consumer error", topic=topic, partition=partition, error=error.str())
                 continue
             last = message.offset()
             batch.append((topic, message.value(), partition, last))
@@ -109,14 +132,8 @@ class MarketDataSource(KafkaSource):
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _PartitionReader:
         """Build the reader of one ``<partition>-<topic>`` part, resuming at the snapshot offset."""
         index, topic = for_part.split("-", 1)
-        config = {
-            "group.id": "pairflow-ingest-unused",
-            "enable.auto.commit": "false",
-            "bootstrap.servers": ",".join(self._brokers),
-            "enable.partition.eof": "true",
-        }
-        config.update(self._add_config)
         offset = self._starting_offset if resume_state is None else resume_state
+        config = consumer_config(self._brokers, self._add_config)
         return _PartitionReader(config, topic, int(index), offset, self._batch_size, self._tail)
 
 

@@ -21,16 +21,15 @@ from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
 from pairflow.topics import ensure_topics, topic_specs
-from sources.kafka_source import market_data_source
+from sources.time_ordered_source import time_ordered_source
 
 __all__ = ["register"]
 
 log = get_logger(__name__)
 
-# Partitions are read in rounds of at most READ_BATCH messages each, so while a backlog is read one
-# coin runs at most that many bars ahead of another; a spread holds its legs HOLD_BARS bar intervals
-# for each other (unless strategy.reorder_ms is set), more than that skew.
-READ_BATCH = 50
+# The topics are read in event-time order (sources.time_ordered_source), so a backlog comes out sorted;
+# live, legs published at slightly different moments still reach a spread apart, and it holds them
+# HOLD_BARS bar intervals for each other (unless strategy.reorder_ms is set).
 HOLD_BARS = 60
 
 
@@ -64,9 +63,11 @@ def strategy(
 
     The spreads are --pairs, else the newest scan's accepted ones
     (strategy.universe = pair_stats), else strategy.pairs. Topic partitions
-    are read at their own pace, so unless strategy.reorder_ms is set each
-    spread holds its legs' bars up to 60 bar intervals to align them in
-    event-time order (a leg that stops printing delays its spread that long).
+    are merged in event-time order, a partition still being fetched holding
+    the others back, so a backlog (or a resume) gives the signals of an
+    uninterrupted run. Unless strategy.reorder_ms is set, each spread also
+    holds its legs' bars up to 60 bar intervals for each other (a leg that
+    stops printing delays its spread that long).
     With --recovery-dir a killed process resumes with its models where its
     last snapshot left off.
     """
@@ -95,7 +96,7 @@ def strategy(
         topic_specs(settings.broker, (*STRATEGY_TOPICS, TOPIC_OF[Signal])),
     )
     log.info("strategy starting", spreads=["/".join(legs) for legs in spreads], brokers=addresses, workers=workers)
-    source = market_data_source(addresses, STRATEGY_TOPICS, tail=not until_end, batch_size=READ_BATCH)
+    source = time_ordered_source(addresses, STRATEGY_TOPICS, tail=not until_end)
     flow = strategy_dataflow(settings, spreads, source, workers=workers)
     recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
     run_until_stopped(flow, workers, timedelta(seconds=snapshot_interval), recovery)

@@ -24,15 +24,6 @@ from tests.integration.strategy_cli_support import (
 pytestmark = pytest.mark.broker
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known defect: the topic reader polls each partition on its own, so on a fresh start with a backlog "
-        "one coin's partition can deliver ~100 bars before the other's first fetch; LegMerger then releases "
-        "the early leg alone and the spread refuses a run of bars as stale (about half the runs). Fix: read "
-        "partitions in rounds in sources/kafka_source.py so a leg is never more than one batch ahead."
-    ),
-)
 def test_sigkill_mid_stream_then_resume_gives_the_signals_of_an_uninterrupted_run(
     tansu_broker_fn: TansuBroker, tmp_path: Path
 ) -> None:

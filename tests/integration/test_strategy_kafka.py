@@ -18,6 +18,7 @@ from pairflow.events import Signal, encode
 from pairflow.storage import connect
 from pairflow.topics import TopicSpec, ensure_topics
 from sources.kafka_source import market_data_source
+from sources.time_ordered_source import time_ordered_source
 from tests.broker import TansuBroker
 from tests.integration.ingest_support import chdb_settings, produce
 from tests.strategy_support import cointegrated_bars
@@ -31,22 +32,18 @@ def test_signals_from_md_bars_reach_the_table_and_pf_signals(tansu_broker_fn: Ta
     broker = tansu_broker_fn
     ensure_topics(broker.admin(), [TopicSpec(name, 2) for name in (*STRATEGY_TOPICS, "pf.signals")])
     bars = cointegrated_bars(LEGS, 150, seed=31)
-    # Keyed by coin, so each leg keeps its order within its partition. (No fee schedule here: md.fees is
-    # read at its own pace, so which rows it would reach first is not fixed.)
+    # Keyed by coin, so each leg keeps its order within its partition; the source merges them by event time.
     produce(broker, [("md.bars", b.coin.encode(), encode(b)) for b in bars])
 
     settings = Settings(
         storage=chdb_settings(tmp_path),
         broker=BrokerSettings(bootstrap_servers=broker.bootstrap_servers, partitions=2),
-        # Partitions are read at their own pace: hold legs back for each other (the replay is finite,
-        # so the end of input releases the rest).
-        strategy=StrategySettings(
-            warmup_rows=30, zscore_window=30, heartbeat_rows=20, entry_z=1.5, reorder_ms=10 * 86_400_000
-        ),
+        # No leg hold (reorder_ms): the event-time ordered source alone must align the legs.
+        strategy=StrategySettings(warmup_rows=30, zscore_window=30, heartbeat_rows=20, entry_z=1.5),
     )
     with connect(settings.storage) as store:
         store.init_schema()
-        source = market_data_source([broker.bootstrap_servers], STRATEGY_TOPICS, tail=False)
+        source = time_ordered_source([broker.bootstrap_servers], STRATEGY_TOPICS, tail=False)
         run_main(strategy_dataflow(settings, [LEGS], source))
         stored = [msgspec.convert(row, Signal) for row in store.select("signals", order_by="ts")]
 

@@ -137,13 +137,6 @@ def stored_trades(port: int) -> float:
         return 0.0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known defect shared with test_strategy_cli: partitions read at different speeds can put one leg "
-        "far ahead of the other on a backlog, and the spread then refuses a run of bars as stale"
-    ),
-)
 def test_sigkill_of_strategy_mid_stream(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
     messages = strategy_bars(tansu_broker_fn, 200, seed=43)
     common, signals_at_kill = kill_strategy_mid_stream(tansu_broker_fn, tmp_path, messages, epochs=2)
