@@ -126,29 +126,17 @@ class TimeOrderedSource(MarketDataSource):
 
 
 def time_ordered_source(
-    brokers: Sequence[str],
-    topics: Iterable[str],
-    *,
-    tail: bool = True,
-    batch_size: int = 1_000,
+    brokers: Sequence[str], topics: Iterable[str], *, tail: bool = True, batch_size: int = 1_000,
     patience_s: float = 30.0,
 ) -> TimeOrderedSource:
     """Return a source reading ``topics`` from the beginning in event-time order, resumable from recovery.
 
-    Parameters
-    ----------
-    brokers
-        ``host:port`` bootstrap addresses.
-    topics
-        Topics to read; their records are msgspec JSON events with a ``ts``.
-    tail
-        Keep waiting for new messages at the end of the log; False ends the
-        flow once every partition is read.
-    batch_size
-        Most messages taken per poll, and the records buffered per partition
-        before it is paused.
-    patience_s
-        Seconds a partition that answers nothing may hold the others back.
+    ``brokers``, ``topics`` and ``tail`` mean what they mean for
+    `sources.kafka_source.market_data_source`; the records must be msgspec
+    JSON events with a ``ts``. ``batch_size`` is the most messages taken per
+    poll and the records buffered per partition before it is paused;
+    ``patience_s`` how long a partition that answers nothing may hold the
+    others back.
     """
     return TimeOrderedSource(
         list(brokers), list(topics), tail=tail, add_config=dict(CONSUMER_CONFIG), batch_size=batch_size,
