@@ -63,8 +63,9 @@ build_web() {
         apt_install nodejs npm
     fi
     local want_web
-    want_web="$(cd "$web" && cat package.json package-lock.json index.html vite.config.ts tsconfig.json \
-        $(find src -type f | sort) | sha256sum | cut -d' ' -f1)"
+    # src/api/schema.d.ts is generated from openapi.json by the build, so it is not part of the hash
+    want_web="$(cd "$web" && cat package.json package-lock.json index.html vite.config.ts tsconfig.json openapi.json \
+        $(find src -type f ! -path src/api/schema.d.ts | sort) | sha256sum | cut -d' ' -f1)"
     if [ -f "$web/dist/index.html" ] && [ -f "$web/.build-stamp" ] && [ "$(cat "$web/.build-stamp")" = "$want_web" ]; then
         return 0
     fi

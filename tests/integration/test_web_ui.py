@@ -21,7 +21,7 @@ WEB = WEB_DIST.parent
 def test_the_committed_openapi_document_is_the_served_one() -> None:
     committed = json.loads((WEB / "openapi.json").read_text())
     assert committed == json.loads(json.dumps(openapi_document(Settings()))), (
-        "the API changed: run `pairflow api --openapi api/web/openapi.json && npm run gen:api` in api/web"
+        "the API changed: run `pairflow api --openapi api/web/openapi.json` (the UI build generates its types from it)"
     )
 
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { applySignals, correlationMatrix, drawdown, fmt, heat, mergeNewest, signed, sparkPoints } from './logic'
+import { applySignals, cells, correlationMatrix, drawdown, fmt, heat, heading, mergeNewest, signed, sparkPoints, timeColumn } from './logic'
 
 describe('formatting', () => {
   it('formats numbers, signs and missing values', () => {
@@ -66,5 +66,18 @@ describe('correlationMatrix', () => {
 describe('drawdown', () => {
   it('is the distance below the running peak', () => {
     expect(drawdown([1, 3, 2, 4, 1])).toEqual([0, 0, -1, 0, -3])
+  })
+})
+
+describe('table cells', () => {
+  it('shows a named field as it is and a declared column through its function', () => {
+    const row = { ts: 0, coin: 'ETH', sz: 1.5 }
+    const columns = [timeColumn, 'coin' as const, { label: 'size', show: (r: typeof row) => r.sz * 2, num: true }]
+    expect(columns.map(heading)).toEqual(['time', 'coin', 'size'])
+    expect(cells(row, columns)).toEqual([
+      { label: 'time', text: '1970-01-01 00:00:00', num: false },
+      { label: 'coin', text: 'ETH', num: false },
+      { label: 'size', text: 3, num: true },
+    ])
   })
 })

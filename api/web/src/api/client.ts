@@ -2,8 +2,8 @@
 import type { components, paths } from './schema'
 
 export type Schemas = components['schemas']
-type GetPath = { [P in keyof paths]: paths[P] extends { get: unknown } ? P : never }[keyof paths]
-type Ok<P extends GetPath> = paths[P] extends {
+export type GetPath = { [P in keyof paths]: paths[P] extends { get: unknown } ? P : never }[keyof paths]
+export type Ok<P extends GetPath> = paths[P] extends {
   get: { responses: { 200: { content: { 'application/json': infer R } } } }
 }
   ? R

@@ -1,13 +1,3 @@
-import { defineStore } from 'pinia'
-import { get, type Schemas } from '../api/client'
+import { definePageStore } from './page'
 
-export const useBacktests = defineStore('backtests', {
-  state: () => ({ runs: [] as Schemas['BacktestRow'][], total: 0 }),
-  actions: {
-    async load() {
-      const page = await get('/api/backtests', { limit: 200 })
-      this.runs = page.items
-      this.total = page.total
-    },
-  },
-})
+export const useBacktests = definePageStore('backtests', '/api/backtests', 200)

@@ -1,13 +1,3 @@
-import { defineStore } from 'pinia'
-import { get, type Schemas } from '../api/client'
+import { definePageStore } from './page'
 
-export const useFills = defineStore('fills', {
-  state: () => ({ fills: [] as Schemas['FillRow'][], total: 0 }),
-  actions: {
-    async load() {
-      const page = await get('/api/fills', { limit: 200 })
-      this.fills = page.items
-      this.total = page.total
-    },
-  },
-})
+export const useFills = definePageStore('fills', '/api/fills', 200)
