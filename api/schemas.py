@@ -2,13 +2,19 @@
 
 Row models mirror their ClickHouse tables (epoch-millisecond ``ts``); a
 `Page` wraps every list so clients always see the bounds they were given.
+A row of an event's table is derived from the event type in
+`pairflow.events` (the table's columns are the event's fields), so a field
+added to an event reaches the API without being declared twice.
 """
 
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from pairflow import events
 
 __all__ = [
     "AlertRow", "AuditRow", "BacktestRow", "ControlStateBody", "Exposure", "FillRow", "Health", "LegBar", "LogRow",
@@ -42,34 +48,53 @@ class ControlStateBody(BaseModel):
     flatten_requests: int
 
 
-class SignalRow(BaseModel):
-    ts: int
-    id: str
-    pair: str
-    hedge_ratio: float
-    spread: float
-    zscore: float
-    target: float
-    reason: str
-    legs: list[str]
-    hedge_ratios: list[float]
-    leg_targets: list[float]
+def _api_type(annotation: Any) -> Any:
+    # A Literal is answered as its plain type, as the table column holds it; a tuple as a JSON list.
+    if get_origin(annotation) is Literal:
+        return type(get_args(annotation)[0])
+    if get_origin(annotation) is tuple:
+        return list[get_args(annotation)[0]]  # type: ignore[misc]
+    return annotation
 
 
-class SpreadState(BaseModel):
-    """The latest decision of one spread and the recent z-scores for a sparkline (oldest first)."""
+def event_row(
+    event: type[msgspec.Struct], name: str, *, drop: tuple[str, ...] = (), only: tuple[str, ...] = (),
+    doc: str | None = None, **extra: Any,
+) -> type[BaseModel]:
+    """Build the response model of a row of ``event``'s table: its fields (``only`` those, or all but
+    ``recv_ts`` and ``drop``) with their types, every one required, plus ``extra`` pydantic fields."""
+    fields = {
+        field.name: (_api_type(field.type), ...)
+        for field in msgspec.structs.fields(event)
+        if (field.name in only if only else field.name not in ("recv_ts", *drop))
+    }
+    return create_model(name, __doc__=doc or event.__doc__, __module__=__name__, **fields, **extra)
 
-    pair: str
-    ts: int
-    legs: list[str]
-    hedge_ratio: float
-    spread: float
-    zscore: float
-    target: float
-    reason: str
-    half_life: float | None
-    signals: int
-    recent_z: list[float]
+
+SignalRow = event_row(events.Signal, "SignalRow", drop=("features", "model_versions"))
+SpreadState = event_row(
+    events.Signal, "SpreadState",
+    only=("pair", "ts", "legs", "hedge_ratio", "spread", "zscore", "target", "reason"),
+    doc="The latest decision of one spread and the recent z-scores for a sparkline (oldest first).",
+    half_life=(float | None, ...), signals=(int, ...), recent_z=(list[float], ...),
+)
+OrderRow = event_row(events.Order, "OrderRow")
+FillRow = event_row(
+    events.Fill, "FillRow", drop=("start_position",),
+    slippage_bps=(float | None, Field(
+        default=None, description="Fill price against the leg's mid at the last quote before it, signed so worse is positive."
+    )),
+)
+PositionRow = event_row(events.Position, "PositionRow", drop=("id",))
+PnlRow = event_row(events.Pnl, "PnlRow", drop=("id",))
+RiskRow = event_row(events.RiskMetric, "RiskRow", drop=("id",))
+AlertRow = event_row(events.Alert, "AlertRow")
+LogRow = event_row(events.LogRecord, "LogRow", drop=("id",))
+ScanRow = event_row(
+    events.PairStats, "ScanRow", doc="One candidate spread of a scan (a pair or a basket): its tests and the verdict.",
+    only=("ts", "scan_id", "pair", "kind", "coins", "weights", "correlation", "hedge_ratio", "eg_pvalue",
+          "half_life", "hurst", "qvalue", "cluster", "accepted", "reason"),
+)
 
 
 class LegBar(BaseModel):
@@ -85,49 +110,6 @@ class SpreadDetail(BaseModel):
     fills: list[FillRow] = Field(description="Fills of the spread's legs over the same time range.")
 
 
-class OrderRow(BaseModel):
-    ts: int
-    id: str
-    coin: str
-    cloid: str
-    oid: int | None
-    is_buy: bool
-    sz: float
-    limit_px: float
-    status: str
-    filled_sz: float
-    avg_px: float | None
-    reason: str
-
-
-class FillRow(BaseModel):
-    ts: int
-    id: str
-    coin: str
-    oid: int
-    cloid: str
-    px: float
-    sz: float
-    side: str
-    fee: float
-    closed_pnl: float
-    crossed: bool
-    slippage_bps: float | None = Field(
-        default=None, description="Fill price against the leg's mid at the last quote before it, signed so worse is positive."
-    )
-
-
-class PositionRow(BaseModel):
-    ts: int
-    coin: str
-    szi: float
-    entry_px: float
-    mark_px: float
-    unrealized_pnl: float
-    margin_used: float
-    leverage: float
-
-
 class Exposure(BaseModel):
     """Our net position in one coin from the fills stored, valued at the coin's last bar close."""
 
@@ -135,42 +117,6 @@ class Exposure(BaseModel):
     szi: float
     mark_px: float | None
     notional: float | None
-
-
-class PnlRow(BaseModel):
-    ts: int
-    scope: str
-    realized_pnl: float
-    unrealized_pnl: float
-    fees: float
-    funding: float
-    equity: float
-
-
-class RiskRow(BaseModel):
-    ts: int
-    metric: str
-    value: float
-    confidence: float | None
-    horizon: str
-    scope: str
-
-
-class AlertRow(BaseModel):
-    ts: int
-    id: str
-    severity: str
-    source: str
-    message: str
-    coin: str
-
-
-class LogRow(BaseModel):
-    ts: int
-    level: str
-    logger: str
-    message: str
-    fields: str
 
 
 class BacktestRow(BaseModel):
@@ -190,24 +136,6 @@ class BacktestRow(BaseModel):
     sharpe: float | None
     sortino: float | None
     max_drawdown: float | None
-
-
-class ScanRow(BaseModel):
-    ts: int
-    scan_id: str
-    pair: str
-    kind: str
-    coins: list[str]
-    weights: list[float]
-    correlation: float
-    hedge_ratio: float
-    eg_pvalue: float
-    half_life: float | None
-    hurst: float | None
-    qvalue: float | None
-    cluster: int | None
-    accepted: bool
-    reason: str
 
 
 class AuditRow(BaseModel):
