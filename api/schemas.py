@@ -82,7 +82,8 @@ OrderRow = event_row(events.Order, "OrderRow")
 FillRow = event_row(
     events.Fill, "FillRow", drop=("start_position",),
     slippage_bps=(float | None, Field(
-        default=None, description="Fill price against the leg's mid at the last quote before it, signed so worse is positive."
+        default=None,
+        description="Fill price against the leg's mid at the last quote before it, signed so worse is positive.",
     )),
 )
 PositionRow = event_row(events.Position, "PositionRow", drop=("id",))

@@ -52,6 +52,11 @@ def _too_many() -> Response:
     return PlainTextResponse("Too many requests: per-IP weight limit reached", status_code=429)
 
 
+def _info_type(payload: Any) -> str:
+    info_type = payload.get("type") if isinstance(payload, dict) else None
+    return info_type if isinstance(info_type, str) else ""
+
+
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
@@ -125,12 +130,24 @@ def create_app(
               admission=WsAdmission(ws_connections_per_ip, ws_new_connections_per_minute),
               max_subscriptions_per_ip=ws_subscriptions_per_ip, idle_timeout=ws_idle_timeout)
 
-    async def admitted_payload(request: Request, ip: str, malformed_weight: int) -> Any:
-        """Return the request's JSON payload, or the response refusing it (413, 429 or 422).
+    async def admitted(
+        request: Request, malformed_weight: int, weight: Callable[[Any], int]
+    ) -> tuple[str, Any] | Response:
+        """Return the client's IP and the request's JSON payload, or the response refusing it (413, 429 or 422).
 
-        A malformed body still costs ``malformed_weight``, so garbage cannot be sent for free.
-        A client that went away (or was cut off as too slow) mid-body gets a response nobody reads.
+        A malformed body still costs ``malformed_weight``, so garbage cannot be sent for free; a
+        well-formed one costs ``weight(payload)`` before it is handled. A client that went away (or
+        was cut off as too slow) mid-body gets a response nobody reads.
         """
+        ip = _client_ip(request)
+        payload = await admitted_payload(request, ip, malformed_weight)
+        if isinstance(payload, Response):
+            return payload
+        if limiter is not None and not limiter.try_acquire(ip, weight(payload)):
+            return _too_many()
+        return ip, payload
+
+    async def admitted_payload(request: Request, ip: str, malformed_weight: int) -> Any:
         try:
             return parse_json(await read_limited_body(request, max_body_bytes))
         except ClientDisconnect:
@@ -144,31 +161,26 @@ def create_app(
             return _unprocessable(exc.detail)
 
     async def info(request: Request) -> Response:
-        ip = _client_ip(request)
-        payload = await admitted_payload(request, ip, 20)
-        if isinstance(payload, Response):
-            return payload
-        info_type = payload.get("type") if isinstance(payload, dict) else None
-        info_type = info_type if isinstance(info_type, str) else ""
-        if limiter is not None and not limiter.try_acquire(ip, info_base_weight(info_type)):
-            return _too_many()
+        admission = await admitted(request, 20, lambda payload: info_base_weight(_info_type(payload)))
+        if isinstance(admission, Response):
+            return admission
+        ip, payload = admission
         try:
             typed = decode_info_request(payload)
             result = await run_in_threadpool(info_service.handle, typed)
         except BadRequest as exc:
             return _unprocessable(exc.detail)
         if limiter is not None:
-            limiter.charge(ip, info_extra_weight(info_type, result))
+            limiter.charge(ip, info_extra_weight(_info_type(payload), result))
         return _json(result)
 
     async def exchange(request: Request) -> Response:
-        ip = _client_ip(request)
-        payload = await admitted_payload(request, ip, 1)
-        if isinstance(payload, Response):
-            return payload
-        action = payload.get("action") if isinstance(payload, dict) else None
-        if limiter is not None and not limiter.try_acquire(ip, exchange_weight(action)):
-            return _too_many()
+        admission = await admitted(
+            request, 1, lambda payload: exchange_weight(payload.get("action") if isinstance(payload, dict) else None)
+        )
+        if isinstance(admission, Response):
+            return admission
+        _, payload = admission
         try:
             result = await run_in_threadpool(exchange_service.handle, payload)
         except BadRequest as exc:
