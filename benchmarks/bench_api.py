@@ -28,9 +28,6 @@ import asyncio
 import datetime
 import json
 import os
-import platform
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 import websockets  # noqa: E402
 
-from benchmarks.machine import cpu_model, git  # noqa: E402
+from benchmarks.machine import arguments, commit, machine_line, percentile, publish  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = [f"C{i}/D{i}" for i in range(10)]
@@ -113,11 +111,6 @@ def serve(directory: str, port: int) -> None:
     store.close()
 
 
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def load(url: str, path: str, clients: int, seconds: float) -> tuple[list[float], int]:
     """Return the latencies of the requests that succeeded and the number that failed at the transport."""
     latencies: list[float] = []
@@ -159,7 +152,7 @@ async def bench(url: str, clients: int, seconds: float) -> tuple[dict, dict]:
         rest = {}
         for name, path in paths.items():
             latencies, failed = await load(url, path, clients, seconds)
-            rest[name] = (quantile(latencies, 0.5), quantile(latencies, 0.99), len(latencies) / seconds, failed)
+            rest[name] = (percentile(latencies, 0.5), percentile(latencies, 0.99), len(latencies) / seconds, failed)
 
         received: list[list[float]] = [[] for _ in sockets]
 
@@ -175,25 +168,18 @@ async def bench(url: str, clients: int, seconds: float) -> tuple[dict, dict]:
         await asyncio.gather(*(read(i, ws, expected) for i, ws in enumerate(sockets)))
         assert all(len(r) == expected for r in received), "a client missed events"
         flat = [value for r in received for value in r]
-        fan = {"rate": rate, "events": expected, "clients": clients, "p50": quantile(flat, 0.5),
-               "p99": quantile(flat, 0.99), "max": max(flat)}
+        fan = {"rate": rate, "events": expected, "clients": clients, "p50": percentile(flat, 0.5),
+               "p99": percentile(flat, 0.99), "max": max(flat)}
         return rest, fan
     finally:
         for ws in sockets:
             await ws.close()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "api", repeats=None, seed=None)
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--write", action="store_true", help="also write benchmarks/results/api.md")
     parser.add_argument("--serve", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -214,9 +200,8 @@ def main() -> None:
     lines = [
         "# API under 100 WebSocket clients",
         "",
-        f"- machine: {cpu_model()}, Python {platform.python_version()}, {os.cpu_count()} cores (shared with other jobs)",
-        f"- date: {datetime.date.today()}, commit: {git('rev-parse', '--short', 'HEAD')}, load average after the run:"
-        f" {' / '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"- machine: {machine_line()} (shared with other jobs)",
+        f"- date: {datetime.date.today()}, commit: {commit()}",
         f"- command: `.venv/bin/python benchmarks/bench_api.py --clients {args.clients} --seconds {args.seconds:g}`",
         "- server: one uvicorn process (one event loop, sync endpoints in its thread pool), embedded chDB;"
         f" client: another process, {args.clients} WebSockets open and {args.clients} concurrent request loops",
@@ -237,10 +222,7 @@ def main() -> None:
         f" received every event; publish-to-receipt p50 {fan['p50']:.1f} ms, p99 {fan['p99']:.1f} ms,"
         f" max {fan['max']:.1f} ms.",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        (ROOT / "benchmarks" / "results" / "api.md").write_text(text)
+    publish("\n".join(lines) + "\n", "api", args.write)
 
 
 if __name__ == "__main__":

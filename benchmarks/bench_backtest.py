@@ -11,10 +11,7 @@ full strategy (Kalman, z-score, meta-label classifier) is timed on 18 coins x 6 
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,14 +22,13 @@ import numpy as np  # noqa: E402
 
 from app.backtest.modes import strategy_factory  # noqa: E402
 from app.backtest.run import run_backtest  # noqa: E402
-from benchmarks.machine import cpu_model, git  # noqa: E402
+from benchmarks.machine import arguments, provenance, publish  # noqa: E402
 from operators.band_rule import band_decision  # noqa: E402
 from pairflow.config import LoggingSettings, Settings  # noqa: E402
 from pairflow.logs import configure_logging  # noqa: E402
 from sources.replay import HOUR_MS, load_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "benchmarks" / "results" / "backtest.md"
 SHARED = Path(os.environ.get("TESTS_SHARED_DIR", ROOT.parent / "shared")) / "data" / "hyperliquid"
 FILES = [SHARED / "perp_1h_ohlcv_2024-09_2025-02.csv", SHARED / "perp_funding_1h_2024-09_2025-02.csv"]
 COINS18 = ["BTC", "ETH", "SOL", "DOGE", "AVAX", "LINK", "XRP", "BNB", "LTC", "ARB", "SUI", "ADA", "DOT", "NEAR",
@@ -82,11 +78,10 @@ def _settings(window: int) -> Settings:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "backtest", repeats=None, seed=None)
     parser.add_argument("--pair", default="ETH/SOL")
     parser.add_argument("--window", type=int, default=48)
     parser.add_argument("--pairs18", type=int, default=9, help="pairs of the 18 coins for the full-strategy run")
-    parser.add_argument("--write", action="store_true", help=f"write the result block to {RESULT.relative_to(ROOT)}")
     args = parser.parse_args()
     configure_logging(LoggingSettings(level="ERROR"))
     legs = tuple(args.pair.split("/"))
@@ -115,13 +110,10 @@ def main() -> None:
     heavy_result = run_backtest(heavy, full, spreads)
     heavy_s = time.perf_counter() - start
     heavy_events = sum(len(series) for series in full.bars.values())
-    load = os.getloadavg()
     block = "\n".join([
         "## Backtest: pairflow replay vs a plain numpy loop of the same rule",
         "",
-        f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, commit {git('rev-parse', '--short', 'HEAD')}",
-        f"- machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-        f"load average {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} at the end",
+        *provenance(),
         f"- command: `.venv/bin/python benchmarks/bench_backtest.py --pair {args.pair} --window {args.window} "
         f"--pairs18 {args.pairs18}`",
         f"- workload: {args.pair} 1h bars {len(times):,} per leg (../shared/data, 6 months); rolling-OLS z bands "
@@ -142,9 +134,7 @@ def main() -> None:
         f"6 months of 1h bars: {heavy_events:,} bar events, {len(heavy_result.signals):,} signals, "
         f"{len(heavy_result.fills):,} fills in {heavy_s:.1f} s ({heavy_events / heavy_s:,.0f} bar events/s).",
     ])
-    print(block)
-    if args.write:
-        RESULT.write_text(block + "\n")
+    publish(block, "backtest", args.write)
 
 
 if __name__ == "__main__":

@@ -9,19 +9,15 @@ the setting the venue process runs with (`venue.service.VenueService.start` appl
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import gc
-import os
-import platform
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.machine import arguments, provenance, publish  # noqa: E402
 from pairflow.runtime import GC_THRESHOLDS, tune_gc_for_throughput  # noqa: E402
 from venue.engine import AssetSpec, Engine, Limit, OrderRequest, Tif  # noqa: E402
 
@@ -115,11 +111,8 @@ def bench(orders, batch: int, listener: str, repeats: int) -> tuple[float, float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "engine", repeats=5)
     parser.add_argument("--orders", type=int, default=100_000, help="orders per run")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats (best is kept)")
-    parser.add_argument("--seed", type=int, default=7, help="random seed of the order stream")
-    parser.add_argument("--write", action="store_true", help="write benchmarks/results/engine.md")
     args = parser.parse_args()
     orders = make_orders(args.orders, args.seed)
     default_gc = gc.get_threshold()
@@ -138,37 +131,19 @@ def main() -> None:
         rows.append((label, gc_label, wall_rate, cpu_rate, n_fills))
         print(f"{label:<52} gc {gc_label:<22} {wall_rate:>10,.0f} orders/s wall {cpu_rate:>10,.0f} orders/s CPU"
               f"   ({n_fills} trades, parity ok)")
-    if args.write:
-        write_results(args, rows)
+    publish(result_block(args, rows), "engine", args.write)
 
 
-def write_results(args, rows) -> None:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                check=False).stdout.strip() or "uncommitted"
-    except OSError:
-        commit = "unknown"
+def result_block(args, rows) -> str:
     lines = [
         "# Engine order throughput",
         "",
-        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
-        f"- machine: {cpu}, {platform.machine()}, {platform.system()} {platform.release()}",
-        f"- python: {platform.python_version()} ({platform.python_implementation()})",
-        f"- commit: {commit}",
+        *provenance(),
         f"- command: `.venv/bin/python benchmarks/bench_engine.py --orders {args.orders} --repeats {args.repeats}"
         f" --seed {args.seed} --write`",
         f"- workload: {args.orders} orders over 3 perps and 20 users, ~60% resting Gtc near the mid, ~40% crossing"
         " (half Ioc); parity: two fresh runs must give identical fills before timing; best of repeats after warmup",
-        f"- load average while running: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (machine shared with"
-        " other jobs; the CPU-time rate is the less noisy figure)",
+        "- the machine is shared with other jobs; the CPU-time rate is the less noisy figure",
         "- baseline: the first row (one order per call, no listener) measured in the same run; batches are sent"
         " as the first order's user, so they self-trade more and print fewer trades",
         ("- listeners: event payloads are built when first read, so a listener that ignores payloads (the WebSocket"
@@ -185,9 +160,7 @@ def write_results(args, rows) -> None:
     baseline_cpu = rows[0][3]
     lines += [f"| {label} | {gc_label} | {wall:,.0f} | {cpu:,.0f} | {cpu / baseline_cpu:.2f}x | {n_fills} |"
               for label, gc_label, wall, cpu, n_fills in rows]
-    out = Path(__file__).resolve().parent / "results" / "engine.md"
-    out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {out}")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

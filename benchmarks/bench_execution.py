@@ -18,10 +18,6 @@ timed in the same run on the same orders.
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -33,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import eth_account  # noqa: E402
 from hyperliquid.utils.signing import sign_l1_action  # noqa: E402
 
-from benchmarks.machine import cpu_model, git  # noqa: E402
+from benchmarks.machine import arguments, percentile, provenance, publish  # noqa: E402
 from operators.risk_checks import RiskLimits  # noqa: E402
 from operators.spread_strategy import SpreadStrategy  # noqa: E402
 from pairflow.config import LoggingSettings, StrategySettings  # noqa: E402
@@ -48,7 +44,6 @@ from sinks.executor import HyperliquidExecutor  # noqa: E402
 from sinks.order_journal import OrderJournal  # noqa: E402
 from tests.strategy_support import cointegrated_bars  # noqa: E402
 
-RESULT = Path(__file__).resolve().parent / "results" / "execution.md"
 LEGS = ("Y0", "X0")
 META = {"universe": [{"name": coin, "szDecimals": 3, "maxLeverage": 20} for coin in LEGS]}
 
@@ -94,15 +89,9 @@ def run(rows: int, directory: Path) -> tuple[list[float], HandOff, L1Signer]:
     return latencies, client, signer
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "execution", repeats=None, seed=None)
     parser.add_argument("--rows", type=int, default=3000, help="bars per leg")
-    parser.add_argument("--write", action="store_true", help="write benchmarks/results/execution.md")
     args = parser.parse_args()
     configure_logging(LoggingSettings(level="WARNING"))
     with tempfile.TemporaryDirectory() as directory:
@@ -124,14 +113,11 @@ def main() -> None:
         signing.append(time.perf_counter() - start)
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     s50, s99 = percentile(signing, 0.5), percentile(signing, 0.99)
-    load = os.getloadavg()
     block = "\n".join([
         "## Execution: tick-to-order latency",
         "",
-        f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, commit {git('rev-parse', '--short', 'HEAD')}",
-        f"- machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-        f"load average {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} at the end",
-        f"- Python {platform.python_version()}; command: `.venv/bin/python benchmarks/bench_execution.py --rows {args.rows}`",
+        *provenance(),
+        f"- command: `.venv/bin/python benchmarks/bench_execution.py --rows {args.rows}`",
         f"- workload: {args.rows:,} 1-minute bars per leg of one cointegrated pair; {len(latencies):,} bars led to "
         f"orders ({len(bodies):,} orders in all); path: strategy update → desk (netting, sizing, risk checks) → "
         "router → cloid journal (flushed) → wire order → nonce + L1 signature → transport",
@@ -145,9 +131,7 @@ def main() -> None:
         f"| signing alone (same orders) | {s50 * 1e3:.3f} | {s99 * 1e3:.3f} |",
         f"| overhead beyond signing | {(p50 - s50) * 1e3:.3f} | {(p99 - s99) * 1e3:.3f} |",
     ])
-    print(block)
-    if args.write:
-        RESULT.write_text(block + "\n")
+    publish(block, "execution", args.write)
 
 
 if __name__ == "__main__":

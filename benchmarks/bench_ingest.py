@@ -37,11 +37,7 @@ timed from building the source until every row is in the store.
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import gc
-import os
-import platform
 import random
 import sys
 import tempfile
@@ -58,7 +54,7 @@ from bytewax.run import cli_main  # noqa: E402
 from bytewax.testing import run_main  # noqa: E402
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 
-from benchmarks.machine import cpu_model, git  # noqa: E402
+from benchmarks.machine import arguments, provenance, publish  # noqa: E402
 from flows.ingest import build_ingest_flow, prepare_recovery, tune_gc_for_throughput  # noqa: E402
 from pairflow.config import StorageSettings  # noqa: E402
 from pairflow.events import MARKET_TOPICS, Trade, encode  # noqa: E402
@@ -71,8 +67,6 @@ from sources.kafka_source import CONSUMER_CONFIG, market_data_source  # noqa: E4
 from sources.queue_source import QueueSource  # noqa: E402
 from tests.broker import TansuBroker  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "benchmarks" / "results" / "ingest.md"
 COINS = ["BTC", "ETH", "SOL", "HYPE", "DOGE", "AVAX", "LINK", "ARB"]
 TABLES = ("trades", "bars_1s", "bars_1m")
 PARITY_SQL = (
@@ -200,18 +194,10 @@ def parity(store: Store) -> tuple:
     return tuple(store.query(PARITY_SQL)[0])
 
 
-def machine() -> str:
-    cpu = cpu_model()
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, load average {load} at the end"
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "ingest", seed=None)
     parser.add_argument("--events", type=int, default=400_000, help="trades on the topic")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per path (best is reported)")
     parser.add_argument("--partitions", type=int, default=2, help="partitions of md.trades")
-    parser.add_argument("--write", action="store_true", help=f"write the result block to {RESULT.relative_to(ROOT)}")
     args = parser.parse_args()
 
     # The same process-wide setting `pairflow ingest` uses, applied to every path alike.
@@ -259,13 +245,11 @@ def main() -> None:
         store.close()
 
     baseline = args.events / best["bare loop (baseline)"]
-    commit = git("rev-parse", "--short", "HEAD") or "uncommitted"
     lines = [
         "## Ingest: tansu -> Bytewax ingest flow -> chDB",
         "",
-        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}",
-        f"- machine: {machine()}",
-        f"- Python {platform.python_version()}, bytewax 0.21.1, broker: tansu (memory storage) on 127.0.0.1",
+        *provenance(),
+        "- bytewax 0.21.1, broker: tansu (memory storage) on 127.0.0.1",
         f"- command: `.venv/bin/python benchmarks/bench_ingest.py --events {args.events} --repeats {args.repeats}"
         f" --partitions {args.partitions}`",
         f"- workload: {args.events:,} trades (JSON, 8 coins, {args.partitions} partitions);"
@@ -292,11 +276,7 @@ def main() -> None:
     ]
     for name, seconds in emitted.items():
         lines.append(f"| {name} | {min(seconds) / args.events * 1e6:.2f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        RESULT.parent.mkdir(parents=True, exist_ok=True)
-        RESULT.write_text(text)
+    publish("\n".join(lines) + "\n", "ingest", args.write)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,9 @@ and one pair's Engle-Granger statistic equals statsmodels called directly.
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import os
-import platform
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.machine import cpu_model, git  # noqa: E402
+from benchmarks.machine import arguments, best_of, provenance, publish  # noqa: E402
 from operators.kalman import KalmanHedge  # noqa: E402
 from operators.scan import ScanConfig, build_panel, scan  # noqa: E402
 from sources.history_files import read_history_file  # noqa: E402
@@ -73,18 +69,6 @@ def kalman_numpy(stream: list, keep: bool = True) -> list[tuple]:
         if keep:
             out.append((theta[0], theta[1], e, q))
     return out
-
-
-def best_of(repeats: int, paths: dict[str, Callable[[], object]]) -> dict[str, tuple[float, float]]:
-    """Return per path the best (process CPU seconds, wall seconds), timing round-robin."""
-    best = {name: (float("inf"), float("inf")) for name in paths}
-    for _ in range(repeats):
-        for name, action in paths.items():
-            cpu, wall = time.process_time(), time.perf_counter()
-            action()
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-            best[name] = (min(best[name][0], cpu), min(best[name][1], wall))
-    return best
 
 
 def kalman_block(events: int, repeats: int, seed: int) -> list[str]:
@@ -145,23 +129,15 @@ def cli_end_to_end() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "scan")
     parser.add_argument("--events", type=int, default=200_000, help="Kalman updates per run")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per path (best is reported)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--write", action="store_true", help="also write benchmarks/results/scan.md")
     args = parser.parse_args()
     kalman = kalman_block(args.events, max(args.repeats, 5), args.seed)
     scanned = scan_block(args.repeats) if CANDLES.is_file() else [f"(skipped: {CANDLES} is absent)"]
-    commit = git("rev-parse", "--short", "HEAD") or "none"
-    if git("status", "--porcelain", "--", "operators", "sources", "app", "benchmarks/bench_scan.py"):
-        commit += " + uncommitted changes"
     text = "\n".join([
         "# Pair scan and Kalman hedge update",
         "",
-        f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}, commit {commit}",
-        f"- machine: {cpu_model()} ({os.cpu_count()} cores), Python {platform.python_version()}, "
-        f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} at the end (machine shared with other jobs)",
+        *provenance("operators", "sources", "app", "benchmarks/bench_scan.py"),
         f"- command: `.venv/bin/python benchmarks/bench_scan.py --events {args.events} --repeats {args.repeats} --seed {args.seed}`",
         "- parity: Kalman paths agree to 1e-9 on every output; two scans give identical verdicts and a pair's "
         "Engle-Granger statistic equals statsmodels' coint called directly",
@@ -176,9 +152,7 @@ def main() -> None:
         *scanned,
         "",
     ])
-    print(text)
-    if args.write:
-        (ROOT / "benchmarks" / "results" / "scan.md").write_text(text)
+    publish(text, "scan", args.write)
 
 
 if __name__ == "__main__":

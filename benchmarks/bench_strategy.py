@@ -23,13 +23,7 @@ against the rule alone on the same events.
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import gc
-import os
-import platform
 import sys
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from importlib.metadata import version
@@ -42,7 +36,7 @@ import river  # noqa: E402
 from bytewax.dataflow import Dataflow  # noqa: E402
 from bytewax.testing import TestingSink, TestingSource, run_main  # noqa: E402
 
-from benchmarks.machine import cpu_model, git  # noqa: E402
+from benchmarks.machine import arguments, best_of, provenance, publish  # noqa: E402
 from flows.strategy import strategy_stage  # noqa: E402
 from operators.spread_strategy import SpreadStrategy  # noqa: E402
 from pairflow.config import LoggingSettings, StrategySettings  # noqa: E402
@@ -51,8 +45,6 @@ from pairflow.logs import configure_logging  # noqa: E402
 from pairflow.runtime import tune_gc_for_throughput  # noqa: E402
 from tests.strategy_support import cointegrated_bars  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "benchmarks" / "results" / "strategy.md"
 SETTINGS = StrategySettings()
 MODELS = {
     "meta-label classifier": {"meta_label": True},
@@ -98,25 +90,11 @@ def stage_run(spreads: list[tuple[str, str]], items: list[tuple[str, list[Bar]]]
     return [signal for _, batch in captured for signal in batch]
 
 
-def best_of(paths: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Time each path ``repeats`` times round-robin and return the best wall time of each."""
-    best = {name: float("inf") for name in paths}
-    for _ in range(repeats):
-        for name, run in paths.items():
-            gc.collect()
-            started = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - started)
-    return best
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "strategy", seed=None)
     parser.add_argument("--events", type=int, default=1_000_000, help="bar events in all")
     parser.add_argument("--pairs", type=int, default=10, help="pairs (two coins each)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per path (best is reported)")
     parser.add_argument("--ml-events", type=int, default=100_000, help="events over which each model's cost is measured")
-    parser.add_argument("--write", action="store_true", help=f"write the result block to {RESULT.relative_to(ROOT)}")
     args = parser.parse_args()
 
     configure_logging(LoggingSettings(level="WARNING"))  # the first bar of each pair is refused (leg missing)
@@ -132,19 +110,17 @@ def main() -> None:
         sys.exit("parity failed: the stage's signals differ from the plain loop's")
     print(f"parity: {len(looped):,} identical signals", flush=True)
 
-    best = best_of(
-        {
-            "plain loop": lambda: plain_loop(spreads, bars, SETTINGS),
-            "strategy stage": lambda: stage_run(spreads, items, SETTINGS),
-        },
-        args.repeats,
-    )
+    paths = {
+        "plain loop": lambda: plain_loop(spreads, bars, SETTINGS),
+        "strategy stage": lambda: stage_run(spreads, items, SETTINGS),
+    }
+    best = {name: wall for name, (_cpu, wall) in best_of(args.repeats, paths).items()}
     sample = bars[: args.ml_events]
     ml_paths: dict[str, Callable[[], object]] = {"rule alone": lambda: plain_loop(spreads, sample, SETTINGS)}
     for name, switches in MODELS.items():
         settings = SETTINGS.model_copy(update=switches)
         ml_paths[name] = lambda settings=settings: plain_loop(spreads, sample, settings)
-    ml_best = best_of(ml_paths, args.repeats)
+    ml_best = {name: wall for name, (_cpu, wall) in best_of(args.repeats, ml_paths).items()}
 
     rows = [
         f"| {name} (baseline) | {seconds:.2f} | {events / seconds:,.0f} | {seconds / events * 1e6:.1f} | 1.00x |"
@@ -158,7 +134,6 @@ def main() -> None:
         f"| {name} | {seconds / len(sample) * 1e6:.1f} | {(seconds - base) / len(sample) * 1e6:+.1f} | {base / seconds:.2f}x |"
         for name, seconds in ml_best.items()
     ]
-    load = os.getloadavg()
     command = "benchmarks/bench_strategy.py" + "".join(
         f" --{name.replace('_', '-')} {value}" for name, value in vars(args).items() if name != "write"
     )
@@ -166,10 +141,8 @@ def main() -> None:
         [
             "## Strategy stage: Bytewax vs a plain loop of the same operators",
             "",
-            f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, commit {git('rev-parse', '--short', 'HEAD')}",
-            f"- machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-            f"load average {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} at the end",
-            f"- Python {platform.python_version()}, bytewax {version('bytewax')}, river {river.__version__}",
+            *provenance(),
+            f"- bytewax {version('bytewax')}, river {river.__version__}",
             f"- command: `.venv/bin/python {command}`",
             f"- workload: {events:,} 1-minute bars of {2 * args.pairs} coins, {args.pairs} pairs; "
             f"{len(looped):,} signals (rule alone: z-score bands, hold heartbeat every {SETTINGS.heartbeat_rows} rows)",
@@ -188,9 +161,7 @@ def main() -> None:
             *ml_rows,
         ]
     )
-    print(block)
-    if args.write:
-        RESULT.write_text(block + "\n")
+    publish(block, "strategy", args.write)
 
 
 if __name__ == "__main__":

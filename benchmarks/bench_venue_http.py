@@ -42,12 +42,11 @@ from hyperliquid.api import API  # noqa: E402
 from hyperliquid.exchange import Exchange  # noqa: E402
 from hyperliquid.utils.signing import recover_agent_or_user_from_l1_action, sign_l1_action  # noqa: E402
 
-from benchmarks.machine import cpu_model  # noqa: E402
+from benchmarks.machine import arguments, cpu_model, publish  # noqa: E402
 from tests.support.venue import run_venue  # noqa: E402
 from venue.engine import AssetSpec, Engine  # noqa: E402
 
 ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)]
-RESULT = Path(__file__).resolve().parent / "results" / "venue_http.md"
 CLIENT_THREADS = 2
 GTC = {"limit": {"tif": "Gtc"}}
 BACKENDS = {"pure Python": "eth_keys.backends.NativeECCBackend", "coincurve": "eth_keys.backends.CoinCurveECCBackend"}
@@ -207,10 +206,8 @@ def measure_in_child(backend_class: str, orders: int, repeats: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "venue_http", seed=None)
     parser.add_argument("--orders", type=int, default=300, help="orders per timed run (default 300)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; best is kept")
-    parser.add_argument("--write", action="store_true", help="write benchmarks/results/venue_http.md")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one backend, as a child run
     args = parser.parse_args()
     if args.json:
@@ -255,10 +252,7 @@ Sequential `Exchange.order` latency:
 coincurve vs pure Python, same run: SDK `Exchange.order` end to end **{fast['sdk'] / base['sdk']:.1f}x**,
 pre-signed **{fast['post'] / base['post']:.1f}x**, recovery alone **{fast['recover'] / base['recover']:.1f}x**.
 """
-    print(block)
-    if args.write:
-        RESULT.parent.mkdir(parents=True, exist_ok=True)
-        RESULT.write_text(block)
+    publish(block, "venue_http", args.write)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Paths:
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import gc
 import os
@@ -35,12 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import clickhouse_connect  # noqa: E402
 
-from benchmarks.machine import cpu_model, git  # noqa: E402
+from benchmarks.machine import arguments, commit, cpu_model, publish  # noqa: E402
 from pairflow import events  # noqa: E402
 from pairflow.config import StorageSettings  # noqa: E402
 from pairflow.storage import BatchWriter, Store, connect  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = list(events.Trade.__struct_fields__)
 COINS = ["BTC", "ETH", "SOL", "HYPE", "DOGE", "AVAX", "LINK", "ARB"]
 # Order-independent and exact: a wrapping UInt64 sum of a hash of every full row.
@@ -83,9 +81,6 @@ def timed(store: Store, action: Callable[[], None]) -> tuple[float, float]:
 
 def machine() -> dict[str, str]:
     cpu = cpu_model()
-    commit = git("rev-parse", "--short", "HEAD") or "none"
-    if git("status", "--porcelain", "--", "pairflow", "benchmarks/bench_writer.py", "infra/clickhouse"):
-        commit += " + uncommitted changes"
     import chdb
 
     return {
@@ -95,7 +90,7 @@ def machine() -> dict[str, str]:
         "clickhouse-connect": clickhouse_connect.__version__,
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load": " ".join(f"{value:.2f}" for value in os.getloadavg()),
-        "commit": commit,
+        "commit": commit("pairflow", "benchmarks/bench_writer.py", "infra/clickhouse"),
     }
 
 
@@ -104,11 +99,8 @@ def _cpu_count() -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "writer")
     parser.add_argument("--rows", type=int, default=1_000_000, help="trade rows per run")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per path (best is reported)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--write", action="store_true", help="also write benchmarks/results/writer.md")
     args = parser.parse_args()
 
     columns = make_columns(args.rows, args.seed)
@@ -186,13 +178,7 @@ def main() -> None:
             f"| {name} | {wall:.3f} | {args.rows / wall:,.0f} | {baseline / wall:.2f}x"
             f" | {cpu:.3f} | {args.rows / cpu:,.0f} | {baseline_cpu / cpu:.2f}x |"
         )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        out = ROOT / "benchmarks" / "results" / "writer.md"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        print(f"wrote {out.relative_to(ROOT)}")
+    publish("\n".join(lines) + "\n", "writer", args.write)
 
 
 if __name__ == "__main__":
