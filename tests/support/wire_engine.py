@@ -8,9 +8,10 @@ WebSocket layer formats it. Everything else (funding, time, the lock) passes thr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from venue.engine import Channel, Engine, EngineEvent, Grouping
+from venue.engine import AssetSpec, Channel, Engine, EngineEvent, Grouping
 from venue.server.wire import account, market
 
 FORMATS = {
@@ -154,3 +155,21 @@ class WireEngine:
 
     def extra_agents(self, user) -> list:
         return account.extra_agents(self.engine.extra_agents(user))
+
+
+T0 = 1_789_999_200_000
+"""The engine tests' start time, on an hour boundary (funding settles on the hour)."""
+ASSETS = (AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20))
+"""BTC, ETH and SOL at asset indices 0, 1 and 2, with the real venue's size decimals and max leverage."""
+
+
+def funded_engine(funds: dict[str, str], assets: Sequence[AssetSpec] = ASSETS,
+                  eth_oracle: float | None = 2000.0) -> WireEngine:
+    """Return a wire engine at `T0` listing ``assets``, each user of ``funds`` credited its USDC, and the
+    ETH oracle set (most tests trade ETH, whose margin and marks need an oracle price)."""
+    engine = WireEngine(Engine(list(assets), now_ms=T0))
+    for user, usdc in funds.items():
+        engine.fund(user, usdc)
+    if eth_oracle is not None:
+        engine.set_oracle("ETH", eth_oracle)
+    return engine

@@ -9,10 +9,9 @@ from decimal import Decimal
 import pytest
 
 from tests.helpers import FIXTURES
-from tests.support.wire_engine import WireEngine
-from venue.engine import AssetSpec, Builder, Engine, EngineError, Limit, OrderRequest, Tif
+from tests.support.wire_engine import T0, funded_engine
+from venue.engine import Builder, EngineError, Limit, OrderRequest, Tif
 
-T0 = 1_789_999_200_000
 ALICE, BOB, MAKER = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "e" * 40
 ETH = 1
 
@@ -23,10 +22,7 @@ def limit(asset, is_buy, px, sz, tif="Gtc", reduce_only=False):
 
 @pytest.fixture()
 def engine():
-    eng = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)], now_ms=T0))
-    eng.fund(MAKER, "10000000")
-    eng.set_oracle("ETH", 2000.0)
-    return eng
+    return funded_engine({MAKER: "10000000"})
 
 
 def trade(engine, taker, is_buy, px, sz):

@@ -6,11 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.wire_engine import WireEngine
-from venue.engine import AssetSpec, Channel, Engine, Limit, OrderRequest, Tif
+from tests.support.wire_engine import T0, funded_engine
+from venue.engine import Channel, Limit, OrderRequest, Tif
 from venue.engine.funding import hourly_rate, premium_of
 
-T0 = 1_789_999_200_000
 HOUR = 3_600_000
 LONG, SHORT = "0x" + "1" * 40, "0x" + "2" * 40
 ETH, SOL = 1, 2
@@ -22,11 +21,7 @@ def limit(asset, is_buy, px, sz, tif="Gtc"):
 
 @pytest.fixture()
 def engine():
-    eng = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)], now_ms=T0))
-    for user in (LONG, SHORT):
-        eng.fund(user, "100000")
-    eng.set_oracle("ETH", 2000.0)
-    return eng
+    return funded_engine({LONG: "100000", SHORT: "100000"})
 
 
 def test_formula_with_zero_premium_is_the_interest_rate():

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.wire_engine import WireEngine
-from venue.engine import AssetSpec, Channel, Engine, Limit, OrderRequest, Tif
+from tests.support.wire_engine import ASSETS, T0, funded_engine
+from venue.engine import Channel, Limit, OrderRequest, Tif
 
-T0 = 1_789_999_200_000
 TRADER, MAKER = "0x" + "1" * 40, "0x" + "e" * 40
 ETH = 1
 
@@ -18,10 +17,7 @@ def limit(is_buy, px, sz, tif="Gtc"):
 
 @pytest.fixture()
 def engine():
-    eng = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)], now_ms=T0))
-    eng.fund(MAKER, "1000000")
-    eng.fund(TRADER, "150")
-    eng.set_oracle("ETH", 2000.0)
+    eng = funded_engine({MAKER: "1000000", TRADER: "150"}, ASSETS[:2])
     eng.place_orders(MAKER, [limit(False, "2000", "1")])
     assert "filled" in eng.place_orders(TRADER, [limit(True, "2000", "1", "Ioc")])[0]
     return eng

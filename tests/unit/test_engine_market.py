@@ -9,12 +9,11 @@ import pytest
 import structlog
 
 from tests.helpers import FIXTURES
-from tests.support.wire_engine import WireEngine
-from venue.engine import AssetSpec, Channel, Engine, EngineEvent, Limit, OrderRequest, Tif
+from tests.support.wire_engine import ASSETS, T0, funded_engine
+from venue.engine import AssetSpec, Channel, EngineEvent, Limit, OrderRequest, Tif
 from venue.engine.candles import bucket_start
 from venue.server.wire import market
 
-T0 = 1_789_999_200_000
 ALICE, BOB = "0x" + "a" * 40, "0x" + "b" * 40
 BTC, ETH = 0, 1
 
@@ -29,11 +28,8 @@ def fixture(name):
 
 @pytest.fixture()
 def engine():
-    eng = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("HYPE", 2, 10, only_isolated=True)],
-                 now_ms=T0))
-    eng.fund(ALICE, "1000000")
-    eng.fund(BOB, "1000000")
-    return eng
+    return funded_engine({ALICE: "1000000", BOB: "1000000"},
+                         (*ASSETS[:2], AssetSpec("HYPE", 2, 10, only_isolated=True)), eth_oracle=None)
 
 
 def test_meta_shape_matches_recording(engine):

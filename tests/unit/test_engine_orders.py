@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.wire_engine import WireEngine
-from venue.engine import AssetSpec, Engine, EngineError, Limit, OrderRequest, Tif
+from tests.support.wire_engine import T0, funded_engine
+from venue.engine import EngineError, Limit, OrderRequest, Tif
 
-T0 = 1_789_999_200_000  # on an hour boundary
 ALICE, BOB, CAROL = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "c" * 40
 ETH = 1
 
@@ -18,11 +17,7 @@ def limit(asset, is_buy, px, sz, tif="Gtc", reduce_only=False, cloid=None):
 
 @pytest.fixture()
 def engine():
-    eng = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)], now_ms=T0))
-    for user in (ALICE, BOB, CAROL):
-        eng.fund(user, "100000")
-    eng.set_oracle("ETH", 2000.0)
-    return eng
+    return funded_engine(dict.fromkeys((ALICE, BOB, CAROL), "100000"))
 
 
 def test_gtc_rests_and_is_listed(engine):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.wire_engine import WireEngine
-from venue.engine import AssetSpec, Channel, Engine, Limit, OrderRequest, Tif, TpSl, Trigger
+from tests.support.wire_engine import ASSETS, T0, funded_engine
+from venue.engine import Channel, Limit, OrderRequest, Tif, TpSl, Trigger
 
-T0 = 1_789_999_200_000
 TRADER, MAKER = "0x" + "1" * 40, "0x" + "e" * 40
 ETH = 1
 
@@ -23,11 +22,7 @@ def trigger(is_buy, px, sz, trigger_px, tpsl, is_market=True, reduce_only=True):
 
 @pytest.fixture()
 def engine():
-    eng = WireEngine(Engine([AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25)], now_ms=T0))
-    eng.fund(MAKER, "1000000")
-    eng.fund(TRADER, "100000")
-    eng.set_oracle("ETH", 2000.0)
-    return eng
+    return funded_engine({MAKER: "1000000", TRADER: "100000"}, ASSETS[:2])
 
 
 def open_long(engine, size="1"):
