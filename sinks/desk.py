@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
+
 from operators.netting import NetTargets, SpreadTarget, size_spread
 from operators.order_rules import AssetRules
 from operators.orders import cloid_for
@@ -43,7 +45,7 @@ from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.control import Control
 from pairflow.events import (
     Alert, AssetContext, Bar, BookSnapshot, Disconnected, Event, Fill, Funding, FundingPayment, Order, OrderIntent,
-    Pnl, Reconnected, RiskMetric, Signal,
+    Pnl, Position, Reconnected, RiskMetric, Signal,
 )
 from pairflow.hyperliquid.client import HyperliquidError
 from pairflow.logs import get_logger
@@ -142,6 +144,14 @@ class Desk:
 
     def on_events(self, events: list[Event]) -> list[Event]:
         """Apply a batch of signals and market events; return every event the desk produced."""
+        return self._stamped(self._batch(events))
+
+    def _stamped(self, out: list[Event]) -> list[Event]:
+        """Give the records made here (PnL, risk, alerts, positions) the desk clock's time as ``recv_ts``."""
+        now = self.clock.now_ms()
+        return [event if event.recv_ts else msgspec.structs.replace(event, recv_ts=now) for event in out]
+
+    def _batch(self, events: list[Event]) -> list[Event]:
         out: list[Event] = self._from_stream(self.stream.drain()) if self.stream is not None else []
         for event in events:
             if isinstance(event, Signal):
@@ -151,7 +161,7 @@ class Desk:
         out += self._controls()
         polling = self.unreachable or not self.stream_live
         if polling and time.monotonic() - self._last_pull >= self.reconcile_interval_s:
-            out += self.reconcile() if self.unreachable else self.pull()
+            out += self._reconcile() if self.unreachable else self.pull()
         try:
             self.router.heartbeat()
         except HyperliquidError as error:
@@ -323,7 +333,7 @@ class Desk:
         for event in events:
             if isinstance(event, Reconnected):
                 self.stream_live = True
-                out += self.reconcile()
+                out += self._reconcile()
             elif isinstance(event, Disconnected):
                 self.stream_live = False
                 _log.warning("user stream lost; polling fills over REST", extra={"reason": event.reason})
@@ -361,6 +371,7 @@ class Desk:
                 out += changed
                 if isinstance(event, Fill):
                     out += self.router.tracker.update(event)
+                    out.append(self._position(event.coin, event.ts))
                     self.last_fill_ms = max(self.last_fill_ms, event.ts)
                 else:
                     self.last_funding_ms = max(self.last_funding_ms, event.ts)
@@ -370,16 +381,30 @@ class Desk:
         self.risk.positions = {coin: book.szi for coin, book in self.ledger.coins.items()}
         return out
 
+    def _position(self, coin: str, ts: int) -> Position:
+        """Return our position in ``coin`` after a fill, from our own fills (``id`` ``desk:COIN@ts``).
+
+        Margin and leverage are the exchange's figures: they are in the rows reconciliation
+        stores from ``clearinghouseState`` (``id`` ``COIN@time``) and are 0 here.
+        """
+        book = self.ledger.coins[coin]
+        mark = self.marks.get(coin, book.entry)
+        return Position(ts=ts, id=f"desk:{coin}@{ts}", coin=coin, szi=book.szi, entry_px=book.entry, mark_px=mark,
+                        unrealized_pnl=book.unrealized(mark), margin_used=0.0, leverage=0.0)
+
     def shutdown(self) -> list[Event]:
         """Cancel what is still open, count the last fills and funding over REST, stop following the account."""
         self.router.shutdown()
         out = self.pull()
         if self.stream is not None:
             self.stream.close()
-        return out
+        return self._stamped(out)
 
     def reconcile(self) -> list[Event]:
         """Compare our books with the exchange's (start, reconnect); block entries while they differ."""
+        return self._stamped(self._reconcile())
+
+    def _reconcile(self) -> list[Event]:
         self.unreachable = ""
         out = self.pull()
         if self.unreachable:

@@ -53,6 +53,8 @@ class RouterConfig(msgspec.Struct, frozen=True):
 
     ``order_type`` is ``ioc`` (marketable within ``slippage_bps``), ``limit``
     (Gtc at the mark) or ``post_only`` (Alo ``passive_bps`` inside the mark).
+    ``taker_pause_s`` is how long, on the router's clock, taker legs stay
+    paused after the exchange answered that it accepts only post-only orders.
     """
 
     order_type: str = "ioc"
@@ -91,7 +93,7 @@ class OrderRouter:
         self.clock = clock
         self.tracker = tracker or OrderTracker()
         self.sent_ms: deque[int] = deque(maxlen=1000)
-        self.taker_paused_until = 0.0
+        self.taker_paused_until_ms = 0
         self._sleep = sleep
         self._lock = threading.Lock()
         self._dead_man_armed = 0.0
@@ -139,7 +141,7 @@ class OrderRouter:
             _log.info("skipped legs whose cloid was already sent", extra={"count": len(legs) - len(fresh)})
         if not fresh:
             return []
-        if tif == "Ioc" and time.monotonic() < self.taker_paused_until:
+        if tif == "Ioc" and self.clock.now_ms() < self.taker_paused_until_ms:
             reason = "taker_paused: the exchange allows only post-only orders"
             return [self._refusal(leg, reason) for _, leg in fresh]
         ctx = msgspec.structs.replace(ctx, recent_orders_ms=tuple(self.sent_ms))
@@ -224,7 +226,7 @@ class OrderRouter:
                 return 0.0, out
         if placement.status == "rejected":
             if _POST_ONLY_MODE.search(placement.error):
-                self.taker_paused_until = time.monotonic() + self.config.taker_pause_s
+                self.taker_paused_until_ms = self.clock.now_ms() + int(self.config.taker_pause_s * 1000)
                 out.append(self._record(leg, "rejected", placement, f"taker_paused: {placement.error}"))
                 return 0.0, out
             out.append(self._record(leg, "rejected", placement, placement.error))

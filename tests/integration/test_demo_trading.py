@@ -36,6 +36,10 @@ def test_demo_opens_and_closes_positions_and_its_pnl_is_the_venue_accounts(tmp_p
             "SELECT argMax(realized_pnl, ts) AS r, argMax(fees, ts) AS f, argMax(funding, ts) AS fu"
             " FROM pnl FINAL WHERE scope = 'portfolio'")[0]
         intents = store.count("intents")
+        held = dict(store.query("SELECT coin, argMax(szi, ts) FROM positions FINAL WHERE startsWith(id, 'desk:')"
+                                " GROUP BY coin"))
+        unstamped = store.query("SELECT (SELECT count() FROM pnl WHERE recv_ts = 0) + (SELECT count() FROM alerts"
+                                " WHERE recv_ts = 0) + (SELECT count() FROM risk_metrics WHERE recv_ts = 0)")[0][0]
     sent = [order for order in orders if order["status"] != "rejected" or "asset=" in order["reason"]]
     assert sent and intents > 0
     # Every fill of the account reached the table once, and only fills of orders we sent.
@@ -56,6 +60,10 @@ def test_demo_opens_and_closes_positions_and_its_pnl_is_the_venue_accounts(tmp_p
     fees = sum(Decimal(str(f["fee"])) for f in fills)
     assert abs(Decimal(str(portfolio["r"])) - closed) < Decimal("0.01")
     assert abs(Decimal(str(portfolio["f"])) - fees) < Decimal("0.01")
+    # The desk wrote its position after every fill: the last one per coin is the venue's; every row has a recv_ts.
+    assert {coin: szi for coin, szi in held.items() if szi} == {
+        p.coin: float(p.szi) for p in venue_state.positions if p.szi}
+    assert unstamped == 0
     unrealized = sum(p.unrealized_pnl for p in venue_state.positions)
     change = venue_state.margin_summary.account_value - Decimal(str(CAPITAL)) - unrealized
     ours = Decimal(str(portfolio["r"])) - Decimal(str(portfolio["f"])) + Decimal(str(portfolio["fu"]))

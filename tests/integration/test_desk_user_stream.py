@@ -14,7 +14,7 @@ from pathlib import Path
 import eth_account
 import pytest
 
-from pairflow.events import Bar, Fill, Signal
+from pairflow.events import Bar, Fill, Position, Signal
 from pairflow.hyperliquid.exchange_client import ExchangeClient
 from pairflow.hyperliquid.signer import L1Signer
 from sinks.desk import Desk
@@ -134,5 +134,9 @@ def test_ws_drop_mid_run_reconnects_reconciles_and_loses_or_doubles_no_fill(venu
         state = executor.clearinghouse()
         assert {p["position"]["coin"]: float(p["position"]["szi"]) for p in state["assetPositions"]} == {
             "ETH": 1.5, "BTC": -0.03}
+        # Every fill moved the desk's own position row; every record carries the desk clock's time.
+        ours = {e.coin: e.szi for e in emitted if isinstance(e, Position) and e.id.startswith("desk:")}
+        assert ours == {"ETH": 1.5, "BTC": -0.03}
+        assert [type(e).__name__ for e in emitted if not e.recv_ts] == []
     finally:
         stream.close()

@@ -13,6 +13,7 @@ import pytest
 
 from operators.order_rules import AssetRules
 from operators.risk_checks import PreTrade, RiskLimits
+from pairflow.clock import ManualClock
 from pairflow.hyperliquid.exchange_client import ExchangeClient
 from pairflow.hyperliquid.signer import L1Signer
 from sinks.execution import LegPlan, OrderRouter, RouterConfig
@@ -190,3 +191,37 @@ def test_rounding_is_accepted_by_the_venue_for_every_asset_in_its_meta() -> None
         placements = executor.place(legs)
     assert [(leg.coin, p.status, p.error) for leg, p in zip(legs, placements, strict=True)] == [
         (leg.coin, "resting", "") for leg in legs]
+
+
+def test_post_only_mode_pauses_taker_legs_and_they_resume_after(venue: Setup, tmp_path: Path) -> None:
+    venue.book("ETH")
+    venue.book("BTC")
+    clock = ManualClock(venue.engine.now_ms)
+    route, executor = router(venue, tmp_path, taker_pause_s=60.0)
+    route.clock = clock
+    with venue.engine.lock:
+        venue.engine.set_post_only("BTC")
+    plans = [LegPlan("ETH", 0.5, MARKS["ETH"], "sig-6", "ETH/BTC", liquidity=2.0),
+             LegPlan("BTC", -0.0166, MARKS["BTC"], "sig-6", "ETH/BTC", liquidity=1.0)]
+    first = route.execute(plans, context(venue.engine.now_ms))
+    # The thinner leg met the exchange's post-only state: refused with its reason, no retry, no other leg sent.
+    assert [(e.coin, e.status) for e in first] == [("BTC", "pending"), ("BTC", "rejected")]
+    assert first[-1].reason.startswith("taker_paused: Only post-only orders are allowed")
+    assert len(orders_sent(venue)) == 1
+    # While paused, taker legs are refused before reaching the exchange.
+    paused = route.execute([LegPlan("ETH", 0.5, MARKS["ETH"], "sig-7")], context(venue.engine.now_ms))
+    assert [(e.status, e.reason) for e in paused] == [
+        ("rejected", "taker_paused: the exchange allows only post-only orders")]
+    assert len(orders_sent(venue)) == 1
+    with venue.engine.lock:
+        venue.engine.set_post_only("BTC", on=False)
+    clock.advance(59_000)
+    still = route.execute([LegPlan("ETH", 0.5, MARKS["ETH"], "sig-7b")], context(venue.engine.now_ms))
+    assert [e.status for e in still] == ["rejected"] and len(orders_sent(venue)) == 1
+    clock.advance(1_000)  # the pause (RouterConfig.taker_pause_s, on the router's clock) is over
+    resumed = route.execute([LegPlan("ETH", 0.5, MARKS["ETH"], "sig-8"),
+                             LegPlan("BTC", -0.0166, MARKS["BTC"], "sig-8", liquidity=-1.0)],
+                            context(venue.engine.now_ms))
+    assert [(e.coin, e.status) for e in resumed] == [("BTC", "pending"), ("BTC", "filled"),
+                                                     ("ETH", "pending"), ("ETH", "filled")]
+    assert positions(executor) == {"ETH": 0.5, "BTC": -0.0166}

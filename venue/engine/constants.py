@@ -31,3 +31,5 @@ MAX_APPROVED_BUILDER_FEE = 1000
 """Highest rate a user may approve for a builder, in tenths of a basis point (1%, the spot cap)."""
 BUILDER_MIN_ACCOUNT_VALUE = 100_000_000
 """A builder must hold 100 USDC of perp account value (micro-USDC) to be approved."""
+POST_ONLY_MODE_ERROR = "Only post-only orders are allowed while this market is in post-only mode. asset={asset}"
+# ^ the venue's own wording (the exchange's text for this state is not recorded); the router matches "only post-only"

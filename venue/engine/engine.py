@@ -157,6 +157,19 @@ class Engine:
         """Return the fee the user approved for the builder, in tenths of a basis point (0 without approval)."""
         return self._accounting.max_builder_fee(user, builder)
 
+    def set_post_only(self, coin: str, on: bool = True) -> None:
+        """Accept only post-only (Alo) orders on ``coin`` while ``on``, as the exchange does in that mode.
+
+        Hyperliquid puts a market in this state (at listing, after a halt); takers and triggers
+        are refused. The refusal's wording is not recorded in our protocol notes, so the text
+        the venue answers (`venue.engine.constants.POST_ONLY_MODE_ERROR`) is this venue's own.
+        """
+        asset = self.state.asset_index(coin)
+        if on:
+            self.state.post_only.add(asset)
+        else:
+            self.state.post_only.discard(asset)
+
     def set_oracle(self, coin: str, px: float) -> None:
         """Set the oracle price of a perp (used for funding, the 80% band and mark fallbacks)."""
         state = self.state

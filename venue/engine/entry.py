@@ -14,7 +14,7 @@ from .accounting import Accounting
 from .accounts import Account
 from .constants import (
     BAD_PRICE, BAD_SIZE, BAD_TICK, DAY_MS, MAX_SCHEDULED_CANCELS_PER_DAY, OPEN, ORACLE_BAND, ORDER_RETENTION,
-    PARSE_CACHE_LIMIT, SCHEDULE_MIN_DELAY_MS, SPOT_ASSET_OFFSET,
+    PARSE_CACHE_LIMIT, POST_ONLY_MODE_ERROR, SCHEDULE_MIN_DELAY_MS, SPOT_ASSET_OFFSET,
 )
 from .events import EventBus
 from .matching import Matching
@@ -203,6 +203,8 @@ class OrderEntry:
         if order.__class__ is Rejected:
             return order
         asset = order.asset
+        if asset in self.state.post_only and order.tif != "Alo":
+            return self.matching.reject(order, "rejected", POST_ONLY_MODE_ERROR.format(asset=asset))
         if order.tif is None:
             error = self._validate_trigger(order, request)
             if error is not None:

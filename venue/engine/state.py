@@ -66,6 +66,7 @@ class EngineState:
         self.next_lid = 1
         self.liquidation: FillLiquidation | None = None
         self.sweeps: list[tuple[Account, int]] = []
+        self.post_only: set[int] = set()
 
     def find_order(self, account: Account, key: int | str) -> Order | None:
         """Return the account's order by oid or cloid, or None."""
