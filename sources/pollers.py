@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pairflow.config import CollectorSettings
 from pairflow.errors import ParseError
@@ -31,6 +31,7 @@ __all__ = ["RestPollers", "every"]
 _log = get_logger("sources.collector")
 _FUNDING_LOOKBACK_MS = 2 * 3_600_000
 _RAW_SHOWN = 500
+T = TypeVar("T")
 
 
 async def every(period_s: float, action: Callable[[], Awaitable[Any]], stop: asyncio.Event) -> None:
@@ -74,13 +75,10 @@ class RestPollers:
 
     async def poll_contexts(self) -> None:
         """Fetch ``metaAndAssetCtxs`` and emit the contexts of the collected coins on ``md.ctx``."""
-        raw = await self._rest("metaAndAssetCtxs", self.info.meta_and_asset_ctxs())
-        if raw is None:
-            return
-        try:
-            contexts = parse.parse_meta_and_asset_ctxs(raw, self.clock())
-        except ParseError as error:
-            self.out.skip("metaAndAssetCtxs", json.dumps(raw)[:_RAW_SHOWN], str(error))
+        contexts = await self._rest(
+            "metaAndAssetCtxs", self.info.meta_and_asset_ctxs(), parse.parse_meta_and_asset_ctxs
+        )
+        if contexts is None:
             return
         wanted = set(self.coins)
         for ctx in contexts:
@@ -91,27 +89,17 @@ class RestPollers:
         """Fetch funding rows newer than the last one seen per coin and emit them on ``md.funding``."""
         for coin in self.coins:
             since = self._funding_since.get(coin, self.clock() - _FUNDING_LOOKBACK_MS)
-            raw = await self._rest("fundingHistory", self.info.funding_history(coin, since))
-            if raw is None:
-                continue
-            try:
-                rows = parse.parse_funding_history(raw, self.clock())
-            except ParseError as error:
-                self.out.skip("fundingHistory", json.dumps(raw)[:_RAW_SHOWN], str(error))
-                continue
-            for row in rows:
+            call = self.info.funding_history(coin, since)
+            rows = await self._rest("fundingHistory", call, parse.parse_funding_history)
+            for row in rows or ():
                 self.out.emit(row)
                 self._funding_since[coin] = max(self._funding_since.get(coin, 0), row.ts + 1)
 
     async def poll_fees(self) -> None:
         """Fetch the fee schedule (of ``settings.fee_user``, else the public base tier) onto ``md.fees``."""
-        raw = await self._rest("userFees", self.info.user_fees(self.settings.fee_user))
-        if raw is None:
-            return
-        try:
-            self.out.emit(parse.parse_user_fees(raw, self.clock()))
-        except ParseError as error:
-            self.out.skip("userFees", json.dumps(raw)[:_RAW_SHOWN], str(error))
+        fees = await self._rest("userFees", self.info.user_fees(self.settings.fee_user), parse.parse_user_fees)
+        if fees is not None:
+            self.out.emit(fees)
 
     async def candles(self, coin: str, start_ms: int, end_ms: int) -> bool:
         """Emit every candle of ``coin`` opening in ``[start_ms, end_ms]`` (from the start of its interval).
@@ -141,14 +129,19 @@ class RestPollers:
             return False
         return complete
 
-    async def _rest(self, request: str, call: Awaitable[Any]) -> Any:
+    async def _rest(self, request: str, call: Awaitable[Any], parser: Callable[[Any, int], T]) -> T | None:
+        # One REST poll: a failed request is counted and logged, a malformed answer skipped with its reason.
         try:
             raw = await call
         except HyperliquidError as error:
             self._failed(request, error)
             return None
         self.out.received(request)
-        return raw
+        try:
+            return parser(raw, self.clock())
+        except ParseError as error:
+            self.out.skip(request, json.dumps(raw)[:_RAW_SHOWN], str(error))
+            return None
 
     def _failed(self, request: str, error: HyperliquidError) -> None:
         COLLECTOR_REST_ERRORS.labels(request).inc()
