@@ -53,26 +53,9 @@ from operators.trading_costs import LegCost, leg_cost, round_trip_cost
 from operators.zscore import ZScore
 from pairflow.config import StrategySettings
 from pairflow.events import Bar, BookSnapshot, FeeSchedule, Funding, PairStats, Signal
+from pairflow.hyperliquid.schemas import interval_ms
 
-__all__ = ["Skip", "SpreadStrategy", "interval_ms_of", "pair_name"]
-
-_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
-def interval_ms_of(label: str) -> int:
-    """Return the length of a bar interval label in milliseconds.
-
-    Examples
-    --------
-    >>> interval_ms_of("1s"), interval_ms_of("15m"), interval_ms_of("250ms")
-    (1000, 900000, 250)
-    """
-    for suffix in ("ms", "s", "m", "h", "d"):
-        number = label.removesuffix(suffix)
-        if number != label and number.isdigit() and int(number) > 0:
-            return int(number) * _UNITS_MS[suffix]
-    raise ValueError(f"bar interval must look like '1s', '1m', '1h' or '250ms', received {label!r}")
-
+__all__ = ["Skip", "SpreadStrategy", "pair_name"]
 
 def pair_name(legs: tuple[str, ...]) -> str:
     """Return the spread's key, its coins joined by '/' (e.g. ``ETH/SOL``)."""
@@ -144,7 +127,7 @@ class SpreadStrategy(ModelState):
         self.legs = tuple(legs)
         self.pair = pair_name(self.legs)
         self.interval = s.bar_interval
-        self.interval_ms = interval_ms_of(s.bar_interval)
+        self.interval_ms = interval_ms(s.bar_interval)
         self.rule = s.rule
         self.entry_z, self.exit_z, self.stop_z = s.entry_z, s.exit_z, s.stop_z
         self.notional = s.notional_usd

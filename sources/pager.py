@@ -19,33 +19,12 @@ from pairflow.errors import ParseError
 from pairflow.events import Candle, Funding
 from pairflow.hyperliquid import parse
 from pairflow.hyperliquid.client import CANDLE_PAGE, InfoClient
+from pairflow.hyperliquid.schemas import candle_interval_ms
 
-__all__ = ["FUNDING_PAGE", "HOUR_MS", "HistoryPager", "Window", "candle_pager", "funding_pager", "interval_ms"]
+__all__ = ["FUNDING_PAGE", "HOUR_MS", "HistoryPager", "Window", "candle_pager", "funding_pager"]
 
 HOUR_MS = 3_600_000
 FUNDING_PAGE = 500
-_UNITS_MS = {"m": 60_000, "h": HOUR_MS, "d": 86_400_000, "w": 604_800_000, "M": 2_592_000_000}
-
-
-def interval_ms(interval: str) -> int:
-    """Return the length of a candle interval such as ``'1m'`` or ``'4h'`` in milliseconds.
-
-    ``'1M'`` counts as 30 days; it is only used to size REST pages.
-
-    Raises
-    ------
-    ValueError
-        When the interval is not ``<int><m|h|d|w|M>``.
-
-    Examples
-    --------
-    >>> interval_ms("1m"), interval_ms("4h")
-    (60000, 14400000)
-    """
-    count, unit = interval[:-1], interval[-1:]
-    if not count.isdigit() or unit not in _UNITS_MS:
-        raise ValueError(f"candle interval {interval!r} is not <number><m|h|d|w|M>")
-    return int(count) * _UNITS_MS[unit]
 
 
 class Window(NamedTuple):
@@ -109,7 +88,7 @@ def candle_pager(info: InfoClient, interval: str) -> HistoryPager:
         "candleSnapshot",
         lambda coin, start, end: info.candle_snapshot(coin, interval, start, end),
         parse.parse_candle_snapshot,
-        interval_ms(interval) * CANDLE_PAGE,
+        candle_interval_ms(interval) * CANDLE_PAGE,
         CANDLE_PAGE,
     )
 

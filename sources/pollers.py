@@ -21,10 +21,11 @@ from pairflow.config import CollectorSettings
 from pairflow.errors import ParseError
 from pairflow.hyperliquid import parse
 from pairflow.hyperliquid.client import HyperliquidError, InfoClient
+from pairflow.hyperliquid.schemas import candle_interval_ms
 from pairflow.logs import get_logger
 from pairflow.metrics import COLLECTOR_REST_ERRORS
 from sources.output import Output
-from sources.pager import HistoryPager, candle_pager, funding_pager, interval_ms
+from sources.pager import HistoryPager, candle_pager, funding_pager
 
 __all__ = ["RestPollers", "every"]
 
@@ -106,7 +107,7 @@ class RestPollers:
 
         Returns whether the whole span was fetched.
         """
-        step = interval_ms(self.settings.candle_interval)
+        step = candle_interval_ms(self.settings.candle_interval)
         return await self._page(self._candles, coin, start_ms // step * step, end_ms)
 
     async def funding(self, coin: str, start_ms: int, end_ms: int) -> bool:

@@ -7,8 +7,9 @@ from typing import Literal
 from app.backtest.run import StrategyFactory
 from operators.kalman_units import KalmanUnitsPair
 from operators.rolling_ols import RollingOlsPair
-from operators.spread_strategy import SpreadStrategy, interval_ms_of
+from operators.spread_strategy import SpreadStrategy
 from pairflow.config import StrategySettings
+from pairflow.hyperliquid.schemas import interval_ms
 
 __all__ = ["MODES", "Mode", "strategy_factory"]
 
@@ -28,13 +29,13 @@ def strategy_factory(mode: str, *, units: float, window: int | None = None) -> S
         return SpreadStrategy
     if mode == "rolling-ols":
         def rolling(legs: tuple[str, ...], settings: StrategySettings) -> RollingOlsPair:
-            return RollingOlsPair(legs, interval_ms=interval_ms_of(settings.bar_interval),
+            return RollingOlsPair(legs, interval_ms=interval_ms(settings.bar_interval),
                                   window=window or settings.zscore_window, entry=settings.entry_z,
                                   exit_=settings.exit_z, stop=settings.stop_z, units=units)
         return rolling
     if mode == "kalman-units":
         def kalman(legs: tuple[str, ...], settings: StrategySettings) -> KalmanUnitsPair:
-            return KalmanUnitsPair(legs, interval_ms=interval_ms_of(settings.bar_interval),
+            return KalmanUnitsPair(legs, interval_ms=interval_ms(settings.bar_interval),
                                    delta=settings.kalman_delta, ve=settings.kalman_observation_variance,
                                    k=settings.entry_z, k_exit=settings.exit_z, units=units)
         return kalman

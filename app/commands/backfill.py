@@ -15,11 +15,11 @@ from app.options import ConfigOption, UrlOption, parse_coins
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError
 from pairflow.hyperliquid.client import InfoClient
+from pairflow.hyperliquid.schemas import candle_interval_ms
 from pairflow.logs import start_logging
 from pairflow.storage import Store, connect
 from sources.backfill import BackfillReport, backfill
 from sources.backfill import Progress as BackfillProgress
-from sources.pager import interval_ms
 
 __all__ = ["BACKFILL_HELP", "parse_day", "register"]
 
@@ -58,7 +58,7 @@ def backfill_command(
     if end_ms < start_ms:
         raise ConfigError(f"--to {end!r} must be after --from {start!r}")
     try:
-        interval_ms(interval)
+        candle_interval_ms(interval)
     except ValueError as error:
         raise ConfigError(f"--interval: {error}") from None
     start_logging(settings)

@@ -13,10 +13,10 @@ from app.options import ConfigOption
 from app.runners.until_stopped import run_until_stopped
 from flows.ingest import prepare_recovery, tune_gc_for_throughput
 from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow, universe_pairs
-from operators.spread_strategy import interval_ms_of
 from pairflow.config import load_settings
 from pairflow.errors import ConfigError
 from pairflow.events import TOPIC_OF, Signal
+from pairflow.hyperliquid.schemas import interval_ms
 from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
@@ -78,7 +78,7 @@ def strategy(
         except ValidationError as error:
             raise ConfigError(f"--pairs: {error.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     if "reorder_ms" not in settings.strategy.model_fields_set:
-        settings.strategy.reorder_ms = HOLD_BARS * interval_ms_of(settings.strategy.bar_interval)
+        settings.strategy.reorder_ms = HOLD_BARS * interval_ms(settings.strategy.bar_interval)
     start_logging(settings)
     tune_gc_for_throughput()
     if settings.metrics.port:

@@ -36,6 +36,8 @@ __all__ = [
     "decode_exchange_request",
     "decode_info_request",
     "decode_subscription",
+    "candle_interval_ms",
+    "interval_ms",
 ]
 
 DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
@@ -47,6 +49,53 @@ WS_CONNECTED_TEXT = "Websocket connection established."
 CandleInterval = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "1w", "1M"]
 CANDLE_INTERVALS: tuple[str, ...] = typing.get_args(CandleInterval)
 """Every candle interval the venue serves, shortest first."""
+
+INTERVAL_UNIT_MS: dict[str, int] = {
+    "ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000, "M": 2_592_000_000,
+}
+"""Milliseconds per unit of an interval label; a month ("M") counts as 30 days."""
+
+
+def interval_ms(label: str) -> int:
+    """Return the length of an interval label in milliseconds: a candle interval or one of pairflow's bars.
+
+    One table serves the venue's candles, the collector's pager and the strategy's bars, so an interval
+    cannot mean two lengths. ``"1M"`` counts as 30 days; only the venue's candle buckets follow calendar
+    months (``venue.engine.candles``).
+
+    Raises
+    ------
+    ValueError
+        When the label is not a positive whole number followed by ms, s, m, h, d, w or M.
+
+    Examples
+    --------
+    >>> interval_ms("250ms"), interval_ms("1s"), interval_ms("15m"), interval_ms("4h"), interval_ms("1w")
+    (250, 1000, 900000, 14400000, 604800000)
+    """
+    for unit in INTERVAL_UNIT_MS:  # "ms" is tried before "s" and "m"
+        count = label.removesuffix(unit)
+        if count != label and count.isdigit() and int(count) > 0:
+            return int(count) * INTERVAL_UNIT_MS[unit]
+    raise ValueError(f"interval {label!r} is not <number><ms|s|m|h|d|w|M>")
+
+
+def candle_interval_ms(interval: str) -> int:
+    """Return the length of a Hyperliquid candle interval in milliseconds (see `interval_ms`).
+
+    Raises
+    ------
+    ValueError
+        When ``interval`` is not one of `CANDLE_INTERVALS`.
+
+    Examples
+    --------
+    >>> candle_interval_ms("1h")
+    3600000
+    """
+    if interval not in CANDLE_INTERVALS:
+        raise ValueError(f"candle interval {interval!r} is not one of {', '.join(CANDLE_INTERVALS)}")
+    return interval_ms(interval)
 
 
 class BadRequest(PairflowError):

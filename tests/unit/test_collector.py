@@ -14,10 +14,10 @@ from pairflow.config import CollectorSettings
 from pairflow.errors import PairflowError
 from pairflow.events import AssetContext, Bbo, BookLevel, Candle, Gap, L2Book, Trade
 from pairflow.hyperliquid.client import InfoClient
+from pairflow.hyperliquid.schemas import candle_interval_ms
 from sources.collector import Collector, top_coins
 from sources.gaps import GapTracker
 from sources.output import Output
-from sources.pager import interval_ms
 from tests.helpers import FIXTURES
 from tests.metrics_support import sample
 
@@ -155,13 +155,13 @@ def test_gap_tracker_emits_on_md_gaps_with_a_stable_id() -> None:
 
 @pytest.mark.parametrize(("interval", "ms"), [("1m", 60_000), ("15m", 900_000), ("4h", 14_400_000), ("1d", 86_400_000)])
 def test_interval_ms(interval: str, ms: int) -> None:
-    assert interval_ms(interval) == ms
+    assert candle_interval_ms(interval) == ms
 
 
 @pytest.mark.parametrize("interval", ["", "m", "1x", "-1m", "1.5h"])
 def test_interval_ms_rejects_unknown_intervals(interval: str) -> None:
     with pytest.raises(ValueError, match="candle interval"):
-        interval_ms(interval)
+        candle_interval_ms(interval)
 
 
 def test_lag_is_receive_time_minus_exchange_time_of_trades_books_and_bbo() -> None:

@@ -5,15 +5,14 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from datetime import datetime, timezone
 
+from pairflow.hyperliquid.schemas import CANDLE_INTERVALS, candle_interval_ms
+
 from .rules import dec
 from .views import Candle
 
 MINUTE = 60_000
-INTERVALS: dict[str, int] = {
-    "1m": MINUTE, "3m": 3 * MINUTE, "5m": 5 * MINUTE, "15m": 15 * MINUTE, "30m": 30 * MINUTE,
-    "1h": 60 * MINUTE, "2h": 120 * MINUTE, "4h": 240 * MINUTE, "8h": 480 * MINUTE, "12h": 720 * MINUTE,
-    "1d": 1440 * MINUTE, "3d": 3 * 1440 * MINUTE, "1w": 7 * 1440 * MINUTE, "1M": 30 * 1440 * MINUTE,
-}
+_LENGTH_MS = {interval: candle_interval_ms(interval) for interval in CANDLE_INTERVALS}
+"""Length of each candle interval, looked up on every bucket (1M buckets follow the calendar instead)."""
 _WEEK_OFFSET = 4 * 1440 * MINUTE
 """Weeks open on Monday 00:00 UTC; the epoch was a Thursday."""
 MAX_CANDLES = 5000
@@ -24,7 +23,7 @@ def bucket_start(time_ms: int, interval: str) -> int:
     if interval == "1M":
         moment = datetime.fromtimestamp(time_ms / 1000, tz=timezone.utc)
         return int(datetime(moment.year, moment.month, 1, tzinfo=timezone.utc).timestamp() * 1000)
-    length = INTERVALS[interval]
+    length = _LENGTH_MS[interval]
     if interval == "1w":
         return (time_ms - _WEEK_OFFSET) // length * length + _WEEK_OFFSET
     return time_ms // length * length
@@ -36,7 +35,7 @@ def bucket_end(start_ms: int, interval: str) -> int:
         moment = datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc)
         year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
         return int(datetime(year, month, 1, tzinfo=timezone.utc).timestamp() * 1000) - 1
-    return start_ms + INTERVALS[interval] - 1
+    return start_ms + _LENGTH_MS[interval] - 1
 
 
 class CandleSeries:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from pairflow.hyperliquid.schemas import CANDLE_INTERVALS
 from pairflow.logs import get_logger
 
 from . import candles as candle_mod
@@ -139,7 +140,7 @@ class EventBus:
                 continue
             coin = state.specs[asset].name
             pxd, szd = state.pxd[asset], state.specs[asset].sz_decimals
-            for interval in candle_mod.INTERVALS:
+            for interval in CANDLE_INTERVALS:
                 opened, bar = series.latest(interval)
                 append(EngineEvent(Channel.CANDLE, coin, candle_mod.candle_view(coin, interval, opened, bar, pxd, szd)))
 

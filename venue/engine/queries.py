@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from pairflow.hyperliquid.schemas import CANDLE_INTERVALS
+
 from . import candles as candle_mod
 from . import funding as funding_mod
 from .accounting import Accounting
@@ -134,7 +136,7 @@ class Queries:
         if end_ms is None:
             end_ms = state.now_ms
         asset = state.asset_index(coin)
-        if interval not in candle_mod.INTERVALS:
+        if interval not in CANDLE_INTERVALS:
             raise EngineError(f"Unknown candle interval {interval!r}")
         pxd, szd = state.pxd[asset], state.specs[asset].sz_decimals
         return [candle_mod.candle_view(coin, interval, opened, bar, pxd, szd)
