@@ -75,7 +75,7 @@ def interval_ms(label: str) -> int:
     """
     for unit in INTERVAL_UNIT_MS:  # "ms" is tried before "s" and "m"
         count = label.removesuffix(unit)
-        if count != label and count.isdigit() and int(count) > 0:
+        if count != label and count.isascii() and count.isdigit() and int(count) > 0:
             return int(count) * INTERVAL_UNIT_MS[unit]
     raise ValueError(f"interval {label!r} is not <number><ms|s|m|h|d|w|M>")
 
