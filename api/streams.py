@@ -105,8 +105,9 @@ class StreamHub:
             for task in (sender, receiver, dropped):
                 task.cancel()
             if client.dropped.is_set():
+                # The server's protocol bounds this handshake and aborts the connection when it cannot finish.
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(socket.close(CLOSE_TOO_SLOW, "client too slow"), 1.0)
+                    await socket.close(CLOSE_TOO_SLOW, f"client too slow: fell {self.queue_size} messages behind")
 
     @staticmethod
     async def _send(socket: WebSocket, client: _Client) -> None:

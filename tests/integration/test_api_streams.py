@@ -10,6 +10,7 @@ import socket
 import time
 
 import httpx
+import pytest
 import websockets
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from api.app import create_app
 from api.auth import TokenGuard
 from api.context import ApiContext
-from api.server import ApiServer
+from api.server import CLOSE_TIMEOUT_S, ApiServer
 from operators.spread_strategy import SpreadStrategy
 from pairflow.config import Settings, StrategySettings
 from pairflow.control import Control
@@ -63,6 +64,61 @@ def test_a_client_that_never_reads_is_disconnected_while_a_reader_gets_every_mes
     finally:
         server.stop()
     assert received == 300 and connected == 1 and hub.disconnected_slow == 1
+
+
+def test_a_stalled_client_is_cut_off_at_once_not_at_the_ping_timeout(store: Store) -> None:
+    server, app = served(store, queue=4)
+    url = server.start()
+    hub = app.state.hub  # type: ignore[attr-defined]
+    payload = [{"ts": 1, "id": "x", "blob": base64.b64encode(os.urandom(49_152)).decode()}]
+
+    async def run() -> float:
+        stalled = await websockets.connect(url.replace("http", "ws", 1) + "/api/ws?topics=alerts", max_queue=1,
+                                           max_size=None)
+        stalled.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        while hub.clients < 1:
+            await asyncio.sleep(0.01)
+        while hub.disconnected_slow == 0:
+            hub.publish("alerts", payload)
+            await asyncio.sleep(0.001)
+        dropped = time.monotonic()
+        while server.open_connections:
+            assert time.monotonic() - dropped < 10, "the server still holds the stalled connection 10 s after dropping it"
+            await asyncio.sleep(0.05)
+        stalled.transport.abort()
+        return time.monotonic() - dropped
+
+    try:
+        seconds = asyncio.run(run())
+    finally:
+        server.stop()
+    assert seconds < 5 * CLOSE_TIMEOUT_S  # uvicorn alone held it until its 20 s ping
+
+
+def test_a_client_that_falls_behind_is_told_why_with_close_code_1013(store: Store) -> None:
+    server, app = served(store, queue=8)
+    url = server.start()
+    hub = app.state.hub  # type: ignore[attr-defined]
+
+    async def run() -> tuple[int, websockets.ConnectionClosed]:
+        async with websockets.connect(url.replace("http", "ws", 1) + "/api/ws?topics=alerts") as client:
+            while hub.clients < 1:
+                await asyncio.sleep(0.01)
+            # 50 messages queued in one turn of the server's loop: more than the client's queue of 8 holds.
+            await asyncio.to_thread(lambda: [hub.publish("alerts", [{"n": n}]) for n in range(50)])
+            received = 0
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(client.recv(), 5)
+                    received += 1
+            return received, closed.value
+
+    try:
+        received, closed = asyncio.run(run())
+    finally:
+        server.stop()
+    assert received <= 9 and closed.rcvd is not None  # the queue of 8 and the one being sent
+    assert (closed.rcvd.code, closed.rcvd.reason) == (1013, "client too slow: fell 8 messages behind")
 
 
 def client_for(store: Store, control: Control | None = None) -> TestClient:
