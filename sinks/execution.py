@@ -24,6 +24,7 @@ the reason on refusals) and `Alert` records for what an operator must see.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -45,6 +46,7 @@ from sinks.order_journal import OrderJournal
 __all__ = ["LegPlan", "OrderRouter", "RouterConfig"]
 
 _log = get_logger(__name__)
+_POLL_S = 0.05
 _POST_ONLY_MODE = re.compile(r"post[- ]only orders? (are )?allowed|only post[- ]only", re.IGNORECASE)
 
 
@@ -165,7 +167,9 @@ class OrderRouter:
             filled, events = self._fill(leg) if leg.sz > 0 else (0.0, [])
             out += events
             if filled < leg.sz and tif == "Ioc" and not out_is_pause(events):
-                retry = self._leg(plan, (leg.sz - filled) * (1 if leg.is_buy else -1), tif,
+                # both are whole lots, their float difference is not (1.7 - 1.5 = 0.19999...): round
+                # before the lot truncation, or the retry comes out one lot short
+                retry = self._leg(plan, round(leg.sz - filled, 10) * (1 if leg.is_buy else -1), tif,
                                   2 * self.config.slippage_bps, ":complete")
                 more, events = self._fill(retry)
                 out += events
@@ -248,10 +252,11 @@ class OrderRouter:
         return None
 
     def _await_resting(self, leg: LegOrder) -> Placement:
-        deadline = time.monotonic() + self.config.leg_timeout_s
+        # A fixed number of polls rather than a wall-clock deadline: a backtest's injected sleep lets
+        # recorded time pass instead of waiting, and must end after the same polls on every run.
         placement = Placement(leg.cloid, "resting")
-        while time.monotonic() < deadline:
-            self._sleep(0.05)
+        for _ in range(max(1, math.ceil(self.config.leg_timeout_s / _POLL_S))):
+            self._sleep(_POLL_S)
             placement = self._resolve(leg) or placement
             if placement.status != "resting":
                 return placement

@@ -13,6 +13,8 @@ from the replay:
   bar's open (``next_open``: the orders of bar t's signals wait for bar t+1's
   open) -- sized to the order, so a marketable order fills there and a limit
   that does not reach it does not;
+* fills against recorded depth instead (``l2_snapshots`` and ``trades``):
+  `sinks.book_fills.RecordedDepth` -- book-walking takers, queue-position makers;
 * fees come from the engine's fee model (the venue's schedule by default,
   `FlatFees` for fixed rates), latency from its latency model.
 
@@ -30,6 +32,7 @@ from typing import Literal
 
 from operators.order_rules import AssetRules
 from pairflow.events import Bar
+from sinks.book_fills import RecordedDepth
 from sinks.executor import Executor, LegOrder, Placement
 from venue.engine import Engine, Limit, OrderRequest, Tif
 
@@ -112,9 +115,10 @@ class SimulatedMarket:
 class SimulatedExecutor:
     """`Executor` for backtests: liquidity at the fill price, then the order through ``inner``; see the module."""
 
-    def __init__(self, market: SimulatedMarket, inner: Executor) -> None:
+    def __init__(self, market: SimulatedMarket, inner: Executor, depth: RecordedDepth | None = None) -> None:
         self.market = market
         self.inner = inner
+        self.depth = depth
 
     def _quote(self, order: LegOrder) -> list[tuple[int, int]]:
         market = self.market
@@ -131,7 +135,13 @@ class SimulatedExecutor:
         return [] if oid is None else [(asset, oid)]
 
     def place(self, orders: Sequence[LegOrder]) -> list[Placement]:
-        """Quote the other side of each order at its coin's fill price, place the orders, withdraw the rest."""
+        """Quote the other side of each order at its coin's fill price, place the orders, withdraw the rest.
+
+        With recorded depth there is no quote: the order meets the recorded book as of its arrival.
+        """
+        if self.depth is not None:
+            self.depth.arrive(self.market.engine.now_ms)
+            return self.inner.place(orders)
         quotes = [quote for order in orders for quote in self._quote(order)]
         try:
             return self.inner.place(orders)

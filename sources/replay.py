@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pairflow.errors import PairflowError
-from pairflow.events import Bar, Candle, Funding
+from pairflow.events import Bar, BookSnapshot, Candle, Funding, Trade
 from pairflow.storage import Store
 from sources.history_files import read_history_file
 
@@ -56,13 +56,19 @@ class DataProblem(NamedTuple):
 
 @dataclass
 class Recording:
-    """Bars per coin (time-sorted), funding records, the bar interval and what the checks found."""
+    """Bars per coin (time-sorted), funding records, the bar interval and what the checks found.
+
+    ``books`` and ``trades`` (per coin, time-sorted) are the recorded depth that book fills
+    trade against (`sinks.book_fills`); bar fills leave them empty.
+    """
 
     interval: str
     interval_ms: int
     bars: dict[str, list[Bar]]
     funding: list[Funding] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
+    books: dict[str, list[BookSnapshot]] = field(default_factory=dict)
+    trades: dict[str, list[Trade]] = field(default_factory=dict)
 
     @property
     def start_ms(self) -> int:
@@ -126,8 +132,11 @@ def load_files(paths: Sequence[Path], coins: Sequence[str], *, start_ms: int | N
 
 
 def load_store(store: Store, interval: str, coins: Sequence[str], *, start_ms: int | None = None,
-               end_ms: int | None = None) -> Recording:
-    """Read recorded candles, funding and known holes (``gaps`` table) for ``coins`` from ClickHouse."""
+               end_ms: int | None = None, depth: bool = False) -> Recording:
+    """Read recorded candles, funding and known holes (``gaps`` table) for ``coins`` from ClickHouse.
+
+    ``depth`` also reads the book snapshots and trades, and refuses a coin without snapshots.
+    """
     lo, hi = start_ms if start_ms is not None else 0, end_ms if end_ms is not None else 2**62
     params = {"coins": list(coins), "lo": lo, "hi": hi, "interval": interval}
     rows = store.query(
@@ -146,7 +155,28 @@ def load_store(store: Store, interval: str, coins: Sequence[str], *, start_ms: i
                         "AND end_ts >= %(lo)s AND start_ts < %(hi)s AND NOT filled ORDER BY coin, start_ts", params)
     recording.problems = check_recording(recording, coins, start_ms, end_ms) + [
         DataProblem("recorded gap", coin, start, end, reason) for coin, start, end, reason in holes]
+    if depth:
+        recording.books, recording.trades = _load_depth(store, params, coins)
     return recording
+
+
+def _load_depth(store: Store, params: dict, coins: Sequence[str]) -> tuple[dict[str, list[BookSnapshot]],
+                                                                          dict[str, list[Trade]]]:
+    where = "coin IN %(coins)s AND ts >= %(lo)s AND ts < %(hi)s"
+    books: dict[str, list[BookSnapshot]] = {coin: [] for coin in coins}
+    for row in store.select("l2_snapshots", "ts, recv_ts, id, coin, bid_px, bid_sz, ask_px, ask_sz, mid, "
+                            "spread_bps, imbalance", where, params, order_by="ts, coin, id"):
+        books[row["coin"]].append(BookSnapshot(**{**row, **{key: tuple(row[key]) for key in (
+            "bid_px", "bid_sz", "ask_px", "ask_sz")}}))
+    empty = [coin for coin, series in books.items() if not series]
+    if empty:
+        raise ReplayError(f"no recorded book snapshots for {', '.join(empty)} in the window: book fills need "
+                          "l2_snapshots (pairflow collect records them); use bar fills")
+    trades: dict[str, list[Trade]] = {coin: [] for coin in coins}
+    for row in store.select("trades", "ts, recv_ts, id, coin, px, sz, side, tid, hash", where, params,
+                            order_by="ts, coin, tid, id"):
+        trades[row["coin"]].append(Trade(**row))
+    return books, trades
 
 
 def check_recording(recording: Recording, coins: Sequence[str], start_ms: int | None = None,
@@ -205,8 +235,10 @@ def _funding_holes(coin: str, start_ms: int, end_ms: int, hours: set[int]) -> li
     return out
 
 
-def replay(recording: Recording) -> Iterator[tuple[int, list[Bar | Funding]]]:
-    """Yield ``(event_ms, events)`` in event-time order: funding at its stamp, a bar at its close.
+def replay(recording: Recording) -> Iterator[tuple[int, list[Bar | Funding | BookSnapshot]]]:
+    """Yield ``(event_ms, events)`` in event-time order: funding and book snapshots at their stamp, a bar at its close.
+
+    Recorded trades are not yielded: only the simulated market reads them (`sinks.book_fills`).
 
     Examples
     --------
@@ -218,11 +250,12 @@ def replay(recording: Recording) -> Iterator[tuple[int, list[Bar | Funding]]]:
     [(3600000, ['Bar']), (3600068, ['Funding'])]
     """
     step = recording.interval_ms
-    keyed: list[tuple[int, int, str, Bar | Funding]] = [
+    keyed: list[tuple[int, int, str, Bar | Funding | BookSnapshot]] = [
         (bar.ts + step, 1, bar.coin, bar) for series in recording.bars.values() for bar in series]
     keyed += [(rate.ts, 0, rate.coin, rate) for rate in recording.funding]
+    keyed += [(book.ts, 2, book.coin, book) for series in recording.books.values() for book in series]
     keyed.sort(key=lambda item: item[:3])
-    group: list[Bar | Funding] = []
+    group: list[Bar | Funding | BookSnapshot] = []
     current = None
     for event_ms, _, _, event in keyed:
         if event_ms != current and group:

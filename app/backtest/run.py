@@ -37,6 +37,7 @@ from pairflow.events import Bar, Event, Fill, FundingPayment, Signal
 from sinks.desk import Desk
 from sinks.execution import OrderRouter
 from sinks.executor import HyperliquidExecutor
+from sinks.book_fills import AccountLatency, RecordedDepth, RecordedQueue
 from sinks.order_journal import OrderJournal
 from sinks.simulated import FlatFees, RecordedFunding, SimulatedExecutor, SimulatedMarket
 from sources.replay import HOUR_MS, Recording, replay
@@ -50,7 +51,7 @@ DAY_MS = 86_400_000
 TRADER = "0x" + "7" * 40
 """The simulated account the desk trades."""
 
-FillMode = Literal["close", "next_open"]
+FillMode = Literal["close", "next_open", "book"]
 
 
 class SignalSource(Protocol):
@@ -135,19 +136,25 @@ class _Books:
         return any(self.positions.values())
 
 
-def _engine(recording: Recording, coins: list[str], settings: Settings, taker_fee: float | None) -> Engine:
+def _engine(recording: Recording, coins: list[str], taker_fee: float | None, fill: FillMode,
+            latency_ms: int) -> Engine:
     universe = default_universe().subset(coins)
     rates = {(rate.coin, rate.ts): rate.rate for rate in recording.funding}
     fees = None if taker_fee is None else FlatFees(taker_fee, 0.0)
-    return Engine(universe.specs, now_ms=recording.start_ms, fee_model=fees, funding_model=RecordedFunding(rates))
+    return Engine(universe.specs, now_ms=recording.start_ms, fee_model=fees, funding_model=RecordedFunding(rates),
+                  latency_model=AccountLatency(latency_ms, TRADER) if latency_ms else None,
+                  queue_model=RecordedQueue() if fill == "book" else None)
 
 
 def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tuple[str, ...]], *,
-                 fill: FillMode = "close", taker_fee: float | None = None,
+                 fill: FillMode = "close", taker_fee: float | None = None, latency_ms: int = 0,
                  progress: Callable[[int], None] | None = None,
                  strategy_factory: StrategyFactory = SpreadStrategy) -> BacktestResult:
     """Replay ``recording`` through the strategy and desk for ``spreads``; see the module docstring.
 
+    ``fill="book"`` fills against the recording's books and trades (`sinks.book_fills`);
+    ``latency_ms`` delays our orders: they meet the book as recorded that much later, and
+    their fills are stamped then (on bar fills only the stamp moves: a bar has no later price);
     ``taker_fee`` fixes the fee rate (else the venue's fee schedule);
     ``progress`` is called with the number of steps done now and then;
     ``strategy_factory(legs, settings)`` builds each spread's decision path
@@ -155,11 +162,13 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
     """
     coins = sorted({coin for legs in spreads for coin in legs})
     capital = settings.execution.capital_usd
-    engine = _engine(recording, coins, settings, taker_fee)
+    engine = _engine(recording, coins, taker_fee, fill, latency_ms)
     client = InProcessClient(engine, TRADER)
     engine.fund(TRADER, repr(capital))
     inner = HyperliquidExecutor(client, TRADER)  # type: ignore[arg-type]
     market = SimulatedMarket(engine, inner.rules, capital)
+    depth = RecordedDepth(engine, inner.rules, TRADER, recording.books, recording.trades, market.advance,
+                          latency_ms) if fill == "book" else None
     clock = EventClock(recording.start_ms)
     strategies = {pair_name(legs): strategy_factory(tuple(legs), settings.strategy) for legs in spreads}
     by_coin: dict[str, list[SignalSource]] = {}
@@ -170,9 +179,9 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
     books = _Books(capital)
     with tempfile.TemporaryDirectory(prefix="pairflow-backtest-") as tmp:
         journal = OrderJournal(Path(tmp) / "cloids")
-        router = OrderRouter(SimulatedExecutor(market, inner), inner.rules, journal,
+        router = OrderRouter(SimulatedExecutor(market, inner, depth), inner.rules, journal,
                              limits=risk_limits(settings.execution), config=router_config(settings.execution),
-                             clock=clock, sleep=lambda seconds: None)
+                             clock=clock, sleep=depth.wait if depth is not None else lambda seconds: None)
         # The desk pulls fills after each trade itself; funding is pulled here when an hour settled (below),
         # so its timed REST pull is off: pulls then depend on event time only, never on the wall clock.
         # Its VaR rows are monitoring output a backtest does not keep (no VaR limit is set here), so they
@@ -187,6 +196,8 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
             clock.observe(event_ms)
             settled = event_ms // HOUR_MS > market.engine.now_ms // HOUR_MS
             market.advance(event_ms)
+            if depth is not None:
+                depth.catch_up(event_ms)
             if settled and books.exposed():
                 _collect(desk.pull(), result, books)
             if books.exposed():
@@ -206,10 +217,10 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
             signals = [out for event in events for strategy in by_coin.get(event.coin, ())  # type: ignore[union-attr]
                        for out in strategy.update(event) if type(out) is not Skip]
             _collect(desk.on_events(list(events)), result, books)
-            if fill == "close":
-                _trade(desk, signals, result, books, opened, event_ms)  # type: ignore[arg-type]
-            else:
+            if fill == "next_open":
                 pending = signals  # type: ignore[assignment]
+            else:
+                _trade(desk, signals, result, books, opened, event_ms)  # type: ignore[arg-type]
             result.curve.append((event_ms, books.equity()))
             result.gross.append((event_ms, books.gross()))
             if progress is not None and step % 500 == 0:

@@ -47,7 +47,12 @@ def backtest(
     data: Annotated[list[str] | None, typer.Option(
         "--data", help="'store' (candles and funding tables) or CSV/Parquet files, repeatable; default: store.")] = None,
     fill: Annotated[str, typer.Option(
-        "--fill", help="Bar fills at the signal bar's 'close' or the 'next_open'.")] = "close",
+        "--fill", help="Fills at the signal bar's 'close', the 'next_open', or 'book': against the recorded "
+                       "book snapshots and trades in the store (takers walk the depth, resting orders wait "
+                       "behind the recorded queue for trades to reach them).")] = "close",
+    latency_ms: Annotated[int, typer.Option(
+        "--latency-ms", min=0, help="Orders reach the exchange this many ms after the decision: with book fills "
+                                    "they meet the book recorded then; fills are stamped then.")] = 0,
     taker_fee: Annotated[float | None, typer.Option(
         "--taker-fee", help="Fixed taker fee rate (0.00045 = 4.5 bp); default: the venue's fee schedule.")] = None,
     mode: Annotated[str, typer.Option(
@@ -66,8 +71,8 @@ def backtest(
     """Replay recorded bars and funding in event-time order through the strategy and the trading desk.
 
     Orders go to the venue's matching engine in-process: fills at the bar close
-    (or next bar open), fees from the fee schedule, the recorded hourly funding
-    on open legs. Prints the figures, PnL attribution and per-spread lines;
+    (or next bar open, or against the recorded book and trades), fees from the
+    fee schedule, the recorded hourly funding on open legs. Prints the figures, PnL attribution and per-spread lines;
     data problems (holes, missing funding, a coin starting late) are named with
     coin and time range. Same data and config give the same trades hash.
     """
@@ -75,8 +80,8 @@ def backtest(
     start_logging(settings)
     if mode not in MODES:
         raise ConfigError(f"--mode {mode!r} must be one of {', '.join(MODES)}")
-    if fill not in ("close", "next_open"):
-        raise ConfigError(f"--fill {fill!r} must be 'close' or 'next_open'")
+    if fill not in ("close", "next_open", "book"):
+        raise ConfigError(f"--fill {fill!r} must be 'close', 'next_open' or 'book'")
     pairs, legs = parse_spreads(spreads, settings)
     coins = sorted({coin for spread in legs for coin in spread})
     lo, hi = parse_time(start, "--from"), parse_time(end, "--to")
@@ -85,7 +90,7 @@ def backtest(
     store = connect(settings.storage)
     try:
         store.init_schema()
-        recording = load_recording(settings, store, sources, coins, lo, hi)
+        recording = load_recording(settings, store, sources, coins, lo, hi, depth=fill == "book")
         problems = [problem.describe() for problem in recording.problems]
         steps = sum(1 for _ in replay(recording))
         columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -94,11 +99,13 @@ def backtest(
             if no_costs:
                 taker_fee, recording.funding = 0.0, []
             result = run_backtest(settings, recording, legs, fill=fill, taker_fee=taker_fee,  # type: ignore[arg-type]
+                                  latency_ms=latency_ms,
                                   progress=lambda done: bar.update(task, completed=done),
                                   strategy_factory=strategy_factory(mode, units=units, window=window))
         run_config = json.dumps({"strategy": settings.strategy.model_dump(mode="json"),
                                  "execution": settings.execution.model_dump(mode="json"),
-                                 "fill": fill, "taker_fee": taker_fee, "mode": mode, "units": units,
+                                 "fill": fill, "latency_ms": latency_ms, "taker_fee": taker_fee, "mode": mode,
+                                 "units": units,
                                  "window": window, "no_costs": no_costs}, sort_keys=True)
         rid = store_run(store, result, name=",".join(pairs), config=run_config, data=",".join(sources),
                         fill_mode=fill, problems=problems) if save else "(not saved)"
@@ -122,11 +129,16 @@ def parse_spreads(spreads: str | None, settings: Settings) -> tuple[list[str], l
 
 
 def load_recording(settings: Settings, store: Store, sources: list[str], coins: list[str], lo: int | None,
-                   hi: int | None) -> Recording:
-    """Read the recording from the store or the files named, and fit the strategy settings to its interval."""
+                   hi: int | None, depth: bool = False) -> Recording:
+    """Read the recording from the store or the files named, and fit the strategy settings to its interval.
+
+    ``depth`` (book fills) also reads the recorded books and trades, which only the store holds.
+    """
     if sources == ["store"]:
-        recording = load_store(store, settings.strategy.bar_interval, coins, start_ms=lo, end_ms=hi)
+        recording = load_store(store, settings.strategy.bar_interval, coins, start_ms=lo, end_ms=hi, depth=depth)
     else:
+        if depth:
+            raise ConfigError("--fill book reads recorded books and trades from the store: use --data store")
         missing = [name for name in sources if name == "store" or not Path(name).is_file()]
         if missing:
             raise ConfigError(f"--data {missing[0]!r}: give 'store' alone or existing CSV/Parquet files")
