@@ -141,26 +141,6 @@ class Collector:
             self._hole_starts[coin] = last.ts
 
     @property
-    def frames_in(self) -> Any:
-        """Frames and REST answers received, per channel or request."""
-        return self.out.frames_in
-
-    @property
-    def events_out(self) -> Any:
-        """Events emitted, per topic."""
-        return self.out.events_out
-
-    @property
-    def malformed(self) -> Any:
-        """Frames and answers skipped as malformed, per channel or request."""
-        return self.out.malformed
-
-    @property
-    def reconnects(self) -> int:
-        """WebSocket reconnections so far."""
-        return self.session.reconnects
-
-    @property
     def subscriptions(self) -> list[dict[str, Any]]:
         """Return the subscription objects sent on every (re)connect."""
         subs: list[dict[str, Any]] = []

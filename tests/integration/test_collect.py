@@ -112,7 +112,7 @@ def test_trades_made_on_the_venue_arrive_exactly_once_in_the_topic(venue, tansu_
     try:
         eventually(lambda: subscribed(running.collector))
         made = make_trades(engine, tape, 12)
-        eventually(lambda: running.collector.events_out["md.trades"] >= 12)
+        eventually(lambda: running.collector.out.events_out["md.trades"] >= 12)
     finally:
         running.stop()
     assert sink.flush(20) == 0
@@ -144,7 +144,7 @@ def _collector_behind_proxy(url: str, clock, writer: BatchWriter, **options) -> 
 def _cut_until_the_venue_clock_passes(proxy: TcpProxy, collector: Collector, engine, clock) -> int:
     """Cut the link and return a time after the collector's last frame once the venue stamps trades after it."""
     proxy.cut()
-    eventually(lambda: collector.reconnects >= 1)
+    eventually(lambda: collector.session.reconnects >= 1)
     cut_at = clock()
     eventually(lambda: engine.now_ms > cut_at)  # the venue's clock advances in steps; stamp missed trades after it
     return cut_at
@@ -164,7 +164,7 @@ def test_dropped_websocket_reconnects_backfills_candles_and_records_the_trade_ga
     try:
         eventually(lambda: subscribed(collector))
         before = make_trades(engine, tape, 3)
-        eventually(lambda: collector.events_out["md.trades"] >= 3)
+        eventually(lambda: collector.out.events_out["md.trades"] >= 3)
         outage_minute = WireEngine(engine).candle_snapshot("ETH", "1m", clock() - MINUTE_MS, clock())[-1]["t"]
 
         cut_at = _cut_until_the_venue_clock_passes(proxy, collector, engine, clock)
@@ -177,7 +177,7 @@ def test_dropped_websocket_reconnects_backfills_candles_and_records_the_trade_ga
         eventually(lambda: subscribed(collector, times=2), timeout=15)
         eventually(lambda: {gap.stream for gap in events.gaps} >= {"candles", "trades"})
         after = make_trades(engine, tape, 2)
-        eventually(lambda: collector.events_out["md.trades"] >= 3 + 10 + 2)
+        eventually(lambda: collector.out.events_out["md.trades"] >= 3 + 10 + 2)
     finally:
         running.stop()
     writer.close()
@@ -190,7 +190,7 @@ def test_dropped_websocket_reconnects_backfills_candles_and_records_the_trade_ga
                      if topic == "md.candles" and isinstance(event, Candle) and event.ts == outage_minute][-1]
     assert closed_candle.trades == 3 + 15
     assert closed_candle.volume == pytest.approx(0.18)
-    assert collector.frames_in["candleSnapshot"] >= 1
+    assert collector.out.frames_in["candleSnapshot"] >= 1
 
     rows = store.query("SELECT coin, stream, start_ts, end_ts, filled FROM gaps FINAL ORDER BY stream")
     by_stream = {row[1]: row for row in rows}
@@ -223,19 +223,19 @@ def test_stale_stream_is_dropped_and_resubscribed_and_bad_frames_do_not_stop_it(
         for bad in ("{oops", '{"channel": "trades", "data": [{"coin": "ETH", "px": "x"}]}', '{"channel": "zzz"}'):
             running.call(collector.handle_frame, bad, clock())
         proxy.frozen = True
-        eventually(lambda: collector.reconnects >= 1, timeout=10)
+        eventually(lambda: collector.session.reconnects >= 1, timeout=10)
         proxy.frozen = False
         eventually(lambda: subscribed(collector, times=2), timeout=10)
         made = make_trades(engine, tape, 2)
-        eventually(lambda: collector.events_out["md.trades"] >= 2)
-        eventually(lambda: collector.frames_in["pong"] >= 1)
+        eventually(lambda: collector.out.events_out["md.trades"] >= 2)
+        eventually(lambda: collector.out.frames_in["pong"] >= 1)
     finally:
         running.stop()
-    assert dict(collector.malformed) == {"<not json>": 1, "trades": 1, "zzz": 1}
+    assert dict(collector.out.malformed) == {"<not json>": 1, "trades": 1, "zzz": 1}
     assert [event.id for topic, _, event in events if topic == "md.trades"] == [f"ETH:{t['tid']}" for t in made]
     fees = [event for topic, key, event in events if topic == "md.fees" and key == "*"]
     assert fees and (fees[0].taker, fees[0].maker) == (0.00045, 0.00015)
-    assert collector.frames_in["metaAndAssetCtxs"] >= 1 and collector.frames_in["fundingHistory"] >= 1
+    assert collector.out.frames_in["metaAndAssetCtxs"] >= 1 and collector.out.frames_in["fundingHistory"] >= 1
     contexts = [event for topic, _, event in events if topic == "md.ctx"]
     assert contexts and {event.coin for event in contexts} == {"ETH"}
     assert all(isinstance(event, AssetContext) and event.oracle_px == 2000.0 for event in contexts)
@@ -293,7 +293,7 @@ def test_trades_replayed_on_resubscribe_fill_a_short_outage_and_an_idle_coin_sta
     try:
         eventually(lambda: subscribed(collector))
         before = make_trades(engine, tape, 12)
-        eventually(lambda: collector.events_out["md.trades"] >= 12)
+        eventually(lambda: collector.out.events_out["md.trades"] >= 12)
 
         cut_at = _cut_until_the_venue_clock_passes(proxy, collector, engine, clock)
         during = make_trades(engine, tape, 4)
@@ -302,7 +302,7 @@ def test_trades_replayed_on_resubscribe_fill_a_short_outage_and_an_idle_coin_sta
         eventually(lambda: subscribed(collector, times=2), timeout=15)
         eventually(lambda: {(gap.coin, gap.stream) for gap in events.gaps} >= {
             ("ETH", "trades"), ("BTC", "trades")})
-        eventually(lambda: collector.events_out["md.trades"] >= 12 + 4)
+        eventually(lambda: collector.out.events_out["md.trades"] >= 12 + 4)
     finally:
         running.stop()
     writer.close()

@@ -103,11 +103,11 @@ def test_venue_trades_reach_clickhouse_exactly_once_with_bars_equal_to_the_venue
             _take(engine, rng, rng.randrange(1, 6))
             _advance(engine, clock, MINUTE_MS if step % 8 == 7 else rng.choice((150, 400, 900, 1_300)))
         made = list(tape.trades)
-        eventually(lambda: running.collector.events_out["md.trades"] >= len(made))
+        eventually(lambda: running.collector.out.events_out["md.trades"] >= len(made))
     finally:
         running.stop()
     assert sink.close(20) == 0
-    assert running.collector.events_out["md.trades"] == len(made)
+    assert running.collector.out.events_out["md.trades"] == len(made)
 
     venue_trades = [_as_event(wire) for wire in made]
     assert {t.coin for t in venue_trades} == set(COINS) and {t.side for t in venue_trades} == {"A", "B"}

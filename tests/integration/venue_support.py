@@ -82,7 +82,7 @@ def collector_settings(url: str, **overrides) -> CollectorSettings:
 
 def subscribed(collector: Collector, times: int = 1) -> bool:
     """Return True once every subscription was acknowledged ``times`` times (one per connection)."""
-    return collector.frames_in["subscriptionResponse"] >= times * len(collector.subscriptions)
+    return collector.out.frames_in["subscriptionResponse"] >= times * len(collector.subscriptions)
 
 
 class RunningCollector:

@@ -62,8 +62,8 @@ def test_mainnet_frames_become_whole_events_and_user_channels_are_skipped() -> N
                                        funding=0.0000125, premium=-0.0001348801, day_ntl_vlm=3096053627.5618200302,
                                        prev_day_px=84086.0)),
     ]
-    assert dict(collector.malformed) == {"user": 1, "orderUpdates": 1}
-    assert collector.events_out == {"md.trades": 2, "md.bbo": 1, "md.candles": 2, "md.ctx": 1}
+    assert dict(collector.out.malformed) == {"user": 1, "orderUpdates": 1}
+    assert collector.out.events_out == {"md.trades": 2, "md.bbo": 1, "md.candles": 2, "md.ctx": 1}
 
 
 def test_testnet_frames_trim_the_book_and_ignore_control_channels() -> None:
@@ -78,9 +78,9 @@ def test_testnet_frames_trim_the_book_and_ignore_control_channels() -> None:
                asks=(BookLevel(63488.0, 0.01246, 2), BookLevel(63495.0, 0.01263, 2), BookLevel(63496.0, 0.00019, 1)))
     ]
     assert [topic for topic, _, _ in out] == ["md.l2", "md.bbo", "md.trades"]
-    assert dict(collector.malformed) == {"error": 1, "userFills": 1, "orderUpdates": 2}
-    assert collector.frames_in["pong"] == 1
-    assert collector.frames_in["subscriptionResponse"] == 2
+    assert dict(collector.out.malformed) == {"error": 1, "userFills": 1, "orderUpdates": 2}
+    assert collector.out.frames_in["pong"] == 1
+    assert collector.out.frames_in["subscriptionResponse"] == 2
 
 
 GOOD_TRADE = json.dumps({"channel": "trades", "data": [
@@ -115,7 +115,7 @@ def test_malformed_frame_is_counted_skipped_and_the_stream_goes_on(raw: str, cha
     collector.handle_frame(raw, RECV)
     collector.handle_frame(GOOD_TRADE.replace('"tid": 7', '"tid": 8'), RECV)
 
-    assert dict(collector.malformed) == {channel: 1}
+    assert dict(collector.out.malformed) == {channel: 1}
     assert [event.id for _, _, event in out] == ["ETH:7", "ETH:8"]
 
 
@@ -192,7 +192,7 @@ def test_trades_replayed_after_a_resubscribe_are_emitted_once() -> None:
     collector.handle_frame(GOOD_TRADE.replace('"tid": 7', '"tid": 9'), RECV)
 
     assert [event.id for _, _, event in out] == ["ETH:7", "ETH:9"]
-    assert not collector.malformed
+    assert not collector.out.malformed
 
 
 def test_cli_arguments_are_parsed_or_rejected_in_one_line() -> None:
@@ -221,9 +221,9 @@ def test_any_text_frame_is_either_handled_or_counted_as_malformed(text: str) -> 
     collector, out = _collector()
     collector.handle_frame(text, RECV)
     # Counted once, under one channel; a frame counted as malformed emits nothing.
-    assert len(set(collector.frames_in) | set(collector.malformed)) == 1
-    assert sum(collector.frames_in.values()) <= 1 and sum(collector.malformed.values()) <= 1
-    assert not (collector.malformed and out)
+    assert len(set(collector.out.frames_in) | set(collector.out.malformed)) == 1
+    assert sum(collector.out.frames_in.values()) <= 1 and sum(collector.out.malformed.values()) <= 1
+    assert not (collector.out.malformed and out)
 
 
 @settings(max_examples=300, deadline=None)
@@ -233,4 +233,4 @@ def test_any_payload_on_a_known_channel_never_stops_the_stream(channel: str, dat
     collector.handle_frame(json.dumps({"channel": channel, "data": data}), RECV)
     collector.handle_frame(GOOD_TRADE, RECV)
     assert out[-1][2].id == "ETH:7"
-    assert sum(collector.malformed.values()) <= 1
+    assert sum(collector.out.malformed.values()) <= 1
