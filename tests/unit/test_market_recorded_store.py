@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pairflow.config import StorageSettings, VenueSettings
-from pairflow.storage import connect
+from pairflow.events import Candle, Funding
+from pairflow.storage import BatchWriter, Store, connect
 from tests.helpers import FIXTURES
 from venue.market.recorded import HOUR_MS, load_csv, load_store
 from venue.market.replay import ReplayMarket
@@ -13,6 +14,11 @@ from venue.service import VenueOptions, build_market
 from venue.universe import default_universe
 
 DATA = FIXTURES / "data"
+
+
+def store_events(store: Store, table: str, rows: list[Candle] | list[Funding]) -> None:
+    with BatchWriter(store, table, background=False) as writer:
+        writer.add_many(rows)
 
 
 @pytest.fixture
@@ -25,34 +31,15 @@ def store(tmp_path):
 
 def test_store_recording_equals_the_csv_it_was_loaded_from(store):
     expected = load_csv(DATA / "perp_1h_ohlcv_2024-10_sample.csv", DATA / "perp_funding_1h_2024-10_sample.csv")
-    candle_rows = [(coin, *row) for coin, rows in expected.candles.items() for row in rows]
-    store.insert_columns(
-        "candles",
-        [
-            [row[1] for row in candle_rows],
-            [row[1] for row in candle_rows],
-            [f"{row[0]}-1h-{row[1]}" for row in candle_rows],
-            [row[0] for row in candle_rows],
-            ["1h"] * len(candle_rows),
-            [row[1] + HOUR_MS - 1 for row in candle_rows],
-            *[[row[index] for row in candle_rows] for index in (2, 3, 4, 5)],
-            [1.0] * len(candle_rows),
-            [1] * len(candle_rows),
-        ],
-        ["ts", "recv_ts", "id", "coin", "interval", "close_ts", "open", "high", "low", "close", "volume", "trades"],
-    )
-    funding_rows = [(coin, *row) for coin, rows in expected.funding.items() for row in rows]
-    store.insert_columns(
-        "funding",
-        [
-            [row[1] for row in funding_rows],
-            [row[1] for row in funding_rows],
-            [f"{row[0]}-{row[1]}" for row in funding_rows],
-            [row[0] for row in funding_rows],
-            [row[2] for row in funding_rows],
-        ],
-        ["ts", "recv_ts", "id", "coin", "rate"],
-    )
+    store_events(store, "candles", [
+        Candle(ts=ts, recv_ts=ts, id=f"{coin}-1h-{ts}", coin=coin, interval="1h", close_ts=ts + HOUR_MS - 1,
+               open=o, high=h, low=low, close=c, volume=1.0, trades=1)
+        for coin, rows in expected.candles.items() for ts, o, h, low, c in rows
+    ])
+    store_events(store, "funding", [
+        Funding(ts=ts, recv_ts=ts, id=f"{coin}-{ts}", coin=coin, rate=rate)
+        for coin, rows in expected.funding.items() for ts, rate in rows
+    ])
     loaded = load_store(store)
     assert loaded.candles == expected.candles
     assert loaded.funding == expected.funding
@@ -67,12 +54,12 @@ def test_empty_store_is_a_clear_error(store):
 
 
 def test_replay_market_can_be_built_from_the_store(store, tmp_path):
-    store.insert_columns(
-        "candles",
-        [[0, 3_600_000], [0, 0], ["a", "b"], ["ETH", "ETH"], ["1h", "1h"], [3_599_999, 7_199_999],
-         [2000.0, 2010.0], [2020.0, 2030.0], [1990.0, 2000.0], [2010.0, 2020.0], [1.0, 1.0], [1, 1]],
-        ["ts", "recv_ts", "id", "coin", "interval", "close_ts", "open", "high", "low", "close", "volume", "trades"],
-    )
+    store_events(store, "candles", [
+        Candle(ts=0, id="a", coin="ETH", interval="1h", close_ts=3_599_999, open=2000.0, high=2020.0, low=1990.0,
+               close=2010.0, volume=1.0, trades=1),
+        Candle(ts=3_600_000, id="b", coin="ETH", interval="1h", close_ts=7_199_999, open=2010.0, high=2030.0,
+               low=2000.0, close=2020.0, volume=1.0, trades=1),
+    ])
     settings = StorageSettings(dsn=f"chdb://{tmp_path / 'chdb'}", spill_dir=tmp_path / "spill")
     options = VenueOptions(VenueSettings(market="replay", replay_from="store", data_dir=None), storage=settings)
     market = build_market(options, default_universe(), start_ms=HOUR_MS * 1000)
