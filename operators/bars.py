@@ -37,7 +37,11 @@ table still covers it.
 Quiet coins: with no new trade the watermark would not move, so the flow
 calls `TradeBars.idle` with the time its injected clock says has passed since
 the coin's last trade (wall time live, event time in a replay); event time is
-assumed to advance at that pace. (Book updates
+assumed to advance at that pace, but never past the end of the widest bar
+that can still open (the widest interval plus the lateness past the newest
+trade): that already closes every open bar, and a clock that jumps ahead (a
+stepped wall clock, a resumed machine) cannot push the watermark so far that
+the coin's next trades count as expired. (Book updates
 are not used to move it: while a backlog is read after a restart, one topic
 can run minutes ahead of another in event time.) At the end of a finite input
 `TradeBars.close_all` emits the bars still open.
@@ -270,10 +274,12 @@ class TradeBars(PickledState):
         """Advance event time by ``elapsed_ms`` past the newest trade; return bars that closed.
 
         Call it when no trade arrived for a while (by the flow's clock), so
-        the bars of a quiet coin still close.
+        the bars of a quiet coin still close. The advance stops at the widest
+        interval past the newest trade, where every bar is closed: a clock
+        jump must not expire the trades that follow.
         """
         ready: dict[tuple[int, int], _BarState] = {}
-        watermark = self._max_ts + elapsed_ms - self.lateness_ms
+        watermark = self._max_ts + min(elapsed_ms, self._widest + self.lateness_ms) - self.lateness_ms
         if self._max_ts != _NO_TIME and watermark > self._watermark:
             self._move_watermark(watermark, ready)
         return self._emit(ready)

@@ -102,3 +102,20 @@ def test_batching_does_not_change_the_bars(trades: list[Trade], rng: random.Rand
         cut += step
     batched.extend(bars.close_all())
     assert latest(batched) == latest(one_by_one)
+
+
+@settings(max_examples=100, deadline=None)
+@given(tapes(), st.integers(min_value=0, max_value=10**11), st.integers(min_value=1, max_value=60))
+def test_however_long_a_quiet_spell_the_clock_claims_no_later_trade_expires(
+    trades: list[Trade], idle_ms: int, split: int
+) -> None:
+    """idle() closes every open bar, but a clock jump must not make the coin's next trades expired."""
+    bars = TradeBars("SOL", intervals_ms=INTERVALS, lateness_ms=200, retention_ms=10_000)
+    split = min(split, len(trades))
+    emitted = bars.update_batch(trades[:split])
+    emitted += bars.idle(idle_ms)
+    emitted += bars.update_batch(trades[split:])
+    emitted += bars.close_all()
+    assert bars.expired_trades == 0
+    latest = {bar.id: as_tuple(bar) for bar in emitted}
+    assert latest == batch_bars(trades, INTERVALS)

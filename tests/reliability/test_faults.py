@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pairflow.storage import Store, connect
+from pairflow.storage import connect
 from tests.broker import TansuBroker
 from tests.helpers import eventually, free_port
 from tests.integration.ingest_support import (
@@ -36,16 +36,9 @@ from tests.integration.strategy_cli_support import (
     strategy_bars,
 )
 from tests.metrics_support import metric
-from tests.reliability.support import RESULTS, Outcome
+from tests.reliability.support import lost_and_duplicated, record
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
-
-
-def lost_and_duplicated(store: Store, table: str, expected_ids: set[str]) -> tuple[int, int]:
-    """Return (expected ids with no row, rows of the ``_v`` view beyond one per id)."""
-    rows, unique = store.query(f"SELECT count(), uniqExact(id) FROM {table}_v")[0]
-    stored = {row[0] for row in store.query(f"SELECT DISTINCT id FROM {table}_v")}
-    return len(expected_ids - stored), int(rows) - int(unique)
 
 
 def produce_in_chunks(broker: TansuBroker, messages: list[tuple[str, bytes, bytes]]) -> None:
@@ -53,11 +46,6 @@ def produce_in_chunks(broker: TansuBroker, messages: list[tuple[str, bytes, byte
     for start in range(0, len(messages), 1_000):
         produce(broker, messages[start : start + 1_000])
         time.sleep(0.2)
-
-
-def record(scenario: str, events: int, lost: int, duplicated: int, recovery_s: float, crashes: int = 0) -> None:
-    RESULTS.append(Outcome(scenario, events, lost, duplicated, recovery_s, crashes))
-    assert (lost, duplicated) == (0, 0), f"{scenario}: {lost} lost, {duplicated} duplicated"
 
 
 def test_sigkill_of_ingest_mid_stream(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
