@@ -10,25 +10,15 @@ import pytest
 from pairflow.config import StorageSettings
 from pairflow.storage import Store, connect
 from tests.integration.api_support import DemoRun, start_demo
-from tests.integration.venue_support import (
-    SteppableClock,
-    Tape,
-    fund_accounts,
-    make_engine,
-)
-from tests.support.venue import run_venue
+from tests.integration.venue_support import SteppableClock, Tape, serve_venue
 from venue.engine import Engine
 
 
 @pytest.fixture
 def venue() -> Iterator[tuple[Engine, str, SteppableClock, Tape]]:
     """Yield ``(engine, url, clock, tape)`` of a served venue whose maker rests a 50 ETH ask at 2001."""
-    clock = SteppableClock()
-    engine = make_engine(clock())
-    fund_accounts(engine)
-    tape = Tape(engine)
-    with run_venue(engine, clock=clock, advance_interval=0.02, push_interval=0.05) as url:
-        yield engine, url, clock, tape
+    with serve_venue() as served:
+        yield served
 
 
 @pytest.fixture

@@ -3,18 +3,24 @@
 A venue engine with three assets, a maker resting a large ETH ask and a taker
 lifting it (`make_trades`), a `Tape` of every trade the venue published, a
 clock the test can step forward, and `RunningCollector`, which runs a
-`sources.collector.Collector` on its own event loop thread. tests/integration/conftest.py
-serves the engine over HTTP/WebSocket as the ``venue`` fixture.
+`sources.collector.Collector` on its own event loop thread, and `TcpProxy`, which
+cuts or freezes the link between them. `serve_venue` serves the engine over
+HTTP/WebSocket (tests/integration/conftest.py offers it as the ``venue`` fixture).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pairflow.config import CollectorSettings
 from sources.collector import Collector
+from tests.helpers import free_port
 from tests.support.venue import SteppableClock as SteppableClock
+from tests.support.venue import run_venue
 from venue.engine import AssetSpec, Channel, Engine, Filled, Limit, OrderRequest, Resting, Tif
 from venue.server.wire import market
 
@@ -73,6 +79,17 @@ def make_trades(engine: Engine, tape: Tape, count: int) -> list[dict]:
     return made
 
 
+@contextmanager
+def serve_venue() -> Iterator[tuple[Engine, str, SteppableClock, Tape]]:
+    """Yield ``(engine, url, clock, tape)`` of a served venue whose maker rests a 50 ETH ask at 2001."""
+    clock = SteppableClock()
+    engine = make_engine(clock())
+    fund_accounts(engine)
+    tape = Tape(engine)
+    with run_venue(engine, clock=clock, advance_interval=0.02, push_interval=0.05) as url:
+        yield engine, url, clock, tape
+
+
 def collector_settings(url: str, **overrides) -> CollectorSettings:
     """Return collector settings for ETH on ``url`` with quick reconnects and no candle backfill."""
     values = {"url": url, "coins": ["ETH"], "backfill_hours": 0, "stale_after_s": 5.0, "ping_interval_s": 1.0,
@@ -126,3 +143,68 @@ class RunningCollector:
         self._loop.close()
         if self.error is not None:
             raise self.error
+
+
+class TcpProxy:
+    """Forward a local port to ``target_port``; cut, freeze and resume the link on demand."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.frozen = False
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Close the listener and every open connection (new connections are refused)."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                if not self.frozen:
+                    target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
