@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Soak test (not run in CI): the embedded demo at high speed for N minutes, sampling the process's
-# resident memory (RSS), open file descriptors, threads and ingest lag (age of the newest stored trade,
-# from its /metrics) every INTERVAL seconds, then counting the error and critical records it logged
-# (to stderr and to the logs table).
+# resident memory (RSS), open file descriptors, threads and the collector's trade lag (receive minus
+# exchange time on the venue's clock, mean over the interval, from its /metrics) every INTERVAL
+# seconds, then counting the error and critical records it logged (to stderr and to the logs table).
 #
 #   scripts/soak.sh [MINUTES=10] [SPEED=20] [INTERVAL=10]
 #
-# Writes soak-<time>/samples.csv (elapsed_s,rss_kib,open_fds,threads,ingest_lag_s) and prints a
+# Writes soak-<time>/samples.csv (elapsed_s,rss_kib,open_fds,threads,trade_lag_s) and prints a
 # summary; exits 1 when the demo failed or logged errors. Bounded memory and files show as flat
 # columns after warm-up.
 set -euo pipefail
@@ -26,15 +26,23 @@ port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)
 demo=$!
 trap 'kill "$demo" 2>/dev/null || true' INT TERM
 
-echo "elapsed_s,rss_kib,open_fds,threads,ingest_lag_s" >"$out/samples.csv"
+echo "elapsed_s,rss_kib,open_fds,threads,trade_lag_s" >"$out/samples.csv"
 start=$(date +%s)
+previous_sum=0
+previous_count=0
 while kill -0 "$demo" 2>/dev/null; do
     if [ -r "/proc/$demo/status" ]; then
         rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$demo/status" 2>/dev/null || true)
         threads=$(awk '/^Threads:/ {print $2}' "/proc/$demo/status" 2>/dev/null || true)
         fds=$(ls "/proc/$demo/fd" 2>/dev/null | wc -l)
-        lag=$(curl -s --max-time 2 "http://127.0.0.1:$port/metrics" 2>/dev/null \
-            | awk '/^pairflow_ingest_lag_seconds\{table="trades"\}/ {print $2}' || true)
+        read -r lag_sum lag_count < <(curl -s --max-time 2 "http://127.0.0.1:$port/metrics" 2>/dev/null \
+            | awk '/^pairflow_collector_lag_seconds_sum\{channel="trades"\}/ {s = $2}
+                   /^pairflow_collector_lag_seconds_count\{channel="trades"\}/ {c = $2}
+                   END {print s + 0, c + 0}')
+        lag=$(awk -v s="$lag_sum" -v c="$lag_count" -v ps="$previous_sum" -v pc="$previous_count" \
+            'BEGIN {if (c > pc) printf "%.3f", (s - ps) / (c - pc)}')
+        previous_sum=$lag_sum
+        previous_count=$lag_count
         [ -n "$rss" ] && echo "$(( $(date +%s) - start )),$rss,$fds,$threads,${lag}" | tee -a "$out/samples.csv"
     fi
     sleep "$interval"
@@ -55,7 +63,7 @@ if [ "$samples" -ge 2 ]; then
                       if ($5 != "") {lag_sum += $5; lags++; if ($5 > max_lag) max_lag = $5}}
              END {printf "RSS KiB at 1 min/max/last:  %d / %d / %d\nopen fds at 1 min/max/last: %d / %d / %d\n",
                          first_rss, max_rss, last_rss, first_fds, max_fds, last_fds
-                  if (lags) printf "ingest lag s mean/max:      %.2f / %.2f\n", lag_sum / lags, max_lag}' "$out/samples.csv"
+                  if (lags) printf "trade lag s mean/max:       %.2f / %.2f\n", lag_sum / lags, max_lag}' "$out/samples.csv"
 fi
 echo "error lines on stderr:       $stderr_errors"
 echo "error records in store:     $stored_errors"
