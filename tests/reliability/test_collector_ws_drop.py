@@ -19,14 +19,8 @@ from sinks.kafka import KafkaSink
 from sources.collector import Collector
 from tests.broker import TansuBroker, consume_all
 from tests.helpers import eventually
-from tests.integration.venue_support import (
-    RunningCollector,
-    TcpProxy,
-    collector_settings,
-    make_trades,
-    serve_venue,
-    subscribed,
-)
+from tests.integration.venue_support import RunningCollector, TcpProxy, collector_settings, make_trades
+from tests.integration.venue_support import serve_venue, subscribed
 from tests.reliability.support import record
 
 pytestmark = pytest.mark.broker
