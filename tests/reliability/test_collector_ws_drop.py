@@ -37,15 +37,15 @@ def test_a_dropped_venue_websocket_loses_and_repeats_no_trade(tansu_broker_fn: T
         try:
             eventually(lambda: subscribed(collector))
             made = make_trades(engine, tape, 6)
-            eventually(lambda: collector.events_out["md.trades"] >= 6)
+            eventually(lambda: collector.out.events_out["md.trades"] >= 6)
             proxy.cut()
-            eventually(lambda: collector.reconnects >= 1)
+            eventually(lambda: collector.session.reconnects >= 1)
             made += make_trades(engine, tape, 7)
             proxy.start()
             restored = time.monotonic()
             eventually(lambda: subscribed(collector, times=2), timeout=15)
             made += make_trades(engine, tape, 3)
-            eventually(lambda: collector.events_out["md.trades"] >= len(made), timeout=15)
+            eventually(lambda: collector.out.events_out["md.trades"] >= len(made), timeout=15)
             recovery_s = time.monotonic() - restored
         finally:
             running.stop()
