@@ -38,6 +38,7 @@ import httpx
 import msgspec
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import AlertingSettings
 from pairflow.events import Alert, decode, encode
 from pairflow.logs import get_logger
@@ -54,12 +55,16 @@ _RANK = {"info": 0, "warning": 1, "critical": 2}
 _LEDGER_SIZE = 10_000
 
 
-def postable_alert(alert: Alert, generator_url: str = "") -> dict[str, Any]:
+def postable_alert(alert: Alert, generator_url: str = "", now_ms: int | None = None) -> dict[str, Any]:
     """Return ``alert`` in Alertmanager's v2 ``postableAlert`` shape.
 
     The ``alertname`` is ``Pairflow`` plus the source in CamelCase, so
     routes and silences can match it like a rule's alert; the event id is a
-    label, so two alerts from one source stay two notifications.
+    label, so two alerts from one source stay two notifications. An event
+    time after ``now_ms`` (a venue clock running faster than the wall clock)
+    starts the alert at ``now_ms`` instead, with the event time kept as the
+    ``event_time`` annotation: Alertmanager ends an alert that carries no end
+    a few minutes after its own now, and refuses one that starts after it ends.
 
     >>> postable_alert(Alert(ts=0, id="a1", severity="critical", source="risk.drawdown", message="halted"))["labels"]
     {'alertname': 'PairflowRiskDrawdown', 'severity': 'critical', 'source': 'risk.drawdown', 'alert_id': 'a1'}
@@ -73,14 +78,19 @@ def postable_alert(alert: Alert, generator_url: str = "") -> dict[str, Any]:
     }
     if alert.coin:
         labels["coin"] = alert.coin
-    body: dict[str, Any] = {
-        "labels": labels,
-        "annotations": {"summary": alert.message},
-        "startsAt": datetime.fromtimestamp(alert.ts / 1000, UTC).isoformat(timespec="milliseconds"),
-    }
+    annotations = {"summary": alert.message}
+    starts_ms = alert.ts
+    if now_ms is not None and alert.ts > now_ms:
+        annotations["event_time"] = _iso(alert.ts)
+        starts_ms = now_ms
+    body: dict[str, Any] = {"labels": labels, "annotations": annotations, "startsAt": _iso(starts_ms)}
     if generator_url:
         body["generatorURL"] = generator_url
     return body
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
 class AlertmanagerSink:
@@ -102,6 +112,8 @@ class AlertmanagerSink:
         Bound of one HTTP post.
     min_severity
         Least severity posted; lower alerts are only logged and stored.
+    clock
+        The wall clock Alertmanager's own is compared with (see `postable_alert`).
     """
 
     def __init__(
@@ -114,10 +126,12 @@ class AlertmanagerSink:
         retry_backoff_max_s: float = 60.0,
         timeout_s: float = 5.0,
         min_severity: str = "warning",
+        clock: Clock = WALL_CLOCK,
     ) -> None:
         if min_severity not in _RANK:
             raise ValueError(f"min_severity must be one of {', '.join(_RANK)}, received {min_severity!r}")
         self.min_rank = _RANK[min_severity]
+        self.clock = clock
         self.url = url.rstrip("/") + "/api/v2/alerts" if url else None
         self.outbox_dir = Path(outbox_dir)
         if self.url is not None:
@@ -227,7 +241,8 @@ class AlertmanagerSink:
 
     def _post(self, batch: list[Alert]) -> bool:
         try:
-            response = self._client.post(self.url, json=[postable_alert(alert) for alert in batch])
+            now_ms = self.clock.now_ms()
+            response = self._client.post(self.url, json=[postable_alert(alert, now_ms=now_ms) for alert in batch])
         except httpx.HTTPError as error:
             ALERTS_POST_FAILURES.inc()
             _log.warning("Alertmanager unreachable; alerts kept in the outbox", error=str(error), pending=len(batch))

@@ -1,10 +1,13 @@
 """A short real run that the panel-query tests read: pairflow processes scraped by Debian's Prometheus.
 
-``pairflow demo`` (venue, collector, embedded ingest flow, chDB) runs with its
-logs mirrored into ClickHouse; ``pairflow collect`` reads the demo's venue into
+``pairflow demo`` (venue, collector, embedded ingest, strategy and execution
+flow, chDB) trades a paper account with its logs mirrored into ClickHouse and
+its own alerts posted to Debian's Alertmanager (a 99% VaR limit of one cent
+makes the first position raise one); ``pairflow collect`` reads the demo's venue into
 a tansu broker and ``pairflow ingest`` reads the broker into a second chDB, so
 the producer and consumer metrics exist too. Prometheus scrapes all three every
-second and evaluates the shipped alert rules.
+second, evaluates the shipped alert rules and sends to the same Alertmanager.
+The run lasts until the demo has traded and its alert reached Alertmanager.
 """
 
 from __future__ import annotations
@@ -25,11 +28,21 @@ from pathlib import Path
 
 from tests.broker import TansuBroker
 from tests.helpers import eventually, free_port
-from tests.observability.support import PROMETHEUS_DIR, ROOT, tool, wait_http
+from tests.observability.support import PROMETHEUS_DIR, ROOT, alertmanager, tool, wait_http
 
 __all__ = ["ObservedRun", "observed_run", "prometheus_query"]
 
 JOBS = ("pairflow-demo", "pairflow-collect", "pairflow-ingest")
+# Trades within seconds at --speed 30 (as in test_demo_trading), and any VaR is a breach.
+DEMO_CONFIG = """\
+[venue]
+trade_rate_per_minute = 60.0
+[strategy]
+entry_z = 1.5
+exit_z = 0.3
+[execution]
+max_var_99 = 0.01
+"""
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,7 @@ class ObservedRun:
     started_ms: int
     demo_chdb: Path
     rules: list[dict]
+    alertmanager_alerts: list[dict]
 
 
 def prometheus_query(url: str, expr: str, at: float) -> dict:
@@ -56,8 +70,13 @@ def prometheus_query(url: str, expr: str, at: float) -> dict:
     return body["data"]
 
 
+def _alertmanager_alerts(url: str) -> list[dict]:
+    with urllib.request.urlopen(f"{url}/api/v2/alerts", timeout=5) as response:
+        return json.load(response)
+
+
 @contextmanager
-def _prometheus(workdir: Path, targets: dict[str, int]) -> Iterator[str]:
+def _prometheus(workdir: Path, targets: dict[str, int], alertmanager_port: int) -> Iterator[str]:
     port = free_port()
     scrapes = "\n".join(
         f"  - job_name: {job}\n    static_configs:\n      - targets: ['127.0.0.1:{target}']"
@@ -66,6 +85,7 @@ def _prometheus(workdir: Path, targets: dict[str, int]) -> Iterator[str]:
     config = workdir / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{alertmanager_port}']\n"
         f"rule_files:\n  - {PROMETHEUS_DIR / 'rules'}/*.yml\n"
         f"scrape_configs:\n{scrapes}\n"
     )
@@ -118,18 +138,20 @@ def _up_jobs(url: str, at: float) -> set[str]:
 def observed_run(workdir: Path, broker: TansuBroker) -> Iterator[ObservedRun]:
     """Run the processes until Prometheus has scraped each a few times with data flowing, stop them, and
     yield the run while Prometheus still serves what it scraped."""
-    (workdir / "pairflow.toml").write_text("")
-    venue_port = free_port()
+    (workdir / "pairflow.toml").write_text(DEMO_CONFIG)
+    venue_port, alertmanager_port = free_port(), free_port()
     ports = {job: free_port() for job in JOBS}
     base = dict(os.environ, PYTHONPATH=str(ROOT), PAIRFLOW_CONFIG=str(workdir / "pairflow.toml"),
                 PAIRFLOW_LOGGING__LEVEL="WARNING", PAIRFLOW_BROKER__BOOTSTRAP_SERVERS=broker.bootstrap_servers,
                 PAIRFLOW_BROKER__PARTITIONS="1", PAIRFLOW_COLLECTOR__BACKFILL_HOURS="0")
     started_ms = int(time.time() * 1000)
-    with _prometheus(workdir, ports) as url, ExitStack() as stack:
+    with (alertmanager(alertmanager_port, workdir / "alertmanager") as alertmanager_url,
+          _prometheus(workdir, ports, alertmanager_port) as url, ExitStack() as stack):
         demo = stack.enter_context(_pairflow(workdir, "demo", [
-            "demo", "--duration", "300", "--speed", "5", "--coins", "ETH,SOL", "--port", str(venue_port),
+            "demo", "--duration", "300", "--speed", "30", "--coins", "ETH,SOL", "--port", str(venue_port),
             "--data-dir", str(workdir / "demo")], dict(base, PAIRFLOW_METRICS__PORT=str(ports["pairflow-demo"]),
-                                                      PAIRFLOW_LOGGING__TO_CLICKHOUSE="true")))
+                                                      PAIRFLOW_LOGGING__TO_CLICKHOUSE="true",
+                                                      PAIRFLOW_ALERTING__ALERTMANAGER_URL=alertmanager_url)))
         eventually(lambda: socket.create_connection(("127.0.0.1", venue_port), timeout=1).close() or True,
                    timeout=60, interval=0.2)
         collect = stack.enter_context(_pairflow(workdir, "collect", [
@@ -147,21 +169,23 @@ def observed_run(workdir: Path, broker: TansuBroker) -> Iterator[ObservedRun]:
             assert _up_jobs(url, now) == set(JOBS)
             for expr in ("pairflow_kafka_produced_total", "pairflow_ingest_consumer_lag_messages",
                          "pairflow_storage_rows_written_total{job='pairflow-demo'}",
-                         "pairflow_collector_lag_seconds_bucket"):
+                         "pairflow_collector_lag_seconds_bucket", "pairflow_strategy_signals_total > 0",
+                         "pairflow_alerts_delivered_total{job='pairflow-demo'} > 0"):
                 assert prometheus_query(url, f"count({expr})", now)["result"], expr
             return True
 
-        eventually(flowing, timeout=90, interval=0.5)
+        eventually(flowing, timeout=120, interval=0.5)
         time.sleep(3)  # a few more scrapes, so every rate() window holds several samples
         eval_time = time.time()
         rules = eventually(lambda: _evaluated_rules(url), timeout=20, interval=0.5)
+        posted = _alertmanager_alerts(alertmanager_url)
         for process in (demo, collect, ingest):
             _interrupt(process)  # all at once: they shut down in parallel
         stack.close()
         for name, process in (("demo", demo), ("collect", collect), ("ingest", ingest)):
             assert process.returncode == 0, f"{name} exited {process.returncode}: " + (
                 workdir / f"{name}.log").read_text()[-2000:]
-        yield ObservedRun(url, eval_time, started_ms, workdir / "demo" / "chdb", rules)
+        yield ObservedRun(url, eval_time, started_ms, workdir / "demo" / "chdb", rules, posted)
 
 
 def _evaluated_rules(url: str) -> list[dict]:

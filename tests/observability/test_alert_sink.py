@@ -15,6 +15,7 @@ from bytewax.testing import TestingSource, run_main
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pairflow.clock import WALL_CLOCK
 from pairflow.config import AlertingSettings, LoggingSettings
 from pairflow.events import Alert, encode
 from pairflow.logs import configure_logging
@@ -153,3 +154,26 @@ def test_a_torn_outbox_line_is_skipped_and_the_rest_kept(tmp_path: Path):
         assert sink.flush(timeout_s=10)
         sink.close()
         assert set(_active_alerts(url)) == {"alert-20", "alert-21"}
+
+
+def test_an_alert_stamped_by_a_clock_ahead_of_alertmanagers_is_accepted(tmp_path: Path):
+    """A fast venue clock stamps alerts hours ahead; Alertmanager still takes them, the event time kept."""
+    ahead = WALL_CLOCK.now_ms() + 7_200_000
+    port = free_port()
+    with alertmanager(port, tmp_path / "am") as url:
+        sink = AlertmanagerSink(url, tmp_path / "outbox", retry_backoff_s=0.05)
+        sink.send(Alert(ts=ahead, id="ahead", severity="warning", source="risk", message="VaR over"))
+        assert sink.flush(timeout_s=10)
+        sink.close()
+        active = _active_alerts(url)
+    assert not (tmp_path / "outbox" / "rejected.jsonl").exists()
+    assert active["ahead"]["annotations"]["event_time"] == postable_alert(
+        Alert(ts=ahead, id="x", severity="info", source="x", message=""))["startsAt"]
+
+
+@given(ts=st.integers(0, 4_000_000_000_000), now=st.integers(0, 4_000_000_000_000))
+def test_an_alert_never_starts_after_the_posting_time(ts, now):
+    body = postable_alert(Alert(ts=ts, id="x", severity="info", source="x", message="m"), now_ms=now)
+    assert body["startsAt"] == postable_alert(Alert(ts=min(ts, now), id="x", severity="info", source="x",
+                                                    message="m"))["startsAt"]
+    assert ("event_time" in body["annotations"]) == (ts > now)
