@@ -375,8 +375,13 @@ class LoggingSettings(_Section):
 class ExecutionSettings(_Section):
     """The execution stage: order type, leg handling, dead-man switch and the inline risk limits."""
 
-    order_type: Literal["ioc", "limit", "post_only"] = Field(
-        default="ioc", description="Marketable IOC within slippage_bps of the mark, Gtc at the mark, or post-only (Alo)."
+    order_type: Literal["ioc", "limit", "post_only", "auto"] = Field(
+        default="ioc",
+        description="Marketable IOC within slippage_bps of the mark, Gtc at the mark, post-only (Alo), or auto: "
+        "per leg from fees, the leg's half-spread and depth, and urgency (closing legs go IOC).",
+    )
+    maker_edge_bps: float = Field(
+        default=5.0, ge=0, description="With order_type auto, rest a leg only when that saves at least this, basis points."
     )
     slippage_bps: float = Field(default=30.0, ge=0, description="Worst price of an IOC leg away from the mark, basis points.")
     leg_timeout_s: float = Field(default=2.0, gt=0, description="Seconds a resting leg may wait for its fill before it is cancelled.")

@@ -41,11 +41,12 @@ from operators.portfolio_risk import PortfolioRisk
 from operators.reconcile import mismatches
 from pairflow.hyperliquid.user_parse import fills_from_wire, funding_from_wire, open_orders_from_wire, positions_from_wire
 from operators.risk_checks import PreTrade, in_position
+from operators.trading_costs import leg_cost
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.control import Control
 from pairflow.events import (
-    Alert, AssetContext, Bar, BookSnapshot, Disconnected, Event, Fill, Funding, FundingPayment, Order, OrderIntent,
-    Pnl, Position, Reconnected, RiskMetric, Signal,
+    Alert, AssetContext, Bar, BookSnapshot, Disconnected, Event, FeeSchedule, Fill, Funding, FundingPayment, Order,
+    OrderIntent, Pnl, Position, Reconnected, RiskMetric, Signal,
 )
 from pairflow.hyperliquid.client import HyperliquidError
 from pairflow.logs import get_logger
@@ -106,6 +107,7 @@ class Desk:
         self.marks: dict[str, float] = {}
         self.seen_ms: dict[str, int] = {}
         self.funding_rates: dict[str, float] = {}
+        self.books: dict[str, BookSnapshot] = {}
         self.acted: dict[str, float] = {}
         self.opened_ms: dict[str, int] = {}
         self.last_fill_ms = 0
@@ -185,7 +187,10 @@ class Desk:
             return [*self.ledger.update(event), *metrics, *self._var_alert(metrics)]
         if isinstance(event, BookSnapshot) and event.mid is not None:
             self.marks[event.coin] = event.mid
+            self.books[event.coin] = event
             self.seen_ms[event.coin] = max(self.seen_ms.get(event.coin, 0), event.ts)
+        elif isinstance(event, FeeSchedule):
+            self.router.fees = (event.maker, event.taker)
         elif isinstance(event, AssetContext):
             self.funding_rates[event.coin] = event.funding
         elif isinstance(event, Funding):
@@ -253,11 +258,15 @@ class Desk:
             if self.rules.size(coin, delta) == 0:
                 continue
             reducing = abs(coin_target.target) < abs(held) and coin_target.target * held >= 0
-            plans.append(LegPlan(coin, delta, self.marks[coin], signal_id, pair, reduce_only=reducing,
-                                 liquidity=0.0))
+            book = self.books.get(coin)
+            plan = LegPlan(coin, delta, self.marks[coin], signal_id, pair, reduce_only=reducing,
+                           liquidity=_top_depth(book), urgent=not target,
+                           cost=leg_cost(book, abs(delta) * self.marks[coin]) if book else None)
+            plans.append(plan)
             cloid = cloid_for(signal_id, coin)
             intent = OrderIntent(ts=ts, id=cloid, coin=coin, pair=pair, signal_id=signal_id, is_buy=delta > 0,
-                                 sz=abs(delta), limit_px=self.marks[coin], tif="Ioc", reduce_only=reducing)
+                                 sz=abs(delta), limit_px=self.marks[coin], tif=self.router.tif_for(plan),
+                                 reduce_only=reducing)
             self.ledger.update(intent)
             out.append(intent)
         self.acted[pair] = target
@@ -435,3 +444,10 @@ class Desk:
                                  message="reconciled with the exchange; entries allowed again"))
             self.blocked = ""
         return out
+
+
+def _top_depth(book: BookSnapshot | None) -> float:
+    """Return the USD resting at the best bid and ask (0 unknown): the router sends the thinner leg first."""
+    if book is None or not book.bid_px or not book.ask_px:
+        return 0.0
+    return book.bid_px[0] * book.bid_sz[0] + book.ask_px[0] * book.ask_sz[0]

@@ -3,14 +3,18 @@
 One call to `OrderRouter.execute` handles one spread change (all its legs):
 
 * price from the order type -- marketable IOC within ``slippage_bps`` of the
-  mark, limit at the mark, or post-only (ALO) on the passive side -- and
+  mark, limit at the mark, or post-only (ALO) on the passive side, fixed by
+  configuration or, with ``order_type = "auto"``, chosen per leg from the cost
+  model (`operators.order_type.choose_order_type`: fees, the leg's half-spread
+  and depth, urgency) -- and
   rounding by coin name; every leg runs the inline risk checks first and one
   refused leg refuses the spread (never one leg of a pair);
 * cloids come from the signal id and the leg's coin; a cloid already in the
   write-ahead journal is skipped, so a replayed signal cannot trade twice;
 * legs go thinnest first; the next leg is sized from what the previous one
   filled. A leg that does not fill is tried once more at twice the slippage
-  (complete), else what did fill is unwound with reduce-only IOCs;
+  (complete), else what did fill is unwound with reduce-only IOCs; a leg
+  that fills only in part has the earlier legs trimmed to the same fraction;
 * a request without an answer leaves its order UNKNOWN until ``orderStatus``
   by cloid resolves it -- never a blind resend;
 * an exchange in "post-only" mode pauses taker legs (refused with a reason,
@@ -34,8 +38,10 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from operators.order_rules import AssetRules
+from operators.order_type import choose_order_type
 from operators.orders import OrderTracker, cloid_for
 from operators.risk_checks import OrderCheck, PreTrade, RiskLimits, pre_trade
+from operators.trading_costs import LegCost
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.events import Alert, Order
 from pairflow.hyperliquid.client import HyperliquidError
@@ -47,6 +53,9 @@ __all__ = ["LegPlan", "OrderRouter", "RouterConfig"]
 
 _log = get_logger(__name__)
 _POLL_S = 0.05
+_TIF_OF = {"ioc": "Ioc", "limit": "Gtc", "post_only": "Alo"}
+DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE = 0.00015, 0.00045
+"""Hyperliquid's base-tier perp fee rates: the router's ``fees`` until the account's fee schedule is seen."""
 _POST_ONLY_MODE = re.compile(r"post[- ]only orders? (are )?allowed|only post[- ]only", re.IGNORECASE)
 
 
@@ -54,7 +63,9 @@ class RouterConfig(msgspec.Struct, frozen=True):
     """How orders are priced and followed.
 
     ``order_type`` is ``ioc`` (marketable within ``slippage_bps``), ``limit``
-    (Gtc at the mark) or ``post_only`` (Alo ``passive_bps`` inside the mark).
+    (Gtc at the mark), ``post_only`` (Alo ``passive_bps`` inside the mark) or
+    ``auto`` (one of those per leg from its costs; resting must save at least
+    ``maker_edge_bps``).
     ``taker_pause_s`` is how long, on the router's clock, taker legs stay
     paused after the exchange answered that it accepts only post-only orders.
     """
@@ -66,10 +77,15 @@ class RouterConfig(msgspec.Struct, frozen=True):
     status_retries: int = 5
     dead_man_s: float = 0.0
     taker_pause_s: float = 60.0
+    maker_edge_bps: float = 5.0
 
 
 class LegPlan(msgspec.Struct, frozen=True):
-    """One coin's change for one signal: signed size, mark, liquidity (lower = thinner, goes first)."""
+    """One coin's change for one signal: signed size, mark, liquidity (lower = thinner, goes first).
+
+    ``urgent`` legs (closing, stops, flattening) go out as IOC under ``auto``;
+    ``cost`` is the leg's half-spread and impact from its latest book, when seen.
+    """
 
     coin: str
     delta: float
@@ -78,6 +94,8 @@ class LegPlan(msgspec.Struct, frozen=True):
     pair: str = ""
     reduce_only: bool = False
     liquidity: float = 0.0
+    urgent: bool = False
+    cost: LegCost | None = None
 
 
 class OrderRouter:
@@ -96,6 +114,7 @@ class OrderRouter:
         self.tracker = tracker or OrderTracker()
         self.sent_ms: deque[int] = deque(maxlen=1000)
         self.taker_paused_until_ms = 0
+        self.fees = (DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE)
         self._sleep = sleep
         self._lock = threading.Lock()
         self._dead_man_armed = 0.0
@@ -103,8 +122,17 @@ class OrderRouter:
 
     # ---- pricing and checks -------------------------------------------------------------------------
 
-    def _tif(self) -> str:
-        return {"ioc": "Ioc", "limit": "Gtc", "post_only": "Alo"}[self.config.order_type]
+    def tif_for(self, plan: LegPlan) -> str:
+        """Return the time in force ``plan`` goes out with now (``Ioc``, ``Gtc`` or ``Alo``)."""
+        order_type = self.config.order_type
+        if order_type == "auto":
+            maker_fee, taker_fee = self.fees
+            order_type, why = choose_order_type(
+                plan.cost, maker_fee=maker_fee, taker_fee=taker_fee, urgent=plan.urgent or plan.reduce_only,
+                slippage_bps=self.config.slippage_bps, maker_edge_bps=self.config.maker_edge_bps,
+                takers_paused=self.clock.now_ms() < self.taker_paused_until_ms)
+            _log.debug("order type chosen", extra={"coin": plan.coin, "order_type": order_type, "why": why})
+        return _TIF_OF[order_type]
 
     def _price(self, coin: str, is_buy: bool, mark: float, tif: str, slippage_bps: float) -> float:
         if tif == "Ioc":
@@ -135,15 +163,14 @@ class OrderRouter:
             return self._execute(plans, ctx)
 
     def _execute(self, plans: Sequence[LegPlan], ctx: PreTrade) -> list[Order | Alert]:
-        tif = self._tif()
         plans = [plan for plan in plans if self.rules.size(plan.coin, plan.delta) > 0]
-        legs = [self._leg(plan, plan.delta, tif, self.config.slippage_bps) for plan in plans]
+        legs = [self._leg(plan, plan.delta, self.tif_for(plan), self.config.slippage_bps) for plan in plans]
         fresh = [(plan, leg) for plan, leg in zip(plans, legs, strict=True) if leg.cloid not in self.journal.sent]
         if len(fresh) < len(legs):
             _log.info("skipped legs whose cloid was already sent", extra={"count": len(legs) - len(fresh)})
         if not fresh:
             return []
-        if tif == "Ioc" and self.clock.now_ms() < self.taker_paused_until_ms:
+        if any(leg.tif == "Ioc" for _, leg in fresh) and self.clock.now_ms() < self.taker_paused_until_ms:
             reason = "taker_paused: the exchange allows only post-only orders"
             return [self._refusal(leg, reason) for _, leg in fresh]
         ctx = msgspec.structs.replace(ctx, recent_orders_ms=tuple(self.sent_ms))
@@ -155,9 +182,9 @@ class OrderRouter:
                 return [self._refusal(other, reason if other is leg else f"spread_refused: {reason}")
                         for _, other in fresh]
         fresh.sort(key=lambda pair: pair[0].liquidity)
-        return self._legs_in_order(fresh, tif)
+        return self._legs_in_order(fresh)
 
-    def _legs_in_order(self, fresh: list[tuple[LegPlan, LegOrder]], tif: str) -> list[Order | Alert]:
+    def _legs_in_order(self, fresh: list[tuple[LegPlan, LegOrder]]) -> list[Order | Alert]:
         out: list[Order | Alert] = []
         done: list[tuple[LegPlan, float]] = []
         ratio = 1.0
@@ -166,10 +193,10 @@ class OrderRouter:
                 leg = msgspec.structs.replace(leg, sz=self.rules.size(plan.coin, plan.delta * ratio))
             filled, events = self._fill(leg) if leg.sz > 0 else (0.0, [])
             out += events
-            if filled < leg.sz and tif == "Ioc" and not out_is_pause(events):
+            if filled < leg.sz and leg.tif == "Ioc" and not out_is_pause(events):
                 # both are whole lots, their float difference is not (1.7 - 1.5 = 0.19999...): round
                 # before the lot truncation, or the retry comes out one lot short
-                retry = self._leg(plan, round(leg.sz - filled, 10) * (1 if leg.is_buy else -1), tif,
+                retry = self._leg(plan, round(leg.sz - filled, 10) * (1 if leg.is_buy else -1), leg.tif,
                                   2 * self.config.slippage_bps, ":complete")
                 more, events = self._fill(retry)
                 out += events
@@ -180,6 +207,28 @@ class OrderRouter:
                 return out
             done.append((plan, filled if leg.is_buy else -filled))
             ratio = min(ratio, filled / abs(plan.delta))
+        return out + self._trim(done, ratio)
+
+    def _trim(self, done: list[tuple[LegPlan, float]], ratio: float) -> list[Order | Alert]:
+        """Cut legs that filled beyond ``ratio`` of their plan back to it, so the spread keeps its hedge ratio.
+
+        A later leg that filled only in part leaves the earlier ones oversized; the excess is sent back
+        as an IOC (reduce-only when the leg had added to the position).
+        """
+        # rounded before the lot truncation, like the IOC retry's remainder
+        excess = [(plan, round(filled - math.copysign(self.rules.size(plan.coin, abs(plan.delta) * ratio), filled),
+                               10)) for plan, filled in done]
+        excess = [(plan, extra) for plan, extra in excess if self.rules.size(plan.coin, extra) != 0]
+        if not excess:
+            return []
+        out: list[Order | Alert] = [Alert(ts=self.clock.now_ms(), id=f"leg-trim:{done[0][0].signal_id}",
+                                          severity="warning", source="execution",
+                                          message=f"legs filled {ratio:.0%} of the spread; trimming "
+                                                  + ", ".join(plan.coin for plan, _ in excess))]
+        for plan, extra in excess:
+            leg = self._leg(plan, -extra, "Ioc", 2 * self.config.slippage_bps, ":trim",
+                            reduce_only=not plan.reduce_only)
+            out += self._fill(leg)[1]
         return out
 
     def _unwind(self, done: list[tuple[LegPlan, float]], missing: list[str]) -> list[Order | Alert]:

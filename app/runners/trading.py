@@ -27,7 +27,8 @@ def risk_limits(execution: ExecutionSettings) -> RiskLimits:
 
 def router_config(execution: ExecutionSettings) -> RouterConfig:
     """Return the router's configuration from the ``[execution]`` settings."""
-    return RouterConfig(order_type=execution.order_type, slippage_bps=execution.slippage_bps,
+    return RouterConfig(order_type=execution.order_type, maker_edge_bps=execution.maker_edge_bps,
+                        slippage_bps=execution.slippage_bps,
                         leg_timeout_s=execution.leg_timeout_s, dead_man_s=execution.dead_man_s)
 
 

@@ -1,4 +1,5 @@
-"""`pairflow demo` trades: orders, fills and PnL in chDB agree with the venue account to the cent."""
+"""Two simulated hours of `pairflow demo` on the planted cointegrated pair: positions open and close, and orders,
+fills, funding and PnL in chDB agree with the venue account to the cent."""
 
 import re
 import subprocess
@@ -12,11 +13,11 @@ from venue.persistence import SnapshotStore
 CAPITAL = 100_000.0
 
 
-def test_demo_opens_and_closes_positions_and_its_pnl_is_the_venue_accounts(tmp_path):
+def test_simulated_hours_open_and_close_positions_and_the_pnl_is_the_venue_accounts(tmp_path):
     data = tmp_path / "demo"
     config = tmp_path / "demo.toml"
-    config.write_text("[venue]\ntrade_rate_per_minute = 60.0\n[strategy]\nentry_z = 1.5\nexit_z = 0.3\n")
-    command = [sys.executable, "-m", "app", "demo", "--duration", "30", "--speed", "30", "--coins", "ETH,SOL",
+    config.write_text("[venue]\ntrade_rate_per_minute = 60.0\n[strategy]\nentry_z = 1.5\nexit_z = 0.1\n")
+    command = [sys.executable, "-m", "app", "demo", "--duration", "30", "--speed", "240", "--coins", "ETH,SOL",
                "--data-dir", str(data), "--config", str(config)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -36,6 +37,8 @@ def test_demo_opens_and_closes_positions_and_its_pnl_is_the_venue_accounts(tmp_p
             "SELECT argMax(realized_pnl, ts) AS r, argMax(fees, ts) AS f, argMax(funding, ts) AS fu"
             " FROM pnl FINAL WHERE scope = 'portfolio'")[0]
         intents = store.count("intents")
+        trips = store.query("SELECT coin, countIf(szi != 0), countIf(szi = 0) FROM positions FINAL"
+                            " WHERE startsWith(id, 'desk:') GROUP BY coin")
         held = dict(store.query("SELECT coin, argMax(szi, ts) FROM positions FINAL WHERE startsWith(id, 'desk:')"
                                 " GROUP BY coin"))
         unstamped = store.query("SELECT (SELECT count() FROM pnl WHERE recv_ts = 0) + (SELECT count() FROM alerts"
@@ -54,6 +57,7 @@ def test_demo_opens_and_closes_positions_and_its_pnl_is_the_venue_accounts(tmp_p
             vwap = sum(f["sz"] * f["px"] for f in own) / filled
             assert abs(order["avg_px"] - vwap) <= 1e-9 * vwap, (order, own)
     assert len(venue_fills) >= 4  # at least one spread opened and closed: two legs each way
+    assert {coin for coin, opened, closed in trips if opened and closed} == {"ETH", "SOL"}
     assert funding[1] == len(venue_funding)
     # Our average-cost PnL is the venue's closedPnl, and the account's change is fills + fees + funding.
     closed = sum(Decimal(str(f["closed_pnl"])) for f in fills)

@@ -1,4 +1,5 @@
-"""The desk follows the account over the user stream: a WS drop mid-run is reconciled, no fill lost or counted twice.
+"""The desk follows the account over the user stream: a WS drop mid-run is reconciled, no fill lost or counted twice,
+and funding settled on the held positions reaches the PnL, which matches the account's change to the cent.
 
 The venue is served over HTTP/WS and restarted on the same port while the desk
 runs; a resting order of the account fills while the socket is down, so only
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import eth_account
 import pytest
 
-from pairflow.events import Bar, Fill, Position, Signal
+from pairflow.events import Bar, Fill, FundingPayment, Position, Signal
 from pairflow.hyperliquid.exchange_client import ExchangeClient
 from pairflow.hyperliquid.signer import L1Signer
 from sinks.desk import Desk
@@ -138,5 +140,18 @@ def test_ws_drop_mid_run_reconnects_reconciles_and_loses_or_doubles_no_fill(venu
         ours = {e.coin: e.szi for e in emitted if isinstance(e, Position) and e.id.startswith("desk:")}
         assert ours == {"ETH": 1.5, "BTC": -0.03}
         assert [type(e).__name__ for e in emitted if not e.recv_ts] == []
+
+        # An hour boundary settles funding on the held positions: it arrives over the stream, and the account's
+        # change is our realised PnL less fees plus funding, to the cent.
+        venue.clock.step(3_600_000)
+        paid = eventually(lambda: venue.engine.user_funding(wallet.address, 0), timeout=15)
+        eventually(lambda: run() is not None and any(isinstance(e, FundingPayment) for e in emitted), timeout=15)
+        assert sorted(e.id for e in emitted if isinstance(e, FundingPayment)) == sorted(
+            f"{p.time_ms}:{p.coin}" for p in paid)
+        books = desk.ledger.coins.values()
+        ours = sum(Decimal(str(b.realized)) - Decimal(str(b.fees)) + Decimal(str(b.funding)) for b in books)
+        account = venue.engine.clearinghouse_state(wallet.address)
+        change = account.margin_summary.account_value - 100_000 - sum(p.unrealized_pnl for p in account.positions)
+        assert abs(change - ours) < Decimal("0.01") and sum(b.funding for b in books) != 0
     finally:
         stream.close()

@@ -13,6 +13,7 @@ import pytest
 
 from operators.order_rules import AssetRules
 from operators.risk_checks import PreTrade, RiskLimits
+from operators.trading_costs import LegCost
 from pairflow.clock import ManualClock
 from pairflow.hyperliquid.exchange_client import ExchangeClient
 from pairflow.hyperliquid.signer import L1Signer
@@ -225,3 +226,33 @@ def test_post_only_mode_pauses_taker_legs_and_they_resume_after(venue: Setup, tm
     assert [(e.coin, e.status) for e in resumed] == [("BTC", "pending"), ("BTC", "filled"),
                                                      ("ETH", "pending"), ("ETH", "filled")]
     assert positions(executor) == {"ETH": 0.5, "BTC": -0.0166}
+
+
+def test_auto_order_type_follows_the_cost_model(venue: Setup, tmp_path: Path) -> None:
+    venue.book("ETH")
+    venue.book("BTC")
+    route, _ = router(venue, tmp_path, order_type="auto", leg_timeout_s=0.1)
+    tight, wide = LegCost(0.0002, 0.0), LegCost(0.002, 0.0)
+    ctx = context(venue.engine.now_ms)
+    route.execute([LegPlan("ETH", 0.5, MARKS["ETH"], "auto-1", cost=tight)], ctx)
+    route.execute([LegPlan("ETH", 0.5, MARKS["ETH"], "auto-2", cost=wide)], ctx)
+    route.execute([LegPlan("ETH", 0.5, MARKS["ETH"], "auto-3", cost=tight, urgent=True)], ctx)
+    route.execute([LegPlan("BTC", 0.01, MARKS["BTC"], "auto-4")], ctx)
+    sent = [(o["t"]["limit"]["tif"], float(o["p"])) for o in orders_sent(venue)]
+    # tight book: post-only just inside the mark; wide book: Gtc at the mark; urgent or unknown book: IOC in the band
+    assert sent == [("Alo", 1999.6), ("Gtc", 2000.0), ("Ioc", 2006.0), ("Ioc", 60180.0)]
+
+
+def test_a_later_leg_filled_in_part_trims_the_earlier_legs_to_the_same_fraction(venue: Setup, tmp_path: Path) -> None:
+    venue.book("BTC")
+    venue.book("ETH", depth="0.2")
+    route, executor = router(venue, tmp_path)
+    plans = [LegPlan("BTC", -0.0333, MARKS["BTC"], "sig-9", "ETH/BTC", liquidity=1.0),
+             LegPlan("ETH", 1.0, MARKS["ETH"], "sig-9", "ETH/BTC", liquidity=2.0)]
+    events = route.execute(plans, context(venue.engine.now_ms))
+    alerts = [e for e in events if type(e).__name__ == "Alert"]
+    assert [a.message for a in alerts] == ["legs filled 20% of the spread; trimming BTC"]
+    # BTC filled whole, ETH 0.2 of 1.0 (the book held no more, even at twice the slippage): BTC is cut to 20%.
+    assert positions(executor) == {"ETH": 0.2, "BTC": -0.00666}
+    trim = orders_sent(venue)[-1]
+    assert (trim["b"], trim["s"], trim["r"]) == (True, "0.02664", True)
