@@ -90,7 +90,14 @@ def _decode(raw: Any, wire: type[_W], root: str) -> _W:
         raise _error(str(exc), raw, root) from None
 
 
-def _decimal(text: str, name: str, *, positive: bool = False, non_negative: bool = False) -> float:
+def decimal_field(text: str, name: str, *, positive: bool = False, non_negative: bool = False) -> float:
+    """Return a wire decimal string as a float; anything else (text, inf, nan, a bad sign) raises `ParseError`.
+
+    Examples
+    --------
+    >>> decimal_field("2215.4", "px", positive=True)
+    2215.4
+    """
     try:
         value = float(text)
     except ValueError:
@@ -105,7 +112,7 @@ def _decimal(text: str, name: str, *, positive: bool = False, non_negative: bool
 
 
 def _optional_decimal(text: str | None, name: str) -> float | None:
-    return None if text is None else _decimal(text, name)
+    return None if text is None else decimal_field(text, name)
 
 
 def _coin(coin: str, name: str) -> str:
@@ -123,8 +130,8 @@ def _trade(wire: TradeWire, recv_ts: int, path: str) -> Trade:
         coin=coin,
         ts=wire.time,
         recv_ts=recv_ts,
-        px=_decimal(wire.px, f"{path}.px", positive=True),
-        sz=_decimal(wire.sz, f"{path}.sz", positive=True),
+        px=decimal_field(wire.px, f"{path}.px", positive=True),
+        sz=decimal_field(wire.sz, f"{path}.sz", positive=True),
         side=wire.side,
         tid=wire.tid,
         hash=wire.hash,
@@ -144,8 +151,8 @@ def parse_ws_trades(data: Any, recv_ts: int) -> list[Trade]:
 def _levels(wires: list[LevelWire], path: str) -> tuple[BookLevel, ...]:
     return tuple(
         BookLevel(
-            _decimal(level.px, f"{path}[{i}].px", positive=True),
-            _decimal(level.sz, f"{path}[{i}].sz", non_negative=True),
+            decimal_field(level.px, f"{path}[{i}].px", positive=True),
+            decimal_field(level.sz, f"{path}[{i}].sz", non_negative=True),
             level.n,
         )
         for i, level in enumerate(wires)
@@ -177,10 +184,10 @@ def parse_bbo(data: Any, recv_ts: int) -> Bbo:
         coin=coin,
         ts=wire.time,
         recv_ts=recv_ts,
-        bid_px=None if bid is None else _decimal(bid.px, "data.bbo[0].px", positive=True),
-        bid_sz=None if bid is None else _decimal(bid.sz, "data.bbo[0].sz", non_negative=True),
-        ask_px=None if ask is None else _decimal(ask.px, "data.bbo[1].px", positive=True),
-        ask_sz=None if ask is None else _decimal(ask.sz, "data.bbo[1].sz", non_negative=True),
+        bid_px=None if bid is None else decimal_field(bid.px, "data.bbo[0].px", positive=True),
+        bid_sz=None if bid is None else decimal_field(bid.sz, "data.bbo[0].sz", non_negative=True),
+        ask_px=None if ask is None else decimal_field(ask.px, "data.bbo[1].px", positive=True),
+        ask_sz=None if ask is None else decimal_field(ask.sz, "data.bbo[1].sz", non_negative=True),
     )
 
 
@@ -190,8 +197,8 @@ def _candle(wire: CandleWire, recv_ts: int, path: str) -> Candle:
         raise ParseError(f"{path}.i", wire.i, "expected an interval such as '1m'")
     if wire.T < wire.t:
         raise ParseError(f"{path}.T", wire.T, "close time is before open time")
-    high = _decimal(wire.h, f"{path}.h", positive=True)
-    low = _decimal(wire.l, f"{path}.l", positive=True)
+    high = decimal_field(wire.h, f"{path}.h", positive=True)
+    low = decimal_field(wire.l, f"{path}.l", positive=True)
     if low > high:
         raise ParseError(f"{path}.l", wire.l, "low is above high")
     return Candle(
@@ -201,11 +208,11 @@ def _candle(wire: CandleWire, recv_ts: int, path: str) -> Candle:
         ts=wire.t,
         close_ts=wire.T,
         recv_ts=recv_ts,
-        open=_decimal(wire.o, f"{path}.o", positive=True),
+        open=decimal_field(wire.o, f"{path}.o", positive=True),
         high=high,
         low=low,
-        close=_decimal(wire.c, f"{path}.c", positive=True),
-        volume=_decimal(wire.v, f"{path}.v", non_negative=True),
+        close=decimal_field(wire.c, f"{path}.c", positive=True),
+        volume=decimal_field(wire.v, f"{path}.v", non_negative=True),
         trades=wire.n,
     )
 
@@ -227,14 +234,14 @@ def _asset_context(coin: str, ctx: AssetCtxWire, ts: int, recv_ts: int, path: st
         coin=coin,
         ts=ts,
         recv_ts=recv_ts,
-        mark_px=_decimal(ctx.markPx, f"{path}.markPx", positive=True),
-        oracle_px=_decimal(ctx.oraclePx, f"{path}.oraclePx", positive=True),
+        mark_px=decimal_field(ctx.markPx, f"{path}.markPx", positive=True),
+        oracle_px=decimal_field(ctx.oraclePx, f"{path}.oraclePx", positive=True),
         mid_px=_optional_decimal(ctx.midPx, f"{path}.midPx"),
-        open_interest=_decimal(ctx.openInterest, f"{path}.openInterest", non_negative=True),
-        funding=_decimal(ctx.funding, f"{path}.funding"),
+        open_interest=decimal_field(ctx.openInterest, f"{path}.openInterest", non_negative=True),
+        funding=decimal_field(ctx.funding, f"{path}.funding"),
         premium=_optional_decimal(ctx.premium, f"{path}.premium"),
-        day_ntl_vlm=_decimal(ctx.dayNtlVlm, f"{path}.dayNtlVlm"),
-        prev_day_px=_decimal(ctx.prevDayPx, f"{path}.prevDayPx"),
+        day_ntl_vlm=decimal_field(ctx.dayNtlVlm, f"{path}.dayNtlVlm"),
+        prev_day_px=decimal_field(ctx.prevDayPx, f"{path}.prevDayPx"),
     )
 
 
@@ -283,7 +290,7 @@ def parse_funding_history(data: Any, recv_ts: int) -> list[Funding]:
                 coin=coin,
                 ts=row.time,
                 recv_ts=recv_ts,
-                rate=_decimal(row.fundingRate, f"{path}.fundingRate"),
+                rate=decimal_field(row.fundingRate, f"{path}.fundingRate"),
                 premium=_optional_decimal(row.premium, f"{path}.premium"),
             )
         )
@@ -303,8 +310,8 @@ def parse_user_fees(data: Any, recv_ts: int) -> FeeSchedule:
         id=f"fees:{recv_ts}",
         ts=recv_ts,
         recv_ts=recv_ts,
-        taker=_decimal(wire.userCrossRate, "response.userCrossRate"),
-        maker=_decimal(wire.userAddRate, "response.userAddRate"),
+        taker=decimal_field(wire.userCrossRate, "response.userCrossRate"),
+        maker=decimal_field(wire.userAddRate, "response.userAddRate"),
         spot_taker=_optional_decimal(wire.feeSchedule.spotCross if spot_taker is msgspec.UNSET else spot_taker,
                                      "response.userSpotCrossRate"),
         spot_maker=_optional_decimal(wire.feeSchedule.spotAdd if spot_maker is msgspec.UNSET else spot_maker,

@@ -15,6 +15,7 @@ import msgspec
 
 from pairflow.errors import ParseError
 from pairflow.events import Fill, FundingPayment, Order, Position
+from pairflow.hyperliquid.parse import decimal_field as num
 from pairflow.hyperliquid.user_schemas import ClearinghouseWire, FillWire, OpenOrderWire, UserFundingWire
 
 __all__ = ["fill_id", "fills_from_wire", "funding_from_wire", "open_orders_from_wire", "positions_from_wire"]
@@ -44,8 +45,9 @@ def fills_from_wire(payload: Any, recv_ts: int) -> list[Fill]:
     """
     wires = _decode(payload, list[FillWire], "fills")
     return [Fill(ts=w.time, recv_ts=recv_ts, id=fill_id(w), coin=w.coin, oid=w.oid, cloid=w.cloid or "",
-                 px=float(w.px), sz=float(w.sz), side="B" if w.side == "B" else "A", fee=float(w.fee),
-                 closed_pnl=float(w.closedPnl), crossed=w.crossed, start_position=float(w.startPosition))
+                 px=num(w.px, "fills.px"), sz=num(w.sz, "fills.sz"), side="B" if w.side == "B" else "A",
+                 fee=num(w.fee, "fills.fee"), closed_pnl=num(w.closedPnl, "fills.closedPnl"), crossed=w.crossed,
+                 start_position=num(w.startPosition, "fills.startPosition"))
             for w in wires]
 
 
@@ -56,11 +58,11 @@ def open_orders_from_wire(payload: Any, recv_ts: int) -> list[Order]:
     """
     out = []
     for w in _decode(payload, list[OpenOrderWire], "frontendOpenOrders"):
-        original = float(w.origSz or w.sz)
-        remaining = float(w.sz)
+        original = num(w.origSz or w.sz, "frontendOpenOrders.origSz")
+        remaining = num(w.sz, "frontendOpenOrders.sz")
         out.append(Order(ts=w.timestamp, recv_ts=recv_ts, id=w.cloid or str(w.oid), coin=w.coin,
                          cloid=w.cloid or "", oid=w.oid, is_buy=w.side == "B", sz=original,
-                         limit_px=float(w.limitPx), status="partial" if remaining < original else "open",
+                         limit_px=num(w.limitPx, "frontendOpenOrders.limitPx"), status="partial" if remaining < original else "open",
                          filled_sz=round(original - remaining, 10), reason="reconciliation"))
     return out
 
@@ -81,17 +83,19 @@ def positions_from_wire(payload: Any, recv_ts: int) -> tuple[list[Position], flo
     out = []
     for asset in state.assetPositions:
         p = asset.position
-        szi = float(p.szi)
-        mark = round(float(p.positionValue) / abs(szi), 6) if szi else 0.0
+        szi = num(p.szi, "clearinghouseState.szi")
+        mark = round(num(p.positionValue, "clearinghouseState.positionValue") / abs(szi), 6) if szi else 0.0
         out.append(Position(ts=state.time or recv_ts, recv_ts=recv_ts, id=f"{p.coin}@{state.time or recv_ts}",
-                            coin=p.coin, szi=szi, entry_px=float(p.entryPx or 0.0), mark_px=mark,
-                            unrealized_pnl=float(p.unrealizedPnl), margin_used=float(p.marginUsed),
+                            coin=p.coin, szi=szi, entry_px=num(p.entryPx or "0", "clearinghouseState.entryPx"), mark_px=mark,
+                            unrealized_pnl=num(p.unrealizedPnl, "clearinghouseState.unrealizedPnl"),
+                            margin_used=num(p.marginUsed, "clearinghouseState.marginUsed"),
                             leverage=p.leverage.value if p.leverage else 0.0))
-    return out, float(state.marginSummary.accountValue)
+    return out, num(state.marginSummary.accountValue, "clearinghouseState.accountValue")
 
 
 def funding_from_wire(payload: Any, recv_ts: int) -> list[FundingPayment]:
     """Turn a ``userFunding`` response into `FundingPayment` events (id: time and coin, the same over REST and WS)."""
     return [FundingPayment(ts=w.time, recv_ts=recv_ts, id=f"{w.time}:{w.delta.coin}", coin=w.delta.coin,
-                           usdc=float(w.delta.usdc), szi=float(w.delta.szi), rate=float(w.delta.fundingRate))
+                           usdc=num(w.delta.usdc, "userFunding.usdc"), szi=num(w.delta.szi, "userFunding.szi"),
+                           rate=num(w.delta.fundingRate, "userFunding.fundingRate"))
             for w in _decode(payload, list[UserFundingWire], "userFunding")]

@@ -1,10 +1,12 @@
-"""Fuzz the history-file parser: any text gives events or one ImportFileError, and valid data reads back exactly."""
+"""Fuzz the history-file parser: any CSV or Parquet file gives events or one ImportFileError; valid data reads back."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,3 +59,32 @@ def test_valid_wide_files_read_back_exactly(steps: list[tuple[int, float]], inte
         history = read_history_file(path)
     assert [(c.ts, c.close) for c in history.candles] == [(t * 1000, c) for t, c in zip(times, closes)]
     assert history.interval == {1: "1s", 60: "1m", 300: "5m", 3_600: "1h", 86_400: "1d"}[interval_s]
+
+
+parquet_columns = st.dictionaries(
+    st.sampled_from(["timestamp", "coin", "open", "high", "low", "close", "volume", "funding_rate", "BTC", "date", "x"]),
+    st.one_of(
+        st.lists(st.integers(min_value=-(2**62), max_value=2**62), min_size=3, max_size=3),
+        st.lists(st.floats(), min_size=3, max_size=3),
+        st.lists(st.text(max_size=6), min_size=3, max_size=3),
+        st.lists(st.none(), min_size=3, max_size=3),
+    ),
+    max_size=7,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(columns=parquet_columns, garbage=st.binary(max_size=64))
+def test_any_parquet_file_is_read_or_refused_with_one_line(columns: dict[str, list], garbage: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzz.parquet"
+        if columns:
+            pq.write_table(pa.table(columns), path)
+        else:
+            path.write_bytes(garbage)
+        try:
+            history = read_history_file(path)
+        except ImportFileError as error:
+            assert str(error).startswith(f"{path}:") and "\n" not in str(error)
+        else:
+            assert all(event.ts is not None for event in history.events)

@@ -31,6 +31,8 @@ def _value(info: Any, name: str, filled: bool) -> Any:
         return f"{name}-{'x' if filled else 'y'}"
     if isinstance(info, msgspec.inspect.VarTupleType):
         return tuple(_value(info.item_type, f"{name}{index}", True) for index in range(3 if filled else 0))
+    if isinstance(info, msgspec.inspect.StructType):
+        return info.cls(**{field.name: _value(field.type, field.name, filled) for field in info.fields})
     if isinstance(info, msgspec.inspect.DictType):
         count = 2 if filled else 0
         return {f"k{index}": _value(info.value_type, f"{name}{index}", True) for index in range(count)}
