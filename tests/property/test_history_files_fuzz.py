@@ -12,6 +12,16 @@ from hypothesis import strategies as st
 
 from sources.history_files import ImportFileError, read_history_file
 
+def assert_read_or_refused_in_one_line(path: Path) -> None:
+    """Reading ``path`` gives events with times, or one ImportFileError line naming the file."""
+    try:
+        history = read_history_file(path)
+    except ImportFileError as error:
+        assert str(error).startswith(f"{path}:") and "\n" not in str(error)
+    else:
+        assert all(event.ts is not None for event in history.events)
+
+
 cells = st.one_of(
     st.sampled_from(["", "0", "-1", "1e309", "nan", "20240101", "2024-01-01T00:00:00Z", "BTC", "1.5", "  7 ", '"x,y"']),
     st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=8),
@@ -30,12 +40,7 @@ def test_any_text_is_read_or_refused_with_one_line(header: str, rows: list[str])
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "fuzz.csv"
         path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-        try:
-            history = read_history_file(path)
-        except ImportFileError as error:
-            assert str(error).startswith(f"{path}:") and "\n" not in str(error)
-        else:
-            assert all(event.ts is not None for event in history.events)
+        assert_read_or_refused_in_one_line(path)
 
 
 bars = st.lists(
@@ -82,9 +87,4 @@ def test_any_parquet_file_is_read_or_refused_with_one_line(columns: dict[str, li
             pq.write_table(pa.table(columns), path)
         else:
             path.write_bytes(garbage)
-        try:
-            history = read_history_file(path)
-        except ImportFileError as error:
-            assert str(error).startswith(f"{path}:") and "\n" not in str(error)
-        else:
-            assert all(event.ts is not None for event in history.events)
+        assert_read_or_refused_in_one_line(path)
