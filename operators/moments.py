@@ -9,7 +9,11 @@ drift stays bounded however long it runs. Removing a spike can still leave
 rounding residue where the true variance is zero, so a sum of squares that
 falls below a billionth of its peak since the last exact pass triggers an
 exact pass too, and `flat_x`/`flat_y` call a variance flat when its deviation
-is below 1e-12 of the values' magnitude. Variances are population (ddof=0).
+is below 1e-12 of the centred values' magnitude (both kinds centre on the
+first value seen). Centred, the test is blind to a shift of the data as well
+as to its scale: judged against the raw magnitude, zeros then 1e-12 were a
+real move while the same data shifted by 1 were "flat", so a z-score's output
+times depended on where the series sat. Variances are population (ddof=0).
 """
 
 from __future__ import annotations
@@ -100,12 +104,12 @@ class RollingMoments(_ComparedByValue):
     @property
     def flat_x(self) -> bool:
         """Return whether x is constant over the window, up to rounding."""
-        return _flat(self.var_x, max(abs(self.mean_x), abs(self._shift[0]) if self._shift else 0.0))
+        return _flat(self.var_x, abs(self._mx))
 
     @property
     def flat_y(self) -> bool:
         """Return whether y is constant over the window, up to rounding."""
-        return _flat(self.var_y, max(abs(self.mean_y), abs(self._shift[1]) if self._shift else 0.0))
+        return _flat(self.var_y, abs(self._my))
 
     def add(self, x: float, y: float) -> None:
         """Add a pair, dropping the oldest one when the window is full."""
@@ -166,7 +170,8 @@ class EwmaMoments(_ComparedByValue):
 
     The recursion is the exact weighted mean and (biased) weighted covariance
     with normalised weights ``(1-alpha)**t`` for the first pair and
-    ``alpha*(1-alpha)**(t-i)`` for pair ``i``.
+    ``alpha*(1-alpha)**(t-i)`` for pair ``i``. It runs on values less the
+    first pair, so rounding residue scales with the data's moves, not its level.
 
     Examples
     --------
@@ -182,29 +187,38 @@ class EwmaMoments(_ComparedByValue):
             raise ValueError(f"alpha must be in (0, 1), received {alpha}")
         self.alpha = alpha
         self.count = 0
-        self.mean_x = self.mean_y = 0.0
+        self._origin = (0.0, 0.0)
+        self._mx = self._my = 0.0
         self.var_x = self.var_y = self.cov = 0.0
+
+    @property
+    def mean_x(self) -> float:
+        return self._origin[0] + self._mx
+
+    @property
+    def mean_y(self) -> float:
+        return self._origin[1] + self._my
 
     @property
     def flat_x(self) -> bool:
         """Return whether x has not varied, up to rounding."""
-        return _flat(self.var_x, abs(self.mean_x))
+        return _flat(self.var_x, abs(self._mx))
 
     @property
     def flat_y(self) -> bool:
         """Return whether y has not varied, up to rounding."""
-        return _flat(self.var_y, abs(self.mean_y))
+        return _flat(self.var_y, abs(self._my))
 
     def add(self, x: float, y: float) -> None:
         """Fold a pair in."""
         if self.count == 0:
-            self.mean_x, self.mean_y = x, y
+            self._origin = (x, y)
         else:
             a = self.alpha
-            dx = x - self.mean_x
-            dy = y - self.mean_y
-            self.mean_x += a * dx
-            self.mean_y += a * dy
+            dx = x - self._origin[0] - self._mx
+            dy = y - self._origin[1] - self._my
+            self._mx += a * dx
+            self._my += a * dy
             keep = 1.0 - a
             self.var_x = keep * (self.var_x + a * dx * dx)
             self.var_y = keep * (self.var_y + a * dy * dy)
