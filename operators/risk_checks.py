@@ -13,25 +13,38 @@ from collections.abc import Callable, Mapping, Sequence
 import msgspec
 
 from operators.order_rules import MIN_NOTIONAL, AssetRules, UnknownCoinError
+from pairflow.config import ExecutionSettings
 
 __all__ = ["CHECKS", "OrderCheck", "PreTrade", "RiskLimits", "in_position", "pre_trade"]
 
 
-class RiskLimits(msgspec.Struct, frozen=True):
-    """Limits in USDC, fractions, milliseconds and orders per minute (zero disables a check)."""
+_SETTINGS = ExecutionSettings()
 
-    max_order_notional: float = 5_000.0
-    max_coin_notional: float = 10_000.0
-    max_gross_notional: float = 25_000.0
-    max_net_notional: float = 10_000.0
-    max_leverage: float = 3.0
-    price_band: float = 0.05
-    stale_ms: int = 30_000
-    max_orders_per_minute: int = 60
-    max_funding_cost: float = 0.002
-    spread_stop_loss: float = 250.0
-    time_stop_ms: int = 6 * 3_600_000
-    daily_drawdown: float = 500.0
+
+class RiskLimits(msgspec.Struct, frozen=True):
+    """Limits in USDC, fractions, milliseconds and orders per minute (zero disables a check).
+
+    Each limit is the ``[execution]`` setting of the same name, whose default is the default here, so
+    the checks and the configuration cannot disagree on what an unset limit is.
+    """
+
+    max_order_notional: float = _SETTINGS.max_order_notional
+    max_coin_notional: float = _SETTINGS.max_coin_notional
+    max_gross_notional: float = _SETTINGS.max_gross_notional
+    max_net_notional: float = _SETTINGS.max_net_notional
+    max_leverage: float = _SETTINGS.max_leverage
+    price_band: float = _SETTINGS.price_band
+    stale_ms: int = _SETTINGS.stale_ms
+    max_orders_per_minute: int = _SETTINGS.max_orders_per_minute
+    max_funding_cost: float = _SETTINGS.max_funding_cost
+    spread_stop_loss: float = _SETTINGS.spread_stop_loss
+    time_stop_ms: int = _SETTINGS.time_stop_ms
+    daily_drawdown: float = _SETTINGS.daily_drawdown
+
+    @classmethod
+    def from_settings(cls, execution: ExecutionSettings) -> RiskLimits:
+        """Return the limits of the ``[execution]`` settings."""
+        return cls(**{name: getattr(execution, name) for name in cls.__struct_fields__})
 
 
 class OrderCheck(msgspec.Struct, frozen=True):

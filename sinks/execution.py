@@ -43,6 +43,7 @@ from operators.orders import OrderTracker, cloid_for
 from operators.risk_checks import OrderCheck, PreTrade, RiskLimits, pre_trade
 from operators.trading_costs import LegCost
 from pairflow.clock import WALL_CLOCK, Clock
+from pairflow.config import ExecutionSettings
 from pairflow.events import Alert, Order
 from pairflow.hyperliquid.client import HyperliquidError
 from pairflow.logs import get_logger
@@ -56,6 +57,7 @@ _POLL_S = 0.05
 _TIF_OF = {"ioc": "Ioc", "limit": "Gtc", "post_only": "Alo"}
 DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE = 0.00015, 0.00045
 """Hyperliquid's base-tier perp fee rates: the router's ``fees`` until the account's fee schedule is seen."""
+_SETTINGS = ExecutionSettings()
 _POST_ONLY_MODE = re.compile(r"post[- ]only orders? (are )?allowed|only post[- ]only", re.IGNORECASE)
 
 
@@ -68,16 +70,24 @@ class RouterConfig(msgspec.Struct, frozen=True):
     ``maker_edge_bps``).
     ``taker_pause_s`` is how long, on the router's clock, taker legs stay
     paused after the exchange answered that it accepts only post-only orders.
+    The fields named like an ``[execution]`` setting default to it (`from_settings` takes them all).
     """
 
-    order_type: str = "ioc"
-    slippage_bps: float = 30.0
+    order_type: str = _SETTINGS.order_type
+    slippage_bps: float = _SETTINGS.slippage_bps
     passive_bps: float = 2.0
-    leg_timeout_s: float = 2.0
+    leg_timeout_s: float = _SETTINGS.leg_timeout_s
     status_retries: int = 5
-    dead_man_s: float = 0.0
+    dead_man_s: float = _SETTINGS.dead_man_s
     taker_pause_s: float = 60.0
-    maker_edge_bps: float = 5.0
+    maker_edge_bps: float = _SETTINGS.maker_edge_bps
+
+    @classmethod
+    def from_settings(cls, execution: ExecutionSettings) -> RouterConfig:
+        """Return the router's configuration with the ``[execution]`` settings it shares."""
+        return cls(order_type=execution.order_type, maker_edge_bps=execution.maker_edge_bps,
+                   slippage_bps=execution.slippage_bps, leg_timeout_s=execution.leg_timeout_s,
+                   dead_man_s=execution.dead_man_s)
 
 
 class LegPlan(msgspec.Struct, frozen=True):

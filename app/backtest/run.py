@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from app.backtest.metrics import Metrics, compute_metrics
-from app.runners.trading import risk_limits, router_config
+from operators.risk_checks import RiskLimits
 from operators.spread_strategy import Skip, SpreadStrategy, pair_name
 from pairflow.clock import EventClock
 from pairflow.config import Settings, StrategySettings
 from pairflow.events import Bar, Event, Fill, FundingPayment, Signal
 from sinks.desk import Desk
-from sinks.execution import OrderRouter
+from sinks.execution import OrderRouter, RouterConfig
 from sinks.executor import HyperliquidExecutor
 from sinks.book_fills import AccountLatency, RecordedDepth, RecordedQueue
 from sinks.order_journal import OrderJournal
@@ -180,7 +180,8 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
     with tempfile.TemporaryDirectory(prefix="pairflow-backtest-") as tmp:
         journal = OrderJournal(Path(tmp) / "cloids")
         router = OrderRouter(SimulatedExecutor(market, inner, depth), inner.rules, journal,
-                             limits=risk_limits(settings.execution), config=router_config(settings.execution),
+                             limits=RiskLimits.from_settings(settings.execution),
+                             config=RouterConfig.from_settings(settings.execution),
                              clock=clock, sleep=depth.wait if depth is not None else lambda seconds: None)
         # The desk pulls fills after each trade itself; funding is pulled here when an hour settled (below),
         # so its timed REST pull is off: pulls then depend on event time only, never on the wall clock.

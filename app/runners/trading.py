@@ -6,7 +6,7 @@ from pathlib import Path
 
 from operators.risk_checks import RiskLimits
 from pairflow.clock import WALL_CLOCK, Clock
-from pairflow.config import ExecutionSettings, Settings
+from pairflow.config import Settings
 from pairflow.control import Control
 from pairflow.hyperliquid.exchange_client import ExchangeClient
 from pairflow.hyperliquid.signer import L1Signer
@@ -17,19 +17,7 @@ from sinks.executor import HyperliquidExecutor
 from sinks.order_journal import OrderJournal
 from sources.user_stream import UserStreamThread
 
-__all__ = ["desk_factory", "risk_limits", "router_config"]
-
-
-def risk_limits(execution: ExecutionSettings) -> RiskLimits:
-    """Return the inline risk limits of the ``[execution]`` settings."""
-    return RiskLimits(**{name: getattr(execution, name) for name in RiskLimits.__struct_fields__})
-
-
-def router_config(execution: ExecutionSettings) -> RouterConfig:
-    """Return the router's configuration from the ``[execution]`` settings."""
-    return RouterConfig(order_type=execution.order_type, maker_edge_bps=execution.maker_edge_bps,
-                        slippage_bps=execution.slippage_bps,
-                        leg_timeout_s=execution.leg_timeout_s, dead_man_s=execution.dead_man_s)
+__all__ = ["desk_factory"]
 
 
 def desk_factory(settings: Settings, url: str, private_key: bytes, account: str, data_dir: Path,
@@ -46,8 +34,8 @@ def desk_factory(settings: Settings, url: str, private_key: bytes, account: str,
         signer = L1Signer(private_key, is_mainnet=is_mainnet(url))
         executor = HyperliquidExecutor(ExchangeClient(url, signer), account)
         journal = OrderJournal(data_dir / "execution" / f"cloids-{account.lower()}")
-        router = OrderRouter(executor, executor.rules, journal, limits=risk_limits(execution),
-                             config=router_config(execution), clock=clock)
+        router = OrderRouter(executor, executor.rules, journal, limits=RiskLimits.from_settings(execution),
+                             config=RouterConfig.from_settings(execution), clock=clock)
         return Desk(router, executor, executor.rules, capital=execution.capital_usd, control_dir=data_dir,
                     clock=clock, reconcile_interval_s=execution.reconcile_interval_s,
                     bar_interval=settings.strategy.bar_interval, max_var_99=execution.max_var_99,
