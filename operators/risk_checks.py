@@ -15,36 +15,34 @@ import msgspec
 from operators.order_rules import MIN_NOTIONAL, AssetRules, UnknownCoinError
 from pairflow.config import ExecutionSettings
 
-__all__ = ["CHECKS", "OrderCheck", "PreTrade", "RiskLimits", "in_position", "pre_trade"]
+__all__ = ["CHECKS", "LIMIT_SETTINGS", "OrderCheck", "PreTrade", "RiskLimits", "in_position", "pre_trade"]
+
+LIMIT_SETTINGS = (
+    "max_order_notional", "max_coin_notional", "max_gross_notional", "max_net_notional", "max_leverage",
+    "price_band", "stale_ms", "max_orders_per_minute", "max_funding_cost", "spread_stop_loss", "time_stop_ms",
+    "daily_drawdown",
+)
+"""The ``[execution]`` settings that are risk limits; each becomes a field of `RiskLimits`."""
 
 
-_SETTINGS = ExecutionSettings()
+def _limits_from_settings(cls: type[RiskLimits], execution: ExecutionSettings) -> RiskLimits:
+    return cls(**{name: getattr(execution, name) for name in LIMIT_SETTINGS})
 
 
-class RiskLimits(msgspec.Struct, frozen=True):
-    """Limits in USDC, fractions, milliseconds and orders per minute (zero disables a check).
-
-    Each limit is the ``[execution]`` setting of the same name, whose default is the default here, so
-    the checks and the configuration cannot disagree on what an unset limit is.
-    """
-
-    max_order_notional: float = _SETTINGS.max_order_notional
-    max_coin_notional: float = _SETTINGS.max_coin_notional
-    max_gross_notional: float = _SETTINGS.max_gross_notional
-    max_net_notional: float = _SETTINGS.max_net_notional
-    max_leverage: float = _SETTINGS.max_leverage
-    price_band: float = _SETTINGS.price_band
-    stale_ms: int = _SETTINGS.stale_ms
-    max_orders_per_minute: int = _SETTINGS.max_orders_per_minute
-    max_funding_cost: float = _SETTINGS.max_funding_cost
-    spread_stop_loss: float = _SETTINGS.spread_stop_loss
-    time_stop_ms: int = _SETTINGS.time_stop_ms
-    daily_drawdown: float = _SETTINGS.daily_drawdown
-
-    @classmethod
-    def from_settings(cls, execution: ExecutionSettings) -> RiskLimits:
-        """Return the limits of the ``[execution]`` settings."""
-        return cls(**{name: getattr(execution, name) for name in cls.__struct_fields__})
+_DEFAULTS = ExecutionSettings()
+# The struct is built from the settings' own fields (type and default), so the checks and the
+# configuration cannot disagree on a limit's unit or on what an unset limit is.
+RiskLimits = msgspec.defstruct(
+    "RiskLimits",
+    [(name, ExecutionSettings.model_fields[name].annotation, getattr(_DEFAULTS, name)) for name in LIMIT_SETTINGS],
+    namespace={
+        "__doc__": "Limits in USDC, fractions, milliseconds and orders per minute (zero disables a check); "
+        "``RiskLimits.from_settings(execution)`` takes them from the ``[execution]`` settings.",
+        "from_settings": classmethod(_limits_from_settings),
+    },
+    module=__name__,
+    frozen=True,
+)
 
 
 class OrderCheck(msgspec.Struct, frozen=True):
