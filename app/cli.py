@@ -44,6 +44,7 @@ from app.commands import (
     keys,
     logs,
     optimize,
+    run,
     scan,
     strategy,
     trade,
@@ -89,7 +90,7 @@ app = typer.Typer(
 
 for command_group in (
     config, db, demo, collect, backfill, data, ingest, scan, strategy, backtest, optimize, venue, dashboards,
-    alertmanager, logs, keys, trade, api,
+    alertmanager, logs, keys, trade, api, run,
 ):
     command_group.register(app)
 

@@ -26,7 +26,7 @@ from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.logs import get_logger
 from pairflow.metrics import INGEST_MALFORMED, INGEST_MESSAGES_IN
 
-__all__ = ["DEAD_LETTER_KEY", "DeadLetter", "decode_batch", "problem_with"]
+__all__ = ["DEAD_LETTER_KEY", "DeadLetter", "dead_letter", "decode_batch", "problem_with"]
 
 DEAD_LETTER_KEY = "dead-letter"
 _RAW_SHOWN = 2_000
@@ -97,9 +97,10 @@ def problem_with(event: events.Event) -> str | None:
     return _PROBLEMS.get(type(event), _common_problem)(event)
 
 
-def _dead_letter(
+def dead_letter(
     topic: str, raw: Any, error: str, partition: int | None, offset: int | None, clock: Clock
 ) -> DeadLetter:
+    """Count, log and return the dead letter of a record rejected for ``error`` (stamped with ``clock``)."""
     if isinstance(raw, bytes):
         text = raw.decode("utf-8", errors="replace")
     elif isinstance(raw, msgspec.Struct):
@@ -137,25 +138,25 @@ def decode_batch(
             decoder = _DECODERS.get(topic)
             if decoder is None:
                 reason = f"topic {topic} is not a market-data topic"
-                letter = _dead_letter(topic, payload, reason, partition, offset, clock)
+                letter = dead_letter(topic, payload, reason, partition, offset, clock)
                 groups.setdefault(DEAD_LETTER_KEY, []).append(letter)
                 continue
             try:
                 event = decoder.decode(payload)
             except msgspec.DecodeError as error:
-                letter = _dead_letter(topic, payload, str(error), partition, offset, clock)
+                letter = dead_letter(topic, payload, str(error), partition, offset, clock)
                 groups.setdefault(DEAD_LETTER_KEY, []).append(letter)
                 continue
         elif isinstance(payload, events.Event):
             event = payload
         else:
             reason = f"payload was a {type(payload).__name__}, not bytes or an event"
-            letter = _dead_letter(topic, payload, reason, partition, offset, clock)
+            letter = dead_letter(topic, payload, reason, partition, offset, clock)
             groups.setdefault(DEAD_LETTER_KEY, []).append(letter)
             continue
         reason = problems.get(type(event), _common_problem)(event)
         if reason is not None:
-            letter = _dead_letter(topic, payload, reason, partition, offset, clock)
+            letter = dead_letter(topic, payload, reason, partition, offset, clock)
             groups.setdefault(DEAD_LETTER_KEY, []).append(letter)
             continue
         if event.ts > newest:

@@ -7,6 +7,7 @@
                                                                (TradeBars,     ├─► bars ────┼─► store sink
                                                                 BookSampler)   │    └─────► md.bars / next stage
                                                                                └─► snapshots┘
+                                                                                    └─────► md.books
 
 `ingest_stage` is the stage: a function from a stream of raw records to
 `IngestStreams`. `build_ingest_flow` wires it between injected sinks, and
@@ -23,6 +24,7 @@ ReplacingMergeTree tables (read with FINAL).
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -279,13 +281,13 @@ def bars_from_topic(step_id: str, up: Stream[RawRecord], clock: Clock = WALL_CLO
 
 def build_ingest_flow(
     source: Source,
-    store_sink: Sink,
+    store_sink: Sink | None,
     dead_letter_sink: Sink,
     options: IngestOptions | None = None,
     flow_id: str = "ingest",
     *,
     clock: Clock = WALL_CLOCK,
-    bars_sink: Sink | None = None,
+    publish_sink: Sink | None = None,
     then: Callable[[IngestStreams], None] | None = None,
 ) -> Dataflow:
     """Wire the ingest dataflow between an injected source and sinks.
@@ -299,6 +301,9 @@ def build_ingest_flow(
         Receives ``(coin, [event, ...])``: every valid event except raw L2
         books, plus derived `Bar` and `BookSnapshot` events
         (`sinks.clickhouse.ClickHouseSink`, which flushes at every epoch end).
+        None stores nothing: in a multi-process deployment the store-writer
+        stage (`flows.store_writer`) stores the input topics and what
+        ``publish_sink`` publishes.
     dead_letter_sink
         Receives ``(key, [DeadLetter, ...])`` for the rejected records.
     options
@@ -307,9 +312,10 @@ def build_ingest_flow(
         Dataflow id; recovery state is stored per step id under it.
     clock
         The stage's clock (see `ingest_stage`).
-    bars_sink
-        Also receives the ``(coin, [Bar, ...])`` items, e.g. a
-        `sinks.topic.TopicSink` publishing them on ``md.bars`` (distributed mode).
+    publish_sink
+        Also receives the ``(coin, [Bar, ...])`` and ``(coin, [BookSnapshot, ...])``
+        items, e.g. a `sinks.topic.TopicSink` publishing them on ``md.bars`` and
+        ``md.books`` (distributed mode).
     then
         Called with the stage's streams to chain further stages in the same
         dataflow (embedded mode).
@@ -320,9 +326,10 @@ def build_ingest_flow(
     raw = op.input("input", flow, source)
     streams = ingest_stage("ingest", raw, options, clock)
     op.output("dead_letters", streams.dead_letters, dead_letter_sink)
-    op.output("store", op.merge("to_store", streams.events, streams.bars, streams.snapshots), store_sink)
-    if bars_sink is not None:
-        op.output("publish_bars", streams.bars, bars_sink)
+    if store_sink is not None:
+        op.output("store", op.merge("to_store", streams.events, streams.bars, streams.snapshots), store_sink)
+    if publish_sink is not None:
+        op.output("publish", op.merge("to_publish", streams.bars, streams.snapshots), publish_sink)
     if then is not None:
         then(streams)
     return flow
@@ -332,12 +339,16 @@ def prepare_recovery(directory: Path, partitions: int = 1) -> RecoveryConfig:
     """Create the recovery partitions in ``directory`` on first use and return the config.
 
     Recovery partitions hold source offsets and operator state snapshots; keep
-    the directory across restarts (and delete it to start from scratch).
+    the directory across restarts (and delete it to start from scratch). The
+    processes of one Bytewax cluster share the directory and may start at the
+    same moment, so creation holds a lock file: one creates, the others find it done.
     """
     directory = Path(directory)
-    if not any(directory.glob("part-*.sqlite3")):
-        directory.mkdir(parents=True, exist_ok=True)
-        init_db_dir(directory, partitions)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".init.lock", "wb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not any(directory.glob("part-*.sqlite3")):
+            init_db_dir(directory, partitions)
     return RecoveryConfig(str(directory))
 
 
@@ -348,6 +359,7 @@ def ingest_dataflow(
     *,
     workers: int = 1,
     publish_bars: bool = False,
+    store: bool = True,
     clock: Clock = WALL_CLOCK,
     then: Callable[[IngestStreams], None] | None = None,
 ) -> Dataflow:
@@ -366,20 +378,24 @@ def ingest_dataflow(
     workers
         Bytewax workers that will run it; writer partitions are spread over them.
     publish_bars
-        Also publish the bars on ``md.bars`` for a strategy dataflow in another process.
+        Also publish the bars on ``md.bars`` (and book snapshots on ``md.books``)
+        for a strategy dataflow in another process.
+    store
+        Store the events, bars and snapshots; False when a store-writer stage
+        owns the store (the input topics and the published ones are all it needs).
     clock
         The stage's clock (see `ingest_stage`).
     then
         Chains further stages onto the ingest streams in the same dataflow.
     """
-    bars_topic = TOPIC_OF[Bar]
+    published = (TOPIC_OF[Bar], TOPIC_OF[BookSnapshot])
     return build_ingest_flow(
         source,
-        ClickHouseSink(settings.storage, partitions=workers),
+        ClickHouseSink(settings.storage, partitions=workers) if store else None,
         DeadLetterSink(Path(dead_letter_dir)),
         IngestOptions(book_depth=settings.collector.book_levels),
         clock=clock,
-        bars_sink=TopicSink(settings.broker, (bars_topic,), partitions=workers) if publish_bars else None,
+        publish_sink=TopicSink(settings.broker, published, partitions=workers) if publish_bars else None,
         then=then,
     )
 
@@ -400,7 +416,7 @@ def kafka_ingest_flow(
 
     (``-s`` takes whole seconds). Pass ``workers`` equal to ``-w`` so writes
     spread over all workers. The md.* topics must exist; the store schema is
-    created if missing; bars are also published on ``md.bars``.
+    created if missing; bars and book snapshots are also published on ``md.bars`` and ``md.books``.
     `pairflow ingest` is the usual entry point; this one serves Bytewax's own
     multi-process launcher.
     """

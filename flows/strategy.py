@@ -284,6 +284,7 @@ def strategy_dataflow(
     *,
     workers: int = 1,
     publish: bool = True,
+    store: bool = True,
     flow_id: str = "strategy",
 ) -> Dataflow:
     """Build the strategy as a dataflow of its own (distributed mode): topics in, signals stored and published.
@@ -304,17 +305,24 @@ def strategy_dataflow(
         Bytewax workers that will run it; sink partitions are spread over them.
     publish
         Also publish the signals on ``pf.signals``.
+    store
+        Store the signals; False when a store-writer stage owns the store and
+        stores them from ``pf.signals``.
     """
     flow = Dataflow(flow_id)
     # (topic, bytes, partition, offset)
     raw = op.input("input", flow, source)
     # (coin, [Bar | Funding | FeeSchedule])
     events = bars_from_topic("decode", raw)
-    _deliver(strategy_stage("strategy", events, spreads, settings.strategy), settings, workers, publish)
+    signals = strategy_stage("strategy", events, spreads, settings.strategy)
+    _deliver(signals, settings, workers, publish, store=store)
     return flow
 
 
-def _deliver(signals: Stream[tuple[str, list[Signal]]], settings: Settings, workers: int, publish: bool) -> None:
-    op.output("store_signals", signals, ClickHouseSink(settings.storage, partitions=workers))
+def _deliver(
+    signals: Stream[tuple[str, list[Signal]]], settings: Settings, workers: int, publish: bool, *, store: bool = True
+) -> None:
+    if store:
+        op.output("store_signals", signals, ClickHouseSink(settings.storage, partitions=workers))
     if publish:
         op.output("publish_signals", signals, TopicSink(settings.broker, (TOPIC_OF[Signal],), partitions=workers))

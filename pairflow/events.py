@@ -377,6 +377,7 @@ TOPIC_OF: dict[type[Event], str] = {
     FeeSchedule: "md.fees",
     Gap: "md.gaps",
     Bar: "md.bars",
+    BookSnapshot: "md.books",
     Signal: "pf.signals",
     OrderIntent: "pf.intents",
     Order: "pf.orders",
@@ -389,8 +390,9 @@ TOPIC_OF: dict[type[Event], str] = {
 # One event type per topic, so a reader decodes a topic without guessing.
 EVENT_OF_TOPIC: dict[str, type[Event]] = {topic: cls for cls, topic in TOPIC_OF.items()}
 
-# md.bars is derived by the ingest flow from md.trades; the rest is what collectors publish.
-DERIVED_MARKET_TOPICS: tuple[str, ...] = (TOPIC_OF[Bar],)
+# md.bars and md.books are derived by the ingest flow (from md.trades and md.l2); the rest is what
+# collectors publish.
+DERIVED_MARKET_TOPICS: tuple[str, ...] = (TOPIC_OF[Bar], TOPIC_OF[BookSnapshot])
 MARKET_TOPICS: tuple[str, ...] = tuple(
     t for t in EVENT_OF_TOPIC if t.startswith("md.") and t not in DERIVED_MARKET_TOPICS
 )

@@ -74,8 +74,8 @@ def ingest(
     """Store market data in ClickHouse and derive 1s/1m bars and book snapshots.
 
     Reads the md.* topics from a broker (distributed mode, which also
-    publishes the bars on md.bars for a strategy process) or runs the
-    collector in-process (--embedded). Malformed records go to the dead-letter
+    publishes the bars on md.bars and book snapshots on md.books for a
+    strategy process) or runs the collector in-process (--embedded). Malformed records go to the dead-letter
     directory. What a kill of this process (even SIGKILL) costs:
 
     \b

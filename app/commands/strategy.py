@@ -13,7 +13,7 @@ from app.options import ConfigOption
 from app.runners.until_stopped import run_until_stopped
 from flows.ingest import prepare_recovery, tune_gc_for_throughput
 from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow, universe_pairs
-from pairflow.config import load_settings
+from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError
 from pairflow.events import TOPIC_OF, Signal
 from pairflow.hyperliquid.schemas import interval_ms
@@ -23,7 +23,7 @@ from pairflow.storage import connect
 from pairflow.topics import ensure_topics, topic_specs
 from sources.time_ordered_source import time_ordered_source
 
-__all__ = ["register"]
+__all__ = ["apply_pairs_option", "register"]
 
 log = get_logger(__name__)
 
@@ -31,6 +31,17 @@ log = get_logger(__name__)
 # live, legs published at slightly different moments still reach a spread apart, and it holds them
 # HOLD_BARS bar intervals for each other (unless strategy.reorder_ms is set).
 HOLD_BARS = 60
+
+
+def apply_pairs_option(settings: Settings, pairs: str | None) -> None:
+    """Set the spreads given with ``--pairs`` (validated like the config) and the default leg hold time."""
+    if pairs is not None:
+        try:
+            settings.strategy.pairs = [pair.strip() for pair in pairs.split(",") if pair.strip()]
+        except ValidationError as error:
+            raise ConfigError(f"--pairs: {error.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+    if "reorder_ms" not in settings.strategy.model_fields_set:
+        settings.strategy.reorder_ms = HOLD_BARS * interval_ms(settings.strategy.bar_interval)
 
 
 def register(app: typer.Typer) -> None:
@@ -72,13 +83,7 @@ def strategy(
     last snapshot left off.
     """
     settings = load_settings(config)
-    if pairs is not None:
-        try:
-            settings.strategy.pairs = [pair.strip() for pair in pairs.split(",") if pair.strip()]
-        except ValidationError as error:
-            raise ConfigError(f"--pairs: {error.errors()[0]['msg'].removeprefix('Value error, ')}") from None
-    if "reorder_ms" not in settings.strategy.model_fields_set:
-        settings.strategy.reorder_ms = HOLD_BARS * interval_ms(settings.strategy.bar_interval)
+    apply_pairs_option(settings, pairs)
     start_logging(settings)
     tune_gc_for_throughput()
     if settings.metrics.port:

@@ -17,15 +17,32 @@ __all__ = ["run_until_stopped"]
 log = get_logger(__name__)
 
 
-def run_until_stopped(flow: Dataflow, workers: int, epoch: timedelta, recovery: RecoveryConfig | None) -> None:
+def run_until_stopped(
+    flow: Dataflow,
+    workers: int,
+    epoch: timedelta,
+    recovery: RecoveryConfig | None,
+    *,
+    process_id: int | None = None,
+    addresses: list[str] | None = None,
+) -> None:
     """Run ``flow`` on ``workers`` threads; SIGTERM (e.g. a container stop) ends the run like Ctrl-C.
 
-    Rows of the unfinished epoch are not stored; with a recovery directory the
-    next run writes them.
+    With ``addresses`` (``host:port`` of every process, this one at index
+    ``process_id``) this process is one member of a Bytewax cluster. Rows of
+    the unfinished epoch are not stored; with a recovery directory the next
+    run writes them.
     """
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        cli_main(flow, workers_per_process=workers, epoch_interval=epoch, recovery_config=recovery)
+        cli_main(
+            flow,
+            workers_per_process=workers,
+            process_id=process_id,
+            addresses=addresses,
+            epoch_interval=epoch,
+            recovery_config=recovery,
+        )
     except BytewaxRuntimeError as error:
         if not isinstance(error.__cause__, KeyboardInterrupt):
             raise

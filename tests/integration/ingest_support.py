@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from pairflow.topics import TopicSpec, ensure_topics
 from sources.kafka_source import market_data_source
 from tests.bars_reference import batch_bars
 from tests.broker import TansuBroker
+from tests.helpers import eventually
+from tests.metrics_support import metric
 
 REPO = Path(__file__).resolve().parents[2]
 BAR_COLUMNS = "id, open, high, low, close, volume, notional, vwap, trades, buy_volume, sell_volume"
@@ -161,6 +164,27 @@ def stop_ingest(process: subprocess.Popen, timeout_s: float = 20.0) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def sigkill_mid_stream(
+    process: subprocess.Popen, producer: threading.Thread, recovery_dir: Path, metrics_port: int, rows: int
+) -> float:
+    """Start ``producer``, SIGKILL ``process`` once 2 epochs are committed and ``rows`` trades stored; return those.
+
+    The producer is joined before returning, so all input is on the broker for the restart.
+    """
+    producer.start()
+    try:
+        eventually(lambda: committed_epoch(recovery_dir) >= 2
+                   and metric(metrics_port, "pairflow_ingest_messages_out_total", table="trades") >= rows, timeout=60)
+        stored_at_kill = metric(metrics_port, "pairflow_ingest_messages_out_total", table="trades")
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        producer.join()
+        if process.poll() is None:
+            process.kill()
+    return stored_at_kill
 
 
 def committed_epoch(recovery_dir: Path) -> int:

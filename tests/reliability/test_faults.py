@@ -9,7 +9,6 @@ the end of the run (tests/reliability/conftest.py). chDB is opened only after th
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from pathlib import Path
@@ -21,11 +20,11 @@ from tests.broker import TansuBroker
 from tests.helpers import eventually, free_port
 from tests.integration.ingest_support import (
     chdb_settings,
-    committed_epoch,
     create_topics,
     make_tape,
     produce,
     read_published_bars,
+    sigkill_mid_stream,
     start_ingest,
     stop_ingest,
 )
@@ -58,18 +57,8 @@ def test_sigkill_of_ingest_mid_stream(tansu_broker_fn: TansuBroker, tmp_path: Pa
     port = free_port()
     common = ("--brokers", tansu_broker_fn.bootstrap_servers, "--recovery-dir", str(recovery), "--snapshot-interval", "0.2")
     first = start_ingest(tmp_path, *common, metrics_port=port)
-    producer.start()
-    try:
-        eventually(lambda: committed_epoch(recovery) >= 2
-                   and metric(port, "pairflow_ingest_messages_out_total", table="trades") >= 5_000, timeout=60)
-        stored_at_kill = metric(port, "pairflow_ingest_messages_out_total", table="trades")
-        first.send_signal(signal.SIGKILL)
-        assert first.wait(timeout=10) == -signal.SIGKILL
-        assert stored_at_kill < len(tape.trades), "the first run had stored everything: not a mid-stream kill"
-    finally:
-        producer.join()
-        if first.poll() is None:
-            first.kill()
+    stored_at_kill = sigkill_mid_stream(first, producer, recovery, port, 5_000)
+    assert stored_at_kill < len(tape.trades), "the first run had stored everything: not a mid-stream kill"
     restarted = time.monotonic()
     second = start_ingest(tmp_path, *common, "--until-end")
     assert second.wait(timeout=90) == 0, (tmp_path / "ingest.log").read_text()[-3_000:]

@@ -1,0 +1,172 @@
+"""``pairflow run STAGE``: one process of a stage in distributed mode, alone or as one member of a Bytewax cluster.
+
+In distributed mode every stage is its own dataflow between topics, and only
+the ``store-writer`` stage opens the store: chDB admits one process per data
+directory, so ``ingest`` and ``strategy`` here publish and store nothing
+themselves (`flows.store_writer`). Each stage scales as a Bytewax cluster:
+``-w`` worker threads in each of the processes listed by ``--cluster``, this
+one being number ``-i``; topic partitions are spread over all their workers.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from confluent_kafka.admin import AdminClient
+
+from app.commands.strategy import apply_pairs_option
+from app.options import ConfigOption, usable_directory
+from app.runners.until_stopped import run_until_stopped
+from flows.ingest import ingest_dataflow, prepare_recovery, tune_gc_for_throughput
+from flows.store_writer import STORED_TOPICS, store_writer_dataflow
+from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow
+from pairflow.config import Settings, load_settings
+from pairflow.errors import ConfigError
+from pairflow.events import MARKET_TOPICS, TOPIC_OF, Bar, BookSnapshot, Signal
+from pairflow.logs import get_logger, start_logging
+from pairflow.metrics import serve_metrics
+from pairflow.storage import connect
+from pairflow.topics import ensure_topics, topic_specs
+from sources.kafka_source import market_data_source
+from sources.time_ordered_source import time_ordered_source
+
+__all__ = ["STAGES", "parse_cluster", "register"]
+
+log = get_logger(__name__)
+
+STAGES = ("ingest", "strategy", "store-writer")
+_PAIRS_HELP = "strategy: spreads to trade, e.g. ETH/SOL; default: strategy.pairs (the store is not read)."
+
+
+def parse_cluster(addresses: str | None, process_id: int | None) -> tuple[list[str] | None, int | None]:
+    """Return the cluster's ``host:port`` list and this process's index, checked; ``(None, None)`` for one process.
+
+    Raises
+    ------
+    ConfigError
+        On an empty or port-less address, or a process id outside the list.
+
+    Examples
+    --------
+    >>> parse_cluster("10.0.0.1:2101,10.0.0.2:2101", 1)
+    (['10.0.0.1:2101', '10.0.0.2:2101'], 1)
+    >>> parse_cluster(None, None)
+    (None, None)
+    """
+    if addresses is None:
+        if process_id not in (None, 0):
+            raise ConfigError(f"--process-id {process_id} needs --cluster, the address of every process")
+        return None, None
+    hosts = [address.strip() for address in addresses.split(",")]
+    for host in hosts:
+        name, _, port = host.rpartition(":")
+        if not name or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"--cluster {addresses!r}: each address must be HOST:PORT, received {host!r}")
+    if process_id is None or not 0 <= process_id < len(hosts):
+        raise ConfigError(
+            f"--process-id must be this process's index in --cluster, 0 to {len(hosts) - 1}, received {process_id}"
+        )
+    return hosts, process_id
+
+
+def run(
+    stage: Annotated[str, typer.Argument(help="ingest, strategy or store-writer.", show_default=False)],
+    brokers: Annotated[
+        str | None, typer.Option("--brokers", help="Broker addresses HOST:PORT[,HOST:PORT]; default: broker settings.")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Bytewax worker threads per process.")] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            "--addresses",
+            "-a",
+            help="HOST:PORT of every process of this stage's cluster, comma-separated, the same list in each.",
+        ),
+    ] = None,
+    process_id: Annotated[
+        int | None, typer.Option("--process-id", "-i", min=0, help="This process's index in --cluster.")
+    ] = None,
+    pairs: Annotated[str | None, typer.Option("--pairs", help=_PAIRS_HELP)] = None,
+    recovery_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--recovery-dir",
+            help="Bytewax recovery snapshots, shared by every process of the cluster; resume from it after a crash.",
+        ),
+    ] = None,
+    snapshot_interval: Annotated[
+        float, typer.Option("--snapshot-interval", min=0.05, help="Seconds between recovery snapshots (and epochs).")
+    ] = 2.0,
+    dead_letter_dir: Annotated[
+        Path, typer.Option("--dead-letter-dir", help="Where rejected records are written as JSON lines.")
+    ] = Path("data/dead-letters"),
+    until_end: Annotated[
+        bool, typer.Option("--until-end", help="Stop once every topic partition has been read.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run one process of STAGE between topics: ingest (md.* to md.bars and md.books), strategy (md.bars to
+    pf.signals) or store-writer (every event topic into the store, the only stage that opens it).
+
+    Start the same command once per process of a cluster with the same
+    --cluster list and each its own --process-id; the store-writer runs as one
+    process (chDB admits one), with as many --workers as it needs.
+    """
+    if stage not in STAGES:
+        raise ConfigError(f"STAGE must be one of {', '.join(STAGES)}, received {stage!r}")
+    addresses, process = parse_cluster(cluster, process_id)
+    settings = load_settings(config)
+    if stage == "store-writer" and addresses is not None and len(addresses) > 1:
+        raise ConfigError("the store-writer runs as one process (it alone opens the store); scale it with --workers")
+    if stage != "store-writer" and settings.logging.to_clickhouse:
+        raise ConfigError(f"logging.to_clickhouse opens the store, which only the store-writer does; unset it for {stage}")
+    usable_directory(dead_letter_dir, "--dead-letter-dir")
+    if recovery_dir is not None:
+        usable_directory(recovery_dir, "--recovery-dir")
+    if stage == "strategy":
+        apply_pairs_option(settings, pairs)
+    elif pairs is not None:
+        raise ConfigError("--pairs chooses the strategy's spreads: it applies to the strategy stage only")
+    brokers = brokers or settings.broker.bootstrap_servers
+    settings.broker = settings.broker.model_copy(update={"bootstrap_servers": brokers})
+    start_logging(settings)
+    tune_gc_for_throughput()
+    if settings.metrics.port:
+        serve_metrics(settings.metrics.port, settings.metrics.host)
+    total_workers = workers * (len(addresses) if addresses else 1)
+    flow = _stage_flow(stage, settings, dead_letter_dir, total_workers, tail=not until_end)
+    log.info("stage starting", stage=stage, brokers=brokers, workers=workers, process=process, cluster=addresses)
+    recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
+    run_until_stopped(
+        flow, workers, timedelta(seconds=snapshot_interval), recovery, process_id=process, addresses=addresses
+    )
+
+
+def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: int, *, tail: bool):
+    brokers = settings.broker.bootstrap_servers.split(",")
+    admin = AdminClient({"bootstrap.servers": settings.broker.bootstrap_servers})
+    if stage == "ingest":
+        ensure_topics(admin, topic_specs(settings.broker, (*MARKET_TOPICS, TOPIC_OF[Bar], TOPIC_OF[BookSnapshot])))
+        source = market_data_source(brokers, tail=tail)
+        return ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True, store=False)
+    if stage == "strategy":
+        spreads = resolve_spreads(settings.strategy.pairs)
+        if not spreads:
+            raise ConfigError("no spreads to trade: pass --pairs or set strategy.pairs")
+        ensure_topics(admin, topic_specs(settings.broker, (*STRATEGY_TOPICS, TOPIC_OF[Signal])))
+        source = time_ordered_source(brokers, STRATEGY_TOPICS, tail=tail)
+        return strategy_dataflow(settings, spreads, source, workers=workers, store=False)
+    with connect(settings.storage) as store:
+        store.init_schema()
+    ensure_topics(admin, topic_specs(settings.broker, STORED_TOPICS))
+    source = market_data_source(brokers, STORED_TOPICS, tail=tail)
+    return store_writer_dataflow(settings.storage, source, dead_letter_dir, workers=workers)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``pairflow run`` to the CLI."""
+    app.command("run")(run)
