@@ -39,16 +39,33 @@ def _flat(variance: float, magnitude: float) -> bool:
     return variance <= (_FLAT * magnitude) ** 2
 
 
-class _ComparedByValue:
-    """Compare by state, so operator snapshots holding moments compare by content."""
+class _Moments:
+    """What both moment kinds share: comparison by state, so operator snapshots holding moments compare
+    by content, and the flatness tests on the centred sums (``_mx``/``_my`` are the means relative to the
+    first value, so a constant series is flat whatever its level)."""
+
+    var_x: float
+    var_y: float
+    _mx: float
+    _my: float
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.__dict__ == other.__dict__
 
     __hash__ = None  # type: ignore[assignment]
 
+    @property
+    def flat_x(self) -> bool:
+        """Return whether x has not varied, up to rounding."""
+        return _flat(self.var_x, abs(self._mx))
 
-class RollingMoments(_ComparedByValue):
+    @property
+    def flat_y(self) -> bool:
+        """Return whether y has not varied, up to rounding."""
+        return _flat(self.var_y, abs(self._my))
+
+
+class RollingMoments(_Moments):
     """Moments of the last ``window`` pairs (x, y).
 
     Values are shifted by the first pair seen before any arithmetic, so the
@@ -100,16 +117,6 @@ class RollingMoments(_ComparedByValue):
     @property
     def cov(self) -> float:
         return self._cxy / self.count
-
-    @property
-    def flat_x(self) -> bool:
-        """Return whether x is constant over the window, up to rounding."""
-        return _flat(self.var_x, abs(self._mx))
-
-    @property
-    def flat_y(self) -> bool:
-        """Return whether y is constant over the window, up to rounding."""
-        return _flat(self.var_y, abs(self._my))
 
     def add(self, x: float, y: float) -> None:
         """Add a pair, dropping the oldest one when the window is full."""
@@ -165,7 +172,7 @@ class RollingMoments(_ComparedByValue):
         self._since_exact = 0
 
 
-class EwmaMoments(_ComparedByValue):
+class EwmaMoments(_Moments):
     """Exponentially weighted moments: a new pair has weight ``alpha``, the first one seeds the means.
 
     The recursion is the exact weighted mean and (biased) weighted covariance
@@ -198,16 +205,6 @@ class EwmaMoments(_ComparedByValue):
     @property
     def mean_y(self) -> float:
         return self._origin[1] + self._my
-
-    @property
-    def flat_x(self) -> bool:
-        """Return whether x has not varied, up to rounding."""
-        return _flat(self.var_x, abs(self._mx))
-
-    @property
-    def flat_y(self) -> bool:
-        """Return whether y has not varied, up to rounding."""
-        return _flat(self.var_y, abs(self._my))
 
     def add(self, x: float, y: float) -> None:
         """Fold a pair in."""
