@@ -4,30 +4,12 @@ from __future__ import annotations
 
 import msgspec
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from pairflow import events
 from pairflow.storage import BatchWriter, Store
+from tests.support.event_examples import any_event
 
-finite = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)
-names = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZk_", min_size=1, max_size=8)
-signals = st.builds(
-    events.Signal,
-    ts=st.integers(0, 2**53),
-    recv_ts=st.integers(0, 2**53),
-    id=names,
-    pair=names,
-    hedge_ratio=finite,
-    spread=finite,
-    zscore=finite,
-    target=finite,
-    reason=st.text(max_size=20),
-    legs=st.lists(names, max_size=4).map(tuple),
-    hedge_ratios=st.lists(finite, max_size=3).map(tuple),
-    leg_targets=st.lists(finite, max_size=4).map(tuple),
-    features=st.dictionaries(names, finite, max_size=6),
-    model_versions=st.dictionaries(names, st.text(max_size=12), max_size=4),
-)
+signals = any_event(events.Signal)
 
 
 @settings(max_examples=60, deadline=None)

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from pairflow import events
 from pairflow.hyperliquid import parse
+from tests.support.event_examples import any_event
 
 finite = st.floats(min_value=1e-8, max_value=1e12, allow_nan=False, allow_infinity=False)
 coins = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZk", min_size=1, max_size=8)
@@ -45,6 +46,13 @@ def test_book_roundtrip_when_uncrossed(bids, asks, ts):
     book = parse.parse_l2_book(wire, 7)
     assert [lvl.px for lvl in book.bids] == bids and [lvl.px for lvl in book.asks] == asks
     assert events.decode_topic("md.l2", events.encode(book)) == book
+
+
+@given(st.sampled_from(sorted(events.EVENT_OF_TOPIC)).flatmap(lambda topic: st.tuples(
+    st.just(topic), any_event(events.EVENT_OF_TOPIC[topic]))))
+def test_any_event_round_trips_through_its_topic(topic_and_event):
+    topic, event = topic_and_event
+    assert events.decode_topic(topic, events.encode(event)) == event
 
 
 def test_every_topic_maps_to_one_event_type():
