@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole test suite: a real tansu broker on localhost.
+"""Fixtures shared by the whole test suite: a real tansu broker on localhost, a chDB store in a tmp dir.
 
 Under CI (``CI=true``) Hypothesis runs derandomized, so a submission's verdict does not depend
 on which examples a random seed happened to draw; local runs keep exploring fresh examples.
@@ -17,6 +17,8 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
 
+from pairflow.config import StorageSettings
+from pairflow.storage import Store, connect
 from tests.broker import TansuBroker
 
 
@@ -33,3 +35,12 @@ def tansu_broker_fn(tmp_path: Path) -> Iterator[TansuBroker]:
     """Yield a running broker owned by one test (safe to stop and restart)."""
     with TansuBroker(log_path=tmp_path / "broker.log") as broker:
         yield broker
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """Yield a chDB store with the schema created, in ``tmp_path/db`` (spills to ``tmp_path/spill``)."""
+    opened = connect(StorageSettings(dsn=f"chdb://{tmp_path}/db", spill_dir=tmp_path / "spill"))
+    opened.init_schema()
+    yield opened
+    opened.close()

@@ -1,4 +1,4 @@
-"""Fixtures of the integration tests: the local venue served over real HTTP/WebSocket, a chDB store."""
+"""Fixtures of the integration tests: the local venue served over real HTTP/WebSocket, demo runs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pairflow.config import StorageSettings
-from pairflow.storage import Store, connect
 from tests.integration.api_support import DemoRun, start_demo
 from tests.integration.venue_support import SteppableClock, Tape, serve_venue
 from venue.engine import Engine
@@ -19,15 +17,6 @@ def venue() -> Iterator[tuple[Engine, str, SteppableClock, Tape]]:
     """Yield ``(engine, url, clock, tape)`` of a served venue whose maker rests a 50 ETH ask at 2001."""
     with serve_venue() as served:
         yield served
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """Yield a chDB store with the schema created, in ``tmp_path/db`` (spills to ``tmp_path/spill``)."""
-    opened = connect(StorageSettings(dsn=f"chdb://{tmp_path}/db", spill_dir=tmp_path / "spill"))
-    opened.init_schema()
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from pairflow.config import StorageSettings, VenueSettings
 from pairflow.events import Candle, Funding
-from pairflow.storage import BatchWriter, Store, connect
+from pairflow.storage import BatchWriter, Store
 from tests.helpers import FIXTURES
 from venue.market.recorded import HOUR_MS, load_csv, load_store
 from venue.market.replay import ReplayMarket
@@ -19,14 +19,6 @@ DATA = FIXTURES / "data"
 def store_events(store: Store, table: str, rows: list[Candle] | list[Funding]) -> None:
     with BatchWriter(store, table, background=False) as writer:
         writer.add_many(rows)
-
-
-@pytest.fixture
-def store(tmp_path):
-    settings = StorageSettings(dsn=f"chdb://{tmp_path / 'chdb'}", spill_dir=tmp_path / "spill")
-    with connect(settings) as opened:
-        opened.init_schema()
-        yield opened
 
 
 def test_store_recording_equals_the_csv_it_was_loaded_from(store):
@@ -60,7 +52,7 @@ def test_replay_market_can_be_built_from_the_store(store, tmp_path):
         Candle(ts=3_600_000, id="b", coin="ETH", interval="1h", close_ts=7_199_999, open=2010.0, high=2030.0,
                low=2000.0, close=2020.0, volume=1.0, trades=1),
     ])
-    settings = StorageSettings(dsn=f"chdb://{tmp_path / 'chdb'}", spill_dir=tmp_path / "spill")
+    settings = StorageSettings(dsn=f"chdb://{tmp_path}/db", spill_dir=tmp_path / "spill")
     options = VenueOptions(VenueSettings(market="replay", replay_from="store", data_dir=None), storage=settings)
     market = build_market(options, default_universe(), start_ms=HOUR_MS * 1000)
     assert isinstance(market, ReplayMarket)
