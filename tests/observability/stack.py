@@ -5,7 +5,8 @@ flow, chDB) trades a paper account with its logs mirrored into ClickHouse and
 its own alerts posted to Debian's Alertmanager (a 99% VaR limit of one cent
 makes the first position raise one); ``pairflow collect`` reads the demo's venue into
 a tansu broker and ``pairflow ingest`` reads the broker into a second chDB, so
-the producer and consumer metrics exist too. Prometheus scrapes all three every
+the producer and consumer metrics exist too (one record on md.trades is not a trade,
+so the dead-letter counter exists as well). Prometheus scrapes all three every
 second, evaluates the shipped alert rules and sends to the same Alertmanager.
 The run lasts until the demo has traded and its alert reached Alertmanager.
 """
@@ -26,6 +27,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pairflow.config import BrokerSettings
+from pairflow.events import TOPIC_OF, Trade
+from sinks.kafka import KafkaSink
 from tests.broker import TansuBroker
 from tests.helpers import eventually, free_port
 from tests.observability.support import PROMETHEUS_DIR, ROOT, alertmanager, tool, wait_http
@@ -130,6 +134,14 @@ def _interrupt(process: subprocess.Popen) -> None:
         process.interrupted = True  # type: ignore[attr-defined]
 
 
+def _publish_garbage(broker: TansuBroker) -> None:
+    """Put one record that is not a trade on md.trades: the ingest process must dead-letter it and count it."""
+    settings = BrokerSettings(bootstrap_servers=broker.bootstrap_servers, partitions=1)
+    with KafkaSink(settings, topics=(TOPIC_OF[Trade],)) as sink:
+        sink.produce(TOPIC_OF[Trade], "ETH", b'{"not": "a trade"}')
+        assert sink.flush(10) == 0
+
+
 def _up_jobs(url: str, at: float) -> set[str]:
     return {series["metric"]["job"] for series in prometheus_query(url, "up == 1", at)["result"]}
 
@@ -162,6 +174,7 @@ def observed_run(workdir: Path, broker: TansuBroker) -> Iterator[ObservedRun]:
             dict(base, PAIRFLOW_METRICS__PORT=str(ports["pairflow-ingest"]),
                  PAIRFLOW_STORAGE__DSN=f"chdb://{workdir / 'ingest-chdb'}",
                  PAIRFLOW_STORAGE__SPILL_DIR=str(workdir / "ingest-spill"))))
+        _publish_garbage(broker)
 
         def flowing() -> bool:
             assert demo.poll() is None, (workdir / "demo.log").read_text()[-2000:]
@@ -170,7 +183,8 @@ def observed_run(workdir: Path, broker: TansuBroker) -> Iterator[ObservedRun]:
             for expr in ("pairflow_kafka_produced_total", "pairflow_ingest_consumer_lag_messages",
                          "pairflow_storage_rows_written_total{job='pairflow-demo'}",
                          "pairflow_collector_lag_seconds_bucket", "pairflow_strategy_signals_total > 0",
-                         "pairflow_alerts_delivered_total{job='pairflow-demo'} > 0"):
+                         "pairflow_alerts_delivered_total{job='pairflow-demo'} > 0",
+                         "pairflow_ingest_malformed_total > 0"):
                 assert prometheus_query(url, f"count({expr})", now)["result"], expr
             return True
 
