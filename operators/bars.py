@@ -29,8 +29,11 @@ How a bar is built
 Gaps: a `pairflow.events.Gap` of the ``trades`` stream that was not filled
 means trades of that span may be missing (the collector was down or lost its
 connection, and the venue's replay did not reach back). Every bar overlapping
-it is marked ``incomplete``: bars still held are re-emitted so marked, and
-bars opened later inside the span are marked at once. A bar already evicted
+it is marked ``incomplete``: bars still held are re-emitted so marked (with
+the trade count they had, and the mark is never cleared: the bar tables
+version rows by ``2 * trades + incomplete``, so the marked bar wins the tie
+in any insert order), and bars opened later inside the span are marked at
+once. A bar already evicted
 (older than ``retention_ms`` past the watermark) is not revised; the ``gaps``
 table still covers it.
 
