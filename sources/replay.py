@@ -23,12 +23,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+import msgspec
+
 from pairflow.errors import PairflowError
-from pairflow.events import Bar, BookSnapshot, Candle, Funding, Trade
+from pairflow.events import Bar, BookSnapshot, Candle, Funding, Signal, Trade
 from pairflow.storage import Store
 from sources.history_files import read_history_file
 
-__all__ = ["DataProblem", "Recording", "ReplayError", "bar_of", "check_recording", "load_files", "load_store", "replay"]
+__all__ = ["DataProblem", "Recording", "ReplayError", "bar_of", "check_recording", "load_files", "load_signals", "load_store",
+           "replay"]
 
 HOUR_MS = 3_600_000
 
@@ -177,6 +180,27 @@ def _load_depth(store: Store, params: dict, coins: Sequence[str]) -> tuple[dict[
                             order_by="ts, coin, tid, id"):
         trades[row["coin"]].append(Trade(**row))
     return books, trades
+
+
+def load_signals(store: Store, pairs: Sequence[str], *, start_ms: int | None = None,
+                 end_ms: int | None = None) -> dict[str, list[Signal]]:
+    """Read a session's stored signals for ``pairs`` (by spread name, time-ordered) for a replay of its decisions.
+
+    A signal the session traded is stamped with the time its first order went out (``intents`` name
+    the signal of each order): a desk acts a little after it decides, busy with the previous
+    spread's legs, and the book it met is the one of that moment.
+    """
+    params = {"pairs": list(pairs), "lo": start_ms if start_ms is not None else 0,
+              "hi": end_ms if end_ms is not None else 2**62}
+    acted = dict(store.query(
+        "SELECT i.signal_id, min(o.ts) FROM intents AS i FINAL INNER JOIN orders AS o FINAL ON o.cloid = i.id "
+        "WHERE i.pair IN %(pairs)s AND i.ts >= %(lo)s AND i.ts < %(hi)s GROUP BY i.signal_id", params))
+    out: dict[str, list[Signal]] = {pair: [] for pair in pairs}
+    for row in store.select("signals", "*", "pair IN %(pairs)s AND ts >= %(lo)s AND ts < %(hi)s", params,
+                            order_by="ts, id"):
+        row["ts"] = max(row["ts"], acted.get(row["id"], row["ts"]))
+        out[row["pair"]].append(msgspec.convert(row, Signal))
+    return out
 
 
 def check_recording(recording: Recording, coins: Sequence[str], start_ms: int | None = None,

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from app.backtest.modes import MODES, strategy_factory
+from app.backtest.modes import MODES, recorded_factory, strategy_factory
 from app.backtest.record import store_run
 from app.backtest.report import write_report
 from app.backtest.run import run_backtest
@@ -21,7 +21,7 @@ from pairflow.config import Settings, StrategySettings, load_settings
 from pairflow.errors import ConfigError
 from pairflow.logs import start_logging
 from pairflow.storage import Store, connect
-from sources.replay import Recording, load_files, load_store, replay
+from sources.replay import Recording, load_files, load_signals, load_store, replay
 
 __all__ = ["load_recording", "parse_spreads", "parse_time", "register"]
 
@@ -56,7 +56,9 @@ def backtest(
     taker_fee: Annotated[float | None, typer.Option(
         "--taker-fee", help="Fixed taker fee rate (0.00045 = 4.5 bp); default: the venue's fee schedule.")] = None,
     mode: Annotated[str, typer.Option(
-        "--mode", help="Signal mode: 'spread' (the live strategy), 'rolling-ols' or 'kalman-units'.")] = "spread",
+        "--mode", help="Signal mode: 'spread' (the live strategy), 'rolling-ols', 'kalman-units', or 'recorded': "
+                       "the stored signals of a paper or live session, each at the time its first order "
+                       "went out (replays that session's orders).")] = "spread",
     units: Annotated[float, typer.Option(
         "--units", min=0, help="rolling-ols / kalman-units: coins of the first leg held per position.")] = 1.0,
     window: Annotated[int | None, typer.Option(
@@ -80,6 +82,8 @@ def backtest(
     start_logging(settings)
     if mode not in MODES:
         raise ConfigError(f"--mode {mode!r} must be one of {', '.join(MODES)}")
+    if mode == "recorded" and data not in (None, ["store"]):
+        raise ConfigError("--mode recorded replays the signals stored in the store: use --data store")
     if fill not in ("close", "next_open", "book"):
         raise ConfigError(f"--fill {fill!r} must be 'close', 'next_open' or 'book'")
     pairs, legs = parse_spreads(spreads, settings)
@@ -98,10 +102,11 @@ def backtest(
             task = bar.add_task("replay", total=steps)
             if no_costs:
                 taker_fee, recording.funding = 0.0, []
+            factory = (recorded_factory(load_signals(store, pairs, start_ms=lo, end_ms=hi)) if mode == "recorded"
+                       else strategy_factory(mode, units=units, window=window))
             result = run_backtest(settings, recording, legs, fill=fill, taker_fee=taker_fee,  # type: ignore[arg-type]
-                                  latency_ms=latency_ms,
-                                  progress=lambda done: bar.update(task, completed=done),
-                                  strategy_factory=strategy_factory(mode, units=units, window=window))
+                                  latency_ms=latency_ms, progress=lambda done: bar.update(task, completed=done),
+                                  strategy_factory=factory)
         run_config = json.dumps({"strategy": settings.strategy.model_dump(mode="json"),
                                  "execution": settings.execution.model_dump(mode="json"),
                                  "fill": fill, "latency_ms": latency_ms, "taker_fee": taker_fee, "mode": mode,

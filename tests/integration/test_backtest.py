@@ -203,4 +203,4 @@ def test_rolling_ols_mode_without_costs_from_the_command_line(tmp_path: Path) ->
         assert panel in html
     bad = subprocess.run([sys.executable, "-m", "app", "backtest", "--config", str(config), "--spreads", "ETH/SOL",
                           "--mode", "magic", "--data", str(GOLDEN[0])], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "--mode 'magic' must be one of spread, rolling-ols, kalman-units" in bad.stderr
+    assert bad.returncode == 2 and "--mode 'magic' must be one of spread, rolling-ols, kalman-units, recorded" in bad.stderr
