@@ -47,3 +47,6 @@ def run_until_stopped(
         if not isinstance(error.__cause__, KeyboardInterrupt):
             raise
         log.info("flow stopped by signal", flow=flow.flow_id)
+    except KeyboardInterrupt:
+        # Bytewax re-raises the signal bare, not wrapped, when it lands inside a partitioned sink.
+        log.info("flow stopped by signal", flow=flow.flow_id)

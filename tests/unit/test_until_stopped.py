@@ -1,0 +1,72 @@
+"""Ctrl-C (or SIGTERM) ends a stage cleanly wherever in the dataflow the signal lands."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import bytewax.operators as op
+import pytest
+from bytewax.dataflow import Dataflow
+from bytewax.errors import BytewaxRuntimeError
+from bytewax.outputs import DynamicSink, FixedPartitionedSink, StatefulSinkPartition, StatelessSinkPartition
+from bytewax.testing import TestingSource
+
+from app.runners.until_stopped import run_until_stopped
+
+
+class _InterruptedPartition(StatefulSinkPartition):
+    def write_batch(self, items):
+        raise KeyboardInterrupt
+
+    def snapshot(self):
+        return None
+
+
+class _InterruptedPartitionedSink(FixedPartitionedSink):
+    def list_parts(self):
+        return ["0"]
+
+    def build_part(self, step_id, for_part, resume_state):
+        return _InterruptedPartition()
+
+
+class _InterruptedWrite(StatelessSinkPartition):
+    def write_batch(self, items):
+        raise KeyboardInterrupt
+
+
+class _InterruptedDynamicSink(DynamicSink):
+    def build(self, step_id, worker_index, worker_count):
+        return _InterruptedWrite()
+
+
+class _FailingWrite(StatelessSinkPartition):
+    def write_batch(self, items):
+        raise RuntimeError("store refused the batch")
+
+
+class _FailingSink(DynamicSink):
+    def build(self, step_id, worker_index, worker_count):
+        return _FailingWrite()
+
+
+def _flow(sink) -> Dataflow:
+    flow = Dataflow("interrupted")
+    op.output("out", op.input("in", flow, TestingSource([("a", 1), ("b", 2)])), sink)
+    return flow
+
+
+@pytest.mark.parametrize("sink", [_InterruptedPartitionedSink(), _InterruptedDynamicSink()],
+                         ids=["partitioned sink", "dynamic sink"])
+def test_a_signal_inside_any_sink_is_a_clean_stop(sink):
+    """A KeyboardInterrupt inside a partitioned sink reaches us bare; inside a dynamic one, wrapped."""
+    try:
+        run_until_stopped(_flow(sink), 1, timedelta(seconds=1), None)
+    except KeyboardInterrupt:
+        pytest.fail("the signal escaped as KeyboardInterrupt: the command would exit 130, not stop cleanly")
+
+
+def test_a_real_failure_still_raises():
+    with pytest.raises(BytewaxRuntimeError) as raised:
+        run_until_stopped(_flow(_FailingSink()), 1, timedelta(seconds=1), None)
+    assert "store refused the batch" in str(raised.value.__cause__)
