@@ -7,10 +7,10 @@
 
     (key, [Alert | Fill | ...]) from a stage ─► Alert only ─► AlertSink
 
-In broker mode the stages publish their alerts on ``pf.alerts`` and one relay
-process posts them, so the stages need no Alertmanager address and an
-Alertmanager outage never slows a stage. In embedded mode the same sink sits
-at the end of the execution stage. Either way the sink logs every alert,
+A stage running in its own process publishes its alerts on ``pf.alerts`` and
+one relay process posts them, so the stages need no Alertmanager address and
+an Alertmanager outage never slows a stage. The execution stage runs only
+in-process for now (``demo``, ``trade``), where the same sink sits at its end. Either way the sink logs every alert,
 keeps it in its outbox until Alertmanager accepted it, and skips an id it has
 seen, so a replay after a restart pages no one twice. Storing the rows is the
 store sink's job in both modes, not the relay's.
