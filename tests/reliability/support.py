@@ -14,19 +14,21 @@ class Outcome:
     """One fault injected into a running stage and what it cost (every stage must ride it out without crashing).
 
     ``duplicated`` counts rows of the deduplicated ``_v`` view beyond one per id, or, for the collector
-    (which publishes to a topic), messages beyond one per event id.
+    (which publishes to a topic), messages beyond one per event id. ``orders_duplicated`` (orders the
+    venue received twice) and ``recovery_s`` are None where the scenario has no orders or no stall.
     """
 
     scenario: str
     events: int
     lost: int
     duplicated: int
-    recovery_s: float
+    recovery_s: float | None
+    orders_duplicated: int | None = None
 
 
 RESULTS: list[Outcome] = []
 
-_HEADINGS = ("scenario", "events", "lost", "duplicated", "recovery s")
+_HEADINGS = ("scenario", "events", "lost", "duplicated", "orders duplicated", "recovery s")
 
 
 def lost_and_duplicated(store: Store, table: str, expected_ids: set[str]) -> tuple[int, int]:
@@ -36,23 +38,36 @@ def lost_and_duplicated(store: Store, table: str, expected_ids: set[str]) -> tup
     return len(expected_ids - stored), int(rows) - int(unique)
 
 
-def record(scenario: str, events: int, lost: int, duplicated: int, recovery_s: float) -> None:
+def record(
+    scenario: str, events: int, lost: int, duplicated: int, recovery_s: float | None,
+    orders_duplicated: int | None = None,
+) -> None:
     """Add a scenario's figures to the summary, then require that nothing was lost or duplicated."""
-    RESULTS.append(Outcome(scenario, events, lost, duplicated, recovery_s))
-    assert (lost, duplicated) == (0, 0), f"{scenario}: {lost} lost, {duplicated} duplicated"
+    RESULTS.append(Outcome(scenario, events, lost, duplicated, recovery_s, orders_duplicated))
+    assert (lost, duplicated, orders_duplicated or 0) == (0, 0, 0), (
+        f"{scenario}: {lost} lost, {duplicated} duplicated, {orders_duplicated} orders duplicated"
+    )
 
 
 def summary_lines(results: list[Outcome]) -> list[str]:
     """Return the results as an aligned plain-text table.
 
     >>> print("\\n".join(summary_lines([Outcome("kill ingest", 10, 0, 0, 1.234)])))
-    scenario     events  lost  duplicated  recovery s
-    kill ingest      10     0           0        1.23
+    scenario     events  lost  duplicated  orders duplicated  recovery s
+    kill ingest      10     0           0                  -        1.23
     """
-    rows = [(r.scenario, str(r.events), str(r.lost), str(r.duplicated), f"{r.recovery_s:.2f}") for r in results]
+    rows = [
+        (r.scenario, str(r.events), str(r.lost), str(r.duplicated), _shown(r.orders_duplicated),
+         _shown(None if r.recovery_s is None else f"{r.recovery_s:.2f}"))
+        for r in results
+    ]
     widths = [max(len(cell) for cell in column) for column in zip(_HEADINGS, *rows)]
     lines = []
     for row in (_HEADINGS, *rows):
         cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
         lines.append("  ".join(cells))
     return lines
+
+
+def _shown(value: object) -> str:
+    return "-" if value is None else str(value)
