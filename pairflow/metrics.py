@@ -243,36 +243,31 @@ STRATEGY_REFUSED_SPREADS = _define(
     "Configured spreads not traded because a leg is not listed or is delisted.", ["reason"],
 )
 
-# --- execution and risk (issue 14): names the trader must use ---
+# --- execution and risk (issue 14): the order router and the desk ---
 EXECUTION_ORDERS_SUBMITTED = _define(
     "counter", "pairflow_execution_orders_submitted",
     "Order intents that reached the risk checks (accepted or rejected).", ["coin"],
-    pending="execution (issue 14)",
 )
 EXECUTION_ORDERS_REJECTED = _define(
     "counter", "pairflow_execution_orders_rejected",
     "Orders rejected by an inline risk check or by the venue, by reason.", ["coin", "reason"],
-    pending="execution (issue 14)",
 )
 EXECUTION_RECONCILIATION_MISMATCHES = _define(
     "counter", "pairflow_execution_reconciliation_mismatches",
     "Differences found between local state and the venue at a reconciliation.", ["kind"],
-    pending="execution (issue 14)",
 )
 RISK_DRAWDOWN_RATIO = _define(
     "gauge", "pairflow_risk_drawdown_ratio", "Drawdown from the equity peak as a fraction of the peak.", ["scope"],
-    pending="risk (issue 14)",
 )
 RISK_DRAWDOWN_LIMIT_RATIO = _define(
     "gauge", "pairflow_risk_drawdown_limit_ratio", "Configured drawdown at which the kill switch engages.",
-    pending="risk (issue 14)",
 )
 RISK_VAR_USD = _define(
     "gauge", "pairflow_risk_var_usd", "Portfolio value at risk in USD, by method and confidence.",
-    ["method", "confidence"], pending="risk (issue 14)",
+    ["method", "confidence"],
 )
 RISK_VAR_LIMIT_USD = _define(
-    "gauge", "pairflow_risk_var_limit_usd", "Configured value-at-risk limit in USD.", pending="risk (issue 14)"
+    "gauge", "pairflow_risk_var_limit_usd", "Configured value-at-risk limit in USD."
 )
 
 

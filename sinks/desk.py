@@ -50,6 +50,9 @@ from pairflow.events import (
 )
 from pairflow.hyperliquid.client import HyperliquidError
 from pairflow.logs import get_logger
+from pairflow.metrics import (
+    EXECUTION_RECONCILIATION_MISMATCHES, RISK_DRAWDOWN_LIMIT_RATIO, RISK_DRAWDOWN_RATIO, RISK_VAR_LIMIT_USD, RISK_VAR_USD,
+)
 from sinks.execution import LegPlan, OrderRouter
 
 __all__ = ["AccountStream", "AccountView", "Desk", "KILL_FILE"]
@@ -122,6 +125,12 @@ class Desk:
         self.stream = stream
         self.stream_live = False
         self.fill_wait_s = fill_wait_s
+        self._peak_equity = capital
+        self._adopted: dict[str, float] = {}
+        if router.limits.daily_drawdown:
+            RISK_DRAWDOWN_LIMIT_RATIO.set(router.limits.daily_drawdown / capital)
+        if max_var_99:
+            RISK_VAR_LIMIT_USD.set(max_var_99)
         self._flattens_seen = control.state().flatten_requests if control is not None else 0
 
     # ---- state ------------------------------------------------------------------------------------
@@ -137,6 +146,32 @@ class Desk:
          self.halted) = pickle.loads(state)
         self.net, self.ledger, self.risk = NetTargets.restore(net), PnlLedger.restore(ledger), PortfolioRisk.restore(risk)
 
+    def adopt(self, intents: list[OrderIntent], targets: dict[str, float]) -> None:
+        """Take over the spreads a previous run of this account left open (restart without a recovery snapshot).
+
+        ``intents`` are that run's stored intents (cloid -> spread) and ``targets`` each spread's last
+        acted target. The spread legs themselves are not taken from storage: the next reconciliation
+        pulls the account's fills from the exchange, attributes them through the intents, and sets
+        each spread's net target from what its legs hold -- so a replayed signal is a no-op and an
+        exit closes exactly what the spread holds.
+        """
+        for intent in sorted(intents, key=lambda intent: intent.ts):
+            self.ledger.update(intent)
+            if intent.pair in targets:
+                self.opened_ms[intent.pair] = intent.ts
+        self._adopted = dict(targets)
+
+    def _take_over_spreads(self) -> None:
+        for pair, target in self._adopted.items():
+            legs = self.ledger.spreads.get(pair, {})
+            if not any(book.szi for book in legs.values()):
+                self.opened_ms.pop(pair, None)
+                continue
+            self.net.update(SpreadTarget(pair, f"adopted:{pair}", self.opened_ms.get(pair, 0), tuple(legs),
+                                         tuple(book.szi for book in legs.values())))
+            self.acted[pair] = target
+        self._adopted = {}
+
     def position(self, coin: str) -> float:
         """Return our position in ``coin`` from the fills counted so far."""
         book = self.ledger.coins.get(coin)
@@ -149,8 +184,20 @@ class Desk:
         return self._stamped(self._batch(events))
 
     def _stamped(self, out: list[Event]) -> list[Event]:
-        """Give the records made here (PnL, risk, alerts, positions) the desk clock's time as ``recv_ts``."""
+        """Give the records made here (PnL, risk, alerts, positions) the desk clock's time as ``recv_ts``.
+
+        Every record the desk hands out passes here, so the risk gauges are set here too: drawdown
+        from the portfolio's equity peak and each VaR method's figure.
+        """
         now = self.clock.now_ms()
+        for event in out:
+            if isinstance(event, Pnl) and event.scope == "portfolio":
+                equity = self.risk.capital + event.equity
+                self._peak_equity = max(self._peak_equity, equity)
+                RISK_DRAWDOWN_RATIO.labels(scope="portfolio").set(1.0 - equity / self._peak_equity)
+            elif isinstance(event, RiskMetric) and event.metric.startswith("var_"):
+                RISK_VAR_USD.labels(method=event.metric.removeprefix("var_"),
+                                    confidence=f"{event.confidence:g}").set(event.value)
         return [event if event.recv_ts else msgspec.structs.replace(event, recv_ts=now) for event in out]
 
     def _batch(self, events: list[Event]) -> list[Event]:
@@ -418,6 +465,8 @@ class Desk:
         out = self.pull()
         if self.unreachable:
             return out
+        if self._adopted:
+            self._take_over_spreads()
         now = WALL_CLOCK.now_ms()
         try:
             positions, _ = positions_from_wire(self.account.clearinghouse(), now)
@@ -433,6 +482,8 @@ class Desk:
         out += positions
         for position in positions:
             out += self.risk.update(position)
+        for problem in problems:
+            EXECUTION_RECONCILIATION_MISMATCHES.labels(kind=problem.split(" ", 1)[0]).inc()
         if problems:
             self.blocked = "; ".join(problems)
             out.append(Alert(ts=now, id=f"reconcile@{now}", severity="critical", source="execution",

@@ -47,10 +47,11 @@ from pairflow.config import ExecutionSettings
 from pairflow.events import Alert, Order
 from pairflow.hyperliquid.client import HyperliquidError
 from pairflow.logs import get_logger
+from pairflow.metrics import EXECUTION_ORDERS_REJECTED, EXECUTION_ORDERS_SUBMITTED
 from sinks.executor import Executor, LegOrder, OrderStateUnknown, Placement
 from sinks.order_journal import OrderJournal
 
-__all__ = ["LegPlan", "OrderRouter", "RouterConfig"]
+__all__ = ["LegPlan", "OrderRouter", "RouterConfig", "reason_kind"]
 
 _log = get_logger(__name__)
 _POLL_S = 0.05
@@ -162,6 +163,8 @@ class OrderRouter:
                         reduce_only=plan.reduce_only if reduce_only is None else reduce_only)
 
     def _refusal(self, leg: LegOrder, reason: str) -> Order:
+        EXECUTION_ORDERS_SUBMITTED.labels(coin=leg.coin).inc()
+        EXECUTION_ORDERS_REJECTED.labels(coin=leg.coin, reason=reason_kind(reason)).inc()
         return Order(ts=self.clock.now_ms(), recv_ts=self._stamp(), id=leg.cloid, coin=leg.coin, cloid=leg.cloid,
                      oid=None, is_buy=leg.is_buy, sz=leg.sz, limit_px=leg.px, status="rejected", reason=reason)
 
@@ -271,6 +274,7 @@ class OrderRouter:
     def _fill(self, leg: LegOrder) -> tuple[float, list[Order | Alert]]:
         """Send one order and follow it to a fate; return (filled size, events)."""
         self.journal.record(leg.cloid)
+        EXECUTION_ORDERS_SUBMITTED.labels(coin=leg.coin).inc()
         out: list[Order | Alert] = [self._record(leg, "pending")]
         self.sent_ms.append(self.clock.now_ms())
         try:
@@ -288,6 +292,7 @@ class OrderRouter:
                 out.append(self._record(leg, "rejected", reason="not received by the exchange"))
                 return 0.0, out
         if placement.status == "rejected":
+            EXECUTION_ORDERS_REJECTED.labels(coin=leg.coin, reason=reason_kind(placement.error)).inc()
             if _POST_ONLY_MODE.search(placement.error):
                 self.taker_paused_until_ms = self.clock.now_ms() + int(self.config.taker_pause_s * 1000)
                 out.append(self._record(leg, "rejected", placement, f"taker_paused: {placement.error}"))
@@ -347,3 +352,21 @@ class OrderRouter:
 def out_is_pause(events: Sequence[Order | Alert]) -> bool:
     """Tell whether a leg was refused because taker orders are paused (a retry would be refused too)."""
     return any(isinstance(event, Order) and event.reason.startswith("taker_paused") for event in events)
+
+
+def reason_kind(reason: str) -> str:
+    """Return a refusal's kind for the rejection metric: our check's name, or the exchange's text without numbers.
+
+    Examples
+    --------
+    >>> reason_kind("min_notional: 5.98 USDC is under the 10 USDC minimum")
+    'min_notional'
+    >>> reason_kind("Order could not immediately match against any resting orders. asset=4")
+    'Order could not immediately match against any resting orders.'
+    >>> reason_kind("Post only order would have immediately matched, bbo was 0.56057@0.56086. asset=31")
+    'Post only order would have immediately matched, bbo was N@N.'
+    """
+    head = reason.split(":", 1)[0]
+    if head.isidentifier():
+        return head
+    return re.sub(r"\d+(\.\d+)?", "N", re.sub(r"\s*asset=\d+$", "", reason))[:100]

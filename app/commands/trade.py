@@ -88,7 +88,7 @@ def trade(
     api, token = api_server(settings, store, control, any_port_if_taken=True)
     ingest = EmbeddedIngest(settings, data_dir / "dead-letters", epoch=timedelta(seconds=1),
                             then=chain_trading(spreads, settings, desk_factory(settings, base, key, account, data_dir,
-                                                                               control=control),
+                                                                               control=control, store=store),
                                           control=control))
     del key
     ingest.start()

@@ -16,7 +16,7 @@ from pathlib import Path
 import eth_account
 import pytest
 
-from pairflow.events import Bar, Fill, FundingPayment, Position, Signal
+from pairflow.events import Bar, Fill, FundingPayment, Pnl, Position, Signal
 from pairflow.hyperliquid.exchange_client import ExchangeClient
 from pairflow.hyperliquid.signer import L1Signer
 from sinks.desk import Desk
@@ -25,6 +25,7 @@ from sinks.executor import HyperliquidExecutor, LegOrder
 from sinks.order_journal import OrderJournal
 from sources.user_stream import UserStreamThread
 from tests.helpers import eventually
+from tests.metrics_support import sample
 from tests.integration.test_order_router import MARKS, marked_engine
 from tests.support.venue import RequestRecorder, SteppableClock
 from venue.engine import Engine, Limit, OrderRequest, Tif
@@ -90,7 +91,8 @@ def test_ws_drop_mid_run_reconnects_reconciles_and_loses_or_doubles_no_fill(venu
     executor = HyperliquidExecutor(ExchangeClient(url, L1Signer(bytes(wallet.key))), wallet.address)
     router = OrderRouter(executor, executor.rules, OrderJournal(tmp_path / "cloids"))
     stream = UserStreamThread(url, wallet.address, retry_s=0.1).start()
-    desk = Desk(router, executor, executor.rules, capital=100_000.0, reconcile_interval_s=1e9, stream=stream)
+    desk = Desk(router, executor, executor.rules, capital=100_000.0, reconcile_interval_s=1e9, stream=stream,
+                max_var_99=750.0)
     emitted: list = []
 
     def run(*events: object) -> list:
@@ -153,5 +155,11 @@ def test_ws_drop_mid_run_reconnects_reconciles_and_loses_or_doubles_no_fill(venu
         account = venue.engine.clearinghouse_state(wallet.address)
         change = account.margin_summary.account_value - 100_000 - sum(p.unrealized_pnl for p in account.positions)
         assert abs(change - ours) < Decimal("0.01") and sum(b.funding for b in books) != 0
+        # The risk gauges follow the desk: its limits, and the drawdown from the equity peak its PnL reached.
+        assert sample("pairflow_risk_var_limit_usd") == 750.0
+        assert sample("pairflow_risk_drawdown_limit_ratio") == 500.0 / 100_000.0
+        equity = [100_000.0 + e.equity for e in emitted if isinstance(e, Pnl) and e.scope == "portfolio"]
+        peak = max([100_000.0, *equity])
+        assert sample("pairflow_risk_drawdown_ratio", scope="portfolio") == pytest.approx(1 - equity[-1] / peak)
     finally:
         stream.close()

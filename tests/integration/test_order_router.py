@@ -21,9 +21,11 @@ from sinks.execution import LegPlan, OrderRouter, RouterConfig
 from sinks.executor import HyperliquidExecutor, LegOrder, OrderStateUnknown, Placement
 from sinks.order_journal import OrderJournal
 from tests.helpers import SHARED
+from tests.metrics_support import sample
 from tests.support.venue import SteppableClock, run_venue
 from venue.engine import AssetSpec, Engine, Limit, OrderRequest, Tif
 
+SUBMITTED, REJECTED = "pairflow_execution_orders_submitted_total", "pairflow_execution_orders_rejected_total"
 ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
 MARKS = {"BTC": 60_000.0, "ETH": 2_000.0, "SOL": 150.0}
 
@@ -202,6 +204,7 @@ def test_post_only_mode_pauses_taker_legs_and_they_resume_after(venue: Setup, tm
     route.clock = clock
     with venue.engine.lock:
         venue.engine.set_post_only("BTC")
+    submitted, paused_before = sample(SUBMITTED, coin="ETH"), sample(REJECTED, coin="ETH", reason="taker_paused")
     plans = [LegPlan("ETH", 0.5, MARKS["ETH"], "sig-6", "ETH/BTC", liquidity=2.0),
              LegPlan("BTC", -0.0166, MARKS["BTC"], "sig-6", "ETH/BTC", liquidity=1.0)]
     first = route.execute(plans, context(venue.engine.now_ms))
@@ -214,6 +217,11 @@ def test_post_only_mode_pauses_taker_legs_and_they_resume_after(venue: Setup, tm
     assert [(e.status, e.reason) for e in paused] == [
         ("rejected", "taker_paused: the exchange allows only post-only orders")]
     assert len(orders_sent(venue)) == 1
+    # Both refusals are counted: the exchange's by its text (numbers dropped), ours by the check's name.
+    assert sample(REJECTED, coin="BTC",
+                  reason="Only post-only orders are allowed while this market is in post-only mode.") >= 1
+    assert (sample(SUBMITTED, coin="ETH") - submitted,
+            sample(REJECTED, coin="ETH", reason="taker_paused") - paused_before) == (1.0, 1.0)
     with venue.engine.lock:
         venue.engine.set_post_only("BTC", on=False)
     clock.advance(59_000)
