@@ -5,23 +5,25 @@
     bars (coin, [Bar]) ──────────┐
     market (coin, [Funding |     ├─► fan out to spreads ─► per-spread state ─► (pair, [Signal]) ─► pf.signals
             BookSnapshot |       │   (pair, [event])       (SpreadStrategy:                         signals table
-            FeeSchedule])  ──────┘                          align → Kalman → z → features
-                                                            → rule → River models)
+            FeeSchedule |        │                          align → Kalman → z → features
+            Delisting])  ────────┘                          → rule → River models)
 
 `strategy_stage` is a function from Bytewax streams to the stream of
 signals, so it chains after the ingest stage in one dataflow (embedded, paper,
-backtest) or reads ``md.bars`` / ``md.funding`` / ``md.fees`` as its own
-dataflow (distributed). State is keyed by spread, so Bytewax spreads the
-spreads over its workers, and every spread's models are part of the recovery
-snapshot. A refused event (missing, stale or bad leg, gap, revised bar) is
-logged and counted in ``pairflow_strategy_refused_events`` by reason; it
-yields no signal and leaves that spread's state and every other spread alone.
+backtest) or reads ``md.bars`` / ``md.funding`` / ``md.fees`` /
+``md.delistings`` as its own dataflow (distributed). State is keyed by
+spread, so Bytewax spreads the spreads over its workers, and every spread's
+models are part of the recovery snapshot. A refused event (missing, stale or
+bad leg, gap, revised bar) is logged and counted in
+``pairflow_strategy_refused_events`` by reason; it yields no signal and
+leaves that spread's state and every other spread alone.
 
 The spread universe is resolved before the flow starts (`resolve_spreads`): a
 configured spread with a coin that is not listed, or is delisted, is refused
-with its reason and the others run. A coin delisted while the flow runs stops
-printing, so its spreads pause as "stale" until the next start resolves them
-again.
+with its reason and the others run. A coin delisted while the flow runs comes
+as a `Delisting` (the collector reads it from ``meta`` onto ``md.delistings``):
+each spread with that leg sends one flat "delisted" signal and refuses its bars
+from then on, counted by that reason; the other spreads are not touched.
 
 Given the operator's `pairflow.control.Control` (embedded mode, where the
 API runs in the same process), each spread reads its tuning on every batch
@@ -42,7 +44,7 @@ from flows.ingest import IngestStreams, bars_from_topic
 from operators.spread_strategy import Skip, SpreadStrategy, pair_name
 from pairflow.config import Settings, StrategySettings
 from pairflow.control import Control
-from pairflow.events import TOPIC_OF, Bar, BookSnapshot, FeeSchedule, Funding, PairStats, Signal
+from pairflow.events import TOPIC_OF, Bar, BookSnapshot, Delisting, FeeSchedule, Funding, PairStats, Signal
 from pairflow.logs import get_logger
 from pairflow.metrics import STRATEGY_REFUSED_EVENTS, STRATEGY_REFUSED_SPREADS, STRATEGY_SIGNALS
 from pairflow.storage import Store
@@ -61,10 +63,10 @@ __all__ = [
 
 log = get_logger(__name__)
 
-_MARKET_TYPES = (Funding, BookSnapshot, FeeSchedule)
+_MARKET_TYPES = (Funding, BookSnapshot, FeeSchedule, Delisting)
 
 # What a strategy dataflow of its own reads (book snapshots are not published on a topic).
-STRATEGY_TOPICS: tuple[str, ...] = (TOPIC_OF[Bar], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule])
+STRATEGY_TOPICS: tuple[str, ...] = (TOPIC_OF[Bar], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule], TOPIC_OF[Delisting])
 _QUIET_REASONS = frozenset({"revision"})
 _event_time = attrgetter("ts")
 
@@ -240,8 +242,8 @@ def strategy_stage(
         Bands, Kalman noise, sizes and model switches.
     market
         Optional ``(key, [event, ...])`` items carrying `Funding`,
-        `BookSnapshot`, `FeeSchedule` and rescan `PairStats` events (others
-        are ignored). Without it, costs use the configured fee and half-spread
+        `BookSnapshot`, `FeeSchedule`, `Delisting` and rescan `PairStats`
+        events (others are ignored). Without it, costs use the configured fee and half-spread
         and funding is zero.
     control
         The operator's controls when the API runs in this process: each

@@ -15,7 +15,10 @@ the others) and is fed that spread's events in arrival order:
   size, and imbalance;
 * `FeeSchedule`: the taker rate;
 * `PairStats` of this spread from a rescan: when accepted, a spread ADWIN
-  retired is traded again (`readmit`).
+  retired is traded again (`readmit`);
+* `Delisting` of a leg: the spread is retired for good -- one flat "delisted"
+  signal (once it has signalled at all), then every bar is refused as
+  "delisted"; a rescan does not re-admit it.
 
 Prices enter as logs, so the hedge ratios are in return space, the spread
 ``log p0 - sum(b_i log p_i) - a`` moves like a return on the first leg's
@@ -52,7 +55,7 @@ from operators.threshold_bandit import ArmReward, ThresholdBandit
 from operators.trading_costs import LegCost, leg_cost, round_trip_cost
 from operators.zscore import ZScore
 from pairflow.config import StrategySettings
-from pairflow.events import Bar, BookSnapshot, FeeSchedule, Funding, PairStats, Signal
+from pairflow.events import Bar, BookSnapshot, Delisting, FeeSchedule, Funding, PairStats, Signal
 from pairflow.hyperliquid.schemas import interval_ms
 
 __all__ = ["Skip", "SpreadStrategy", "pair_name"]
@@ -122,6 +125,10 @@ class SpreadStrategy(ModelState):
     [Skip(pair='ETH/SOL', ts=12000000, kind='invalid', detail='SOL price was nan')]
     """
 
+    # Defaults for a state restored from a snapshot taken before delistings were tracked.
+    delisted: str | None = None
+    last_row: tuple[int, HedgeEstimate, float, dict[str, float]] | None = None
+
     def __init__(self, legs: tuple[str, ...] = ("A", "B"), settings: StrategySettings | None = None) -> None:
         s = settings or StrategySettings()
         self.legs = tuple(legs)
@@ -166,10 +173,16 @@ class SpreadStrategy(ModelState):
         self.rows_since_signal = 0
         self.position: _Position | None = None
         self.retired = False
+        self.delisted: str | None = None
+        self.last_row: tuple[int, HedgeEstimate, float, dict[str, float]] | None = None
 
-    def update(self, event: Bar | Funding | BookSnapshot | FeeSchedule | PairStats) -> list[Signal | Skip]:
+    def update(self, event: Bar | Funding | BookSnapshot | FeeSchedule | PairStats | Delisting) -> list[Signal | Skip]:
         """Fold one event of this spread in; return the signals or the refusal it causes."""
         kind = type(event)
+        if self.delisted is not None and kind is Bar:
+            return [Skip(self.pair, event.ts, "delisted", f"{self.delisted} was delisted")]
+        if kind is Delisting:
+            return self._delist(event)  # type: ignore[arg-type]
         if kind is Bar:
             if event.interval != self.interval:  # type: ignore[union-attr]
                 return []
@@ -197,6 +210,18 @@ class SpreadStrategy(ModelState):
             self.imbalance[index] = event.imbalance  # type: ignore[union-attr]
             self.costed_hedge = None
         return []
+
+    def _delist(self, event: Delisting) -> list[Signal | Skip]:
+        if event.coin not in self.legs or self.delisted is not None:
+            return []
+        self.delisted = event.coin
+        out: list[Signal | Skip] = [Skip(self.pair, event.ts, "delisted", f"{event.coin} was delisted: spread retired")]
+        if self.last_row is not None and self.logs is not None:
+            row_ts, est, z, features = self.last_row
+            self._close(self.logs)
+            # After the last row, so the flat signal neither precedes nor replaces (same id) a decided one.
+            out.append(self._signal(max(event.ts, row_ts + 1), "delisted", self.logs, est, z, dict(features)))
+        return out
 
     def flush(self) -> list[Signal | Skip]:
         """Decide on the bars still held for event-time order (end of a finite input)."""
@@ -254,6 +279,7 @@ class SpreadStrategy(ModelState):
         funding = self.funding[0] - sum(b * f for b, f in zip(hedge, self.funding[1:], strict=True))
         features = self._features(z.zscore, z.std, error_z, funding, hedge)
         self.last_z = z.zscore
+        self.last_row = (ts, est, z.zscore, features)
         if self.position is not None:
             p = self.position
             p.funding += p.direction * funding * (ts - p.last_ts) / 3_600_000

@@ -163,6 +163,13 @@ class FeeSchedule(Event, frozen=True, kw_only=True):
     spot_maker: float | None = None
 
 
+class Delisting(Event, frozen=True, kw_only=True):
+    """A collected coin the exchange's ``meta`` now marks delisted: spreads with it as a leg go flat and stop."""
+
+    id: str
+    coin: str
+
+
 class PairStats(Event, frozen=True, kw_only=True):
     """Statistics of one candidate spread (a pair or a Johansen basket) from a pair scan.
 
@@ -375,6 +382,7 @@ TOPIC_OF: dict[type[Event], str] = {
     Funding: "md.funding",
     AssetContext: "md.ctx",
     FeeSchedule: "md.fees",
+    Delisting: "md.delistings",
     Gap: "md.gaps",
     Bar: "md.bars",
     BookSnapshot: "md.books",

@@ -24,7 +24,7 @@ Emit = Callable[[str, str, Event], None]
 _log = get_logger("sources.collector")
 _RAW_SHOWN = 500
 # Events on these topics say something about the stream, not the market: they do not count as data.
-_NOT_DATA = frozenset({"md.gaps", "md.fees"})
+_NOT_DATA = frozenset({"md.gaps", "md.fees", "md.delistings"})
 
 
 class Output:

@@ -1,7 +1,8 @@
 """The collector's REST side: periodic polls, and refetching candles and funding after a gap.
 
-``metaAndAssetCtxs`` (md.ctx), ``fundingHistory`` (md.funding) and
-``userFees`` (md.fees) are polled on their own cadences. Candles and funding
+``metaAndAssetCtxs`` (md.ctx, and md.delistings for a collected coin it
+marks delisted), ``fundingHistory`` (md.funding) and ``userFees`` (md.fees)
+are polled on their own cadences. Candles and funding
 are the two streams with a REST history, so a span the WebSocket missed is
 fetched again here, through the same `sources.pager.HistoryPager` that
 ``pairflow backfill`` uses; rows carry stable ids, so a reader deduplicates
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 
 from pairflow.config import CollectorSettings
 from pairflow.errors import ParseError
+from pairflow.events import AssetContext, Delisting
 from pairflow.hyperliquid import parse
 from pairflow.hyperliquid.client import HyperliquidError, InfoClient
 from pairflow.hyperliquid.schemas import candle_interval_ms
@@ -32,6 +34,10 @@ __all__ = ["RestPollers", "every"]
 _log = get_logger("sources.collector")
 _FUNDING_LOOKBACK_MS = 2 * 3_600_000
 _RAW_SHOWN = 500
+
+
+def _contexts_and_delistings(raw: Any, recv_ts: int) -> list[AssetContext | Delisting]:
+    return [*parse.parse_meta_and_asset_ctxs(raw, recv_ts), *parse.parse_delisted(raw, recv_ts)]
 T = TypeVar("T")
 
 
@@ -73,18 +79,23 @@ class RestPollers:
         self._candles = candle_pager(info, settings.candle_interval)
         self._funding = funding_pager(info)
         self._funding_since: dict[str, int] = {}
+        self._delisted: set[str] = set()
 
     async def poll_contexts(self) -> None:
-        """Fetch ``metaAndAssetCtxs`` and emit the contexts of the collected coins on ``md.ctx``."""
-        contexts = await self._rest(
-            "metaAndAssetCtxs", self.info.meta_and_asset_ctxs(), parse.parse_meta_and_asset_ctxs
-        )
-        if contexts is None:
+        """Fetch ``metaAndAssetCtxs``; emit the collected coins' contexts on ``md.ctx``, their delistings on ``md.delistings``.
+
+        A delisting is emitted once per collector run (its id is stable, so a
+        restart's repeat collapses in the store).
+        """
+        events = await self._rest("metaAndAssetCtxs", self.info.meta_and_asset_ctxs(), _contexts_and_delistings)
+        if events is None:
             return
         wanted = set(self.coins)
-        for ctx in contexts:
-            if ctx.coin in wanted:
-                self.out.emit(ctx)
+        for event in events:
+            if event.coin in wanted and event.id not in self._delisted:
+                self.out.emit(event)
+                if type(event) is Delisting:
+                    self._delisted.add(event.id)
 
     async def poll_funding(self) -> None:
         """Fetch funding rows newer than the last one seen per coin and emit them on ``md.funding``."""

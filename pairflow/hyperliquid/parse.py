@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from pairflow.errors import ParseError
-from pairflow.events import AssetContext, Bbo, BookLevel, Candle, FeeSchedule, Funding, L2Book, Trade
+from pairflow.events import AssetContext, Bbo, BookLevel, Candle, Delisting, FeeSchedule, Funding, L2Book, Trade
 from pairflow.hyperliquid.schemas import (
     ActiveAssetCtxWire,
     AssetCtxWire,
@@ -32,6 +32,7 @@ from pairflow.hyperliquid.schemas import (
     FundingRowWire,
     L2BookWire,
     LevelWire,
+    MetaAssetWire,
     MetaWire,
     TradeWire,
     UserFeesWire,
@@ -251,17 +252,20 @@ def parse_active_asset_ctx(data: Any, recv_ts: int) -> AssetContext:
     return _asset_context(_coin(wire.coin, "data.coin"), wire.ctx, recv_ts, recv_ts, "data.ctx")
 
 
+def _meta_and_contexts(data: Any) -> tuple[list[MetaAssetWire], list[Any]]:
+    pair = _decode(data, list, "response")
+    if len(pair) != 2:
+        raise ParseError("response", pair, "expected [meta, assetCtxs]")
+    return _decode(pair[0], MetaWire, "response[0]").universe, _decode(pair[1], list, "response[1]")
+
+
 def parse_meta_and_asset_ctxs(data: Any, recv_ts: int) -> list[AssetContext]:
     """Parse a ``metaAndAssetCtxs`` response into one context per listed asset.
 
     Delisted assets are skipped before their context is read: the exchange
     keeps stale, partly empty contexts for them.
     """
-    pair = _decode(data, list, "response")
-    if len(pair) != 2:
-        raise ParseError("response", pair, "expected [meta, assetCtxs]")
-    universe = _decode(pair[0], MetaWire, "response[0]").universe
-    ctxs = _decode(pair[1], list, "response[1]")
+    universe, ctxs = _meta_and_contexts(data)
     if len(universe) != len(ctxs):
         raise ParseError("response[1]", len(ctxs), f"expected {len(universe)} contexts, one per asset")
     out = []
@@ -272,6 +276,20 @@ def parse_meta_and_asset_ctxs(data: Any, recv_ts: int) -> list[AssetContext]:
         path = f"response[1][{i}]"
         out.append(_asset_context(coin, _decode(ctx, AssetCtxWire, path), recv_ts, recv_ts, path))
     return out
+
+
+def parse_delisted(data: Any, recv_ts: int) -> list[Delisting]:
+    """Parse the assets a ``metaAndAssetCtxs`` response marks delisted; meta carries no time, so ``ts`` is the receive time.
+
+    Examples
+    --------
+    >>> parse_delisted([{"universe": [{"name": "BTC", "szDecimals": 5, "maxLeverage": 40},
+    ...                               {"name": "OLD", "szDecimals": 0, "maxLeverage": 3, "isDelisted": True}]}, [{}, {}]], 7)
+    [Delisting(ts=7, recv_ts=7, id='OLD:delisted', coin='OLD')]
+    """
+    universe, _ = _meta_and_contexts(data)
+    coins = (_coin(asset.name, f"response[0].universe[{i}].name") for i, asset in enumerate(universe) if asset.isDelisted)
+    return [Delisting(id=f"{coin}:delisted", coin=coin, ts=recv_ts, recv_ts=recv_ts) for coin in coins]
 
 
 def parse_funding_history(data: Any, recv_ts: int) -> list[Funding]:

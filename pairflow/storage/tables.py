@@ -18,6 +18,7 @@ TABLE_OF_EVENT: dict[type[events.Event], str] = {
     events.Funding: "funding",
     events.AssetContext: "asset_ctx",
     events.FeeSchedule: "fees",
+    events.Delisting: "delistings",
     events.PairStats: "pair_stats",
     events.Signal: "signals",
     events.OrderIntent: "intents",

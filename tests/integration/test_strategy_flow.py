@@ -16,7 +16,7 @@ from flows.strategy import resolve_spreads, strategy_stage, universe_pairs
 from operators.spread_strategy import SpreadStrategy
 from pairflow.config import StrategySettings
 from pairflow.control import Control
-from pairflow.events import Bar, FeeSchedule, Funding, PairStats, Signal
+from pairflow.events import Bar, Delisting, FeeSchedule, Funding, PairStats, Signal
 from pairflow.storage import BatchWriter, Store
 from pairflow.metrics import STRATEGY_REFUSED_EVENTS, STRATEGY_REFUSED_SPREADS
 from tests.strategy_support import bar, cointegrated_bars
@@ -97,6 +97,26 @@ def test_a_spread_whose_leg_stops_printing_pauses_while_the_other_trades_on() ->
     basket = [s for s in flowed if s.pair == "AAVE/UNI/LINK"]
     assert basket == [s for s in by_hand(events, SPREADS[1:])]
     assert max(s.ts for s in basket) > 1_700_000_000_000 + 200 * 60_000
+
+
+def test_a_coin_delisted_mid_run_flattens_and_stops_its_spreads_and_leaves_the_others_alone() -> None:
+    events = market_bars(240)
+    at = len(events) // 2
+    delisted_at = events[at].ts
+    events.insert(at, Delisting(id="SOL:delisted", coin="SOL", ts=delisted_at, recv_ts=delisted_at))
+    refused = STRATEGY_REFUSED_EVENTS.labels(pair="ETH/SOL", reason="delisted")._value.get()
+    flowed = run_flow(keyed(events))
+
+    eth_sol = [s for s in flowed if s.pair == "ETH/SOL"]
+    assert eth_sol[:-1] == [s for s in by_hand(events[:at], SPREADS[:1])]
+    last = eth_sol[-1]
+    assert (last.reason, last.target, last.leg_targets) == ("delisted", 0.0, (0.0, 0.0))
+    assert last.ts > eth_sol[-2].ts and last.ts >= delisted_at
+    # the event itself and every later bar of either leg: counted, nothing else signalled
+    later = sum(1 for e in events[at + 1:] if e.coin in SPREADS[0])
+    assert STRATEGY_REFUSED_EVENTS.labels(pair="ETH/SOL", reason="delisted")._value.get() == refused + 1 + later
+    basket = [s for s in flowed if s.pair == "AAVE/UNI/LINK"]
+    assert basket == by_hand(events, SPREADS[1:]) and max(s.ts for s in basket) > last.ts
 
 
 def test_configured_spreads_with_unknown_or_delisted_coins_are_refused() -> None:

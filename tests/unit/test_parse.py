@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pairflow.errors import ParseError
-from pairflow.events import AssetContext, Bbo, BookLevel, Candle, FeeSchedule, Funding, Trade
+from pairflow.events import AssetContext, Bbo, BookLevel, Candle, Delisting, FeeSchedule, Funding, Trade
 from pairflow.hyperliquid import parse
 from tests.helpers import FIXTURES
 
@@ -207,3 +207,23 @@ def test_bad_rest_row_names_its_index():
     with pytest.raises(ParseError) as err:
         parse.parse_funding_history(rows, RECV)
     assert str(err.value) == "response[1].fundingRate: expected a string (received None)"
+
+
+def test_meta_and_asset_ctxs_give_the_listed_contexts_and_the_delisted_coins() -> None:
+    universe = http("http_meta_mainnet_2026.json")["universe"]
+    ctx = {"markPx": "10.0", "oraclePx": "10.1", "openInterest": "5", "funding": "0.0001", "dayNtlVlm": "1000",
+           "prevDayPx": "9.5"}
+    # A delisted asset keeps a stale, partly empty context: it must not be read.
+    response = [{"universe": universe}, [{} if asset.get("isDelisted") else ctx for asset in universe]]
+    delisted = [asset["name"] for asset in universe if asset.get("isDelisted")]
+    assert "MATIC" in delisted
+    assert parse.parse_delisted(response, 42) == [
+        Delisting(id=f"{coin}:delisted", coin=coin, ts=42, recv_ts=42) for coin in delisted
+    ]
+    contexts = parse.parse_meta_and_asset_ctxs(response, 42)
+    assert [c.coin for c in contexts] == [asset["name"] for asset in universe if not asset.get("isDelisted")]
+
+
+def test_a_meta_answer_of_the_wrong_shape_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="expected \\[meta, assetCtxs\\]"):
+        parse.parse_delisted([{"universe": []}], 1)

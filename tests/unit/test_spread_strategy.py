@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from operators.check import check_operator
 from operators.spread_strategy import Skip, SpreadStrategy
 from pairflow.config import StrategySettings
-from pairflow.events import BookSnapshot, FeeSchedule, Funding, PairStats, Signal
+from pairflow.events import BookSnapshot, Delisting, FeeSchedule, Funding, PairStats, Signal
 from tests.strategy_support import bar, cointegrated_bars
 
 LEGS = ("ETH", "SOL")
@@ -177,6 +177,30 @@ def test_relation_break_retires_the_spread_until_readmitted() -> None:
     assert not strategy.breaks.retired
     resumed = run(strategy, [bar(b.coin, b.ts + 3_600_000, b.close) for b in cointegrated_bars(LEGS, 300, seed=8, start_ms=broken[-1].ts)])
     assert any(s.reason.startswith("entry") for s in signals(resumed))
+
+
+def test_a_delisted_leg_closes_the_open_position_once_and_retires_the_spread_for_good() -> None:
+    strategy = SpreadStrategy(LEGS, BASE)
+    bars = cointegrated_bars(LEGS, 600, seed=3)
+    opened = next(i for i, out in enumerate(strategy.update(b) for b in bars) if signals(out) and strategy.position)
+    before = strategy.snapshot()
+    assert strategy.update(Delisting(id="BTC:delisted", coin="BTC", ts=bars[opened].ts)) == []
+    assert strategy.snapshot() == before  # another coin's delisting changes nothing
+
+    out = strategy.update(Delisting(id="SOL:delisted", coin="SOL", ts=bars[opened].ts))
+    assert [s.kind for s in out if isinstance(s, Skip)] == ["delisted"]
+    (flat,) = signals(out)
+    assert (flat.reason, flat.target, flat.leg_targets, flat.ts) == ("delisted", 0.0, (0.0, 0.0), bars[opened].ts + 60_001)
+    assert strategy.position is None
+    assert strategy.update(Delisting(id="SOL:delisted", coin="SOL", ts=bars[opened].ts + 1)) == []
+    later = run(strategy, bars[opened + 1:] + [scan_verdict(LEGS, accepted=True)] + bars[opened + 1:])
+    assert not signals(later) and {s.kind for s in later} == {"delisted"}
+
+
+def test_a_spread_delisted_before_its_first_row_sends_no_signal() -> None:
+    strategy = SpreadStrategy(LEGS, BASE)
+    out = strategy.update(Delisting(id="ETH:delisted", coin="ETH", ts=5))
+    assert out == [Skip("ETH/SOL", 5, "delisted", "ETH was delisted: spread retired")]
 
 
 def scan_verdict(coins: tuple[str, ...], accepted: bool) -> PairStats:
