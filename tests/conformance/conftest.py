@@ -20,12 +20,10 @@ from eth_account.signers.local import LocalAccount
 from hyperliquid.exchange import Exchange
 from hyperliquid.info import Info
 
-from tests.support.venue import SteppableClock, run_venue
-from venue.engine import AssetSpec, Engine, Limit, OrderRequest, Resting, Tif
+from tests.support.venue import ASSETS, SteppableClock, make_engine, run_venue
+from venue.engine import Engine, Limit, OrderRequest, Resting, Tif
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hyperliquid"
-ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
-ORACLES = {"BTC": 60_000.0, "ETH": 2_000.0, "SOL": 150.0}
 
 
 def fixture(name: str) -> Any:
@@ -106,17 +104,10 @@ class Venue:
         return maker
 
 
-def make_engine(clock: SteppableClock) -> Engine:
-    engine = Engine(ASSETS, now_ms=clock())
-    for coin, px in ORACLES.items():
-        engine.set_oracle(coin, px)
-    return engine
-
-
 @pytest.fixture
 def venue() -> Iterator[Venue]:
     clock = SteppableClock()
-    engine = make_engine(clock)
+    engine = make_engine(clock())
     log: list = []
     with run_venue(engine, clock=clock, advance_interval=0.02, push_interval=0.05, request_log=log) as url:
         yield Venue(engine, url, clock, log)

@@ -122,7 +122,7 @@ def post_from(source_ip: str, base_url: str, payload: dict) -> int:
 
 def test_tc32_flood_gets_429_per_ip_and_other_clients_are_still_served():
     clock = SteppableClock()
-    with run_venue(make_engine(clock), clock=clock, ip_weight_per_minute=100) as url:
+    with run_venue(make_engine(clock()), clock=clock, ip_weight_per_minute=100) as url:
         api = API(url)
         for _ in range(5):
             api.post("/info", {"type": "meta", "dex": ""})

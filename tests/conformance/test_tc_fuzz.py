@@ -112,7 +112,7 @@ def encode(payload: object) -> bytes:
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
     clock = SteppableClock()
-    engine = make_engine(clock)
+    engine = make_engine(clock())
     with engine.lock:
         engine.fund(WALLET.address, 1_000_000.0)
     with run_venue(engine, clock=clock, advance_interval=0.05) as base_url:

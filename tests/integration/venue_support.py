@@ -20,24 +20,14 @@ from pairflow.config import CollectorSettings
 from sources.collector import Collector
 from tests.helpers import free_port
 from tests.support.venue import SteppableClock as SteppableClock
-from tests.support.venue import run_venue
-from venue.engine import AssetSpec, Channel, Engine, Filled, Limit, OrderRequest, Resting, Tif
+from tests.support.venue import make_engine, run_venue
+from venue.engine import Channel, Engine, Filled, Limit, OrderRequest, Resting, Tif
 from venue.server.wire import market
 
-ASSETS = [AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20)]
-ORACLES = {"BTC": 60_000.0, "ETH": 2_000.0, "SOL": 150.0}
 ETH = 1
 MAKER = "0x" + "1" * 40
 TAKER = "0x" + "2" * 40
 MINUTE_MS = 60_000
-
-
-def make_engine(now_ms: int) -> Engine:
-    """Return an engine over `ASSETS` with `ORACLES` set, starting at ``now_ms``."""
-    engine = Engine(ASSETS, now_ms=now_ms)
-    for coin, px in ORACLES.items():
-        engine.set_oracle(coin, px)
-    return engine
 
 
 def fund_accounts(engine: Engine) -> None:

@@ -16,14 +16,27 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pairflow.clock import WALL_CLOCK
+from venue.engine import AssetSpec, Engine
 from venue.server.app import create_app
 from venue.server.serve import BackgroundServer, bind_socket
 from venue.server.slow_clients import REQUEST_READ_TIMEOUT_S
 
-__all__ = ["RequestRecorder", "SteppableClock", "run_venue"]
+__all__ = ["ASSETS", "ORACLES", "RequestRecorder", "SteppableClock", "make_engine", "run_venue"]
 
 STARTUP_TIMEOUT_S = 10.0
 SHUTDOWN_TIMEOUT_S = 10.0
+ASSETS = (AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20))
+"""BTC, ETH and SOL at asset indices 0, 1 and 2, with the real venue's size decimals and max leverage."""
+ORACLES = {"BTC": 60_000.0, "ETH": 2_000.0, "SOL": 150.0}
+"""Oracle prices the tests' venues start from (margin and marks need one per coin traded)."""
+
+
+def make_engine(now_ms: int) -> Engine:
+    """Return an engine over `ASSETS` with `ORACLES` set, starting at ``now_ms``."""
+    engine = Engine(list(ASSETS), now_ms=now_ms)
+    for coin, px in ORACLES.items():
+        engine.set_oracle(coin, px)
+    return engine
 
 
 class SteppableClock:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tests.support.venue import ASSETS
 from venue.engine import AssetSpec, Channel, Engine, EngineEvent, Grouping
 from venue.server.wire import account, market
 
@@ -159,8 +160,6 @@ class WireEngine:
 
 T0 = 1_789_999_200_000
 """The engine tests' start time, on an hour boundary (funding settles on the hour)."""
-ASSETS = (AssetSpec("BTC", 5, 40), AssetSpec("ETH", 4, 25), AssetSpec("SOL", 2, 20))
-"""BTC, ETH and SOL at asset indices 0, 1 and 2, with the real venue's size decimals and max leverage."""
 
 
 def funded_engine(funds: dict[str, str], assets: Sequence[AssetSpec] = ASSETS,
