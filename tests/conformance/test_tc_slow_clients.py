@@ -7,8 +7,8 @@ import time
 
 import requests
 
-from tests.conformance.conftest import SteppableClock, make_engine
-from tests.support.venue import run_venue
+from pairflow.clock import WALL_CLOCK
+from tests.support.venue import make_engine, run_venue
 
 READ_TIMEOUT_S = 1.0
 BODY = b'{"type": "allMids"}'
@@ -30,7 +30,7 @@ def read_until_closed(sock: socket.socket) -> bytes:
 
 
 def test_incomplete_requests_are_cut_off_after_the_read_timeout_while_others_are_served():
-    with run_venue(make_engine(SteppableClock()()), read_timeout=READ_TIMEOUT_S) as url:
+    with run_venue(make_engine(WALL_CLOCK.now_ms()), read_timeout=READ_TIMEOUT_S) as url:
         silent = [open_socket(url) for _ in range(10)]
         partial_headers = [open_socket(url) for _ in range(10)]
         partial_bodies = [open_socket(url) for _ in range(10)]
@@ -52,7 +52,7 @@ def test_incomplete_requests_are_cut_off_after_the_read_timeout_while_others_are
 
 
 def test_a_request_sent_in_pieces_within_the_timeout_is_served():
-    with run_venue(make_engine(SteppableClock()()), read_timeout=READ_TIMEOUT_S) as url:
+    with run_venue(make_engine(WALL_CLOCK.now_ms()), read_timeout=READ_TIMEOUT_S) as url:
         sock = open_socket(url)
         head = b"POST /info HTTP/1.1\r\nHost: venue\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(BODY)
         for piece in (head[:10], head[10:], BODY[:7], BODY[7:]):
@@ -63,7 +63,7 @@ def test_a_request_sent_in_pieces_within_the_timeout_is_served():
 
 
 def test_oversized_request_head_is_refused():
-    with run_venue(make_engine(SteppableClock()()), read_timeout=READ_TIMEOUT_S) as url:
+    with run_venue(make_engine(WALL_CLOCK.now_ms()), read_timeout=READ_TIMEOUT_S) as url:
         sock = open_socket(url)
         sock.sendall(b"POST /info HTTP/1.1\r\nHost: venue\r\nX-Filler: " + b"a" * 70_000)
         assert read_until_closed(sock).startswith(b"HTTP/1.1 400 ")
