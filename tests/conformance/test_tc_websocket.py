@@ -11,6 +11,7 @@ from hyperliquid.api import API
 from hyperliquid.info import Info
 from hyperliquid.utils.signing import get_timestamp_ms, sign_l1_action
 
+from pairflow.clock import WALL_CLOCK
 from tests.conformance.conftest import SteppableClock, fixture, make_engine, same_shape
 from tests.helpers import eventually
 from tests.support.venue import run_venue
@@ -189,7 +190,7 @@ def test_candle_snapshot_without_end_time_ends_at_engine_time():
     """A sped-up venue's engine runs ahead of the wall clock the server keeps nonces on."""
     clock = SteppableClock()
     clock.offset_ms = 3 * HOUR_MS
-    engine = make_engine(clock)
+    engine = make_engine(clock())
     with engine.lock:
         engine.fund("0x" + "a" * 40, "100000")
         engine.fund("0x" + "b" * 40, "100000")
@@ -227,7 +228,7 @@ def test_websocket_post_answers_info_and_signed_actions(venue):
 
 
 def test_a_stopped_server_leaves_no_listener_on_the_engine():
-    engine = make_engine(SteppableClock())
+    engine = make_engine(WALL_CLOCK.now_ms())
     before = engine.listeners
     for _ in range(3):
         with run_venue(engine) as url:

@@ -8,10 +8,10 @@ import time
 import pytest
 import websocket
 
-from tests.conformance.conftest import SteppableClock, make_engine
+from pairflow.clock import WALL_CLOCK
 from tests.conformance.ws_client import ABNORMAL_CLOSURE
 from tests.helpers import eventually
-from tests.support.venue import run_venue
+from tests.support.venue import make_engine, run_venue
 
 CONNECTED = "Websocket connection established."
 
@@ -51,7 +51,7 @@ def close_code(connection: websocket.WebSocket) -> int | None:
 
 
 def test_open_connections_per_ip_are_capped_and_freed_on_close():
-    with run_venue(make_engine(SteppableClock()), ws_connections_per_ip=2) as url:
+    with run_venue(make_engine(WALL_CLOCK.now_ms()), ws_connections_per_ip=2) as url:
         first, second = connect(url), connect(url)
         try:
             assert refused_status(url) == 429
@@ -64,14 +64,14 @@ def test_open_connections_per_ip_are_capped_and_freed_on_close():
 
 
 def test_new_connections_per_minute_are_capped_even_when_closed():
-    with run_venue(make_engine(SteppableClock()), ws_new_connections_per_minute=3) as url:
+    with run_venue(make_engine(WALL_CLOCK.now_ms()), ws_new_connections_per_minute=3) as url:
         for _ in range(3):
             connect(url).close()
         assert refused_status(url) == 429
 
 
 def test_subscriptions_are_capped_per_ip_across_connections():
-    with run_venue(make_engine(SteppableClock()), ws_subscriptions_per_ip=3) as url:
+    with run_venue(make_engine(WALL_CLOCK.now_ms()), ws_subscriptions_per_ip=3) as url:
         first, second = connect(url), connect(url)
         try:
             assert subscribe(first, "BTC")["channel"] == "subscriptionResponse"
@@ -87,7 +87,7 @@ def test_subscriptions_are_capped_per_ip_across_connections():
 
 
 def test_silent_connection_is_closed_and_a_pinging_one_is_kept():
-    with run_venue(make_engine(SteppableClock()), ws_idle_timeout=1.0) as url:
+    with run_venue(make_engine(WALL_CLOCK.now_ms()), ws_idle_timeout=1.0) as url:
         silent, pinging = connect(url), connect(url)
         try:
             deadline = time.monotonic() + 2.5
@@ -107,7 +107,7 @@ def test_silent_connection_is_closed_and_a_pinging_one_is_kept():
 
 
 def test_default_app_caps_no_connections():
-    with run_venue(make_engine(SteppableClock())) as url:
+    with run_venue(make_engine(WALL_CLOCK.now_ms())) as url:
         connections = [connect(url) for _ in range(35)]  # past both real caps: 10 open, 30 new per minute
         try:
             for connection in connections:
