@@ -34,7 +34,7 @@ from tests.broker import TansuBroker
 from tests.helpers import eventually, free_port
 from tests.observability.support import PROMETHEUS_DIR, ROOT, alertmanager, tool, wait_http
 
-__all__ = ["ObservedRun", "observed_run", "prometheus_query"]
+__all__ = ["ObservedRun", "observed_run", "prometheus_query", "prometheus_server"]
 
 JOBS = ("pairflow-demo", "pairflow-collect", "pairflow-ingest")
 # Trades within seconds at --speed 30 (as in test_demo_trading), and any VaR is a breach.
@@ -80,7 +80,8 @@ def _alertmanager_alerts(url: str) -> list[dict]:
 
 
 @contextmanager
-def _prometheus(workdir: Path, targets: dict[str, int], alertmanager_port: int) -> Iterator[str]:
+def prometheus_server(workdir: Path, targets: dict[str, int], alertmanager_port: int) -> Iterator[str]:
+    """Run Debian's Prometheus scraping ``targets`` (job -> port) every second with the shipped rules; yield its URL."""
     port = free_port()
     scrapes = "\n".join(
         f"  - job_name: {job}\n    static_configs:\n      - targets: ['127.0.0.1:{target}']"
@@ -158,7 +159,7 @@ def observed_run(workdir: Path, broker: TansuBroker) -> Iterator[ObservedRun]:
                 PAIRFLOW_BROKER__PARTITIONS="1", PAIRFLOW_COLLECTOR__BACKFILL_HOURS="0")
     started_ms = int(time.time() * 1000)
     with (alertmanager(alertmanager_port, workdir / "alertmanager") as alertmanager_url,
-          _prometheus(workdir, ports, alertmanager_port) as url, ExitStack() as stack):
+          prometheus_server(workdir, ports, alertmanager_port) as url, ExitStack() as stack):
         demo = stack.enter_context(_pairflow(workdir, "demo", [
             "demo", "--duration", "300", "--speed", "30", "--coins", "ETH,SOL", "--port", str(venue_port),
             "--data-dir", str(workdir / "demo")], dict(base, PAIRFLOW_METRICS__PORT=str(ports["pairflow-demo"]),
