@@ -30,6 +30,7 @@ PENDING = {name for name, spec in CATALOGUE.items() if spec.pending}
 EVENT_ONLY = {
     "pairflow_execution_orders_rejected": "an order is rejected only when its IOC finds no resting match",
     "pairflow_collector_gaps": "a gap needs a dropped stream; the run's streams do not drop",
+    "pairflow_execution_reconciliation_mismatches": "a mismatch needs the venue to differ from our books",
 }
 
 
