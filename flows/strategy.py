@@ -10,8 +10,8 @@
 
 `strategy_stage` is a function from Bytewax streams to the stream of
 signals, so it chains after the ingest stage in one dataflow (embedded, paper,
-backtest) or reads ``md.bars`` / ``md.funding`` / ``md.fees`` /
-``md.delistings`` as its own dataflow (distributed). State is keyed by
+backtest) or reads ``md.bars`` / ``md.books`` / ``md.funding`` / ``md.fees``
+/ ``md.delistings`` as its own dataflow (distributed). State is keyed by
 spread, so Bytewax spreads the spreads over its workers, and every spread's
 models are part of the recovery snapshot. A refused event (missing, stale or
 bad leg, gap, revised bar) is logged and counted in
@@ -65,8 +65,10 @@ log = get_logger(__name__)
 
 _MARKET_TYPES = (Funding, BookSnapshot, FeeSchedule, Delisting)
 
-# What a strategy dataflow of its own reads (book snapshots are not published on a topic).
-STRATEGY_TOPICS: tuple[str, ...] = (TOPIC_OF[Bar], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule], TOPIC_OF[Delisting])
+# What a strategy dataflow of its own reads: the ingest stage publishes bars and book snapshots.
+STRATEGY_TOPICS: tuple[str, ...] = (
+    TOPIC_OF[Bar], TOPIC_OF[BookSnapshot], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule], TOPIC_OF[Delisting]
+)
 _QUIET_REASONS = frozenset({"revision"})
 _event_time = attrgetter("ts")
 
@@ -300,9 +302,9 @@ def strategy_dataflow(
         The legs of each spread (`resolve_spreads`).
     source
         Raw records of `STRATEGY_TOPICS`, e.g.
-        ``time_ordered_source(brokers, STRATEGY_TOPICS)`` (legs in event-time
-        order); book snapshots are not on a topic, so costs use the configured
-        half-spread here.
+        ``time_ordered_source(brokers, STRATEGY_TOPICS)`` (legs, books and
+        fees in event-time order); until a leg's first book snapshot its cost
+        uses the configured half-spread.
     workers
         Bytewax workers that will run it; sink partitions are spread over them.
     publish

@@ -54,7 +54,9 @@ def strategy(
         None, "--pairs", help="Spreads to trade, e.g. ETH/SOL,AAVE/UNI/LINK; default: the strategy.universe setting."
     ),
     brokers: str | None = typer.Option(
-        None, "--brokers", help="Read md.bars, md.funding and md.fees from these brokers; default: broker settings."
+        None,
+        "--brokers",
+        help="Read md.bars, md.books, md.funding, md.fees and md.delistings from these brokers; default: broker settings.",
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="Bytewax worker threads in this process."),
     recovery_dir: Path | None = typer.Option(

@@ -14,7 +14,7 @@ from flows.decode import decode_batch
 from flows.strategy import STRATEGY_TOPICS, strategy_dataflow
 from operators.spread_strategy import SpreadStrategy
 from pairflow.config import BrokerSettings, Settings, StrategySettings
-from pairflow.events import Signal, encode
+from pairflow.events import TOPIC_OF, BookSnapshot, FeeSchedule, Signal, encode
 from pairflow.storage import connect
 from pairflow.topics import TopicSpec, ensure_topics
 from sources.kafka_source import market_data_source
@@ -60,3 +60,41 @@ def test_signals_from_md_bars_reach_the_table_and_pf_signals(tansu_broker_fn: Ta
     run_main(flow)
     published = sorted((s for _, batch in received for s in batch), key=lambda s: s.ts)
     assert published == wanted
+
+
+def book(coin: str, ts: int, mid: float, imbalance: float) -> BookSnapshot:
+    return BookSnapshot(id=f"{coin}:{ts}", coin=coin, ts=ts, bid_px=(mid * 0.995,), bid_sz=(1.0,), ask_px=(mid * 1.005,),
+                        ask_sz=(1.0,), mid=mid, spread_bps=100.0, imbalance=imbalance)
+
+
+def test_book_snapshots_and_fees_from_their_topics_set_the_costs_and_imbalance(
+    tansu_broker_fn: TansuBroker, tmp_path: Path
+) -> None:
+    broker = tansu_broker_fn
+    ensure_topics(broker.admin(), [TopicSpec(name, 2) for name in (*STRATEGY_TOPICS, "pf.signals")])
+    bars = cointegrated_bars(LEGS, 150, seed=32)
+    middle = bars[150].ts + 1  # after row 75: signals before it use the configured costs, after it the books
+    market = [book("ETH", middle, bars[150].close, 0.4), book("SOL", middle, bars[151].close, -0.2),
+              FeeSchedule(id="fees", ts=middle, taker=0.0003, maker=0.0001)]
+    produce(broker, [(TOPIC_OF[type(e)], e.coin.encode(), encode(e)) for e in market])
+    produce(broker, [("md.bars", b.coin.encode(), encode(b)) for b in bars])
+
+    settings = Settings(
+        storage=chdb_settings(tmp_path),
+        broker=BrokerSettings(bootstrap_servers=broker.bootstrap_servers, partitions=2),
+        strategy=StrategySettings(warmup_rows=30, zscore_window=30, heartbeat_rows=5, entry_z=1.5, notional_usd=50.0),
+    )
+    with connect(settings.storage) as store:
+        store.init_schema()
+        run_main(strategy_dataflow(settings, [LEGS], time_ordered_source([broker.bootstrap_servers], STRATEGY_TOPICS,
+                                                                         tail=False)))
+        stored = [msgspec.convert(row, Signal) for row in store.select("signals", order_by="ts")]
+
+    by_hand = SpreadStrategy(LEGS, settings.strategy)
+    wanted = [out for e in sorted(bars + market, key=lambda e: e.ts) for out in by_hand.update(e) if isinstance(out, Signal)]
+    assert stored == wanted
+    after = [s for s in stored if s.ts > middle]
+    assert after and all(s.features["imbalance"] == pytest.approx(0.6) for s in after)
+    # fees 0.03 % + half-spread 0.5 % per leg and side, over the hedged notional
+    assert all(s.features["cost"] == pytest.approx(2 * (0.0003 + 0.005) * (1 + abs(s.hedge_ratio))) for s in after)
+    assert all("imbalance" not in s.features for s in stored if s.ts <= middle)
