@@ -43,8 +43,9 @@ def run_until_stopped(
             epoch_interval=epoch,
             recovery_config=recovery,
         )
-    except BytewaxRuntimeError as error:
-        if not isinstance(error.__cause__, KeyboardInterrupt):
+    except (KeyboardInterrupt, BytewaxRuntimeError) as error:
+        # Bytewax hands the interrupt back wrapped or, when it lands in its own loop, as it is.
+        if isinstance(error, BytewaxRuntimeError) and not isinstance(error.__cause__, KeyboardInterrupt):
             raise
         log.info("flow stopped by signal", flow=flow.flow_id)
     except KeyboardInterrupt:

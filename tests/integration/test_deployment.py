@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import click
@@ -113,3 +114,24 @@ def test_runbook_says_what_each_alert_means() -> None:
     alerts = [alert for rules in sorted((PROMETHEUS_DIR / "rules").glob("*.yml")) for alert, _ in rule_expressions(rules)]
     assert alerts
     assert [alert for alert in alerts if f"`{alert}`" not in runbook] == []
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """Return ``(INSTRUCTION, arguments)`` of infra/compose/Dockerfile (no container runtime builds it here)."""
+    text = (COMPOSE_DIR / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [(line.split(maxsplit=1)[0].upper(), line.split(maxsplit=1)[1]) for line in lines]
+
+
+def test_dockerfile_copies_the_installed_packages_and_enters_the_cli() -> None:
+    instructions = dockerfile_instructions()
+    assert instructions[0][0] == "FROM"
+    assert {name for name, _ in instructions} <= {"FROM", "WORKDIR", "COPY", "RUN", "USER", "ENTRYPOINT"}
+    copied = [source for name, arguments in instructions if name == "COPY" for source in arguments.split()[:-1]]
+    assert [source for source in copied if not (ROOT / source).exists()] == []
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {pattern.rstrip("*") for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    assert packages <= set(copied), "pip install . in the image would miss a package"
+    entrypoint = json.loads(next(arguments for name, arguments in instructions if name == "ENTRYPOINT"))
+    assert entrypoint == ["pairflow"] and project["project"]["scripts"]["pairflow"] == "app.cli:main"
+    assert all(service.get("entrypoint", entrypoint) == entrypoint for service in PAIRFLOW_SERVICES.values())

@@ -1,0 +1,130 @@
+"""infra/compose's pairflow services run as plain processes: the venue's market flows through the whole pipeline.
+
+No container runtime is available here, so each service's ``command`` from
+compose.yaml runs as ``python -m app <command>`` with its environment, the
+tansu broker in place of Redpanda, the local venue in place of Hyperliquid and
+chDB in place of the ClickHouse server (paths under ``/data`` move to a
+directory per service). collect -> md.* -> ingest -> md.bars/md.books ->
+strategy -> pf.signals, the store-writer storing every topic, then the API
+reading what was stored. chDB admits one process, so the API starts once the
+store-writer has stopped (with a server they run side by side). Execution is
+not part of it: the compose file's ``trade`` profile runs its own ingest,
+strategy and execution in one process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from pairflow.storage import connect
+from tests.broker import TansuBroker
+from tests.helpers import eventually, free_port
+from tests.integration.ingest_support import REPO, chdb_settings, stop_ingest
+from tests.integration.venue_cli import VenueProcess
+from tests.metrics_support import metric
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+COMPOSE = yaml.safe_load((REPO / "infra" / "compose" / "compose.yaml").read_text())["services"]
+STAGES = ("collect", "ingest", "strategy", "store-writer")
+
+
+def config_text(tmp_path: Path, broker: TansuBroker, venue_url: str) -> str:
+    """What secrets/pairflow.toml says in a deployment, pointed at the local stand-ins."""
+    return f"""
+[broker]
+bootstrap_servers = "{broker.bootstrap_servers}"
+partitions = 2
+
+[storage]
+dsn = "chdb://{tmp_path / 'chdb'}"
+spill_dir = "{tmp_path / 'spill'}"
+
+[collector]
+url = "{venue_url}"
+coins = ["ETH", "SOL"]
+backfill_hours = 0
+
+[strategy]
+pairs = ["ETH/SOL"]
+bar_interval = "1s"
+warmup_rows = 20
+zscore_window = 20
+heartbeat_rows = 5
+
+[api]
+port = 0
+
+[logging]
+level = "WARNING"
+"""
+
+
+def start_service(name: str, tmp_path: Path, config: Path) -> tuple[subprocess.Popen, int]:
+    """Start compose service ``name``'s command as a process; return it and the metrics port it was given."""
+    service = COMPOSE[name]
+    home = tmp_path / name
+    home.mkdir()
+    command = [re.sub(r"^/data", str(home), argument) for argument in service["command"]]
+    environment = {**os.environ, **service.get("environment", {}), "PAIRFLOW_CONFIG": str(config),
+                   "PYTHONPATH": str(REPO)}
+    port = 0
+    if "PAIRFLOW_METRICS__PORT" in environment:
+        # The compose ports are fixed per container; on one host each process takes a free one.
+        port = free_port()
+        environment["PAIRFLOW_METRICS__PORT"] = str(port)
+    log = open(home / "out.log", "ab")  # noqa: SIM115 - owned by the child
+    process = subprocess.Popen([sys.executable, "-m", "app", *command], cwd=home, env=environment, stdout=log,
+                               stderr=subprocess.STDOUT)
+    return process, port
+
+
+def test_compose_services_run_as_processes_end_to_end(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
+    venue = VenueProcess("--ephemeral", "--speed", "10", "--group", "ETH,SOL", "--trade-rate", "120")
+    running: dict[str, subprocess.Popen] = {}
+    try:
+        config = tmp_path / "pairflow.toml"
+        config.write_text(config_text(tmp_path, tansu_broker_fn, venue.url))
+        init, _ = start_service("db-init", tmp_path, config)
+        assert init.wait(timeout=120) == 0, (tmp_path / "db-init" / "out.log").read_text()[-2_000:]
+        ports = {}
+        for name in STAGES:
+            running[name], ports[name] = start_service(name, tmp_path, config)
+
+        def stored(table: str) -> float:
+            for name, process in running.items():
+                assert process.poll() is None, f"{name}: " + (tmp_path / name / "out.log").read_text()[-2_000:]
+            return metric(ports["store-writer"], "pairflow_ingest_messages_out_total", table=table)
+
+        eventually(lambda: all(stored(table) > 0 for table in ("trades", "bars_1s", "l2_snapshots"))
+                   and stored("signals") >= 3, timeout=180, interval=1.0)
+    finally:
+        for name in reversed(list(running)):
+            stop_ingest(running[name])
+        venue.kill()
+    assert {name: process.returncode for name, process in running.items()} == dict.fromkeys(STAGES, 0)
+
+    with connect(chdb_settings(tmp_path)) as store:
+        signals = store.count("signals")
+        counts = {table: store.count(table) for table in ("trades", "bars_1s", "l2_snapshots")}
+    assert signals >= 3 and min(counts.values()) > 0, counts
+
+    api, _ = start_service("api", tmp_path, config)
+    try:
+        log = tmp_path / "api" / "out.log"
+        found = eventually(lambda: re.search(r"pairflow api (http://\S+)/\?token=", log.read_text()), timeout=60)
+        health = httpx.get(f"{found[1]}/api/health", timeout=10).json()
+        page = httpx.get(f"{found[1]}/api/signals", params={"limit": 500}, timeout=10).json()
+    finally:
+        stop_ingest(api)
+    assert health["store_ok"] and health["tables"]["signals"] == signals
+    assert page["total"] == signals and {row["pair"] for row in page["items"]} == {"ETH/SOL"}
+    assert api.returncode == 0, log.read_text()[-2_000:]
