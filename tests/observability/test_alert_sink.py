@@ -21,7 +21,6 @@ from pairflow.events import Alert, encode
 from pairflow.logs import configure_logging
 from pairflow.storage import BatchWriter
 from sinks.alerts import AlertmanagerSink, AlertSink, postable_alert
-from tests.integration.conftest import store  # noqa: F401 - the chDB store fixture
 from tests.metrics_support import sample
 from tests.helpers import free_port
 from tests.observability.support import alertmanager
@@ -37,7 +36,7 @@ def _active_alerts(url: str) -> dict[str, dict]:
         return {alert["labels"]["alert_id"]: alert for alert in json.load(response)}
 
 
-def test_alerts_survive_an_unreachable_alertmanager_and_a_restart(tmp_path: Path, store):  # noqa: F811
+def test_alerts_survive_an_unreachable_alertmanager_and_a_restart(tmp_path: Path, store):
     port = free_port()
     lines = io.StringIO()
     configure_logging(LoggingSettings(level="INFO"), stream=lines)
