@@ -159,8 +159,10 @@ def check_stale_data(order: OrderCheck, ctx: PreTrade, limits: RiskLimits, rules
 
 def check_order_rate(order: OrderCheck, ctx: PreTrade, limits: RiskLimits, rules: AssetRules) -> str:
     """Refuse more than ``max_orders_per_minute`` orders in the last 60 s."""
+    if not limits.max_orders_per_minute:
+        return ""
     recent = sum(1 for ts in ctx.recent_orders_ms if ctx.now_ms - ts < 60_000)
-    if limits.max_orders_per_minute and recent >= limits.max_orders_per_minute:
+    if recent >= limits.max_orders_per_minute:
         return f"order_rate: {recent} orders in the last minute, limit {limits.max_orders_per_minute}"
     return ""
 

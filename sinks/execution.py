@@ -186,6 +186,9 @@ class OrderRouter:
         if any(leg.tif == "Ioc" for _, leg in fresh) and self.clock.now_ms() < self.taker_paused_until_ms:
             reason = "taker_paused: the exchange allows only post-only orders"
             return [self._refusal(leg, reason) for _, leg in fresh]
+        minute_ago = self.clock.now_ms() - 60_000
+        while self.sent_ms and self.sent_ms[0] <= minute_ago:  # the order-rate check looks back one minute
+            self.sent_ms.popleft()
         ctx = msgspec.structs.replace(ctx, recent_orders_ms=tuple(self.sent_ms))
         for _, leg in fresh:
             check = OrderCheck(leg.coin, leg.sz if leg.is_buy else -leg.sz, leg.px, leg.reduce_only)
@@ -369,4 +372,4 @@ def reason_kind(reason: str) -> str:
     head = reason.split(":", 1)[0]
     if head.isidentifier():
         return head
-    return re.sub(r"\d+(\.\d+)?", "N", re.sub(r"\s*asset=\d+$", "", reason))[:100]
+    return re.sub(r"\s*asset=N$", "", re.sub(r"\d+(\.\d+)?", "N", reason))[:100]

@@ -17,8 +17,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import coincurve
 from eth_keys import keys
-from eth_utils import to_hex
 from hyperliquid.utils import signing as sdk_signing
 
 from pairflow.hyperliquid.signing import l1_digest
@@ -65,6 +65,7 @@ class L1Signer:
 
     def __init__(self, private_key: bytes, *, is_mainnet: bool = False) -> None:
         self._key = keys.PrivateKey(private_key)
+        self._ecdsa = coincurve.PrivateKey(private_key)
         self.address = self._key.public_key.to_checksum_address()
         self.is_mainnet = is_mainnet
 
@@ -75,5 +76,7 @@ class L1Signer:
              expires_after: int | None = None) -> dict[str, Any]:
         """Return the wire signature ``{"r", "s", "v"}`` of ``action`` (r and s unpadded hex, as the SDK sends)."""
         digest = l1_digest(sdk_signing.action_hash(action, vault_address, nonce, expires_after), self.is_mainnet)
-        signature = self._key.sign_msg_hash(digest)
-        return {"r": to_hex(signature.r), "s": to_hex(signature.s), "v": signature.v + 27}
+        # libsecp256k1 directly: eth_keys' wrapper rebuilds the public key on every signature (a third of its cost)
+        signature = self._ecdsa.sign_recoverable(digest, hasher=None)
+        return {"r": hex(int.from_bytes(signature[:32], "big")), "s": hex(int.from_bytes(signature[32:64], "big")),
+                "v": signature[64] + 27}
