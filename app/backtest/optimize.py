@@ -12,7 +12,10 @@ parameters are then run once on the test slice. Every trial is logged.
 
 The overall verdict uses only the test slices: their daily returns, the
 deflated Sharpe ratio with the number of trials and the variance of their
-Sharpe ratios, and the PBO (CSCV) of the last fold's trials.
+Sharpe ratios, and the PBO (CSCV) over every trial of every fold. CSCV needs
+one matrix of the same days for every trial: all training windows start at
+the recording's start, so the days of the shortest one (fold 0's) are days
+every trial was run on, and they are the matrix's rows.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from pairflow.config import Settings
 from pairflow.logs import get_logger
 from sources.replay import Recording
 
-__all__ = ["FoldResult", "OptimizeResult", "SEARCH_SPACE", "optimize", "slice_recording"]
+__all__ = ["FoldResult", "OptimizeResult", "SEARCH_SPACE", "optimize", "slice_recording", "trial_pbo"]
 
 log = get_logger(__name__)
 
@@ -59,6 +62,7 @@ class FoldResult:
     test_pnl: float
     test_returns: list[float]
     trial_returns: list[list[float]] = field(default_factory=list)
+    trial_figures: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -103,10 +107,18 @@ def _with(settings: Settings, params: dict[str, Any]) -> Settings:
     return copy
 
 
-def _evaluate(task: tuple[Settings, Recording, list[tuple[str, ...]], dict[str, Any]]) -> tuple[float, list[float]]:
+def _evaluate(task: tuple[Settings, Recording, list[tuple[str, ...]], dict[str, Any]]
+              ) -> tuple[float, list[float], dict[str, Any]]:
     settings, recording, spreads, params = task
     result = run_backtest(_with(settings, params), recording, spreads)
-    return _objective(result), _returns(result)
+    return _objective(result), _returns(result), _figures(result)
+
+
+def _figures(result: BacktestResult) -> dict[str, Any]:
+    metrics = result.metrics
+    return {"sharpe": metrics.sharpe if metrics else None, "pnl": metrics.pnl if metrics else 0.0,
+            "fees": metrics.fees if metrics else 0.0, "trades": len(result.fills),
+            "max_drawdown": metrics.max_drawdown if metrics else 0.0}
 
 
 def _objective(result: BacktestResult) -> float:
@@ -136,14 +148,16 @@ def optimize(settings: Settings, recording: Recording, spreads: Sequence[tuple[s
             study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed + fold))
             done: list[tuple[dict[str, Any], float]] = []
             trial_returns: list[list[float]] = []
+            trial_figures: list[dict[str, Any]] = []
             while len(done) < trials:
                 batch = [study.ask() for _ in range(min(jobs, trials - len(done)))]
                 params = [_suggest(trial) for trial in batch]
                 outcomes = list(pool.map(_evaluate, [(settings, train_data, list(spreads), p) for p in params]))
-                for trial, chosen, (value, returns) in zip(batch, params, outcomes):
+                for trial, chosen, (value, returns, figures) in zip(batch, params, outcomes):
                     study.tell(trial, value)
                     done.append((chosen, value))
                     trial_returns.append(returns)
+                    trial_figures.append(figures)
                     log.info("optimisation trial", fold=fold, trial=len(done), params=chosen, sharpe=value)
                     if on_trial is not None:
                         on_trial(fold, len(done), chosen, value)
@@ -151,7 +165,8 @@ def optimize(settings: Settings, recording: Recording, spreads: Sequence[tuple[s
             tested = run_backtest(_with(settings, best), slice_recording(recording, *test), spreads)
             metrics = tested.metrics
             results.append(FoldResult(train, test, done, best, metrics.sharpe if metrics else None,
-                                      metrics.pnl if metrics else 0.0, _returns(tested), trial_returns))
+                                      metrics.pnl if metrics else 0.0, _returns(tested), trial_returns,
+                                      trial_figures))
     verdict = _verdict(results)
     verdict.last_test = tested if folds else None
     return verdict
@@ -169,13 +184,28 @@ def _verdict(folds: list[FoldResult]) -> OptimizeResult:
         variance = sum((v - mean) ** 2 for v in per_day) / (len(per_day) - 1)
         moments = _moments(oos)
         dsr = deflated_sharpe(oos_sharpe / math.sqrt(365), len(oos), n_trials, variance, *moments)
-    pbo = None
-    last = folds[-1].trial_returns if folds else []
-    width = min((len(series) for series in last), default=0)
-    if len(last) > 1 and width >= 4:
-        rows = [[series[t] for series in last] for t in range(width)]
-        pbo = pbo_cscv(rows, blocks=4 if width < 16 else 8)[0]
-    return OptimizeResult(folds, oos_sharpe, dsr, pbo)
+    return OptimizeResult(folds, oos_sharpe, dsr, trial_pbo([s for fold in folds for s in fold.trial_returns]))
+
+
+def trial_pbo(trial_returns: Sequence[Sequence[float]]) -> float | None:
+    """Return the PBO (CSCV) of every trial on the days all of them share, or None with too few.
+
+    Each series is one trial's daily returns from the recording's start, so day t is the same day in
+    every series and the common days are the first ``min(len)``. Blocks: 8, or 4 under 16 days.
+
+    Examples
+    --------
+    >>> base = [0.01, -0.02, 0.03, 0.0, 0.01, -0.01, 0.02, 0.0]
+    >>> trial_pbo([base, [r + 0.01 for r in base], base[:7]])  # the better trial is better out of sample too
+    0.0
+    >>> trial_pbo([[0.01, 0.02], [0.0, 0.01]]) is None
+    True
+    """
+    width = min((len(series) for series in trial_returns), default=0)
+    if len(trial_returns) < 2 or width < 4:
+        return None
+    rows = [[series[t] for series in trial_returns] for t in range(width)]
+    return pbo_cscv(rows, blocks=4 if width < 16 else 8)[0]
 
 
 def _moments(values: Sequence[float]) -> tuple[float, float]:

@@ -1,4 +1,5 @@
-"""Store a backtest run and its trades (``backtest_runs`` / ``backtest_trades``) and name the code that ran it."""
+"""Store a backtest run and its trades (``backtest_runs`` / ``backtest_trades``), an optimisation's trials
+(``trials``), and name the code that ran it."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import json
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.backtest.run import BacktestResult
 from pairflow.clock import WALL_CLOCK
 from pairflow.storage import Store
 
-__all__ = ["code_version", "run_id", "store_run"]
+if TYPE_CHECKING:  # optuna, which optimize imports, is not needed to store a plain backtest
+    from app.backtest.optimize import OptimizeResult
+
+__all__ = ["code_version", "run_id", "store_run", "store_trials"]
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -63,4 +68,30 @@ def store_run(store: Store, result: BacktestResult, *, name: str, config: str, d
         columns = [list(column) for column in zip(*trades)]
         store.insert_columns("backtest_trades", [*columns, [now] * len(trades), [rid] * len(trades)],
                              [*names, "recv_ts", "run_id"])
+    return rid
+
+
+def store_trials(store: Store, result: OptimizeResult, config: str) -> str:
+    """Write every trial of every fold (params, training window and figures); return the optimisation's id.
+
+    The id hashes the configuration and every trial, so the same optimisation stored twice is one set of rows.
+    """
+    rows = [(fold_index, number, fold.train, params, figures)
+            for fold_index, fold in enumerate(result.folds)
+            for number, ((params, _), figures) in enumerate(zip(fold.trials, fold.trial_figures), 1)]
+    digest = hashlib.sha256(config.encode())
+    for row in rows:
+        digest.update(json.dumps(row[:4], sort_keys=True, default=str).encode())
+    rid = digest.hexdigest()[:16]
+    now = WALL_CLOCK.now_ms()
+    columns = {"ts": [], "id": [], "run_id": [], "fold": [], "trial": [], "train_start_ts": [], "train_end_ts": [],
+               "params": [], "sharpe": [], "pnl": [], "fees": [], "trades": [], "max_drawdown": []}
+    for fold_index, number, (start, end), params, figures in rows:
+        values = {"ts": now, "id": f"{rid}:{fold_index}:{number}", "run_id": rid, "fold": fold_index, "trial": number,
+                  "train_start_ts": start, "train_end_ts": end, "params": json.dumps(params, sort_keys=True),
+                  **{name: figures[name] for name in ("sharpe", "pnl", "fees", "trades", "max_drawdown")}}
+        for name, value in values.items():
+            columns[name].append(value)
+    if rows:
+        store.insert_columns("trials", list(columns.values()), list(columns))
     return rid

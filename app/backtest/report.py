@@ -33,13 +33,14 @@ def _drawdown(equity: Sequence[float]) -> list[float]:
 
 
 def write_report(path: Path, result: BacktestResult, title: str,
-                 trials: Sequence[tuple[dict[str, Any], float]] = ()) -> Path:
-    """Write the report to ``path``; ``trials`` (params, Sharpe) add the sensitivity panels."""
+                 trials: Sequence[tuple[dict[str, Any], float]] = (),
+                 sensitivity: str = "parameter sensitivity: training Sharpe per trial") -> Path:
+    """Write the report to ``path``; ``trials`` (params, Sharpe) add the sensitivity panel titled ``sensitivity``."""
     assert result.metrics is not None
     spreads = result.spreads
     rows = 3 + len(spreads) + (1 if trials else 0)
     titles = ["equity (USD)", "drawdown", *[f"{pair}: z-score, entries and exits" for pair in spreads],
-              "PnL attribution (USD)", *(["parameter sensitivity: training Sharpe per trial"] if trials else [])]
+              "PnL attribution (USD)", *([sensitivity] if trials else [])]
     figure = make_subplots(rows=rows, cols=1, subplot_titles=titles, vertical_spacing=0.05)
     times = _times([ts for ts, _ in result.curve])
     equity = [value for _, value in result.curve]

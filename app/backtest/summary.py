@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -11,7 +13,7 @@ from app.backtest.metrics import literature_from_curves
 from app.backtest.run import BacktestResult
 from sources.replay import iso
 
-__all__ = ["print_summary"]
+__all__ = ["print_summary", "print_sweep"]
 
 
 def _pct(value: float | None) -> str:
@@ -57,3 +59,17 @@ def print_summary(console: Console, result: BacktestResult, run_id: str, problem
     console.print(spreads)
     for problem in problems:
         console.print(f"[yellow]data:[/yellow] {problem}")
+
+
+def print_sweep(console: Console, runs: Sequence[tuple[dict[str, Any], BacktestResult]]) -> None:
+    """Print one line per swept value: Sharpe, net PnL, fills and max drawdown."""
+    (name,) = runs[0][0]
+    table = Table(title=f"parameter sensitivity: {name}")
+    for column in (name, "Sharpe", "net PnL", "fills", "max drawdown"):
+        table.add_column(column, justify="right")
+    for params, result in runs:
+        figures = result.metrics
+        assert figures is not None
+        table.add_row(f"{params[name]:g}", _num(figures.sharpe), _num(figures.pnl), str(len(result.fills)),
+                      _pct(figures.max_drawdown))
+    console.print(table)

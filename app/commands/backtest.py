@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -14,8 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from app.backtest.modes import MODES, recorded_factory, strategy_factory
 from app.backtest.record import store_run
 from app.backtest.report import write_report
-from app.backtest.run import run_backtest
-from app.backtest.summary import print_summary
+from app.backtest.run import BacktestResult, run_backtest
+from app.backtest.summary import print_summary, print_sweep
+from app.backtest.sweep import parse_sweep, run_sweep
 from app.options import ConfigOption
 from pairflow.config import Settings, StrategySettings, load_settings
 from pairflow.errors import ConfigError
@@ -67,6 +69,10 @@ def backtest(
         "--no-costs", help="Zero fees and funding (the literature's setting).")] = False,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Also write an HTML report (equity, drawdown, z-scores with trades, attribution).")] = None,
+    sweep: Annotated[str | None, typer.Option(
+        "--sweep", help="Parameter sensitivity: also run once per value of one numeric strategy setting, e.g. "
+                        "entry_z=1.5,2,2.5; prints Sharpe, PnL, fills and drawdown per value (and plots them "
+                        "in --report).")] = None,
     save: Annotated[bool, typer.Option("--save/--no-save", help="Store the run in backtest_runs/backtest_trades.")] = True,
     config: ConfigOption = None,
 ) -> None:
@@ -86,6 +92,7 @@ def backtest(
         raise ConfigError("--mode recorded replays the signals stored in the store: use --data store")
     if fill not in ("close", "next_open", "book"):
         raise ConfigError(f"--fill {fill!r} must be 'close', 'next_open' or 'book'")
+    swept = parse_sweep(sweep) if sweep is not None else None
     pairs, legs = parse_spreads(spreads, settings)
     coins = sorted({coin for spread in legs for coin in spread})
     lo, hi = parse_time(start, "--from"), parse_time(end, "--to")
@@ -104,9 +111,13 @@ def backtest(
                 taker_fee, recording.funding = 0.0, []
             factory = (recorded_factory(load_signals(store, pairs, start_ms=lo, end_ms=hi)) if mode == "recorded"
                        else strategy_factory(mode, units=units, window=window))
-            result = run_backtest(settings, recording, legs, fill=fill, taker_fee=taker_fee,  # type: ignore[arg-type]
-                                  latency_ms=latency_ms, progress=lambda done: bar.update(task, completed=done),
-                                  strategy_factory=factory)
+
+            def run(chosen: Settings, progress: Callable[[int], None] | None = None) -> BacktestResult:
+                return run_backtest(chosen, recording, legs, fill=fill, taker_fee=taker_fee,  # type: ignore[arg-type]
+                                    latency_ms=latency_ms, progress=progress, strategy_factory=factory)
+
+            result = run(settings, lambda done: bar.update(task, completed=done))
+            runs = run_sweep(settings, *swept, run) if swept is not None else []
         run_config = json.dumps({"strategy": settings.strategy.model_dump(mode="json"),
                                  "execution": settings.execution.model_dump(mode="json"),
                                  "fill": fill, "latency_ms": latency_ms, "taker_fee": taker_fee, "mode": mode,
@@ -117,9 +128,18 @@ def backtest(
     finally:
         store.close()
     print_summary(Console(), result, rid, problems)
+    if runs:
+        print_sweep(Console(), runs)
     if report is not None:
-        write_report(report, result, f"pairflow backtest {rid}: {', '.join(pairs)}")
+        write_report(report, result, f"pairflow backtest {rid}: {', '.join(pairs)}",
+                     [(params, _sharpe_or_floor(run)) for params, run in runs], "parameter sensitivity: Sharpe per run")
         console.print(f"report: {report}")
+
+
+def _sharpe_or_floor(result: BacktestResult) -> float:
+    """Plot an undefined Sharpe (no trades, no variance) at -10, as the optimiser scores it."""
+    value = result.metrics.sharpe if result.metrics is not None else None
+    return -10.0 if value is None else value
 
 
 def parse_spreads(spreads: str | None, settings: Settings) -> tuple[list[str], list[tuple[str, ...]]]:

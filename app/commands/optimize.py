@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.backtest.optimize import SEARCH_SPACE, optimize
+from app.backtest.record import store_trials
 from app.backtest.report import write_report
 from app.commands.backtest import load_recording, parse_spreads, parse_time
 from app.options import ConfigOption
@@ -39,14 +40,15 @@ def optimize_command(
     report: Annotated[Path | None, typer.Option(
         "--report", help="HTML report of the last fold's test run with every trial's parameter sensitivity.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Sampler seed (same inputs and seed: same trials).")] = 0,
+    save: Annotated[bool, typer.Option("--save/--no-save", help="Store every trial in the trials table.")] = True,
     config: ConfigOption = None,
 ) -> None:
     """Search entry/exit bands, Kalman delta, z-score window and the meta-label switch on each training window.
 
     Objective: net Sharpe of the training backtest. Only the test windows'
     results are reported, with the deflated Sharpe ratio over all trials and
-    the probability of backtest overfitting (CSCV over the last fold's trials).
-    Every trial is logged.
+    the probability of backtest overfitting (CSCV over every trial of every
+    fold). Every trial is logged and stored in the trials table.
     """
     settings = load_settings(config)
     start_logging(settings)
@@ -86,6 +88,15 @@ def optimize_command(
                       "n/a" if fold.test_sharpe is None else f"{fold.test_sharpe:.2f}", f"{fold.test_pnl:,.2f}")
     console = Console()
     console.print(table)
+    if save:
+        run_config = json.dumps({"strategy": settings.strategy.model_dump(mode="json"), "spreads": pairs,
+                                 "data": data or ["store"], "from": start, "to": end, "folds": folds, "trials": trials,
+                                 "embargo_ms": embargo_ms, "seed": seed}, sort_keys=True)
+        store = connect(settings.storage)
+        try:
+            console.print(f"trials stored in table trials, run {store_trials(store, result, run_config)}")
+        finally:
+            store.close()
     fmt = lambda value: "n/a" if value is None else f"{value:.3f}"  # noqa: E731
     console.print(f"out-of-sample Sharpe {fmt(result.oos_sharpe)}, deflated Sharpe ratio {fmt(result.dsr)} "
                   f"({sum(len(f.trials) for f in result.folds)} trials), PBO {fmt(result.pbo)}")

@@ -204,3 +204,27 @@ def test_rolling_ols_mode_without_costs_from_the_command_line(tmp_path: Path) ->
     bad = subprocess.run([sys.executable, "-m", "app", "backtest", "--config", str(config), "--spreads", "ETH/SOL",
                           "--mode", "magic", "--data", str(GOLDEN[0])], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--mode 'magic' must be one of spread, rolling-ols, kalman-units, recorded" in bad.stderr
+
+
+def test_a_sweep_reruns_the_backtest_per_value_and_plots_the_sensitivity(tmp_path: Path) -> None:
+    config = tmp_path / "pairflow.toml"
+    config.write_text(f'[storage]\ndsn = "chdb://{tmp_path / "db"}"\n[strategy]\n'
+                      + "".join(f"{name} = {value}\n" for name, value in GOLDEN_STRATEGY.items()))
+    command = [sys.executable, "-m", "app", "backtest", "--config", str(config), "--spreads", "ETH/SOL", "--no-save",
+               "--data", str(GOLDEN[0]), "--data", str(GOLDEN[1])]
+    done = subprocess.run([*command, "--sweep", "entry_z=1.5,2.0,2.5", "--report", str(tmp_path / "r.html")],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    lines = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
+             for line in done.stdout.split("parameter sensitivity: entry_z")[1].splitlines() if line.count("│") == 6}
+    # Each row is the plain backtest at that value: the 2.0 row is the golden configuration itself.
+    recording = load_files(GOLDEN, ["ETH", "SOL"])
+    for value in (1.5, 2.0, 2.5):
+        alone = run_backtest(_settings(entry_z=value), recording, [("ETH", "SOL")])
+        assert lines[f"{value:g}"][2] == str(len(alone.fills))
+        assert lines[f"{value:g}"][1] == f"{alone.metrics.pnl:,.2f}"
+    assert len({row[2] for row in lines.values()}) > 1  # the bands change the trades
+    html = (tmp_path / "r.html").read_text()
+    assert "parameter sensitivity: Sharpe per run" in html and "entry_z" in html
+    bad = subprocess.run([*command, "--sweep", "entry_z=1.5,lots"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip().endswith("--sweep 'entry_z=1.5,lots': 'lots' is not a number")

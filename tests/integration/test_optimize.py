@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.backtest.optimize import optimize
-from pairflow.config import Settings
+from app.backtest.optimize import optimize, trial_pbo
+from pairflow.config import Settings, StorageSettings
+from pairflow.storage import connect
 from sources.replay import HOUR_MS, load_files
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
@@ -26,6 +27,9 @@ def test_test_windows_follow_their_training_window_after_purge_and_embargo() -> 
         assert fold.test[0] - fold.train[1] >= 2 * 6 * HOUR_MS  # purged before, embargoed after the cut
         assert len(fold.trials) == 2 and fold.best in [params for params, _ in fold.trials]
     assert result.folds[0].test[1] <= result.folds[1].train[1] + 6 * HOUR_MS
+    # The PBO takes every trial of both folds, on the days they all share (fold 0's training days).
+    everyone = [series for fold in result.folds for series in fold.trial_returns]
+    assert len(everyone) == 4 and result.pbo == trial_pbo(everyone) and result.pbo is not None
 
 
 def test_optimize_command_logs_every_trial_and_repeats_itself(tmp_path: Path) -> None:
@@ -45,5 +49,14 @@ def test_optimize_command_logs_every_trial_and_repeats_itself(tmp_path: Path) ->
     assert len(logs[0]) == 6 and {(row["fold"], row["trial"]) for row in logs[0]} == {(f, n) for f in (0, 1)
                                                                                      for n in (1, 2, 3)}
     assert logs[0] == logs[1]
+    store = connect(StorageSettings(dsn=f"chdb://{tmp_path / 'db'}"))
+    try:
+        stored = store.query("SELECT run_id, fold, trial, params, sharpe, trades FROM trials FINAL ORDER BY fold, trial")
+    finally:
+        store.close()
+    # Both runs stored the same six trials under one id, as logged, with their figures.
+    assert len({row[0] for row in stored}) == 1 and len(stored) == 6
+    assert [(f, n, json.loads(p)) for _, f, n, p, _, _ in stored] == [(r["fold"], r["trial"], r["params"]) for r in logs[0]]
+    assert [s if s is not None else -10.0 for *_, s, _ in stored] == [r["train_sharpe"] for r in logs[0]]
     html = (tmp_path / "optimize.html").read_text()
     assert "parameter sensitivity: training Sharpe per trial" in html and "zscore_window" in html
