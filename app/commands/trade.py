@@ -7,7 +7,8 @@ that the exchange lists it as approved for ``--account``. ``kill`` drops a
 file in the trader's data directory: the running trader flattens every
 position with reduce-only orders and halts. The trader serves the API and web UI
 in its own process (embedded chDB admits one), printing their URL and token;
-pausing or flattening there reaches its execution desk.
+pausing or flattening there reaches its execution desk. It serves Prometheus
+/metrics on metrics.port, like every long-running command.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pairflow.errors import ConfigError
 from pairflow.hyperliquid.keystore import unlock
 from pairflow.hyperliquid.urls import is_mainnet
 from pairflow.logs import start_logging
+from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
 from sinks.desk import KILL_FILE
 
@@ -76,6 +78,8 @@ def trade(
     if "outbox_dir" not in settings.alerting.model_fields_set:
         settings.alerting.outbox_dir = data_dir / "alerts"
     start_logging(settings)
+    if settings.metrics.port:
+        serve_metrics(settings.metrics.port, settings.metrics.host)
     key = unlock(keystore, passphrase())
     signer = Account.from_key(key).address
     account = account or signer

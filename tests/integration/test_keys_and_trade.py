@@ -21,8 +21,10 @@ from sinks.desk import KILL_FILE, Desk
 from sinks.execution import OrderRouter
 from sinks.executor import HyperliquidExecutor
 from sinks.order_journal import OrderJournal
+from tests.helpers import eventually, free_port
 from tests.integration.desk_support import assert_last_order_closed_the_position, desk_long_eth
 from tests.integration.test_order_router import MARKS, Setup, venue  # noqa: F401 - the venue fixture
+from tests.metrics_support import metric
 
 PASS = "correct horse battery staple"
 
@@ -69,6 +71,27 @@ def test_keys_are_encrypted_agents_are_checked_and_no_key_is_written_in_clear(ve
             outputs += path.read_bytes().decode("latin-1")
     for secret in secrets:
         assert secret not in outputs and secret not in account_file.read_text() + agent_file.read_text()
+
+
+def test_trade_serves_its_execution_and_risk_metrics(venue: Setup, tmp_path: Path) -> None:
+    """Like every long-running command, the trader serves /metrics: the desk's risk limits are scraped from it."""
+    keys = tmp_path / "keys"
+    account = new_key(keys, PASS)
+    with venue.engine.lock:
+        venue.engine.fund(account, 10_000)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRFLOW_")}
+    env.update(PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE=PASS, PAIRFLOW_METRICS__PORT=str(port))
+    trader = subprocess.Popen(
+        [sys.executable, "-m", "app", "trade", "--mode", "paper", "--url", venue.url, "--keystore",
+         str(keys / f"{account.lower()}.json"), "--coins", "ETH", "--data-dir", str(tmp_path / "trade"),
+         "--duration", "60"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        limit = eventually(lambda: metric(port, "pairflow_risk_drawdown_limit_ratio"), timeout=60, interval=0.5)
+    finally:
+        trader.terminate()
+        trader.wait(timeout=30)
+    assert limit > 0
 
 
 def test_kill_flattens_every_position_with_reduce_only_orders_and_halts(venue: Setup, tmp_path: Path) -> None:
