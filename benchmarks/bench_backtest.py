@@ -1,12 +1,13 @@
-"""Backtest speed: pairflow's replay (strategy + desk + in-process venue engine) against a plain numpy loop.
+"""Backtest speed: pairflow's replay (strategy + desk + in-process venue engine) against vectorbt, Backtrader
+and a plain numpy loop.
 
-Run: ``.venv/bin/python benchmarks/bench_backtest.py [--pair ETH/SOL] [--window 48] [--pairs18 9] [--write]``.
+Run: ``.venv/bin/python benchmarks/bench_backtest.py [--pair ETH/SOL] [--window 48] [--pairs18 9] [--write]``
+(vectorbt and Backtrader come with ``pip install -e '.[bench]'``; a missing one is left out and named).
 
-Both run the same rolling-OLS z-score rule (window, bands 2.0 / 0.5, one unit of the first leg
+All run the same rolling-OLS z-score rule (window, bands 2.0 / 0.5, one unit of the first leg
 against -round(b) of the second, fills at the bar close, taker fee 4.5 bp) on the same hourly bars
-of ../shared/data; the trade lists are proven identical before timing. Backtrader and vectorbt
-are not installed in this environment, so the comparison engine is a plain numpy loop. Then the
-full strategy (Kalman, z-score, meta-label classifier) is timed on 18 coins x 6 months of 1h bars.
+of ../shared/data; the trade lists are proven identical before timing. Then the full strategy
+(Kalman, z-score, meta-label classifier) is timed on 18 coins x 6 months of 1h bars.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -22,8 +24,8 @@ import numpy as np  # noqa: E402
 
 from app.backtest.modes import strategy_factory  # noqa: E402
 from app.backtest.run import run_backtest  # noqa: E402
-from benchmarks.machine import arguments, provenance, publish  # noqa: E402
-from operators.band_rule import band_decision  # noqa: E402
+from benchmarks.machine import arguments, best_of, provenance, publish  # noqa: E402
+from benchmarks.other_engines import Trade, backtrader_trades, numpy_loop, vectorbt_trades  # noqa: E402
 from pairflow.config import LoggingSettings, Settings  # noqa: E402
 from pairflow.logs import configure_logging  # noqa: E402
 from sources.replay import HOUR_MS, load_files  # noqa: E402
@@ -34,35 +36,6 @@ FILES = [SHARED / "perp_1h_ohlcv_2024-09_2025-02.csv", SHARED / "perp_funding_1h
 COINS18 = ["BTC", "ETH", "SOL", "DOGE", "AVAX", "LINK", "XRP", "BNB", "LTC", "ARB", "SUI", "ADA", "DOT", "NEAR",
            "APT", "AAVE", "UNI", "TRX"]
 FEE = 0.00045
-
-
-def numpy_loop(ys: np.ndarray, xs: np.ndarray, times: list[int], window: int, entry: float, exit_: float,
-               stop: float) -> list[tuple[int, int, float, float]]:
-    """Return ``(ts, leg, signed size, price)`` trades of the rolling-OLS rule, vectorised per window."""
-    trades = []
-    position, sizes, previous = 0, (0.0, 0.0), None
-    for t in range(window - 1, len(ys)):
-        y, x = ys[t - window + 1:t + 1], xs[t - window + 1:t + 1]
-        mx, my = x.mean(), y.mean()
-        sxx = float(((x - mx) ** 2).sum())
-        b = float(((x - mx) * (y - my)).sum()) / sxx if sxx > 0 else 0.0
-        residuals = y - (my - b * mx) - b * x
-        sd = float(np.sqrt((residuals**2).sum() / (window - 1)))
-        z = float(residuals[-1]) / sd if sd > 1e-12 else 0.0
-        decision = band_decision(position, previous, z, entry, exit_, stop)
-        previous = z
-        if decision is None:
-            continue
-        if decision.startswith("entry"):
-            position = 1 if decision == "entry-long" else -1
-            new = (float(position), -position * float(round(b)))
-        else:
-            position, new = 0, (0.0, 0.0)
-        for leg, (before, after, px) in enumerate(zip(sizes, new, (ys[t], xs[t]))):
-            if after != before:
-                trades.append((times[t], leg, after - before, float(px)))
-        sizes = new
-    return trades
 
 
 def _settings(window: int) -> Settings:
@@ -77,8 +50,27 @@ def _settings(window: int) -> Settings:
     return settings
 
 
+def _same(ours: list[Trade], theirs: list[Trade]) -> bool:
+    """Tell whether two trade lists agree: time, leg and size exactly, price to 1e-9 (Backtrader keeps
+    prices as float sums, 175.37000000000003 for 175.37)."""
+    return len(ours) == len(theirs) and all(
+        a[:3] == b[:3] and abs(a[3] - b[3]) <= 1e-9 * abs(b[3]) for a, b in zip(sorted(ours), sorted(theirs)))
+
+
+def _engines() -> dict[str, Callable[..., tuple[list[Trade], float]]]:
+    """Return the other engines that are installed (the ``bench`` extra), by name."""
+    found = {}
+    for name, module in (("vectorbt", "vectorbt"), ("Backtrader", "backtrader")):
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+        found[name] = vectorbt_trades if name == "vectorbt" else backtrader_trades
+    return found
+
+
 def main() -> None:
-    parser = arguments(__doc__, "backtest", repeats=None, seed=None)
+    parser = arguments(__doc__, "backtest", repeats=3, seed=None)
     parser.add_argument("--pair", default="ETH/SOL")
     parser.add_argument("--window", type=int, default=48)
     parser.add_argument("--pairs18", type=int, default=9, help="pairs of the 18 coins for the full-strategy run")
@@ -87,20 +79,35 @@ def main() -> None:
     legs = tuple(args.pair.split("/"))
     recording = load_files(FILES, list(legs))
     settings = _settings(args.window)
-    start = time.perf_counter()
-    result = run_backtest(settings, recording, [legs], taker_fee=FEE,
-                          strategy_factory=strategy_factory("rolling-ols", units=1.0, window=args.window))
-    ours = time.perf_counter() - start
+    stop = settings.strategy.stop_z
     times = [bar.ts + HOUR_MS for bar in recording.bars[legs[0]]]
     ys = np.array([bar.close for bar in recording.bars[legs[0]]])
     xs = np.array([bar.close for bar in recording.bars[legs[1]]])
-    start = time.perf_counter()
-    baseline = numpy_loop(ys, xs, times, args.window, 2.0, 0.5, settings.strategy.stop_z)
-    loop = time.perf_counter() - start
-    fills = sorted((f.ts, legs.index(f.coin), f.sz if f.side == "B" else -f.sz, f.px) for f in result.fills)
-    if fills != sorted(baseline):
-        raise SystemExit(f"trade lists differ: pairflow {len(fills)} fills, numpy loop {len(baseline)} trades")
+
+    def pairflow() -> list[Trade]:
+        result = run_backtest(settings, recording, [legs], taker_fee=FEE,
+                              strategy_factory=strategy_factory("rolling-ols", units=1.0, window=args.window))
+        return [(f.ts, legs.index(f.coin), f.sz if f.side == "B" else -f.sz, f.px) for f in result.fills]
+
+    paths: dict[str, Callable[[], object]] = {
+        "pairflow backtest": pairflow,
+        "numpy loop": lambda: numpy_loop(ys, xs, times, args.window, 2.0, 0.5, stop),
+    }
+    engines = _engines()
+    for name, engine in engines.items():
+        paths[name] = lambda engine=engine: engine(ys, xs, times, args.window, 2.0, 0.5, stop, FEE)
+    fills = pairflow()
+    for name, action in paths.items():  # parity first; this also compiles vectorbt's numba functions
+        trades = action()
+        trades = trades[0] if isinstance(trades, tuple) else trades
+        if not _same(fills, trades):  # type: ignore[arg-type]
+            raise SystemExit(f"trade lists differ: pairflow {len(fills)} fills, {name} {len(trades)} trades")
+    timed = best_of(args.repeats, paths)
     events = len(times) * 2
+    ours = timed["pairflow backtest"][1]
+    rows = [f"| {name} | {wall:.3f} | {cpu:.3f} | {events / wall:,.0f} | {wall / ours:.2f}x |"
+            for name, (cpu, wall) in timed.items()]
+    missing = [name for name in ("vectorbt", "Backtrader") if name not in engines]
     coins = COINS18[: 2 * args.pairs18]
     spreads = [(coins[i], coins[i + 1]) for i in range(0, len(coins), 2)]
     full = load_files(FILES, coins)
@@ -111,24 +118,26 @@ def main() -> None:
     heavy_s = time.perf_counter() - start
     heavy_events = sum(len(series) for series in full.bars.values())
     block = "\n".join([
-        "## Backtest: pairflow replay vs a plain numpy loop of the same rule",
+        "## Backtest: pairflow replay vs vectorbt, Backtrader and a numpy loop on the same rule",
         "",
-        *provenance(),
+        *provenance("app", "sinks", "sources", "operators", "venue", "benchmarks/bench_backtest.py"),
         f"- command: `.venv/bin/python benchmarks/bench_backtest.py --pair {args.pair} --window {args.window} "
-        f"--pairs18 {args.pairs18}`",
-        f"- workload: {args.pair} 1h bars {len(times):,} per leg (../shared/data, 6 months); rolling-OLS z bands "
-        f"2.0/0.5, window {args.window}, 1 unit vs -round(b), fills at the bar close, taker 4.5 bp; "
-        f"{len(fills)} fills",
-        "- parity: pairflow's fills (time, leg, signed size, price) equal the numpy loop's trades, checked before "
-        "timing; Backtrader and vectorbt are not installed here, so they are not in this block",
+        f"--pairs18 {args.pairs18} --repeats {args.repeats}`",
+        f"- workload: {args.pair} 1h bars {len(times):,} per leg (../shared/data, 6 months; only 1h bars are "
+        f"recorded there); rolling-OLS z bands 2.0/0.5, window {args.window}, 1 unit vs -round(b), fills at the bar "
+        f"close, taker 4.5 bp; {len(fills)} fills",
+        "- parity: every engine's trades (time, leg, signed size; price to 1e-9) equal pairflow's fills, checked "
+        "before timing" + (f"; not installed, so not in this block: {', '.join(missing)}" if missing else ""),
         "- pairflow runs the strategy operator, the desk (netting, sizing, risk checks, router, PnL ledger) and the "
-        "venue engine per order (fees, recorded funding, account); the loop only computes the rule",
-        "- one run each (the machine is shared with other jobs; compare rows within this block only)",
+        "venue engine per order (fees, recorded funding, account); vectorbt computes the rule vectorised and fills "
+        "with `Portfolio.from_orders`; Backtrader runs its event loop with cheat-on-close fills; the numpy loop "
+        "only computes the rule",
+        f"- best of {args.repeats} round-robin runs; vectorbt's numba functions compiled in the parity run; the "
+        "machine is shared with other jobs, so compare rows within this block only",
         "",
-        "| path | seconds | events/s (bars x legs) | vs numpy loop |",
-        "|---|---:|---:|---:|",
-        f"| numpy loop (baseline) | {loop:.2f} | {events / loop:,.0f} | 1.00x |",
-        f"| pairflow backtest | {ours:.2f} | {events / ours:,.0f} | {loop / ours:.2f}x |",
+        "| path | wall s | CPU s | events/s (bars x legs) | its time / pairflow's |",
+        "|---|---:|---:|---:|---:|",
+        *rows,
         "",
         f"Full strategy (Kalman + z-score + meta-label classifier), {len(coins)} coins as {len(spreads)} pairs, "
         f"6 months of 1h bars: {heavy_events:,} bar events, {len(heavy_result.signals):,} signals, "
