@@ -370,9 +370,17 @@ class Desk:
         return out + self.pull()
 
     def _settle(self, sent: list[Event]) -> list[Event]:
-        """Count the fills of the orders just sent before the next decision: from the stream, else over REST."""
+        """Count the fills of the orders just sent before the next decision: from the stream, else over REST.
+
+        An order the router left UNKNOWN blocks entries and makes the next poll a full reconciliation,
+        which settles it by cloid.
+        """
         cloids = [event.cloid for event in sent if isinstance(event, Order)]
         out: list[Event] = list(sent)
+        orders = self.router.tracker.orders
+        unknown = [cloid for cloid in cloids if cloid in orders and orders[cloid].status == "unknown"]
+        if unknown:
+            self.unreachable = self.blocked = f"order state unknown: {', '.join(sorted(set(unknown)))}"
         deadline = time.monotonic() + self.fill_wait_s
         while self.stream is not None and self.stream_live and self.router.tracker.awaiting_fills(cloids):
             left = deadline - time.monotonic()
@@ -476,6 +484,8 @@ class Desk:
         ours_remote = [order for order in remote_orders if order.cloid in self.router.tracker.orders]
         for order in ours_remote:
             out += self.router.tracker.update(order)
+        listed = {order.cloid for order in ours_remote}
+        out += self.router.settle([cloid for cloid in self.router.tracker.open_cloids() if cloid not in listed])
         ours = {coin: book.szi for coin, book in self.ledger.coins.items() if book.szi}
         problems = mismatches(ours, positions, set(self.router.tracker.open_cloids()),
                               ours_remote)

@@ -16,7 +16,9 @@ One call to `OrderRouter.execute` handles one spread change (all its legs):
   (complete), else what did fill is unwound with reduce-only IOCs; a leg
   that fills only in part has the earlier legs trimmed to the same fraction;
 * a request without an answer leaves its order UNKNOWN until ``orderStatus``
-  by cloid resolves it -- never a blind resend;
+  by cloid resolves it -- never a blind resend; while it stays UNKNOWN the
+  spread stops there (no completion, no next leg) and `settle`, called at
+  reconciliation, asks again;
 * an exchange in "post-only" mode pauses taker legs (refused with a reason,
   nothing sent) instead of failing;
 * `heartbeat` re-arms ``scheduleCancel`` (dead-man switch), `shutdown` cancels
@@ -209,6 +211,8 @@ class OrderRouter:
                 leg = msgspec.structs.replace(leg, sz=self.rules.size(plan.coin, plan.delta * ratio))
             filled, events = self._fill(leg) if leg.sz > 0 else (0.0, [])
             out += events
+            if leg.cloid in self.tracker.orders and self.tracker.orders[leg.cloid].status == "unknown":
+                return out  # it may have filled: no completion, no next leg, no unwind until reconciliation settles it
             if filled < leg.sz and leg.tif == "Ioc" and not out_is_pause(events):
                 # both are whole lots, their float difference is not (1.7 - 1.5 = 0.19999...): round
                 # before the lot truncation, or the retry comes out one lot short
@@ -317,6 +321,30 @@ class OrderRouter:
             except OrderStateUnknown:
                 self._sleep(min(2.0, 0.1 * 2**attempt))
         return None
+
+    def settle(self, cloids: Sequence[str]) -> list[Order]:
+        """Ask the exchange, by cloid, the fate of orders we hold open that its open orders no longer list.
+
+        Reconciliation calls it: an order left UNKNOWN (no answer, status queries timed out) or whose
+        cancel got no answer has since filled, been cancelled or never arrived; its final record comes
+        back (none for an order still unanswered). Nothing is ever resent.
+        """
+        out: list[Order] = []
+        for cloid in cloids:
+            known = self.tracker.orders[cloid]
+            try:
+                placement = self.executor.status(cloid)
+            except OrderStateUnknown:
+                continue
+            if placement.status == "resting":
+                continue
+            leg = LegOrder(known.coin, known.is_buy, known.sz, known.limit_px, cloid, reduce_only=False)
+            if placement.status == "unknownOid":
+                out.append(self._record(leg, "rejected", reason="not received by the exchange"))
+            else:
+                status = "filled" if placement.filled_sz >= known.sz - 1e-12 else "canceled"
+                out.append(self._record(leg, status, placement))
+        return out
 
     def _await_resting(self, leg: LegOrder) -> Placement:
         # A fixed number of polls rather than a wall-clock deadline: a backtest's injected sleep lets

@@ -7,9 +7,19 @@ from pathlib import Path
 
 from operators.orders import cloid_for
 from pairflow.control import Control
-from pairflow.events import Alert, Signal
+from pairflow.events import Alert, Bar, Signal
+from sinks.desk import Desk
+from sinks.execution import OrderRouter, RouterConfig
+from sinks.executor import HyperliquidExecutor, LegOrder, OrderStateUnknown, Placement
+from sinks.order_journal import OrderJournal
 from tests.integration.desk_support import assert_last_order_closed_the_position, desk_long_eth
-from tests.integration.test_order_router import Setup, orders_sent, venue  # noqa: F401 - the venue fixture
+from tests.integration.test_order_router import MARKS, Setup, orders_sent, venue  # noqa: F401 - the venue fixture
+
+
+def mark_bar(coin: str, ts: int) -> Bar:
+    px = MARKS[coin]
+    return Bar(ts=ts, id=f"{coin}@{ts}", coin=coin, interval="1s", open=px, high=px, low=px, close=px, volume=1.0,
+               notional=px, vwap=px, trades=1, buy_volume=0.5, sell_volume=0.5)
 
 
 def test_pause_refuses_entries_and_a_flatten_request_closes_positions_once(venue: Setup, tmp_path: Path) -> None:
@@ -74,3 +84,40 @@ def test_a_halt_flattens_then_sends_no_order_at_all_not_even_exits_until_resumed
     control.resume_entries()
     desk.on_events([signal(6, 1.0, "entry-long")])
     assert desk.position("ETH") == 0.5 and len(orders_sent(venue)) > sent
+
+
+class Unanswered(HyperliquidExecutor):
+    """The venue gets each order but its answers (and, while ``silent``, status answers too) are lost."""
+
+    silent = True
+
+    def place(self, orders: list[LegOrder]) -> list[Placement]:
+        super().place(orders)
+        raise OrderStateUnknown("answer lost")
+
+    def status(self, cloid: str) -> Placement:
+        if self.silent:
+            raise OrderStateUnknown("status answer lost")
+        return super().status(cloid)
+
+
+def test_an_order_left_unknown_is_settled_by_cloid_at_reconciliation_not_left_blocking(venue: Setup,
+                                                                                       tmp_path: Path) -> None:
+    address, client = venue.trader()
+    executor = Unanswered(client, address)
+    router = OrderRouter(executor, executor.rules, OrderJournal(tmp_path / "cloids"),
+                         config=RouterConfig(status_retries=2), sleep=lambda seconds: None)
+    desk = Desk(router, executor, executor.rules, capital=100_000.0, reconcile_interval_s=1e9)
+    now = venue.engine.now_ms
+    entry = Signal(ts=now, id="ETH/BTC:9", pair="ETH/BTC", hedge_ratio=1.0, spread=0.0, zscore=-2.5, target=1.0,
+                   reason="entry-long", legs=("ETH", "BTC"), hedge_ratios=(1.0,), leg_targets=(0.5, -0.0166))
+    # The ETH book is empty: the IOC is cancelled by the venue, but neither that answer nor the status arrives.
+    out = desk.on_events([mark_bar("ETH", now), mark_bar("BTC", now), entry])
+    assert any(type(e).__name__ == "Alert" and "still unknown" in e.message for e in out)
+    (cloid,) = router.tracker.open_cloids()  # no completion or second leg was sent after it
+    assert desk.blocked.startswith("order state unknown")
+    executor.silent = False
+    settled = [e for e in desk.reconcile() if type(e).__name__ == "Order"]
+    assert [(o.cloid, o.status) for o in settled] == [(cloid, "canceled")]
+    assert desk.blocked == "" and router.tracker.open_cloids() == []
+    assert len(orders_sent(venue)) == 1
