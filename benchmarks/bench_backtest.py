@@ -1,12 +1,14 @@
 """Backtest speed: pairflow's replay (strategy + desk + in-process venue engine) against vectorbt, Backtrader
 and a plain numpy loop.
 
-Run: ``.venv/bin/python benchmarks/bench_backtest.py [--pair ETH/SOL] [--window 48] [--pairs18 9] [--write]``
+Run: ``.venv/bin/python benchmarks/bench_backtest.py [--pair ETH/SOL] [--window 48] [--days1m 14] [--pairs18 9]
+[--repeats 3] [--write]``
 (vectorbt and Backtrader come with ``pip install -e '.[bench]'``; a missing one is left out and named).
 
 All run the same rolling-OLS z-score rule (window, bands 2.0 / 0.5, one unit of the first leg
 against -round(b) of the second, fills at the bar close, taker fee 4.5 bp) on the same hourly bars
-of ../shared/data; the trade lists are proven identical before timing. Then the full strategy
+of ../shared/data, then on 1-minute bars of the venue's synthetic market (`synthetic_bars`); the
+trade lists are proven identical before timing. Then the full strategy
 (Kalman, z-score, meta-label classifier) is timed on 18 coins x 6 months of 1h bars.
 """
 
@@ -26,9 +28,10 @@ from app.backtest.modes import strategy_factory  # noqa: E402
 from app.backtest.run import run_backtest  # noqa: E402
 from benchmarks.machine import arguments, best_of, provenance, publish  # noqa: E402
 from benchmarks.other_engines import Trade, backtrader_trades, numpy_loop, vectorbt_trades  # noqa: E402
+from benchmarks.synthetic_bars import synthetic_minutes  # noqa: E402
 from pairflow.config import LoggingSettings, Settings  # noqa: E402
 from pairflow.logs import configure_logging  # noqa: E402
-from sources.replay import HOUR_MS, load_files  # noqa: E402
+from sources.replay import HOUR_MS, Recording, load_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TESTS_SHARED_DIR", ROOT.parent / "shared")) / "data" / "hyperliquid"
@@ -38,10 +41,10 @@ COINS18 = ["BTC", "ETH", "SOL", "DOGE", "AVAX", "LINK", "XRP", "BNB", "LTC", "AR
 FEE = 0.00045
 
 
-def _settings(window: int) -> Settings:
+def _settings(window: int, interval: str = "1h", interval_ms: int = HOUR_MS) -> Settings:
     settings = Settings()
-    settings.strategy.bar_interval = "1h"
-    settings.strategy.staleness_ms, settings.strategy.max_gap_ms = 3 * HOUR_MS, 10 * HOUR_MS
+    settings.strategy.bar_interval = interval
+    settings.strategy.staleness_ms, settings.strategy.max_gap_ms = 3 * interval_ms, 10 * interval_ms
     settings.strategy.entry_z, settings.strategy.exit_z, settings.strategy.zscore_window = 2.0, 0.5, window
     execution = settings.execution
     for name in ("max_order_notional", "max_coin_notional", "max_gross_notional", "max_net_notional", "max_leverage",
@@ -69,45 +72,54 @@ def _engines() -> dict[str, Callable[..., tuple[list[Trade], float]]]:
     return found
 
 
-def main() -> None:
-    parser = arguments(__doc__, "backtest", repeats=3, seed=None)
-    parser.add_argument("--pair", default="ETH/SOL")
-    parser.add_argument("--window", type=int, default=48)
-    parser.add_argument("--pairs18", type=int, default=9, help="pairs of the 18 coins for the full-strategy run")
-    args = parser.parse_args()
-    configure_logging(LoggingSettings(level="ERROR"))
-    legs = tuple(args.pair.split("/"))
-    recording = load_files(FILES, list(legs))
-    settings = _settings(args.window)
+def compare(recording: Recording, legs: tuple[str, ...], window: int, repeats: int) -> tuple[list[str], int, list[str]]:
+    """Prove every engine's trades equal pairflow's on ``recording``, then time them; return the table rows,
+    the number of fills and the engines left out (not installed)."""
+    settings = _settings(window, recording.interval, recording.interval_ms)
     stop = settings.strategy.stop_z
-    times = [bar.ts + HOUR_MS for bar in recording.bars[legs[0]]]
+    times = [bar.ts + recording.interval_ms for bar in recording.bars[legs[0]]]
     ys = np.array([bar.close for bar in recording.bars[legs[0]]])
     xs = np.array([bar.close for bar in recording.bars[legs[1]]])
 
     def pairflow() -> list[Trade]:
         result = run_backtest(settings, recording, [legs], taker_fee=FEE,
-                              strategy_factory=strategy_factory("rolling-ols", units=1.0, window=args.window))
+                              strategy_factory=strategy_factory("rolling-ols", units=1.0, window=window))
         return [(f.ts, legs.index(f.coin), f.sz if f.side == "B" else -f.sz, f.px) for f in result.fills]
 
     paths: dict[str, Callable[[], object]] = {
         "pairflow backtest": pairflow,
-        "numpy loop": lambda: numpy_loop(ys, xs, times, args.window, 2.0, 0.5, stop),
+        "numpy loop": lambda: numpy_loop(ys, xs, times, window, 2.0, 0.5, stop),
     }
     engines = _engines()
     for name, engine in engines.items():
-        paths[name] = lambda engine=engine: engine(ys, xs, times, args.window, 2.0, 0.5, stop, FEE)
+        paths[name] = lambda engine=engine: engine(ys, xs, times, window, 2.0, 0.5, stop, FEE)
     fills = pairflow()
     for name, action in paths.items():  # parity first; this also compiles vectorbt's numba functions
         trades = action()
         trades = trades[0] if isinstance(trades, tuple) else trades
         if not _same(fills, trades):  # type: ignore[arg-type]
-            raise SystemExit(f"trade lists differ: pairflow {len(fills)} fills, {name} {len(trades)} trades")
-    timed = best_of(args.repeats, paths)
-    events = len(times) * 2
-    ours = timed["pairflow backtest"][1]
-    rows = [f"| {name} | {wall:.3f} | {cpu:.3f} | {events / wall:,.0f} | {wall / ours:.2f}x |"
+            raise SystemExit(f"trade lists differ on {recording.interval} bars: pairflow {len(fills)} fills, "
+                             f"{name} {len(trades)} trades")
+    timed = best_of(repeats, paths)
+    events, ours = len(times) * 2, timed["pairflow backtest"][1]
+    rows = [f"| {recording.interval} | {name} | {wall:.3f} | {cpu:.3f} | {events / wall:,.0f} | {wall / ours:.3f}x |"
             for name, (cpu, wall) in timed.items()]
-    missing = [name for name in ("vectorbt", "Backtrader") if name not in engines]
+    return rows, len(fills), [name for name in ("vectorbt", "Backtrader") if name not in engines]
+
+
+def main() -> None:
+    parser = arguments(__doc__, "backtest", repeats=3, seed=7)
+    parser.add_argument("--pair", default="ETH/SOL")
+    parser.add_argument("--window", type=int, default=48)
+    parser.add_argument("--days1m", type=int, default=14, help="days of synthetic 1m bars for the engine comparison")
+    parser.add_argument("--pairs18", type=int, default=9, help="pairs of the 18 coins for the full-strategy run")
+    args = parser.parse_args()
+    configure_logging(LoggingSettings(level="ERROR"))
+    legs = tuple(args.pair.split("/"))
+    hourly = load_files(FILES, list(legs))
+    minutes = synthetic_minutes(list(legs), args.days1m, seed=args.seed)
+    rows_1h, fills_1h, missing = compare(hourly, legs, args.window, args.repeats)
+    rows_1m, fills_1m, _ = compare(minutes, legs, args.window, args.repeats)
     coins = COINS18[: 2 * args.pairs18]
     spreads = [(coins[i], coins[i + 1]) for i in range(0, len(coins), 2)]
     full = load_files(FILES, coins)
@@ -120,24 +132,28 @@ def main() -> None:
     block = "\n".join([
         "## Backtest: pairflow replay vs vectorbt, Backtrader and a numpy loop on the same rule",
         "",
-        *provenance("app", "sinks", "sources", "operators", "venue", "benchmarks/bench_backtest.py"),
+        *provenance("app", "sinks", "sources", "operators", "venue", "benchmarks"),
         f"- command: `.venv/bin/python benchmarks/bench_backtest.py --pair {args.pair} --window {args.window} "
-        f"--pairs18 {args.pairs18} --repeats {args.repeats}`",
-        f"- workload: {args.pair} 1h bars {len(times):,} per leg (../shared/data, 6 months; only 1h bars are "
-        f"recorded there); rolling-OLS z bands 2.0/0.5, window {args.window}, 1 unit vs -round(b), fills at the bar "
-        f"close, taker 4.5 bp; {len(fills)} fills",
+        f"--days1m {args.days1m} --pairs18 {args.pairs18} --repeats {args.repeats} --seed {args.seed}`",
+        f"- rule: rolling-OLS z, bands 2.0/0.5, window {args.window}, 1 unit vs -round(b), fills at the bar close, "
+        "taker 4.5 bp",
+        f"- data: {args.pair} 1h bars, {len(hourly.bars[legs[0]]):,} per leg (../shared/data, 6 months; {fills_1h} "
+        f"fills); 1m bars, {len(minutes.bars[legs[0]]):,} per leg, generated from the venue's synthetic market "
+        f"(seeded factor model, ETH and SOL cointegrated; benchmarks/synthetic_bars.py: only 1h bars are recorded; "
+        f"{fills_1m} fills)",
         "- parity: every engine's trades (time, leg, signed size; price to 1e-9) equal pairflow's fills, checked "
         "before timing" + (f"; not installed, so not in this block: {', '.join(missing)}" if missing else ""),
         "- pairflow runs the strategy operator, the desk (netting, sizing, risk checks, router, PnL ledger) and the "
         "venue engine per order (fees, recorded funding, account); vectorbt computes the rule vectorised and fills "
         "with `Portfolio.from_orders`; Backtrader runs its event loop with cheat-on-close fills; the numpy loop "
-        "only computes the rule",
+        "only computes the rule; only pairflow charges funding",
         f"- best of {args.repeats} round-robin runs; vectorbt's numba functions compiled in the parity run; the "
         "machine is shared with other jobs, so compare rows within this block only",
         "",
-        "| path | wall s | CPU s | events/s (bars x legs) | its time / pairflow's |",
-        "|---|---:|---:|---:|---:|",
-        *rows,
+        "| bars | path | wall s | CPU s | events/s (bars x legs) | its time / pairflow's |",
+        "|---|---|---:|---:|---:|---:|",
+        *rows_1h,
+        *rows_1m,
         "",
         f"Full strategy (Kalman + z-score + meta-label classifier), {len(coins)} coins as {len(spreads)} pairs, "
         f"6 months of 1h bars: {heavy_events:,} bar events, {len(heavy_result.signals):,} signals, "

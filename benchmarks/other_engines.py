@@ -5,7 +5,8 @@ closes on the second's over the last ``window`` bars; z is the last residual
 over the residuals' standard deviation (ddof 1); enter when z crosses the
 entry band (long the spread below -entry), exit back inside the exit band,
 stop beyond the stop band (`operators.band_rule.band_decision`); hold 1 unit
-of the first leg against -round(b) of the second; fill at the bar close;
+of the first leg against -round(b) of the second (no trade when that rounds
+to 0, as pairflow's desk refuses a one-legged spread); fill at the bar close;
 taker fee on every fill. Each engine returns its trades as
 ``(close time ms, leg, signed size, price)`` so bench_backtest can prove the
 lists equal before it times anything.
@@ -51,7 +52,9 @@ class Bands:
             return None
         if decision.startswith("entry"):
             self.position = 1 if decision == "entry-long" else -1
-            self.sizes = (float(self.position), -self.position * float(round(b)))
+            # a hedge that rounds to 0 units would leave one leg naked: pairflow's desk refuses such a spread
+            hedge = float(round(b))
+            self.sizes = (float(self.position), -self.position * hedge) if hedge else (0.0, 0.0)
         else:
             self.position, self.sizes = 0, (0.0, 0.0)
         return self.sizes
