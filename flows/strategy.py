@@ -18,6 +18,11 @@ bad leg, gap, revised bar) is logged and counted in
 ``pairflow_strategy_refused_events`` by reason; it yields no signal and
 leaves that spread's state and every other spread alone.
 
+A rescan reaches a running stage as `PairStats` (``pf.pair_stats``, from
+``pairflow scan --publish``): an accepted spread not traded yet is added to
+the one router, whose snapshot keeps it across a resume, and one ADWIN
+retired is re-admitted.
+
 The spread universe is resolved before the flow starts (`resolve_spreads`): a
 configured spread with a coin that is not listed, or is delisted, is refused
 with its reason and the others run. A coin delisted while the flow runs comes
@@ -65,9 +70,11 @@ log = get_logger(__name__)
 
 _MARKET_TYPES = (Funding, BookSnapshot, FeeSchedule, Delisting)
 
-# What a strategy dataflow of its own reads: the ingest stage publishes bars and book snapshots.
+# What a strategy dataflow of its own reads: the ingest stage publishes bars and book snapshots,
+# `pairflow scan --publish` the accepted spreads of a rescan.
 STRATEGY_TOPICS: tuple[str, ...] = (
-    TOPIC_OF[Bar], TOPIC_OF[BookSnapshot], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule], TOPIC_OF[Delisting]
+    TOPIC_OF[Bar], TOPIC_OF[BookSnapshot], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule], TOPIC_OF[Delisting],
+    TOPIC_OF[PairStats],
 )
 _QUIET_REASONS = frozenset({"revision"})
 _event_time = attrgetter("ts")
@@ -113,7 +120,8 @@ def resolve_spreads(
 class _FanOut:
     """Route each coin's events to the spreads that have the coin as a leg; fees go to every spread.
 
-    A rescan's `PairStats` go to the spread they name (it may re-admit it).
+    A rescan's `PairStats` go to the spread they name (it may re-admit it);
+    an accepted spread not traded yet is added (`add`) and routed from then on.
 
     Items come out as ``(pair, (pair, [event, ...]))``: Bytewax does not tell a
     stateful step its key, and a spread's state is built from it. A batch
@@ -123,12 +131,23 @@ class _FanOut:
     """
 
     def __init__(self, spreads: list[tuple[str, ...]]) -> None:
-        self.all = [pair_name(legs) for legs in spreads]
-        self.known = frozenset(self.all)
+        self.all: list[str] = []
         self.by_coin: dict[str, list[str]] = {}
+        self.added: list[tuple[str, ...]] = []
         for legs in spreads:
-            for coin in legs:
-                self.by_coin.setdefault(coin, []).append(pair_name(legs))
+            self.add(legs, rescanned=False)
+
+    def add(self, legs: tuple[str, ...], rescanned: bool = True) -> None:
+        """Route ``legs``' events to their spread from now on (``rescanned``: a rescan added it while running)."""
+        pair = pair_name(legs)
+        if pair in self.all:
+            return
+        self.all.append(pair)
+        for coin in legs:
+            self.by_coin.setdefault(coin, []).append(pair)
+        if rescanned:
+            self.added.append(legs)
+            log.info("spread added by a rescan", pair=pair)
 
     def __call__(self, items: list[tuple[str, list[Any]]]) -> list[tuple[str, tuple[str, list[Any]]]]:
         routed: dict[str, list[Any]] = {}
@@ -137,7 +156,10 @@ class _FanOut:
             for event in events:
                 kind = type(event)
                 if kind is PairStats:
-                    targets = (event.pair,) if event.pair in self.known else ()
+                    legs = tuple(event.coins or (event.coin_a, event.coin_b))
+                    if event.accepted:
+                        self.add(legs)
+                    targets = (pair_name(legs),) if pair_name(legs) in self.all else ()
                 elif kind is Bar or kind in _MARKET_TYPES:
                     targets = everyone if kind is FeeSchedule else by_coin.get(coin, ())
                 else:
@@ -153,12 +175,25 @@ class _FanOut:
         return [(pair, (pair, events)) for pair, events in routed.items()]
 
 
+class _RouterLogic(op.StatefulBatchLogic):
+    """The one `_FanOut` of the stage; the spreads rescans added are its recovery state."""
+
+    def __init__(self, spreads: list[tuple[str, ...]], resume_state: tuple[tuple[str, ...], ...] | None) -> None:
+        self.fan_out = _FanOut(spreads)
+        for legs in resume_state or ():
+            self.fan_out.add(legs)
+
+    def on_batch(self, values: list[tuple[str, list[Any]]]) -> tuple[list[tuple[str, tuple[str, list[Any]]]], bool]:
+        return self.fan_out(values), op.StatefulBatchLogic.RETAIN
+
+    def snapshot(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(self.fan_out.added)
+
+
 class _SpreadLogic(op.StatefulBatchLogic):
     """One spread's `SpreadStrategy`; its snapshot (models included) is the recovery state."""
 
-    def __init__(self, legs_of: dict[str, tuple[str, ...]], settings: StrategySettings, resume_state: Any,
-                 control: Control | None = None) -> None:
-        self.legs_of = legs_of
+    def __init__(self, settings: StrategySettings, resume_state: Any, control: Control | None = None) -> None:
         self.settings = settings
         self.control = control
         self.tuned = 0
@@ -170,7 +205,7 @@ class _SpreadLogic(op.StatefulBatchLogic):
     def on_batch(self, values: list[tuple[str, list[Any]]]) -> tuple[list[list[Signal]], bool]:
         strategy = self.strategy
         if strategy is None:
-            strategy = self.strategy = SpreadStrategy(self.legs_of[values[0][0]], self.settings)
+            strategy = self.strategy = SpreadStrategy(tuple(values[0][0].split("/")), self.settings)
         if self.control is not None:
             self._retune(strategy, self.control)
         update = strategy.update
@@ -255,12 +290,14 @@ def strategy_stage(
     -------
     ``(pair, [Signal, ...])`` items, for the signals table and ``pf.signals``.
     """
-    legs_of = {pair_name(legs): legs for legs in spreads}
     merged = bars if market is None else op.merge("merge", bars, market)
+    # One router, so the spreads a rescan adds are known to it wherever the input was read.
+    together = op.key_on("route", merged, lambda _: "spreads")
     # (coin, [event]) -> (pair, (pair, [event])) for every spread having the coin as a leg.
-    routed = op.flat_map_batch("fan_out", merged, _FanOut(spreads))
+    routed = op.stateful_batch("fan_out", together, lambda state: _RouterLogic(spreads, state))
+    per_spread = op.map("by_spread", routed, lambda keyed: keyed[1])
     # (pair, (pair, [event])) -> (pair, [Signal])
-    return op.stateful_batch("spreads", routed, lambda state: _SpreadLogic(legs_of, settings, state, control))
+    return op.stateful_batch("spreads", per_spread, lambda state: _SpreadLogic(settings, state, control))
 
 
 def chain_strategy(

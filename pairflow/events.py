@@ -386,6 +386,7 @@ TOPIC_OF: dict[type[Event], str] = {
     Gap: "md.gaps",
     Bar: "md.bars",
     BookSnapshot: "md.books",
+    PairStats: "pf.pair_stats",
     Signal: "pf.signals",
     OrderIntent: "pf.intents",
     Order: "pf.orders",

@@ -145,12 +145,13 @@ def configure_logging(settings: LoggingSettings, writer: Any = None, stream: Tex
         logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
 
 
-def start_logging(settings: Settings) -> None:
-    """Configure logging for a command from its full settings.
+def start_logging(settings: Settings, stream: TextIO | None = None) -> None:
+    """Configure logging for a command from its full settings; lines go to ``stream`` (default stdout).
 
     With ``logging.to_clickhouse`` the records are mirrored into the ``logs``
     table of ``settings.storage`` through a BatchWriter that is flushed and
-    closed when the process exits.
+    closed when the process exits. A command whose stdout is its report
+    (``pairflow scan --format json``) passes stderr, so the report stays parseable.
     """
     writer = None
     if settings.logging.to_clickhouse:
@@ -162,7 +163,7 @@ def start_logging(settings: Settings) -> None:
         writer = BatchWriter(store, "logs", settings=settings.storage)
         atexit.register(store.close)
         atexit.register(writer.close)
-    configure_logging(settings.logging, writer)
+    configure_logging(settings.logging, writer, stream)
 
 
 def get_logger(name: str) -> Any:

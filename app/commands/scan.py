@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,13 +18,17 @@ from app.commands.backfill import parse_day
 from app.options import ConfigOption, parse_coins
 from operators.scan import ScanConfig, ScanResult, SpreadStats, build_panel, scan
 from pairflow.clock import WALL_CLOCK
-from pairflow.config import StorageSettings, load_settings
+from pairflow.config import BrokerSettings, StorageSettings, load_settings
 from pairflow.errors import ConfigError, PairflowError
-from pairflow.events import PairStats
-from pairflow.logs import start_logging
+from pairflow.events import TOPIC_OF, PairStats
+from pairflow.logs import get_logger, start_logging
 from pairflow.storage import BatchWriter, Store, connect
+from sinks.kafka import KafkaSink
+from sources.scan_universe import latest_accepted_spreads
 
-__all__ = ["SCAN_HELP", "record_scan", "register", "stored_candles", "to_pair_stats"]
+__all__ = ["SCAN_HELP", "publish_accepted", "record_scan", "register", "stored_candles", "to_pair_stats"]
+
+log = get_logger(__name__)
 
 SCAN_HELP = (
     "Scan stored candles for cointegrated pairs and baskets: liquidity filter, log-return correlation, "
@@ -52,6 +57,12 @@ def scan_command(
         Path | None, typer.Option("--plot", help="Directory for a correlation heatmap and spread/z-score PNGs.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Rows in the table (json lists every candidate).")] = 20,
+    publish: Annotated[bool, typer.Option(
+        "--publish",
+        help="Also publish the accepted pairs on pf.pair_stats (broker settings): a running `pairflow strategy` "
+             "adds the new ones and re-admits one ADWIN retired. Baskets are not published (their Engle-Granger "
+             "p-value is NaN, which JSON cannot carry).",
+    )] = False,
     config: ConfigOption = None,
 ) -> None:
     """Run a scan on stored candles (see SCAN_HELP)."""
@@ -65,7 +76,7 @@ def scan_command(
     end_ms = parse_day(end, "--to") - 1 if end else None
     coins = parse_coins(universe) or None
     settings = load_settings(config)
-    start_logging(settings)
+    start_logging(settings, sys.stderr)
     store = connect(settings.storage)
     try:
         store.init_schema()
@@ -78,6 +89,8 @@ def scan_command(
                                 "`pairflow backfill` or `pairflow data import`")
         result = scan(panel, scan_config)
         scan_id = record_scan(store, settings.storage, result, interval)
+        if publish:
+            publish_accepted(settings.broker, latest_accepted_spreads(store, interval))
     finally:
         store.close()
     if output == "json":
@@ -89,6 +102,24 @@ def scan_command(
 
         paths = plot_scan(result, panel, plot)
         Console(stderr=True).print(f"wrote {len(paths)} charts to {plot}")
+
+
+def publish_accepted(settings: BrokerSettings, accepted: list[PairStats]) -> None:
+    """Send a scan's accepted pairs to running strategies on ``pf.pair_stats``; raise when the broker did not take them.
+
+    Baskets stay out: a basket's ``eg_pvalue`` is NaN, which JSON encodes as
+    null, and the strategy's decoder would refuse the record.
+    """
+    topic = TOPIC_OF[PairStats]
+    pairs = [stats for stats in accepted if stats.kind == "pair"]
+    if len(pairs) < len(accepted):
+        log.info("baskets not published", topic=topic, baskets=len(accepted) - len(pairs))
+    with KafkaSink(settings, topics=(topic,)) as sink:
+        for stats in pairs:
+            sink.emit(topic, stats.pair, stats)
+        undelivered = sink.close(settings.delivery_timeout_ms / 1000.0)
+    if undelivered:
+        raise PairflowError(f"{undelivered} accepted spreads were not delivered to {topic} at {settings.bootstrap_servers}")
 
 
 def record_scan(store: Store, storage: StorageSettings, result: ScanResult, interval: str) -> str:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
+from pairflow.events import PairStats
+from sources.scan_universe import latest_accepted_spreads
+from tests.broker import TansuBroker, consume_all
 from pairflow.config import StorageSettings
 from pairflow.storage import connect
 from tests.helpers import SHARED
@@ -55,6 +59,32 @@ def test_scan_of_imported_synthetic_bars_records_every_candidate(cli_env: Path) 
     assert first["accepted"] and first["kind"] == "pair" and first["weights"][0] == 1.0
     assert min(first["qvalue"], first["qvalue_reverse"]) <= 0.05
     assert json.loads(first["parameters"])["fdr"] == 0.05 and first["observations"] == 2_000
+
+
+@pytest.mark.broker
+def test_a_published_scan_puts_its_accepted_spreads_on_pf_pair_stats(
+    cli_env: Path, tansu_broker_fn: TansuBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    panel = synthetic_panel(seed=2)
+    wide = cli_env / "synthetic.csv"
+    rows = [",".join(["timestamp", *panel.coins])]
+    rows += [",".join([str(1_700_000_000_000 + int(ts)), *(f"{px:.8g}" for px in closes)])
+             for ts, closes in zip(panel.times, panel.closes)]
+    wide.write_text("\n".join(rows) + "\n")
+    invoke("data", "import", str(wide))
+    monkeypatch.setenv("PAIRFLOW_BROKER__BOOTSTRAP_SERVERS", tansu_broker_fn.bootstrap_servers)
+
+    report = json.loads(invoke("scan", "--interval", "1m", "--format", "json", "--publish",
+                               "--universe", "ETH,SOL,AVAX,BTC,DOGE"))
+    accepted = {"/".join(s["coins"]) for s in report["spreads"] if s["accepted"] and s["kind"] == "pair"}
+    assert accepted and any(s["accepted"] for s in report["spreads"] if s["kind"] == "basket")
+    published = [msgspec.json.decode(m.value(), type=PairStats)
+                 for m in consume_all(tansu_broker_fn, "pf.pair_stats", len(accepted))]
+    with connect(StorageSettings(dsn=f"chdb://{cli_env}/db")) as store:
+        stored = [s for s in latest_accepted_spreads(store, "1m") if s.kind == "pair"]
+    assert {p.pair for p in published} == accepted and sorted(published, key=lambda p: p.id) == sorted(
+        stored, key=lambda p: p.id)
+    assert all(p.scan_id == report["scan_id"] and p.accepted for p in published)
 
 
 def test_scan_options_are_validated_with_one_line(cli_env: Path) -> None:

@@ -155,6 +155,25 @@ def verdict(scan_id: str, ts: int, coins: tuple[str, ...], accepted: bool, rank:
                      scan_id=scan_id, coins=coins, interval="1h", accepted=accepted)
 
 
+def test_a_rescan_on_the_stream_adds_its_accepted_spread_which_survives_a_resume(tmp_path: Path) -> None:
+    events = market_bars(200)
+    at = len(events) // 3
+    basket = SPREADS[1]
+    events.insert(at, verdict("rescan", events[at].ts, basket, accepted=True, rank=1))
+    events.insert(at, verdict("rescan", events[at].ts, ("ETH", "UNI"), accepted=False, rank=2))
+    items = [(getattr(e, "coin", None) or e.pair, [e]) for e in events]
+    flowed = run_flow(items, spreads=SPREADS[:1])
+    assert {s.pair for s in flowed} == {"ETH/SOL", "AAVE/UNI/LINK"}  # the rejected one is not traded
+    added = [s for s in flowed if s.pair == "AAVE/UNI/LINK"]
+    assert added and added == by_hand([e for e in events[at + 2:]], [basket])
+    # Killed after the rescan and resumed: the router still knows the added spread.
+    cut = at + 40
+    aborting = [*items[:cut], TestingSource.ABORT(), *items[cut:]]
+    runs = [run_flow(aborting, spreads=SPREADS[:1], recovery=tmp_path / "recovery") for _ in range(2)]
+    resumed = {s.id: s for run in runs for s in run}
+    assert ordered(list(resumed.values())) == ordered(flowed)
+
+
 def test_the_universe_is_the_newest_scans_accepted_spreads_else_the_configured_pairs(store: Store) -> None:
     configured = StrategySettings(pairs=["BTC/ETH"])
     assert universe_pairs(configured, store) == ["BTC/ETH"]

@@ -14,7 +14,7 @@ from flows.decode import decode_batch
 from flows.strategy import STRATEGY_TOPICS, strategy_dataflow
 from operators.spread_strategy import SpreadStrategy
 from pairflow.config import BrokerSettings, Settings, StrategySettings
-from pairflow.events import TOPIC_OF, BookSnapshot, FeeSchedule, Signal, encode
+from pairflow.events import TOPIC_OF, BookSnapshot, FeeSchedule, PairStats, Signal, encode
 from pairflow.storage import connect
 from pairflow.topics import TopicSpec, ensure_topics
 from sources.kafka_source import market_data_source
@@ -98,3 +98,33 @@ def test_book_snapshots_and_fees_from_their_topics_set_the_costs_and_imbalance(
     # fees 0.03 % + half-spread 0.5 % per leg and side, over the hedged notional
     assert all(s.features["cost"] == pytest.approx(2 * (0.0003 + 0.005) * (1 + abs(s.hedge_ratio))) for s in after)
     assert all("imbalance" not in s.features for s in stored if s.ts <= middle)
+
+
+def test_a_rescan_published_on_pf_pair_stats_adds_its_spread_to_the_running_strategy(
+    tansu_broker_fn: TansuBroker, tmp_path: Path
+) -> None:
+    broker = tansu_broker_fn
+    ensure_topics(broker.admin(), [TopicSpec(name, 2) for name in (*STRATEGY_TOPICS, "pf.signals")])
+    bars = cointegrated_bars(("ETH", "SOL", "AVAX"), 160, seed=33)
+    middle = bars[len(bars) // 3].ts + 1
+    rescan = PairStats(id="rescan:ETH/AVAX", ts=middle, pair="ETH/AVAX", coin_a="ETH", coin_b="AVAX", window_start=0,
+                       window_end=middle, correlation=0.9, hedge_ratio=1.5, eg_pvalue=0.001, coins=("ETH", "AVAX"),
+                       accepted=True)
+    produce(broker, [("pf.pair_stats", rescan.pair.encode(), encode(rescan))])
+    produce(broker, [("md.bars", b.coin.encode(), encode(b)) for b in bars])
+
+    settings = Settings(
+        storage=chdb_settings(tmp_path),
+        broker=BrokerSettings(bootstrap_servers=broker.bootstrap_servers, partitions=2),
+        strategy=StrategySettings(warmup_rows=30, zscore_window=30, heartbeat_rows=10, entry_z=1.5),
+    )
+    with connect(settings.storage) as store:
+        store.init_schema()
+        source = time_ordered_source([broker.bootstrap_servers], STRATEGY_TOPICS, tail=False)
+        run_main(strategy_dataflow(settings, [LEGS], source))
+        stored = [msgspec.convert(row, Signal) for row in store.select("signals", order_by="ts")]
+
+    added = SpreadStrategy(("ETH", "AVAX"), settings.strategy)
+    wanted = [out for b in bars if b.ts > middle and b.coin != "SOL" for out in added.update(b) if isinstance(out, Signal)]
+    assert wanted and [s for s in stored if s.pair == "ETH/AVAX"] == wanted
+    assert {s.pair for s in stored} == {"ETH/SOL", "ETH/AVAX"}
