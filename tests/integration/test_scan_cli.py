@@ -28,7 +28,8 @@ def invoke(*args: str) -> str:
     return result.stdout
 
 
-def test_scan_of_imported_synthetic_bars_records_every_candidate(cli_env: Path) -> None:
+def import_synthetic_bars(cli_env: Path) -> None:
+    """Import one-minute bars of the venue's factor model (two planted groups) as a wide CSV."""
     panel = synthetic_panel(seed=2)
     wide = cli_env / "synthetic.csv"
     rows = [",".join(["timestamp", *panel.coins])]
@@ -36,6 +37,10 @@ def test_scan_of_imported_synthetic_bars_records_every_candidate(cli_env: Path) 
              for ts, closes in zip(panel.times, panel.closes)]
     wide.write_text("\n".join(rows) + "\n")
     invoke("data", "import", str(wide))
+
+
+def test_scan_of_imported_synthetic_bars_records_every_candidate(cli_env: Path) -> None:
+    import_synthetic_bars(cli_env)
 
     report = json.loads(invoke("scan", "--interval", "1m", "--format", "json", "--plot", str(cli_env / "charts")))
     accepted = {frozenset(s["coins"]) for s in report["spreads"] if s["accepted"]}
@@ -65,13 +70,7 @@ def test_scan_of_imported_synthetic_bars_records_every_candidate(cli_env: Path) 
 def test_a_published_scan_puts_its_accepted_spreads_on_pf_pair_stats(
     cli_env: Path, tansu_broker_fn: TansuBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    panel = synthetic_panel(seed=2)
-    wide = cli_env / "synthetic.csv"
-    rows = [",".join(["timestamp", *panel.coins])]
-    rows += [",".join([str(1_700_000_000_000 + int(ts)), *(f"{px:.8g}" for px in closes)])
-             for ts, closes in zip(panel.times, panel.closes)]
-    wide.write_text("\n".join(rows) + "\n")
-    invoke("data", "import", str(wide))
+    import_synthetic_bars(cli_env)
     monkeypatch.setenv("PAIRFLOW_BROKER__BOOTSTRAP_SERVERS", tansu_broker_fn.bootstrap_servers)
 
     report = json.loads(invoke("scan", "--interval", "1m", "--format", "json", "--publish",

@@ -28,6 +28,20 @@ pytestmark = pytest.mark.broker
 LEGS = ("ETH", "SOL")
 
 
+def run_strategy(broker: TansuBroker, tmp_path: Path, strategy: StrategySettings) -> tuple[Settings, list[Signal]]:
+    """Run the strategy dataflow on ETH/SOL over every record on the broker; return its settings and stored signals."""
+    settings = Settings(
+        storage=chdb_settings(tmp_path),
+        broker=BrokerSettings(bootstrap_servers=broker.bootstrap_servers, partitions=2),
+        strategy=strategy,
+    )
+    with connect(settings.storage) as store:
+        store.init_schema()
+        source = time_ordered_source([broker.bootstrap_servers], STRATEGY_TOPICS, tail=False)
+        run_main(strategy_dataflow(settings, [LEGS], source))
+        return settings, [msgspec.convert(row, Signal) for row in store.select("signals", order_by="ts")]
+
+
 def test_signals_from_md_bars_reach_the_table_and_pf_signals(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
     broker = tansu_broker_fn
     ensure_topics(broker.admin(), [TopicSpec(name, 2) for name in (*STRATEGY_TOPICS, "pf.signals")])
@@ -35,17 +49,10 @@ def test_signals_from_md_bars_reach_the_table_and_pf_signals(tansu_broker_fn: Ta
     # Keyed by coin, so each leg keeps its order within its partition; the source merges them by event time.
     produce(broker, [("md.bars", b.coin.encode(), encode(b)) for b in bars])
 
-    settings = Settings(
-        storage=chdb_settings(tmp_path),
-        broker=BrokerSettings(bootstrap_servers=broker.bootstrap_servers, partitions=2),
-        # No leg hold (reorder_ms): the event-time ordered source alone must align the legs.
-        strategy=StrategySettings(warmup_rows=30, zscore_window=30, heartbeat_rows=20, entry_z=1.5),
+    # No leg hold (reorder_ms): the event-time ordered source alone must align the legs.
+    settings, stored = run_strategy(
+        broker, tmp_path, StrategySettings(warmup_rows=30, zscore_window=30, heartbeat_rows=20, entry_z=1.5)
     )
-    with connect(settings.storage) as store:
-        store.init_schema()
-        source = time_ordered_source([broker.bootstrap_servers], STRATEGY_TOPICS, tail=False)
-        run_main(strategy_dataflow(settings, [LEGS], source))
-        stored = [msgspec.convert(row, Signal) for row in store.select("signals", order_by="ts")]
 
     expected = SpreadStrategy(LEGS, settings.strategy)
     wanted = [out for b in bars for out in expected.update(b) if isinstance(out, Signal)]
@@ -79,16 +86,9 @@ def test_book_snapshots_and_fees_from_their_topics_set_the_costs_and_imbalance(
     produce(broker, [(TOPIC_OF[type(e)], e.coin.encode(), encode(e)) for e in market])
     produce(broker, [("md.bars", b.coin.encode(), encode(b)) for b in bars])
 
-    settings = Settings(
-        storage=chdb_settings(tmp_path),
-        broker=BrokerSettings(bootstrap_servers=broker.bootstrap_servers, partitions=2),
-        strategy=StrategySettings(warmup_rows=30, zscore_window=30, heartbeat_rows=5, entry_z=1.5, notional_usd=50.0),
-    )
-    with connect(settings.storage) as store:
-        store.init_schema()
-        run_main(strategy_dataflow(settings, [LEGS], time_ordered_source([broker.bootstrap_servers], STRATEGY_TOPICS,
-                                                                         tail=False)))
-        stored = [msgspec.convert(row, Signal) for row in store.select("signals", order_by="ts")]
+    settings, stored = run_strategy(broker, tmp_path, StrategySettings(
+        warmup_rows=30, zscore_window=30, heartbeat_rows=5, entry_z=1.5, notional_usd=50.0
+    ))
 
     by_hand = SpreadStrategy(LEGS, settings.strategy)
     wanted = [out for e in sorted(bars + market, key=lambda e: e.ts) for out in by_hand.update(e) if isinstance(out, Signal)]
@@ -113,16 +113,9 @@ def test_a_rescan_published_on_pf_pair_stats_adds_its_spread_to_the_running_stra
     produce(broker, [("pf.pair_stats", rescan.pair.encode(), encode(rescan))])
     produce(broker, [("md.bars", b.coin.encode(), encode(b)) for b in bars])
 
-    settings = Settings(
-        storage=chdb_settings(tmp_path),
-        broker=BrokerSettings(bootstrap_servers=broker.bootstrap_servers, partitions=2),
-        strategy=StrategySettings(warmup_rows=30, zscore_window=30, heartbeat_rows=10, entry_z=1.5),
+    settings, stored = run_strategy(
+        broker, tmp_path, StrategySettings(warmup_rows=30, zscore_window=30, heartbeat_rows=10, entry_z=1.5)
     )
-    with connect(settings.storage) as store:
-        store.init_schema()
-        source = time_ordered_source([broker.bootstrap_servers], STRATEGY_TOPICS, tail=False)
-        run_main(strategy_dataflow(settings, [LEGS], source))
-        stored = [msgspec.convert(row, Signal) for row in store.select("signals", order_by="ts")]
 
     added = SpreadStrategy(("ETH", "AVAX"), settings.strategy)
     wanted = [out for b in bars if b.ts > middle and b.coin != "SOL" for out in added.update(b) if isinstance(out, Signal)]
