@@ -18,10 +18,11 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.backtests import BacktestJobs, backtest_router
 from api.context import ApiContext
 from api.controls import control_router
 from api.reads import read_router
-from api.streams import STREAMED, StreamHub, poll_store
+from api.streams import PUSHED, STREAMED, StreamHub, poll_store
 from pairflow.errors import StorageError
 
 __all__ = ["create_app"]
@@ -56,13 +57,15 @@ def create_app(ctx: ApiContext, cors_origins: list[str] | None = None) -> FastAP
     async def storage_failed(_request: object, error: StorageError) -> JSONResponse:
         return JSONResponse({"detail": f"store unavailable: {error}"}, status_code=503)
 
+    jobs = BacktestJobs(ctx.launch_backtest, hub.publish, ctx.clock) if ctx.launch_backtest is not None else None
+    app.include_router(backtest_router(ctx, jobs))
     app.include_router(read_router(ctx))
-    app.include_router(control_router(ctx))
+    app.include_router(control_router(ctx, jobs))
 
     @app.websocket("/api/ws")
     async def stream(
         socket: WebSocket,
-        topics: Annotated[str, Query(max_length=200, description="Comma-separated: " + ", ".join(STREAMED))] = "signals",
+        topics: Annotated[str, Query(max_length=200, description="Comma-separated: " + ", ".join([*STREAMED, *PUSHED]))] = "signals",
     ) -> None:
         """Push new rows of the chosen topics as ``{"topic", "rows"}`` JSON messages."""
         wanted = [topic for topic in topics.split(",") if topic]
@@ -71,9 +74,9 @@ def create_app(ctx: ApiContext, cors_origins: list[str] | None = None) -> FastAP
         except StarletteHTTPException as error:
             await socket.close(CLOSE_POLICY, error.detail)
             return
-        unknown = sorted(set(wanted) - set(STREAMED))
+        unknown = sorted(set(wanted) - set(STREAMED) - set(PUSHED))
         if unknown or not wanted:
-            await socket.close(CLOSE_POLICY, f"unknown topics {unknown}; choose from {sorted(STREAMED)}")
+            await socket.close(CLOSE_POLICY, f"unknown topics {unknown}; choose from {sorted([*STREAMED, *PUSHED])}")
             return
         await socket.accept()
         await hub.serve(socket, wanted)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from api.auth import TokenGuard
 from pairflow.clock import WALL_CLOCK, Clock
@@ -25,7 +26,9 @@ class ApiContext:
     """Everything a request handler needs; built once per server.
 
     ``run_scan`` returns a one-line summary of the scan it ran;
-    ``launch_backtest`` takes the run's name and returns its id.
+    ``launch_backtest`` takes a backtest request (`api.backtests.BacktestLaunch`
+    fields) and a ``progress(done, total)`` callback, runs it and returns the
+    stored run's id.
     """
 
     store: Store
@@ -35,6 +38,6 @@ class ApiContext:
     clock: Clock = WALL_CLOCK
     web_dir: Path | None = None
     run_scan: Callable[[], str] | None = None
-    launch_backtest: Callable[[str], str] | None = None
+    launch_backtest: Callable[[dict[str, Any], Callable[[int, int], None]], str] | None = None
     poll_s: float = 1.0
     ws_queue_size: int = 256

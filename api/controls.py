@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from api.backtests import BacktestJob, BacktestJobs, BacktestLaunch
 from api.context import ApiContext
 from api.schemas import ControlStateBody, ParamChange
 from pairflow.config import with_changes
@@ -36,12 +37,8 @@ class Confirm(BaseModel):
     confirm: bool = Field(description="Must be true.")
 
 
-class BacktestLaunch(BaseModel):
-    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9 _\-.]+$")
-
-
-def control_router(ctx: ApiContext) -> APIRouter:
-    """Build the control endpoints over ``ctx``."""
+def control_router(ctx: ApiContext, jobs: BacktestJobs | None = None) -> APIRouter:
+    """Build the control endpoints over ``ctx``; ``jobs`` runs launched backtests (None: this server cannot)."""
     router = APIRouter(prefix="/api/controls", tags=["controls"], dependencies=[Depends(ctx.guard.require)])
 
     def audit(request: Request, action: str, detail: str, outcome: str = "ok") -> None:
@@ -90,12 +87,23 @@ def control_router(ctx: ApiContext) -> APIRouter:
             raise HTTPException(501, "this server cannot run scans; use `pairflow scan`")
         return result(request, "scan", ctx.control.state(), ctx.run_scan())
 
-    @router.post("/backtest", response_model=ActionResult)
-    def backtest(request: Request, body: BacktestLaunch) -> ActionResult:
-        """Launch a backtest run (501 until this process has a backtest engine)."""
-        if ctx.launch_backtest is None:
-            raise HTTPException(501, "this server cannot launch backtests yet")
-        return result(request, "backtest", ctx.control.state(), ctx.launch_backtest(body.name))
+    @router.post("/backtest", response_model=BacktestJob)
+    def backtest(request: Request, body: BacktestLaunch) -> BacktestJob:
+        """Launch a backtest of the stored bars on a worker thread (one at a time: 409 while one runs).
+
+        Returns the job at once; its progress streams as ``backtests`` rows
+        and ``/api/backtest-jobs`` lists it; once done, its ``run_id`` names
+        the stored run.
+        """
+        if jobs is None:
+            raise HTTPException(501, "this server cannot launch backtests: it has no store of its own to replay")
+        try:
+            job = jobs.start(body)
+        except HTTPException:
+            audit(request, "backtest", body.model_dump_json(), "refused")
+            raise
+        audit(request, "backtest", body.model_dump_json())
+        return job
 
     @router.post("/params", response_model=dict[str, Any])
     def params(request: Request, body: Annotated[ParamChange, Body()]) -> dict[str, Any]:

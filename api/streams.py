@@ -22,7 +22,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from pairflow.storage import Store
 
-__all__ = ["STREAMED", "StreamHub", "poll_store"]
+__all__ = ["PUSHED", "STREAMED", "StreamHub", "poll_store"]
 
 log = structlog.get_logger("api.streams")
 
@@ -34,6 +34,8 @@ STREAMED: dict[str, tuple[str, str]] = {
     "pnl": ("pnl", "ts, scope, realized_pnl, unrealized_pnl, fees, funding, equity"),
     "alerts": ("alerts", "ts, id, severity, source, message, coin"),
 }
+# Topics the server publishes itself (not polled from a table): launched backtests' progress.
+PUSHED: tuple[str, ...] = ("backtests",)
 CLOSE_TOO_SLOW = 1013
 
 

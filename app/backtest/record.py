@@ -1,5 +1,5 @@
-"""Store a backtest run and its trades (``backtest_runs`` / ``backtest_trades``), an optimisation's trials
-(``trials``), and name the code that ran it."""
+"""Store a backtest run, its trades and equity curve (``backtest_runs`` / ``_trades`` / ``_equity``), an
+optimisation's trials (``trials``), and name the code that ran it."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from pairflow.storage import Store
 if TYPE_CHECKING:  # optuna, which optimize imports, is not needed to store a plain backtest
     from app.backtest.optimize import OptimizeResult
 
-__all__ = ["code_version", "run_id", "store_run", "store_trials"]
+__all__ = ["CURVE_POINTS", "code_version", "curve_points", "run_id", "store_run", "store_trials"]
 
 _REPO = Path(__file__).resolve().parents[2]
+CURVE_POINTS = 2000
+"""Most equity points stored per run: enough for a chart, few enough to compare runs in a browser."""
 
 
 def code_version() -> str:
@@ -40,6 +42,17 @@ def code_version() -> str:
 def run_id(result: BacktestResult, config: str) -> str:
     """Return the run's id: its trades' hash and config, so the same run stored twice is one row."""
     return hashlib.sha256(f"{result.trades_hash}|{config}".encode()).hexdigest()[:16]
+
+
+def curve_points(curve: list[tuple[int, float]], limit: int = CURVE_POINTS) -> list[tuple[int, float]]:
+    """Return at most ``limit`` points of ``curve``: evenly spaced, always the last one.
+
+    >>> curve_points([(t, float(t)) for t in range(10)], limit=4)
+    [(0, 0.0), (3, 3.0), (6, 6.0), (9, 9.0)]
+    """
+    step = -(-len(curve) // limit) if curve else 1
+    kept = curve[::step]
+    return kept if not curve or kept[-1] == curve[-1] else [*kept[: limit - 1], curve[-1]]
 
 
 def store_run(store: Store, result: BacktestResult, *, name: str, config: str, data: str, fill_mode: str,
@@ -68,6 +81,11 @@ def store_run(store: Store, result: BacktestResult, *, name: str, config: str, d
         columns = [list(column) for column in zip(*trades)]
         store.insert_columns("backtest_trades", [*columns, [now] * len(trades), [rid] * len(trades)],
                              [*names, "recv_ts", "run_id"])
+    points = curve_points(result.curve)
+    if points:
+        times, values = zip(*points)
+        store.insert_columns("backtest_equity", [[rid] * len(points), list(times), [now] * len(points), list(values)],
+                             ["run_id", "ts", "recv_ts", "equity"])
     return rid
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,7 +26,9 @@ from pairflow.logs import start_logging
 from pairflow.storage import Store, connect
 from sources.replay import Recording, load_files, load_signals, load_store, replay
 
-__all__ = ["load_recording", "parse_spreads", "parse_time", "register"]
+__all__ = [
+    "BacktestOutcome", "BacktestSpec", "load_recording", "parse_spreads", "parse_time", "register", "run_and_store",
+]
 
 
 def parse_time(text: str | None, option: str) -> int | None:
@@ -86,54 +89,112 @@ def backtest(
     """
     settings = load_settings(config)
     start_logging(settings)
-    if mode not in MODES:
-        raise ConfigError(f"--mode {mode!r} must be one of {', '.join(MODES)}")
-    if mode == "recorded" and data not in (None, ["store"]):
-        raise ConfigError("--mode recorded replays the signals stored in the store: use --data store")
-    if fill not in ("close", "next_open", "book"):
-        raise ConfigError(f"--fill {fill!r} must be 'close', 'next_open' or 'book'")
+    spec = BacktestSpec.checked(settings, spreads=spreads, sources=data or ["store"], start=start, end=end, fill=fill,
+                                latency_ms=latency_ms, taker_fee=taker_fee, mode=mode, units=units, window=window,
+                                no_costs=no_costs)
     swept = parse_sweep(sweep) if sweep is not None else None
-    pairs, legs = parse_spreads(spreads, settings)
-    coins = sorted({coin for spread in legs for coin in spread})
-    lo, hi = parse_time(start, "--from"), parse_time(end, "--to")
-    sources = data or ["store"]
     console = Console(stderr=True)
     store = connect(settings.storage)
+    columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         store.init_schema()
-        recording = load_recording(settings, store, sources, coins, lo, hi, depth=fill == "book")
-        problems = [problem.describe() for problem in recording.problems]
-        steps = sum(1 for _ in replay(recording))
-        columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("replay", total=steps)
-            if no_costs:
-                taker_fee, recording.funding = 0.0, []
-            factory = (recorded_factory(load_signals(store, pairs, start_ms=lo, end_ms=hi)) if mode == "recorded"
-                       else strategy_factory(mode, units=units, window=window))
-
-            def run(chosen: Settings, progress: Callable[[int], None] | None = None) -> BacktestResult:
-                return run_backtest(chosen, recording, legs, fill=fill, taker_fee=taker_fee,  # type: ignore[arg-type]
-                                    latency_ms=latency_ms, progress=progress, strategy_factory=factory)
-
-            result = run(settings, lambda done: bar.update(task, completed=done))
-            runs = run_sweep(settings, *swept, run) if swept is not None else []
-        run_config = json.dumps({"strategy": settings.strategy.model_dump(mode="json"),
-                                 "execution": settings.execution.model_dump(mode="json"),
-                                 "fill": fill, "latency_ms": latency_ms, "taker_fee": taker_fee, "mode": mode,
-                                 "units": units,
-                                 "window": window, "no_costs": no_costs}, sort_keys=True)
-        rid = store_run(store, result, name=",".join(pairs), config=run_config, data=",".join(sources),
-                        fill_mode=fill, problems=problems) if save else "(not saved)"
+            task = bar.add_task("replay", total=None)
+            outcome = run_and_store(settings, store, spec, save=save, sweep=swept,
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
     finally:
         store.close()
-    print_summary(Console(), result, rid, problems)
+    result, rid, runs = outcome.result, outcome.run_id, outcome.sweep
+    print_summary(Console(), result, rid, outcome.problems)
     if runs:
         print_sweep(Console(), runs)
     if report is not None:
-        write_report(report, result, f"pairflow backtest {rid}: {', '.join(pairs)}",
+        write_report(report, result, f"pairflow backtest {rid}: {', '.join(spec.pairs)}",
                      [(params, _sharpe_or_floor(run)) for params, run in runs], "parameter sensitivity: Sharpe per run")
         console.print(f"report: {report}")
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    """What to replay and how: the options of `pairflow backtest`, checked, shared with launches from the API."""
+
+    pairs: list[str]
+    legs: list[tuple[str, ...]]
+    sources: list[str]
+    start_ms: int | None
+    end_ms: int | None
+    fill: str = "close"
+    latency_ms: int = 0
+    taker_fee: float | None = None
+    mode: str = "spread"
+    units: float = 1.0
+    window: int | None = None
+    no_costs: bool = False
+
+    @classmethod
+    def checked(cls, settings: Settings, *, spreads: str | None, sources: list[str], start: str | None,
+                end: str | None, **options: Any) -> BacktestSpec:
+        """Return the spec, or raise `ConfigError` naming the option that is wrong."""
+        mode, fill = options.get("mode", "spread"), options.get("fill", "close")
+        if mode not in MODES:
+            raise ConfigError(f"--mode {mode!r} must be one of {', '.join(MODES)}")
+        if mode == "recorded" and sources != ["store"]:
+            raise ConfigError("--mode recorded replays the signals stored in the store: use --data store")
+        if fill not in ("close", "next_open", "book"):
+            raise ConfigError(f"--fill {fill!r} must be 'close', 'next_open' or 'book'")
+        pairs, legs = parse_spreads(spreads, settings)
+        return cls(pairs, legs, sources, parse_time(start, "--from"), parse_time(end, "--to"), **options)
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    """A finished run: its result, stored id (or "(not saved)"), data problems and the sweep's runs."""
+
+    result: BacktestResult
+    run_id: str
+    problems: list[str]
+    sweep: list[tuple[dict[str, Any], BacktestResult]]
+
+
+def run_and_store(settings: Settings, store: Store, spec: BacktestSpec, *, save: bool = True, name: str = "",
+                  progress: Callable[[int, int], None] | None = None,
+                  sweep: tuple[str, list[float | int]] | None = None) -> BacktestOutcome:
+    """Run ``spec`` on a copy of ``settings`` (the run fits it to the data), then the ``sweep``'s runs if given.
+
+    ``progress(done, total)`` is told the replay steps of the main run now
+    and then; it and its trades and equity curve are stored unless ``save``
+    is off, named ``name`` (default: its spreads).
+    """
+    settings = settings.model_copy(deep=True)
+    coins = sorted({coin for spread in spec.legs for coin in spread})
+    recording = load_recording(settings, store, spec.sources, coins, spec.start_ms, spec.end_ms,
+                               depth=spec.fill == "book")
+    problems = [problem.describe() for problem in recording.problems]
+    total = sum(1 for _ in replay(recording))
+    if progress is not None:
+        progress(0, total)
+    taker_fee = spec.taker_fee
+    if spec.no_costs:
+        taker_fee, recording.funding = 0.0, []
+    factory = (recorded_factory(load_signals(store, spec.pairs, start_ms=spec.start_ms, end_ms=spec.end_ms))
+               if spec.mode == "recorded" else strategy_factory(spec.mode, units=spec.units, window=spec.window))
+
+    def run(chosen: Settings, steps: Callable[[int], None] | None = None) -> BacktestResult:
+        return run_backtest(chosen, recording, spec.legs, fill=spec.fill, taker_fee=taker_fee,  # type: ignore[arg-type]
+                            latency_ms=spec.latency_ms, progress=steps, strategy_factory=factory)
+
+    result = run(settings, None if progress is None else lambda done: progress(done, total))
+    if progress is not None:
+        progress(total, total)
+    runs = run_sweep(settings, *sweep, run) if sweep is not None else []
+    run_config = json.dumps({"strategy": settings.strategy.model_dump(mode="json"),
+                             "execution": settings.execution.model_dump(mode="json"),
+                             "fill": spec.fill, "latency_ms": spec.latency_ms, "taker_fee": taker_fee,
+                             "mode": spec.mode, "units": spec.units, "window": spec.window,
+                             "no_costs": spec.no_costs}, sort_keys=True)
+    rid = store_run(store, result, name=name or ",".join(spec.pairs), config=run_config, data=",".join(spec.sources),
+                    fill_mode=spec.fill, problems=problems) if save else "(not saved)"
+    return BacktestOutcome(result, rid, problems, runs)
 
 
 def _sharpe_or_floor(result: BacktestResult) -> float:

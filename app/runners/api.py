@@ -11,6 +11,7 @@ from api.app import create_app
 from api.auth import TokenGuard
 from api.context import ApiContext
 from api.server import ApiServer
+from app.runners.backtests import backtest_launcher
 from pairflow.config import Settings, StorageSettings, with_changes
 from pairflow.control import Control
 from pairflow.storage import Store, connect
@@ -49,6 +50,7 @@ def api_server(
         control=control,
         web_dir=WEB_DIST,
         run_scan=run_scan,
+        launch_backtest=backtest_launcher(settings, store),
         ws_queue_size=settings.api.ws_queue_size,
     )
     app = create_app(ctx, cors_origins=settings.api.cors_origins)

@@ -2,7 +2,7 @@
 
 Log in with the printed token, open every page on the demo's live data, see
 a WebSocket update arrive without a reload, pause entries and flatten (which
-must ask first). Screenshots of each page are kept in tests/artifacts/.
+must ask first), launch backtests of the demo's recorded bars and compare them. Screenshots of each page are kept in tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
-    run = start_demo(tmp_path_factory.mktemp("browser-demo"))
+    run = start_demo(tmp_path_factory.mktemp("browser-demo"), seconds=150)  # killed when the module's tests end
     yield run
     if run.process.poll() is None:
         run.process.kill()
@@ -139,3 +139,25 @@ def test_flatten_asks_for_confirmation_and_only_then_flattens(page: Page, demo: 
     expect(page.locator("[data-test=message]")).to_have_text("flatten: ok")
     assert health(demo)["controls"]["flatten_requests"] == 1
     shot(page, "controls")
+
+
+def test_backtests_launch_from_the_ui_show_progress_and_compare_runs(page: Page, demo: DemoRun) -> None:
+    page.goto(f"{demo.url}/backtests")
+    for name, mode in (("ui-spread", "spread"), ("ui-ols", "rolling-ols")):
+        page.fill("input[name=name]", name)
+        page.fill("input[name=spreads]", "ETH/SOL")
+        page.select_option("select[name=interval]", "1m")
+        page.select_option("select[name=mode]", mode)
+        page.click("form[data-test=launch] button[type=submit]")
+        expect(page.locator("[data-test=launch-message]")).to_have_text(f"launched {name}")
+        job = page.locator("[data-test=jobs] tbody tr", has_text=name)
+        expect(job).to_contain_text("done", timeout=60_000)  # pushed over the WebSocket: no reload
+    runs = httpx.get(f"{demo.url}/api/backtests", timeout=10).json()["items"]
+    assert {run["name"] for run in runs} == {"ui-spread", "ui-ols"}
+    expect(page.locator("[data-test=backtests] tbody tr")).to_have_count(len(runs))
+    page.select_option("[data-test=compare]", [run["id"] for run in runs[:2]])
+    expect(page.locator("[data-test=comparison] tbody tr")).to_have_count(2)
+    expect(page.locator("[data-test=equity] canvas")).to_be_visible()
+    expect(page.locator("[data-test=drawdown] canvas")).to_be_visible()
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    shot(page, "backtests")

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { applySignals, cells, correlationMatrix, drawdown, fmt, heat, heading, mergeNewest, signed, sparkPoints, timeColumn } from './logic'
+import {
+  alignCurves, applySignals, cells, correlationMatrix, drawdown, fmt, heat, heading, launchBody, mergeJobs, mergeNewest, signed,
+  sparkPoints, timeColumn,
+} from './logic'
 
 describe('formatting', () => {
   it('formats numbers, signs and missing values', () => {
@@ -79,5 +82,28 @@ describe('table cells', () => {
       { label: 'coin', text: 'ETH', num: false },
       { label: 'size', text: 3, num: true },
     ])
+  })
+})
+
+describe('backtest comparison', () => {
+  it('puts curves of different ranges on one axis with gaps', () => {
+    const aligned = alignCurves([
+      [{ ts: 1, value: 10 }, { ts: 3, value: 12 }],
+      [{ ts: 2, value: 5 }, { ts: 3, value: 6 }],
+    ])
+    expect(aligned).toEqual({ x: [1, 2, 3], series: [[10, null, 12], [null, 5, 6]] })
+  })
+  it('keeps the furthest state of each job, newest launch first', () => {
+    const merged = mergeJobs(
+      [{ id: 'a', started_ts: 1, status: 'running', done: 5 }, { id: 'b', started_ts: 2, status: 'done', done: 9 }],
+      [{ id: 'a', started_ts: 1, status: 'done', done: 9 }, { id: 'b', started_ts: 2, status: 'running', done: 0 }],
+    )
+    expect(merged.map((job) => [job.id, job.status])).toEqual([['b', 'done'], ['a', 'done']])
+    const late = mergeJobs(merged, [{ id: 'a', started_ts: 1, status: 'running', done: 0 }])
+    expect(late.find((job) => job.id === 'a')?.status).toBe('done')
+  })
+  it('sends only what the form sets', () => {
+    const form = { name: ' run ', spreads: 'ETH/SOL, BTC/ETH,', interval: '', start: ' ', end: '2024-11-02', mode: 'spread' }
+    expect(launchBody(form)).toEqual({ name: 'run', spreads: ['ETH/SOL', 'BTC/ETH'], mode: 'spread', end: '2024-11-02' })
   })
 })

@@ -131,3 +131,47 @@ export function cells<T>(row: T, columns: Column<T>[]): { label: string; text: u
       : { label: heading(column), text: column.show(row), num: column.num ?? false },
   )
 }
+
+/** Curves of several runs on one time axis for one chart: the union of their times, null where a run has
+ *  no point (uPlot leaves a gap). */
+export function alignCurves(curves: { ts: number; value: number }[][]): { x: number[]; series: (number | null)[][] } {
+  const x = [...new Set(curves.flatMap((curve) => curve.map((point) => point.ts)))].sort((a, b) => a - b)
+  const index = new Map(x.map((ts, position) => [ts, position]))
+  const series = curves.map((curve) => {
+    const values: (number | null)[] = x.map(() => null)
+    for (const point of curve) values[index.get(point.ts)!] = point.value
+    return values
+  })
+  return { x, series }
+}
+
+type JobState = { id: string; started_ts: number; status: string; done: number }
+
+/** How far a job got: a finished job is past any running state, a running one by its steps done. */
+function progressOf(job: JobState): number {
+  return job.status === 'running' ? job.done : Infinity
+}
+
+/** Keep each job's furthest state, newest launch first: a short run's stream rows may arrive before the
+ *  answer to its launch, which must not turn it back to running. */
+export function mergeJobs<J extends JobState>(current: J[], incoming: J[]): J[] {
+  const byId = new Map(current.map((job) => [job.id, job]))
+  for (const job of incoming) {
+    const known = byId.get(job.id)
+    if (!known || progressOf(job) >= progressOf(known)) byId.set(job.id, job)
+  }
+  return [...byId.values()].sort((a, b) => b.started_ts - a.started_ts)
+}
+
+/** The launch request of the backtest form: spreads split on commas, empty fields left to the server. */
+export function launchBody(form: { name: string; spreads: string; interval: string; start: string; end: string; mode: string }) {
+  const spreads = form.spreads.split(',').map((pair) => pair.trim()).filter(Boolean)
+  return {
+    name: form.name.trim(),
+    spreads,
+    mode: form.mode,
+    ...(form.interval ? { interval: form.interval } : {}),
+    ...(form.start.trim() ? { start: form.start.trim() } : {}),
+    ...(form.end.trim() ? { end: form.end.trim() } : {}),
+  }
+}

@@ -1,7 +1,7 @@
 // One WebSocket to /api/ws for the topics the open pages want; reconnects after a drop.
 import { token } from './client'
 
-export type Topic = 'signals' | 'orders' | 'fills' | 'pnl' | 'alerts'
+export type Topic = 'signals' | 'orders' | 'fills' | 'pnl' | 'alerts' | 'backtests'
 export type Row = Record<string, unknown>
 type Listener = (rows: Row[]) => void
 
