@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import queries
@@ -145,7 +146,7 @@ class BacktestJobs:
 
 
 def backtest_router(ctx: ApiContext, jobs: BacktestJobs | None) -> APIRouter:
-    """Build the backtest reads beyond the run list: launched jobs, a run's equity curve and its trades."""
+    """Build the backtest reads beyond the run list: launched jobs, a run's equity curve, trades and report."""
     router = APIRouter(prefix="/api", tags=["backtests"], dependencies=[Depends(ctx.guard.require_for_reads)])
     store = ctx.store
 
@@ -178,5 +179,15 @@ def backtest_router(ctx: ApiContext, jobs: BacktestJobs | None) -> APIRouter:
             raise HTTPException(404, f"unknown backtest run {run_id!r}")
         return queries.page(store, "backtest_trades", BacktestTradeRow, {("run_id", "String", "="): run_id},
                             limit=limit, offset=offset, order_by="ts, id")
+
+    @router.get("/backtests/{run_id}/report", response_class=FileResponse,
+                responses={200: {"content": {"text/html": {}}, "description": "The run's HTML report."}})
+    def report(run_id: RunId) -> FileResponse:
+        """The HTML report of a run launched here (equity, drawdown, z-scores with trades, attribution)."""
+        path = ctx.reports_dir / f"{run_id}.html" if ctx.reports_dir is not None else None
+        if path is None or not path.is_file():
+            raise HTTPException(404, f"no report stored for run {run_id!r}: runs launched from this server have one; "
+                                     "for others use `pairflow backtest --report FILE`")
+        return FileResponse(path, media_type="text/html")
 
     return router

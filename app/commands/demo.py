@@ -135,7 +135,8 @@ def demo(
     spreads = demo_spreads(settings, store)
     control = Control()
     api, token = api_server(
-        settings, store, control, port=api_port, any_port_if_taken=True, run_scan=lambda: scan_at_start(store, settings)
+        settings, store, control, port=api_port, any_port_if_taken=True, run_scan=lambda: scan_at_start(store, settings),
+        reports_dir=data_dir / "reports",
     )
     ingest = EmbeddedIngest(
         settings,

@@ -89,7 +89,7 @@ def trade(
     store.init_schema()
     spreads = resolve_spreads(universe_pairs(settings.strategy, store), listed=settings.collector.coins)
     control = Control()
-    api, token = api_server(settings, store, control, any_port_if_taken=True)
+    api, token = api_server(settings, store, control, any_port_if_taken=True, reports_dir=data_dir / "reports")
     ingest = EmbeddedIngest(settings, data_dir / "dead-letters", epoch=timedelta(seconds=1),
                             then=chain_trading(spreads, settings, desk_factory(settings, base, key, account, data_dir,
                                                                                control=control, store=store),

@@ -29,13 +29,15 @@ def api_server(
     port: int | None = None,
     any_port_if_taken: bool = False,
     run_scan: Callable[[], str] | None = None,
+    reports_dir: Path | None = None,
 ) -> tuple[ApiServer, str]:
     """Return a server for the API over ``store`` and the token it accepts.
 
     The token is ``secrets.api_token`` when configured, else a fresh random
     one for this run (printed by the caller, never logged). With
     ``any_port_if_taken`` (the demo) a busy port is replaced by a free one
-    rather than failing; the URL the caller prints says which.
+    rather than failing; the URL the caller prints says which. Backtests
+    launched over the API write their HTML reports to ``reports_dir`` (none without it).
     """
     if port is not None:
         settings.api = with_changes(settings.api, "api", port=port)
@@ -50,7 +52,8 @@ def api_server(
         control=control,
         web_dir=WEB_DIST,
         run_scan=run_scan,
-        launch_backtest=backtest_launcher(settings, store),
+        launch_backtest=backtest_launcher(settings, store, reports_dir),
+        reports_dir=reports_dir,
         ws_queue_size=settings.api.ws_queue_size,
     )
     app = create_app(ctx, cors_origins=settings.api.cors_origins)

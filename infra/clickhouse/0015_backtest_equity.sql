@@ -1,12 +1,11 @@
 -- 0015: each backtest run's equity curve (at most a few thousand points), for equity and drawdown charts
--- and for comparing runs without replaying them.
+-- and for comparing runs without replaying them. Re-storing a run replaces its points (same run id and time).
 CREATE TABLE IF NOT EXISTS backtest_equity
 (
     run_id String,
     ts Int64,
-    recv_ts Int64,
     equity Float64,
-    time DateTime64(3, 'UTC') ALIAS fromUnixTimestamp64Milli(ts, 'UTC')
+    recv_ts Int64
 )
 ENGINE = ReplacingMergeTree(recv_ts)
 ORDER BY (run_id, ts);

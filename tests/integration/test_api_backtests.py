@@ -8,7 +8,7 @@ trades and equity curve, and refuse bad requests with a clear 4xx.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -38,12 +38,13 @@ def recorded(store: Store) -> Store:
     return store
 
 
-def client_for(store: Store, launches: bool = True) -> TestClient:
+def client_for(store: Store, launches: bool = True, reports: Path | None = None) -> TestClient:
     configured = Settings()
     for name, value in GOLDEN_STRATEGY.items():
         setattr(configured.strategy, name, value)
     ctx = ApiContext(store=store, settings=configured, guard=TokenGuard(TOKEN), poll_s=0.2,
-                     launch_backtest=backtest_launcher(configured, store) if launches else None)
+                     launch_backtest=backtest_launcher(configured, store, reports) if launches else None,
+                     reports_dir=reports)
     return TestClient(create_app(ctx))
 
 
@@ -63,8 +64,9 @@ def finished(client: TestClient, job_id: str, timeout_s: float = 120) -> dict:
     raise AssertionError(f"backtest job {job_id} still running after {timeout_s} s")
 
 
-def test_a_launched_backtest_runs_the_real_backtest_streams_progress_and_stores_the_run(recorded: Store) -> None:
-    with client_for(recorded) as client, client.websocket_connect("/api/ws?topics=backtests") as stream:
+def test_a_launched_backtest_runs_the_real_backtest_streams_progress_and_stores_the_run(recorded: Store,
+                                                                                        tmp_path: Path) -> None:
+    with client_for(recorded, reports=tmp_path / "reports") as client, client.websocket_connect("/api/ws?topics=backtests") as stream:
         job = launch(client, spreads=SPREADS, interval="1h")
         assert job["status"] == "running" and job["run_id"] == ""
         busy = client.post("/api/controls/backtest", json={"name": "second"}, headers=AUTH)
@@ -91,6 +93,9 @@ def test_a_launched_backtest_runs_the_real_backtest_streams_progress_and_stores_
         fills = [row for row in trades["items"] if row["kind"] == "fill"]
         assert len(fills) == run["trades"] and {row["pair"] for row in fills} <= set(SPREADS)
         assert [row["ts"] for row in trades["items"]] == sorted(row["ts"] for row in trades["items"])
+        report = client.get(f"/api/backtests/{done['run_id']}/report")
+        assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+        assert f"pairflow backtest {done['run_id']}: golden" in report.text
         audit = client.get("/api/audit", params={"limit": 2}).json()["items"]
         assert [(row["action"], row["outcome"]) for row in audit] == [("backtest", "refused"), ("backtest", "ok")]
 
@@ -105,7 +110,7 @@ def test_a_launch_that_cannot_run_fails_with_its_reason_and_bad_requests_get_a_4
                      {"name": "x", "start": "yesterday"}, {"name": "x", "mode": "magic"}, {"name": "x", "extra": 1}):
             assert client.post("/api/controls/backtest", json=body, headers=AUTH).status_code == 422, body
         assert client.post("/api/controls/backtest", json={"name": "x"}).status_code == 401
-        for path in ("/api/backtests/nope/equity", "/api/backtests/nope/trades"):
+        for path in ("/api/backtests/nope/equity", "/api/backtests/nope/trades", "/api/backtests/nope/report"):
             assert client.get(path).status_code == 404
         assert client.get("/api/backtests/bad id!/equity").status_code == 422
         assert client.get("/api/health").status_code == 200  # the server went on
