@@ -174,6 +174,20 @@ def test_a_rescan_on_the_stream_adds_its_accepted_spread_which_survives_a_resume
     assert ordered(list(resumed.values())) == ordered(flowed)
 
 
+def test_a_rescan_on_the_stream_re_admits_a_spread_adwin_retired() -> None:
+    calm = cointegrated_bars(SPREADS[0], 400, seed=8)
+    # The relation breaks: SOL wanders off on its own for many rows, and ADWIN retires the spread.
+    broken = [b if b.coin == "ETH" else bar("SOL", b.ts, b.close) for b in cointegrated_bars(
+        ("ETH", "XXX"), 500, seed=9, start_ms=calm[-1].ts + 60_000, spread_std=0.05)]
+    again = cointegrated_bars(SPREADS[0], 300, seed=8, start_ms=broken[-1].ts + 60_000)
+    rescan = verdict("rescan", broken[-1].ts + 1, SPREADS[0], accepted=True, rank=1)
+    without = run_flow(keyed(calm + broken + again), spreads=SPREADS[:1])
+    reasons = [s.reason for s in without]
+    assert "retired" in reasons and not any(r.startswith("entry") for r in reasons[reasons.index("retired"):])
+    flowed = run_flow(keyed(calm + broken) + [(rescan.pair, [rescan])] + keyed(again), spreads=SPREADS[:1])
+    assert any(s.reason.startswith("entry") and s.ts > rescan.ts for s in flowed)
+
+
 def test_the_universe_is_the_newest_scans_accepted_spreads_else_the_configured_pairs(store: Store) -> None:
     configured = StrategySettings(pairs=["BTC/ETH"])
     assert universe_pairs(configured, store) == ["BTC/ETH"]
