@@ -8,7 +8,7 @@ from the replay:
   settles funding at every hour crossed -- at the recorded rate
   (`RecordedFunding`, a `venue.engine.FundingModel`), on every open leg;
 * prices: a bar sets the coin's oracle to its close;
-* fills on bar data (`BarFills`): when an order arrives, a liquidity account
+* fills on bar data (`SimulatedMarket.fill_at`): when an order arrives, a liquidity account
   rests the opposite side at the fill price -- the bar's close, or the next
   bar's open (``next_open``: the orders of bar t's signals wait for bar t+1's
   open) -- sized to the order, so a marketable order fills there and a limit
@@ -28,15 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Literal
 
 from operators.order_rules import AssetRules
-from pairflow.events import Bar
 from sinks.book_fills import RecordedDepth
 from sinks.executor import Executor, LegOrder, Placement
 from venue.engine import Engine, Limit, OrderRequest, Tif
 
-__all__ = ["BarFills", "FlatFees", "RecordedFunding", "SimulatedExecutor", "SimulatedMarket"]
+__all__ = ["FlatFees", "RecordedFunding", "SimulatedExecutor", "SimulatedMarket"]
 
 HOUR_MS = 3_600_000
 LIQUIDITY = "0x" + "1" * 40
@@ -71,19 +69,6 @@ class FlatFees:
         if user == LIQUIDITY:
             return 0, 0
         return round(self.taker * 1e8), round(self.maker * 1e8)
-
-
-class BarFills:
-    """Where orders fill on bar data: at the signal bar's ``close`` or the ``next_open``."""
-
-    def __init__(self, mode: Literal["close", "next_open"] = "close") -> None:
-        if mode not in ("close", "next_open"):
-            raise ValueError(f"fill mode must be 'close' or 'next_open', was {mode!r}")
-        self.mode = mode
-
-    def price(self, bar: Bar) -> float:
-        """Return the price an order placed at this bar fills at (its close; for next_open, the caller passes the next bar)."""
-        return bar.open if self.mode == "next_open" else bar.close
 
 
 class SimulatedMarket:
