@@ -25,18 +25,42 @@ from collections.abc import Callable
 from typing import Any
 
 import bytewax.operators as op
-from bytewax.dataflow import Stream, operator
+from bytewax.dataflow import Dataflow, Stream, operator
+from bytewax.inputs import Source
 
 from flows.alerts import route_alerts
-from flows.ingest import IngestStreams
+from flows.ingest import IngestStreams, bars_from_topic
 from flows.strategy import strategy_stage
 from pairflow.config import Settings
 from pairflow.control import Control
-from pairflow.events import Event
+from pairflow.events import (
+    TOPIC_OF,
+    Alert,
+    Bar,
+    BookSnapshot,
+    Event,
+    FeeSchedule,
+    Fill,
+    Funding,
+    FundingPayment,
+    Order,
+    OrderIntent,
+    Pnl,
+    Position,
+    RiskMetric,
+    Signal,
+)
 from sinks.clickhouse import ClickHouseSink
 from sinks.desk import Desk
+from sinks.topic import TopicSink
 
-__all__ = ["chain_trading", "execution_stage"]
+# What an execution dataflow of its own reads, and the topics its desk's events go to.
+EXECUTION_INPUTS: tuple[str, ...] = tuple(TOPIC_OF[kind] for kind in (Signal, Bar, BookSnapshot, Funding, FeeSchedule))
+EXECUTION_OUTPUTS: tuple[str, ...] = tuple(
+    TOPIC_OF[kind] for kind in (OrderIntent, Order, Fill, FundingPayment, Pnl, Position, RiskMetric, Alert)
+)
+
+__all__ = ["EXECUTION_INPUTS", "EXECUTION_OUTPUTS", "chain_trading", "execution_dataflow", "execution_stage"]
 
 
 class _DeskLogic(op.StatefulBatchLogic):
@@ -60,10 +84,16 @@ class _DeskLogic(op.StatefulBatchLogic):
 
 
 @operator
-def execution_stage(step_id: str, signals: Stream[tuple[str, list[Any]]], market: Stream[tuple[str, list[Any]]],
-                    build_desk: Callable[[], Desk]) -> Stream[tuple[str, list[Event]]]:
-    """Trade the signals: returns ``("desk", [event, ...])`` items for the ClickHouse sink (and topics)."""
-    merged = op.merge("merge", signals, market)
+def execution_stage(step_id: str, signals: Stream[tuple[str, list[Any]]],
+                    market: Stream[tuple[str, list[Any]]] | None, build_desk: Callable[[], Desk]
+                    ) -> Stream[tuple[str, list[Event]]]:
+    """Trade the signals: returns ``("desk", [event, ...])`` items for the ClickHouse sink (and topics).
+
+    ``market`` None: ``signals`` carries the market events too, already in
+    event-time order, which one stream keeps on the way to the desk (two
+    merged streams do not).
+    """
+    merged = signals if market is None else op.merge("merge", signals, market)
     # (key, [event]) -> ("desk", [event])
     keyed = op.map("to_desk", merged, lambda item: ("desk", item[1]))
     return op.stateful_batch("desk", keyed, lambda state: _DeskLogic(build_desk, state))
@@ -87,3 +117,23 @@ def chain_trading(spreads: list[tuple[str, ...]], settings: Settings,
         route_alerts("alertmanager", trading, settings.alerting)
 
     return wire
+
+
+def execution_dataflow(settings: Settings, source: Source, build_desk: Callable[[], Desk]) -> Dataflow:
+    """Build execution as a dataflow of its own (distributed mode): signals and market topics in, desk events out.
+
+    ``source`` reads `EXECUTION_INPUTS` in event-time order
+    (`sources.time_ordered_source`), so the desk sees each signal after the
+    bars it was computed from. Every event the desk makes is published on its
+    topic (`EXECUTION_OUTPUTS`) for the store-writer and the alert relay; this
+    dataflow opens no store. One desk holds the account, so it runs on one
+    worker of one process: one nonce counter and one cloid journal per signer.
+    """
+    flow = Dataflow("execution")
+    # (topic, bytes, partition, offset)
+    raw = op.input("input", flow, source)
+    # (pair, [Signal]) | (coin, [Bar | BookSnapshot | Funding]) | ("*", [FeeSchedule])
+    events = bars_from_topic("decode", raw)
+    trading = execution_stage("execution", events, None, build_desk)
+    op.output("publish", trading, TopicSink(settings.broker, EXECUTION_OUTPUTS))
+    return flow

@@ -391,6 +391,8 @@ TOPIC_OF: dict[type[Event], str] = {
     OrderIntent: "pf.intents",
     Order: "pf.orders",
     Fill: "pf.fills",
+    FundingPayment: "pf.funding_payments",
+    Pnl: "pf.pnl",
     Position: "pf.positions",
     RiskMetric: "pf.risk",
     Alert: "pf.alerts",

@@ -2,8 +2,8 @@
 
 In distributed mode every stage is its own dataflow between topics, and only
 the ``store-writer`` stage opens the store: chDB admits one process per data
-directory, so ``ingest`` and ``strategy`` here publish and store nothing
-themselves (`flows.store_writer`). Each stage scales as a Bytewax cluster:
+directory, so ``ingest``, ``strategy`` and ``execution`` here publish and
+store nothing themselves (`flows.store_writer`). Each stage scales as a Bytewax cluster:
 ``-w`` worker threads in each of the processes listed by ``--cluster``, this
 one being number ``-i``; topic partitions are spread over all their workers.
 """
@@ -16,16 +16,22 @@ from typing import Annotated
 
 import typer
 from confluent_kafka.admin import AdminClient
+from eth_account import Account
 
+from app.commands.keys import passphrase, require_network
 from app.commands.strategy import apply_pairs_option
+from app.commands.trade import check_agent
 from app.options import ConfigOption, usable_directory
+from app.runners.trading import desk_factory
 from app.runners.until_stopped import run_until_stopped
+from flows.execution import EXECUTION_INPUTS, EXECUTION_OUTPUTS, execution_dataflow
 from flows.ingest import ingest_dataflow, prepare_recovery, tune_gc_for_throughput
 from flows.store_writer import STORED_TOPICS, store_writer_dataflow
 from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError
 from pairflow.events import MARKET_TOPICS, TOPIC_OF, Bar, BookSnapshot, Signal
+from pairflow.hyperliquid.keystore import unlock
 from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
@@ -37,7 +43,10 @@ __all__ = ["STAGES", "parse_cluster", "register"]
 
 log = get_logger(__name__)
 
-STAGES = ("ingest", "strategy", "store-writer")
+STAGES = ("ingest", "strategy", "execution", "store-writer")
+# Stages that run as one process: the store-writer alone opens the store, and execution holds one account's
+# nonce counter and cloid journal.
+_SINGLE_PROCESS = ("execution", "store-writer")
 _PAIRS_HELP = "strategy: spreads to trade, e.g. ETH/SOL; default: strategy.pairs (the store is not read)."
 
 
@@ -73,7 +82,7 @@ def parse_cluster(addresses: str | None, process_id: int | None) -> tuple[list[s
 
 
 def run(
-    stage: Annotated[str, typer.Argument(help="ingest, strategy or store-writer.", show_default=False)],
+    stage: Annotated[str, typer.Argument(help="ingest, strategy, execution or store-writer.", show_default=False)],
     brokers: Annotated[
         str | None, typer.Option("--brokers", help="Broker addresses HOST:PORT[,HOST:PORT]; default: broker settings.")
     ] = None,
@@ -91,6 +100,17 @@ def run(
         int | None, typer.Option("--process-id", "-i", min=0, help="This process's index in --cluster.")
     ] = None,
     pairs: Annotated[str | None, typer.Option("--pairs", help=_PAIRS_HELP)] = None,
+    url: Annotated[str | None, typer.Option("--url", help="execution: venue base URL, testnet or mainnet.")] = None,
+    keystore: Annotated[
+        Path | None, typer.Option("--keystore", help="execution: keystore file of the signing (agent) key.")
+    ] = None,
+    account: Annotated[
+        str | None, typer.Option("--account", help="execution: account traded; default: the signer's.")
+    ] = None,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="execution: cloid journal and kill file.")
+    ] = Path("data/execution"),
+    mainnet: Annotated[bool, typer.Option("--mainnet", help="execution: required to trade on mainnet.")] = False,
     recovery_dir: Annotated[
         Path | None,
         typer.Option(
@@ -110,18 +130,23 @@ def run(
     config: ConfigOption = None,
 ) -> None:
     """Run one process of STAGE between topics: ingest (md.* to md.bars and md.books), strategy (md.bars to
-    pf.signals) or store-writer (every event topic into the store, the only stage that opens it).
+    pf.signals), execution (pf.signals and market topics to orders on --url, its events to pf.*) or
+    store-writer (every event topic into the store, the only stage that opens it).
 
     Start the same command once per process of a cluster with the same
-    --cluster list and each its own --process-id; the store-writer runs as one
-    process (chDB admits one), with as many --workers as it needs.
+    --cluster list and each its own --process-id. The store-writer runs as one
+    process (chDB admits one), with as many --workers as it needs; execution
+    runs as one process per signing key (one nonce counter, one cloid journal).
     """
     if stage not in STAGES:
         raise ConfigError(f"STAGE must be one of {', '.join(STAGES)}, received {stage!r}")
     addresses, process = parse_cluster(cluster, process_id)
     settings = load_settings(config)
-    if stage == "store-writer" and addresses is not None and len(addresses) > 1:
-        raise ConfigError("the store-writer runs as one process (it alone opens the store); scale it with --workers")
+    if stage in _SINGLE_PROCESS and addresses is not None and len(addresses) > 1:
+        raise ConfigError(f"{stage} runs as one process (the store-writer alone opens the store; execution holds "
+                          "one account's nonces and cloid journal)")
+    if (stage == "execution") != (url is not None and keystore is not None):
+        raise ConfigError("--url and --keystore go together, with the execution stage only")
     if stage != "store-writer" and settings.logging.to_clickhouse:
         raise ConfigError(f"logging.to_clickhouse opens the store, which only the store-writer does; unset it for {stage}")
     usable_directory(dead_letter_dir, "--dead-letter-dir")
@@ -138,7 +163,10 @@ def run(
     if settings.metrics.port:
         serve_metrics(settings.metrics.port, settings.metrics.host)
     total_workers = workers * (len(addresses) if addresses else 1)
-    flow = _stage_flow(stage, settings, dead_letter_dir, total_workers, tail=not until_end)
+    if stage == "execution":
+        flow = _execution_flow(settings, url, keystore, account, data_dir, mainnet, tail=not until_end)
+    else:
+        flow = _stage_flow(stage, settings, dead_letter_dir, total_workers, tail=not until_end)
     log.info("stage starting", stage=stage, brokers=brokers, workers=workers, process=process, cluster=addresses)
     recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
     run_until_stopped(
@@ -165,6 +193,21 @@ def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: 
     ensure_topics(admin, topic_specs(settings.broker, STORED_TOPICS))
     source = market_data_source(brokers, STORED_TOPICS, tail=tail)
     return store_writer_dataflow(settings.storage, source, dead_letter_dir, workers=workers)
+
+
+def _execution_flow(settings: Settings, url: str, keystore: Path, account: str | None, data_dir: Path,
+                    mainnet: bool, *, tail: bool):
+    base = require_network(url, mainnet)
+    data_dir = usable_directory(data_dir.resolve(), "--data-dir")
+    key = unlock(keystore, passphrase())
+    signer = Account.from_key(key).address
+    account = account or signer
+    check_agent(base, signer, account)
+    brokers = settings.broker.bootstrap_servers.split(",")
+    ensure_topics(AdminClient({"bootstrap.servers": settings.broker.bootstrap_servers}),
+                  topic_specs(settings.broker, (*EXECUTION_INPUTS, *EXECUTION_OUTPUTS)))
+    build_desk = desk_factory(settings, base, key, account, data_dir)
+    return execution_dataflow(settings, time_ordered_source(brokers, EXECUTION_INPUTS, tail=tail), build_desk)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,64 @@
+"""``pairflow run execution``: signals from pf.signals traded on the venue over HTTP, its events published, stored once.
+
+The desk's orders, fills, positions and PnL go to their topics only; the
+store-writer then stores each of them once. The venue is served in-process
+(the unchanged SDK path over HTTP), the key is in an encrypted keystore.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import eth_account
+import msgspec
+import pytest
+
+from pairflow.events import TOPIC_OF, Fill, Order, Signal, encode
+from pairflow.hyperliquid.keystore import import_key
+from pairflow.storage import connect
+from pairflow.topics import TopicSpec, ensure_topics
+from tests.broker import TansuBroker, consume_all
+from tests.integration.ingest_support import chdb_settings, produce, start_pairflow
+from tests.integration.test_desk_controls import mark_bar
+from tests.integration.test_order_router import Setup, venue  # noqa: F401 - the venue fixture
+
+pytestmark = pytest.mark.broker
+
+PASS = "correct horse battery staple"
+
+
+def test_run_execution_trades_topics_and_the_store_writer_stores_its_events_once(
+    venue: Setup, tansu_broker_fn: TansuBroker, tmp_path: Path
+) -> None:
+    venue.book("ETH")
+    venue.book("BTC")
+    wallet = eth_account.Account.create()
+    with venue.engine.lock:
+        venue.engine.fund(wallet.address, 100_000)
+    import_key(tmp_path / "keys", bytes(wallet.key).hex(), PASS)
+    (keystore,) = (tmp_path / "keys").glob("*.json")
+    now = venue.engine.now_ms
+    entry = Signal(ts=now + 1, id="ETH/BTC:1", pair="ETH/BTC", hedge_ratio=1.0, spread=0.0, zscore=-2.5, target=1.0,
+                   reason="entry-long", legs=("ETH", "BTC"), hedge_ratios=(1.0,), leg_targets=(0.1, -0.01))
+    ensure_topics(tansu_broker_fn.admin(), [TopicSpec(name, 2) for name in ("md.bars", "pf.signals")])
+    produce(tansu_broker_fn, [("md.bars", coin.encode(), encode(mark_bar(coin, now))) for coin in ("ETH", "BTC")]
+            + [("pf.signals", b"ETH/BTC", encode(entry))])
+
+    common = ("--brokers", tansu_broker_fn.bootstrap_servers, "--until-end", "--dead-letter-dir", str(tmp_path / "dead"))
+    trader = start_pairflow(tmp_path, "run", "execution", "--url", venue.url, "--keystore", str(keystore),
+                            "--data-dir", str(tmp_path / "desk"), *common,
+                            extra_env={"PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE": PASS})
+    assert trader.wait(timeout=120) == 0, (tmp_path / "run.log").read_text()[-3_000:]
+    assert not (tmp_path / "chdb").exists(), "execution opened the store"
+    fills = [msgspec.json.decode(m.value(), type=Fill) for m in consume_all(tansu_broker_fn, TOPIC_OF[Fill], 2)]
+    orders = [msgspec.json.decode(m.value(), type=Order) for m in consume_all(tansu_broker_fn, TOPIC_OF[Order], 2)]
+    assert {fill.coin for fill in fills} == {"ETH", "BTC"}
+    assert {order.coin for order in orders} == {"ETH", "BTC"}
+
+    writer = start_pairflow(tmp_path, "run", "store-writer", *common)
+    assert writer.wait(timeout=120) == 0, (tmp_path / "run.log").read_text()[-3_000:]
+    with connect(chdb_settings(tmp_path)) as store:
+        stored = {row[0]: int(row[1]) for row in store.query("SELECT id, count() FROM fills_v GROUP BY id")}
+        assert stored == dict.fromkeys({fill.id for fill in fills}, 1)
+        assert store.count("orders") == len({order.id for order in orders})
+        assert store.count("positions") > 0
