@@ -75,10 +75,11 @@ def strategy(
     """Turn bars into signals per spread: stored in the signals table and published on pf.signals.
 
     The spreads are --pairs, else the newest scan's accepted ones
-    (strategy.universe = pair_stats), else strategy.pairs. Topic partitions
-    are merged in event-time order, a partition still being fetched holding
-    the others back, so a backlog (or a resume) gives the signals of an
-    uninterrupted run. Unless strategy.reorder_ms is set, each spread also
+    (strategy.universe = pair_stats), else strategy.pairs; with
+    collector.coins set, a spread with another coin is refused by name.
+    Topic partitions are merged in event-time order, a partition still being
+    fetched holding the others back, so a backlog (or a resume) gives the
+    signals of an uninterrupted run. Unless strategy.reorder_ms is set, each spread also
     holds its legs' bars up to 60 bar intervals for each other (a leg that
     stops printing delays its spread that long).
     With --recovery-dir a killed process resumes with its models where its
@@ -93,7 +94,8 @@ def strategy(
     with connect(settings.storage) as store:
         store.init_schema()
         names = settings.strategy.pairs if pairs is not None else universe_pairs(settings.strategy, store)
-    spreads = resolve_spreads(names)
+    # A spread with a coin outside the configured collection would never see a bar: refuse it by name.
+    spreads = resolve_spreads(names, listed=settings.collector.coins or None)
     if not spreads:
         raise ConfigError("no spreads to trade: pass --pairs, set strategy.pairs, or run `pairflow scan`")
     addresses = (brokers or settings.broker.bootstrap_servers).split(",")

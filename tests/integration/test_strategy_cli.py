@@ -44,3 +44,14 @@ def test_a_malformed_pair_is_a_one_line_error(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert done.stderr.strip() == "error: --pairs: a pair is two or more distinct coins joined by '/', received 'ETH'"
+
+
+def test_a_configured_pair_with_a_coin_not_collected_is_refused_by_name(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO), PAIRFLOW_COLLECTOR__COINS='["ETH", "SOL"]',
+               PAIRFLOW_STORAGE__DSN=f"chdb://{tmp_path}/db", PAIRFLOW_LOGGING__JSON="true")
+    done = subprocess.run([sys.executable, "-m", "app", "strategy", "--pairs", "ETH/NOPE"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: no spreads to trade: pass --pairs, set strategy.pairs, or run `pairflow scan`"
+    refused = [line for line in done.stdout.splitlines() if '"spread refused"' in line]
+    assert len(refused) == 1 and '"reason": "unknown-coin"' in refused[0] and '"coins": "NOPE"' in refused[0]
