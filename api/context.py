@@ -28,7 +28,9 @@ class ApiContext:
     ``run_scan`` returns a one-line summary of the scan it ran;
     ``launch_backtest`` takes a backtest request (`api.backtests.BacktestLaunch`
     fields) and a ``progress(done, total)`` callback, runs it and returns the
-    stored run's id; ``reports_dir`` holds the HTML reports of launched runs.
+    stored run's id; ``reports_dir`` holds the HTML reports of launched runs;
+    ``publish_params`` sends an accepted parameter change to strategies in
+    other processes (raising `pairflow.errors.PairflowError` when it could not).
     """
 
     store: Store
@@ -40,5 +42,6 @@ class ApiContext:
     run_scan: Callable[[], str] | None = None
     launch_backtest: Callable[[dict[str, Any], Callable[[int, int], None]], str] | None = None
     reports_dir: Path | None = None
+    publish_params: Callable[[dict[str, float]], None] | None = None
     poll_s: float = 1.0
     ws_queue_size: int = 256

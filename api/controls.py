@@ -20,7 +20,7 @@ from api.context import ApiContext
 from api.schemas import ControlStateBody, ParamChange
 from pairflow.config import with_changes
 from pairflow.control import ControlState
-from pairflow.errors import ConfigError
+from pairflow.errors import ConfigError, PairflowError
 
 __all__ = ["control_router"]
 
@@ -110,7 +110,9 @@ def control_router(ctx: ApiContext, jobs: BacktestJobs | None = None) -> APIRout
         """Change strategy parameters (validated like the config file, bands must stay ordered); returns them.
 
         The running spreads of this process take them on their next event,
-        keeping their models; a restart goes back to the config file.
+        keeping their models; with ``pairflow api --broker`` they also go out on
+        ``pf.params`` to strategies in other processes (503, nothing changed,
+        when the broker does not take them). A restart goes back to the config file.
         """
         changes = body.model_dump(exclude_none=True)
         if not changes:
@@ -122,6 +124,12 @@ def control_router(ctx: ApiContext, jobs: BacktestJobs | None = None) -> APIRout
         if not changed.exit_z < changed.entry_z < changed.stop_z:
             audit(request, "params", json.dumps(changes), "refused")
             raise HTTPException(422, "bands must satisfy exit_z < entry_z < stop_z")
+        if ctx.publish_params is not None:
+            try:
+                ctx.publish_params(changes)
+            except PairflowError as error:
+                audit(request, "params", json.dumps(changes), "refused")
+                raise HTTPException(503, f"parameters not changed: {error}") from None
         ctx.settings.strategy = changed
         ctx.control.retune(changes)
         audit(request, "params", json.dumps(changes))

@@ -32,7 +32,10 @@ from then on, counted by that reason; the other spreads are not touched.
 
 Given the operator's `pairflow.control.Control` (embedded mode, where the
 API runs in the same process), each spread reads its tuning on every batch
-and takes changed bands and sizes at once, keeping its models.
+and takes changed bands and sizes at once, keeping its models. A strategy
+running as its own process gets the same change as a `StrategyParams` on
+``pf.params`` (`pairflow api --broker`), which every spread takes at its
+event time.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from flows.ingest import IngestStreams, bars_from_topic
 from operators.spread_strategy import Skip, SpreadStrategy, pair_name
 from pairflow.config import Settings, StrategySettings
 from pairflow.control import Control
-from pairflow.events import TOPIC_OF, Bar, BookSnapshot, Delisting, FeeSchedule, Funding, PairStats, Signal
+from pairflow.events import TOPIC_OF, Bar, BookSnapshot, Delisting, FeeSchedule, Funding, PairStats, Signal, StrategyParams
 from pairflow.logs import get_logger
 from pairflow.metrics import STRATEGY_REFUSED_EVENTS, STRATEGY_REFUSED_SPREADS, STRATEGY_SIGNALS
 from pairflow.storage import Store
@@ -68,13 +71,14 @@ __all__ = [
 
 log = get_logger(__name__)
 
-_MARKET_TYPES = (Funding, BookSnapshot, FeeSchedule, Delisting)
+_MARKET_TYPES = (Funding, BookSnapshot, FeeSchedule, Delisting, StrategyParams)
+_TO_EVERY_SPREAD = (FeeSchedule, StrategyParams)
 
 # What a strategy dataflow of its own reads: the ingest stage publishes bars and book snapshots,
-# `pairflow scan --publish` the accepted spreads of a rescan.
+# `pairflow scan --publish` the accepted spreads of a rescan, `pairflow api --broker` parameter changes.
 STRATEGY_TOPICS: tuple[str, ...] = (
     TOPIC_OF[Bar], TOPIC_OF[BookSnapshot], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule], TOPIC_OF[Delisting],
-    TOPIC_OF[PairStats],
+    TOPIC_OF[PairStats], TOPIC_OF[StrategyParams],
 )
 _QUIET_REASONS = frozenset({"revision"})
 _event_time = attrgetter("ts")
@@ -161,7 +165,7 @@ class _FanOut:
                         self.add(legs)
                     targets = (pair_name(legs),) if pair_name(legs) in self.all else ()
                 elif kind is Bar or kind in _MARKET_TYPES:
-                    targets = everyone if kind is FeeSchedule else by_coin.get(coin, ())
+                    targets = everyone if kind in _TO_EVERY_SPREAD else by_coin.get(coin, ())
                 else:
                     continue
                 for pair in targets:

@@ -14,6 +14,8 @@ the others) and is fed that spread's events in arrival order:
 * `BookSnapshot` of a leg: its half-spread, depth impact at the configured
   size, and imbalance;
 * `FeeSchedule`: the taker rate;
+* `StrategyParams`: an operator's new bands or size (`retune`); values that
+  would disorder the bands are refused as a `Skip` and change nothing;
 * `PairStats` of this spread from a rescan: when accepted, a spread ADWIN
   retired is traded again (`readmit`);
 * `Delisting` of a leg: the spread is retired for good -- one flat "delisted"
@@ -55,7 +57,7 @@ from operators.threshold_bandit import ArmReward, ThresholdBandit
 from operators.trading_costs import LegCost, leg_cost, round_trip_cost
 from operators.zscore import ZScore
 from pairflow.config import StrategySettings
-from pairflow.events import Bar, BookSnapshot, Delisting, FeeSchedule, Funding, PairStats, Signal
+from pairflow.events import Bar, BookSnapshot, Delisting, FeeSchedule, Funding, PairStats, Signal, StrategyParams
 from pairflow.hyperliquid.schemas import interval_ms
 
 __all__ = ["Skip", "SpreadStrategy", "pair_name"]
@@ -176,7 +178,8 @@ class SpreadStrategy(ModelState):
         self.delisted: str | None = None
         self.last_row: tuple[int, HedgeEstimate, float, dict[str, float]] | None = None
 
-    def update(self, event: Bar | Funding | BookSnapshot | FeeSchedule | PairStats | Delisting) -> list[Signal | Skip]:
+    def update(self, event: Bar | Funding | BookSnapshot | FeeSchedule | PairStats | Delisting | StrategyParams,
+               ) -> list[Signal | Skip]:
         """Fold one event of this spread in; return the signals or the refusal it causes."""
         kind = type(event)
         if self.delisted is not None and kind is Bar:
@@ -193,6 +196,12 @@ class SpreadStrategy(ModelState):
             # A rescan accepted this spread again: trade it again if ADWIN had retired it.
             if event.accepted and tuple(event.coins or (event.coin_a, event.coin_b)) == self.legs:  # type: ignore[union-attr]
                 self.readmit()
+            return []
+        if kind is StrategyParams:
+            try:
+                self.retune(event.entry_z, event.exit_z, event.stop_z, event.notional_usd)  # type: ignore[union-attr]
+            except ValueError as error:
+                return [Skip(self.pair, event.ts, "invalid-params", str(error))]
             return []
         if kind is FeeSchedule:
             if math.isfinite(event.taker):  # type: ignore[union-attr]
@@ -419,6 +428,10 @@ class SpreadStrategy(ModelState):
         Traceback (most recent call last):
         ...
         ValueError: bands must satisfy exit_z < entry_z < stop_z, received exit_z=4.0 entry_z=3.0 stop_z=5.0
+        >>> spread.update(StrategyParams(ts=5, id="p1", stop_z=2.0))
+        [Skip(pair='ETH/SOL', ts=5, kind='invalid-params', detail='bands must satisfy exit_z < entry_z < stop_z, received exit_z=0.5 entry_z=3.0 stop_z=2.0')]
+        >>> spread.update(StrategyParams(ts=6, id="p2", entry_z=2.5)), spread.entry_z
+        ([], 2.5)
         """
         entry = self.entry_z if entry_z is None else entry_z
         exit_ = self.exit_z if exit_z is None else exit_z

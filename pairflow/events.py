@@ -170,6 +170,20 @@ class Delisting(Event, frozen=True, kw_only=True):
     coin: str
 
 
+class StrategyParams(Event, frozen=True, kw_only=True):
+    """An operator's change of strategy parameters (``POST /api/controls/params``); None leaves one as it is.
+
+    On ``pf.params`` it reaches strategies running as their own processes,
+    which take it at its event time; the API validated it first.
+    """
+
+    id: str
+    entry_z: float | None = None
+    exit_z: float | None = None
+    stop_z: float | None = None
+    notional_usd: float | None = None
+
+
 class PairStats(Event, frozen=True, kw_only=True):
     """Statistics of one candidate spread (a pair or a Johansen basket) from a pair scan.
 
@@ -387,6 +401,7 @@ TOPIC_OF: dict[type[Event], str] = {
     Bar: "md.bars",
     BookSnapshot: "md.books",
     PairStats: "pf.pair_stats",
+    StrategyParams: "pf.params",
     Signal: "pf.signals",
     OrderIntent: "pf.intents",
     Order: "pf.orders",

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from pairflow.config import BrokerSettings
+from pairflow.errors import PairflowError
 from pairflow.events import Event, encode
 from pairflow.logs import get_logger
 from pairflow.metrics import (
@@ -49,7 +50,7 @@ from pairflow.metrics import (
 )
 from pairflow.topics import all_topics, ensure_topics, topic_specs
 
-__all__ = ["KafkaSink", "SinkStats"]
+__all__ = ["KafkaSink", "SinkStats", "deliver"]
 
 _log = get_logger(__name__)
 _librdkafka_log = logging.getLogger("librdkafka")
@@ -294,3 +295,22 @@ class KafkaSink:
             ensure_topics(admin, topic_specs(self.settings, self.topics), timeout_s=timeout_s)
         except KafkaException as error:
             _log.warning("kafka topics not verified, broker unreachable", error=str(error))
+
+
+def deliver(settings: BrokerSettings, topic: str, keyed: Sequence[tuple[str, Event]], what: str = "events") -> None:
+    """Send ``(key, event)`` pairs to ``topic`` and wait for the broker to take them all.
+
+    For one-off publishers (a scan's accepted pairs, an operator's parameter
+    change) whose caller must know the message arrived.
+
+    Raises
+    ------
+    PairflowError
+        When some were not delivered within ``settings.delivery_timeout_ms``.
+    """
+    with KafkaSink(settings, topics=(topic,)) as sink:
+        for key, event in keyed:
+            sink.emit(topic, key, event)
+        undelivered = sink.close(settings.delivery_timeout_ms / 1000.0)
+    if undelivered:
+        raise PairflowError(f"{undelivered} {what} were not delivered to {topic} at {settings.bootstrap_servers}")

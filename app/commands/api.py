@@ -9,7 +9,7 @@ import typer
 
 from app.commands.demo import scan_at_start
 from app.options import ConfigOption
-from app.runners.api import WEB_DIST, api_server, openapi_document
+from app.runners.api import WEB_DIST, api_server, openapi_document, params_publisher
 from pairflow.config import load_settings
 from pairflow.control import Control
 from pairflow.logs import start_logging
@@ -28,6 +28,10 @@ def api(
     openapi: Path | None = typer.Option(
         None, "--openapi", help="Write the OpenAPI document to this file and exit (the web UI's client is generated from it)."
     ),
+    broker: bool = typer.Option(
+        False, "--broker", help="Publish strategy parameter changes on pf.params (broker settings), where strategies "
+                                "running as `pairflow strategy` take them; a change the broker does not take answers 503."
+    ),
     config: ConfigOption = None,
 ) -> None:
     """Serve the API and the web UI until Ctrl-C; prints the URL and the token to use.
@@ -43,7 +47,8 @@ def api(
     start_logging(settings)
     store = connect(settings.storage)
     store.init_schema()
-    server, token = api_server(settings, store, Control(), port=port, run_scan=lambda: scan_at_start(store, settings))
+    server, token = api_server(settings, store, Control(), port=port, run_scan=lambda: scan_at_start(store, settings),
+                               publish_params=params_publisher(settings.broker) if broker else None)
     url = server.start()
     ui = "" if (WEB_DIST / "index.html").is_file() else " (UI not built: run scripts/setup.sh)"
     typer.echo(f"pairflow api {url}/?token={token}{ui}\ntoken: {token}")

@@ -23,7 +23,7 @@ from pairflow.errors import ConfigError, PairflowError
 from pairflow.events import TOPIC_OF, PairStats
 from pairflow.logs import get_logger, start_logging
 from pairflow.storage import BatchWriter, Store, connect
-from sinks.kafka import KafkaSink
+from sinks.kafka import deliver
 from sources.scan_universe import latest_accepted_spreads
 
 __all__ = ["SCAN_HELP", "publish_accepted", "record_scan", "register", "stored_candles", "to_pair_stats"]
@@ -114,12 +114,7 @@ def publish_accepted(settings: BrokerSettings, accepted: list[PairStats]) -> Non
     pairs = [stats for stats in accepted if stats.kind == "pair"]
     if len(pairs) < len(accepted):
         log.info("baskets not published", topic=topic, baskets=len(accepted) - len(pairs))
-    with KafkaSink(settings, topics=(topic,)) as sink:
-        for stats in pairs:
-            sink.emit(topic, stats.pair, stats)
-        undelivered = sink.close(settings.delivery_timeout_ms / 1000.0)
-    if undelivered:
-        raise PairflowError(f"{undelivered} accepted spreads were not delivered to {topic} at {settings.bootstrap_servers}")
+    deliver(settings, topic, [(stats.pair, stats) for stats in pairs], "accepted spreads")
 
 
 def record_scan(store: Store, storage: StorageSettings, result: ScanResult, interval: str) -> str:

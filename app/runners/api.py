@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,11 +13,14 @@ from api.auth import TokenGuard
 from api.context import ApiContext
 from api.server import ApiServer
 from app.runners.backtests import backtest_launcher
-from pairflow.config import Settings, StorageSettings, with_changes
+from pairflow.clock import WALL_CLOCK, Clock
+from pairflow.config import BrokerSettings, Settings, StorageSettings, with_changes
+from pairflow.events import TOPIC_OF, StrategyParams
 from pairflow.control import Control
 from pairflow.storage import Store, connect
+from sinks.kafka import deliver
 
-__all__ = ["WEB_DIST", "api_server", "openapi_document"]
+__all__ = ["WEB_DIST", "api_server", "openapi_document", "params_publisher"]
 
 WEB_DIST = Path(__file__).resolve().parents[2] / "api" / "web" / "dist"
 
@@ -30,6 +34,7 @@ def api_server(
     any_port_if_taken: bool = False,
     run_scan: Callable[[], str] | None = None,
     reports_dir: Path | None = None,
+    publish_params: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[ApiServer, str]:
     """Return a server for the API over ``store`` and the token it accepts.
 
@@ -54,11 +59,27 @@ def api_server(
         run_scan=run_scan,
         launch_backtest=backtest_launcher(settings, store, reports_dir),
         reports_dir=reports_dir,
+        publish_params=publish_params,
         ws_queue_size=settings.api.ws_queue_size,
     )
     app = create_app(ctx, cors_origins=settings.api.cors_origins)
     server = ApiServer(app, settings.api.host, settings.api.port, settings.api.tls_cert, settings.api.tls_key)
     return server, token
+
+
+def params_publisher(broker: BrokerSettings, clock: Clock = WALL_CLOCK) -> Callable[[dict[str, float]], None]:
+    """Return the API's ``publish_params`` hook: each accepted change as a `StrategyParams` on ``pf.params``.
+
+    One key for every change keeps them on one partition, in the order they were made.
+    """
+    topic = TOPIC_OF[StrategyParams]
+
+    def publish(changes: dict[str, float]) -> None:
+        now = clock.now_ms()
+        deliver(broker, topic, [("strategy", StrategyParams(ts=now, recv_ts=now, id=uuid.uuid4().hex, **changes))],
+                "parameter changes")
+
+    return publish
 
 
 def openapi_document(settings: Settings) -> dict:

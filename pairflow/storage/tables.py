@@ -20,6 +20,7 @@ TABLE_OF_EVENT: dict[type[events.Event], str] = {
     events.FeeSchedule: "fees",
     events.Delisting: "delistings",
     events.PairStats: "pair_stats",
+    events.StrategyParams: "strategy_params",
     events.Signal: "signals",
     events.OrderIntent: "intents",
     events.Order: "orders",

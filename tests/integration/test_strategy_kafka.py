@@ -9,23 +9,36 @@ import msgspec
 import pytest
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, run_main
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.auth import TokenGuard
+from api.context import ApiContext
+from app.runners.api import params_publisher
 from flows.decode import decode_batch
 from flows.strategy import STRATEGY_TOPICS, strategy_dataflow
 from operators.spread_strategy import SpreadStrategy
 from pairflow.config import BrokerSettings, Settings, StrategySettings
-from pairflow.events import TOPIC_OF, BookSnapshot, FeeSchedule, PairStats, Signal, encode
-from pairflow.storage import connect
+from pairflow.events import TOPIC_OF, BookSnapshot, FeeSchedule, PairStats, Signal, StrategyParams, encode
+from pairflow.control import Control
+from pairflow.storage import Store, connect
 from pairflow.topics import TopicSpec, ensure_topics
 from sources.kafka_source import market_data_source
 from sources.time_ordered_source import time_ordered_source
-from tests.broker import TansuBroker
+from tests.broker import TansuBroker, consume_all
 from tests.integration.ingest_support import chdb_settings, produce
 from tests.strategy_support import cointegrated_bars
 
 pytestmark = pytest.mark.broker
 
 LEGS = ("ETH", "SOL")
+
+
+@pytest.fixture
+def strategy_broker(tansu_broker_fn: TansuBroker) -> TansuBroker:
+    """A fresh broker with the topics a standalone strategy reads and writes."""
+    ensure_topics(tansu_broker_fn.admin(), [TopicSpec(name, 2) for name in (*STRATEGY_TOPICS, "pf.signals")])
+    return tansu_broker_fn
 
 
 def run_strategy(broker: TansuBroker, tmp_path: Path, strategy: StrategySettings) -> tuple[Settings, list[Signal]]:
@@ -42,9 +55,8 @@ def run_strategy(broker: TansuBroker, tmp_path: Path, strategy: StrategySettings
         return settings, [msgspec.convert(row, Signal) for row in store.select("signals", order_by="ts")]
 
 
-def test_signals_from_md_bars_reach_the_table_and_pf_signals(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
-    broker = tansu_broker_fn
-    ensure_topics(broker.admin(), [TopicSpec(name, 2) for name in (*STRATEGY_TOPICS, "pf.signals")])
+def test_signals_from_md_bars_reach_the_table_and_pf_signals(strategy_broker: TansuBroker, tmp_path: Path) -> None:
+    broker = strategy_broker
     bars = cointegrated_bars(LEGS, 150, seed=31)
     # Keyed by coin, so each leg keeps its order within its partition; the source merges them by event time.
     produce(broker, [("md.bars", b.coin.encode(), encode(b)) for b in bars])
@@ -75,10 +87,9 @@ def book(coin: str, ts: int, mid: float, imbalance: float) -> BookSnapshot:
 
 
 def test_book_snapshots_and_fees_from_their_topics_set_the_costs_and_imbalance(
-    tansu_broker_fn: TansuBroker, tmp_path: Path
+    strategy_broker: TansuBroker, tmp_path: Path
 ) -> None:
-    broker = tansu_broker_fn
-    ensure_topics(broker.admin(), [TopicSpec(name, 2) for name in (*STRATEGY_TOPICS, "pf.signals")])
+    broker = strategy_broker
     bars = cointegrated_bars(LEGS, 150, seed=32)
     middle = bars[150].ts + 1  # after row 75: signals before it use the configured costs, after it the books
     market = [book("ETH", middle, bars[150].close, 0.4), book("SOL", middle, bars[151].close, -0.2),
@@ -101,10 +112,9 @@ def test_book_snapshots_and_fees_from_their_topics_set_the_costs_and_imbalance(
 
 
 def test_a_rescan_published_on_pf_pair_stats_adds_its_spread_to_the_running_strategy(
-    tansu_broker_fn: TansuBroker, tmp_path: Path
+    strategy_broker: TansuBroker, tmp_path: Path
 ) -> None:
-    broker = tansu_broker_fn
-    ensure_topics(broker.admin(), [TopicSpec(name, 2) for name in (*STRATEGY_TOPICS, "pf.signals")])
+    broker = strategy_broker
     bars = cointegrated_bars(("ETH", "SOL", "AVAX"), 160, seed=33)
     middle = bars[len(bars) // 3].ts + 1
     rescan = PairStats(id="rescan:ETH/AVAX", ts=middle, pair="ETH/AVAX", coin_a="ETH", coin_b="AVAX", window_start=0,
@@ -121,3 +131,57 @@ def test_a_rescan_published_on_pf_pair_stats_adds_its_spread_to_the_running_stra
     wanted = [out for b in bars if b.ts > middle and b.coin != "SOL" for out in added.update(b) if isinstance(out, Signal)]
     assert wanted and [s for s in stored if s.pair == "ETH/AVAX"] == wanted
     assert {s.pair for s in stored} == {"ETH/SOL", "ETH/AVAX"}
+
+
+def test_a_parameter_change_on_pf_params_retunes_the_running_strategy_at_its_event_time(
+    strategy_broker: TansuBroker, tmp_path: Path
+) -> None:
+    broker = strategy_broker
+    bars = cointegrated_bars(LEGS, 200, seed=35)
+    change = StrategyParams(id="change-1", ts=bars[len(bars) // 3].ts + 1, entry_z=19.0, stop_z=40.0)
+    refused = StrategyParams(id="change-2", ts=bars[len(bars) // 2].ts + 1, exit_z=30.0)  # disorders the bands
+    produce(broker, [("pf.params", b"strategy", encode(change)), ("pf.params", b"strategy", encode(refused))])
+    produce(broker, [("md.bars", b.coin.encode(), encode(b)) for b in bars])
+
+    settings, stored = run_strategy(
+        broker, tmp_path, StrategySettings(warmup_rows=30, zscore_window=30, heartbeat_rows=20, entry_z=1.0)
+    )
+
+    by_hand = SpreadStrategy(LEGS, settings.strategy)
+    in_time = sorted([*bars, change, refused], key=lambda event: event.ts)
+    wanted = [out for event in in_time for out in by_hand.update(event) if isinstance(out, Signal)]
+    assert stored == wanted and by_hand.entry_z == 19.0 and by_hand.exit_z == settings.strategy.exit_z
+    assert [s for s in stored if s.ts < change.ts and s.reason.startswith("entry")], "entries before the change"
+    assert not [s for s in stored if s.ts > change.ts and s.reason.startswith("entry")]
+
+
+def test_the_api_publishes_accepted_parameter_changes_on_pf_params_and_changes_nothing_when_it_cannot(
+    tansu_broker_fn: TansuBroker, tmp_path: Path
+) -> None:
+    broker = tansu_broker_fn
+    ensure_topics(broker.admin(), [TopicSpec("pf.params", 2)])
+    auth = {"Authorization": "Bearer " + "p" * 24}
+
+    def client(settings: BrokerSettings, control: Control, store: Store) -> TestClient:
+        ctx = ApiContext(store=store, settings=Settings(), guard=TokenGuard("p" * 24), control=control,
+                         publish_params=params_publisher(settings))
+        return TestClient(create_app(ctx))
+
+    with connect(chdb_settings(tmp_path)) as store:
+        store.init_schema()
+        control = Control()
+        with client(BrokerSettings(bootstrap_servers=broker.bootstrap_servers), control, store) as api:
+            assert api.post("/api/controls/params", json={"entry_z": 2.5, "notional_usd": 500.0}, headers=auth).status_code == 200
+            assert api.post("/api/controls/params", json={"entry_z": 0.1}, headers=auth).status_code == 422
+        (message,) = consume_all(broker, "pf.params", 1)
+        published = msgspec.json.decode(message.value(), type=StrategyParams)
+        assert (published.entry_z, published.notional_usd, published.exit_z) == (2.5, 500.0, None)
+        assert message.key() == b"strategy" and control.tuning().values == {"entry_z": 2.5, "notional_usd": 500.0}
+
+        down = BrokerSettings(bootstrap_servers="127.0.0.1:9", delivery_timeout_ms=1500)
+        unchanged = Control()
+        with client(down, unchanged, store) as api:
+            answer = api.post("/api/controls/params", json={"entry_z": 3.0}, headers=auth)
+            assert answer.status_code == 503 and "not delivered to pf.params" in answer.json()["detail"]
+            assert api.get("/api/config").json()["strategy"]["entry_z"] == 2.0 and unchanged.tuning().version == 0
+            assert api.get("/api/audit", params={"limit": 1}).json()["items"][0]["outcome"] == "refused"
