@@ -98,7 +98,8 @@ def test_every_page_renders_the_demo_data(page: Page, demo: DemoRun) -> None:
 
     page.goto(f"{demo.url}/positions")
     expect(page.locator("[data-test=exposure] tbody tr").first).to_be_visible()
-    expect(page.locator("[data-test=risk]")).to_contain_text("var_hist")
+    # VaR rows need a held position (the desk values what it holds); exposure rows come with every bar.
+    expect(page.locator("[data-test=risk]")).to_contain_text("exposure_gross")
     shot(page, "positions")
 
     page.goto(f"{demo.url}/scan")
@@ -161,3 +162,19 @@ def test_backtests_launch_from_the_ui_show_progress_and_compare_runs(page: Page,
     expect(page.locator("[data-test=drawdown] canvas")).to_be_visible()
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     shot(page, "backtests")
+
+
+def test_strategy_parameters_are_edited_in_settings_and_bad_bands_are_refused(page: Page, demo: DemoRun) -> None:
+    page.goto(f"{demo.url}/settings")
+    configured = httpx.get(f"{demo.url}/api/config", timeout=10).json()["strategy"]
+    expect(page.locator("input[name=entry_z]")).to_have_value(str(configured["entry_z"]).removesuffix(".0"))
+    page.fill("input[name=exit_z]", str(configured["entry_z"] + 1))  # an exit band beyond the entry band
+    page.click("form.params button[type=submit]")
+    expect(page.locator("[data-test=params-message]")).to_contain_text("exit_z < entry_z < stop_z")
+    page.fill("input[name=exit_z]", "0.3")
+    page.click("form.params button[type=submit]")
+    expect(page.locator("[data-test=params-message]")).to_have_text("saved")
+    assert httpx.get(f"{demo.url}/api/config", timeout=10).json()["strategy"]["exit_z"] == 0.3
+    audit = httpx.get(f"{demo.url}/api/audit", params={"limit": 2}, timeout=10).json()["items"]
+    assert [(row["action"], row["outcome"]) for row in audit] == [("params", "ok"), ("params", "refused")]
+    shot(page, "settings-params")
