@@ -100,9 +100,12 @@ def run(
         int | None, typer.Option("--process-id", "-i", min=0, help="This process's index in --cluster.")
     ] = None,
     pairs: Annotated[str | None, typer.Option("--pairs", help=_PAIRS_HELP)] = None,
-    url: Annotated[str | None, typer.Option("--url", help="execution: venue base URL, testnet or mainnet.")] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="execution: venue base URL, testnet or mainnet; default: collector.url.")
+    ] = None,
     keystore: Annotated[
-        Path | None, typer.Option("--keystore", help="execution: keystore file of the signing (agent) key.")
+        Path | None,
+        typer.Option("--keystore", help="execution: keystore of the signing (agent) key; default: secrets.keystore_path."),
     ] = None,
     account: Annotated[
         str | None, typer.Option("--account", help="execution: account traded; default: the signer's.")
@@ -145,8 +148,8 @@ def run(
     if stage in _SINGLE_PROCESS and addresses is not None and len(addresses) > 1:
         raise ConfigError(f"{stage} runs as one process (the store-writer alone opens the store; execution holds "
                           "one account's nonces and cloid journal)")
-    if (stage == "execution") != (url is not None and keystore is not None):
-        raise ConfigError("--url and --keystore go together, with the execution stage only")
+    if stage != "execution" and (url is not None or keystore is not None):
+        raise ConfigError("--url and --keystore choose where and as whom the execution stage trades")
     if stage != "store-writer" and settings.logging.to_clickhouse:
         raise ConfigError(f"logging.to_clickhouse opens the store, which only the store-writer does; unset it for {stage}")
     usable_directory(dead_letter_dir, "--dead-letter-dir")
@@ -195,11 +198,15 @@ def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: 
     return store_writer_dataflow(settings.storage, source, dead_letter_dir, workers=workers)
 
 
-def _execution_flow(settings: Settings, url: str, keystore: Path, account: str | None, data_dir: Path,
+def _execution_flow(settings: Settings, url: str | None, keystore: Path | None, account: str | None, data_dir: Path,
                     mainnet: bool, *, tail: bool):
-    base = require_network(url, mainnet)
+    base = require_network(url or settings.collector.url, mainnet)
     data_dir = usable_directory(data_dir.resolve(), "--data-dir")
-    key = unlock(keystore, passphrase())
+    keystore = keystore or settings.secrets.keystore_path
+    if keystore is None:
+        raise ConfigError("execution needs the signing key: pass --keystore or set secrets.keystore_path")
+    secret = settings.secrets.keystore_passphrase
+    key = unlock(keystore, secret.get_secret_value() if secret is not None else passphrase())
     signer = Account.from_key(key).address
     account = account or signer
     check_agent(base, signer, account)

@@ -4,12 +4,12 @@ No container runtime is available here, so each service's ``command`` from
 compose.yaml runs as ``python -m app <command>`` with its environment, the
 tansu broker in place of Redpanda, the local venue in place of Hyperliquid and
 chDB in place of the ClickHouse server (paths under ``/data`` move to a
-directory per service). collect -> md.* -> ingest -> md.bars/md.books ->
-strategy -> pf.signals, the store-writer storing every topic, then the API
-reading what was stored. chDB admits one process, so the API starts once the
-store-writer has stopped (with a server they run side by side). Execution is
-not part of it: the compose file's ``trade`` profile runs its own ingest,
-strategy and execution in one process.
+directory per service, the keystore secret to a keystore made here).
+collect -> md.* -> ingest -> md.bars/md.books -> strategy -> pf.signals ->
+execution -> orders on the venue -> pf.orders/pf.fills/..., the store-writer
+storing every topic, then the API reading what was stored. chDB admits one
+process, so the API starts once the store-writer has stopped (with a server
+they run side by side).
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import eth_account
 import httpx
 import pytest
 import yaml
 
+from pairflow.hyperliquid.keystore import import_key
 from pairflow.storage import connect
 from tests.broker import TansuBroker
 from tests.helpers import eventually, free_port
@@ -34,7 +36,8 @@ from tests.metrics_support import metric
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 COMPOSE = yaml.safe_load((REPO / "infra" / "compose" / "compose.yaml").read_text())["services"]
-STAGES = ("collect", "ingest", "strategy", "store-writer")
+STAGES = ("collect", "ingest", "strategy", "execution", "store-writer")
+PASS = "correct horse battery staple"
 
 
 def config_text(tmp_path: Path, broker: TansuBroker, venue_url: str) -> str:
@@ -59,9 +62,14 @@ bar_interval = "1s"
 warmup_rows = 20
 zscore_window = 20
 heartbeat_rows = 5
+entry_z = 1.0
+exit_z = 0.2
 
 [api]
 port = 0
+
+[secrets]
+keystore_passphrase = "{PASS}"
 
 [logging]
 level = "WARNING"
@@ -73,7 +81,9 @@ def start_service(name: str, tmp_path: Path, config: Path) -> tuple[subprocess.P
     service = COMPOSE[name]
     home = tmp_path / name
     home.mkdir()
-    command = [re.sub(r"^/data", str(home), argument) for argument in service["command"]]
+    keystore = next((tmp_path / "keys").glob("*.json"), None)
+    command = [str(keystore) if argument == "/run/secrets/keystore" else re.sub(r"^/data", str(home), argument)
+               for argument in service["command"]]
     environment = {**os.environ, **service.get("environment", {}), "PAIRFLOW_CONFIG": str(config),
                    "PYTHONPATH": str(REPO)}
     port = 0
@@ -88,7 +98,10 @@ def start_service(name: str, tmp_path: Path, config: Path) -> tuple[subprocess.P
 
 
 def test_compose_services_run_as_processes_end_to_end(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
-    venue = VenueProcess("--ephemeral", "--speed", "10", "--group", "ETH,SOL", "--trade-rate", "120")
+    wallet = eth_account.Account.create()
+    import_key(tmp_path / "keys", bytes(wallet.key).hex(), PASS)
+    venue = VenueProcess("--ephemeral", "--speed", "10", "--group", "ETH,SOL", "--trade-rate", "120",
+                         "--fund", f"{wallet.address}=1000000")
     running: dict[str, subprocess.Popen] = {}
     try:
         config = tmp_path / "pairflow.toml"
@@ -104,8 +117,8 @@ def test_compose_services_run_as_processes_end_to_end(tansu_broker_fn: TansuBrok
                 assert process.poll() is None, f"{name}: " + (tmp_path / name / "out.log").read_text()[-2_000:]
             return metric(ports["store-writer"], "pairflow_ingest_messages_out_total", table=table)
 
-        eventually(lambda: all(stored(table) > 0 for table in ("trades", "bars_1s", "l2_snapshots"))
-                   and stored("signals") >= 3, timeout=180, interval=1.0)
+        eventually(lambda: all(stored(table) > 0 for table in ("trades", "bars_1s", "l2_snapshots", "fills"))
+                   and stored("signals") >= 3, timeout=240, interval=1.0)
     finally:
         for name in reversed(list(running)):
             stop_ingest(running[name])
@@ -114,7 +127,7 @@ def test_compose_services_run_as_processes_end_to_end(tansu_broker_fn: TansuBrok
 
     with connect(chdb_settings(tmp_path)) as store:
         signals = store.count("signals")
-        counts = {table: store.count(table) for table in ("trades", "bars_1s", "l2_snapshots")}
+        counts = {table: store.count(table) for table in ("trades", "bars_1s", "l2_snapshots", "orders", "fills")}
     assert signals >= 3 and min(counts.values()) > 0, counts
 
     api, _ = start_service("api", tmp_path, config)
@@ -126,5 +139,6 @@ def test_compose_services_run_as_processes_end_to_end(tansu_broker_fn: TansuBrok
     finally:
         stop_ingest(api)
     assert health["store_ok"] and health["tables"]["signals"] == signals
+    assert (health["tables"]["orders"], health["tables"]["fills"]) == (counts["orders"], counts["fills"])
     assert page["total"] == signals and {row["pair"] for row in page["items"]} == {"ETH/SOL"}
     assert api.returncode == 0, log.read_text()[-2_000:]
