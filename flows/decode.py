@@ -15,6 +15,7 @@ and it observes the event time of every valid record, so an event-time clock
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -54,9 +55,15 @@ def _common_problem(event: events.Event) -> str | None:
         return f"ts must be a positive epoch in milliseconds (received {event.ts})"
     if not getattr(event, "id", "x"):
         return "id must not be empty"
-    if hasattr(event, "coin") and not event.coin:
+    if not getattr(event, "coin", "x") and _coin_required(type(event)):
         return "coin must not be empty"
     return None
+
+
+@functools.cache
+def _coin_required(kind: type) -> bool:
+    """Tell whether ``kind`` has a ``coin`` without default (an `Alert` about the whole portfolio names none)."""
+    return any(field.name == "coin" and field.required for field in msgspec.structs.fields(kind))
 
 
 def _trade_problem(trade: events.Trade) -> str | None:

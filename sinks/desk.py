@@ -202,7 +202,8 @@ class Desk:
 
     def _batch(self, events: list[Event]) -> list[Event]:
         out: list[Event] = self._from_stream(self.stream.drain()) if self.stream is not None else []
-        for event in events:
+        # in event-time order, market data before a signal of the same ms: a batch can hold both topics
+        for event in sorted(events, key=lambda event: (event.ts, isinstance(event, Signal))):
             if isinstance(event, Signal):
                 out += self._signal(event)
             else:

@@ -121,3 +121,20 @@ def test_an_order_left_unknown_is_settled_by_cloid_at_reconciliation_not_left_bl
     assert [(o.cloid, o.status) for o in settled] == [(cloid, "canceled")]
     assert desk.blocked == "" and router.tracker.open_cloids() == []
     assert len(orders_sent(venue)) == 1
+
+
+def test_a_batch_is_applied_in_event_time_with_marks_before_a_signal_of_the_same_ms(venue: Setup,
+                                                                                    tmp_path: Path) -> None:
+    venue.book("ETH")
+    venue.book("BTC")
+    address, client = venue.trader()
+    executor = HyperliquidExecutor(client, address)
+    router = OrderRouter(executor, executor.rules, OrderJournal(tmp_path / "cloids"))
+    desk = Desk(router, executor, executor.rules, capital=100_000.0, reconcile_interval_s=1e9)
+    now = venue.engine.now_ms
+    entry = Signal(ts=now, id="ETH/BTC:7", pair="ETH/BTC", hedge_ratio=1.0, spread=0.0, zscore=-2.5, target=1.0,
+                   reason="entry-long", legs=("ETH", "BTC"), hedge_ratios=(1.0,), leg_targets=(0.5, -0.0166))
+    # The signal arrived first in the batch (two topics merged); it was computed from these bars.
+    out = desk.on_events([entry, mark_bar("ETH", now), mark_bar("BTC", now)])
+    assert not [e for e in out if isinstance(e, Alert) and "stale_data" in e.message]
+    assert (desk.position("ETH"), desk.position("BTC")) == (0.5, -0.0166)

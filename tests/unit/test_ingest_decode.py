@@ -6,7 +6,7 @@ import pytest
 
 from flows.decode import DEAD_LETTER_KEY, DeadLetter, decode_batch, problem_with
 from pairflow.clock import EventClock
-from pairflow.events import BookLevel, Candle, Funding, L2Book, Trade, encode
+from pairflow.events import Alert, BookLevel, Candle, Funding, L2Book, Trade, encode
 
 TRADE = Trade(id="BTC:1", coin="BTC", ts=1_700_000_000_000, px=100.5, sz=0.25, side="B", tid=1)
 
@@ -62,6 +62,12 @@ def test_book_and_candle_rules() -> None:
     negative = L2Book(id="b", coin="BTC", ts=1, bids=(BookLevel(1.0, -1.0),), asks=())
     assert "bids level 1.0@-1.0" in problem_with(negative)
     assert problem_with(L2Book(id="b", coin="BTC", ts=1, bids=(BookLevel(1.0, 0.0),), asks=())) is None
+
+
+def test_a_coin_may_be_empty_only_where_the_event_makes_it_optional() -> None:
+    portfolio = Alert(ts=1, id="a", severity="info", source="execution", message="whole account")
+    assert problem_with(portfolio) is None
+    assert problem_with(L2Book(id="b", coin="", ts=1, bids=(), asks=())) == "coin must not be empty"
 
 
 def test_the_injected_clock_stamps_dead_letters_and_follows_valid_event_time() -> None:
