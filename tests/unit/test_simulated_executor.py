@@ -7,7 +7,7 @@ from decimal import Decimal
 from operators.order_rules import AssetRules
 from sinks.executor import HyperliquidExecutor, LegOrder
 from sinks.simulated import FlatFees, RecordedFunding, SimulatedExecutor, SimulatedMarket
-from venue.engine import AssetSpec, Engine
+from venue.engine import AssetSpec, Engine, Limit, OrderRequest, Tif
 from venue.inprocess import InProcessClient
 
 TRADER = "0x" + "7" * 40
@@ -43,3 +43,18 @@ def test_recorded_funding_is_charged_on_the_open_position_each_hour() -> None:
     market.advance(7_200_000 + 1)
     (payment,) = engine.user_funding(TRADER, 0)
     assert payment.usdc == Decimal("0.4")  # short 1 ETH receives 0.0002 x 2000
+
+
+def test_recorded_funding_samples_no_premium_so_a_rich_book_changes_nothing() -> None:
+    engine, market, executor = _setup(rate=0.0002)
+    market.mark("ETH", 2000.0)
+    market.fill_at("ETH", 2000.0)
+    executor.place([LegOrder("ETH", False, 1.0, 1990.0, "0x" + "3" * 32)])
+    # a bid resting 5% over the oracle would give the venue's formula a large premium
+    engine.place_orders("0x" + "5" * 40, [OrderRequest(0, True, Decimal("2100"), Decimal("1"),
+                                                        order_type=Limit(Tif.GTC))])
+    market.advance(7_200_000 + 1)
+    (payment,) = engine.user_funding(TRADER, 0)
+    (row,) = engine.funding_history("ETH", 7_200_000)
+    assert (payment.usdc, payment.rate, payment.samples) == (Decimal("0.4"), Decimal("0.0002"), 0)
+    assert (row.rate, row.premium) == (Decimal("0.0002"), Decimal(0))

@@ -228,8 +228,9 @@ class Engine:
     def advance(self, now_ms: int) -> None:
         """Move engine time forward and run what time drives.
 
-        Runs, in order: premium sampling (every 5 s) and hourly funding for each hour boundary crossed,
-        scheduled cancels, triggers on the current mark, liquidations, then book/ctx events.
+        Runs, in order: premium sampling (every 5 s, when the funding model uses it) and hourly funding for
+        each hour boundary crossed, scheduled cancels, triggers on the current mark, liquidations, then
+        book/ctx events.
         """
         return self._timed.advance(now_ms)
 

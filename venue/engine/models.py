@@ -57,7 +57,13 @@ class PriceTimeQueue:
 
 
 class FundingModel(Protocol):
-    """Give the hourly funding rate settled on a coin at an hour boundary."""
+    """Give the hourly funding rate settled on a coin at an hour boundary.
+
+    ``uses_premium`` says whether the rate depends on the sampled premium: the engine samples
+    the books' impact prices every 5 s only for a model that reads them (a recorded rate does not).
+    """
+
+    uses_premium: bool
 
     def hourly_rate(self, coin: str, time_ms: int, average_premium: Decimal) -> Decimal:
         """Return the rate charged at ``time_ms`` (positive: longs pay shorts) from the hour's premium."""
@@ -65,6 +71,8 @@ class FundingModel(Protocol):
 
 class PremiumFunding:
     """The venue's rule: the documented formula on the hour's average sampled premium."""
+
+    uses_premium = True
 
     def hourly_rate(self, coin: str, time_ms: int, average_premium: Decimal) -> Decimal:
         """Return ``funding.hourly_rate(average_premium)``."""

@@ -33,7 +33,7 @@ class TimedEvents:
     def advance(self, now_ms: int) -> None:
         """Move engine time forward and run what time drives.
 
-        Runs, in order: premium sampling (every 5 s) and hourly funding for each hour boundary crossed,
+        Runs, in order: premium sampling (every 5 s, when the funding model uses it) and hourly funding for each hour boundary crossed,
         scheduled cancels, triggers on the current mark, liquidations, then book/ctx events.
         """
         if now_ms < self.state.now_ms:
@@ -66,11 +66,12 @@ class TimedEvents:
         hour = funding_mod.HOUR_MS
         step = funding_mod.SAMPLE_MS
         time_ms = start
+        sampling = self.state.funding_model.uses_premium
         while time_ms < end:
             boundary = (time_ms // hour + 1) * hour
             segment_end = min(end, boundary)
             samples = segment_end // step - time_ms // step
-            if samples:
+            if samples and sampling:
                 for asset in range(len(self.state.specs)):
                     premium = self._premium(asset)
                     if premium is not None:
