@@ -73,6 +73,7 @@ log = get_logger(__name__)
 
 _MARKET_TYPES = (Funding, BookSnapshot, FeeSchedule, Delisting, StrategyParams)
 _TO_EVERY_SPREAD = (FeeSchedule, StrategyParams)
+_ROUTED_TYPES = frozenset({Bar, PairStats, *_MARKET_TYPES})
 
 # What a strategy dataflow of its own reads: the ingest stage publishes bars and book snapshots,
 # `pairflow scan --publish` the accepted spreads of a rescan, `pairflow api --broker` parameter changes.
@@ -129,9 +130,10 @@ class _FanOut:
 
     Items come out as ``(pair, (pair, [event, ...]))``: Bytewax does not tell a
     stateful step its key, and a spread's state is built from it. A batch
-    arrives grouped by coin, so each spread's events are put back in event-time
-    order (a stable sort of a few sorted runs): fed one leg's whole batch
-    before the other's, a spread would find the other leg stale.
+    arrives grouped by coin, so its events are routed in event-time order (a
+    stable sort of a few sorted runs): fed one leg's whole batch before the
+    other's, a spread would find the other leg stale, and a spread a rescan
+    adds mid-batch would miss the bars after the rescan.
     """
 
     def __init__(self, spreads: list[tuple[str, ...]]) -> None:
@@ -156,26 +158,23 @@ class _FanOut:
     def __call__(self, items: list[tuple[str, list[Any]]]) -> list[tuple[str, tuple[str, list[Any]]]]:
         routed: dict[str, list[Any]] = {}
         by_coin, everyone = self.by_coin, self.all
-        for coin, events in items:
-            for event in events:
-                kind = type(event)
-                if kind is PairStats:
-                    legs = tuple(event.coins or (event.coin_a, event.coin_b))
-                    if event.accepted:
-                        self.add(legs)
-                    targets = (pair_name(legs),) if pair_name(legs) in self.all else ()
-                elif kind is Bar or kind in _MARKET_TYPES:
-                    targets = everyone if kind in _TO_EVERY_SPREAD else by_coin.get(coin, ())
+        batch = [event for _, events in items for event in events if type(event) in _ROUTED_TYPES]
+        batch.sort(key=_event_time)
+        for event in batch:
+            kind = type(event)
+            if kind is PairStats:
+                legs = tuple(event.coins or (event.coin_a, event.coin_b))
+                if event.accepted:
+                    self.add(legs)
+                targets = (pair_name(legs),) if pair_name(legs) in everyone else ()
+            else:
+                targets = everyone if kind in _TO_EVERY_SPREAD else by_coin.get(event.coin, ())
+            for pair in targets:
+                group = routed.get(pair)
+                if group is None:
+                    routed[pair] = [event]
                 else:
-                    continue
-                for pair in targets:
-                    group = routed.get(pair)
-                    if group is None:
-                        routed[pair] = [event]
-                    else:
-                        group.append(event)
-        for events in routed.values():
-            events.sort(key=_event_time)
+                    group.append(event)
         return [(pair, (pair, events)) for pair, events in routed.items()]
 
 

@@ -174,6 +174,17 @@ def test_a_rescan_on_the_stream_adds_its_accepted_spread_which_survives_a_resume
     assert ordered(list(resumed.values())) == ordered(flowed)
 
 
+def test_a_batch_grouped_by_coin_is_routed_in_event_time_around_a_rescan() -> None:
+    bars = cointegrated_bars(("ETH", "SOL", "AVAX"), 160, seed=33)
+    rescan = verdict("rescan", bars[len(bars) // 3].ts + 1, ("ETH", "AVAX"), accepted=True, rank=1)
+    # One batch, grouped by key the way the topic decoder groups it: every bar of a coin, then the rescan.
+    grouped = [(coin, [b for b in bars if b.coin == coin]) for coin in ("ETH", "SOL", "AVAX")] + [(rescan.pair, [rescan])]
+    flowed = run_flow(grouped, spreads=SPREADS[:1])
+    assert [s for s in flowed if s.pair == "ETH/SOL"] == by_hand(bars, SPREADS[:1])
+    after = [b for b in bars if b.ts > rescan.ts]
+    assert [s for s in flowed if s.pair == "ETH/AVAX"] == by_hand(after, [("ETH", "AVAX")])
+
+
 def test_a_rescan_on_the_stream_re_admits_a_spread_adwin_retired() -> None:
     calm = cointegrated_bars(SPREADS[0], 400, seed=8)
     # The relation breaks: SOL wanders off on its own for many rows, and ADWIN retires the spread.
