@@ -12,6 +12,7 @@ that stays on disk for analysis afterwards.
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -50,6 +51,10 @@ COUNTED_TABLES = ("trades", "bbo", "candles", "asset_ctx", "bars_1s", "bars_1m",
 SCAN_INTERVAL = "1m"
 
 # A demo runs minutes, not days: strategy settings the config file leaves unset get these.
+# The venue's default pace (12 taker orders per coin a minute) fills few 1 s bars: at
+# --speed 1 the spreads would take minutes to warm up. A first run should trade within one.
+DEMO_TRADE_RATE_PER_MINUTE = 60.0
+
 DEMO_STRATEGY = {
     "bar_interval": "1s",
     "warmup_rows": 20,
@@ -96,10 +101,11 @@ def demo(
     watch trades become 1s/1m bars and book snapshots, and per spread the
     hedge ratio, z-score and signals of the strategy. At start it scans the 1m
     candles earlier runs stored in --data-dir and trades the spreads the newest
-    scan accepted; else the [strategy] pairs; else the venue's planted
+    scan accepted; else the config's strategy.pairs; else the venue's planted
     cointegrated groups among the collected coins. Everything is kept in
     --data-dir. The API and web UI are served in this process (embedded chDB
-    admits one); the first line prints the UI's URL with the token to use. Stop with Ctrl-C (or --duration) and query it afterwards, e.g.
+    admits one); the first line prints the UI's URL with the token to use. Stop
+    with Ctrl-C, SIGTERM or --duration (exit code 0) and query it afterwards, e.g.
     `PAIRFLOW_STORAGE__DSN=chdb:///data/demo/chdb pairflow db status`.
     """
     data_dir = usable_directory(data_dir.resolve(), "--data-dir")
@@ -120,6 +126,8 @@ def demo(
         settings.venue, "venue", port=port, seed=seed, speed=speed, data_dir=data_dir / "venue",
         fund={**settings.venue.fund, trader.address: settings.execution.capital_usd},
     )
+    if "trade_rate_per_minute" not in settings.venue.model_fields_set:
+        venue_settings = with_changes(venue_settings, "venue", trade_rate_per_minute=DEMO_TRADE_RATE_PER_MINUTE)
     # The demo serves /metrics itself (one registry per process), so the venue does not.
     venue = VenueService(VenueOptions(venue_settings, MetricsSettings(port=0)))
     ensure_listed(settings.collector.coins, venue.universe.names, "the demo venue")
@@ -158,6 +166,8 @@ def demo(
         f"{'Ctrl-C to stop' if not duration else f'{duration:g} s'}",
         soft_wrap=True,
     )
+    # A container or service manager stops with SIGTERM: take it as Ctrl-C, the demo's normal stop.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with Live(console=console, refresh_per_second=4, transient=True) as live:
             while not duration or time.monotonic() - started < duration:

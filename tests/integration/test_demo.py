@@ -1,6 +1,7 @@
 """The README's first command: the embedded demo stores real market data end to end."""
 
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -12,18 +13,22 @@ from pairflow.storage import connect
 from tests.helpers import eventually, free_port
 from tests.metrics_support import metric_sum, scrape
 
+_UI_LINE = re.compile(r"^web UI (http://\S+)/\?token=(\S+)")
 _TRADES_OUT = re.compile(r'^pairflow_collector_messages_out_total\{topic="md\.trades"\} (\S+)$', re.MULTILINE)
 
 
 def test_demo_runs_the_data_plane_and_the_strategy_keeps_the_data_and_serves_metrics(tmp_path):
+    """With the demo's own market pace (no config) the strategy signals within the run.
+
+    SIGTERM (a container or service stop) then ends the demo cleanly with exit 0, like Ctrl-C.
+    """
     data = tmp_path / "demo"
-    config = tmp_path / "demo.toml"
-    # A livelier market than the default, so the strategy warms up within the run.
-    config.write_text("[venue]\ntrade_rate_per_minute = 60.0\n")
     port = free_port()
-    command = [sys.executable, "-m", "app", "demo", "--duration", "8", "--speed", "20", "--coins", "ETH,SOL",
-               "--data-dir", str(data), "--config", str(config), "--metrics-port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "app", "demo", "--speed", "20", "--coins", "ETH,SOL",
+               "--data-dir", str(data), "--metrics-port", str(port)]
+    out = tmp_path / "demo.out"
+    with out.open("w") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.PIPE, text=True)
     try:
         def trades_counted() -> float:
             try:
@@ -33,15 +38,25 @@ def test_demo_runs_the_data_plane_and_the_strategy_keeps_the_data_and_serves_met
             found = _TRADES_OUT.search(text)
             return float(found.group(1)) if found else 0.0
 
+        ui = eventually(lambda: _UI_LINE.match(out.read_text()), timeout=60, interval=0.2)
         assert eventually(trades_counted, timeout=60, interval=0.5) > 0
         time.sleep(1.0)  # a few more books and trades, live rather than replayed
         lags = scrape(port)
-        stdout, stderr = process.communicate(timeout=120)
+
+        def signals_stored() -> int:
+            health = httpx.get(f"{ui.group(1)}/api/health", headers={"Authorization": f"Bearer {ui.group(2)}"}, timeout=5)
+            return health.json()["tables"]["signals"]
+
+        assert eventually(signals_stored, timeout=90, interval=0.5) > 0
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
     finally:
         process.kill()
         process.wait()
     assert process.returncode == 0, stderr[-2000:]
-    assert "data kept in" in stdout
+    assert "Traceback" not in stderr
+    stdout = out.read_text()
+    assert "stopping ..." in stdout and "data kept in" in stdout
     assert f"metrics :{port}" in stdout
     with connect(StorageSettings(dsn=f"chdb://{data / 'chdb'}", spill_dir=tmp_path / "spill")) as store:
         assert store.count("bbo") > 0
