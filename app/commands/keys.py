@@ -20,7 +20,7 @@ from pairflow.errors import ConfigError
 from pairflow.hyperliquid.keystore import import_key, list_keys, new_key, unlock
 from pairflow.hyperliquid.urls import is_mainnet, resolve_api_url
 
-__all__ = ["PASSPHRASE_ENV", "passphrase", "register", "require_network"]
+__all__ = ["PASSPHRASE_ENV", "passphrase", "register", "require_network", "unlock_keystore"]
 
 PASSPHRASE_ENV = "PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE"
 keys_app = typer.Typer(help="Encrypted signing keys and agent wallets.", no_args_is_help=True)
@@ -33,6 +33,17 @@ def passphrase(confirm: bool = False) -> str:
     if from_env:
         return from_env
     return typer.prompt("keystore passphrase", hide_input=True, confirmation_prompt=confirm)
+
+
+def unlock_keystore(path: Path) -> bytes:
+    """Return the key in the keystore ``path``, asking for its passphrase only once the file is there.
+
+    A mistyped path is then one line and exit 2, not a passphrase prompt that
+    fails afterwards (or, without a terminal, an abort).
+    """
+    if not path.is_file():
+        raise ConfigError(f"keystore {path} was not found (pairflow keys list --dir DIR shows the stored ones)")
+    return unlock(path, passphrase())
 
 
 def require_network(url: str, mainnet: bool) -> str:
@@ -75,7 +86,7 @@ def approve_agent_command(
     import httpx
 
     base = require_network(url, mainnet)
-    wallet = Account.from_key(unlock(account_keystore, passphrase()))
+    wallet = Account.from_key(unlock_keystore(account_keystore))
     nonce = WALL_CLOCK.now_ms()
     action = {"type": "approveAgent", "agentAddress": agent, "agentName": name, "nonce": nonce}
     signature = sign_agent(wallet, action, is_mainnet(base))

@@ -22,7 +22,7 @@ import httpx
 import typer
 from eth_account import Account
 
-from app.commands.keys import passphrase, require_network
+from app.commands.keys import require_network, unlock_keystore
 from app.options import ConfigOption, usable_directory
 from app.runners.embedded import EmbeddedIngest
 from app.runners.api import api_server
@@ -32,7 +32,6 @@ from flows.strategy import resolve_spreads, universe_pairs
 from pairflow.config import load_settings
 from pairflow.control import Control
 from pairflow.errors import ConfigError
-from pairflow.hyperliquid.keystore import unlock
 from pairflow.hyperliquid.urls import is_mainnet
 from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
@@ -80,7 +79,7 @@ def trade(
     start_logging(settings)
     if settings.metrics.port:
         serve_metrics(settings.metrics.port, settings.metrics.host)
-    key = unlock(keystore, passphrase())
+    key = unlock_keystore(keystore)
     signer = Account.from_key(key).address
     account = account or signer
     check_agent(base, signer, account)

@@ -37,6 +37,8 @@ def start_demo(tmp_path: Path, seconds: int = DEMO_SECONDS) -> DemoRun:
     process = start_pairflow(
         tmp_path, "demo", "--duration", str(seconds), "--speed", "30", "--coins", "ETH,SOL,AAVE,UNI",
         "--data-dir", str(data_dir), "--api-port", "0",
+        # The market pace these API tests were tuned on (the demo's own default is livelier).
+        extra_env={"PAIRFLOW_VENUE__TRADE_RATE_PER_MINUTE": "12"},
     )
     log = tmp_path / "demo.log"
     deadline = time.monotonic() + 60
