@@ -1,4 +1,8 @@
-"""`[api] tls_cert` + `tls_key` serve the API over HTTPS (README, DESIGN §8), built from settings as every command does."""
+"""How the API is reached, built from `[api]` settings as every command does (README, DESIGN §8).
+
+`tls_cert` + `tls_key` serve HTTPS (through the runner every command uses); `cors_origins` opens cross-origin reads to
+exactly the listed origins and CORS stays closed without it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.auth import TokenGuard
+from api.context import ApiContext
 from app.runners.api import api_server
 from pairflow.config import Settings
 from pairflow.control import Control
@@ -44,3 +52,15 @@ def test_a_configured_certificate_serves_https_and_controls_still_need_the_token
             httpx.get(f"{url.replace('https://', 'http://')}/api/health", timeout=5)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(("origins", "allowed"), [([], None), (["http://desk.example"], "http://desk.example")])
+def test_cross_origin_reads_are_allowed_only_for_configured_origins(store: Store, origins: list[str], allowed) -> None:
+    settings = Settings()
+    settings.api.cors_origins = origins
+    app = create_app(ApiContext(store=store, settings=settings, guard=TokenGuard("cors-test-token-0123456")), settings.api.cors_origins)
+    with TestClient(app) as client:
+        for origin in ("http://desk.example", "http://elsewhere.example"):
+            preflight = client.options("/api/health", headers={"Origin": origin, "Access-Control-Request-Method": "GET"})
+            expected = allowed if origin == allowed else None
+            assert preflight.headers.get("access-control-allow-origin") == expected, (origin, preflight.status_code)
