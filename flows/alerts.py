@@ -9,8 +9,9 @@
 
 A stage running in its own process publishes its alerts on ``pf.alerts`` and
 one relay process posts them, so the stages need no Alertmanager address and
-an Alertmanager outage never slows a stage. The execution stage runs only
-in-process for now (``demo``, ``trade``), where the same sink sits at its end. Either way the sink logs every alert,
+an Alertmanager outage never slows a stage: ``pairflow run execution``
+publishes there. In-process (``demo``, ``trade``) the same sink sits at the
+execution stage's end. Either way the sink logs every alert,
 keeps it in its outbox until Alertmanager accepted it, and skips an id it has
 seen, so a replay after a restart pages no one twice. Storing the rows is the
 store sink's job in both modes, not the relay's.

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.commands.run import parse_cluster
 from pairflow.errors import ConfigError
@@ -84,3 +86,16 @@ def test_two_process_cluster_gives_the_signals_of_one_process(tansu_broker_fn: T
 def test_cluster_options_are_checked_in_one_line(addresses: str | None, process_id: int | None, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_cluster(addresses, process_id)
+
+
+@given(st.text(max_size=40) | st.none(), st.integers(min_value=0, max_value=5) | st.none())
+def test_any_cluster_option_is_accepted_whole_or_refused_in_one_line(addresses: str | None, process_id) -> None:
+    try:
+        hosts, index = parse_cluster(addresses, process_id)
+    except ConfigError as error:
+        assert "\n" not in str(error)
+        return
+    if hosts is None:
+        assert index is None and process_id in (None, 0)
+    else:
+        assert 0 <= index < len(hosts) and all(host.rpartition(":")[2].isdigit() for host in hosts)
