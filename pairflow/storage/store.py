@@ -8,6 +8,7 @@ so a store that goes away and comes back is picked up again.
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import threading
@@ -25,6 +26,11 @@ from pairflow.config import StorageSettings
 from pairflow.errors import RejectedRowsError, StorageError
 
 __all__ = ["Store", "chdb_path_of", "connect"]
+
+# clickhouse-connect logs a failed request ("Unexpected Http Driver Exception") before it raises;
+# the error we raise already says it, so in a command that configured no logging Python's
+# last-resort handler must not print it as a second line. With logging configured it still propagates.
+logging.getLogger("clickhouse_connect").addHandler(logging.NullHandler())
 
 _CHDB_LOCK = threading.Lock()
 _CHDB_CLIENTS: dict[str, list[Any]] = {}  # path -> [client, open store count]

@@ -110,6 +110,14 @@ def test_mistake_is_one_line_and_a_nonzero_exit(tmp_path, venue_url, command, en
     assert "S3CRET" not in output
 
 
+def test_an_unreachable_store_is_one_line_and_exit_1(tmp_path) -> None:
+    result = run_cli(tmp_path, "db", "status", env={"PAIRFLOW_STORAGE__DSN": "http://bob:S3CRET@127.0.0.1:9/pf"})
+    assert result.returncode == 1, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: cannot reach ClickHouse at http://127.0.0.1:9/pf")
+    assert "S3CRET" not in result.stdout + result.stderr
+
+
 def test_comma_separated_coins_in_the_environment_work(tmp_path) -> None:
     result = run_cli(tmp_path, "config", "show", env={"PAIRFLOW_COLLECTOR__COINS": "BTC, ETH"})
     assert result.returncode == 0, result.stderr
