@@ -10,6 +10,7 @@ messages acknowledged by the broker on ``md.trades``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 import msgspec
@@ -23,6 +24,8 @@ __all__ = ["last_published_trades", "last_stored_trades"]
 
 _TAIL_MESSAGES = 2_000
 _POLL_S = 5.0
+# librdkafka's own connection errors go through logging like the broker sink's, not raw to stderr.
+_LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
 def last_stored_trades(store: Store, coins: Iterable[str]) -> dict[str, LastTrade]:
@@ -46,7 +49,7 @@ def last_published_trades(bootstrap_servers: str, coins: Iterable[str]) -> dict[
     wanted = set(coins)
     topic = TOPIC_OF[Trade]
     consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "pairflow-collector-resume",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
+                         "enable.auto.commit": False, "enable.partition.eof": True, "logger": _LIBRDKAFKA_LOG})
     try:
         metadata = consumer.list_topics(topic, timeout=_POLL_S).topics.get(topic)
         if metadata is None or metadata.error is not None:

@@ -118,6 +118,14 @@ def test_an_unreachable_store_is_one_line_and_exit_1(tmp_path) -> None:
     assert "S3CRET" not in result.stdout + result.stderr
 
 
+def test_an_unreachable_broker_is_one_line_and_exit_1(tmp_path, venue_url) -> None:
+    result = run_cli(tmp_path, "collect", "--url", venue_url, "--coins", "BTC",
+                     env={"PAIRFLOW_BROKER__BOOTSTRAP_SERVERS": "127.0.0.1:9"})
+    assert result.returncode == 1, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: ") and "broker" in line
+
+
 def test_comma_separated_coins_in_the_environment_work(tmp_path) -> None:
     result = run_cli(tmp_path, "config", "show", env={"PAIRFLOW_COLLECTOR__COINS": "BTC, ETH"})
     assert result.returncode == 0, result.stderr
