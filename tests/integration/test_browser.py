@@ -2,7 +2,8 @@
 
 Log in with the printed token, open every page on the demo's live data, see
 a WebSocket update arrive without a reload, pause entries and flatten (which
-must ask first), launch backtests of the demo's recorded bars and compare them. Screenshots of each page are kept in tests/artifacts/.
+must ask first), launch backtests of the demo's recorded bars and compare them, edit
+the strategy parameters. Screenshots of each page are kept in tests/artifacts/.
 """
 
 from __future__ import annotations
