@@ -86,6 +86,12 @@ def backtest(
     fee schedule, the recorded hourly funding on open legs. Prints the figures, PnL attribution and per-spread lines;
     data problems (holes, missing funding, a coin starting late) are named with
     coin and time range. Same data and config give the same trades hash.
+
+    \b
+    Examples:
+      pairflow backtest --spreads ETH/SOL,BTC/ETH --from 2024-09-01 --to 2024-10-01
+      pairflow backtest --spreads ETH/SOL --data prices.csv --fill next_open --report report.html
+      pairflow backtest --spreads ETH/SOL --fill book --latency-ms 200
     """
     settings = load_settings(config)
     start_logging(settings)

@@ -91,6 +91,11 @@ def ingest(
     on subscribe fill it where they reach back, the rest is a trade gap in the
     `gaps` table, candles and funding are fetched again over REST, and 1s/1m
     bars overlapping an unfilled trade gap are stored with incomplete = true.
+
+    \b
+    Examples:
+      pairflow ingest --embedded --url http://127.0.0.1:3001 --coins BTC,ETH
+      pairflow ingest --recovery-dir data/recovery
     """
     settings = load_settings(config)
     if embedded and brokers:

@@ -49,6 +49,10 @@ def optimize_command(
     results are reported, with the deflated Sharpe ratio over all trials and
     the probability of backtest overfitting (CSCV over every trial of every
     fold). Every trial is logged and stored in the trials table.
+
+    \b
+    Examples:
+      pairflow optimize --spreads ETH/SOL --folds 3 --trials 20 --jobs 2 --seed 7
     """
     settings = load_settings(config)
     start_logging(settings)

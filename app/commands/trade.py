@@ -63,7 +63,13 @@ def trade(
     mainnet: Annotated[bool, typer.Option("--mainnet", help="Required to trade on mainnet.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Run ingest, strategy and execution in one process against --url with the keystore's key."""
+    """Run ingest, strategy and execution in one process against --url with the keystore's key.
+
+    \b
+    Examples:
+      pairflow trade --mode paper --url http://127.0.0.1:3001 --keystore data/keys/0x....json --coins ETH,SOL
+      pairflow trade --mode live --url testnet --keystore agent.json --account 0x... --coins ETH,SOL
+    """
     if mode not in ("paper", "live"):
         raise ConfigError(f"--mode must be paper or live, received {mode!r}")
     base = require_network(url, mainnet)
