@@ -338,6 +338,8 @@ class Desk:
             self.halted = ""  # the control keeps entries paused (or halted) until the operator resumes
         if self.control is not None and self.control.state().halted:
             return out  # a stop is an order too: a halted desk waits for the operator's flatten or resume
+        if not self.opened_ms:
+            return out  # nothing held, no stop to check: the day's PnL is not needed (a backtest asks every bar)
         now = max(self.seen_ms.values(), default=0)
         day_pnl = self._portfolio_equity() - self.day_start_equity
         for pair in list(self.opened_ms):
