@@ -55,7 +55,8 @@ class ImportFileError(PairflowError):
     exit_code = 2  # the file the user named is unusable: bad input, not a failure while running
 
     def __init__(self, path: Path, line: int, problem: str) -> None:
-        super().__init__(f"{path}:{line}: {problem}")
+        # Line 0 means the file as a whole (missing, unreadable, wrong type): no line to name.
+        super().__init__(f"{path}:{line}: {problem}" if line else f"{path}: {problem}")
         self.path = path
         self.line = line
 

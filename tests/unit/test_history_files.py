@@ -111,7 +111,7 @@ def test_each_kind_of_malformed_file_is_named_with_file_line_and_value(tmp_path:
 
 
 def test_unsupported_or_missing_files_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ImportFileError, match=r"absent\.csv:0: file was not found"):
+    with pytest.raises(ImportFileError, match=r"absent\.csv: file was not found"):
         read_history_file(tmp_path / "absent.csv")
     with pytest.raises(ImportFileError, match=r"file type '\.xlsx' is not supported"):
         read_history_file(write(tmp_path, "x", "book.xlsx"))
