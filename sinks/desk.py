@@ -16,7 +16,8 @@ backtest), and pulled when a trade's fills are late. Fills are idempotent by
 trade id, so one delivered by both paths counts once.
 
 Entries are blocked while reconciliation finds the account different from
-our books, after the daily drawdown stop, and once the kill file appears
+our books or holding what fills of no order of ours left (a manual trade on
+the same account; cleared once undone or the coin is flat again), after the daily drawdown stop, and once the kill file appears
 (`pairflow kill`): then every position is flattened with reduce-only orders
 and no order but a closing one is sent again. The operator's controls
 (`pairflow.control.Control`, from the API) pause entries, request a flatten,
@@ -113,6 +114,7 @@ class Desk:
         self.books: dict[str, BookSnapshot] = {}
         self.acted: dict[str, float] = {}
         self.opened_ms: dict[str, int] = {}
+        self.outside: dict[str, float] = {}
         self.last_fill_ms = 0
         self.last_funding_ms = 0
         self.day_start_equity = 0.0
@@ -127,6 +129,7 @@ class Desk:
         self.fill_wait_s = fill_wait_s
         self._peak_equity = capital
         self._adopted: dict[str, float] = {}
+        self._recheck = False
         if router.limits.daily_drawdown:
             RISK_DRAWDOWN_LIMIT_RATIO.set(router.limits.daily_drawdown / capital)
         if max_var_99:
@@ -138,11 +141,11 @@ class Desk:
     def snapshot(self) -> bytes:
         """Return the pure state (targets, ledgers, marks, flags) as pickled bytes."""
         return pickle.dumps((self.net.snapshot(), self.ledger.snapshot(), self.risk.snapshot(), self.acted,
-                             self.opened_ms, self.last_fill_ms, self.last_funding_ms, self.halted))
+                             self.opened_ms, self.outside, self.last_fill_ms, self.last_funding_ms, self.halted))
 
     def restore(self, state: bytes) -> None:
         """Load `snapshot` output into this desk (its router and account stay)."""
-        (net, ledger, risk, self.acted, self.opened_ms, self.last_fill_ms, self.last_funding_ms,
+        (net, ledger, risk, self.acted, self.opened_ms, self.outside, self.last_fill_ms, self.last_funding_ms,
          self.halted) = pickle.loads(state)
         self.net, self.ledger, self.risk = NetTargets.restore(net), PnlLedger.restore(ledger), PortfolioRisk.restore(risk)
 
@@ -202,6 +205,8 @@ class Desk:
 
     def _batch(self, events: list[Event]) -> list[Event]:
         out: list[Event] = self._from_stream(self.stream.drain()) if self.stream is not None else []
+        if self._recheck:  # before the signals: an entry in this batch must see the block
+            out += self._reconcile()
         # in event-time order, market data before a signal of the same ms: a batch can hold both topics
         for event in sorted(events, key=lambda event: (event.ts, isinstance(event, Signal))):
             if isinstance(event, Signal):
@@ -437,6 +442,11 @@ class Desk:
                 out.append(event)
                 out += changed
                 if isinstance(event, Fill):
+                    if event.cloid not in self.router.journal.sent:
+                        signed = event.sz if event.side == "B" else -event.sz
+                        self.outside[event.coin] = self.outside.get(event.coin, 0.0) + signed
+                    # a fill not ours, or one that may end a block, is checked against the exchange next batch
+                    self._recheck = self._recheck or event.cloid not in self.router.journal.sent or bool(self.blocked)
                     out += self.router.tracker.update(event)
                     out.append(self._position(event.coin, event.ts))
                     self.last_fill_ms = max(self.last_fill_ms, event.ts)
@@ -474,6 +484,7 @@ class Desk:
     def _reconcile(self) -> list[Event]:
         self.unreachable = ""
         out = self.pull()
+        self._recheck = False  # the fills just pulled are checked below
         if self.unreachable:
             return out
         if self._adopted:
@@ -490,8 +501,10 @@ class Desk:
         listed = {order.cloid for order in ours_remote}
         out += self.router.settle([cloid for cloid in self.router.tracker.open_cloids() if cloid not in listed])
         ours = {coin: book.szi for coin, book in self.ledger.coins.items() if book.szi}
+        held = {position.coin for position in positions if position.szi}
+        self.outside = {coin: size for coin, size in self.outside.items() if coin in held}
         problems = mismatches(ours, positions, set(self.router.tracker.open_cloids()),
-                              ours_remote)
+                              ours_remote, outside=self.outside)
         out += positions
         for position in positions:
             out += self.risk.update(position)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import eth_account
+from eth_account.signers.local import LocalAccount
 
 from operators.risk_checks import PreTrade
 from pairflow.events import Bar
@@ -18,13 +19,14 @@ from sinks.order_journal import OrderJournal
 from tests.integration.test_order_router import MARKS, Setup
 
 
-def desk_long_eth(venue: Setup, journal_dir: Path, cloid: str, **desk_options: Any) -> tuple[Desk, Bar]:
-    """Return a desk of a new funded wallet that bought 1.5 ETH at 2000, and the bar that marked ETH.
+def desk_long_eth(venue: Setup, journal_dir: Path, cloid: str, wallet: LocalAccount | None = None,
+                  **desk_options: Any) -> tuple[Desk, Bar]:
+    """Return a desk of a funded wallet (new unless given) that bought 1.5 ETH at 2000, and the bar that marked ETH.
 
     ``desk_options`` go to ``Desk`` (the control under test); ``cloid`` names the entry order.
     """
     venue.book("ETH")
-    wallet = eth_account.Account.create()
+    wallet = wallet or eth_account.Account.create()
     with venue.engine.lock:
         venue.engine.fund(wallet.address, 100_000)
     executor = HyperliquidExecutor(ExchangeClient(venue.url, L1Signer(bytes(wallet.key))), wallet.address)

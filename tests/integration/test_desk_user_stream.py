@@ -115,7 +115,8 @@ def test_ws_drop_mid_run_reconnects_reconciles_and_loses_or_doubles_no_fill(venu
         (eth_order,) = [o for o in desk.router.tracker.orders.values() if o.coin == "ETH"]
         assert (eth_order.status, eth_order.filled_sz) == ("filled", 1.0)
 
-        # A resting buy of the account (best bid) fills while the venue (and its WebSocket) is down.
+        # A resting buy of the desk (best bid, journaled as the router does) fills while the venue is down.
+        router.journal.record("0x" + "ab" * 16)
         resting = executor.place([LegOrder("ETH", True, 0.5, 1999.0, "0x" + "ab" * 16, tif="Gtc")])[0]
         assert resting.status == "resting"
         venue.stop()

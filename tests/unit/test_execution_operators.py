@@ -6,6 +6,8 @@ import json
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from operators.check import check_operator
 from operators.netting import NetTargets, SpreadTarget, size_spread
@@ -195,3 +197,12 @@ def test_a_var_breach_alerts_once_on_the_way_up_and_once_back() -> None:
     assert [len(a) for a in alerts] == [0, 1, 0, 1, 0]
     assert alerts[1][0].message == "99% VaR 150.00 USD (1x1s) exceeds the 100.00 USD limit"
     assert alerts[3][0].severity == "info" and PortfolioRisk().every_ms == 0
+
+
+@given(st.dictionaries(st.sampled_from(["BTC", "ETH", "SOL"]),
+                       st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), max_size=3))
+def test_only_a_size_left_by_fills_not_ours_is_named_and_each_once(outside: dict[str, float]) -> None:
+    problems = mismatches({}, [], set(), [], outside=outside)
+    named = [problem.split(" ")[1].rstrip(":") for problem in problems]
+    assert named == sorted(coin for coin, size in outside.items() if abs(size) > 1e-9)
+    assert all(problem.endswith("traded outside pairflow") for problem in problems)
