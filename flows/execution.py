@@ -30,7 +30,7 @@ from bytewax.inputs import Source
 
 from flows.alerts import route_alerts
 from flows.ingest import IngestStreams, bars_from_topic
-from flows.strategy import strategy_stage
+from flows.strategy import strategy_stage, with_rescans
 from pairflow.config import Settings
 from pairflow.control import Control
 from pairflow.events import (
@@ -99,17 +99,21 @@ def execution_stage(step_id: str, signals: Stream[tuple[str, list[Any]]],
     return op.stateful_batch("desk", keyed, lambda state: _DeskLogic(build_desk, state))
 
 
-def chain_trading(spreads: list[tuple[str, ...]], settings: Settings,
-                  build_desk: Callable[[], Desk], control: Control | None = None) -> Callable[[IngestStreams], None]:
+def chain_trading(spreads: list[tuple[str, ...]], settings: Settings, build_desk: Callable[[], Desk],
+                  control: Control | None = None, rescans: Source | None = None) -> Callable[[IngestStreams], None]:
     """Return the ingest stage's ``then`` hook running strategy and execution in the same dataflow.
 
     ``control`` (the API's, in this process) retunes the running spreads; the
-    desk reads its own reference to it from ``build_desk``.
+    desk reads its own reference to it from ``build_desk``. ``rescans`` (an
+    in-process rescan's `PairStats`, `app.runners.rescans.PeriodicRescan`)
+    reach the strategy's router the way ``pf.pair_stats`` does in broker mode.
     """
 
     def wire(streams: IngestStreams) -> None:
         market = op.merge("strategy_market", streams.events, streams.snapshots)
-        signals = strategy_stage("strategy", streams.bars, spreads, settings.strategy, market=market, control=control)
+        # Only the strategy reads a rescan's PairStats: the desk has no use for a scan.
+        found = market if rescans is None else with_rescans("rescans", market, rescans)
+        signals = strategy_stage("strategy", streams.bars, spreads, settings.strategy, market=found, control=control)
         op.output("store_signals", signals, ClickHouseSink(settings.storage))
         prices = op.merge("execution_market", streams.bars, market)
         trading = execution_stage("execution", signals, prices, build_desk)

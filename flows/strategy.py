@@ -19,7 +19,8 @@ bad leg, gap, revised bar) is logged and counted in
 leaves that spread's state and every other spread alone.
 
 A rescan reaches a running stage as `PairStats` (``pf.pair_stats``, from
-``pairflow scan --publish``): an accepted spread not traded yet is added to
+``pairflow scan --publish``; in embedded mode from a periodic rescan in the
+same process, `with_rescans`): an accepted spread not traded yet is added to
 the one router, whose snapshot keeps it across a resume, and one ADWIN
 retired is re-admitted.
 
@@ -67,6 +68,7 @@ __all__ = [
     "strategy_dataflow",
     "strategy_stage",
     "universe_pairs",
+    "with_rescans",
 ]
 
 log = get_logger(__name__)
@@ -301,6 +303,18 @@ def strategy_stage(
     per_spread = op.map("by_spread", routed, lambda keyed: keyed[1])
     # (pair, (pair, [event])) -> (pair, [Signal])
     return op.stateful_batch("spreads", per_spread, lambda state: _SpreadLogic(settings, state, control))
+
+
+def with_rescans(step_id: str, market: Stream[tuple[str, list[Any]]], rescans: Source) -> Stream[tuple[str, list[Any]]]:
+    """Merge an in-process rescan's `PairStats` into ``market`` (embedded mode, where no ``pf.pair_stats`` is read).
+
+    ``rescans`` yields ``(topic, PairStats, None, None)`` records
+    (`app.runners.rescans.PeriodicRescan`); they are checked by the same
+    decoder as the topic's, so the router sees them as it sees the topic's.
+    """
+    # (topic, PairStats, None, None) -> (pair, [PairStats])
+    scans = bars_from_topic(f"{step_id}_decode", op.input(step_id, market.flow(), rescans))
+    return op.merge(f"{step_id}_merge", market, scans)
 
 
 def chain_strategy(

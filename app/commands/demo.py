@@ -29,15 +29,18 @@ from app.commands.scan import record_scan, stored_candles
 from app.options import ConfigOption, override_collector, usable_directory
 from app.runners.api import api_server
 from app.runners.embedded import EmbeddedIngest
+from app.runners.rescans import PeriodicRescan
 from app.runners.trading import desk_factory
 from flows.execution import chain_trading
 from flows.strategy import resolve_spreads, universe_pairs
-from operators.scan import ScanConfig, build_panel, scan
+from operators.scan import ScanConfig, ScanResult, build_panel, scan
 from pairflow.config import MetricsSettings, Settings, load_settings, with_changes
 from pairflow.control import Control
+from pairflow.events import PairStats
 from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import Store, connect
+from sources.scan_universe import latest_accepted_spreads
 from venue.market.synthetic import DEFAULT_GROUPS
 from venue.service import VenueOptions, VenueService
 
@@ -93,6 +96,12 @@ def demo(
     metrics_port: int | None = typer.Option(
         None, "--metrics-port", min=0, max=65535, help="Serve Prometheus /metrics on this port; 0 = off. (metrics.port)"
     ),
+    rescan_every: float = typer.Option(
+        900.0, "--rescan-every", min=0.0,
+        help="Seconds of market time (the venue's clock, --speed times the wall) between rescans of the stored 1m "
+             "candles while running; the strategy adds the spreads a rescan accepts and re-admits one ADWIN retired. "
+             "0 = scan at start only; off with strategy.universe = config.",
+    ),
     config: ConfigOption = None,
 ) -> None:
     """Run the embedded demo: venue + synthetic market + collector + ingest and strategy flow + chDB + API and web UI.
@@ -102,8 +111,9 @@ def demo(
     hedge ratio, z-score and signals of the strategy. At start it scans the 1m
     candles earlier runs stored in --data-dir and trades the spreads the newest
     scan accepted; else the config's strategy.pairs; else the venue's planted
-    cointegrated groups among the collected coins. Everything is kept in
-    --data-dir. The API and web UI are served in this process (embedded chDB
+    cointegrated groups among the collected coins. Every --rescan-every it
+    scans again and the running strategy adds what the new scan accepts.
+    Everything is kept in --data-dir. The API and web UI are served in this process (embedded chDB
     admits one); the first line prints the UI's URL with the token to use. Stop
     with Ctrl-C, SIGTERM or --duration (exit code 0) and query it afterwards, e.g.
     `PAIRFLOW_STORAGE__DSN=chdb:///data/demo/chdb pairflow db status`.
@@ -146,14 +156,19 @@ def demo(
         settings, store, control, port=api_port, any_port_if_taken=True, run_scan=lambda: scan_at_start(store, settings),
         reports_dir=data_dir / "reports",
     )
+    rescans = (
+        PeriodicRescan(lambda: rescan(store, settings), round(rescan_every * 1000), clock=venue.loop.clock)
+        if rescan_every and settings.strategy.universe == "pair_stats" else None
+    )
     ingest = EmbeddedIngest(
         settings,
         data_dir / "dead-letters",
         epoch=timedelta(seconds=1),
         then=chain_trading(spreads, settings, desk_factory(settings, url, bytes(trader.key), trader.address, data_dir,
                                                            clock=venue.loop.clock, control=control),
-                           control=control),
+                           control=control, rescans=None if rescans is None else rescans.source),
         clock=venue.loop.clock,  # the clock the venue stamps with: lag and idle bars are measured on it
+        rescans=rescans,
     )
     ingest.start()
     api_url = api.start()
@@ -220,14 +235,29 @@ def scan_at_start(store: Store, settings: Settings) -> str:
 
     The verdicts go to ``pair_stats`` like ``pairflow scan``'s; returns a line saying what was found.
     """
+    found = _scan_stored(store, settings)
+    if found is None:
+        return f"scan: fewer than {ScanConfig().min_observations} {SCAN_INTERVAL} candles stored yet"
+    scan_id, result = found
+    accepted = sum(spread.accepted for spread in result.spreads)
+    return f"scan {scan_id}: {accepted} of {len(result.spreads)} candidate spreads accepted"
+
+
+def rescan(store: Store, settings: Settings) -> list[PairStats]:
+    """Scan the stored 1m candles again and return the new scan's accepted spreads (none with too few candles).
+
+    The demo's periodic rescan: the running strategy adds what it did not trade yet.
+    """
+    return [] if _scan_stored(store, settings) is None else latest_accepted_spreads(store, SCAN_INTERVAL)
+
+
+def _scan_stored(store: Store, settings: Settings) -> tuple[str, ScanResult] | None:
     panel = build_panel(stored_candles(store, SCAN_INTERVAL, None, None, settings.collector.coins))
     config = ScanConfig()
     if len(panel.coins) < 2 or len(panel.times) < config.min_observations:
-        return f"scan: fewer than {config.min_observations} {SCAN_INTERVAL} candles stored yet"
+        return None
     result = scan(panel, config)
-    scan_id = record_scan(store, settings.storage, result, SCAN_INTERVAL)
-    accepted = sum(spread.accepted for spread in result.spreads)
-    return f"scan {scan_id}: {accepted} of {len(result.spreads)} candidate spreads accepted"
+    return record_scan(store, settings.storage, result, SCAN_INTERVAL), result
 
 
 def demo_spreads(settings: Settings, store: Store) -> list[tuple[str, ...]]:

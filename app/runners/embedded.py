@@ -21,6 +21,7 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
 from flows.ingest import IngestStreams, ingest_dataflow
+from app.runners.rescans import PeriodicRescan
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import CollectorSettings, Settings
 from pairflow.errors import PairflowError
@@ -116,6 +117,9 @@ class EmbeddedIngest:
     clock
         The clock the upstream stamps events with: the venue's when it runs in
         this process, so lag and idle bars follow its (possibly faster) time.
+    rescans
+        Periodic rescans whose source ``then`` wired in: started and stopped
+        with the collector, so the flow reaches its end once both are done.
     """
 
     def __init__(
@@ -126,7 +130,9 @@ class EmbeddedIngest:
         recovery: RecoveryConfig | None = None,
         then: Callable[[IngestStreams], None] | None = None,
         clock: Clock = WALL_CLOCK,
+        rescans: PeriodicRescan | None = None,
     ) -> None:
+        self.rescans = rescans
         self.collecting = CollectorThread(settings.collector, resume=resume_point(settings), clock=clock)
         self._flow = ingest_dataflow(settings, self.collecting.source, dead_letter_dir, clock=clock, then=then)
         self._epoch = epoch
@@ -138,6 +144,8 @@ class EmbeddedIngest:
         """Start collecting and ingesting."""
         self.collecting.start()
         self._flow_thread.start()
+        if self.rescans is not None:
+            self.rescans.start()
         log.info("embedded ingest started", coins=self.collecting.collector.coins or "top by volume")
 
     def failure(self) -> BaseException | None:
@@ -152,6 +160,8 @@ class EmbeddedIngest:
         PairflowError
             When the collector or the flow had failed.
         """
+        if self.rescans is not None:
+            self.rescans.stop(timeout)
         self.collecting.stop(timeout)
         self._flow_thread.join(timeout)
         failure = self.failure()
