@@ -70,7 +70,8 @@ def backfill_command(
         store.init_schema()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn())
-        with Progress(*columns, console=console) as bar:
+        # Bars only on a terminal: piped or in CI, stderr holds nothing but a possible one-line error.
+        with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
             tasks: dict[tuple[str, str], int] = {}
 
             def advance(coin: str, table: str, done_ms: int, total_ms: int, rows: int) -> None:

@@ -39,7 +39,8 @@ def import_command(
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     loaded: list[HistoryFile] = []
-    with Progress(*columns, console=console) as bar:
+    # Bars only on a terminal: piped or in CI, stderr holds nothing but a possible one-line error.
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
         for path in files:
             task = bar.add_task(f"read {path.name}", total=None)
             loaded.append(read_history_file(path, lambda rows, task=task: bar.update(task, completed=rows)))

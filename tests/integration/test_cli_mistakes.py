@@ -89,6 +89,8 @@ CASES = [
     ("approve-agent-keystore-missing", lambda tmp, url: ["keys", "approve-agent", "0x" + "1" * 40, "--account-keystore",
                                                         str(tmp / "none.json"), "--url", url], {},
      ["none.json", "not found"]),
+    ("import-missing-file", lambda tmp, url: ["data", "import", str(tmp / "absent.csv")], {},
+     ["absent.csv: file was not found"]),
     ("relay-without-alertmanager", lambda tmp, url: ["alertmanager", "relay", "--outbox-dir", str(tmp / "outbox")], {},
      ["no Alertmanager", "--alertmanager-url"]),
     ("relay-outbox-under-a-file", lambda tmp, url: ["alertmanager", "relay", "--alertmanager-url", "http://127.0.0.1:9",
@@ -124,6 +126,14 @@ def test_an_unreachable_broker_is_one_line_and_exit_1(tmp_path, venue_url) -> No
     assert result.returncode == 1, result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.strip()]
     assert line.startswith("error: ") and "broker" in line
+
+
+def test_an_unreachable_exchange_is_one_line_and_exit_1(tmp_path) -> None:
+    result = run_cli(tmp_path, "backfill", "--url", "http://127.0.0.1:9", "--coins", "BTC", "--from", "2024-09-01",
+                     "--to", "2024-09-02", env={"PAIRFLOW_STORAGE__DSN": f"chdb://{tmp_path / 'chdb'}"})
+    assert result.returncode == 1, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: POST http://127.0.0.1:9/info") and "failed" in line
 
 
 def test_comma_separated_coins_in_the_environment_work(tmp_path) -> None:
