@@ -25,22 +25,19 @@ from rich.panel import Panel
 from rich.table import Table
 
 from app.coins import ensure_listed
-from app.commands.scan import record_scan, stored_candles
 from app.options import ConfigOption, override_collector, usable_directory
 from app.runners.api import api_server
 from app.runners.embedded import EmbeddedIngest
-from app.runners.rescans import PeriodicRescan
+from app.runners.rescans import SCAN_INTERVAL, PeriodicRescan, rescan, scan_stored
 from app.runners.trading import desk_factory
 from flows.execution import chain_trading
 from flows.strategy import resolve_spreads, universe_pairs
-from operators.scan import ScanConfig, ScanResult, build_panel, scan
+from operators.scan import ScanConfig
 from pairflow.config import MetricsSettings, Settings, load_settings, with_changes
 from pairflow.control import Control
-from pairflow.events import PairStats
 from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import Store, connect
-from sources.scan_universe import latest_accepted_spreads
 from venue.market.synthetic import DEFAULT_GROUPS
 from venue.service import VenueOptions, VenueService
 
@@ -49,9 +46,6 @@ __all__ = ["register"]
 # Tables the live view counts, in pipeline order.
 COUNTED_TABLES = ("trades", "bbo", "candles", "asset_ctx", "bars_1s", "bars_1m", "l2_snapshots", "gaps", "signals",
                   "intents", "orders", "fills", "pnl", "risk_metrics", "alerts")
-
-# Candles the demo scans at start: what the collector stores from the venue.
-SCAN_INTERVAL = "1m"
 
 # A demo runs minutes, not days: strategy settings the config file leaves unset get these.
 # The venue's default pace (12 taker orders per coin a minute) fills few 1 s bars: at
@@ -235,29 +229,12 @@ def scan_at_start(store: Store, settings: Settings) -> str:
 
     The verdicts go to ``pair_stats`` like ``pairflow scan``'s; returns a line saying what was found.
     """
-    found = _scan_stored(store, settings)
+    found = scan_stored(store, settings)
     if found is None:
         return f"scan: fewer than {ScanConfig().min_observations} {SCAN_INTERVAL} candles stored yet"
     scan_id, result = found
     accepted = sum(spread.accepted for spread in result.spreads)
     return f"scan {scan_id}: {accepted} of {len(result.spreads)} candidate spreads accepted"
-
-
-def rescan(store: Store, settings: Settings) -> list[PairStats]:
-    """Scan the stored 1m candles again and return the new scan's accepted spreads (none with too few candles).
-
-    The demo's periodic rescan: the running strategy adds what it did not trade yet.
-    """
-    return [] if _scan_stored(store, settings) is None else latest_accepted_spreads(store, SCAN_INTERVAL)
-
-
-def _scan_stored(store: Store, settings: Settings) -> tuple[str, ScanResult] | None:
-    panel = build_panel(stored_candles(store, SCAN_INTERVAL, None, None, settings.collector.coins))
-    config = ScanConfig()
-    if len(panel.coins) < 2 or len(panel.times) < config.min_observations:
-        return None
-    result = scan(panel, config)
-    return record_scan(store, settings.storage, result, SCAN_INTERVAL), result
 
 
 def demo_spreads(settings: Settings, store: Store) -> list[tuple[str, ...]]:

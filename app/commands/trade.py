@@ -25,6 +25,7 @@ from eth_account import Account
 from app.commands.keys import require_network, unlock_keystore
 from app.options import ConfigOption, usable_directory
 from app.runners.embedded import EmbeddedIngest
+from app.runners.rescans import PeriodicRescan, rescan
 from app.runners.api import api_server
 from app.runners.trading import desk_factory
 from flows.execution import chain_trading
@@ -61,6 +62,11 @@ def trade(
         "data/trade"),
     duration: Annotated[float, typer.Option("--duration", min=0.0, help="Stop after seconds; 0 = until Ctrl-C.")] = 0.0,
     mainnet: Annotated[bool, typer.Option("--mainnet", help="Required to trade on mainnet.")] = False,
+    rescan_every: Annotated[float, typer.Option(
+        "--rescan-every", min=0.0,
+        help="Seconds between rescans of the stored 1m candles while running; the strategy adds the spreads a "
+             "rescan accepts and re-admits one ADWIN retired. 0 = off; off with strategy.universe = config.",
+    )] = 900.0,
     config: ConfigOption = None,
 ) -> None:
     """Run ingest, strategy and execution in one process against --url with the keystore's key.
@@ -95,10 +101,13 @@ def trade(
     spreads = resolve_spreads(universe_pairs(settings.strategy, store), listed=settings.collector.coins)
     control = Control()
     api, token = api_server(settings, store, control, any_port_if_taken=True, reports_dir=data_dir / "reports")
+    rescans = (PeriodicRescan(lambda: rescan(store, settings), round(rescan_every * 1000))
+               if rescan_every and settings.strategy.universe == "pair_stats" else None)
     ingest = EmbeddedIngest(settings, data_dir / "dead-letters", epoch=timedelta(seconds=1),
                             then=chain_trading(spreads, settings, desk_factory(settings, base, key, account, data_dir,
                                                                                control=control, store=store),
-                                          control=control))
+                                               control=control, rescans=None if rescans is None else rescans.source),
+                            rescans=rescans)
     del key
     ingest.start()
     api_url = api.start()

@@ -17,18 +17,45 @@ from collections.abc import Callable
 
 import msgspec
 
+from app.commands.scan import record_scan, stored_candles
+from operators.scan import ScanConfig, ScanResult, build_panel, scan
 from pairflow.clock import WALL_CLOCK, Clock
+from pairflow.config import Settings
 from pairflow.events import TOPIC_OF, PairStats
 from pairflow.logs import get_logger
+from pairflow.storage import Store
 from sources.queue_source import QueueSource
+from sources.scan_universe import latest_accepted_spreads
 
-__all__ = ["PeriodicRescan"]
+__all__ = ["SCAN_INTERVAL", "PeriodicRescan", "rescan", "scan_stored"]
 
 log = get_logger(__name__)
 
 # Longest wall wait between two looks at the clock: a clock may be sped up or set by hand while waiting.
 _MAX_WAIT_S = 0.5
 _MIN_WAIT_S = 0.02
+
+# Candles an embedded run scans: what its collector stores, whatever the strategy's bar interval.
+SCAN_INTERVAL = "1m"
+
+
+def scan_stored(store: Store, settings: Settings) -> tuple[str, ScanResult] | None:
+    """Scan the stored 1m candles of ``collector.coins`` (every coin when empty) and record every verdict.
+
+    Returns the scan id and result, or None when fewer than two coins or too
+    few candles are stored to scan.
+    """
+    panel = build_panel(stored_candles(store, SCAN_INTERVAL, None, None, settings.collector.coins or None))
+    config = ScanConfig()
+    if len(panel.coins) < 2 or len(panel.times) < config.min_observations:
+        return None
+    result = scan(panel, config)
+    return record_scan(store, settings.storage, result, SCAN_INTERVAL), result
+
+
+def rescan(store: Store, settings: Settings) -> list[PairStats]:
+    """Scan again (`scan_stored`) and return the new scan's accepted spreads; none with too few candles."""
+    return [] if scan_stored(store, settings) is None else latest_accepted_spreads(store, SCAN_INTERVAL)
 
 
 class PeriodicRescan:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import bytewax.operators as op
 import pytest
@@ -10,17 +15,20 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from app.commands.demo import rescan
-from app.runners.rescans import PeriodicRescan
+from app.runners.rescans import PeriodicRescan, rescan
 from flows.strategy import strategy_stage, with_rescans
 from pairflow.clock import ManualClock
+from pairflow.config import StorageSettings
 from pairflow.events import TOPIC_OF, PairStats
-from pairflow.storage import Store
+from pairflow.hyperliquid.keystore import new_key
+from pairflow.storage import Store, connect
 from sources.queue_source import QueueSource
 from sources.scan_universe import latest_accepted_spreads
 from tests.helpers import eventually
 from tests.integration.test_demo_spreads import demo_settings, store_candles
 from tests.integration.test_strategy_flow import SETTINGS, SPREADS, keyed, verdict
+from tests.integration.test_keys_and_trade import PASS
+from tests.integration.test_order_router import Setup, venue  # noqa: F401 - the venue fixture
 from tests.strategy_support import cointegrated_bars
 
 
@@ -100,3 +108,28 @@ def test_an_in_process_rescan_adds_its_spread_to_the_running_strategy(junk: list
     flowed = [signal for _, batch in captured for signal in batch]
     # Where the spread starts depends on how Bytewax interleaves the two inputs; that it starts does not.
     assert {s.pair for s in flowed} == {"ETH/SOL", "ETH/AVAX"}
+
+
+def test_a_running_trader_adds_the_spread_its_rescan_accepts(venue: Setup, tmp_path: Path) -> None:
+    """`pairflow trade` holds its chDB, so only its own rescan can add a spread while it runs."""
+    storage = StorageSettings(dsn=f"chdb://{tmp_path / 'db'}", spill_dir=tmp_path / "spill")
+    with connect(storage) as store:
+        store.init_schema()
+        store_candles(store)  # ETH/SOL cointegrated 1m history, as an earlier run would have stored it
+    account = new_key(tmp_path / "keys", PASS)
+    with venue.engine.lock:
+        venue.engine.fund(account, 10_000)
+    config = tmp_path / "pairflow.toml"
+    config.write_text('[strategy]\npairs = ["BTC/ETH"]\n')  # BTC is not collected: nothing to trade at start
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRFLOW_")}
+    env.update(PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE=PASS, PAIRFLOW_STORAGE__DSN=storage.dsn)
+    run = subprocess.run(
+        [sys.executable, "-m", "app", "trade", "--mode", "paper", "--url", venue.url, "--keystore",
+         str(tmp_path / "keys" / f"{account.lower()}.json"), "--coins", "ETH,SOL", "--data-dir",
+         str(tmp_path / "trade"), "--duration", "4", "--rescan-every", "1", "--config", str(config)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "trading nothing for" in run.stdout
+    logged = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert [line["pair"] for line in logged if line["event"] == "spread added by a rescan"] == ["ETH/SOL"]
+    assert [line["accepted"] for line in logged if line["event"] == "rescan"][:1] == [1]
