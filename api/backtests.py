@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import queries
 from api.context import ApiContext
 from api.reads import Limit, Offset
-from api.schemas import Page
+from api.schemas import OptimizeRunRow, Page
 from pairflow.clock import Clock
 from pairflow.errors import PairflowError
 
@@ -146,7 +146,7 @@ class BacktestJobs:
 
 
 def backtest_router(ctx: ApiContext, jobs: BacktestJobs | None) -> APIRouter:
-    """Build the backtest reads beyond the run list: launched jobs, a run's equity curve, trades and report."""
+    """Build the backtest reads beyond the run list: launched jobs, optimisations, a run's equity, trades and report."""
     router = APIRouter(prefix="/api", tags=["backtests"], dependencies=[Depends(ctx.guard.require_for_reads)])
     store = ctx.store
 
@@ -154,6 +154,11 @@ def backtest_router(ctx: ApiContext, jobs: BacktestJobs | None) -> APIRouter:
     def backtest_jobs() -> list[BacktestJob]:
         """Backtests launched through this server, newest first (their progress also streams as ``backtests``)."""
         return jobs.jobs() if jobs is not None else []
+
+    @router.get("/optimize-runs", response_model=Page[OptimizeRunRow])
+    def optimize_runs(limit: Limit = 100, offset: Offset = 0) -> Page[Any]:
+        """`pairflow optimize` runs, newest first: out-of-sample Sharpe and PnL, deflated Sharpe ratio and PBO."""
+        return queries.page(store, "optimize_runs", OptimizeRunRow, {}, limit=limit, offset=offset)
 
     @router.get("/backtests/{run_id}/equity", response_model=list[EquityPoint])
     def equity(run_id: RunId) -> list[EquityPoint]:

@@ -18,7 +18,7 @@ from pairflow import events
 
 __all__ = [
     "AlertRow", "AuditRow", "BacktestRow", "ControlStateBody", "Exposure", "FillRow", "Health", "LegBar", "LogRow",
-    "OrderRow", "Page", "ParamChange", "PnlRow", "PositionRow", "RiskRow", "ScanRow", "SignalRow",
+    "OptimizeRunRow", "OrderRow", "Page", "ParamChange", "PnlRow", "PositionRow", "RiskRow", "ScanRow", "SignalRow",
     "SpreadDetail", "SpreadState",
 ]
 
@@ -137,6 +137,23 @@ class BacktestRow(BaseModel):
     sharpe: float | None
     sortino: float | None
     max_drawdown: float | None
+
+
+class OptimizeRunRow(BaseModel):
+    """A `pairflow optimize` run's out-of-sample verdict: only its test windows count, judged over every trial."""
+
+    ts: int
+    id: str
+    spreads: list[str]
+    folds: int
+    trials: int
+    oos_sharpe: float | None = Field(description="Annualised Sharpe of the test windows chained; null when undefined.")
+    oos_pnl: float
+    dsr: float | None = Field(description="Deflated Sharpe ratio: probability the true Sharpe beats the best of the "
+                                          "trials by luck; null with too little data.")
+    pbo: float | None = Field(description="Probability of backtest overfitting (CSCV over every trial); null with "
+                                          "too few trials.")
+    params: str
 
 
 class AuditRow(BaseModel):

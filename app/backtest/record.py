@@ -1,5 +1,5 @@
 """Store a backtest run, its trades and equity curve (``backtest_runs`` / ``_trades`` / ``_equity``), an
-optimisation's trials (``trials``), and name the code that ran it."""
+optimisation's trials and verdict (``trials``, ``optimize_runs``), and name the code that ran it."""
 
 from __future__ import annotations
 
@@ -89,8 +89,9 @@ def store_run(store: Store, result: BacktestResult, *, name: str, config: str, d
     return rid
 
 
-def store_trials(store: Store, result: OptimizeResult, config: str) -> str:
-    """Write every trial of every fold (params, training window and figures); return the optimisation's id.
+def store_trials(store: Store, result: OptimizeResult, config: str, spreads: list[str]) -> str:
+    """Write every trial of every fold (params, training window and figures) and the out-of-sample verdict
+    (Sharpe, PnL, DSR, PBO) the API serves; return the optimisation's id.
 
     The id hashes the configuration and every trial, so the same optimisation stored twice is one set of rows.
     """
@@ -112,4 +113,9 @@ def store_trials(store: Store, result: OptimizeResult, config: str) -> str:
             columns[name].append(value)
     if rows:
         store.insert_columns("trials", list(columns.values()), list(columns))
+    verdict = {"ts": now, "recv_ts": now, "id": rid, "spreads": spreads,
+               "folds": len(result.folds), "trials": len(rows), "oos_sharpe": result.oos_sharpe,
+               "oos_pnl": sum(fold.test_pnl for fold in result.folds), "dsr": result.dsr, "pbo": result.pbo,
+               "params": config}
+    store.insert_columns("optimize_runs", [[value] for value in verdict.values()], list(verdict))
     return rid

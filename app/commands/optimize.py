@@ -40,7 +40,8 @@ def optimize_command(
     report: Annotated[Path | None, typer.Option(
         "--report", help="HTML report of the last fold's test run with every trial's parameter sensitivity.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Sampler seed (same inputs and seed: same trials).")] = 0,
-    save: Annotated[bool, typer.Option("--save/--no-save", help="Store every trial in the trials table.")] = True,
+    save: Annotated[bool, typer.Option(
+        "--save/--no-save", help="Store every trial (trials table) and the verdict (optimize_runs, served by the API).")] = True,
     config: ConfigOption = None,
 ) -> None:
     """Search entry/exit bands, Kalman delta, z-score window and the meta-label switch on each training window.
@@ -48,7 +49,8 @@ def optimize_command(
     Objective: net Sharpe of the training backtest. Only the test windows'
     results are reported, with the deflated Sharpe ratio over all trials and
     the probability of backtest overfitting (CSCV over every trial of every
-    fold). Every trial is logged and stored in the trials table.
+    fold). Every trial is logged and stored in the trials table, the verdict
+    in optimize_runs.
 
     \b
     Examples:
@@ -98,7 +100,7 @@ def optimize_command(
                                  "embargo_ms": embargo_ms, "seed": seed}, sort_keys=True)
         store = connect(settings.storage)
         try:
-            console.print(f"trials stored in table trials, run {store_trials(store, result, run_config)}")
+            console.print(f"trials stored in table trials, run {store_trials(store, result, run_config, pairs)}")
         finally:
             store.close()
     fmt = lambda value: "n/a" if value is None else f"{value:.3f}"  # noqa: E731

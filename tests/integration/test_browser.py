@@ -2,7 +2,7 @@
 
 Log in with the printed token, open every page on the demo's live data, see
 a WebSocket update arrive without a reload, pause entries and flatten (which
-must ask first), launch backtests of the demo's recorded bars and compare them, edit
+must ask first), launch backtests of the demo's recorded bars, compare them and open their reports, edit
 the strategy parameters. Screenshots of each page are kept in tests/artifacts/.
 """
 
@@ -162,6 +162,14 @@ def test_backtests_launch_from_the_ui_show_progress_and_compare_runs(page: Page,
     expect(page.locator("[data-test=equity] canvas")).to_be_visible()
     expect(page.locator("[data-test=drawdown] canvas")).to_be_visible()
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    # Each run links its HTML report; these were launched here, so the server stored one for each.
+    for run in runs:
+        row = page.locator("[data-test=backtests] tbody tr", has_text=run["name"])
+        href = row.get_by_role("link", name="report").get_attribute("href")
+        assert href == f"/api/backtests/{run['id']}/report"
+        report = httpx.get(f"{demo.url}{href}", timeout=10)
+        assert report.status_code == 200 and report.headers["content-type"].startswith("text/html"), report.text[:200]
+    expect(page.get_by_text("No pairflow optimize run stored yet.")).to_be_visible()
     shot(page, "backtests")
 
 

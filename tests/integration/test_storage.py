@@ -49,7 +49,7 @@ def test_every_design_table_exists(store: Store) -> None:
     expected = {
         "trades", "l2_snapshots", "bbo", "candles", "bars_1s", "bars_1m", "funding", "asset_ctx", "fees",
         "pair_stats", "signals", "orders", "fills", "positions", "pnl", "risk_metrics", "alerts", "logs",
-        "gaps", "backtest_runs", "backtest_trades", "trials", "schema_migrations",
+        "gaps", "backtest_runs", "backtest_trades", "trials", "optimize_runs", "schema_migrations",
     }
     tables = {row[0] for row in store.query("SELECT name FROM system.tables WHERE database = currentDatabase()")}
     assert expected <= tables

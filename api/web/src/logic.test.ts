@@ -83,6 +83,12 @@ describe('table cells', () => {
       { label: 'size', text: 3, num: true },
     ])
   })
+  it('gives a link column the address of each row', () => {
+    const link = { label: 'report', show: () => 'report', href: (r: { id: string }) => `/api/backtests/${r.id}/report` }
+    expect(cells({ id: 'ab12' }, [link])).toEqual([
+      { label: 'report', text: 'report', num: false, href: '/api/backtests/ab12/report' },
+    ])
+  })
 })
 
 describe('backtest comparison', () => {

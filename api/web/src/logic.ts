@@ -113,7 +113,10 @@ export function drawdown(equity: number[]): number[] {
 
 /** A column of DataTable: a field shown as it is (its name is the heading), or a heading with how a row
  *  shows in it (`num` right-aligns numbers). */
-export type Column<T> = (keyof T & string) | { label: string; show: (row: T) => unknown; num?: boolean }
+/** A table column: a field shown as it is, or a label with the text (and, for a link, the address) of each row. */
+export type Column<T> =
+  | (keyof T & string)
+  | { label: string; show: (row: T) => unknown; num?: boolean; href?: (row: T) => string }
 
 /** The event time of a row, the first column of most tables. */
 export const timeColumn = { label: 'time', show: (row: { ts: number }) => time(row.ts) }
@@ -123,12 +126,12 @@ export function heading<T>(column: Column<T>): string {
   return typeof column === 'string' ? column : column.label
 }
 
-/** Lay `row` out along `columns`: the heading, the text and whether it is a number, per column. */
-export function cells<T>(row: T, columns: Column<T>[]): { label: string; text: unknown; num: boolean }[] {
+/** Lay `row` out along `columns`: the heading, the text, whether it is a number and any link, per column. */
+export function cells<T>(row: T, columns: Column<T>[]): { label: string; text: unknown; num: boolean; href?: string }[] {
   return columns.map((column) =>
     typeof column === 'string'
       ? { label: column, text: row[column as keyof T], num: false }
-      : { label: heading(column), text: column.show(row), num: column.num ?? false },
+      : { label: heading(column), text: column.show(row), num: column.num ?? false, href: column.href?.(row) },
   )
 }
 
