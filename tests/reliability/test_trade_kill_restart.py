@@ -1,6 +1,8 @@
-"""A trader SIGKILLed mid-run and restarted: no duplicate orders, every sent cloid journaled, books reconciled.
+"""A trader SIGKILLed with a spread open, restarted: no duplicate orders, every cloid journaled, books reconciled.
 
-The restarted run lasts a fixed 15 s, so the summary shows no recovery time for it.
+The trader is killed once the venue shows both legs held. The restarted run lasts a fixed 15 s, so the
+summary shows no recovery time for it. No reconciliation alert means every fill on the account came
+from an order of the journal (a fill of no order of ours is a mismatch).
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ level = "WARNING"
 """
 
 
+def held(url: str, account: str) -> dict[str, float]:
+    state = httpx.post(f"{url}/info", json={"type": "clearinghouseState", "user": account}, timeout=10).json()
+    return {p["position"]["coin"]: float(p["position"]["szi"]) for p in state["assetPositions"]}
+
+
 def up(url: str) -> bool:
     try:
         return httpx.post(f"{url}/info", json={"type": "meta"}, timeout=2).status_code == 200
@@ -65,7 +72,7 @@ def test_sigkill_mid_run_then_restart_sends_no_order_twice_and_reconciles(tmp_pa
         eventually(lambda: up(url), timeout=60, interval=0.5)
         first = subprocess.Popen(trade, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            eventually(lambda: journal.exists() and journal.read_text().count("\n") >= 2, timeout=150, interval=0.5)
+            eventually(lambda: len(held(url, account)) == 2, timeout=150, interval=0.5)
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait()
@@ -74,7 +81,7 @@ def test_sigkill_mid_run_then_restart_sends_no_order_twice_and_reconciles(tmp_pa
         info = lambda body: httpx.post(f"{url}/info", json=body, timeout=10).json()  # noqa: E731
         orders = info({"type": "historicalOrders", "user": account})
         fills = info({"type": "userFills", "user": account})
-        state = info({"type": "clearinghouseState", "user": account})
+        held_at_end = held(url, account)
     finally:
         venue.terminate()
         venue.wait(30)
@@ -82,7 +89,6 @@ def test_sigkill_mid_run_then_restart_sends_no_order_twice_and_reconciles(tmp_pa
     assert cloids, "no order was sent"
     journaled = set(journal.read_text().split())
     assert set(cloids) <= journaled
-    held = {p["position"]["coin"]: float(p["position"]["szi"]) for p in state["assetPositions"]}
     with connect(StorageSettings(dsn=f"chdb://{tmp_path / 'chdb'}", spill_dir=tmp_path / "spill2")) as store:
         stored = store.query_dicts("SELECT id, coin, side, sz FROM fills FINAL")
         alerts = store.query_dicts("SELECT message FROM alerts FINAL WHERE message LIKE 'reconciliation%'")
@@ -94,5 +100,6 @@ def test_sigkill_mid_run_then_restart_sends_no_order_twice_and_reconciles(tmp_pa
     ours: dict[str, float] = {}
     for row in stored:
         ours[row["coin"]] = round(ours.get(row["coin"], 0.0) + (row["sz"] if row["side"] == "B" else -row["sz"]), 8)
-    assert {c: s for c, s in ours.items() if s} == held
+    assert {c: s for c, s in ours.items() if s} == held_at_end
     assert alerts == []
+
