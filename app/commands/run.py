@@ -140,6 +140,10 @@ def run(
     --cluster list and each its own --process-id. The store-writer runs as one
     process (chDB admits one), with as many --workers as it needs; execution
     runs as one process per signing key (one nonce counter, one cloid journal).
+    Execution opens no store, so after a restart it does not take over the
+    spreads an earlier run left open (their intents and targets live in the
+    store): it never re-sends a journaled cloid and counts the account's fills,
+    but an exit signal of such a spread sends no order.
     """
     if stage not in STAGES:
         raise ConfigError(f"STAGE must be one of {', '.join(STAGES)}, received {stage!r}")
