@@ -192,7 +192,9 @@ class PairStats(Event, frozen=True, kw_only=True):
     reported Engle-Granger direction and ``hedge_ratio = -weights[1]``. The
     ``*_reverse`` fields are the other direction; Johansen values are for
     "no relation" (r = 0) with the critical value the verdict used (95 % for
-    a pair, 99 % for a basket). ``accepted`` is the verdict and ``reason``
+    a pair, 99 % for a basket). ``eg_pvalue`` is None for a basket, which
+    Johansen alone tests (JSON has no NaN, and the record travels on
+    ``pf.pair_stats``). ``accepted`` is the verdict and ``reason``
     says why not; ``parameters`` is the scan's configuration as JSON.
     """
 
@@ -204,7 +206,7 @@ class PairStats(Event, frozen=True, kw_only=True):
     window_end: int
     correlation: float
     hedge_ratio: float
-    eg_pvalue: float
+    eg_pvalue: float | None
     johansen_trace: float | None = None
     half_life: float | None = None
     hurst: float | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -59,9 +58,8 @@ def scan_command(
     limit: Annotated[int, typer.Option("--limit", help="Rows in the table (json lists every candidate).")] = 20,
     publish: Annotated[bool, typer.Option(
         "--publish",
-        help="Also publish the accepted pairs on pf.pair_stats (broker settings): a running `pairflow strategy` "
-             "adds the new ones and re-admits one ADWIN retired. Baskets are not published (their Engle-Granger "
-             "p-value is NaN, which JSON cannot carry).",
+        help="Also publish the accepted pairs and baskets on pf.pair_stats (broker settings): a running "
+             "`pairflow strategy` adds the new ones and re-admits one ADWIN retired.",
     )] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -105,16 +103,8 @@ def scan_command(
 
 
 def publish_accepted(settings: BrokerSettings, accepted: list[PairStats]) -> None:
-    """Send a scan's accepted pairs to running strategies on ``pf.pair_stats``; raise when the broker did not take them.
-
-    Baskets stay out: a basket's ``eg_pvalue`` is NaN, which JSON encodes as
-    null, and the strategy's decoder would refuse the record.
-    """
-    topic = TOPIC_OF[PairStats]
-    pairs = [stats for stats in accepted if stats.kind == "pair"]
-    if len(pairs) < len(accepted):
-        log.info("baskets not published", topic=topic, baskets=len(accepted) - len(pairs))
-    deliver(settings, topic, [(stats.pair, stats) for stats in pairs], "accepted spreads")
+    """Send a scan's accepted pairs and baskets to running strategies on ``pf.pair_stats``; raise when the broker did not take them."""
+    deliver(settings, TOPIC_OF[PairStats], [(stats.pair, stats) for stats in accepted], "accepted spreads")
 
 
 def record_scan(store: Store, storage: StorageSettings, result: ScanResult, interval: str) -> str:
@@ -157,7 +147,7 @@ def to_pair_stats(result: ScanResult, scan_id: str, interval: str, now_ms: int) 
             id=f"{scan_id}:{spread.name}", ts=now_ms, recv_ts=now_ms, pair=spread.name,
             coin_a=spread.coins[0], coin_b=spread.coins[1], window_start=window_start, window_end=window_end,
             correlation=spread.correlation, hedge_ratio=spread.hedge_ratio,
-            eg_pvalue=spread.eg_pvalue if spread.eg_pvalue is not None else math.nan,
+            eg_pvalue=spread.eg_pvalue,
             johansen_trace=spread.johansen_trace, half_life=spread.half_life, hurst=spread.hurst,
             qvalue=spread.eg_qvalue, cluster=spread.cluster, rank=spread.rank, scan_id=scan_id, kind=spread.kind,
             coins=spread.coins, weights=spread.weights, intercept=spread.intercept, interval=interval,

@@ -75,15 +75,18 @@ def test_a_published_scan_puts_its_accepted_spreads_on_pf_pair_stats(
 
     report = json.loads(invoke("scan", "--interval", "1m", "--format", "json", "--publish",
                                "--universe", "ETH,SOL,AVAX,BTC,DOGE"))
-    accepted = {"/".join(s["coins"]) for s in report["spreads"] if s["accepted"] and s["kind"] == "pair"}
-    assert accepted and any(s["accepted"] for s in report["spreads"] if s["kind"] == "basket")
+    accepted = {"/".join(s["coins"]) for s in report["spreads"] if s["accepted"]}
+    assert any(s["accepted"] for s in report["spreads"] if s["kind"] == "basket")
     published = [msgspec.json.decode(m.value(), type=PairStats)
                  for m in consume_all(tansu_broker_fn, "pf.pair_stats", len(accepted))]
     with connect(StorageSettings(dsn=f"chdb://{cli_env}/db")) as store:
-        stored = [s for s in latest_accepted_spreads(store, "1m") if s.kind == "pair"]
+        stored = latest_accepted_spreads(store, "1m")
     assert {p.pair for p in published} == accepted and sorted(published, key=lambda p: p.id) == sorted(
         stored, key=lambda p: p.id)
     assert all(p.scan_id == report["scan_id"] and p.accepted for p in published)
+    # A basket travels with no Engle-Granger p-value (NULL in the store, null in JSON), a pair with its own.
+    assert {p.kind for p in published if p.eg_pvalue is None} == {"basket"}
+    assert all(0 <= p.eg_pvalue <= 1 for p in published if p.kind == "pair")
 
 
 def test_scan_options_are_validated_with_one_line(cli_env: Path) -> None:

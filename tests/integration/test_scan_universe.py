@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import msgspec
+from hypothesis import HealthCheck, given, settings, strategies as st
+
 from pairflow.events import PairStats
 from pairflow.storage import BatchWriter, Store
 from sources.scan_universe import latest_accepted_spreads
@@ -25,3 +28,21 @@ def test_newest_scan_accepted_spreads_by_rank(store: Store) -> None:
     spreads = latest_accepted_spreads(store)
     assert spreads == [rows[2], rows[1]]
     assert [s.pair for s in latest_accepted_spreads(store, interval="1d")] == ["LTC/XRP"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pvalue=st.none() | st.floats(min_value=0.0, max_value=1.0), basket=st.booleans())
+def test_a_spread_round_trips_through_json_and_the_store_with_or_without_a_p_value(
+    store: Store, pvalue: float | None, basket: bool
+) -> None:
+    coins = ("AAVE", "UNI", "LINK") if basket else ("ETH", "SOL")
+    scan = f"s{pvalue}-{basket}"
+    spread = msgspec.structs.replace(
+        row(scan, 3_000, "/".join(coins[:2]), 1, True), pair="/".join(coins), coins=coins,
+        weights=(1.0, -0.5, -0.4)[:len(coins)], kind="basket" if basket else "pair", eg_pvalue=pvalue,
+    )
+    assert msgspec.json.decode(msgspec.json.encode(spread), type=PairStats) == spread
+    with BatchWriter(store, "pair_stats", background=False) as writer:
+        writer.add_many([spread])
+    assert latest_accepted_spreads(store) == [spread]
+    store.command("TRUNCATE TABLE pair_stats")
