@@ -418,6 +418,11 @@ class ApiSettings(_Section):
     reads_need_token: bool = Field(
         default=False, description="Also require the token for reads and streams (state changes always need it)."
     )
+    token_from_keystore: bool = Field(
+        default=False,
+        description="Derive the token from the key in secrets.keystore_path (unlocked with "
+        "secrets.keystore_passphrase) instead of secrets.api_token or a random one per run.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed cross-origin requests; empty keeps CORS closed."
     )

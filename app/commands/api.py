@@ -38,7 +38,8 @@ def api(
 
     The store must not be an embedded chDB directory another process has open
     (chDB admits one process): while `pairflow demo` runs, use the API it serves.
-    Without secrets.api_token a random token is made for this run.
+    The token is secrets.api_token, or derived from the keystore with
+    api.token_from_keystore, else a random one made for this run.
     """
     settings = load_settings(config)
     if openapi is not None:

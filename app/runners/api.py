@@ -17,10 +17,12 @@ from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import BrokerSettings, Settings, StorageSettings, with_changes
 from pairflow.events import TOPIC_OF, StrategyParams
 from pairflow.control import Control
+from pairflow.errors import ConfigError
+from pairflow.hyperliquid.keystore import api_token as keystore_token, unlock
 from pairflow.storage import Store, connect
 from sinks.kafka import deliver
 
-__all__ = ["WEB_DIST", "api_server", "openapi_document", "params_publisher"]
+__all__ = ["WEB_DIST", "api_server", "api_token", "openapi_document", "params_publisher"]
 
 WEB_DIST = Path(__file__).resolve().parents[2] / "api" / "web" / "dist"
 
@@ -38,8 +40,7 @@ def api_server(
 ) -> tuple[ApiServer, str]:
     """Return a server for the API over ``store`` and the token it accepts.
 
-    The token is ``secrets.api_token`` when configured, else a fresh random
-    one for this run (printed by the caller, never logged). With
+    The token is the one `api_token` picks (printed by the caller, never logged). With
     ``any_port_if_taken`` (the demo) a busy port is replaced by a free one
     rather than failing; the URL the caller prints says which. Backtests
     launched over the API write their HTML reports to ``reports_dir`` (none without it).
@@ -48,8 +49,7 @@ def api_server(
         settings.api = with_changes(settings.api, "api", port=port)
     if any_port_if_taken and not _bindable(settings.api.host, settings.api.port):
         settings.api = with_changes(settings.api, "api", port=0)
-    configured = settings.secrets.api_token
-    token = configured.get_secret_value() if configured is not None else secrets.token_urlsafe(24)
+    token = api_token(settings)
     ctx = ApiContext(
         store=store,
         settings=settings,
@@ -65,6 +65,24 @@ def api_server(
     app = create_app(ctx, cors_origins=settings.api.cors_origins)
     server = ApiServer(app, settings.api.host, settings.api.port, settings.api.tls_cert, settings.api.tls_key)
     return server, token
+
+
+def api_token(settings: Settings) -> str:
+    """Return the token the API accepts: derived from the keystore with ``api.token_from_keystore``, else
+    ``secrets.api_token``, else a fresh random one for this run.
+
+    A missing keystore or passphrase, a wrong passphrase, or a token configured both ways is a one-line
+    `ConfigError` (exit 2) before anything is served.
+    """
+    configured = settings.secrets.api_token
+    if not settings.api.token_from_keystore:
+        return configured.get_secret_value() if configured is not None else secrets.token_urlsafe(24)
+    found = settings.secrets
+    if configured is not None:
+        raise ConfigError("api.token_from_keystore and secrets.api_token are both set; keep one")
+    if found.keystore_path is None or found.keystore_passphrase is None:
+        raise ConfigError("api.token_from_keystore needs secrets.keystore_path and secrets.keystore_passphrase")
+    return keystore_token(unlock(found.keystore_path, found.keystore_passphrase.get_secret_value()))
 
 
 def params_publisher(broker: BrokerSettings, clock: Clock = WALL_CLOCK) -> Callable[[dict[str, float]], None]:

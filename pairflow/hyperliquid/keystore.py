@@ -8,6 +8,8 @@ show what is there without unlocking anything.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from eth_account import Account
 
 from pairflow.errors import ConfigError
 
-__all__ = ["import_key", "list_keys", "new_key", "unlock"]
+__all__ = ["api_token", "import_key", "list_keys", "new_key", "unlock"]
 
 _SCRYPT_N = 2**14  # eth-account's light scrypt cost: seconds to unlock would slow every start
 
@@ -73,3 +75,17 @@ def unlock(path: Path, passphrase: str) -> bytes:
         return bytes(Account.decrypt(encrypted, passphrase))
     except ValueError:
         raise ConfigError(f"wrong passphrase for keystore {path}") from None
+
+
+def api_token(private_key: bytes) -> str:
+    """Return the API token derived from a keystore's key (HMAC-SHA256 under a fixed label).
+
+    Why derive: an operator who already keeps the signing key encrypted gets an API
+    token with no second secret in the config, the same on every start, and the token
+    reveals nothing about the key.
+
+    >>> token = api_token(bytes(32))
+    >>> len(token), token == api_token(bytes(32)), token == api_token(bytes(31) + b"\\x01")
+    (64, True, False)
+    """
+    return hmac.new(private_key, b"pairflow api token", hashlib.sha256).hexdigest()

@@ -51,3 +51,12 @@ def start_demo(tmp_path: Path, seconds: int = DEMO_SECONDS) -> DemoRun:
         time.sleep(0.2)
     process.kill()
     raise AssertionError("the demo printed no web UI line:\n" + (log.read_text()[-3000:] if log.exists() else ""))
+
+
+def served_api(process: subprocess.Popen, log: Path, timeout_s: float = 30) -> tuple[str, str]:
+    """Wait for a started `pairflow api` to print its URL and token; return both (fails if it exits first)."""
+    deadline = time.monotonic() + timeout_s
+    while not (found := re.search(r"pairflow api (http://\S+)/\?token=(\S+)", log.read_text())):
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    return found[1], found[2]

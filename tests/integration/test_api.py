@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import Iterator
 
@@ -24,7 +23,7 @@ from api.context import ApiContext
 from app.commands.demo import scan_at_start
 from pairflow.config import Settings, StorageSettings
 from pairflow.storage import Store, connect
-from tests.integration.api_support import DemoRun
+from tests.integration.api_support import DemoRun, served_api
 from tests.integration.ingest_support import start_pairflow, stop_ingest
 
 TOKEN = "t" * 24
@@ -365,11 +364,7 @@ def test_pairflow_api_serves_a_store_on_its_own_and_stops_on_ctrl_c(tmp_path) ->
     process = start_pairflow(tmp_path, "api", "--port", "0", extra_env={"PAIRFLOW_SECRETS__API_TOKEN": TOKEN})
     log = tmp_path / "api.log"
     try:
-        deadline = time.monotonic() + 30
-        while not (found := re.search(r"pairflow api (http://\S+)/\?token=(\S+)", log.read_text())):
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        url, token = found[1], found[2]
+        url, token = served_api(process, log)
         assert token == TOKEN
         assert httpx.get(f"{url}/api/health", timeout=10).json()["tables"]["signals"] == 0
         assert httpx.post(f"{url}/api/controls/pause", headers=AUTH, timeout=10).json()["controls"]["entries_paused"]
