@@ -53,7 +53,9 @@ from flows.ingest import IngestStreams, bars_from_topic
 from operators.spread_strategy import Skip, SpreadStrategy, pair_name
 from pairflow.config import Settings, StrategySettings
 from pairflow.control import Control
-from pairflow.events import TOPIC_OF, Bar, BookSnapshot, Delisting, FeeSchedule, Funding, PairStats, Signal, StrategyParams
+from pairflow.events import (
+    TOPIC_OF, AssetContext, Bar, BookSnapshot, Delisting, FeeSchedule, Funding, PairStats, Signal, StrategyParams,
+)
 from pairflow.logs import get_logger
 from pairflow.metrics import STRATEGY_REFUSED_EVENTS, STRATEGY_REFUSED_SPREADS, STRATEGY_SIGNALS
 from pairflow.storage import Store
@@ -75,13 +77,14 @@ log = get_logger(__name__)
 
 _MARKET_TYPES = (Funding, BookSnapshot, FeeSchedule, Delisting, StrategyParams)
 _TO_EVERY_SPREAD = (FeeSchedule, StrategyParams)
-_ROUTED_TYPES = frozenset({Bar, PairStats, *_MARKET_TYPES})
+_ROUTED_TYPES = frozenset({Bar, PairStats, AssetContext, *_MARKET_TYPES})
 
 # What a strategy dataflow of its own reads: the ingest stage publishes bars and book snapshots,
-# `pairflow scan --publish` the accepted spreads of a rescan, `pairflow api --broker` parameter changes.
+# `pairflow scan --publish` the accepted spreads of a rescan, `pairflow api --broker` parameter changes,
+# the collector the asset contexts that say which coins it collects.
 STRATEGY_TOPICS: tuple[str, ...] = (
     TOPIC_OF[Bar], TOPIC_OF[BookSnapshot], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule], TOPIC_OF[Delisting],
-    TOPIC_OF[PairStats], TOPIC_OF[StrategyParams],
+    TOPIC_OF[PairStats], TOPIC_OF[StrategyParams], TOPIC_OF[AssetContext],
 )
 _QUIET_REASONS = frozenset({"revision"})
 _event_time = attrgetter("ts")
@@ -117,11 +120,15 @@ def resolve_spreads(
         gone = [coin for coin in legs if coin in delisted]
         reason = "unknown-coin" if unknown else "delisted" if gone else None
         if reason is not None:
-            STRATEGY_REFUSED_SPREADS.labels(reason=reason).inc()
-            log.warning("spread refused", pair=pair, reason=reason, coins=",".join(unknown or gone))
+            _refuse_spread(pair, reason, unknown or gone)
         elif legs not in spreads:
             spreads.append(legs)
     return spreads
+
+
+def _refuse_spread(pair: str, reason: str, coins: list[str]) -> None:
+    STRATEGY_REFUSED_SPREADS.labels(reason=reason).inc()
+    log.warning("spread refused", pair=pair, reason=reason, coins=",".join(coins))
 
 
 class _FanOut:
@@ -129,6 +136,12 @@ class _FanOut:
 
     A rescan's `PairStats` go to the spread they name (it may re-admit it);
     an accepted spread not traded yet is added (`add`) and routed from then on.
+
+    The collector's first complete poll of asset contexts (``md.ctx``: one
+    per collected coin, all stamped alike) tells which coins are collected,
+    which a top-N collector (empty ``collector.coins``) only learns at run
+    time: a spread with a leg outside them would never see a bar, so it is
+    refused by name and counted as "unknown-coin", once.
 
     Items come out as ``(pair, (pair, [event, ...]))``: Bytewax does not tell a
     stateful step its key, and a spread's state is built from it. A batch
@@ -142,6 +155,9 @@ class _FanOut:
         self.all: list[str] = []
         self.by_coin: dict[str, list[str]] = {}
         self.added: list[tuple[str, ...]] = []
+        self.polled: tuple[int, set[str]] | None = None
+        self.universe_known = False
+        self.delisted: set[str] = set()
         for legs in spreads:
             self.add(legs, rescanned=False)
 
@@ -164,6 +180,12 @@ class _FanOut:
         batch.sort(key=_event_time)
         for event in batch:
             kind = type(event)
+            if kind is AssetContext:
+                if not self.universe_known:
+                    self._poll(event)
+                continue
+            if kind is Delisting:
+                self.delisted.add(event.coin)  # its spreads retire as delisted, not as unknown
             if kind is PairStats:
                 legs = tuple(event.coins or (event.coin_a, event.coin_b))
                 if event.accepted:
@@ -178,6 +200,23 @@ class _FanOut:
                 else:
                     group.append(event)
         return [(pair, (pair, events)) for pair, events in routed.items()]
+
+
+    def _poll(self, context: AssetContext) -> None:
+        polled = self.polled
+        if polled is None or context.ts == polled[0]:
+            self.polled = (context.ts, (polled[1] if polled else set()) | {context.coin})
+            return
+        # A newer poll began, so the previous one is complete: its coins are the ones collected.
+        collected = polled[1] | self.delisted
+        self.universe_known = True
+        for pair in list(self.all):
+            unknown = [coin for coin in pair.split("/") if coin not in collected]
+            if unknown:
+                self.all.remove(pair)
+                for coin in pair.split("/"):
+                    self.by_coin[coin].remove(pair)
+                _refuse_spread(pair, "unknown-coin", unknown)
 
 
 class _RouterLogic(op.StatefulBatchLogic):

@@ -94,7 +94,8 @@ def strategy(
     with connect(settings.storage) as store:
         store.init_schema()
         names = settings.strategy.pairs if pairs is not None else universe_pairs(settings.strategy, store)
-    # A spread with a coin outside the configured collection would never see a bar: refuse it by name.
+    # A spread with a coin outside the configured collection would never see a bar: refuse it by name. With a
+    # top-N collector (no collector.coins) the stage refuses it once md.ctx has shown which coins are collected.
     spreads = resolve_spreads(names, listed=settings.collector.coins or None)
     if not spreads:
         raise ConfigError("no spreads to trade: pass --pairs, set strategy.pairs, or run `pairflow scan`")

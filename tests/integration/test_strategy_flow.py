@@ -8,15 +8,16 @@ from pathlib import Path
 
 import bytewax.operators as op
 import pytest
+from hypothesis import given, settings, strategies as st
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from flows.ingest import prepare_recovery
-from flows.strategy import resolve_spreads, strategy_stage, universe_pairs
+from flows.strategy import _FanOut, resolve_spreads, strategy_stage, universe_pairs
 from operators.spread_strategy import SpreadStrategy
 from pairflow.config import StrategySettings
 from pairflow.control import Control
-from pairflow.events import Bar, Delisting, FeeSchedule, Funding, PairStats, Signal
+from pairflow.events import AssetContext, Bar, Delisting, FeeSchedule, Funding, PairStats, Signal
 from pairflow.storage import BatchWriter, Store
 from pairflow.metrics import STRATEGY_REFUSED_EVENTS, STRATEGY_REFUSED_SPREADS
 from tests.strategy_support import bar, cointegrated_bars
@@ -257,3 +258,35 @@ def test_a_parameter_change_from_the_controls_retunes_the_running_spreads() -> N
     assert entries(retuned, 0) and not entries(retuned, later)
     # The spread ran on without a restart: heartbeats (and an exit of what was open) after the change.
     assert {s.reason for s in retuned if s.ts > later} and {s.reason for s in retuned if s.ts > later} <= {"hold", "exit"}
+
+
+def context(coin: str, ts: int) -> AssetContext:
+    return AssetContext(id=f"{coin}:{ts}", ts=ts, recv_ts=ts, coin=coin, mark_px=1.0, oracle_px=1.0, mid_px=1.0,
+                        open_interest=1.0, funding=0.0, premium=0.0, day_ntl_vlm=1.0, prev_day_px=1.0)
+
+
+def test_a_spread_with_a_coin_the_collector_does_not_collect_is_refused_once_its_first_poll_is_complete() -> None:
+    """A top-N collector's coins are known at run time only: from its first complete poll of asset contexts."""
+    bars = cointegrated_bars(SPREADS[0], 160, seed=21)
+    polls = [context(coin, ts) for ts in (bars[0].ts, bars[40].ts + 1, bars[80].ts + 1) for coin in ("ETH", "SOL")]
+    unknown = STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get()
+    flowed = run_flow(keyed(sorted(bars + polls, key=lambda e: e.ts)), spreads=[SPREADS[0], ("ETH", "XYZ")])
+    assert STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get() == unknown + 1  # once, by name
+    assert {s.pair for s in flowed} == {"ETH/SOL"} and flowed == by_hand(bars, SPREADS[:1])
+
+
+@settings(max_examples=25, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=11), max_size=4))
+def test_however_the_polls_are_batched_the_unknown_spread_is_refused_once(cuts: list[int]) -> None:
+    events = [context(coin, ts) for ts in (1_000, 2_000, 3_000) for coin in ("SOL", "ETH", "BTC")]
+    events.insert(4, bar("ETH", 1_500, 2_000.0))
+    # AVAX is delisted in the first poll (so it has no context): its spread retires as delisted, not as unknown.
+    events.insert(2, Delisting(id="AVAX:1000", ts=1_000, recv_ts=1_000, coin="AVAX"))
+    router = _FanOut([("ETH", "SOL"), ("ETH", "XYZ"), ("SOL", "AVAX")])
+    unknown = STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get()
+    bounds = [0, *sorted(cuts), len(events)]
+    for start, end in zip(bounds, bounds[1:]):
+        router(keyed(events[start:end]))
+    assert router.all == ["ETH/SOL", "SOL/AVAX"]
+    assert router.by_coin == {"ETH": ["ETH/SOL"], "SOL": ["ETH/SOL", "SOL/AVAX"], "XYZ": [], "AVAX": ["SOL/AVAX"]}
+    assert STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get() == unknown + 1
