@@ -56,7 +56,8 @@ def strategy(
     brokers: str | None = typer.Option(
         None,
         "--brokers",
-        help="Read md.bars, md.books, md.funding, md.fees and md.delistings from these brokers; default: broker settings.",
+        help="Read md.bars, md.books, md.funding, md.fees, md.delistings, md.ctx, pf.pair_stats and pf.params from "
+             "these brokers; default: broker settings.",
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="Bytewax worker threads in this process."),
     recovery_dir: Path | None = typer.Option(
