@@ -59,9 +59,14 @@ class TokenGuard:
         self.check(_bearer(request.headers.get("authorization")), _client(request))
 
     def require_for_reads(self, request: Request) -> None:
-        """FastAPI dependency for read endpoints: checks only when reads need the token."""
+        """FastAPI dependency for read endpoints: checks only when reads need the token.
+
+        A read also takes the token as ``?token=``: a link the browser opens itself (a run's HTML
+        report) cannot carry a header, just as a WebSocket cannot.
+        """
         if self.reads_need_token:
-            self.require(request)
+            presented = _bearer(request.headers.get("authorization")) or request.query_params.get("token")
+            self.check(presented, _client(request))
 
     def check_socket(self, socket: WebSocket) -> None:
         """Check a WebSocket's ``token`` query parameter when reads need the token."""

@@ -298,6 +298,8 @@ def test_reads_need_the_token_when_configured(stored: Store) -> None:
     with make_client(stored, reads_need_token=True) as closed:
         assert closed.get("/api/spreads").status_code == 401
         assert closed.get("/api/spreads", headers=AUTH).status_code == 200
+        assert closed.get("/api/spreads", params={"token": TOKEN}).status_code == 200
+        assert closed.get("/api/spreads", params={"token": "guess" * 4}).status_code == 401
         with pytest.raises(Exception), closed.websocket_connect("/api/ws?topics=signals") as socket:
             socket.receive_text()
         with closed.websocket_connect(f"/api/ws?topics=signals&token={TOKEN}"):

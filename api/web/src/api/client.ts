@@ -15,6 +15,11 @@ export function token(): string | null {
   return sessionStorage.getItem(TOKEN_KEY)
 }
 
+/** The address of a read the browser opens itself (a link cannot send the header): the token rides in the query. */
+export function linkWithToken(path: string, value: string | null = token()): string {
+  return value ? `${path}?token=${encodeURIComponent(value)}` : path
+}
+
 export function setToken(value: string | null): void {
   if (value) sessionStorage.setItem(TOKEN_KEY, value)
   else sessionStorage.removeItem(TOKEN_KEY)
