@@ -55,6 +55,7 @@ from pairflow.metrics import (
     EXECUTION_RECONCILIATION_MISMATCHES, RISK_DRAWDOWN_LIMIT_RATIO, RISK_DRAWDOWN_RATIO, RISK_VAR_LIMIT_USD, RISK_VAR_USD,
 )
 from sinks.execution import LegPlan, OrderRouter
+from sinks.spread_journal import SpreadJournal
 
 __all__ = ["AccountStream", "AccountView", "Desk", "KILL_FILE"]
 
@@ -89,15 +90,17 @@ class Desk:
     """See the module docstring; `on_events` and `reconcile` return the events to store and publish.
 
     ``risk_every_ms`` spaces the exposure and VaR rows (a minute live; a backtest, which keeps none
-    of them, asks for them once a day).
+    of them, asks for them once a day). With ``spread_journal`` every spread change is written
+    there before its orders go out, so a restart can take the spreads over (`adopt`).
     """
 
     def __init__(self, router: OrderRouter, account: AccountView, rules: AssetRules, *, capital: float,
                  control_dir: Path | None = None, clock: Clock = WALL_CLOCK, reconcile_interval_s: float = 5.0,
                  bar_interval: str = "1s", max_var_99: float = 0.0, risk_every_ms: int = 60_000,
                  control: Control | None = None, stream: AccountStream | None = None,
-                 fill_wait_s: float = 2.0) -> None:
+                 fill_wait_s: float = 2.0, spread_journal: SpreadJournal | None = None) -> None:
         self.router = router
+        self.spread_journal = spread_journal
         self.account = account
         self.rules = rules
         self.clock = clock
@@ -328,6 +331,8 @@ class Desk:
         elif not target:
             self.opened_ms.pop(pair, None)
         if plans:
+            if self.spread_journal is not None:
+                self.spread_journal.record(pair, target, [event for event in out if isinstance(event, OrderIntent)])
             out += self._settle(self.router.execute(plans, self._context()))
         return out
 

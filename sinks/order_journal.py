@@ -38,11 +38,15 @@ class OrderJournal:
         self.fsync = fsync
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.sent: set[str] = set()
+        text = ""
         if self.path.exists():
             text = self.path.read_text(encoding="ascii", errors="replace")
             lines = text.split("\n")
             self.sent = {line for line in lines[:-1] if line.startswith("0x") and len(line) == 34}
         self._file = self.path.open("a", encoding="ascii")
+        if self.path.stat().st_size and not text.endswith("\n"):
+            self._file.write("\n")  # end a torn last line: the next cloid must not join it and be lost
+            self._file.flush()
         self._lock = threading.Lock()
 
     def record(self, cloid: str) -> None:

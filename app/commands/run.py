@@ -111,7 +111,7 @@ def run(
         str | None, typer.Option("--account", help="execution: account traded; default: the signer's.")
     ] = None,
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="execution: cloid journal and kill file.")
+        Path, typer.Option("--data-dir", help="execution: cloid and spread journals, kill file.")
     ] = Path("data/execution"),
     mainnet: Annotated[bool, typer.Option("--mainnet", help="execution: required to trade on mainnet.")] = False,
     recovery_dir: Annotated[
@@ -140,10 +140,9 @@ def run(
     --cluster list and each its own --process-id. The store-writer runs as one
     process (chDB admits one), with as many --workers as it needs; execution
     runs as one process per signing key (one nonce counter, one cloid journal).
-    Execution opens no store, so after a restart it does not take over the
-    spreads an earlier run left open (their intents and targets live in the
-    store): it never re-sends a journaled cloid and counts the account's fills,
-    but an exit signal of such a spread sends no order.
+    Execution keeps its cloid and spread journals in --data-dir: after a
+    restart it never re-sends a journaled cloid, and it adopts the spreads an
+    earlier run left open with the same code as `pairflow trade`.
     """
     if stage not in STAGES:
         raise ConfigError(f"STAGE must be one of {', '.join(STAGES)}, received {stage!r}")

@@ -105,7 +105,7 @@ def trade(
                if rescan_every and settings.strategy.universe == "pair_stats" else None)
     ingest = EmbeddedIngest(settings, data_dir / "dead-letters", epoch=timedelta(seconds=1),
                             then=chain_trading(spreads, settings, desk_factory(settings, base, key, account, data_dir,
-                                                                               control=control, store=store),
+                                                                               control=control),
                                                control=control, rescans=None if rescans is None else rescans.source),
                             rescans=rescans)
     del key

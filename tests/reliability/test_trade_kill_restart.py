@@ -1,4 +1,5 @@
-"""A trader SIGKILLed with a spread open, restarted: no duplicate orders, every cloid journaled, books reconciled.
+"""A trader SIGKILLed with a spread open, restarted: no duplicate orders, every cloid journaled, books reconciled,
+the open spread taken over (its first order after the restart never adds to a position held at the kill).
 
 The trader is killed once the venue shows both legs held. The restarted run lasts a fixed 15 s, so the
 summary shows no recovery time for it. No reconciliation alert means every fill on the account came
@@ -76,6 +77,8 @@ def test_sigkill_mid_run_then_restart_sends_no_order_twice_and_reconciles(tmp_pa
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait()
+        held_at_kill = held(url, account)
+        sent_before_kill = set(journal.read_text().split())
         second = subprocess.run([*trade, "--duration", "15"], env=env, capture_output=True, text=True, timeout=180)
         assert second.returncode == 0, second.stderr[-2000:]
         info = lambda body: httpx.post(f"{url}/info", json=body, timeout=10).json()  # noqa: E731
@@ -102,4 +105,14 @@ def test_sigkill_mid_run_then_restart_sends_no_order_twice_and_reconciles(tmp_pa
         ours[row["coin"]] = round(ours.get(row["coin"], 0.0) + (row["sz"] if row["side"] == "B" else -row["sz"]), 8)
     assert {c: s for c, s in ours.items() if s} == held_at_end
     assert alerts == []
+    # The restarted trader took the open spread over: its first order on a coin held at the kill closes
+    # (part of) that position instead of adding to it, as a trader starting flat would.
+    later = sorted((order["order"] for order in orders if order["order"]["cloid"] not in sent_before_kill),
+                   key=lambda order: order["timestamp"])
+    first_side = {}
+    for order in later:
+        first_side.setdefault(order["coin"], order["side"])
+    for coin, side in first_side.items():
+        if held_at_kill.get(coin):
+            assert (side == "B") == (held_at_kill[coin] < 0), (coin, side, held_at_kill)
 

@@ -1,0 +1,102 @@
+"""A write-ahead journal of spread changes, so a trader killed at any moment can take its spreads over.
+
+Each change a desk acts on (the spread, the target it acts on, the intents it is about to send) is
+handed to the OS before the router writes the cloids and sends the orders. A restarted trader
+reads back the changes whose orders may have gone out (their cloids are in the order journal) and
+adopts their spreads: their legs come from the exchange's fills, attributed through the intents.
+The store cannot serve here: it is written in batches, up to ``[storage] batch_max_age_s`` after
+the fact, so a spread entered just before a SIGKILL would not be there. A torn last line (killed
+mid-write) is skipped: none of its orders had been sent.
+
+Examples
+--------
+>>> import tempfile
+>>> from pairflow.events import OrderIntent
+>>> path = Path(tempfile.mkdtemp()) / "spreads"
+>>> leg = OrderIntent(ts=1, id="0x" + "ab" * 16, coin="ETH", pair="ETH/SOL", signal_id="s1", is_buy=True,
+...                   sz=0.5, limit_px=2000.0)
+>>> journal = SpreadJournal(path); journal.record("ETH/SOL", 1.0, [leg]); journal.close()
+>>> intents, targets = SpreadJournal(path).spreads({leg.id})
+>>> [intent.coin for intent in intents], targets
+(['ETH'], {'ETH/SOL': 1.0})
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import BinaryIO
+
+import msgspec
+
+from pairflow.events import OrderIntent
+from pairflow.logs import get_logger
+
+__all__ = ["SpreadJournal"]
+
+_log = get_logger(__name__)
+
+
+class SpreadChange(msgspec.Struct, frozen=True):
+    """One line of the journal: a spread, the target acted on, and the intents sent for it."""
+
+    pair: str
+    target: float
+    intents: list[OrderIntent]
+
+
+class SpreadJournal:
+    """Append-only file of `SpreadChange` lines (JSON); `spreads` reads back what a restart adopts."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._changes: list[SpreadChange] = []
+        if self.path.exists():
+            self._changes = _read(self.path)
+        self._file = self.path.open("ab")
+        _end_torn_line(self._file, self.path)
+        self._lock = threading.Lock()
+
+    def record(self, pair: str, target: float, intents: list[OrderIntent]) -> None:
+        """Hand one spread change to the OS before its orders are sent."""
+        change = SpreadChange(pair, target, list(intents))
+        with self._lock:
+            self._file.write(msgspec.json.encode(change) + b"\n")
+            self._file.flush()
+            self._changes.append(change)
+
+    def spreads(self, sent: set[str]) -> tuple[list[OrderIntent], dict[str, float]]:
+        """Return the intents whose cloid is in ``sent`` and each such spread's last acted target."""
+        intents: dict[str, OrderIntent] = {}
+        targets: dict[str, float] = {}
+        for change in self._changes:
+            acted = [intent for intent in change.intents if intent.id in sent]
+            if acted:
+                intents.update((intent.id, intent) for intent in acted)
+                targets[change.pair] = change.target
+        return list(intents.values()), targets
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+def _end_torn_line(file: BinaryIO, path: Path) -> None:
+    """End a torn last line, so the next record starts a line of its own instead of joining it."""
+    size = path.stat().st_size
+    if size and path.read_bytes()[-1:] != b"\n":
+        file.write(b"\n")
+        file.flush()
+
+
+def _read(path: Path) -> list[SpreadChange]:
+    decoder = msgspec.json.Decoder(SpreadChange)
+    changes = []
+    lines = path.read_bytes().split(b"\n")
+    for number, line in enumerate(lines[:-1], start=1):
+        try:
+            changes.append(decoder.decode(line))
+        except msgspec.DecodeError as error:
+            _log.warning("spread journal line skipped", extra={"path": str(path), "line": number, "error": str(error)})
+    return changes
