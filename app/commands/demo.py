@@ -187,6 +187,9 @@ def demo(
     except KeyboardInterrupt:
         console.print("stopping ...")
     finally:
+        # Freeze the market first: the trader's last pull then sees every fill and funding payment the
+        # venue will ever report, so the stored PnL ends equal to the account's.
+        venue.loop.stop()
         try:
             ingest.stop()
         finally:

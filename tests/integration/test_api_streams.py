@@ -104,8 +104,9 @@ def test_a_client_that_falls_behind_is_told_why_with_close_code_1013(store: Stor
         async with websockets.connect(url.replace("http", "ws", 1) + "/api/ws?topics=alerts") as client:
             while hub.clients < 1:
                 await asyncio.sleep(0.01)
-            # 50 messages queued in one turn of the server's loop: more than the client's queue of 8 holds.
-            await asyncio.to_thread(lambda: [hub.publish("alerts", [{"n": n}]) for n in range(50)])
+            # 50 messages queued in one turn of the server's loop (one callback on it, so its sender cannot
+            # drain between them, however loaded the machine): more than the client's queue of 8 holds.
+            hub._loop.call_soon_threadsafe(lambda: [hub.publish("alerts", [{"n": n}]) for n in range(50)])
             received = 0
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 while True:
