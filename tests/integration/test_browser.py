@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -166,7 +167,8 @@ def test_backtests_launch_from_the_ui_show_progress_and_compare_runs(page: Page,
     for run in runs:
         row = page.locator("[data-test=backtests] tbody tr", has_text=run["name"])
         href = row.get_by_role("link", name="report").get_attribute("href")
-        assert href == f"/api/backtests/{run['id']}/report"
+        # logged in, so the link carries the token (a link cannot send the header when reads need it)
+        assert href == f"/api/backtests/{run['id']}/report?token={quote(demo.token, safe='')}"
         report = httpx.get(f"{demo.url}{href}", timeout=10)
         assert report.status_code == 200 and report.headers["content-type"].startswith("text/html"), report.text[:200]
     expect(page.get_by_text("No pairflow optimize run stored yet.")).to_be_visible()
