@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import BinaryIO
 
 import msgspec
 
@@ -51,11 +50,12 @@ class SpreadJournal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._changes: list[SpreadChange] = []
-        if self.path.exists():
-            self._changes = _read(self.path)
+        raw = self.path.read_bytes() if self.path.exists() else b""
+        self._changes = _decode(raw, self.path)
         self._file = self.path.open("ab")
-        _end_torn_line(self._file, self.path)
+        if raw and not raw.endswith(b"\n"):
+            self._file.write(b"\n")  # end a torn last line: the next change must not join it and be lost
+            self._file.flush()
         self._lock = threading.Lock()
 
     def record(self, pair: str, target: float, intents: list[OrderIntent]) -> None:
@@ -82,18 +82,10 @@ class SpreadJournal:
         self._file.close()
 
 
-def _end_torn_line(file: BinaryIO, path: Path) -> None:
-    """End a torn last line, so the next record starts a line of its own instead of joining it."""
-    size = path.stat().st_size
-    if size and path.read_bytes()[-1:] != b"\n":
-        file.write(b"\n")
-        file.flush()
-
-
-def _read(path: Path) -> list[SpreadChange]:
+def _decode(raw: bytes, path: Path) -> list[SpreadChange]:
     decoder = msgspec.json.Decoder(SpreadChange)
     changes = []
-    lines = path.read_bytes().split(b"\n")
+    lines = raw.split(b"\n")
     for number, line in enumerate(lines[:-1], start=1):
         try:
             changes.append(decoder.decode(line))
