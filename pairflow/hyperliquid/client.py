@@ -47,6 +47,7 @@ __all__ = [
     "HyperliquidError",
     "HyperliquidRateLimitError",
     "HyperliquidServerError",
+    "HyperliquidStatusError",
     "HyperliquidTransportError",
     "InfoClient",
     "TokenBucket",
@@ -73,12 +74,16 @@ class HyperliquidError(PairflowError):
         return False
 
 
-class HyperliquidClientError(HyperliquidError):
-    """Raise for an HTTP 4xx answer: the request itself is wrong and retrying will not help."""
+class HyperliquidStatusError(HyperliquidError):
+    """Base of the failures the API answered with an HTTP error status; the message names the status."""
 
     def __init__(self, status: int, message: str) -> None:
         self.status = status
         super().__init__(f"HTTP {status} from Hyperliquid: {message[:200]}")
+
+
+class HyperliquidClientError(HyperliquidStatusError):
+    """Raise for an HTTP 4xx answer: the request itself is wrong and retrying will not help."""
 
 
 class HyperliquidRateLimitError(HyperliquidClientError):
@@ -91,12 +96,8 @@ class HyperliquidRateLimitError(HyperliquidClientError):
         return True
 
 
-class HyperliquidServerError(HyperliquidError):
+class HyperliquidServerError(HyperliquidStatusError):
     """Raise for an HTTP 5xx answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        super().__init__(f"HTTP {status} from Hyperliquid: {message[:200]}")
 
     def is_retryable(self) -> bool:
         return True

@@ -82,3 +82,6 @@ def test_error_kinds_say_whether_to_retry() -> None:
     assert str(HyperliquidClientError(422, "Failed to deserialize\nthe body")) == (
         "HTTP 422 from Hyperliquid: Failed to deserialize the body"
     )
+    server = HyperliquidServerError(503, "down")
+    assert (server.status, str(server)) == (503, "HTTP 503 from Hyperliquid: down")
+    assert HyperliquidTransportError("reset").status is None
