@@ -17,7 +17,7 @@ from .constants import (
     PARSE_CACHE_LIMIT, POST_ONLY_MODE_ERROR, SCHEDULE_MIN_DELAY_MS, SPOT_ASSET_OFFSET,
 )
 from .events import EventBus
-from .matching import Matching
+from .matching import Matching, MatchingDriver
 from .models import ZeroLatency
 from .orders import Order
 from .rules import MIN_NOTIONAL, parse_decimal, price_on_tick, scale
@@ -31,14 +31,11 @@ _BAND_NUMERATOR, _BAND_DENOMINATOR = ORACLE_BAND
 _WAITING_FOR_FILL, _WAITING_FOR_TRIGGER, _SUCCESS = WaitingForFill(), WaitingForTrigger(), Success()
 
 
-class OrderEntry:
+class OrderEntry(MatchingDriver):
     """Validate and route the order actions of authenticated users."""
 
     def __init__(self, state: EngineState, events: EventBus, accounting: Accounting, matching: Matching) -> None:
-        self.state = state
-        self.events = events
-        self.accounting = accounting
-        self.matching = matching
+        super().__init__(state, events, accounting, matching)
         self._zero_latency = isinstance(state.latency_model, ZeroLatency)
         self._px_cache: list[dict[str, int]] = [{} for _ in state.specs]
         self._sz_cache: list[dict[str, int]] = [{} for _ in state.specs]

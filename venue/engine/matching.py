@@ -367,3 +367,16 @@ class Matching:
             self.events.status(order, status)
             return True
         return False
+
+
+class MatchingDriver:
+    """Base of the collaborators that drive `Matching`: `OrderEntry` (user actions) and `TimedEvents` (what time drives).
+
+    Both act on the same state through the same bus, accounting and matching, wired once by the `Engine`.
+    """
+
+    def __init__(self, state: EngineState, events: EventBus, accounting: Accounting, matching: Matching) -> None:
+        self.state = state
+        self.events = events
+        self.accounting = accounting
+        self.matching = matching

@@ -6,29 +6,20 @@ from __future__ import annotations
 from decimal import Decimal
 
 from . import funding as funding_mod
-from .accounting import Accounting
 from .accounts import Account, tx_hash
 from .constants import DAY_MS
-from .events import EventBus
 from .liquidation import LIQUIDATOR, accounts_to_liquidate
 from .margin import figures
-from .matching import Matching
+from .matching import MatchingDriver
 from .orders import Order
 from .rules import MONEY_DECIMALS, dec, rounded
-from .state import EngineState
 from .triggers import market_price
 from .types import Channel, EngineError, EngineEvent
 from .views import CanceledOrder, FillLiquidation, FundingPayment, FundingRate, Liquidation
 
 
-class TimedEvents:
+class TimedEvents(MatchingDriver):
     """Run ``advance(now_ms)`` over the shared state."""
-
-    def __init__(self, state: EngineState, events: EventBus, accounting: Accounting, matching: Matching) -> None:
-        self.state = state
-        self.events = events
-        self.accounting = accounting
-        self.matching = matching
 
     def advance(self, now_ms: int) -> None:
         """Move engine time forward and run what time drives.
