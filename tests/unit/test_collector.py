@@ -14,7 +14,6 @@ from pairflow.config import CollectorSettings
 from pairflow.errors import PairflowError
 from pairflow.events import AssetContext, Bbo, BookLevel, Candle, Gap, L2Book, Trade
 from pairflow.hyperliquid.client import InfoClient
-from pairflow.hyperliquid.schemas import candle_interval_ms
 from sources.collector import Collector, top_coins
 from sources.gaps import GapTracker
 from sources.output import Output
@@ -151,17 +150,6 @@ def test_gap_tracker_emits_on_md_gaps_with_a_stable_id() -> None:
     assert gap == Gap(id="BTC:trades:1000", coin="BTC", stream="trades", start_ts=1000, end_ts=5000, filled=False,
                       reason="outage", ts=6000, recv_ts=6000)
     assert out == [("md.gaps", "BTC", gap)]
-
-
-@pytest.mark.parametrize(("interval", "ms"), [("1m", 60_000), ("15m", 900_000), ("4h", 14_400_000), ("1d", 86_400_000)])
-def test_interval_ms(interval: str, ms: int) -> None:
-    assert candle_interval_ms(interval) == ms
-
-
-@pytest.mark.parametrize("interval", ["", "m", "1x", "-1m", "1.5h"])
-def test_interval_ms_rejects_unknown_intervals(interval: str) -> None:
-    with pytest.raises(ValueError, match="candle interval"):
-        candle_interval_ms(interval)
 
 
 def test_lag_is_receive_time_minus_exchange_time_of_trades_books_and_bbo() -> None:
