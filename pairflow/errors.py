@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pairflow.redaction import redact_url_passwords
 
-__all__ = ["ConfigError", "PairflowError", "ParseError", "RejectedRowsError", "StorageError"]
+__all__ = ["ClusterError", "ConfigError", "PairflowError", "ParseError", "RejectedRowsError", "StorageError"]
 
 
 class PairflowError(Exception):
@@ -41,6 +41,10 @@ class ConfigError(PairflowError):
     """Raise when configuration, an option or an input the user named is missing or invalid (names which and why)."""
 
     exit_code = 2
+
+
+class ClusterError(PairflowError):
+    """Raise when a process of a Bytewax cluster lost its peers: a cluster runs whole or not at all."""
 
 
 class StorageError(PairflowError):

@@ -137,7 +137,9 @@ def run(
     store-writer (every event topic into the store, the only stage that opens it).
 
     Start the same command once per process of a cluster with the same
-    --cluster list and each its own --process-id. The store-writer runs as one
+    --cluster list and each its own --process-id. A cluster runs whole: when
+    one process dies the others stop with an error; start them all again and
+    they resume from the shared --recovery-dir. The store-writer runs as one
     process (chDB admits one), with as many --workers as it needs; execution
     runs as one process per signing key (one nonce counter, one cloid journal).
     Execution keeps its cloid and spread journals in --data-dir: after a

@@ -10,6 +10,7 @@ from bytewax.errors import BytewaxRuntimeError
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
+from pairflow.errors import ClusterError
 from pairflow.logs import get_logger
 
 __all__ = ["run_until_stopped"]
@@ -32,6 +33,13 @@ def run_until_stopped(
     ``process_id``) this process is one member of a Bytewax cluster. Rows of
     the unfinished epoch are not stored; with a recovery directory the next
     run writes them.
+
+    Raises
+    ------
+    ClusterError
+        When a member of the cluster is lost (killed, its host gone): Bytewax
+        cannot go on with fewer processes, so the survivors stop too, and the
+        operator restarts every member (they resume from the recovery directory).
     """
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -51,3 +59,12 @@ def run_until_stopped(
     except KeyboardInterrupt:
         # Bytewax re-raises the signal bare, not wrapped, when it lands inside a partitioned sink.
         log.info("flow stopped by signal", flow=flow.flow_id)
+    except BaseException as error:
+        # A lost peer panics Bytewax's communication thread; pyo3 raises that as a BaseException
+        # whose class cannot be imported by name.
+        if addresses is None or type(error).__name__ != "PanicException":
+            raise
+        raise ClusterError(
+            f"process {process_id} lost contact with the other processes of the cluster ({error}); start every "
+            "process again with the same --cluster, they resume from --recovery-dir"
+        ) from None

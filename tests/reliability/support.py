@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from pairflow.storage import Store
+from tests.broker import TansuBroker
+from tests.integration.ingest_support import produce
 
-__all__ = ["RESULTS", "Outcome", "lost_and_duplicated", "record", "summary_lines"]
+__all__ = ["RESULTS", "Outcome", "lost_and_duplicated", "produce_in_chunks", "record", "summary_lines"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,13 @@ def lost_and_duplicated(store: Store, table: str, expected_ids: set[str]) -> tup
     rows, unique = store.query(f"SELECT count(), uniqExact(id) FROM {table}_v")[0]
     stored = {row[0] for row in store.query(f"SELECT DISTINCT id FROM {table}_v")}
     return len(expected_ids - stored), int(rows) - int(unique)
+
+
+def produce_in_chunks(broker: TansuBroker, messages: list[tuple[str, bytes, bytes]]) -> None:
+    """Keep the input flowing at a steady pace (about 5,000 messages a second) while a fault is injected."""
+    for start in range(0, len(messages), 1_000):
+        produce(broker, messages[start : start + 1_000])
+        time.sleep(0.2)
 
 
 def record(

@@ -35,16 +35,9 @@ from tests.integration.strategy_cli_support import (
     strategy_bars,
 )
 from tests.metrics_support import metric
-from tests.reliability.support import lost_and_duplicated, record
+from tests.reliability.support import lost_and_duplicated, produce_in_chunks, record
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
-
-
-def produce_in_chunks(broker: TansuBroker, messages: list[tuple[str, bytes, bytes]]) -> None:
-    """Keep the input flowing at a steady pace (about 5,000 messages a second) while a fault is injected."""
-    for start in range(0, len(messages), 1_000):
-        produce(broker, messages[start : start + 1_000])
-        time.sleep(0.2)
 
 
 def test_sigkill_of_ingest_mid_stream(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:

@@ -1,0 +1,157 @@
+"""Faults injected into a 2-process ``pairflow run STAGE --cluster`` over the local Kafka-protocol broker.
+
+Each scenario runs a stage as a real Bytewax cluster of two processes sharing
+one recovery directory, SIGKILLs one member mid-stream, restarts the whole
+cluster from that directory and runs it to the end of its input; the
+store-writer then stores what the cluster published. Lost and duplicated are
+counted in the deduplicated ``_v`` views against what an uninterrupted run
+computes; recovery is from the restart until both members have read to the end.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from pairflow.storage import connect
+from tests.bars_reference import batch_bars
+from tests.broker import TansuBroker, consume_all
+from tests.helpers import eventually, free_port
+from tests.integration.ingest_support import (
+    chdb_settings,
+    committed_epoch,
+    create_topics,
+    make_tape,
+    produce,
+    start_pairflow,
+    stored_bars,
+)
+from tests.integration.strategy_cli_support import LEGS, STRATEGY_ENV, signals_by_hand, strategy_bars
+from tests.metrics_support import metric
+from tests.reliability.support import lost_and_duplicated, produce_in_chunks, record
+
+pytestmark = [pytest.mark.slow, pytest.mark.broker]
+
+# Legs are held for each other longer than the whole input, so how the members' partitions interleave never matters.
+CLUSTER_ENV = {**STRATEGY_ENV, "PAIRFLOW_STRATEGY__REORDER_MS": str(300 * 60_000)}
+
+
+def start_cluster(
+    tmp_path: Path, stage: str, broker: TansuBroker, *arguments: str, ports: tuple[int, int] = (0, 0),
+    env: dict[str, str] | None = None,
+) -> list[subprocess.Popen]:
+    """Start both members of a 2-process ``pairflow run STAGE`` cluster sharing ``tmp_path/recovery``."""
+    addresses = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
+    return [
+        start_pairflow(
+            tmp_path, "run", stage, "--brokers", broker.bootstrap_servers, "--dead-letter-dir", str(tmp_path / "dead"),
+            "--recovery-dir", str(tmp_path / "recovery"), "--snapshot-interval", "0.2", "--cluster", addresses,
+            "-i", str(index), *arguments, metrics_port=port, extra_env=env,
+        )
+        for index, port in enumerate(ports)
+    ]
+
+
+def kill_one_member(tmp_path: Path, members: list[subprocess.Popen], ready: Callable[[], bool]) -> None:
+    """SIGKILL member 1 once ``ready()`` holds; its peer, which cannot go on alone, must stop with one line."""
+    try:
+        eventually(ready, timeout=60)
+        members[1].send_signal(signal.SIGKILL)
+        assert members[1].wait(timeout=10) == -signal.SIGKILL
+        assert members[0].wait(timeout=30) == 1
+    finally:
+        for member in members:
+            if member.poll() is None:
+                member.kill()
+                member.wait()
+    log = (tmp_path / "run.log").read_text()
+    assert "error: process 0 lost contact with the other processes of the cluster" in log and "Traceback" not in log, (
+        log[-3_000:]
+    )
+
+
+def run_to_the_end(tmp_path: Path, stage: str, broker: TansuBroker, *arguments: str,
+                   env: dict[str, str] | None = None) -> float:
+    """Restart the cluster with ``--until-end``; return the seconds until both members exited 0."""
+    restarted = time.monotonic()
+    members = start_cluster(tmp_path, stage, broker, "--until-end", *arguments, env=env)
+    codes = [member.wait(timeout=120) for member in members]
+    assert codes == [0, 0], (tmp_path / "run.log").read_text()[-3_000:]
+    return time.monotonic() - restarted
+
+
+def published_ids(broker: TansuBroker, topic: str) -> set[str]:
+    """Return the distinct event ids on ``topic`` now."""
+    return {msgspec.json.decode(message.value(), type=_Identified).id for message in consume_all(broker, topic, 0, 5)}
+
+
+class _Identified(msgspec.Struct):
+    id: str
+
+
+def store_topics(tmp_path: Path, broker: TansuBroker) -> None:
+    """Store every topic once with the store-writer, the only stage that opens the store."""
+    writer = start_pairflow(tmp_path, "run", "store-writer", "--brokers", broker.bootstrap_servers, "--until-end",
+                            "--dead-letter-dir", str(tmp_path / "dead"))
+    assert writer.wait(timeout=120) == 0, (tmp_path / "run.log").read_text()[-3_000:]
+
+
+def test_sigkill_of_one_ingest_cluster_member(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
+    create_topics(tansu_broker_fn)
+    tape = make_tape(12_000, seed=37, with_junk=False)
+    head = len(tape.messages) // 4
+    produce(tansu_broker_fn, tape.messages[:head])
+    ports = (free_port(), free_port())
+    members = start_cluster(tmp_path, "ingest", tansu_broker_fn, ports=ports)
+    producer = threading.Thread(target=produce_in_chunks, args=(tansu_broker_fn, tape.messages[head:]))
+    producer.start()
+    try:
+        kill_one_member(tmp_path, members, lambda: committed_epoch(tmp_path / "recovery") >= 2
+                        and min(metric(port, "pairflow_kafka_produced_total", topic="md.bars") for port in ports) > 0)
+    finally:
+        producer.join()
+    bars_at_kill = len(published_ids(tansu_broker_fn, "md.bars"))
+    recovery_s = run_to_the_end(tmp_path, "ingest", tansu_broker_fn)
+    store_topics(tmp_path, tansu_broker_fn)
+
+    expected = batch_bars(tape.trades, (1_000, 60_000))
+    lost = duplicated = 0
+    with connect(chdb_settings(tmp_path)) as store:
+        for interval in ("1s", "1m"):
+            counts = lost_and_duplicated(store, f"bars_{interval}", {i for i in expected if f":{interval}:" in i})
+            lost, duplicated = lost + counts[0], duplicated + counts[1]
+        stored = stored_bars(store, "bars_1s") | stored_bars(store, "bars_1m")
+    assert bars_at_kill < len(expected), "the first run had published every bar: not a mid-stream kill"
+    wrong = [bar_id for bar_id in expected.keys() & stored.keys() if stored[bar_id] != expected[bar_id]]
+    assert not wrong, f"{len(wrong)} bars differ from the batch computation, e.g. {wrong[0]}"
+    record("SIGKILL of 1 of 2 ingest cluster processes, restart", len(expected), lost, duplicated, recovery_s)
+
+
+def test_sigkill_of_one_strategy_cluster_member(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
+    messages = strategy_bars(tansu_broker_fn, 200, seed=47)
+    half = len(messages) // 2
+    produce(tansu_broker_fn, messages[:half])
+    ports = (free_port(), free_port())
+    pairs = ("--pairs", "/".join(LEGS))
+    members = start_cluster(tmp_path, "strategy", tansu_broker_fn, *pairs, ports=ports, env=CLUSTER_ENV)
+    kill_one_member(tmp_path, members, lambda: committed_epoch(tmp_path / "recovery") >= 2
+                    and sum(metric(port, "pairflow_strategy_signals_total") for port in ports) >= 3)
+    signals_at_kill = len(published_ids(tansu_broker_fn, "pf.signals"))
+    produce(tansu_broker_fn, messages[half:])
+    recovery_s = run_to_the_end(tmp_path, "strategy", tansu_broker_fn, *pairs, env=CLUSTER_ENV)
+    store_topics(tmp_path, tansu_broker_fn)
+
+    expected = signals_by_hand(messages)
+    assert signals_at_kill < len(expected), "the first run had published every signal: not a mid-stream kill"
+    with connect(chdb_settings(tmp_path)) as store:
+        lost, duplicated = lost_and_duplicated(store, "signals", {signal.id for signal in expected})
+        stored = store.query("SELECT id FROM signals_v")
+    assert {row[0] for row in stored} == {signal.id for signal in expected}
+    record("SIGKILL of 1 of 2 strategy cluster processes, restart", len(expected), lost, duplicated, recovery_s)
