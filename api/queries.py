@@ -14,9 +14,11 @@ from pydantic import BaseModel
 from api.schemas import Exposure, FillRow, LegBar, Page, SignalRow, SpreadState
 from pairflow.storage import Store
 
-__all__ = ["MAX_LIMIT", "Filter", "exposures", "fills_page", "leg_bars", "page", "spread_series", "spread_states"]
+__all__ = ["MAX_LIMIT", "NEWEST_FIRST", "Filter", "exposures", "fills_page", "leg_bars", "page", "spread_series", "spread_states"]
 
 MAX_LIMIT = 1000
+NEWEST_FIRST = "ts DESC, id"
+"""The order of a page unless an endpoint names another: newest first, ties by id so pages do not overlap."""
 SPARKLINE_POINTS = 60
 
 # (column, ClickHouse type, operator) of a filter a client may set; values are bound, never formatted.
@@ -47,7 +49,7 @@ def page(
     *,
     limit: int,
     offset: int,
-    order_by: str = "ts DESC, id",
+    order_by: str = NEWEST_FIRST,
 ) -> Page[Any]:
     """Return one page of ``table`` as ``model`` rows (duplicates collapsed) and the total matching."""
     where, params = where_of(filters)

@@ -6,6 +6,7 @@ are optional and bound as query parameters.
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
@@ -133,32 +134,34 @@ def read_router(ctx: ApiContext) -> APIRouter:
         filters = {**time_filters(since, until), ("scope", "String", "="): scope}
         return queries.page(store, "pnl", PnlRow, filters, limit=limit, offset=offset, order_by="ts, id")
 
-    @router.get("/risk", response_model=Page[RiskRow], tags=["trading"])
-    def risk(
-        limit: Limit = 100, offset: Offset = 0, since: Since = None,
-        metric: Annotated[str | None, Query(max_length=64)] = None,
-    ) -> Page[Any]:
-        """Risk metrics (VaR, ES, exposure, ...), newest first."""
-        filters = {**time_filters(since, None), ("metric", "String", "="): metric}
-        return queries.page(store, "risk_metrics", RiskRow, filters, limit=limit, offset=offset)
+    def newest_rows(path: str, table: str, row: type, column: str, query: Any, doc: str, *, tags: list[str],
+                    order_by: str = queries.NEWEST_FIRST) -> None:
+        """Serve ``GET path``: a page of ``table`` from ``since`` on, narrowed to one value of ``column`` if given.
 
-    @router.get("/alerts", response_model=Page[AlertRow], tags=["operations"])
-    def alerts(
-        limit: Limit = 100, offset: Offset = 0, since: Since = None,
-        severity: Annotated[str | None, Query(max_length=16)] = None,
-    ) -> Page[Any]:
-        """Alerts, newest first."""
-        filters = {**time_filters(since, None), ("severity", "String", "="): severity}
-        return queries.page(store, "alerts", AlertRow, filters, limit=limit, offset=offset)
+        Risk metrics, alerts and logs are read the same way and differ only in the table and the column an
+        operator narrows by, so their endpoints are made here; the column's name is the query parameter's.
+        """
 
-    @router.get("/logs", response_model=Page[LogRow], tags=["operations"])
-    def logs(
-        limit: Limit = 100, offset: Offset = 0, since: Since = None,
-        level: Annotated[str | None, Query(pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")] = None,
-    ) -> Page[Any]:
-        """Log records mirrored into the store, newest first."""
-        filters = {**time_filters(since, None), ("level", "String", "="): level}
-        return queries.page(store, "logs", LogRow, filters, limit=limit, offset=offset, order_by="ts DESC, logger")
+        def endpoint(limit: int, offset: int, since: int | None, **only: str | None) -> Page[Any]:
+            filters = {**time_filters(since, None), (column, "String", "="): only[column]}
+            return queries.page(store, table, row, filters, limit=limit, offset=offset, order_by=order_by)
+
+        # FastAPI reads query parameters from the signature, and this one's name (the column) is known only here.
+        parameters = [("limit", Limit, 100), ("offset", Offset, 0), ("since", Since, None),
+                      (column, Annotated[str | None, query], None)]
+        endpoint.__signature__ = inspect.Signature(
+            [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+             for name, annotation, default in parameters],
+            return_annotation=Page[Any],
+        )
+        router.get(path, response_model=Page[row], tags=tags, name=path.strip("/"), description=doc)(endpoint)
+
+    newest_rows("/risk", "risk_metrics", RiskRow, "metric", Query(max_length=64),
+                "Risk metrics (VaR, ES, exposure, ...), newest first.", tags=["trading"])
+    newest_rows("/alerts", "alerts", AlertRow, "severity", Query(max_length=16), "Alerts, newest first.",
+                tags=["operations"])
+    newest_rows("/logs", "logs", LogRow, "level", Query(pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$"),
+                "Log records mirrored into the store, newest first.", tags=["operations"], order_by="ts DESC, logger")
 
     @router.get("/backtests", response_model=Page[BacktestRow], tags=["backtests"])
     def backtests(limit: Limit = 100, offset: Offset = 0) -> Page[Any]:
