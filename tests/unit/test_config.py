@@ -30,6 +30,12 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def set_env(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
+    """Set ``PAIRFLOW_<NAME>`` for each keyword, as a user's environment would."""
+    for name, value in variables.items():
+        monkeypatch.setenv(f"PAIRFLOW_{name}", value)
+
+
 def test_defaults_without_a_file() -> None:
     settings = load_settings()
     assert settings.storage.dsn == "chdb:///./data/chdb"
@@ -70,7 +76,7 @@ def test_default_file_in_working_directory_is_used(tmp_path: Path) -> None:
 def test_pairflow_config_env_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path / "pairflow.toml", "[broker]\npartitions = 12\n")
     other = write(tmp_path / "other.toml", "[broker]\npartitions = 4\n")
-    monkeypatch.setenv("PAIRFLOW_CONFIG", str(other))
+    set_env(monkeypatch, CONFIG=str(other))
     assert load_settings().broker.partitions == 4
 
 
@@ -78,9 +84,7 @@ def test_env_override_wins_over_file_and_keeps_other_file_values(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write(tmp_path / "p.toml", '[storage]\ndsn = "chdb:///x"\nbatch_max_rows = 5\n')
-    monkeypatch.setenv("PAIRFLOW_STORAGE__BATCH_MAX_ROWS", "7")
-    monkeypatch.setenv("PAIRFLOW_COLLECTOR__COINS", '["SOL"]')
-    monkeypatch.setenv("PAIRFLOW_SECRETS__SIGNING_KEY", "0xabc")
+    set_env(monkeypatch, STORAGE__BATCH_MAX_ROWS="7", COLLECTOR__COINS='["SOL"]', SECRETS__SIGNING_KEY="0xabc")
     settings = load_settings(path)
     assert settings.storage.batch_max_rows == 7
     assert settings.storage.dsn == "chdb:///x"
@@ -114,7 +118,7 @@ def test_invalid_value_gives_one_line_naming_field(tmp_path: Path, toml: str, fi
 
 
 def test_invalid_env_value_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PAIRFLOW_BROKER__PARTITIONS", "-3")
+    set_env(monkeypatch, BROKER__PARTITIONS="-3")
     with pytest.raises(ConfigError, match=r"^invalid config: broker\.partitions: .*greater than 0 \(received '-3'\)$"):
         load_settings()
 
@@ -142,8 +146,7 @@ def test_config_show_prints_reloadable_toml_with_secrets_redacted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write(tmp_path / "p.toml", '[storage]\ndsn = "https://bob:hunter2@ch:8443/pf"\n[venue]\nseed = 99\n')
-    monkeypatch.setenv("PAIRFLOW_SECRETS__SIGNING_KEY", "0xdeadbeef")
-    monkeypatch.setenv("PAIRFLOW_STORAGE__PASSWORD", "s3cret")
+    set_env(monkeypatch, SECRETS__SIGNING_KEY="0xdeadbeef", STORAGE__PASSWORD="s3cret")
     result = CliRunner().invoke(app, ["config", "show", "--config", str(path)])
     assert result.exit_code == 0, result.output
     assert "0xdeadbeef" not in result.output
