@@ -24,14 +24,8 @@ from .views import FillLiquidation, FundingRate
 class EngineState:
     """Books, accounts, orders, prices, funding, candles, counters and engine time.
 
-    Parameters
-    ----------
-    assets
-        Perp universe in asset-id order.
-    now_ms
-        Initial engine time (0 = not started).
-    fee_model, latency_model, queue_model, funding_model
-        The execution models; they pickle with the state.
+    Takes the `Engine`'s parameters (documented there) once the facade has filled in the default models;
+    the models pickle with the state.
     """
 
     def __init__(self, assets: list[AssetSpec], now_ms: int, fee_model, latency_model, queue_model,
