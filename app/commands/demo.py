@@ -33,6 +33,7 @@ from app.runners.trading import desk_factory
 from flows.execution import chain_trading
 from flows.strategy import resolve_spreads, universe_pairs
 from operators.scan import ScanConfig
+from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import MetricsSettings, Settings, load_settings, with_changes
 from pairflow.control import Control
 from pairflow.logs import start_logging
@@ -143,15 +144,16 @@ def demo(
 
     store = connect(settings.storage)
     store.init_schema()
-    found = scan_at_start(store, settings) if settings.strategy.universe == "pair_stats" else "scan: off (universe = config)"
+    clock = venue.loop.clock
+    found = scan_at_start(store, settings, clock) if settings.strategy.universe == "pair_stats" else "scan: off (universe = config)"
     spreads = demo_spreads(settings, store)
     control = Control()
     api, token = api_server(
-        settings, store, control, port=api_port, any_port_if_taken=True, run_scan=lambda: scan_at_start(store, settings),
+        settings, store, control, port=api_port, any_port_if_taken=True, run_scan=lambda: scan_at_start(store, settings, clock),
         reports_dir=data_dir / "reports",
     )
     rescans = (
-        PeriodicRescan(lambda: rescan(store, settings), round(rescan_every * 1000), clock=venue.loop.clock)
+        PeriodicRescan(lambda: rescan(store, settings, clock), round(rescan_every * 1000), clock=clock)
         if rescan_every and settings.strategy.universe == "pair_stats" else None
     )
     ingest = EmbeddedIngest(
@@ -159,9 +161,9 @@ def demo(
         data_dir / "dead-letters",
         epoch=timedelta(seconds=1),
         then=chain_trading(spreads, settings, desk_factory(settings, url, bytes(trader.key), trader.address, data_dir,
-                                                           clock=venue.loop.clock, control=control),
+                                                           clock=clock, control=control),
                            control=control, rescans=None if rescans is None else rescans.source),
-        clock=venue.loop.clock,  # the clock the venue stamps with: lag and idle bars are measured on it
+        clock=clock,  # the clock the venue stamps with: lag and idle bars are measured on it
         rescans=rescans,
     )
     ingest.start()
@@ -227,12 +229,13 @@ def render(store: Store, coins: list[str], url: str, elapsed: float) -> Group:
     return Group(header, counts, per_coin, *_strategy_tables(store), *_trading_tables(store))
 
 
-def scan_at_start(store: Store, settings: Settings) -> str:
+def scan_at_start(store: Store, settings: Settings, clock: Clock = WALL_CLOCK) -> str:
     """Scan the 1m candles of the collected coins already stored (earlier runs in this --data-dir).
 
-    The verdicts go to ``pair_stats`` like ``pairflow scan``'s; returns a line saying what was found.
+    The verdicts go to ``pair_stats`` like ``pairflow scan``'s, stamped with
+    ``clock`` (the venue's in a demo); returns a line saying what was found.
     """
-    found = scan_stored(store, settings)
+    found = scan_stored(store, settings, clock)
     if found is None:
         return f"scan: fewer than {ScanConfig().min_observations} {SCAN_INTERVAL} candles stored yet"
     scan_id, result = found

@@ -16,7 +16,7 @@ from rich.table import Table
 from app.commands.backfill import parse_day
 from app.options import ConfigOption, parse_coins
 from operators.scan import ScanConfig, ScanResult, SpreadStats, build_panel, scan
-from pairflow.clock import WALL_CLOCK
+from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import BrokerSettings, StorageSettings, load_settings
 from pairflow.errors import ConfigError, PairflowError
 from pairflow.events import TOPIC_OF, PairStats
@@ -107,9 +107,15 @@ def publish_accepted(settings: BrokerSettings, accepted: list[PairStats]) -> Non
     deliver(settings, TOPIC_OF[PairStats], [(stats.pair, stats) for stats in accepted], "accepted spreads")
 
 
-def record_scan(store: Store, storage: StorageSettings, result: ScanResult, interval: str) -> str:
-    """Write every candidate of ``result`` to ``pair_stats`` under a new scan id, and return the id."""
-    now_ms = WALL_CLOCK.now_ms()
+def record_scan(store: Store, storage: StorageSettings, result: ScanResult, interval: str,
+                clock: Clock = WALL_CLOCK) -> str:
+    """Write every candidate of ``result`` to ``pair_stats`` under a new scan id, and return the id.
+
+    The rows and the id are stamped with ``clock``'s time, not the machine's: a
+    demo's market runs on the venue's clock, and the newest scan (the one a
+    strategy trades) is the one with the latest stamp among the bars it scanned.
+    """
+    now_ms = clock.now_ms()
     scan_id = f"{datetime.fromtimestamp(now_ms / 1000, UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     writer = BatchWriter(store, "pair_stats", settings=storage, background=False)
     try:

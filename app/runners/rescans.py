@@ -39,8 +39,10 @@ _MIN_WAIT_S = 0.02
 SCAN_INTERVAL = "1m"
 
 
-def scan_stored(store: Store, settings: Settings) -> tuple[str, ScanResult] | None:
+def scan_stored(store: Store, settings: Settings, clock: Clock = WALL_CLOCK) -> tuple[str, ScanResult] | None:
     """Scan the stored 1m candles of ``collector.coins`` (every coin when empty) and record every verdict.
+
+    The verdicts are stamped with ``clock``'s time (the market's, in a demo).
 
     Returns the scan id and result, or None when fewer than two coins or too
     few candles are stored to scan.
@@ -50,12 +52,12 @@ def scan_stored(store: Store, settings: Settings) -> tuple[str, ScanResult] | No
     if len(panel.coins) < 2 or len(panel.times) < config.min_observations:
         return None
     result = scan(panel, config)
-    return record_scan(store, settings.storage, result, SCAN_INTERVAL), result
+    return record_scan(store, settings.storage, result, SCAN_INTERVAL, clock), result
 
 
-def rescan(store: Store, settings: Settings) -> list[PairStats]:
-    """Scan again (`scan_stored`) and return the new scan's accepted spreads; none with too few candles."""
-    return [] if scan_stored(store, settings) is None else latest_accepted_spreads(store, SCAN_INTERVAL)
+def rescan(store: Store, settings: Settings, clock: Clock = WALL_CLOCK) -> list[PairStats]:
+    """Scan again (`scan_stored` on ``clock``) and return the new scan's accepted spreads; none with too few candles."""
+    return [] if scan_stored(store, settings, clock) is None else latest_accepted_spreads(store, SCAN_INTERVAL)
 
 
 class PeriodicRescan:

@@ -40,7 +40,7 @@ def test_a_periodic_rescan_emits_each_new_scans_accepted_spreads_at_the_clocks_t
     store_candles(store)
     settings = demo_settings()
     clock = ManualClock(1_700_000_000_000)
-    rescans = PeriodicRescan(lambda: rescan(store, settings), every_ms=600_000, clock=clock)
+    rescans = PeriodicRescan(lambda: rescan(store, settings, clock), every_ms=600_000, clock=clock)
     rescans.start()
     try:
         clock.advance(599_999)
@@ -57,7 +57,10 @@ def test_a_periodic_rescan_emits_each_new_scans_accepted_spreads_at_the_clocks_t
         assert {s.scan_id for s in drained(rescans.source)}.isdisjoint({s.scan_id for s in emitted})
     finally:
         rescans.stop()
-    assert store.query("SELECT uniqExact(scan_id) FROM pair_stats")[0][0] == 2
+    # Each scan's rows and id carry the injected clock's time, not the machine's (2023-11-14 22:23:20 UTC).
+    stamps = store.query("SELECT DISTINCT scan_id, ts, recv_ts FROM pair_stats ORDER BY ts")
+    assert [(ts, recv_ts) for _, ts, recv_ts in stamps] == [(1_700_000_600_000,) * 2, (1_700_001_200_000,) * 2]
+    assert [scan_id[:15] for scan_id, _, _ in stamps] == ["20231114T222320", "20231114T223320"]
 
 
 def test_a_failing_rescan_is_logged_and_the_next_one_runs_on_time() -> None:
