@@ -26,7 +26,10 @@ retired is re-admitted.
 
 The spread universe is resolved before the flow starts (`resolve_spreads`): a
 configured spread with a coin that is not listed, or is delisted, is refused
-with its reason and the others run. A coin delisted while the flow runs comes
+with its reason and the others run. With a top-N collector the collected
+coins are only known from ``md.ctx``; the router judges every complete poll of
+it (a spread leaves or rejoins after two polls in a row agree) and keeps what
+it refused in its snapshot, so a resumed run does not count a refusal again. A coin delisted while the flow runs comes
 as a `Delisting` (the collector reads it from ``meta`` onto ``md.delistings``):
 each spread with that leg sends one flat "delisted" signal and refuses its bars
 from then on, counted by that reason; the other spreads are not touched.
@@ -43,7 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream, operator
@@ -65,6 +68,8 @@ from sources.scan_universe import latest_accepted_spreads
 
 __all__ = [
     "STRATEGY_TOPICS",
+    "UNIVERSE_CONFIRM_POLLS",
+    "RouterState",
     "chain_strategy",
     "resolve_spreads",
     "strategy_dataflow",
@@ -131,17 +136,36 @@ def _refuse_spread(pair: str, reason: str, coins: list[str]) -> None:
     log.warning("spread refused", pair=pair, reason=reason, coins=",".join(coins))
 
 
+# Consecutive complete polls of md.ctx that must agree before a spread leaves or rejoins the routing.
+UNIVERSE_CONFIRM_POLLS = 2
+
+
+class RouterState(NamedTuple):
+    """What the router keeps across a resume: spreads rescans added, spreads refused, the universe's polls."""
+
+    added: tuple[tuple[str, ...], ...] = ()
+    refused: tuple[tuple[str, ...], ...] = ()
+    streaks: tuple[tuple[str, int], ...] = ()
+    polled: tuple[int, frozenset[str]] | None = None
+    delisted: frozenset[str] = frozenset()
+
+
 class _FanOut:
     """Route each coin's events to the spreads that have the coin as a leg; fees go to every spread.
 
     A rescan's `PairStats` go to the spread they name (it may re-admit it);
     an accepted spread not traded yet is added (`add`) and routed from then on.
 
-    The collector's first complete poll of asset contexts (``md.ctx``: one
-    per collected coin, all stamped alike) tells which coins are collected,
-    which a top-N collector (empty ``collector.coins``) only learns at run
-    time: a spread with a leg outside them would never see a bar, so it is
-    refused by name and counted as "unknown-coin", once.
+    Each complete poll of asset contexts (``md.ctx``: one per collected coin,
+    all stamped alike; a poll is complete when the next one begins) tells
+    which coins are collected, which a top-N collector (empty
+    ``collector.coins``) only learns at run time and may change when it is
+    restarted. A spread with a leg outside them would never see a bar: it
+    leaves the routing, refused by name and counted as "unknown-coin" once,
+    and rejoins when its coins are collected again. Either change needs
+    ``UNIVERSE_CONFIRM_POLLS`` complete polls in a row that agree, so one poll
+    seen in part (a partition read late) moves nothing. A spread that leaves
+    is not flattened: its coins still trade, and the desk's stops close it.
 
     Items come out as ``(pair, (pair, [event, ...]))``: Bytewax does not tell a
     stateful step its key, and a spread's state is built from it. A batch
@@ -151,27 +175,46 @@ class _FanOut:
     adds mid-batch would miss the bars after the rescan.
     """
 
-    def __init__(self, spreads: list[tuple[str, ...]]) -> None:
+    def __init__(self, spreads: list[tuple[str, ...]], state: RouterState | None = None) -> None:
         self.all: list[str] = []
         self.by_coin: dict[str, list[str]] = {}
         self.added: list[tuple[str, ...]] = []
-        self.polled: tuple[int, set[str]] | None = None
-        self.universe_known = False
+        self.refused: dict[str, tuple[str, ...]] = {}
+        self.streaks: dict[str, int] = {}
+        self.polled: tuple[int, frozenset[str]] | None = None
         self.delisted: set[str] = set()
         for legs in spreads:
             self.add(legs, rescanned=False)
+        if state is not None:
+            self.restore(state)
 
     def add(self, legs: tuple[str, ...], rescanned: bool = True) -> None:
         """Route ``legs``' events to their spread from now on (``rescanned``: a rescan added it while running)."""
         pair = pair_name(legs)
-        if pair in self.all:
+        if pair in self.all or pair in self.refused:
             return
-        self.all.append(pair)
-        for coin in legs:
-            self.by_coin.setdefault(coin, []).append(pair)
+        self._route(pair, legs)
         if rescanned:
             self.added.append(legs)
             log.info("spread added by a rescan", pair=pair)
+
+    def snapshot(self) -> RouterState:
+        """Return the state a resumed router needs to route and count exactly as this one would."""
+        return RouterState(tuple(self.added), tuple(self.refused.values()), tuple(self.streaks.items()), self.polled,
+                           frozenset(self.delisted))
+
+    def restore(self, state: RouterState) -> None:
+        """Take back a `snapshot`: re-add the rescanned spreads and leave the refused ones out, without counting."""
+        for legs in state.added:
+            self.add(legs)
+        for legs in state.refused:
+            pair = pair_name(legs)
+            if pair in self.all:
+                self._unroute(pair, legs)
+            self.refused[pair] = legs
+        self.streaks = dict(state.streaks)
+        self.polled = state.polled
+        self.delisted = set(state.delisted)
 
     def __call__(self, items: list[tuple[str, list[Any]]]) -> list[tuple[str, tuple[str, list[Any]]]]:
         routed: dict[str, list[Any]] = {}
@@ -181,8 +224,7 @@ class _FanOut:
         for event in batch:
             kind = type(event)
             if kind is AssetContext:
-                if not self.universe_known:
-                    self._poll(event)
+                self._poll(event)
                 continue
             if kind is Delisting:
                 self.delisted.add(event.coin)  # its spreads retire as delisted, not as unknown
@@ -201,37 +243,55 @@ class _FanOut:
                     group.append(event)
         return [(pair, (pair, events)) for pair, events in routed.items()]
 
-
     def _poll(self, context: AssetContext) -> None:
         polled = self.polled
         if polled is None or context.ts == polled[0]:
-            self.polled = (context.ts, (polled[1] if polled else set()) | {context.coin})
+            self.polled = (context.ts, (polled[1] if polled else frozenset()) | {context.coin})
             return
+        if context.ts < polled[0]:
+            return  # a straggler of a poll already judged
+        self.polled = (context.ts, frozenset({context.coin}))
         # A newer poll began, so the previous one is complete: its coins are the ones collected.
         collected = polled[1] | self.delisted
-        self.universe_known = True
-        for pair in list(self.all):
-            unknown = [coin for coin in pair.split("/") if coin not in collected]
-            if unknown:
-                self.all.remove(pair)
-                for coin in pair.split("/"):
-                    self.by_coin[coin].remove(pair)
-                _refuse_spread(pair, "unknown-coin", unknown)
+        for pair, legs in [*((pair, tuple(pair.split("/"))) for pair in self.all), *self.refused.items()]:
+            missing = [coin for coin in legs if coin not in collected]
+            if bool(missing) != (pair in self.refused):
+                streak = self.streaks.pop(pair, 0) + 1
+                if streak < UNIVERSE_CONFIRM_POLLS:
+                    self.streaks[pair] = streak
+                elif missing:
+                    self._unroute(pair, legs)
+                    self.refused[pair] = legs
+                    _refuse_spread(pair, "unknown-coin", missing)
+                else:
+                    del self.refused[pair]
+                    self._route(pair, legs)
+                    log.info("spread re-admitted", pair=pair, reason="coins collected again")
+            else:
+                self.streaks.pop(pair, None)
+
+    def _route(self, pair: str, legs: tuple[str, ...]) -> None:
+        self.all.append(pair)
+        for coin in legs:
+            self.by_coin.setdefault(coin, []).append(pair)
+
+    def _unroute(self, pair: str, legs: tuple[str, ...]) -> None:
+        self.all.remove(pair)
+        for coin in legs:
+            self.by_coin[coin].remove(pair)
 
 
 class _RouterLogic(op.StatefulBatchLogic):
-    """The one `_FanOut` of the stage; the spreads rescans added are its recovery state."""
+    """The one `_FanOut` of the stage; its `RouterState` is the recovery state."""
 
-    def __init__(self, spreads: list[tuple[str, ...]], resume_state: tuple[tuple[str, ...], ...] | None) -> None:
-        self.fan_out = _FanOut(spreads)
-        for legs in resume_state or ():
-            self.fan_out.add(legs)
+    def __init__(self, spreads: list[tuple[str, ...]], resume_state: RouterState | None) -> None:
+        self.fan_out = _FanOut(spreads, resume_state)
 
     def on_batch(self, values: list[tuple[str, list[Any]]]) -> tuple[list[tuple[str, tuple[str, list[Any]]]], bool]:
         return self.fan_out(values), op.StatefulBatchLogic.RETAIN
 
-    def snapshot(self) -> tuple[tuple[str, ...], ...]:
-        return tuple(self.fan_out.added)
+    def snapshot(self) -> RouterState:
+        return self.fan_out.snapshot()
 
 
 class _SpreadLogic(op.StatefulBatchLogic):

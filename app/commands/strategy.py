@@ -96,7 +96,8 @@ def strategy(
         store.init_schema()
         names = settings.strategy.pairs if pairs is not None else universe_pairs(settings.strategy, store)
     # A spread with a coin outside the configured collection would never see a bar: refuse it by name. With a
-    # top-N collector (no collector.coins) the stage refuses it once md.ctx has shown which coins are collected.
+    # top-N collector (no collector.coins) the stage refuses it once md.ctx has shown which coins are collected,
+    # and takes it back if a restarted collector collects them.
     spreads = resolve_spreads(names, listed=settings.collector.coins or None)
     if not spreads:
         raise ConfigError("no spreads to trade: pass --pairs, set strategy.pairs, or run `pairflow scan`")

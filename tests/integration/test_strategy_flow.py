@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import bytewax.operators as op
+import pickle
+
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from flows.ingest import prepare_recovery
-from flows.strategy import _FanOut, resolve_spreads, strategy_stage, universe_pairs
+from flows.strategy import UNIVERSE_CONFIRM_POLLS, _FanOut, resolve_spreads, strategy_stage, universe_pairs
 from operators.spread_strategy import SpreadStrategy
 from pairflow.config import StrategySettings
 from pairflow.control import Control
@@ -275,18 +277,56 @@ def test_a_spread_with_a_coin_the_collector_does_not_collect_is_refused_once_its
     assert {s.pair for s in flowed} == {"ETH/SOL"} and flowed == by_hand(bars, SPREADS[:1])
 
 
+def test_a_refused_spread_is_counted_once_across_a_resume(tmp_path: Path) -> None:
+    """The router's snapshot keeps what it refused: a resumed run neither routes nor counts it again."""
+    bars = cointegrated_bars(SPREADS[0], 120, seed=21)
+    polls = [context(coin, bars[at].ts + 1) for at in range(0, len(bars), 30) for coin in ("ETH", "SOL")]
+    items = keyed(sorted(bars + polls, key=lambda e: e.ts))
+    unknown = STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get()
+    cut = len(items) // 2  # after the refusal (the third poll), with polls still to come
+    aborting = [*items[:cut], TestingSource.ABORT(), *items[cut:]]
+    runs = [run_flow(aborting, spreads=[SPREADS[0], ("ETH", "XYZ")], recovery=tmp_path / "recovery") for _ in range(2)]
+    assert STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get() == unknown + 1
+    resumed = {s.id: s for run in runs for s in run}
+    assert ordered(list(resumed.values())) == ordered(by_hand(bars, SPREADS[:1]))
+
+
 @settings(max_examples=25, deadline=None)
-@given(cuts=st.lists(st.integers(min_value=0, max_value=11), max_size=4))
-def test_however_the_polls_are_batched_the_unknown_spread_is_refused_once(cuts: list[int]) -> None:
+@given(cuts=st.lists(st.integers(min_value=0, max_value=11), max_size=4), resume_at=st.integers(0, 4))
+@example(cuts=[3], resume_at=1)  # resumed after the delisting: the snapshot must keep it (it once did not)
+def test_however_the_polls_are_batched_or_resumed_the_unknown_spread_is_refused_once(
+    cuts: list[int], resume_at: int
+) -> None:
     events = [context(coin, ts) for ts in (1_000, 2_000, 3_000) for coin in ("SOL", "ETH", "BTC")]
     events.insert(4, bar("ETH", 1_500, 2_000.0))
     # AVAX is delisted in the first poll (so it has no context): its spread retires as delisted, not as unknown.
     events.insert(2, Delisting(id="AVAX:1000", ts=1_000, recv_ts=1_000, coin="AVAX"))
-    router = _FanOut([("ETH", "SOL"), ("ETH", "XYZ"), ("SOL", "AVAX")])
+    spreads = [("ETH", "SOL"), ("ETH", "XYZ"), ("SOL", "AVAX")]
+    router = _FanOut(spreads)
     unknown = STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get()
     bounds = [0, *sorted(cuts), len(events)]
-    for start, end in zip(bounds, bounds[1:]):
+    for number, (start, end) in enumerate(zip(bounds, bounds[1:])):
+        if number == resume_at:  # killed here: a new router resumes from the pickled snapshot
+            router = _FanOut(spreads, pickle.loads(pickle.dumps(router.snapshot())))
         router(keyed(events[start:end]))
     assert router.all == ["ETH/SOL", "SOL/AVAX"]
     assert router.by_coin == {"ETH": ["ETH/SOL"], "SOL": ["ETH/SOL", "SOL/AVAX"], "XYZ": [], "AVAX": ["SOL/AVAX"]}
     assert STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get() == unknown + 1
+
+
+def test_the_collected_universe_is_judged_on_every_poll_and_a_change_needs_two_polls_in_a_row() -> None:
+    """A top-N collector restarted with other coins changes what the spreads can see; one odd poll does not."""
+    assert UNIVERSE_CONFIRM_POLLS == 2
+    router = _FanOut([("ETH", "SOL"), ("ETH", "XYZ")])
+    unknown = STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get()
+    seen = []
+    collected = ["ETH SOL", "ETH SOL", "ETH", "ETH SOL", "ETH SOL XYZ", "ETH SOL XYZ", "ETH", "ETH", "ETH"]
+    for number, coins in enumerate(collected):
+        router(keyed([context(coin, 1_000 * (number + 1)) for coin in coins.split()]))
+        seen.append(tuple(router.all))
+    both, solo = ("ETH/SOL", "ETH/XYZ"), ("ETH/SOL",)
+    # A poll is judged when the next one begins. XYZ missing twice: refused; SOL missing once: kept;
+    # XYZ collected twice: back; SOL and XYZ missing twice: both out.
+    assert seen == [both, both, solo, solo, solo, solo, both, both, ()]
+    assert STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get() == unknown + 3
+    assert router.by_coin == {"ETH": [], "SOL": [], "XYZ": []}
