@@ -81,7 +81,7 @@ class IngestOptions:
     book_depth
         Levels per side in book snapshots.
     book_interval_ms
-        Cadence of book snapshots.
+        Cadence of book snapshots in event-time ms; 0 keeps every book (`operators.book.BookSampler`).
     idle_close_s
         Seconds of the injected clock without a trade of a coin after which
         its bars' event time is assumed to advance with the clock, so they
@@ -393,7 +393,7 @@ def ingest_dataflow(
         source,
         ClickHouseSink(settings.storage, partitions=workers) if store else None,
         DeadLetterSink(Path(dead_letter_dir)),
-        IngestOptions(book_depth=settings.collector.book_levels),
+        IngestOptions(book_depth=settings.collector.book_levels, book_interval_ms=settings.collector.book_interval_ms),
         clock=clock,
         publish_sink=TopicSink(settings.broker, published, partitions=workers) if publish_bars else None,
         then=then,

@@ -1,4 +1,4 @@
-"""Book snapshots: top-N levels sampled at a fixed event-time cadence.
+"""Book snapshots: top-N levels sampled at a fixed event-time cadence, or every book as it comes.
 
 The sampler keeps the newest L2 book of one coin. Each time event time crosses
 a cadence boundary ``t = k * interval_ms`` it emits the book that was in force
@@ -8,6 +8,10 @@ different coins line up for pair statistics. A stretch without updates yields
 one snapshot per boundary (the book did not change), capped at
 ``max_fill`` snapshots so a long outage does not flood the sink. Books older
 than the newest one seen are stale and ignored (counted in ``stale_books``).
+
+With ``interval_ms = 0`` every book is a snapshot at its own time: the
+record a backtest needs to show each order the very book it met (a venue
+that publishes its book after every block, see ``venue.book_every_step``).
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ class BookSampler(PickledState):
     depth
         Levels per side kept in a snapshot and used for the imbalance.
     interval_ms
-        Cadence of the snapshots in event-time milliseconds.
+        Cadence of the snapshots in event-time milliseconds; 0 emits every book at its own time.
     max_fill
         Most snapshots emitted for one gap between two books.
 
@@ -80,11 +84,13 @@ class BookSampler(PickledState):
     ...                asks=(BookLevel(101.0, 1.0),))
     >>> [(s.id, s.ts, s.mid, s.spread_bps, s.imbalance) for s in sampler.update(later)]
     [('ETH:2000', 2000, 100.0, 200.0, 0.5)]
+    >>> [(s.id, s.ts) for s in BookSampler("ETH", depth=1, interval_ms=0).update(book)]
+    [('ETH:1200', 1200)]
     """
 
     def __init__(self, coin: str = "", depth: int = 10, interval_ms: int = 1_000, max_fill: int = 60) -> None:
-        if depth <= 0 or interval_ms <= 0 or max_fill <= 0:
-            raise ValueError("depth, interval_ms and max_fill must be positive")
+        if depth <= 0 or interval_ms < 0 or max_fill <= 0:
+            raise ValueError("depth and max_fill must be positive and interval_ms 0 or more")
         self.coin = coin
         self.depth = depth
         self.interval_ms = interval_ms
@@ -100,9 +106,11 @@ class BookSampler(PickledState):
             self.stale_books += 1
             return []
         self._book = book
+        interval = self.interval_ms
+        if not interval:
+            return [self._snapshot_at(book, book.ts)]
         if current is None:
             return []
-        interval = self.interval_ms
         first = -(-current.ts // interval) * interval
         last = (book.ts - 1) - (book.ts - 1) % interval
         if last < first:

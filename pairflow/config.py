@@ -186,6 +186,11 @@ class VenueSettings(_Section):
     )
     taker_median_notional: float = Field(default=1500.0, gt=0, description="Median USD notional of a taker order.")
     book_levels: int = Field(default=6, ge=1, le=50, description="Maker price levels per side of each book.")
+    book_every_step: bool = Field(
+        default=False,
+        description="Push l2Book after every market step (each simulated block, stamped with its time) instead of "
+                    "every 0.5 wall seconds, so a collector can record every book an order could meet.",
+    )
     half_spread_bps: float = Field(
         default=1.5, gt=0, description="Least distance of the makers' best quotes from fair value, basis points."
     )
@@ -206,6 +211,10 @@ class CollectorSettings(_Section):
         default="1m", description="Candle interval to subscribe to and backfill."
     )
     book_levels: int = Field(default=10, gt=0, le=20, description="Order-book levels kept per side in l2 snapshots.")
+    book_interval_ms: int = Field(
+        default=1_000, ge=0,
+        description="Event-time cadence of the stored l2 snapshots; 0 stores every book received, at its own time.",
+    )
     stale_after_s: float = Field(
         default=15.0, gt=0, description="Seconds without a message after which a stream is reported stale and resubscribed."
     )

@@ -17,6 +17,10 @@ bar price, so the venue's own matching decides every fill:
 * `AccountLatency` (a `venue.engine.LatencyModel`) stamps our orders and fills
   ``latency_ms`` late, and `RecordedDepth.catch_up` shows an order the book as
   recorded when it arrives, ``latency_ms`` after the decision.
+* ``arrivals`` (cloid -> exchange time) replaces that latency, order by order,
+  by the times a recorded session's orders reached the venue: its network and
+  desk delays vary from order to order, and only the recorded times show each
+  order the book it met and stamp its fills as the session's were.
 
 The router follows a resting order by polling with a short sleep; in a
 backtest that sleep is `RecordedDepth.wait`, which lets recorded time pass on
@@ -95,15 +99,18 @@ class RecordedDepth:
     """Drive an engine's books from recorded snapshots and trades, in time order; see the module docstring.
 
     ``advance(ms)`` moves engine time (the backtest's `SimulatedMarket.advance`);
-    every snapshot and trade at or before the time given to `catch_up` is applied once.
+    every snapshot and trade at or before the time given to `catch_up` is applied once;
+    ``arrivals`` are recorded arrival times by cloid (see the module docstring).
     """
 
     def __init__(self, engine: Engine, rules: AssetRules, trader: str, books: Mapping[str, Sequence[BookSnapshot]],
-                 trades: Mapping[str, Sequence[Trade]], advance: Callable[[int], None], latency_ms: int = 0) -> None:
+                 trades: Mapping[str, Sequence[Trade]], advance: Callable[[int], None], latency_ms: int = 0,
+                 arrivals: Mapping[str, int] | None = None) -> None:
         self.engine = engine
         self.rules = rules
         self.trader = trader.lower()
         self.latency_ms = latency_ms
+        self.arrivals = arrivals or {}
         self.advance = advance
         self.asset_of = {spec.name: index for index, spec in enumerate(engine.assets)}
         streams = [[(event.ts, kind, event.coin, index, event) for index, event in enumerate(series)]
@@ -127,9 +134,17 @@ class RecordedDepth:
                 self.tape(event)
         self.now_ms = max(self.now_ms, until_ms)
 
-    def arrive(self, decided_ms: int) -> None:
-        """Show an order decided at ``decided_ms`` the book as recorded when it reaches the exchange."""
-        self.catch_up(decided_ms + self.latency_ms)
+    def arrive(self, decided_ms: int, cloid: str = "") -> None:
+        """Show an order decided at ``decided_ms`` the book as recorded when it reaches the exchange.
+
+        A cloid with a recorded arrival reaches it then, and engine time moves there so its fills are stamped then.
+        """
+        arrival = self.arrivals.get(cloid)
+        if arrival is None:
+            self.catch_up(decided_ms + self.latency_ms)
+            return
+        self.catch_up(arrival)
+        self.advance(arrival)
 
     def wait(self, seconds: float) -> None:
         """Let ``seconds`` of recorded time pass on the market (the router's poll of a resting order)."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 import pickle
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import msgspec
@@ -91,15 +92,20 @@ class Desk:
 
     ``risk_every_ms`` spaces the exposure and VaR rows (a minute live; a backtest, which keeps none
     of them, asks for them once a day). With ``spread_journal`` every spread change is written
-    there before its orders go out, so a restart can take the spreads over (`adopt`).
+    there before its orders go out, so a restart can take the spreads over (`adopt`). ``leg_order``
+    (cloid -> when a recorded session sent it) makes a replay of that session send each spread's
+    legs in the session's order: the session ranked them by the books its desk had seen by then,
+    which the recording does not tell.
     """
 
     def __init__(self, router: OrderRouter, account: AccountView, rules: AssetRules, *, capital: float,
                  control_dir: Path | None = None, clock: Clock = WALL_CLOCK, reconcile_interval_s: float = 5.0,
                  bar_interval: str = "1s", max_var_99: float = 0.0, risk_every_ms: int = 60_000,
                  control: Control | None = None, stream: AccountStream | None = None,
-                 fill_wait_s: float = 2.0, spread_journal: SpreadJournal | None = None) -> None:
+                 fill_wait_s: float = 2.0, spread_journal: SpreadJournal | None = None,
+                 leg_order: Mapping[str, int] | None = None) -> None:
         self.router = router
+        self.leg_order = leg_order
         self.spread_journal = spread_journal
         self.account = account
         self.rules = rules
@@ -330,6 +336,9 @@ class Desk:
             self.opened_ms[pair] = ts
         elif not target:
             self.opened_ms.pop(pair, None)
+        if plans and self.leg_order and all(cloid_for(plan.signal_id, plan.coin) in self.leg_order for plan in plans):
+            plans = [msgspec.structs.replace(plan, liquidity=float(self.leg_order[cloid_for(plan.signal_id, plan.coin)]))
+                     for plan in plans]
         if plans:
             if self.spread_journal is not None:
                 self.spread_journal.record(pair, target, [event for event in out if isinstance(event, OrderIntent)])

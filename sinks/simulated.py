@@ -128,8 +128,11 @@ class SimulatedExecutor:
         With recorded depth there is no quote: the order meets the recorded book as of its arrival.
         """
         if self.depth is not None:
-            self.depth.arrive(self.market.engine.now_ms)
-            return self.inner.place(orders)
+            placed = []
+            for order in orders:
+                self.depth.arrive(self.market.engine.now_ms, order.cloid)
+                placed += self.inner.place([order])
+            return placed
         quotes = [quote for order in orders for quote in self._quote(order)]
         try:
             return self.inner.place(orders)

@@ -30,7 +30,8 @@ from pairflow.events import Bar, BookSnapshot, Candle, Funding, Signal, Trade
 from pairflow.storage import Store
 from sources.history_files import read_history_file
 
-__all__ = ["DataProblem", "Recording", "ReplayError", "bar_of", "check_recording", "load_files", "load_signals", "load_store",
+__all__ = ["DataProblem", "Recording", "ReplayError", "SessionTiming", "bar_of", "check_recording", "load_files",
+           "load_signals", "load_store", "load_timing",
            "replay"]
 
 HOUR_MS = 3_600_000
@@ -186,21 +187,56 @@ def load_signals(store: Store, pairs: Sequence[str], *, start_ms: int | None = N
                  end_ms: int | None = None) -> dict[str, list[Signal]]:
     """Read a session's stored signals for ``pairs`` (by spread name, time-ordered) for a replay of its decisions.
 
-    A signal the session traded is stamped with the time its first order went out (``intents`` name
-    the signal of each order): a desk acts a little after it decides, busy with the previous
-    spread's legs, and the book it met is the one of that moment.
+    A signal the session traded is stamped with the time its first order reached the venue (the
+    venue's stamp on that order's first fill; else the desk's on the order): a desk acts a little
+    after it decides, busy with the previous spread's legs, and the book it met is the one of that
+    moment (the venue's time, which may trail the desk's: a venue steps its market every few
+    hundred ms, and a demo freezes it before the desk stops). ``intents`` name the signal of each order. The desk takes signals one after another in
+    time order, so a signal stamped later than the next one's own stamp holds that one back too.
     """
-    params = {"pairs": list(pairs), "lo": start_ms if start_ms is not None else 0,
-              "hi": end_ms if end_ms is not None else 2**62}
+    params = _window(pairs, start_ms, end_ms)
     acted = dict(store.query(
-        "SELECT i.signal_id, min(o.ts) FROM intents AS i FINAL INNER JOIN orders AS o FINAL ON o.cloid = i.id "
+        "SELECT i.signal_id, min(if(f.ts > 0, f.ts, o.ts)) FROM intents AS i FINAL "
+        "INNER JOIN orders AS o FINAL ON o.cloid = i.id "
+        "LEFT JOIN (SELECT cloid, min(ts) AS ts FROM fills FINAL GROUP BY cloid) AS f ON f.cloid = i.id "
         "WHERE i.pair IN %(pairs)s AND i.ts >= %(lo)s AND i.ts < %(hi)s GROUP BY i.signal_id", params))
     out: dict[str, list[Signal]] = {pair: [] for pair in pairs}
+    latest = 0
     for row in store.select("signals", "*", "pair IN %(pairs)s AND ts >= %(lo)s AND ts < %(hi)s", params,
                             order_by="ts, id"):
-        row["ts"] = max(row["ts"], acted.get(row["id"], row["ts"]))
+        row["ts"] = latest = max(acted.get(row["id"], row["ts"]), latest)
         out[row["pair"]].append(msgspec.convert(row, Signal))
     return out
+
+
+@dataclass
+class SessionTiming:
+    """When a recorded session sent each order (its desk's clock) and when it reached the venue (the venue's stamp).
+
+    A replay of the session's signals sends a spread's legs in ``sent`` order (the session chose it
+    from the book its desk had seen, which a replay cannot know) and shows each order the book of
+    its ``arrived`` time (`sinks.book_fills.RecordedDepth`). An order that never filled has no arrival.
+    """
+
+    sent: dict[str, int] = field(default_factory=dict)
+    arrived: dict[str, int] = field(default_factory=dict)
+
+
+def load_timing(store: Store, pairs: Sequence[str], *, start_ms: int | None = None,
+                end_ms: int | None = None) -> SessionTiming:
+    """Read the send and arrival times of a session's orders for ``pairs`` (by cloid; see `SessionTiming`)."""
+    params = _window(pairs, start_ms, end_ms)
+    where = "i.pair IN %(pairs)s AND i.ts >= %(lo)s AND i.ts < %(hi)s"
+    sent = store.query(f"SELECT o.cloid, min(o.ts) FROM orders AS o FINAL INNER JOIN intents AS i FINAL "
+                       f"ON o.cloid = i.id WHERE {where} GROUP BY o.cloid", params)
+    arrived = store.query(f"SELECT f.cloid, min(f.ts) FROM fills AS f FINAL INNER JOIN intents AS i FINAL "
+                          f"ON f.cloid = i.id WHERE {where} GROUP BY f.cloid", params)
+    return SessionTiming(dict(sent), dict(arrived))
+
+
+def _window(pairs: Sequence[str], start_ms: int | None, end_ms: int | None) -> dict:
+    return {"pairs": list(pairs), "lo": start_ms if start_ms is not None else 0,
+            "hi": end_ms if end_ms is not None else 2**62}
 
 
 def check_recording(recording: Recording, coins: Sequence[str], start_ms: int | None = None,

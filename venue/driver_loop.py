@@ -9,6 +9,7 @@ simulated cadence, each step under ``engine.lock``. Its time comes from a
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from pairflow.clock import Clock
@@ -49,6 +50,10 @@ class DriverLoop:
         Simulated cadence in milliseconds.
     max_lag_steps
         Missed steps tolerated before jumping ahead.
+    after_step
+        Called with the step's time at the end of every step, still under ``engine.lock``: the
+        state between two steps, which is what an order arriving then meets (the WebSocket
+        router publishes each step's books through it with ``venue.book_every_step``).
     """
 
     def __init__(
@@ -59,6 +64,7 @@ class DriverLoop:
         *,
         step_ms: int = 250,
         max_lag_steps: int = 40,
+        after_step: Callable[[int], None] | None = None,
     ) -> None:
         if step_ms <= 0:
             raise ValueError(f"step_ms must be positive, was {step_ms}")
@@ -67,6 +73,7 @@ class DriverLoop:
         self.driver = driver
         self.step_ms = int(step_ms)
         self.max_lag_steps = max_lag_steps
+        self.after_step = after_step
         self.next_ms = max(int(clock.now_ms()), int(engine.now_ms))
         self.steps = 0
         self.errors = 0
@@ -80,6 +87,8 @@ class DriverLoop:
                 self.engine.advance(now_ms)
                 if self.driver is not None:
                     self.driver.step(self.engine, now_ms)
+                if self.after_step is not None:
+                    self.after_step(now_ms)
             except Exception as error:  # one bad step must not stop the market
                 self.errors += 1
                 VENUE_DRIVER_ERRORS.inc()

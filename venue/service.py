@@ -229,8 +229,8 @@ class VenueService:
         clock = SimulatedClock(max(self._start_ms(), int(engine.now_ms)), self.options.venue.speed)
         self.loop = DriverLoop(engine, clock, driver, step_ms=self.options.venue.step_ms)
         self.loop.run_due()
-        self.loop.start()
         self._start_server()
+        self.loop.start()
         if self.snapshots is not None:
             self._snapshot_thread = threading.Thread(
                 target=self._snapshot_periodically, name="venue-snapshots", daemon=True
@@ -300,7 +300,10 @@ class VenueService:
             ) from None
 
     def _start_server(self) -> None:
-        app = create_app(self.engine, nonces=self.nonces)
+        every_step = self.options.venue.book_every_step
+        app = create_app(self.engine, nonces=self.nonces, books_every_step=every_step)
+        if every_step and self.loop is not None:
+            self.loop.after_step = app.state.hub.router.on_step
         try:
             sock = bind_socket(self.options.venue.host, self.options.venue.port)
         except OSError as error:

@@ -40,7 +40,7 @@ from sinks.executor import HyperliquidExecutor
 from sinks.book_fills import AccountLatency, RecordedDepth, RecordedQueue
 from sinks.order_journal import OrderJournal
 from sinks.simulated import FlatFees, RecordedFunding, SimulatedExecutor, SimulatedMarket
-from sources.replay import HOUR_MS, Recording, replay
+from sources.replay import HOUR_MS, Recording, SessionTiming, replay
 from venue.engine import Engine
 from venue.inprocess import InProcessClient
 from venue.universe import default_universe
@@ -149,7 +149,8 @@ def _engine(recording: Recording, coins: list[str], taker_fee: float | None, fil
 def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tuple[str, ...]], *,
                  fill: FillMode = "close", taker_fee: float | None = None, latency_ms: int = 0,
                  progress: Callable[[int], None] | None = None,
-                 strategy_factory: StrategyFactory = SpreadStrategy) -> BacktestResult:
+                 strategy_factory: StrategyFactory = SpreadStrategy,
+                 session: SessionTiming | None = None) -> BacktestResult:
     """Replay ``recording`` through the strategy and desk for ``spreads``; see the module docstring.
 
     ``fill="book"`` fills against the recording's books and trades (`sinks.book_fills`);
@@ -158,7 +159,10 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
     ``taker_fee`` fixes the fee rate (else the venue's fee schedule);
     ``progress`` is called with the number of steps done now and then;
     ``strategy_factory(legs, settings)`` builds each spread's decision path
-    (another signal mode, or a scripted one in tests).
+    (another signal mode, or a scripted one in tests);
+    ``session`` (a recorded session's `sources.replay.SessionTiming`, with its signals) sends each
+    spread's legs in the session's order and, with book fills, has each order reach the book when the
+    session's did.
     """
     coins = sorted({coin for legs in spreads for coin in legs})
     capital = settings.execution.capital_usd
@@ -168,7 +172,7 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
     inner = HyperliquidExecutor(client, TRADER)  # type: ignore[arg-type]
     market = SimulatedMarket(engine, inner.rules, capital)
     depth = RecordedDepth(engine, inner.rules, TRADER, recording.books, recording.trades, market.advance,
-                          latency_ms) if fill == "book" else None
+                          latency_ms, session.arrived if session else None) if fill == "book" else None
     clock = EventClock(recording.start_ms)
     strategies = {pair_name(legs): strategy_factory(tuple(legs), settings.strategy) for legs in spreads}
     by_coin: dict[str, list[SignalSource]] = {}
@@ -188,7 +192,8 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
         # Its VaR rows are monitoring output a backtest does not keep (no VaR limit is set here), so they
         # are computed once a day instead of every bar: a quarter of the run time, no trade changes.
         desk = Desk(router, inner, inner.rules, capital=capital, clock=clock, reconcile_interval_s=math.inf,
-                    bar_interval=settings.strategy.bar_interval, risk_every_ms=DAY_MS)
+                    bar_interval=settings.strategy.bar_interval, risk_every_ms=DAY_MS,
+                    leg_order=session.sent if session else None)
         _collect(desk.reconcile(), result, books)
         pending: list[Signal] = []
         opened: dict[str, tuple[int, float]] = {}

@@ -24,7 +24,7 @@ from pairflow.config import Settings, StrategySettings, load_settings
 from pairflow.errors import ConfigError
 from pairflow.logs import start_logging
 from pairflow.storage import Store, connect
-from sources.replay import Recording, load_files, load_signals, load_store, replay
+from sources.replay import Recording, load_files, load_signals, load_store, load_timing, replay
 
 __all__ = [
     "BacktestOutcome", "BacktestSpec", "load_recording", "parse_spreads", "parse_time", "register", "run_and_store",
@@ -63,7 +63,8 @@ def backtest(
     mode: Annotated[str, typer.Option(
         "--mode", help="Signal mode: 'spread' (the live strategy), 'rolling-ols', 'kalman-units', or 'recorded': "
                        "the stored signals of a paper or live session, each at the time its first order "
-                       "went out (replays that session's orders).")] = "spread",
+                       "reached the venue, its legs in the session's order and, with --fill book, each order "
+                       "at its recorded arrival (replays that session's orders).")] = "spread",
     units: Annotated[float, typer.Option(
         "--units", min=0, help="rolling-ols / kalman-units: coins of the first leg held per position.")] = 1.0,
     window: Annotated[int | None, typer.Option(
@@ -182,12 +183,14 @@ def run_and_store(settings: Settings, store: Store, spec: BacktestSpec, *, save:
     taker_fee = spec.taker_fee
     if spec.no_costs:
         taker_fee, recording.funding = 0.0, []
+    recorded = spec.mode == "recorded"
     factory = (recorded_factory(load_signals(store, spec.pairs, start_ms=spec.start_ms, end_ms=spec.end_ms))
-               if spec.mode == "recorded" else strategy_factory(spec.mode, units=spec.units, window=spec.window))
+               if recorded else strategy_factory(spec.mode, units=spec.units, window=spec.window))
+    session = load_timing(store, spec.pairs, start_ms=spec.start_ms, end_ms=spec.end_ms) if recorded else None
 
     def run(chosen: Settings, steps: Callable[[int], None] | None = None) -> BacktestResult:
         return run_backtest(chosen, recording, spec.legs, fill=spec.fill, taker_fee=taker_fee,  # type: ignore[arg-type]
-                            latency_ms=spec.latency_ms, progress=steps, strategy_factory=factory)
+                            latency_ms=spec.latency_ms, progress=steps, strategy_factory=factory, session=session)
 
     result = run(settings, None if progress is None else lambda done: progress(done, total))
     if progress is not None:

@@ -1,19 +1,20 @@
 """A recorded paper session on the venue, replayed by the backtest, gives back that session's orders and PnL.
 
 `pairflow demo` trades ETH/SOL on the venue's synthetic market and records everything in chDB: trades,
-book snapshots (every second), candles, signals, intents, orders and fills. The backtest replays the
-session's own signals (``--mode recorded``) against the recorded depth (``--fill book``). Tolerances:
-at least 95% of the session's orders come back with the same cloid, coin, side and filled size (the
-rest are the retries and unwinds that follow a leg filled in part on one side only: a book recorded
-once a second is not the book the session met); their prices only as close as such a book allows
-(each order's average price within 40 bp of the session's, the median within 10 bp); the net PnL
-within 5 bp of the notional traded.
+candles, signals, intents, orders, fills, and every book the venue published -- the venue publishes its
+book after each market step (``venue.book_every_step``) and the collector stores each one at its own time
+(``collector.book_interval_ms = 0``). The backtest replays the session's own signals (``--mode recorded``)
+against that depth (``--fill book``), each order reaching the book when the session's did and the legs
+of a spread going out in the session's order. Every order comes back: same cloid, coin, side, size, fill
+prices and fill time. Fees only to the micro-USDC: the venue rounds each fill's fee, and an order that met
+two resting orders at one price filled twice in the session, once against the recorded level (a book
+gives a level's total, not how it is split between orders). So the PnL from fills and funding is equal
+to a few micro-USDC.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -22,23 +23,39 @@ from app.backtest.modes import recorded_factory
 from app.backtest.run import run_backtest
 from pairflow.config import Settings, StorageSettings
 from pairflow.storage import connect
-from sources.replay import load_signals, load_store
+from sources.replay import load_signals, load_store, load_timing
 
 
-def _by_cloid(fills: list[tuple[str, str, str, float, float]]) -> dict[str, tuple[str, str, float, float]]:
-    """Return cloid -> (coin, side, total size, average price)."""
-    out: dict[str, list] = {}
-    for cloid, coin, side, sz, px in fills:
-        out.setdefault(cloid, [coin, side, 0.0, 0.0])
-        out[cloid][2] += sz
-        out[cloid][3] += sz * px
-    return {cloid: (coin, side, round(size, 8), notional / size) for cloid, (coin, side, size, notional) in out.items()}
+Fills = list[tuple[str, str, str, float, float, float, int]]
+
+
+def _by_cloid(fills: Fills) -> dict[str, tuple[str, str, int, dict[float, float]]]:
+    """Return cloid -> (coin, side, fill time, {price: size filled there})."""
+    out: dict[str, tuple[str, str, int, dict[float, float]]] = {}
+    for cloid, coin, side, sz, px, _, ts in fills:
+        sizes = out.setdefault(cloid, (coin, side, ts, {}))[3]
+        sizes[px] = round(sizes.get(px, 0.0) + sz, 8)
+    return out
+
+
+def _fees(fills: Fills) -> dict[str, tuple[float, int]]:
+    """Return cloid -> (fees paid, number of fills)."""
+    out: dict[str, tuple[float, int]] = {}
+    for cloid, *_, fee, _ in fills:
+        paid, count = out.get(cloid, (0.0, 0))
+        out[cloid] = (paid + fee, count + 1)
+    return out
+
+
+def _cash(fills: Fills) -> float:
+    return -sum((sz if side == "B" else -sz) * px + fee for _, _, side, sz, px, fee, _ in fills)
 
 
 def test_a_paper_session_replayed_against_its_recorded_book_gives_back_its_orders_and_pnl(tmp_path: Path) -> None:
     data = tmp_path / "demo"
     config = tmp_path / "demo.toml"
-    config.write_text("[venue]\ntrade_rate_per_minute = 60.0\n[strategy]\nentry_z = 1.5\nexit_z = 0.3\n")
+    config.write_text("[venue]\ntrade_rate_per_minute = 60.0\nbook_every_step = true\n[collector]\n"
+                      "book_interval_ms = 0\n[strategy]\nentry_z = 1.5\nexit_z = 0.3\n")
     demo = subprocess.run([sys.executable, "-m", "app", "demo", "--duration", "20", "--speed", "30", "--coins",
                            "ETH,SOL", "--data-dir", str(data), "--config", str(config)],
                           capture_output=True, text=True, timeout=240)
@@ -48,25 +65,22 @@ def test_a_paper_session_replayed_against_its_recorded_book_gives_back_its_order
     with connect(StorageSettings(dsn=f"chdb://{data / 'chdb'}", spill_dir=tmp_path / "spill")) as store:
         recording = load_store(store, "1m", ["ETH", "SOL"], depth=True)
         signals = load_signals(store, ["ETH/SOL"])
-        session = store.query("SELECT cloid, coin, side, sz, px, fee FROM fills FINAL")
+        timing = load_timing(store, ["ETH/SOL"])
+        session: Fills = store.query("SELECT cloid, coin, side, sz, px, fee, ts FROM fills FINAL")
+        paid = store.query("SELECT coin, ts, usdc FROM funding_payments FINAL ORDER BY ts, coin")
     result = run_backtest(settings, recording, [("ETH", "SOL")], fill="book",
-                          strategy_factory=recorded_factory(signals))
+                          strategy_factory=recorded_factory(signals), session=timing)
+    replayed: Fills = [(f.cloid or "", f.coin, f.side, f.sz, f.px, f.fee, f.ts) for f in result.fills]
 
-    ours = _by_cloid([(f.cloid or "", f.coin, f.side, f.sz, f.px) for f in result.fills])
-    theirs = _by_cloid([row[:5] for row in session])
-    same = [cloid for cloid, order in theirs.items() if cloid in ours and ours[cloid][:3] == order[:3]]
-    assert len(theirs) >= 4 and len(same) >= 0.95 * len(theirs), (len(same), len(theirs), len(ours))
-    gaps_bp = [abs(ours[cloid][3] / theirs[cloid][3] - 1) * 1e4 for cloid in same]
-    assert max(gaps_bp) < 40 and statistics.median(gaps_bp) < 10, sorted(gaps_bp)[-5:]
-
-    # Both end flat: the net PnL is the cash the fills moved, fees included.
-    def cash(rows: list[tuple[str, float, float, float]]) -> float:
-        return -sum((sz if side == "B" else -sz) * px + fee for side, sz, px, fee in rows)
-
-    session_pnl = cash([(side, sz, px, fee) for _, _, side, sz, px, fee in session])
-    traded = sum(sz * px for *_, sz, px, _ in session)
-    assert result.metrics is not None
-    assert abs(result.metrics.pnl - session_pnl) < 5e-4 * traded, (result.metrics.pnl, session_pnl, traded)
+    theirs, ours = _by_cloid(session), _by_cloid(replayed)
+    assert len(theirs) >= 4
+    assert ours == theirs, [(ours.get(c), theirs.get(c)) for c in {*ours, *theirs} if ours.get(c) != theirs.get(c)][:4]
+    their_fees, our_fees = _fees(session), _fees(replayed)
+    for cloid, (fee, fills) in their_fees.items():
+        assert abs(our_fees[cloid][0] - fee) <= 1e-6 * fills, (cloid, our_fees[cloid], fee)
+    assert [(p.coin, p.ts, p.usdc) for p in result.funding] == paid
+    assert abs(_cash(replayed) + sum(p.usdc for p in result.funding)
+               - _cash(session) - sum(usdc for *_, usdc in paid)) <= 1e-6 * len(session)
 
     # The same replay from the command line.
     cli_config = tmp_path / "replay.toml"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from operators.book import BookSampler, book_imbalance, spread_bps
 from operators.check import check_operator
@@ -80,6 +82,24 @@ def test_spread_and_imbalance_helpers() -> None:
 def test_invalid_configuration_is_rejected() -> None:
     with pytest.raises(ValueError, match="positive"):
         BookSampler("ETH", depth=0)
+    with pytest.raises(ValueError, match="0 or more"):
+        BookSampler("ETH", interval_ms=-1)
+
+
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.floats(1.0, 1e4), st.floats(0.01, 1e3)), max_size=30))
+def test_with_no_cadence_every_newer_book_is_a_snapshot_at_its_own_time(updates) -> None:
+    sampler = BookSampler("ETH", depth=1, interval_ms=0)
+    emitted, newest = [], None
+    for ts, px, sz in updates:
+        out = sampler.update(book(ts, [(px, sz)], [(px * 1.001, sz)]))
+        if newest is None or ts > newest:
+            newest = ts
+            assert [(s.id, s.ts, s.bid_px, s.bid_sz, s.ask_px) for s in out] == [
+                (f"ETH:{ts}", ts, (px,), (sz,), (px * 1.001,))]
+            emitted.append(ts)
+        else:
+            assert out == []
+    assert sampler.stale_books == len(updates) - len(emitted)
 
 
 def test_book_sampler_passes_the_conformance_battery() -> None:
@@ -88,3 +108,4 @@ def test_book_sampler_passes_the_conformance_battery() -> None:
         for i, ts in enumerate([10, 350, 340, 1_200, 1_900, 5_300, 5_301, 7_000, 7_000, 9_999])
     ]
     check_operator(BookSampler("ETH", depth=1, interval_ms=500), books)
+    check_operator(BookSampler("ETH", depth=1, interval_ms=0), books)

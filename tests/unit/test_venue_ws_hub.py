@@ -6,6 +6,8 @@ import asyncio
 import json
 from decimal import Decimal
 
+from pairflow.clock import ManualClock
+from venue.driver_loop import DriverLoop
 from venue.engine import AssetSpec, Channel, Engine, EngineEvent, Limit, OrderRequest, Tif
 from venue.engine.views import Trade
 from venue.server.ws.frames import FrameBuilder
@@ -99,6 +101,35 @@ def test_router_builds_only_subscribed_payloads_delivers_them_in_order_and_stops
         with engine.lock:
             engine.place_orders(USER, [OrderRequest(0, True, "1901", "0.1", False, GTC)])
         assert router.calls == calls
+
+    asyncio.run(scenario())
+
+
+def test_books_every_step_pushes_each_step_book_as_the_step_left_it_never_on_the_cadence():
+    """A book captured at the step, stamped with it: an order arriving after the step is not in that frame."""
+    engine = make_engine()
+    with engine.lock:
+        engine.place_orders(USER, [OrderRequest(0, False, "2001", "1", False, GTC)])
+
+    async def scenario() -> None:
+        subscriptions = Subscriptions()
+        router = Router(engine, subscriptions, FrameBuilder(engine), push_interval=0.01, books_every_step=True)
+        router.start()
+        connection = StubConnection()
+        subscriptions.add(connection, ("l2Book", "ETH", None), {"type": "l2Book", "coin": "ETH"})
+        loop = DriverLoop(engine, ManualClock(250), step_ms=250, after_step=router.on_step)
+
+        def steps() -> None:
+            loop.run_due()
+            with engine.lock:
+                engine.place_orders(USER, [OrderRequest(0, True, "2001", "0.4", False, Limit(Tif.IOC))])
+
+        await asyncio.to_thread(steps)
+        await asyncio.sleep(0.1)  # ten cadence periods: none of them pushes a book
+        (frame,) = await connection.next_frames()
+        assert frame["channel"] == "l2Book" and frame["data"]["time"] == 250
+        assert frame["data"]["levels"][1] == [{"px": "2001.0", "sz": "1.0", "n": 1}]
+        await router.stop()
 
     asyncio.run(scenario())
 

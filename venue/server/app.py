@@ -76,6 +76,7 @@ def create_app(
     ws_new_connections_per_minute: int | None = None,
     ws_subscriptions_per_ip: int = MAX_SUBSCRIPTIONS,
     ws_idle_timeout: float | None = IDLE_TIMEOUT_S,
+    books_every_step: bool = False,
 ) -> Starlette:
     """Return the ASGI app serving the Hyperliquid API over ``engine``.
 
@@ -108,6 +109,9 @@ def create_app(
         Subscriptions one IP may hold over all its WebSocket connections (1000, as on the real venue).
     ws_idle_timeout
         Seconds of client silence after which a WebSocket is closed (60, as on the real venue); None keeps it.
+    books_every_step
+        Push ``l2Book`` after every market step, not every ``push_interval``: pass
+        ``app.state.hub.router.on_step`` to the driver loop as its ``after_step``.
     """
     nonces = nonces if nonces is not None else NonceTracker()
     networks = (False, True) if accept_mainnet_signatures else (False,)
@@ -128,7 +132,8 @@ def create_app(
 
     hub = Hub(engine, push_interval=push_interval, post_handler=ws_post,
               admission=WsAdmission(ws_connections_per_ip, ws_new_connections_per_minute),
-              max_subscriptions_per_ip=ws_subscriptions_per_ip, idle_timeout=ws_idle_timeout)
+              max_subscriptions_per_ip=ws_subscriptions_per_ip, idle_timeout=ws_idle_timeout,
+              books_every_step=books_every_step)
 
     async def admitted(
         request: Request, malformed_weight: int, weight: Callable[[Any], int]

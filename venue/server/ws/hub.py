@@ -46,6 +46,8 @@ class Hub:
         The `venue.engine.Engine` (queried under ``engine.lock``).
     push_interval
         Seconds between ``l2Book`` pushes (and checks for changed ``allMids`` / ``activeAssetCtx``).
+    books_every_step
+        Push ``l2Book`` after every market step instead (the driver loop calls ``router.on_step``).
     post_handler
         Answers ``{"method":"post"}`` requests: called in a worker thread with the request type
         (``"info"`` or ``"action"``) and payload, returns the ``response`` object of the ``post`` frame.
@@ -61,13 +63,13 @@ class Hub:
     def __init__(self, engine: Any, push_interval: float = 0.5,
                  post_handler: Callable[[str, Any], Any] | None = None, *,
                  admission: WsAdmission | None = None, max_subscriptions_per_ip: int = MAX_SUBSCRIPTIONS,
-                 idle_timeout: float | None = IDLE_TIMEOUT_S) -> None:
+                 idle_timeout: float | None = IDLE_TIMEOUT_S, books_every_step: bool = False) -> None:
         self.post_handler = post_handler
         self.admission = admission if admission is not None else WsAdmission(None, None)
         self.idle_timeout = idle_timeout
         self.subscriptions = Subscriptions(max_subscriptions_per_ip)
         self.frames = FrameBuilder(engine)
-        self.router = Router(engine, self.subscriptions, self.frames, push_interval)
+        self.router = Router(engine, self.subscriptions, self.frames, push_interval, books_every_step)
         self._connections: set[Connection] = set()
 
     def start(self) -> None:

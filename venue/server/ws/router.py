@@ -6,9 +6,10 @@ wakes the loop once per batch (each wake-up is a write to the loop's
 self-pipe); routing happens on the loop thread. Frames that need engine
 queries are computed in worker threads, one computation at a time, so a
 slower one can never publish an older state after a newer one. ``l2Book`` is
-pushed for every subscribed book at a fixed cadence, ``allMids`` and
-``activeAssetCtx`` at that cadence when they changed, and ``bbo`` as soon as
-it changes.
+pushed for every subscribed book at a fixed cadence (or, with
+``books_every_step``, after every market step: `Router.on_step`), ``allMids``
+and ``activeAssetCtx`` at that cadence when they changed, and ``bbo`` as soon
+as it changes.
 """
 
 from __future__ import annotations
@@ -46,14 +47,17 @@ class Router:
         Builds frames from engine queries.
     push_interval
         Seconds between ``l2Book`` pushes (and checks for changed ``allMids`` / ``activeAssetCtx``).
+    books_every_step
+        Push ``l2Book`` from `on_step` (each market step) instead of on the cadence.
     """
 
     def __init__(self, engine: Any, subscriptions: Subscriptions, frames: FrameBuilder,
-                 push_interval: float = 0.5) -> None:
+                 push_interval: float = 0.5, books_every_step: bool = False) -> None:
         self.engine = engine
         self.subscriptions = subscriptions
         self.frames = frames
         self.push_interval = push_interval
+        self.books_every_step = books_every_step
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listening = False
         self._cadence: asyncio.Task | None = None
@@ -113,6 +117,20 @@ class Router:
             with contextlib.suppress(RuntimeError):  # the loop is shutting down
                 loop.call_soon_threadsafe(self._drain_inbox)
 
+    def on_step(self, now_ms: int) -> None:
+        """Capture every subscribed book as the step left it and queue its push (driver thread, under the lock).
+
+        Taken here, before any order can arrive after the step, each frame is the book such an order
+        meets, stamped with the step's time; queued in call order, the pushes keep the steps' order.
+        """
+        loop = self._loop
+        if not self.books_every_step or loop is None or loop.is_closed():
+            return
+        frames = [(key, self.frames.book(key), False) for key in self.subscriptions if key[0] == "l2Book"]
+        if frames:
+            with contextlib.suppress(RuntimeError):  # the loop is shutting down
+                loop.call_soon_threadsafe(self._publish_all, frames)
+
     # ------------------------------------------------------------ publishing (loop thread)
 
     def publish(self, key: Key, frame: Frame) -> None:
@@ -164,7 +182,8 @@ class Router:
     async def _push_periodically(self) -> None:
         while True:
             await asyncio.sleep(self.push_interval)
-            keys = [key for key in self.subscriptions if key[0] in _CADENCE_TYPES]
+            keys = [key for key in self.subscriptions
+                    if key[0] in _CADENCE_TYPES and not (self.books_every_step and key[0] == "l2Book")]
             if keys:
                 await self._run_and_publish(lambda: self.frames.cadence(keys))
 
