@@ -127,12 +127,16 @@ def produce(broker: TansuBroker, messages: list[tuple[str, bytes, bytes]]) -> No
 
 
 def start_pairflow(
-    tmp_path: Path, command: str, *arguments: str, metrics_port: int = 0, extra_env: dict[str, str] | None = None
+    tmp_path: Path, command: str, *arguments: str, metrics_port: int = 0, extra_env: dict[str, str] | None = None,
+    code: Path = REPO,
 ) -> subprocess.Popen:
-    """Start ``pairflow <command> <arguments>`` storing into ``tmp_path/chdb``; output goes to <command>.log."""
+    """Start ``pairflow <command> <arguments>`` storing into ``tmp_path/chdb``; output goes to <command>.log.
+
+    ``code`` is where its packages are imported from: this checkout, or an installed wheel's directory.
+    """
     env = dict(
         os.environ,
-        PYTHONPATH=str(REPO),
+        PYTHONPATH=str(code),
         PAIRFLOW_STORAGE__DSN=f"chdb://{tmp_path / 'chdb'}",
         PAIRFLOW_STORAGE__SPILL_DIR=str(tmp_path / "spill"),
         PAIRFLOW_METRICS__PORT=str(metrics_port),
