@@ -97,6 +97,15 @@ def start_service(name: str, tmp_path: Path, config: Path) -> tuple[subprocess.P
     return process, port
 
 
+def passes_health_check(name: str, port: int) -> bool:
+    """Run compose service ``name``'s health check against its process here, ``port`` standing for the container's."""
+    kind, program, *arguments = COMPOSE[name]["healthcheck"]["test"]
+    assert (kind, program) == ("CMD", "python"), name
+    arguments = [argument.replace(":8000/", f":{port}/") for argument in arguments]
+    environment = {"PATH": os.environ["PATH"], "PAIRFLOW_METRICS__PORT": str(port)}
+    return subprocess.run([sys.executable, *arguments], env=environment, capture_output=True, timeout=30).returncode == 0
+
+
 def test_compose_services_run_as_processes_end_to_end(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
     wallet = eth_account.Account.create()
     import_key(tmp_path / "keys", bytes(wallet.key).hex(), PASS)
@@ -119,11 +128,13 @@ def test_compose_services_run_as_processes_end_to_end(tansu_broker_fn: TansuBrok
 
         eventually(lambda: all(stored(table) > 0 for table in ("trades", "bars_1s", "l2_snapshots", "fills"))
                    and stored("signals") >= 3, timeout=240, interval=1.0)
+        assert [name for name in STAGES if not passes_health_check(name, ports[name])] == []
     finally:
         for name in reversed(list(running)):
             stop_ingest(running[name])
         venue.kill()
     assert {name: process.returncode for name, process in running.items()} == dict.fromkeys(STAGES, 0)
+    assert not passes_health_check("ingest", ports["ingest"]), "a health check must fail when its process is gone"
 
     with connect(chdb_settings(tmp_path)) as store:
         signals = store.count("signals")
@@ -134,6 +145,7 @@ def test_compose_services_run_as_processes_end_to_end(tansu_broker_fn: TansuBrok
     try:
         log = tmp_path / "api" / "out.log"
         found = eventually(lambda: re.search(r"pairflow api (http://\S+)/\?token=", log.read_text()), timeout=60)
+        assert passes_health_check("api", int(found[1].rsplit(":", 1)[1]))
         health = httpx.get(f"{found[1]}/api/health", timeout=10).json()
         page = httpx.get(f"{found[1]}/api/signals", params={"limit": 500}, timeout=10).json()
     finally:
