@@ -45,3 +45,10 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def new_keystore(directory: Path, passphrase: str) -> Path:
+    """Create a fresh key encrypted with ``passphrase`` in ``directory``; return its keystore file."""
+    from pairflow.hyperliquid.keystore import new_key  # eth-account is slow to import; only key tests pay for it
+
+    return directory / f"{new_key(directory, passphrase).lower()}.json"

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from eth_account import Account
 from hyperliquid.utils.signing import sign_agent
+from pydantic import SecretStr
 
 from pairflow.clock import WALL_CLOCK
 from pairflow.errors import ConfigError
@@ -35,15 +36,18 @@ def passphrase(confirm: bool = False) -> str:
     return typer.prompt("keystore passphrase", hide_input=True, confirmation_prompt=confirm)
 
 
-def unlock_keystore(path: Path) -> bytes:
+def unlock_keystore(path: Path, configured: SecretStr | None = None) -> bytes:
     """Return the key in the keystore ``path``, asking for its passphrase only once the file is there.
 
     A mistyped path is then one line and exit 2, not a passphrase prompt that
-    fails afterwards (or, without a terminal, an abort).
+    fails afterwards (or, without a terminal, an abort). ``configured`` is
+    ``[secrets] keystore_passphrase``: the traders (`pairflow trade`, `pairflow run
+    execution`) pass it so a passphrase kept in the config file unlocks the key the
+    same way for both; without it, the environment, then a prompt.
     """
     if not path.is_file():
         raise ConfigError(f"keystore {path} was not found (pairflow keys list --dir DIR shows the stored ones)")
-    return unlock(path, passphrase())
+    return unlock(path, configured.get_secret_value() if configured is not None else passphrase())
 
 
 def require_network(url: str, mainnet: bool) -> str:

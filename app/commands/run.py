@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
+from bytewax.dataflow import Dataflow
 from confluent_kafka.admin import AdminClient
 from eth_account import Account
 
-from app.commands.keys import passphrase, require_network
+from app.commands.keys import require_network, unlock_keystore
 from app.commands.strategy import apply_pairs_option
 from app.commands.trade import check_agent
 from app.options import ConfigOption, usable_directory
-from app.runners.trading import desk_factory
+from app.runners.trading import desk_factory, lock_account
 from app.runners.until_stopped import run_until_stopped
 from flows.execution import EXECUTION_INPUTS, EXECUTION_OUTPUTS, execution_dataflow
 from flows.ingest import ingest_dataflow, prepare_recovery, tune_gc_for_throughput
@@ -31,7 +32,6 @@ from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError
 from pairflow.events import MARKET_TOPICS, TOPIC_OF, Bar, BookSnapshot, Signal
-from pairflow.hyperliquid.keystore import unlock
 from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
@@ -141,7 +141,8 @@ def run(
     one process dies the others stop with an error; start them all again and
     they resume from the shared --recovery-dir. The store-writer runs as one
     process (chDB admits one), with as many --workers as it needs; execution
-    runs as one process per signing key (one nonce counter, one cloid journal).
+    runs as one process per signing key (one nonce counter, one cloid journal);
+    a second execution of the account on the same --data-dir exits 2.
     Execution keeps its cloid and spread journals in --data-dir: after a
     restart it never re-sends a journaled cloid, and it adopts the spreads an
     earlier run left open with the same code as `pairflow trade`.
@@ -171,15 +172,20 @@ def run(
     if settings.metrics.port:
         serve_metrics(settings.metrics.port, settings.metrics.host)
     total_workers = workers * (len(addresses) if addresses else 1)
+    lock = None
     if stage == "execution":
-        flow = _execution_flow(settings, url, keystore, account, data_dir, mainnet, tail=not until_end)
+        flow, lock = _execution_flow(settings, url, keystore, account, data_dir, mainnet, tail=not until_end)
     else:
         flow = _stage_flow(stage, settings, dead_letter_dir, total_workers, tail=not until_end)
     log.info("stage starting", stage=stage, brokers=brokers, workers=workers, process=process, cluster=addresses)
     recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
-    run_until_stopped(
-        flow, workers, timedelta(seconds=snapshot_interval), recovery, process_id=process, addresses=addresses
-    )
+    try:
+        run_until_stopped(
+            flow, workers, timedelta(seconds=snapshot_interval), recovery, process_id=process, addresses=addresses
+        )
+    finally:
+        if lock is not None:
+            lock.close()
 
 
 def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: int, *, tail: bool):
@@ -204,22 +210,23 @@ def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: 
 
 
 def _execution_flow(settings: Settings, url: str | None, keystore: Path | None, account: str | None, data_dir: Path,
-                    mainnet: bool, *, tail: bool):
+                    mainnet: bool, *, tail: bool) -> tuple[Dataflow, TextIO]:
+    """Return the execution dataflow and the account's lock (`app.runners.trading.lock_account`), held while it runs."""
     base = require_network(url or settings.collector.url, mainnet)
     data_dir = usable_directory(data_dir.resolve(), "--data-dir")
     keystore = keystore or settings.secrets.keystore_path
     if keystore is None:
         raise ConfigError("execution needs the signing key: pass --keystore or set secrets.keystore_path")
-    secret = settings.secrets.keystore_passphrase
-    key = unlock(keystore, secret.get_secret_value() if secret is not None else passphrase())
+    key = unlock_keystore(keystore, settings.secrets.keystore_passphrase)
     signer = Account.from_key(key).address
     account = account or signer
     check_agent(base, signer, account)
+    lock = lock_account(data_dir, account)
     brokers = settings.broker.bootstrap_servers.split(",")
     ensure_topics(AdminClient({"bootstrap.servers": settings.broker.bootstrap_servers}),
                   topic_specs(settings.broker, (*EXECUTION_INPUTS, *EXECUTION_OUTPUTS)))
     build_desk = desk_factory(settings, base, key, account, data_dir)
-    return execution_dataflow(settings, time_ordered_source(brokers, EXECUTION_INPUTS, tail=tail), build_desk)
+    return execution_dataflow(settings, time_ordered_source(brokers, EXECUTION_INPUTS, tail=tail), build_desk), lock
 
 
 def register(app: typer.Typer) -> None:

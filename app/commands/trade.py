@@ -27,7 +27,7 @@ from app.options import ConfigOption, usable_directory
 from app.runners.embedded import EmbeddedIngest
 from app.runners.rescans import PeriodicRescan, rescan
 from app.runners.api import api_server
-from app.runners.trading import desk_factory
+from app.runners.trading import desk_factory, lock_account
 from flows.execution import chain_trading
 from flows.strategy import resolve_spreads, universe_pairs
 from pairflow.config import load_settings
@@ -91,10 +91,11 @@ def trade(
     start_logging(settings)
     if settings.metrics.port:
         serve_metrics(settings.metrics.port, settings.metrics.host)
-    key = unlock_keystore(keystore)
+    key = unlock_keystore(keystore, settings.secrets.keystore_passphrase)
     signer = Account.from_key(key).address
     account = account or signer
     check_agent(base, signer, account)
+    lock = lock_account(data_dir, account)
     (data_dir / KILL_FILE).unlink(missing_ok=True)
     store = connect(settings.storage)
     store.init_schema()
@@ -122,6 +123,7 @@ def trade(
         ingest.stop()
         api.stop()
         store.close()
+        lock.close()
 
 
 def kill(

@@ -13,7 +13,8 @@ from api.auth import TokenGuard
 from app.runners.api import api_token
 from pairflow.config import ApiSettings, SecretSettings, Settings
 from pairflow.errors import ConfigError
-from pairflow.hyperliquid.keystore import api_token as keystore_token, new_key, unlock
+from pairflow.hyperliquid.keystore import api_token as keystore_token, unlock
+from tests.helpers import new_keystore
 from tests.integration.api_support import served_api
 from tests.integration.ingest_support import start_pairflow, stop_ingest
 
@@ -22,9 +23,7 @@ PASSPHRASE = "correct horse battery staple"
 
 @pytest.fixture(scope="module")
 def keystore(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("keys")
-    address = new_key(directory, PASSPHRASE)
-    return directory / f"{address.lower()}.json"
+    return new_keystore(tmp_path_factory.mktemp("keys"), PASSPHRASE)
 
 
 def from_keystore(path: Path | None, passphrase: str | None, token: str | None = None) -> Settings:
