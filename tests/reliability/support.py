@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from pairflow.storage import Store
 from tests.broker import TansuBroker
-from tests.integration.ingest_support import produce
+from tests.integration.ingest_support import create_topics, produce
 
-__all__ = ["RESULTS", "Outcome", "lost_and_duplicated", "produce_in_chunks", "record", "summary_lines"]
+__all__ = ["RESULTS", "Outcome", "broker_outage", "lost_and_duplicated", "produce_in_chunks", "record", "summary_lines"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,23 @@ def lost_and_duplicated(store: Store, table: str, expected_ids: set[str]) -> tup
     rows, unique = store.query(f"SELECT count(), uniqExact(id) FROM {table}_v")[0]
     stored = {row[0] for row in store.query(f"SELECT DISTINCT id FROM {table}_v")}
     return len(expected_ids - stored), int(rows) - int(unique)
+
+
+def broker_outage(broker: TansuBroker, *batches: list[tuple[str, bytes, bytes]]) -> float:
+    """Stop the broker for a second, start it again and send ``batches``; return when it was back (monotonic).
+
+    tansu keeps its log in memory, so the market topics are created again and
+    the first batch is usually the forgotten log, refilled (same offsets) as a
+    collector backfill would.
+    """
+    broker.stop()
+    time.sleep(1.0)  # an outage the consumers have to notice
+    broker.start()
+    back = time.monotonic()
+    create_topics(broker)
+    for batch in batches:
+        produce(broker, batch)
+    return back
 
 
 def produce_in_chunks(broker: TansuBroker, messages: list[tuple[str, bytes, bytes]]) -> None:

@@ -39,7 +39,7 @@ from tests.integration.ingest_support import (
 )
 from tests.integration.strategy_cli_support import LEGS, STRATEGY_ENV, signals_by_hand, strategy_bars
 from tests.metrics_support import metric
-from tests.reliability.support import lost_and_duplicated, produce_in_chunks, record
+from tests.reliability.support import broker_outage, lost_and_duplicated, produce_in_chunks, record
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
@@ -162,7 +162,11 @@ def test_sigkill_of_one_strategy_cluster_member(tansu_broker_fn: TansuBroker, tm
 
 
 def test_broker_stop_and_start_under_an_ingest_cluster(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
-    """Both members ride the outage; tansu keeps its log in memory, so the bars checked are those after it."""
+    """Both members ride the outage; tansu keeps its log in memory, so the bars checked are those after it.
+
+    Whether a member's producer noticed the outage (and was rebuilt) depends on
+    whether it was sending then; either way its new bars must reach md.bars.
+    """
     create_topics(tansu_broker_fn)
     before = make_tape(3_000, seed=53, with_junk=False)
     after = make_tape(1_000, seed=59, start_index=3_000, with_junk=False)
@@ -172,14 +176,7 @@ def test_broker_stop_and_start_under_an_ingest_cluster(tansu_broker_fn: TansuBro
         produce(tansu_broker_fn, before.messages)
         sent = sum(topic == "md.trades" for topic, _, _ in before.messages)
         eventually(lambda: sum(decoded(port) for port in ports) >= sent, timeout=60)
-        tansu_broker_fn.stop()
-        time.sleep(1.0)  # an outage the consumers have to notice
-        tansu_broker_fn.start()
-        back = time.monotonic()
-        # Refill the forgotten log as a collector backfill would (same offsets), then send new events.
-        create_topics(tansu_broker_fn)
-        produce(tansu_broker_fn, before.messages)
-        produce(tansu_broker_fn, after.messages)
+        back = broker_outage(tansu_broker_fn, before.messages, after.messages)
         # The 1s bars the new events touch; a quiet coin's last 1m bar closes only a minute later.
         reference = batch_bars(before.trades + after.trades, (1_000,))
         start = min(trade.ts for trade in after.trades)
@@ -195,13 +192,11 @@ def test_broker_stop_and_start_under_an_ingest_cluster(tansu_broker_fn: TansuBro
         eventually(published_whole, timeout=60, interval=1.0)
         recovery_s = time.monotonic() - back
         alive = [member.poll() for member in members] == [None, None]
-        resets = sum(metric(port, "pairflow_kafka_producer_resets_total") for port in ports) if alive else 0
     finally:
         for member in members:  # what they published is checked already: nothing left to flush
             member.kill()
             member.wait()
     assert alive, (tmp_path / "run.log").read_text()[-3_000:]
-    assert resets >= 1, "no md.bars producer was rebuilt after the broker lost its state"
     store_topics(tmp_path, tansu_broker_fn)
     with connect(chdb_settings(tmp_path)) as store:
         lost, duplicated = lost_and_duplicated(store, "bars_1s", set(expected))

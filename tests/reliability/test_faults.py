@@ -35,7 +35,7 @@ from tests.integration.strategy_cli_support import (
     strategy_bars,
 )
 from tests.metrics_support import metric
-from tests.reliability.support import lost_and_duplicated, produce_in_chunks, record
+from tests.reliability.support import broker_outage, lost_and_duplicated, produce_in_chunks, record
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
@@ -73,14 +73,7 @@ def test_broker_stop_and_start_under_ingest(tansu_broker_fn: TansuBroker, tmp_pa
     try:
         produce(tansu_broker_fn, before.messages)
         eventually(lambda: metric(port, "pairflow_ingest_messages_out_total", table="trades") >= 3_000, timeout=60)
-        tansu_broker_fn.stop()
-        time.sleep(1.0)  # an outage the consumer has to notice
-        tansu_broker_fn.start()
-        back = time.monotonic()
-        # tansu keeps its log in memory: refill it as a collector backfill would, then send new events.
-        create_topics(tansu_broker_fn)
-        produce(tansu_broker_fn, before.messages)
-        produce(tansu_broker_fn, after.messages)
+        back = broker_outage(tansu_broker_fn, before.messages, after.messages)
         eventually(lambda: ingest.poll() is not None or stored_trades(port) >= 4_000, timeout=60)
         recovery_s = time.monotonic() - back
         crashed = ingest.poll() is not None
