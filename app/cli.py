@@ -22,6 +22,10 @@ Conventions (the README lists them for users):
 
 from __future__ import annotations
 
+import importlib
+import sys
+from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 import typer
@@ -29,27 +33,6 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
-from app.commands import (
-    alertmanager,
-    api,
-    backfill,
-    backtest,
-    collect,
-    config,
-    dashboards,
-    data,
-    db,
-    demo,
-    ingest,
-    keys,
-    logs,
-    optimize,
-    run,
-    scan,
-    strategy,
-    trade,
-    venue,
-)
 from pairflow.errors import PairflowError
 
 __all__ = ["app", "main", "report_error"]
@@ -74,27 +57,56 @@ class _RootGroup(TyperGroup):
             raise typer.Exit(error.exit_code) from None
 
 
-app = typer.Typer(
-    name="pairflow",
-    cls=_RootGroup,
-    help=(
-        "pairflow: statistical arbitrage on Hyperliquid perpetuals as a streaming dataflow.\n\n"
-        "Configuration comes from ./pairflow.toml (or --config / $PAIRFLOW_CONFIG) with "
-        "PAIRFLOW_<SECTION>__<FIELD> environment overrides; see `pairflow config show`.\n\n"
-        "Exit codes: 0 ok, 1 failure while running, 2 bad option/config/input, 130 interrupted."
-    ),
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+# The command groups, one module of app.commands each, in the order --help lists them.
+COMMAND_GROUPS = (
+    "config", "db", "demo", "collect", "backfill", "data", "ingest", "scan", "strategy", "backtest", "optimize",
+    "venue", "dashboards", "alertmanager", "logs", "keys", "trade", "api", "run",
+)
+# The group of each top-level command: a group adds the command it is named after, and these.
+GROUP_OF = {**{group: group for group in COMMAND_GROUPS}, "kill": "trade"}
+
+
+ROOT_HELP = (
+    "pairflow: statistical arbitrage on Hyperliquid perpetuals as a streaming dataflow.\n\n"
+    "Configuration comes from ./pairflow.toml (or --config / $PAIRFLOW_CONFIG) with "
+    "PAIRFLOW_<SECTION>__<FIELD> environment overrides; see `pairflow config show`.\n\n"
+    "Exit codes: 0 ok, 1 failure while running, 2 bad option/config/input, 130 interrupted."
 )
 
-for command_group in (
-    config, db, demo, collect, backfill, data, ingest, scan, strategy, backtest, optimize, venue, dashboards,
-    alertmanager, logs, keys, trade, api, run,
-):
-    command_group.register(app)
+
+def _root() -> None:
+    """Keep the CLI a group of commands with one group loaded: Typer runs an app of one command as that command."""
+
+
+def build_app(groups: Iterable[str] = COMMAND_GROUPS) -> typer.Typer:
+    """Return the CLI with the named groups of `COMMAND_GROUPS`, in the order given."""
+    app = typer.Typer(
+        name="pairflow", cls=_RootGroup, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False
+    )
+    app.callback(help=ROOT_HELP)(_root)
+    for group in groups:
+        importlib.import_module(f"app.commands.{group}").register(app)
+    return app
+
+
+@cache
+def _whole_app() -> typer.Typer:
+    return build_app()
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """Build the whole CLI on the first use of ``app.cli.app`` (in-process callers, tests), not on import."""
+    if name == "app":
+        return _whole_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    """Run the CLI as ``pairflow`` (the console script and ``python -m app``)."""
-    app(prog_name="pairflow")
+    """Run the CLI as ``pairflow`` (the console script and ``python -m app``), loading only the group it names.
+
+    Each group imports what its commands run (the strategy river and statsmodels, the API fastapi): all
+    of them cost about 2.5 s of CPU at every start, paid by each `pairflow venue serve` or `db status`.
+    Without a group's name first (help, a typo) every group is loaded, so help and suggestions list all.
+    """
+    group = GROUP_OF.get(sys.argv[1]) if len(sys.argv) > 1 else None
+    build_app(COMMAND_GROUPS if group is None else (group,))(prog_name="pairflow")

@@ -16,12 +16,12 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
 from flows.ingest import IngestStreams, ingest_dataflow
-from app.runners.rescans import PeriodicRescan
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import CollectorSettings, Settings
 from pairflow.errors import PairflowError
@@ -32,6 +32,9 @@ from sources.gaps import LastTrade, newest
 from sources.journal import Journal
 from sources.queue_source import QueueSource
 from sources.resume import last_stored_trades
+
+if TYPE_CHECKING:  # the scan behind it imports statsmodels and scipy, which ingest alone never runs
+    from app.runners.rescans import PeriodicRescan
 
 __all__ = ["CollectorThread", "EmbeddedIngest", "resume_point"]
 

@@ -1,13 +1,21 @@
-"""The exit-code convention of every command, for the outcomes the mistake tests do not reach."""
+"""The exit-code convention of every command, for the outcomes the mistake tests do not reach, and how the CLI
+loads its command groups (only the one a command line names)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from app.cli import app
+from app.cli import COMMAND_GROUPS, GROUP_OF, app, build_app
 from app.commands import config as config_command
 from pairflow.errors import StorageError
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _raise(error: BaseException):
@@ -36,3 +44,33 @@ def test_usage_error_exits_2() -> None:
     result = CliRunner().invoke(app, ["venue", "serve", "--port", "many"])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("group", COMMAND_GROUPS)
+def test_each_group_adds_exactly_the_commands_said_to_be_its_own(group: str) -> None:
+    own = sorted(command for command, owner in GROUP_OF.items() if owner == group)
+    assert sorted(typer.main.get_group(build_app((group,))).commands) == own
+
+
+def test_the_whole_cli_has_every_command_of_every_group() -> None:
+    assert sorted(typer.main.get_group(app).commands) == sorted(GROUP_OF)
+
+
+@pytest.mark.parametrize("command", [["venue", "serve"], ["ingest"]], ids=["venue", "ingest"])
+def test_a_command_line_imports_only_the_group_it_names_and_no_strategy_or_api(command: list[str]) -> None:
+    """Each process a test or a deployment starts pays for its imports: these stay light."""
+    probe = (
+        "import sys\n"
+        "from app.cli import main\n"
+        f"sys.argv = ['pairflow', *{command!r}, '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        "groups = sorted(name for name in sys.modules if name.startswith('app.commands.'))\n"
+        "heavy = sorted(name for name in ('river', 'statsmodels', 'scipy', 'fastapi') if name in sys.modules)\n"
+        "print('RESULT', groups, heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"RESULT ['app.commands.{command[0]}'] []"
