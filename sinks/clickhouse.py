@@ -44,7 +44,10 @@ class _ClickHousePartition(StatefulSinkPartition[list[Any], None]):
         for table, group in groups.items():
             writer = self._writers.get(table)
             if writer is None:
-                writer = BatchWriter(self._store, table, settings=self._settings, background=False)
+                # A table's columns are its event's fields (tested per table), so a store that is down when the
+                # first batch arrives spills it instead of failing the flow on a column look-up.
+                columns = type(group[0]).__struct_fields__
+                writer = BatchWriter(self._store, table, columns, settings=self._settings, background=False)
                 self._writers[table] = writer
             with self._insert_lock:
                 writer.add_many(group)
