@@ -6,9 +6,10 @@
 #
 #   scripts/soak.sh [MINUTES=10] [SPEED=20] [INTERVAL=10]
 #
-# Writes soak-<time>/samples.csv (elapsed_s,rss_kib,open_fds,threads,trade_lag_s) and prints a
-# summary; exits 1 when the demo failed or logged errors. Bounded memory and files show as flat
-# columns after warm-up.
+# Writes soak-<time>/samples.csv (elapsed_s,rss_kib,open_fds,threads,trade_lag_s) and
+# soak-<time>/threads.csv (elapsed_s,name,count: the process's threads by their kernel name, so a
+# growing pool can be told by name) and prints a summary; exits 1 when the demo failed or logged
+# errors. Bounded memory and files show as flat columns after warm-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,7 @@ demo=$!
 trap 'kill "$demo" 2>/dev/null || true' INT TERM
 
 echo "elapsed_s,rss_kib,open_fds,threads,trade_lag_s" >"$out/samples.csv"
+echo "elapsed_s,name,count" >"$out/threads.csv"
 start=$(date +%s)
 previous_sum=0
 previous_count=0
@@ -43,7 +45,10 @@ while kill -0 "$demo" 2>/dev/null; do
             'BEGIN {if (c > pc) printf "%.3f", (s - ps) / (c - pc)}')
         previous_sum=$lag_sum
         previous_count=$lag_count
-        [ -n "$rss" ] && echo "$(( $(date +%s) - start )),$rss,$fds,$threads,${lag}" | tee -a "$out/samples.csv"
+        elapsed=$(( $(date +%s) - start ))
+        [ -n "$rss" ] && echo "$elapsed,$rss,$fds,$threads,${lag}" | tee -a "$out/samples.csv"
+        cat /proc/"$demo"/task/*/comm 2>/dev/null | sort | uniq -c \
+            | awk -v t="$elapsed" '{c = $1; $1 = ""; sub(/^ /, ""); printf "%s,%s,%d\n", t, $0, c}' >>"$out/threads.csv"
     fi
     sleep "$interval"
 done
