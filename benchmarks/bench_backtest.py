@@ -1,5 +1,5 @@
-"""Backtest speed: pairflow's replay (strategy + desk + in-process venue engine) against vectorbt, Backtrader
-and a plain numpy loop.
+"""Backtest speed: pairflow's vectorised path and its replay (strategy + desk + in-process venue engine) against
+vectorbt, Backtrader and a plain numpy loop.
 
 Run: ``.venv/bin/python benchmarks/bench_backtest.py [--pair ETH/SOL] [--window 48] [--days1m 14] [--pairs18 9]
 [--repeats 3] [--write]``
@@ -8,7 +8,8 @@ Run: ``.venv/bin/python benchmarks/bench_backtest.py [--pair ETH/SOL] [--window 
 All run the same rolling-OLS z-score rule (window, bands 2.0 / 0.5, one unit of the first leg
 against -round(b) of the second, fills at the bar close, taker fee 4.5 bp) on the same hourly bars
 of ../shared/data, then on 1-minute bars of the venue's synthetic market (`synthetic_bars`); the
-trade lists are proven identical before timing. Then the full strategy
+trade lists are proven identical before timing, and the vectorised path's whole result (fills, funding,
+trades hash, equity curve) equal to the replay's. Then the full strategy
 (Kalman, z-score, meta-label classifier) is timed on 18 coins x 6 months of 1h bars.
 """
 
@@ -25,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from app.backtest.modes import strategy_factory  # noqa: E402
-from app.backtest.run import run_backtest  # noqa: E402
+from app.backtest.run import BacktestResult, run_backtest  # noqa: E402
+from app.backtest.vectorised import LIMITS, run_vectorised  # noqa: E402
 from benchmarks.machine import arguments, best_of, provenance, publish  # noqa: E402
 from benchmarks.other_engines import Trade, backtrader_trades, numpy_loop, vectorbt_trades  # noqa: E402
 from benchmarks.synthetic_bars import synthetic_minutes  # noqa: E402
@@ -46,10 +48,8 @@ def _settings(window: int, interval: str = "1h", interval_ms: int = HOUR_MS) -> 
     settings.strategy.bar_interval = interval
     settings.strategy.staleness_ms, settings.strategy.max_gap_ms = 3 * interval_ms, 10 * interval_ms
     settings.strategy.entry_z, settings.strategy.exit_z, settings.strategy.zscore_window = 2.0, 0.5, window
-    execution = settings.execution
-    for name in ("max_order_notional", "max_coin_notional", "max_gross_notional", "max_net_notional", "max_leverage",
-                 "time_stop_ms", "spread_stop_loss", "daily_drawdown", "max_orders_per_minute", "max_funding_cost"):
-        setattr(execution, name, 0)
+    for name in LIMITS:
+        setattr(settings.execution, name, 0)
     return settings
 
 
@@ -72,28 +72,38 @@ def _engines() -> dict[str, Callable[..., tuple[list[Trade], float]]]:
     return found
 
 
-def compare(recording: Recording, legs: tuple[str, ...], window: int, repeats: int) -> tuple[list[str], int, list[str]]:
+def compare(recording: Recording, legs: tuple[str, ...], window: int,
+            repeats: int) -> tuple[list[str], int, list[str], dict[str, float]]:
     """Prove every engine's trades equal pairflow's on ``recording``, then time them; return the table rows,
-    the number of fills and the engines left out (not installed)."""
+    the number of fills, the engines left out (not installed) and each path's CPU seconds."""
     settings = _settings(window, recording.interval, recording.interval_ms)
     stop = settings.strategy.stop_z
     times = [bar.ts + recording.interval_ms for bar in recording.bars[legs[0]]]
     ys = np.array([bar.close for bar in recording.bars[legs[0]]])
     xs = np.array([bar.close for bar in recording.bars[legs[1]]])
 
-    def pairflow() -> list[Trade]:
-        result = run_backtest(settings, recording, [legs], taker_fee=FEE,
-                              strategy_factory=strategy_factory("rolling-ols", units=1.0, window=window))
+    def trades(result: BacktestResult) -> list[Trade]:
         return [(f.ts, legs.index(f.coin), f.sz if f.side == "B" else -f.sz, f.px) for f in result.fills]
 
+    def replay() -> BacktestResult:
+        return run_backtest(settings, recording, [legs], taker_fee=FEE,
+                            strategy_factory=strategy_factory("rolling-ols", units=1.0, window=window))
+
+    def vectorised() -> BacktestResult:
+        return run_vectorised(settings, recording, [legs], taker_fee=FEE, window=window)
+
     paths: dict[str, Callable[[], object]] = {
-        "pairflow backtest": pairflow,
+        "pairflow vectorised": lambda: trades(vectorised()),
+        "pairflow replay": lambda: trades(replay()),
         "numpy loop": lambda: numpy_loop(ys, xs, times, window, 2.0, 0.5, stop),
     }
     engines = _engines()
     for name, engine in engines.items():
         paths[name] = lambda engine=engine: engine(ys, xs, times, window, 2.0, 0.5, stop, FEE)
-    fills = pairflow()
+    replayed, fast = replay(), vectorised()
+    if (fast.trades_hash, fast.curve, fast.signals) != (replayed.trades_hash, replayed.curve, replayed.signals):
+        raise SystemExit(f"the vectorised path differs from the replay on {recording.interval} bars")
+    fills = trades(replayed)
     for name, action in paths.items():  # parity first; this also compiles vectorbt's numba functions
         trades = action()
         trades = trades[0] if isinstance(trades, tuple) else trades
@@ -101,10 +111,18 @@ def compare(recording: Recording, legs: tuple[str, ...], window: int, repeats: i
             raise SystemExit(f"trade lists differ on {recording.interval} bars: pairflow {len(fills)} fills, "
                              f"{name} {len(trades)} trades")
     timed = best_of(repeats, paths)
-    events, ours = len(times) * 2, timed["pairflow backtest"][1]
-    rows = [f"| {recording.interval} | {name} | {wall:.3f} | {cpu:.3f} | {events / wall:,.0f} | {wall / ours:.3f}x |"
+    events, ours = len(times) * 2, timed["pairflow vectorised"][0]
+    rows = [f"| {recording.interval} | {name} | {wall:.3f} | {cpu:.3f} | {events / cpu:,.0f} | {cpu / ours:.2f}x |"
             for name, (cpu, wall) in timed.items()]
-    return rows, len(fills), [name for name in ("vectorbt", "Backtrader") if name not in engines]
+    missing = [name for name in ("vectorbt", "Backtrader") if name not in engines]
+    return rows, len(fills), missing, {name: cpu for name, (cpu, _) in timed.items()}
+
+
+def _goal(cpu: dict[str, float], path: str) -> str:
+    """Return how ``path`` stands against the issue's goal (>= 1x vectorbt, >= 35x Backtrader), by CPU time."""
+    ratios = [f"{cpu[other] / cpu[path]:.2f}x {other} (goal >= {goal}x)"
+              for other, goal in (("vectorbt", 1), ("Backtrader", 35)) if other in cpu]
+    return f"{path}: " + ", ".join(ratios)
 
 
 def main() -> None:
@@ -118,8 +136,8 @@ def main() -> None:
     legs = tuple(args.pair.split("/"))
     hourly = load_files(FILES, list(legs))
     minutes = synthetic_minutes(list(legs), args.days1m, seed=args.seed)
-    rows_1h, fills_1h, missing = compare(hourly, legs, args.window, args.repeats)
-    rows_1m, fills_1m, _ = compare(minutes, legs, args.window, args.repeats)
+    rows_1h, fills_1h, missing, _ = compare(hourly, legs, args.window, args.repeats)
+    rows_1m, fills_1m, _, cpu_1m = compare(minutes, legs, args.window, args.repeats)
     coins = COINS18[: 2 * args.pairs18]
     spreads = [(coins[i], coins[i + 1]) for i in range(0, len(coins), 2)]
     full = load_files(FILES, coins)
@@ -130,7 +148,7 @@ def main() -> None:
     heavy_s = time.perf_counter() - start
     heavy_events = sum(len(series) for series in full.bars.values())
     block = "\n".join([
-        "## Backtest: pairflow replay vs vectorbt, Backtrader and a numpy loop on the same rule",
+        "## Backtest: pairflow (vectorised and replay) vs vectorbt, Backtrader and a numpy loop on the same rule",
         "",
         *provenance("app", "sinks", "sources", "operators", "venue", "benchmarks"),
         f"- command: `.venv/bin/python benchmarks/bench_backtest.py --pair {args.pair} --window {args.window} "
@@ -141,16 +159,20 @@ def main() -> None:
         f"fills); 1m bars, {len(minutes.bars[legs[0]]):,} per leg, generated from the venue's synthetic market "
         f"(seeded factor model, ETH and SOL cointegrated; benchmarks/synthetic_bars.py: only 1h bars are recorded; "
         f"{fills_1m} fills)",
-        "- parity: every engine's trades (time, leg, signed size; price to 1e-9) equal pairflow's fills, checked "
+        "- parity: every engine's trades (time, leg, signed size; price to 1e-9) equal pairflow's fills, and the "
+        "vectorised path's fills, funding, signals, trades hash and equity curve equal the replay's, checked "
         "before timing" + (f"; not installed, so not in this block: {', '.join(missing)}" if missing else ""),
-        "- pairflow runs the strategy operator, the desk (netting, sizing, risk checks, router, PnL ledger) and the "
-        "venue engine per order (fees, recorded funding, account); vectorbt computes the rule vectorised and fills "
-        "with `Portfolio.from_orders`; Backtrader runs its event loop with cheat-on-close fills; the numpy loop "
-        "only computes the rule; only pairflow charges funding",
+        "- pairflow replay runs the strategy operator, the desk (netting, sizing, risk checks, router, PnL ledger) "
+        "and the venue engine per order (fees, recorded funding, account); pairflow vectorised (`pairflow backtest "
+        "--vectorised`) computes the same result from arrays (fits, decisions, sizing and fills at each decision, "
+        "hourly funding, equity curve, metrics); vectorbt computes the rule vectorised and fills with "
+        "`Portfolio.from_orders`; Backtrader runs its event loop with cheat-on-close fills; the numpy loop only "
+        "computes the rule; only pairflow charges funding and builds the equity curve, round trips and metrics",
         f"- best of {args.repeats} round-robin runs; vectorbt's numba functions compiled in the parity run; the "
-        "machine is shared with other jobs, so compare rows within this block only",
+        "machine is shared with other jobs, so compare rows within this block only; ratios and events/s by CPU time",
+        f"- 1m, same run, by CPU: {_goal(cpu_1m, 'pairflow vectorised')}; {_goal(cpu_1m, 'pairflow replay')}",
         "",
-        "| bars | path | wall s | CPU s | events/s (bars x legs) | its time / pairflow's |",
+        "| bars | path | wall s | CPU s | events/s (bars x legs, CPU) | its CPU / pairflow vectorised's |",
         "|---|---|---:|---:|---:|---:|",
         *rows_1h,
         *rows_1m,

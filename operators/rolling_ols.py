@@ -11,19 +11,43 @@ run it bar for bar, which is what the comparison benchmark needs.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from typing import Any
+
+import numpy as np
 
 from operators.band_rule import band_decision
 from operators.pair_rows import PairRows, plain_restore, plain_snapshot, signal_of
 from pairflow.events import Bar, Signal
 
-__all__ = ["RollingOlsPair", "ols_z"]
+__all__ = ["RollingOlsPair", "ols_z", "unit_sizes", "window_fits"]
+
+
+def window_fits(ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(b, residual now, z now)`` per row of two 2-D arrays of windows (one window a row).
+
+    The one formula of the rule, shared by this operator (one row per bar) and the vectorised backtest
+    (`app.backtest.vectorised`, every row at once): numpy reduces each row the same way in either
+    shape, so both paths get the same bits and take the same decisions. z is 0 without variance.
+
+    Examples
+    --------
+    >>> b, e, z = window_fits(np.array([[1.0, 2.0, 3.0, 5.0]]), np.array([[1.0, 2.0, 3.0, 4.0]]))
+    >>> round(float(b[0]), 6), round(float(e[0]), 6), round(float(z[0]), 6)
+    (1.3, 0.3, 0.948683)
+    """
+    n = ys.shape[1]
+    dx, dy = xs - xs.mean(axis=1, keepdims=True), ys - ys.mean(axis=1, keepdims=True)
+    sxx = np.einsum("ij,ij->i", dx, dx)
+    b = np.divide(np.einsum("ij,ij->i", dx, dy), sxx, out=np.zeros_like(sxx), where=sxx > 0)
+    residuals = dy - b[:, None] * dx
+    sd = np.sqrt(np.einsum("ij,ij->i", residuals, residuals) / (n - 1)) if n > 1 else np.zeros_like(sxx)
+    now = residuals[:, -1]
+    return b, now, np.divide(now, sd, out=np.zeros_like(sd), where=sd > 1e-12)
 
 
 def ols_z(ys: list[float], xs: list[float]) -> tuple[float, float, float]:
-    """Return ``(b, residual now, z now)`` of the OLS fit ``y = a + b·x`` over the window; z is 0 without variance.
+    """Return ``(b, residual now, z now)`` of the OLS fit ``y = a + b·x`` over one window (`window_fits`).
 
     Examples
     --------
@@ -31,14 +55,17 @@ def ols_z(ys: list[float], xs: list[float]) -> tuple[float, float, float]:
     >>> round(b, 6), round(e, 6), round(z, 6)
     (1.3, 0.3, 0.948683)
     """
-    n = len(ys)
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx > 0 else 0.0
-    a = my - b * mx
-    residuals = [y - a - b * x for x, y in zip(xs, ys)]
-    sd = math.sqrt(sum(r * r for r in residuals) / (n - 1)) if n > 1 else 0.0
-    return b, residuals[-1], residuals[-1] / sd if sd > 1e-12 else 0.0
+    b, residual, z = window_fits(np.array([ys]), np.array([xs]))
+    return float(b[0]), float(residual[0]), float(z[0])
+
+
+def unit_sizes(position: int, b: float, units: float) -> tuple[float, float]:
+    """Return the legs' sizes of a ``position`` (1 long, -1 short): ``units`` of the first against ``-round(b·units)``.
+
+    >>> unit_sizes(-1, 10.06, 1.0)
+    (-1.0, 10.0)
+    """
+    return float(position * units), -position * float(round(b * units))
 
 
 class RollingOlsPair:
@@ -84,7 +111,7 @@ class RollingOlsPair:
             return []
         if decision.startswith("entry"):
             self.position = 1 if decision == "entry-long" else -1
-            self.sizes = (float(self.position * self.units), -self.position * float(round(b * self.units)))
+            self.sizes = unit_sizes(self.position, b, self.units)
         else:
             self.position, self.sizes = 0, (0.0, 0.0)
         return [signal_of(self.legs, row, float(self.position), self.sizes, b, residual, z, decision)]

@@ -19,6 +19,7 @@ from app.backtest.report import write_report
 from app.backtest.run import BacktestResult, run_backtest
 from app.backtest.summary import print_summary, print_sweep
 from app.backtest.sweep import parse_sweep, run_sweep
+from app.backtest.vectorised import check as check_vectorised, run_vectorised
 from app.options import ConfigOption
 from pairflow.config import Settings, StrategySettings, load_settings
 from pairflow.errors import ConfigError
@@ -77,6 +78,12 @@ def backtest(
         "--sweep", help="Parameter sensitivity: also run once per value of one numeric strategy setting, e.g. "
                         "entry_z=1.5,2,2.5; prints Sharpe, PnL, fills and drawdown per value (and plots them "
                         "in --report).")] = None,
+    vectorised: Annotated[bool, typer.Option(
+        "--vectorised", help="Compute the run from arrays instead of replaying every event: the same fills, "
+                             "funding, signals, trades hash and figures as the replay, stored the same way "
+                             "(BENCHMARKS.md gives its speed). For --mode rolling-ols with --fill close, a fixed "
+                             "--taker-fee or --no-costs, IOC orders, spreads sharing no coin and every execution "
+                             "risk limit at 0; anything else is refused, naming the option.")] = False,
     save: Annotated[bool, typer.Option("--save/--no-save", help="Store the run in backtest_runs/backtest_trades.")] = True,
     config: ConfigOption = None,
 ) -> None:
@@ -98,7 +105,7 @@ def backtest(
     start_logging(settings)
     spec = BacktestSpec.checked(settings, spreads=spreads, sources=data or ["store"], start=start, end=end, fill=fill,
                                 latency_ms=latency_ms, taker_fee=taker_fee, mode=mode, units=units, window=window,
-                                no_costs=no_costs)
+                                no_costs=no_costs, vectorised=vectorised)
     swept = parse_sweep(sweep) if sweep is not None else None
     console = Console(stderr=True)
     store = connect(settings.storage)
@@ -137,6 +144,7 @@ class BacktestSpec:
     units: float = 1.0
     window: int | None = None
     no_costs: bool = False
+    vectorised: bool = False
 
     @classmethod
     def checked(cls, settings: Settings, *, spreads: str | None, sources: list[str], start: str | None,
@@ -150,6 +158,9 @@ class BacktestSpec:
         if fill not in ("close", "next_open", "book"):
             raise ConfigError(f"--fill {fill!r} must be 'close', 'next_open' or 'book'")
         pairs, legs = parse_spreads(spreads, settings)
+        if options.get("vectorised"):
+            check_vectorised(settings, legs, mode=mode, fill=fill, latency_ms=options.get("latency_ms", 0),
+                             taker_fee=0.0 if options.get("no_costs") else options.get("taker_fee"))
         return cls(pairs, legs, sources, parse_time(start, "--from"), parse_time(end, "--to"), **options)
 
 
@@ -189,6 +200,9 @@ def run_and_store(settings: Settings, store: Store, spec: BacktestSpec, *, save:
     session = load_timing(store, spec.pairs, start_ms=spec.start_ms, end_ms=spec.end_ms) if recorded else None
 
     def run(chosen: Settings, steps: Callable[[int], None] | None = None) -> BacktestResult:
+        if spec.vectorised:
+            return run_vectorised(chosen, recording, spec.legs, taker_fee=taker_fee,  # type: ignore[arg-type]
+                                  window=spec.window, units=spec.units)
         return run_backtest(chosen, recording, spec.legs, fill=spec.fill, taker_fee=taker_fee,  # type: ignore[arg-type]
                             latency_ms=spec.latency_ms, progress=steps, strategy_factory=factory, session=session)
 
@@ -200,7 +214,7 @@ def run_and_store(settings: Settings, store: Store, spec: BacktestSpec, *, save:
                              "execution": settings.execution.model_dump(mode="json"),
                              "fill": spec.fill, "latency_ms": spec.latency_ms, "taker_fee": taker_fee,
                              "mode": spec.mode, "units": spec.units, "window": spec.window,
-                             "no_costs": spec.no_costs}, sort_keys=True)
+                             "no_costs": spec.no_costs, "vectorised": spec.vectorised}, sort_keys=True)
     rid = store_run(store, result, name=name or ",".join(spec.pairs), config=run_config, data=",".join(spec.sources),
                     fill_mode=spec.fill, problems=problems) if save else "(not saved)"
     return BacktestOutcome(result, rid, problems, runs)

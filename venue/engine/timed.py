@@ -99,14 +99,12 @@ class TimedEvents(MatchingDriver):
             self.state.funding_rows[asset].append(FundingRate(spec.name, rate_10, rounded(premium, 10), time_ms))
             samples = accumulated.samples
             accumulated.reset()
-            oracle_dec = Decimal(oracle).scaleb(-self.state.pxd[asset])
             for address in sorted(self.state.accounts):
                 account = self.state.accounts[address]
                 position = account.positions.get(asset)
                 if position is None:
                     continue
-                szi = Decimal(position.szi).scaleb(-spec.sz_decimals)
-                paid = int((szi * oracle_dec * rate).scaleb(MONEY_DECIMALS).quantize(Decimal(1)))
+                paid = funding_mod.funding_paid(position.szi, spec.sz_decimals, oracle, self.state.pxd[asset], rate)
                 if account.settings[asset][0]:
                     account.cash -= paid
                 else:
