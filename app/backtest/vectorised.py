@@ -49,7 +49,6 @@ from venue.engine.constants import FIRST_OID
 from venue.engine.fees import fee_of
 from venue.engine.funding import funding_paid
 from venue.engine.rules import from_number, rounded
-from venue.server.wire.numbers import text
 from venue.universe import default_universe
 
 __all__ = ["LIMITS", "check", "run_vectorised"]
@@ -221,14 +220,14 @@ class _Venue:
 
     def settle(self, hour: int, oracles: dict[str, float], rates: dict[tuple[str, int], float]) -> list[FundingPayment]:
         """Charge one hour's funding on every open position, by coin name (the order the desk stores them);
-        the rate as the desk reads it from the exchange's text (where -0 is 0)."""
+        the rate as the desk reads it from the exchange's text, which prints -0 as 0 (hence ``+ 0.0``)."""
         out = []
         for coin in sorted(self.positions):
             szd, szi = self.specs[coin], self.positions[coin].szi
             rate = Decimal(repr(rates.get((coin, hour), 0.0)))
             paid = funding_paid(szi, szd, from_number(oracles[coin], 6 - szd), 6 - szd, rate)
             out.append(FundingPayment(ts=hour, recv_ts=hour, id=f"{hour}:{coin}", coin=coin, usdc=-paid / 1e6,
-                                      szi=szi / 10**szd, rate=float(text(rounded(rate, 10)))))
+                                      szi=szi / 10**szd, rate=float(rounded(rate, 10)) + 0.0))
         return out
 
 
