@@ -17,7 +17,7 @@ import msgspec
 
 from operators.order_rules import MIN_NOTIONAL, AssetRules
 
-__all__ = ["CoinTarget", "NetTargets", "SpreadTarget", "size_spread"]
+__all__ = ["CoinTarget", "NetTargets", "SpreadTarget", "order_to_target", "size_spread"]
 
 
 class SpreadTarget(msgspec.Struct, frozen=True):
@@ -71,6 +71,33 @@ def size_spread(
                         f"is under the {MIN_NOTIONAL:.0f} USDC minimum")
         rounded.append(lot if size > 0 else -lot)
     return tuple(rounded), ""
+
+
+def order_to_target(target: float, held: float, outside: float = 0.0) -> tuple[float, bool]:
+    """Return the signed size that brings our part of a coin to ``target``, and whether the order is reduce-only.
+
+    ``held`` is the account's whole position in the coin; ``outside`` the part of it
+    fills of no order of ours made (an operator's manual trade). Only our part is
+    moved to the net target, so an exit closes what the spreads hold and leaves the
+    operator's trade alone; reduce-only is judged on the whole position, as the
+    exchange judges it (a sell that closes our long while the operator is short
+    grows the account's short and must not be reduce-only).
+
+    Examples
+    --------
+    >>> order_to_target(0.0, 2.0, outside=0.5)   # exit a 1.5 long while the operator holds 0.5 more
+    (-1.5, True)
+    >>> order_to_target(0.0, -1.75, outside=-2.0)  # our 0.25 long under the operator's 2.0 short
+    (-0.25, False)
+    >>> order_to_target(1.0, 0.0)
+    (1.0, False)
+    """
+    # Sizes have at most 8 decimals; rounding drops the float noise of the subtraction (0.6 - 0.5 is
+    # 0.0999...), which the lot rounding downstream would otherwise truncate a whole lot below.
+    ours = round(held - outside, 9) if outside else held
+    delta = target - ours
+    after = held + delta
+    return delta, abs(after) < abs(held) and after * held >= 0
 
 
 class NetTargets:

@@ -17,7 +17,8 @@ trade id, so one delivered by both paths counts once.
 
 Entries are blocked while reconciliation finds the account different from
 our books or holding what fills of no order of ours left (a manual trade on
-the same account; cleared once undone or the coin is flat again), after the daily drawdown stop, and once the kill file appears
+the same account; cleared once undone or the coin is flat again; an exit meanwhile closes only what
+the spreads hold and leaves that trade to the operator), after the daily drawdown stop, and once the kill file appears
 (`pairflow kill`): then every position is flattened with reduce-only orders
 and no order but a closing one is sent again. The operator's controls
 (`pairflow.control.Control`, from the API) pause entries, request a flatten,
@@ -35,7 +36,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from operators.netting import NetTargets, SpreadTarget, size_spread
+from operators.netting import NetTargets, SpreadTarget, order_to_target, size_spread
 from operators.order_rules import AssetRules
 from operators.orders import cloid_for
 from operators.pnl_ledger import PnlLedger
@@ -315,11 +316,10 @@ class Desk:
         plans = []
         for coin_target in self.net.update(SpreadTarget(pair, signal_id, ts, coins, sizes)):
             coin = coin_target.coin
-            held = self.position(coin)
-            delta = coin_target.target - held
+            # A manual trade on the coin (``outside``) is not ours to close: the operator undoes it.
+            delta, reducing = order_to_target(coin_target.target, self.position(coin), self.outside.get(coin, 0.0))
             if self.rules.size(coin, delta) == 0:
                 continue
-            reducing = abs(coin_target.target) < abs(held) and coin_target.target * held >= 0
             book = self.books.get(coin)
             plan = LegPlan(coin, delta, self.marks[coin], signal_id, pair, reduce_only=reducing,
                            liquidity=_top_depth(book), urgent=not target,
