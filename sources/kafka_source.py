@@ -12,10 +12,15 @@ never lets an error record move the resume offset. Consumer errors (a broker
 restart, a lost connection) are counted and logged instead of crashing the
 flow; librdkafka reconnects on its own. KafkaSource fails at start-up on a
 missing topic, so create them first with `pairflow.topics.ensure_topics`.
+
+Given a ``stop`` event, every partition ends its input once it is set (Ctrl-C
+in `app.runners.until_stopped`): the flow then finishes its epoch and closes
+its sinks as at the end of the log, instead of being interrupted mid-step.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -28,7 +33,7 @@ from pairflow.events import MARKET_TOPICS
 from pairflow.logs import get_logger
 from pairflow.metrics import INGEST_CONSUMER_LAG, INGEST_SOURCE_ERRORS
 
-__all__ = ["CONSUMER_CONFIG", "MarketDataSource", "at_end_of_log", "consumer_config", "market_data_source"]
+__all__ = ["CONSUMER_CONFIG", "MarketDataSource", "at_end_of_log", "consumer_config", "market_data_source", "stopped"]
 
 log = get_logger(__name__)
 
@@ -74,7 +79,8 @@ def consumer_config(brokers: Sequence[str], add_config: dict[str, str]) -> dict[
 
 class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
     def __init__(
-        self, config: dict[str, Any], topic: str, partition: int, offset: int, batch_size: int, tail: bool
+        self, config: dict[str, Any], topic: str, partition: int, offset: int, batch_size: int, tail: bool,
+        stop: threading.Event | None,
     ) -> None:
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, partition, offset)])
@@ -83,12 +89,13 @@ class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
         self._offset = offset
         self._batch_size = batch_size
         self._tail = tail
+        self._stop = stop
         self._at_end = False
         self._lag = INGEST_CONSUMER_LAG.labels(topic, str(partition))
         self._position = TopicPartition(topic, partition)
 
     def next_batch(self) -> list[RawRecord]:
-        if self._at_end:
+        if self._at_end or stopped(self._stop):
             raise StopIteration
         topic, partition = self._topic, self._partition
         batch: list[RawRecord] = []
@@ -116,7 +123,14 @@ class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
 
 
 class MarketDataSource(KafkaSource):
-    """KafkaSource emitting ``(topic, value, partition, offset)`` tuples; resumable from recovery."""
+    """KafkaSource emitting ``(topic, value, partition, offset)`` tuples; resumable from recovery.
+
+    ``stop``, when given and set, ends every partition's input (see the module docstring).
+    """
+
+    def __init__(self, *args: Any, stop: threading.Event | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stop = stop
 
     def list_parts(self) -> list[str]:
         """List every ``<partition>-<topic>`` part of the configured topics."""
@@ -134,7 +148,7 @@ class MarketDataSource(KafkaSource):
         index, topic = for_part.split("-", 1)
         offset = self._starting_offset if resume_state is None else resume_state
         config = consumer_config(self._brokers, self._add_config)
-        return _PartitionReader(config, topic, int(index), offset, self._batch_size, self._tail)
+        return _PartitionReader(config, topic, int(index), offset, self._batch_size, self._tail, self._stop)
 
 
 def market_data_source(
@@ -144,6 +158,7 @@ def market_data_source(
     tail: bool = True,
     batch_size: int = 10_000,
     add_config: dict[str, str] | None = None,
+    stop: threading.Event | None = None,
 ) -> MarketDataSource:
     """Return a source reading ``topics`` from the beginning, resumable from recovery.
 
@@ -161,7 +176,16 @@ def market_data_source(
         Most messages taken from one partition per poll.
     add_config
         Extra librdkafka settings, applied over `CONSUMER_CONFIG`.
+    stop
+        Once set, every partition ends its input: the flow finishes as at the
+        end of the log (a clean Ctrl-C, `app.runners.until_stopped`).
     """
     config = dict(CONSUMER_CONFIG)
     config.update(add_config or {})
-    return MarketDataSource(list(brokers), list(topics), tail=tail, add_config=config, batch_size=batch_size)
+    return MarketDataSource(list(brokers), list(topics), tail=tail, add_config=config, batch_size=batch_size,
+                            stop=stop)
+
+
+def stopped(stop: threading.Event | None) -> bool:
+    """Return whether a reader was asked to end its input."""
+    return stop is not None and stop.is_set()

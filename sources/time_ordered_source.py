@@ -19,6 +19,7 @@ read again on resume.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -30,7 +31,9 @@ from confluent_kafka import Consumer, TopicPartition
 from pairflow.logs import get_logger
 from pairflow.metrics import SOURCE_SILENT_PARTITIONS
 from sources.event_time_merge import EventTimeMerge
-from sources.kafka_source import CONSUMER_CONFIG, MarketDataSource, RawRecord, at_end_of_log, consumer_config
+from sources.kafka_source import (
+    CONSUMER_CONFIG, MarketDataSource, RawRecord, at_end_of_log, consumer_config, stopped,
+)
 
 __all__ = ["TimeOrderedSource", "time_ordered_source"]
 
@@ -53,7 +56,8 @@ def _event_time(value: bytes | None) -> int | None:
 
 class _OrderedReader(StatefulSourcePartition[RawRecord, dict[str, int]]):
     def __init__(
-        self, config: dict[str, Any], starts: dict[str, int], batch_size: int, tail: bool, patience_s: float
+        self, config: dict[str, Any], starts: dict[str, int], batch_size: int, tail: bool, patience_s: float,
+        stop: threading.Event | None,
     ) -> None:
         self._partitions = {key: TopicPartition(key.split("-", 1)[1], int(key.split("-", 1)[0])) for key in starts}
         self._merge = EventTimeMerge(list(starts), cap=batch_size, patience_s=patience_s)
@@ -62,12 +66,13 @@ class _OrderedReader(StatefulSourcePartition[RawRecord, dict[str, int]]):
                                for key, tp in self._partitions.items()])
         self._batch_size = batch_size
         self._tail = tail
+        self._stop = stop
         self._done = False
         self._paused: set[str] = set()
         self._ignored: frozenset[str] = frozenset()
 
     def next_batch(self) -> list[RawRecord]:
-        if self._done:
+        if self._done or stopped(self._stop):
             raise StopIteration
         merge = self._merge
         for message in self._consumer.consume(self._batch_size, 0.001):
@@ -122,12 +127,12 @@ class TimeOrderedSource(MarketDataSource):
         resumed = resume_state or {}
         starts = {key: resumed.get(key, self._starting_offset) for key in super().list_parts()}
         config = consumer_config(self._brokers, self._add_config)
-        return _OrderedReader(config, starts, self._batch_size, self._tail, self._patience_s)
+        return _OrderedReader(config, starts, self._batch_size, self._tail, self._patience_s, self._stop)
 
 
 def time_ordered_source(
     brokers: Sequence[str], topics: Iterable[str], *, tail: bool = True, batch_size: int = 1_000,
-    patience_s: float = 30.0,
+    patience_s: float = 30.0, stop: threading.Event | None = None,
 ) -> TimeOrderedSource:
     """Return a source reading ``topics`` from the beginning in event-time order, resumable from recovery.
 
@@ -136,9 +141,9 @@ def time_ordered_source(
     JSON events with a ``ts``. ``batch_size`` is the most messages taken per
     poll and the records buffered per partition before it is paused;
     ``patience_s`` how long a partition that answers nothing may hold the
-    others back.
+    others back; ``stop``, once set, ends the input (a clean Ctrl-C).
     """
     return TimeOrderedSource(
         list(brokers), list(topics), tail=tail, add_config=dict(CONSUMER_CONFIG), batch_size=batch_size,
-        patience_s=patience_s,
+        patience_s=patience_s, stop=stop,
     )

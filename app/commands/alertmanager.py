@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -86,8 +87,10 @@ def relay_command(
     topic = TOPIC_OF[Alert]
     ensure_topics(AdminClient({"bootstrap.servers": ",".join(addresses)}), topic_specs(settings.broker, (topic,)))
     _log.info("alert relay starting", brokers=addresses, alertmanager=alerting.alertmanager_url)
-    flow = relay_dataflow(alerting, market_data_source(addresses, (topic,), tail=not until_end, batch_size=500))
-    run_until_stopped(flow, 1, timedelta(seconds=1), prepare_recovery(alerting.outbox_dir / "recovery"))
+    stop = threading.Event()
+    flow = relay_dataflow(alerting, market_data_source(addresses, (topic,), tail=not until_end, batch_size=500,
+                                                       stop=stop))
+    run_until_stopped(flow, 1, timedelta(seconds=1), prepare_recovery(alerting.outbox_dir / "recovery"), stop=stop)
 
 
 def register(app: typer.Typer) -> None:

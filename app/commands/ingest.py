@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -126,9 +127,10 @@ def ingest(
         AdminClient({"bootstrap.servers": ",".join(addresses)}), topic_specs(settings.broker, MARKET_TOPICS)
     )
     log.info("ingest starting", mode="distributed", brokers=addresses, workers=workers, recovery=str(recovery_dir))
-    source = market_data_source(addresses, tail=not until_end)
+    stop = threading.Event()
+    source = market_data_source(addresses, tail=not until_end, stop=stop)
     flow = ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True)
-    run_until_stopped(flow, workers, epoch, recovery)
+    run_until_stopped(flow, workers, epoch, recovery, stop=stop)
 
 
 def _run_embedded(

@@ -10,6 +10,7 @@ one being number ``-i``; topic partitions are spread over all their workers.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TextIO
@@ -173,44 +174,48 @@ def run(
         serve_metrics(settings.metrics.port, settings.metrics.host)
     total_workers = workers * (len(addresses) if addresses else 1)
     lock = None
+    stop = threading.Event()
     if stage == "execution":
-        flow, lock = _execution_flow(settings, url, keystore, account, data_dir, mainnet, tail=not until_end)
+        flow, lock = _execution_flow(settings, url, keystore, account, data_dir, mainnet, tail=not until_end,
+                                     stop=stop)
     else:
-        flow = _stage_flow(stage, settings, dead_letter_dir, total_workers, tail=not until_end)
+        flow = _stage_flow(stage, settings, dead_letter_dir, total_workers, tail=not until_end, stop=stop)
     log.info("stage starting", stage=stage, brokers=brokers, workers=workers, process=process, cluster=addresses)
     recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
     try:
         run_until_stopped(
-            flow, workers, timedelta(seconds=snapshot_interval), recovery, process_id=process, addresses=addresses
+            flow, workers, timedelta(seconds=snapshot_interval), recovery, process_id=process, addresses=addresses,
+            stop=stop,
         )
     finally:
         if lock is not None:
             lock.close()
 
 
-def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: int, *, tail: bool):
+def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: int, *, tail: bool,
+                stop: threading.Event):
     brokers = settings.broker.bootstrap_servers.split(",")
     admin = AdminClient({"bootstrap.servers": settings.broker.bootstrap_servers})
     if stage == "ingest":
         ensure_topics(admin, topic_specs(settings.broker, (*MARKET_TOPICS, TOPIC_OF[Bar], TOPIC_OF[BookSnapshot])))
-        source = market_data_source(brokers, tail=tail)
+        source = market_data_source(brokers, tail=tail, stop=stop)
         return ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True, store=False)
     if stage == "strategy":
         spreads = resolve_spreads(settings.strategy.pairs)
         if not spreads:
             raise ConfigError("no spreads to trade: pass --pairs or set strategy.pairs")
         ensure_topics(admin, topic_specs(settings.broker, (*STRATEGY_TOPICS, TOPIC_OF[Signal])))
-        source = time_ordered_source(brokers, STRATEGY_TOPICS, tail=tail)
+        source = time_ordered_source(brokers, STRATEGY_TOPICS, tail=tail, stop=stop)
         return strategy_dataflow(settings, spreads, source, workers=workers, store=False)
     with connect(settings.storage) as store:
         store.init_schema()
     ensure_topics(admin, topic_specs(settings.broker, STORED_TOPICS))
-    source = market_data_source(brokers, STORED_TOPICS, tail=tail)
+    source = market_data_source(brokers, STORED_TOPICS, tail=tail, stop=stop)
     return store_writer_dataflow(settings.storage, source, dead_letter_dir, workers=workers)
 
 
 def _execution_flow(settings: Settings, url: str | None, keystore: Path | None, account: str | None, data_dir: Path,
-                    mainnet: bool, *, tail: bool) -> tuple[Dataflow, TextIO]:
+                    mainnet: bool, *, tail: bool, stop: threading.Event) -> tuple[Dataflow, TextIO]:
     """Return the execution dataflow and the account's lock (`app.runners.trading.lock_account`), held while it runs."""
     base = require_network(url or settings.collector.url, mainnet)
     data_dir = usable_directory(data_dir.resolve(), "--data-dir")
@@ -226,7 +231,8 @@ def _execution_flow(settings: Settings, url: str | None, keystore: Path | None, 
     ensure_topics(AdminClient({"bootstrap.servers": settings.broker.bootstrap_servers}),
                   topic_specs(settings.broker, (*EXECUTION_INPUTS, *EXECUTION_OUTPUTS)))
     build_desk = desk_factory(settings, base, key, account, data_dir)
-    return execution_dataflow(settings, time_ordered_source(brokers, EXECUTION_INPUTS, tail=tail), build_desk), lock
+    source = time_ordered_source(brokers, EXECUTION_INPUTS, tail=tail, stop=stop)
+    return execution_dataflow(settings, source, build_desk), lock
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import threading
 from datetime import timedelta
+from types import FrameType
 
 from bytewax.dataflow import Dataflow
 from bytewax.errors import BytewaxRuntimeError
@@ -26,13 +28,20 @@ def run_until_stopped(
     *,
     process_id: int | None = None,
     addresses: list[str] | None = None,
+    stop: threading.Event | None = None,
 ) -> None:
     """Run ``flow`` on ``workers`` threads; SIGTERM (e.g. a container stop) ends the run like Ctrl-C.
 
     With ``addresses`` (``host:port`` of every process, this one at index
-    ``process_id``) this process is one member of a Bytewax cluster. Rows of
-    the unfinished epoch are not stored; with a recovery directory the next
-    run writes them.
+    ``process_id``) this process is one member of a Bytewax cluster.
+
+    With ``stop``, the event the flow's sources end their input on
+    (`sources.kafka_source.market_data_source`), the first signal only sets
+    it: the flow finishes its epoch, stores it and closes as at the end of
+    its input. Interrupting Bytewax instead makes it panic, and the Rust
+    stack it prints made a Ctrl-C look like a crash. A second signal, or any
+    signal without ``stop``, interrupts the run: rows of the unfinished epoch
+    are not stored; with a recovery directory the next run writes them.
 
     Raises
     ------
@@ -41,7 +50,8 @@ def run_until_stopped(
         cannot go on with fewer processes, so the survivors stop too, and the
         operator restarts every member (they resume from the recovery directory).
     """
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    handler = signal.default_int_handler if stop is None else _finish_on_first_signal(stop, flow.flow_id)
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         cli_main(
             flow,
@@ -68,3 +78,18 @@ def run_until_stopped(
             f"process {process_id} lost contact with the other processes of the cluster ({error}); start every "
             "process again with the same --cluster, they resume from --recovery-dir"
         ) from None
+    finally:
+        for signum, previous_handler in previous.items():
+            signal.signal(signum, previous_handler)
+    if stop is not None and stop.is_set():
+        log.info("flow stopped by signal", flow=flow.flow_id)
+
+
+def _finish_on_first_signal(stop: threading.Event, flow_id: str):  # noqa: ANN202 - a signal handler
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        log.info("stopping: the flow finishes its epoch first (signal again to interrupt)", flow=flow_id)
+
+    return handle

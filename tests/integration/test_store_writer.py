@@ -8,6 +8,7 @@ duplicate to the ``_v`` views.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from pathlib import Path
@@ -80,6 +81,22 @@ def test_stages_publish_topics_and_the_writer_stores_them_once(tansu_broker_fn: 
         assert sorted(letter["raw"] for letter in letters) == sorted(
             junk.decode("utf-8", errors="replace") for junk in MALFORMED
         )
+
+
+def test_ctrl_c_stops_run_ingest_cleanly(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
+    """SIGINT ends the tailing stage with exit 0 and a quiet log: no Rust panic stack, no traceback."""
+    create_topics(tansu_broker_fn)
+    process = run_stage(tmp_path, "ingest", "--brokers", tansu_broker_fn.bootstrap_servers)
+    try:
+        produce(tansu_broker_fn, make_tape(500, seed=5, with_junk=False).messages)
+        consume_all(tansu_broker_fn, TOPIC_OF[Bar], 1, timeout=90)  # the flow is running: it published a bar
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = (tmp_path / "run.log").read_text()
+    assert "panic" not in log.lower() and "Traceback" not in log, log[-3_000:]
 
 
 def produce_slowly(broker: TansuBroker, messages: list[tuple[str, bytes, bytes]]) -> None:

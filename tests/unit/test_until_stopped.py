@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from datetime import timedelta
 
 import bytewax.operators as op
 import pytest
 from bytewax.dataflow import Dataflow
 from bytewax.errors import BytewaxRuntimeError
+from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import DynamicSink, FixedPartitionedSink, StatefulSinkPartition, StatelessSinkPartition
-from bytewax.testing import TestingSource
+from bytewax.testing import TestingSink, TestingSource
 
 from app.runners.until_stopped import run_until_stopped
 
@@ -70,3 +74,39 @@ def test_a_real_failure_still_raises():
     with pytest.raises(BytewaxRuntimeError) as raised:
         run_until_stopped(_flow(_FailingSink()), 1, timedelta(seconds=1), None)
     assert "store refused the batch" in str(raised.value.__cause__)
+
+
+class _UntilStopped(StatelessSourcePartition):
+    """Emits forever, like a tailing Kafka reader, and ends its input once ``stop`` is set."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.sent = 0
+
+    def next_batch(self):
+        if self.stop.is_set():
+            raise StopIteration
+        self.sent += 1
+        return [("a", self.sent)]
+
+
+class _TailingSource(DynamicSource):
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+
+    def build(self, step_id, worker_index, worker_count):
+        return _UntilStopped(self.stop)
+
+
+def test_with_a_stop_event_the_first_signal_lets_the_flow_finish_as_at_the_end_of_its_input():
+    """No KeyboardInterrupt inside Bytewax (it would panic and print a Rust stack): the input ends instead."""
+    stop = threading.Event()
+    written: list = []
+    flow = Dataflow("tailing")
+    op.output("out", op.input("in", flow, _TailingSource(stop)), TestingSink(written))
+    handlers = [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)]
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    run_until_stopped(flow, 1, timedelta(seconds=1), None, stop=stop)
+    assert stop.is_set()
+    assert written == [("a", n) for n in range(1, len(written) + 1)] and written  # every row emitted reached the sink
+    assert [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)] == handlers  # given back
