@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
+from app.options import examples
 from pairflow.errors import PairflowError
 
 __all__ = ["app", "main", "report_error"]
@@ -71,7 +72,7 @@ ROOT_HELP = (
     "Configuration comes from ./pairflow.toml (or --config / $PAIRFLOW_CONFIG) with "
     "PAIRFLOW_<SECTION>__<FIELD> environment overrides; see `pairflow config show`.\n\n"
     "Exit codes: 0 ok, 1 failure while running, 2 bad option/config/input, 130 interrupted."
-)
+) + examples("pairflow demo", "pairflow backtest --spreads ETH/SOL --from 2024-09-01 --to 2024-10-01")
 
 
 def _root() -> None:

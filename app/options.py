@@ -11,7 +11,7 @@ import typer
 from pairflow.config import CollectorSettings, with_changes
 from pairflow.errors import ConfigError
 
-__all__ = ["ConfigOption", "UrlOption", "override_collector", "parse_coins", "usable_directory"]
+__all__ = ["ConfigOption", "UrlOption", "examples", "override_collector", "parse_coins", "usable_directory"]
 
 ConfigOption = Annotated[
     Path | None,
@@ -23,6 +23,11 @@ UrlOption = Annotated[
         "--url", help="API: 'mainnet', 'testnet' or an http(s):// base URL such as the local venue (collector.url)."
     ),
 ]
+
+
+def examples(*lines: str) -> str:
+    """Return an Examples block to end a help text, its lines kept as written (click's ``\\b`` marker)."""
+    return "\n\n\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def parse_coins(text: str | None) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from confluent_kafka.admin import AdminClient
 
-from app.options import ConfigOption, usable_directory
+from app.options import ConfigOption, examples, usable_directory
 from app.runners.until_stopped import run_until_stopped
 from flows.alerts import relay_dataflow
 from flows.ingest import prepare_recovery
@@ -25,7 +25,9 @@ from sources.kafka_source import market_data_source
 
 __all__ = ["register"]
 
-alertmanager_app = typer.Typer(help="Alertmanager for pairflow's alerts: its configuration and the pf.alerts relay.",
+alertmanager_app = typer.Typer(help="Alertmanager for pairflow's alerts: its configuration and the pf.alerts relay." + examples(
+    "pairflow alertmanager config --secrets-dir /run/secrets --out alertmanager.yml",
+    "pairflow alertmanager relay --brokers 127.0.0.1:9092"),
                                no_args_is_help=True)
 _log = get_logger(__name__)
 
@@ -37,7 +39,12 @@ def config_command(
     ],
     out: Annotated[Path | None, typer.Option("--out", help="Write here (mode 600) instead of stdout.")] = None,
 ) -> None:
-    """Render infra/alertmanager/alertmanager.yml, replacing each secret:NAME by the content of SECRETS_DIR/NAME."""
+    """Render infra/alertmanager/alertmanager.yml, replacing each secret:NAME by the content of SECRETS_DIR/NAME.
+
+    \b
+    Examples:
+      pairflow alertmanager config --secrets-dir /run/secrets --out alertmanager.yml
+    """
     text = render_alertmanager_config(secrets_dir)
     if out is None:
         typer.echo(text, nl=False)
@@ -69,6 +76,10 @@ def relay_command(
     relay resumes after the last offset it snapshotted, and an alert id it
     already queued or delivered is skipped. Alerts below
     alerting.min_severity are only logged.
+
+    \b
+    Examples:
+      pairflow alertmanager relay --alertmanager-url http://127.0.0.1:9093 --brokers 127.0.0.1:9092
     """
     settings = load_settings(config)
     updates: dict[str, object] = {}

@@ -40,6 +40,11 @@ def api(
     (chDB admits one process): while `pairflow demo` runs, use the API it serves.
     The token is secrets.api_token, or derived from the keystore with
     api.token_from_keystore, else a random one made for this run.
+
+    \b
+    Examples:
+      pairflow api --port 8000
+      pairflow api --openapi openapi.json
     """
     settings = load_settings(config)
     if openapi is not None:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from app.coins import check_coins
-from app.options import ConfigOption, UrlOption, parse_coins
+from app.options import ConfigOption, UrlOption, examples, parse_coins
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError
 from pairflow.hyperliquid.client import InfoClient
@@ -27,7 +27,7 @@ BACKFILL_HELP = (
     "Load historical candles and hourly funding over REST into the `candles` and `funding` tables. Safe to "
     "interrupt and to run again: a run resumes from the last stored candle per coin and interval, and rows are "
     "never duplicated. Requests stay inside the API's weight budget."
-)
+) + examples("pairflow backfill --coins BTC,ETH,SOL --from 2024-09-01 --to 2024-10-01 --interval 1h --url mainnet")
 
 
 def parse_day(text: str, option: str) -> int:

@@ -10,7 +10,7 @@ import typer
 from confluent_kafka import KafkaException
 
 from app.coins import check_coins
-from app.options import ConfigOption, UrlOption, override_collector
+from app.options import ConfigOption, UrlOption, examples, override_collector
 from pairflow.config import CollectorSettings, Settings, load_settings
 from pairflow.errors import PairflowError
 from pairflow.events import MARKET_TOPICS
@@ -31,7 +31,7 @@ COLLECT_HELP = (
     "ingest flow stores them in the `gaps` table). A kill (even SIGKILL) loses the messages the broker had not "
     "acknowledged, never silently: on restart the hole from the last trade on md.trades, per coin given with "
     "--coins, is handled like an outage. Stop with Ctrl-C."
-)
+) + examples("pairflow collect --url mainnet --top 10", "pairflow collect --url http://127.0.0.1:3001 --coins ETH,SOL,AVAX")
 
 
 def collect(

@@ -11,13 +11,16 @@ from pydantic import BaseModel, SecretStr
 from rich.console import Console
 from rich.syntax import Syntax
 
-from app.options import ConfigOption
+from app.options import ConfigOption, examples
 from pairflow.config import Settings, load_settings
 from pairflow.redaction import REDACTED, redact_url_passwords
 
 __all__ = ["register", "settings_to_toml"]
 
-config_app = typer.Typer(help="Inspect and validate pairflow configuration.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Inspect and validate pairflow configuration." + examples("pairflow config show", "pairflow config check pairflow.toml"),
+    no_args_is_help=True,
+)
 
 
 def settings_to_toml(settings: Settings) -> str:
@@ -52,7 +55,12 @@ def _to_toml_value(value: Any) -> Any:
 
 @config_app.command("show")
 def show(config: ConfigOption = None) -> None:
-    """Print the effective configuration (file + PAIRFLOW_* env overrides) as TOML, secrets redacted."""
+    """Print the effective configuration (file + PAIRFLOW_* env overrides) as TOML, secrets redacted.
+
+    \b
+    Examples:
+      pairflow config show --config pairflow.toml
+    """
     settings = load_settings(config)
     text = settings_to_toml(settings)
     console = Console()
@@ -64,7 +72,12 @@ def show(config: ConfigOption = None) -> None:
 
 @config_app.command("check")
 def check(path: Annotated[Path, typer.Argument(help="TOML config file to validate.")]) -> None:
-    """Validate a config file (with current PAIRFLOW_* env overrides); exit 2 with one line on error."""
+    """Validate a config file (with current PAIRFLOW_* env overrides); exit 2 with one line on error.
+
+    \b
+    Examples:
+      pairflow config check pairflow.toml
+    """
     load_settings(path)
     typer.echo(f"{path}: ok")
 

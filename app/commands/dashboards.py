@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
+from app.options import examples
 from dashboards.datasources import ClickHouseAccess
 from dashboards.export import export
 
 __all__ = ["register"]
 
-dashboards_app = typer.Typer(help="Grafana dashboards as code.", no_args_is_help=True)
+dashboards_app = typer.Typer(help="Grafana dashboards as code." + examples("pairflow dashboards export build/grafana"),
+                             no_args_is_help=True)
 
 
 @dashboards_app.command("export")
@@ -40,6 +42,10 @@ def export_command(
     Point Grafana's provisioning directory at DIRECTORY/provisioning; the
     ClickHouse password is taken from PAIRFLOW_STORAGE__PASSWORD in Grafana's
     environment. The ClickHouse panels need the grafana-clickhouse-datasource plugin.
+
+    \b
+    Examples:
+      pairflow dashboards export build/grafana --prometheus-url http://prometheus:9090
     """
     access = ClickHouseAccess(host=clickhouse_host, port=clickhouse_port, username=clickhouse_user)
     written = export(directory, prometheus_url=prometheus_url, clickhouse=access, grafana_path=grafana_path)

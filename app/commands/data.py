@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from app.options import ConfigOption
+from app.options import ConfigOption, examples
 from pairflow.config import load_settings
 from pairflow.logs import start_logging
 from pairflow.storage import BatchWriter, connect
@@ -26,7 +26,7 @@ IMPORT_HELP = (
     "date/time column, ISO or yyyymmdd, then one column of closes per symbol). The bar interval (1s to 1d) is "
     "inferred. Every file is checked before anything is written; a bad column, unsorted or repeated row or "
     "non-positive price is reported with file, line and value. Importing the same file again changes nothing."
-)
+) + examples("pairflow data import prices.csv funding.parquet")
 
 
 def import_command(
@@ -78,6 +78,7 @@ def _iso(ts: int) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the ``data`` command group (``data import``) to the root CLI."""
-    data = typer.Typer(help="Bring external market history into the store.", no_args_is_help=True)
+    data = typer.Typer(help="Bring external market history into the store." + examples("pairflow data import prices.csv"),
+                       no_args_is_help=True)
     data.command("import", help=IMPORT_HELP)(import_command)
     app.add_typer(data, name="data")

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.options import ConfigOption
+from app.options import ConfigOption, examples
 from pairflow.config import load_settings
 from pairflow.storage.backup import backup as backup_store
 from pairflow.storage.backup import restore as restore_store
@@ -20,7 +20,8 @@ from pairflow.storage.store import Store, connect
 
 __all__ = ["register"]
 
-db_app = typer.Typer(help="Create and inspect the ClickHouse / chDB store.", no_args_is_help=True)
+db_app = typer.Typer(help="Create and inspect the ClickHouse / chDB store." + examples("pairflow db init", "pairflow db status"),
+                     no_args_is_help=True)
 
 
 @db_app.command("init")
@@ -34,7 +35,13 @@ def init(
         bool, typer.Option("--print-sql", help="Print the DDL of every migration (in cluster form with --cluster) instead of running it.")
     ] = False,
 ) -> None:
-    """Apply pending schema migrations from infra/clickhouse/ (idempotent: a second run changes nothing)."""
+    """Apply pending schema migrations from infra/clickhouse/ (idempotent: a second run changes nothing).
+
+    \b
+    Examples:
+      pairflow db init
+      pairflow db init --print-sql
+    """
     if print_sql:
         for statement in migration_ddl(cluster):
             typer.echo(f"{statement};")
@@ -51,7 +58,12 @@ def init(
 
 @db_app.command("status")
 def status(config: ConfigOption = None) -> None:
-    """Show applied and pending migrations and the (deduplicated) row count of every table."""
+    """Show applied and pending migrations and the (deduplicated) row count of every table.
+
+    \b
+    Examples:
+      pairflow db status --config pairflow.toml
+    """
     console = Console()
     with _open(config) as store:
         done = applied_versions(store)
@@ -79,7 +91,12 @@ def backup(
     directory: Annotated[Path, typer.Argument(help="New or empty directory to write the backup into.")],
     config: ConfigOption = None,
 ) -> None:
-    """Copy every table, row for row, into DIR (one Native file per table and a manifest with the schema version)."""
+    """Copy every table, row for row, into DIR (one Native file per table and a manifest with the schema version).
+
+    \b
+    Examples:
+      pairflow db backup backups/2024-10-01
+    """
     with _open(config) as store:
         summary = backup_store(store, directory)
     typer.echo(f"backed up {summary.total_rows} rows of {len(summary.rows)} tables from {store.location} to {directory}")
@@ -90,7 +107,12 @@ def restore(
     directory: Annotated[Path, typer.Argument(help="Directory written by `pairflow db backup`.")],
     config: ConfigOption = None,
 ) -> None:
-    """Load a backup into an empty store; refuses a damaged backup, another schema version or a store holding data."""
+    """Load a backup into an empty store; refuses a damaged backup, another schema version or a store holding data.
+
+    \b
+    Examples:
+      pairflow db restore backups/2024-10-01
+    """
     with _open(config) as store:
         summary = restore_store(store, directory)
     typer.echo(f"restored {summary.total_rows} rows of {len(summary.rows)} tables from {directory} into {store.location}")

@@ -112,6 +112,11 @@ def demo(
     admits one); the first line prints the UI's URL with the token to use. Stop
     with Ctrl-C, SIGTERM or --duration (exit code 0) and query it afterwards, e.g.
     `PAIRFLOW_STORAGE__DSN=chdb:///data/demo/chdb pairflow db status`.
+
+    \b
+    Examples:
+      pairflow demo
+      pairflow demo --duration 120 --speed 10 --coins ETH,SOL,AVAX,BTC
     """
     data_dir = usable_directory(data_dir.resolve(), "--data-dir")
     settings = load_settings(config)

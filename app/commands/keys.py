@@ -16,6 +16,7 @@ from eth_account import Account
 from hyperliquid.utils.signing import sign_agent
 from pydantic import SecretStr
 
+from app.options import examples
 from pairflow.clock import WALL_CLOCK
 from pairflow.errors import ConfigError
 from pairflow.hyperliquid.keystore import import_key, list_keys, new_key, unlock
@@ -24,7 +25,8 @@ from pairflow.hyperliquid.urls import is_mainnet, resolve_api_url
 __all__ = ["PASSPHRASE_ENV", "passphrase", "register", "require_network", "unlock_keystore"]
 
 PASSPHRASE_ENV = "PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE"
-keys_app = typer.Typer(help="Encrypted signing keys and agent wallets.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encrypted signing keys and agent wallets." + examples("pairflow keys new", "pairflow keys list"),
+                       no_args_is_help=True)
 DirOption = Annotated[Path, typer.Option("--dir", help="Keystore directory (one encrypted JSON file per address).")]
 
 
@@ -60,20 +62,35 @@ def require_network(url: str, mainnet: bool) -> str:
 
 @keys_app.command("new")
 def new_command(directory: DirOption = Path("data/keys")) -> None:
-    """Create a random key, store it encrypted, print its address (never the key)."""
+    """Create a random key, store it encrypted, print its address (never the key).
+
+    \b
+    Examples:
+      pairflow keys new --dir data/keys
+    """
     typer.echo(new_key(directory, passphrase(confirm=True)))
 
 
 @keys_app.command("import")
 def import_command(directory: DirOption = Path("data/keys")) -> None:
-    """Store an existing private key (read from a hidden prompt) encrypted; print its address."""
+    """Store an existing private key (read from a hidden prompt) encrypted; print its address.
+
+    \b
+    Examples:
+      pairflow keys import --dir data/keys
+    """
     key = typer.prompt("private key (hex)", hide_input=True)
     typer.echo(import_key(directory, key, passphrase(confirm=True)))
 
 
 @keys_app.command("list")
 def list_command(directory: DirOption = Path("data/keys")) -> None:
-    """List the addresses in the keystore directory (nothing is decrypted)."""
+    """List the addresses in the keystore directory (nothing is decrypted).
+
+    \b
+    Examples:
+      pairflow keys list --dir data/keys
+    """
     for address, path in list_keys(directory):
         typer.echo(f"{address}  {path}")
 
@@ -86,7 +103,12 @@ def approve_agent_command(
     name: Annotated[str, typer.Option("--name", help="Agent name (named agents persist).")] = "pairflow",
     mainnet: Annotated[bool, typer.Option("--mainnet", help="Required to act on mainnet.")] = False,
 ) -> None:
-    """Approve AGENT to trade for the account whose key is in --account-keystore."""
+    """Approve AGENT to trade for the account whose key is in --account-keystore.
+
+    \b
+    Examples:
+      pairflow keys approve-agent 0x1111111111111111111111111111111111111111 --account-keystore account.json --url testnet
+    """
     import httpx
 
     base = require_network(url, mainnet)

@@ -124,6 +124,11 @@ def logs(
     Processes write it when logging.to_clickhouse is on. An embedded chDB
     directory is readable by one process at a time: read it after the
     process that writes it has stopped, or use a ClickHouse server.
+
+    \b
+    Examples:
+      pairflow logs --level WARNING --since 1h
+      pairflow logs --grep reconcil --component sinks.desk -n 50
     """
     if level.lower() not in LEVELS:
         raise ConfigError(f"--level {level!r} is not one of {', '.join(LEVELS)}")

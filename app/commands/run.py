@@ -147,6 +147,12 @@ def run(
     Execution keeps its cloid and spread journals in --data-dir: after a
     restart it never re-sends a journaled cloid, and it adopts the spreads an
     earlier run left open with the same code as `pairflow trade`.
+
+    \b
+    Examples:
+      pairflow run ingest --brokers 127.0.0.1:9092 --recovery-dir data/recovery/ingest
+      pairflow run strategy --pairs ETH/SOL -w 2 --cluster host1:2101,host2:2101 -i 0
+      pairflow run store-writer --brokers 127.0.0.1:9092
     """
     if stage not in STAGES:
         raise ConfigError(f"STAGE must be one of {', '.join(STAGES)}, received {stage!r}")

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.commands.backfill import parse_day
-from app.options import ConfigOption, parse_coins
+from app.options import ConfigOption, examples, parse_coins
 from operators.scan import ScanConfig, ScanResult, SpreadStats, build_panel, scan
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import BrokerSettings, StorageSettings, load_settings
@@ -34,6 +34,10 @@ SCAN_HELP = (
     "clustering (hierarchical on 1 - rho, or PCA + OPTICS), Engle-Granger both ways and Johansen per candidate "
     "pair, Johansen on groups of 3+ coins, half-life, Hurst and mean crossings, Benjamini-Hochberg across every "
     "Engle-Granger test. Every candidate, accepted or not (with the reason), is written to `pair_stats`."
+) + examples(
+    "pairflow scan --interval 1h --from 2024-09-01 --to 2024-10-01",
+    "pairflow scan --universe ETH,SOL,AVAX,BTC --cluster optics --format json",
+    "pairflow scan --interval 1m --publish",
 )
 
 

@@ -85,6 +85,11 @@ def strategy(
     stops printing delays its spread that long).
     With --recovery-dir a killed process resumes with its models where its
     last snapshot left off.
+
+    \b
+    Examples:
+      pairflow strategy --pairs ETH/SOL,AAVE/UNI/LINK --brokers 127.0.0.1:9092
+      pairflow strategy --recovery-dir data/recovery/strategy --until-end
     """
     settings = load_settings(config)
     apply_pairs_option(settings, pairs)

@@ -129,7 +129,12 @@ def trade(
 def kill(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="The running trader's --data-dir.")] = Path("data/trade"),
 ) -> None:
-    """Make the trader running with --data-dir flatten every position and halt."""
+    """Make the trader running with --data-dir flatten every position and halt.
+
+    \b
+    Examples:
+      pairflow kill --data-dir data/trade
+    """
     if not data_dir.is_dir():
         raise ConfigError(f"--data-dir {data_dir} does not exist")
     (data_dir / KILL_FILE).touch()

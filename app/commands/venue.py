@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from app.options import ConfigOption
+from app.options import ConfigOption, examples
 from pairflow.config import load_settings, with_changes
 from pairflow.errors import ConfigError
 from pairflow.logs import start_logging
@@ -200,6 +200,7 @@ def startup_panel(service: VenueService) -> Panel:
 
 def register(app: typer.Typer) -> None:
     """Add the ``venue`` command group (``venue serve``) to the root CLI."""
-    venue_app = typer.Typer(help="The local Hyperliquid-compatible venue (paper and demo modes).", no_args_is_help=True)
+    venue_app = typer.Typer(help="The local Hyperliquid-compatible venue (paper and demo modes)."
+                            + examples("pairflow venue serve --port 8090 --speed 60"), no_args_is_help=True)
     venue_app.command("serve", help=SERVE_HELP)(serve)
     app.add_typer(venue_app, name="venue")

@@ -1,4 +1,4 @@
-"""Every command's --help explains every option and shows all of its own text.
+"""Every command's --help explains every option, shows all of its own text and gives examples that parse.
 
 Typer renders help through rich markup, so a bracketed word such as
 ``[strategy]`` in a docstring silently disappears from the screen; these tests
@@ -9,11 +9,13 @@ unexplained.
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any
 
 import pytest
 from rich.errors import MarkupError
 from rich.text import Text
+from click import Command
 from typer.core import TyperGroup
 from typer.main import get_command
 from typer.testing import CliRunner
@@ -64,3 +66,31 @@ def test_demo_help_names_where_its_spreads_come_from() -> None:
     assert result.exit_code == 0
     shown = " ".join(result.output.replace("│", " ").split())
     assert "else the config's strategy.pairs; else the venue's planted cointegrated groups" in shown
+
+
+def _examples(command: Any) -> list[str]:
+    """Return the command lines listed under ``Examples:`` in a help text."""
+    _, marker, listed = (command.help or "").partition("Examples:")
+    return [line.strip() for line in listed.splitlines() if line.strip().startswith("pairflow ")] if marker else []
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(path) or "pairflow" for path, _ in COMMANDS])
+def test_every_command_shows_an_example_of_itself(path: tuple[str, ...], command: Any) -> None:
+    examples = _examples(command)
+    assert examples, f"{' '.join(path) or 'pairflow'} --help gives no example"
+    assert all(shlex.split(line)[: len(path) + 1] == ["pairflow", *path] for line in examples), examples
+
+
+_ALL_EXAMPLES = sorted({line for _, command in COMMANDS for line in _examples(command)})
+
+
+@pytest.mark.parametrize("line", _ALL_EXAMPLES)
+def test_every_example_parses_with_the_real_app(line: str) -> None:
+    """Each example names real commands, options and values of the right type (nothing is run)."""
+    command: Command = get_command(app)
+    words = shlex.split(line)[1:]
+    while isinstance(command, TyperGroup) and words and words[0] in command.commands:
+        command = command.commands[words.pop(0)]
+    assert not isinstance(command, TyperGroup), f"{line!r} names no command"
+    context = command.make_context(line, list(words))
+    assert not context.args and not getattr(context, "protected_args", []), f"{line!r}: left over {context.args}"
