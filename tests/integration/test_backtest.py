@@ -56,6 +56,22 @@ def test_golden_run_from_the_command_line_pins_the_trades_and_stores_the_run(tmp
     assert kinds["fill"] == fills > 0 and kinds["funding"] > 0
     assert (start, end) == (1730419200000, 1731628800000)
 
+    # --taker-fee and --latency-ms through the command line, on the same data: the same orders fill at the same
+    # prices and sizes, each stamped 250 ms later (bar fills have no later price), each charged the fixed rate,
+    # so net PnL falls by exactly the extra fees.
+    done = subprocess.run([*command, "--taker-fee", "0.001", "--latency-ms", "250"], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    with connect(StorageSettings(dsn=f"chdb://{tmp_path / 'db'}")) as store:
+        (golden, costly) = store.query("SELECT id, total_pnl, fees, funding FROM backtest_runs FINAL ORDER BY recv_ts")
+        fills = {run: store.query("SELECT ts, coin, side, px, sz, fee FROM backtest_trades FINAL WHERE run_id = "
+                                  "%(r)s AND kind = 'fill' ORDER BY ts, coin, side", {"r": run})
+                 for run in (golden[0], costly[0])}
+    assert [(ts + 250, *rest[:4]) for ts, *rest in fills[golden[0]]] == [row[:5] for row in fills[costly[0]]]
+    assert all(fee == pytest.approx(0.001 * px * sz, abs=1e-6) for *_, px, sz, fee in fills[costly[0]])
+    assert costly[2] > golden[2] and costly[3] == golden[3]
+    assert golden[1] - costly[1] == pytest.approx(costly[2] - golden[2], abs=1e-6)
+
 
 def test_same_data_and_config_give_the_same_trades_in_process() -> None:
     recording = load_files(GOLDEN, ["BTC", "ETH", "SOL"])

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import eth_account
 import pytest
+from typer.testing import CliRunner
 
+from app.cli import app
 from app.commands.keys import require_network
 from pairflow.errors import ConfigError
 from pairflow.hyperliquid.keystore import new_key
@@ -98,11 +100,14 @@ def test_kill_flattens_every_position_with_reduce_only_orders_and_halts(venue: S
     desk, bar = desk_long_eth(venue, tmp_path, "sig-k", control_dir=tmp_path)
     assert desk.position("ETH") == 1.5
     assert [e for e in desk.reconcile() if type(e).__name__ == "Alert"] == []
-    (tmp_path / KILL_FILE).touch()
+    asked = CliRunner().invoke(app, ["kill", "--data-dir", str(tmp_path)])  # what an operator types
+    assert asked.exit_code == 0 and (tmp_path / KILL_FILE).exists(), asked.output
     out = desk.on_events([bar])
     assert any(type(e).__name__ == "Alert" and "killed by `pairflow kill`" in e.message for e in out)
     assert desk.position("ETH") == 0.0 and desk.halted
     assert_last_order_closed_the_position(venue)
+    missing = CliRunner().invoke(app, ["kill", "--data-dir", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and missing.output.strip().endswith("does not exist")
 
 
 def test_venue_down_blocks_entries_with_one_alert_and_a_restart_reconciles(tmp_path: Path) -> None:
