@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -147,6 +147,11 @@ class VenueSettings(_Section):
     port: int = Field(default=8090, ge=0, le=65535, description="Venue port; 0 picks a free port.")
     seed: int = Field(default=7, description="Random seed of the synthetic market, for reproducible runs.")
     speed: float = Field(default=1.0, gt=0, description="Market clock speed-up factor (1.0 = real time).")
+    start: AwareDatetime | None = Field(
+        default=None,
+        description="Market time a fresh venue starts at (ISO 8601 with a zone, e.g. 2026-01-05T09:55:00Z); "
+                    "unset = now. A venue continuing from a snapshot keeps its own time.",
+    )
     data_dir: Path | None = Field(
         default=Path("./data/venue"),
         description="Directory holding venue snapshots; none (`venue serve --ephemeral`) keeps all state in memory.",
@@ -188,8 +193,9 @@ class VenueSettings(_Section):
     book_levels: int = Field(default=6, ge=1, le=50, description="Maker price levels per side of each book.")
     book_every_step: bool = Field(
         default=False,
-        description="Push l2Book after every market step (each simulated block, stamped with its time) instead of "
-                    "every 0.5 wall seconds, so a collector can record every book an order could meet.",
+        description="Push l2Book (and changed activeAssetCtx) after every market step (each simulated block, stamped "
+                    "with its time) instead of every 0.5 wall seconds, so a collector records every book an order "
+                    "could meet and the oracle each hour's funding settled at.",
     )
     half_spread_bps: float = Field(
         default=1.5, gt=0, description="Least distance of the makers' best quotes from fair value, basis points."

@@ -29,6 +29,13 @@ with: the wall clock for Hyperliquid, the venue's simulated clock when it runs
 in the same process (the demo). The trades a (re)subscription replays are
 history, not lag, and are left out.
 
+An ``activeAssetCtx`` frame carries no time: it is stamped with the time of
+the newest ``l2Book`` of its coin received before it (its receive time until
+there is one). A venue that publishes after every market step
+(``venue.book_every_step``) sends a step's context right after that step's
+book, so the stamp is the step of the oracle it carries, which a replay needs
+to settle each hour's funding at the oracle the venue used.
+
 ``emit`` runs on the event loop; a blocking emit (a full producer buffer)
 pauses collection, which is the intended backpressure.
 """
@@ -39,6 +46,8 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
+
+import msgspec
 
 from pairflow.clock import WALL_CLOCK
 from pairflow.config import CollectorSettings
@@ -130,6 +139,7 @@ class Collector:
             self.settings, self.subscriptions, self.handle_frame, self._connection_lost, self._subscribed, clock
         )
         self._exchange_ms: int | None = None
+        self._book_ms: dict[str, int] = {}  # newest l2Book time per coin: the stamp of its next activeAssetCtx
         self._hole_starts: dict[str, int] = {}
         self._holes: asyncio.Queue[_Hole] = asyncio.Queue()
         self._refetching: list[_Hole] = []
@@ -213,6 +223,11 @@ class Collector:
                 self._exchange_ms = newest
             if self._hole_starts and self._subscribed_since_lost and channel in _STAMPED_NOW:
                 self._close_holes(newest)
+            if channel == "l2Book":
+                self._book_ms[events[0].coin] = newest
+        elif channel == "activeAssetCtx" and events[0].coin in self._book_ms:
+            at = self._book_ms[events[0].coin]
+            events = [msgspec.structs.replace(event, ts=at, id=f"{event.coin}:{at}") for event in events]
         if channel == "trades":
             replayed = events[0].coin in self._replay_pending
             self._replay_pending.discard(events[0].coin)

@@ -63,7 +63,9 @@ class Recording:
     """Bars per coin (time-sorted), funding records, the bar interval and what the checks found.
 
     ``books`` and ``trades`` (per coin, time-sorted) are the recorded depth that book fills
-    trade against (`sinks.book_fills`); bar fills leave them empty.
+    trade against (`sinks.book_fills`), and ``oracles`` ((time, oracle price) per coin, from the
+    recorded asset contexts) the price their hourly funding settles at, as on the venue; bar
+    fills leave them empty (funding then settles at the bar close).
     """
 
     interval: str
@@ -73,6 +75,7 @@ class Recording:
     problems: list[DataProblem] = field(default_factory=list)
     books: dict[str, list[BookSnapshot]] = field(default_factory=dict)
     trades: dict[str, list[Trade]] = field(default_factory=dict)
+    oracles: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
     @property
     def start_ms(self) -> int:
@@ -139,7 +142,7 @@ def load_store(store: Store, interval: str, coins: Sequence[str], *, start_ms: i
                end_ms: int | None = None, depth: bool = False) -> Recording:
     """Read recorded candles, funding and known holes (``gaps`` table) for ``coins`` from ClickHouse.
 
-    ``depth`` also reads the book snapshots and trades, and refuses a coin without snapshots.
+    ``depth`` also reads the book snapshots, trades and oracle prices, and refuses a coin without snapshots.
     """
     lo, hi = start_ms if start_ms is not None else 0, end_ms if end_ms is not None else 2**62
     params = {"coins": list(coins), "lo": lo, "hi": hi, "interval": interval}
@@ -161,6 +164,11 @@ def load_store(store: Store, interval: str, coins: Sequence[str], *, start_ms: i
         DataProblem("recorded gap", coin, start, end, reason) for coin, start, end, reason in holes]
     if depth:
         recording.books, recording.trades = _load_depth(store, params, coins)
+        recording.oracles = {coin: [] for coin in coins}
+        for coin, ts, oracle in store.query("SELECT coin, ts, argMax(oracle_px, recv_ts) FROM asset_ctx WHERE "
+                                            "coin IN %(coins)s AND ts >= %(lo)s AND ts < %(hi)s GROUP BY coin, ts "
+                                            "ORDER BY coin, ts", params):
+            recording.oracles[coin].append((ts, oracle))
     return recording
 
 

@@ -86,7 +86,7 @@ class VenueOptions:
     storage
         The store ``replay_from="store"`` reads candles and funding from.
     start_ms
-        Simulated time of a fresh start; default: the wall clock.
+        Simulated time of a fresh start; default: ``venue.start``, else the wall clock.
     """
 
     venue: VenueSettings = field(default_factory=VenueSettings)
@@ -267,7 +267,10 @@ class VenueService:
         return path
 
     def _start_ms(self) -> int:
-        return self.options.start_ms if self.options.start_ms is not None else WALL_CLOCK.now_ms()
+        if self.options.start_ms is not None:
+            return self.options.start_ms
+        start = self.options.venue.start
+        return round(start.timestamp() * 1000) if start is not None else WALL_CLOCK.now_ms()
 
     def _restore_or_build(self) -> tuple[Any, QuotedMarket]:
         state = self.snapshots.load() if self.snapshots is not None else None

@@ -12,7 +12,8 @@ merged streams do not promise it.
 
 Per step (all events stamped at one event time): the event-time clock and
 the engine move to that time (the engine settles recorded funding for each
-hour crossed); bars set oracle and fill prices; the strategy reads the
+hour crossed, at the recorded oracle with book fills); bars set oracle (unless
+recorded) and fill prices; the strategy reads the
 events; the desk sees the market, then the signals, and trades them. With
 ``fill="next_open"`` a step's signals reach the desk at the next step,
 filled at that bar's open.
@@ -175,8 +176,8 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
     engine.fund(TRADER, repr(capital))
     inner = HyperliquidExecutor(client, TRADER)  # type: ignore[arg-type]
     market = SimulatedMarket(engine, inner.rules, capital)
-    depth = RecordedDepth(engine, inner.rules, TRADER, recording.books, recording.trades, market.advance,
-                          latency_ms, session.arrived if session else None) if fill == "book" else None
+    depth = RecordedDepth(engine, inner.rules, TRADER, recording.books, recording.trades, market.advance, latency_ms,
+                          session.arrived if session else None, recording.oracles) if fill == "book" else None
     clock = EventClock(recording.start_ms)
     strategies = {pair_name(legs): strategy_factory(tuple(legs), settings.strategy) for legs in spreads}
     by_coin: dict[str, list[SignalSource]] = {}
@@ -205,9 +206,10 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
         for step, (event_ms, events) in enumerate(replay(recording), 1):
             clock.observe(event_ms)
             settled = event_ms // HOUR_MS > market.engine.now_ms // HOUR_MS
-            market.advance(event_ms)
             if depth is not None:
-                depth.catch_up(event_ms)
+                depth.move_to(event_ms)
+            else:
+                market.advance(event_ms)
             if settled and books.exposed():
                 _collect(desk.pull(), result, books)
             if books.exposed():
@@ -220,7 +222,8 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
                 _trade(desk, pending, result, books, opened, event_ms)
                 pending = []
             for bar in bars:
-                market.mark(bar.coin, bar.close)
+                if not recording.oracles.get(bar.coin):  # else the recorded oracle stays, as on the venue
+                    market.mark(bar.coin, bar.close)
                 books.marks[bar.coin] = books.decision_px[bar.coin] = bar.close
                 if fill == "close":
                     market.fill_at(bar.coin, bar.close)

@@ -11,9 +11,10 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from app.backtest.run import run_backtest
 from pairflow.config import Settings, StorageSettings
-from pairflow.events import BookSnapshot, Candle, Trade
+from operators.orders import cloid_for
+from pairflow.events import BookSnapshot, Candle, Funding, Trade
 from pairflow.storage import BatchWriter, connect
-from sources.replay import HOUR_MS, Recording, ReplayError, load_store
+from sources.replay import HOUR_MS, Recording, ReplayError, SessionTiming, load_store
 from tests.integration.test_backtest import GOLDEN, _bars, _Scripted, _settings
 
 ENTRY_MS = 2 * HOUR_MS
@@ -72,6 +73,28 @@ def test_latency_shows_the_order_the_book_recorded_when_it_arrives() -> None:
     prompt = _run(_recording(moved), {ENTRY_MS: (1.0, (1.0, -20.0))})
     assert [fill[:4] for fill in _fills(prompt)][:3] == [(0, "ETH", "B", 2000.0), (0, "ETH", "B", 2001.0),
                                                          (0, "ETH", "B", 2003.0)]
+
+
+def test_a_recorded_session_timing_sends_its_legs_in_order_at_their_arrivals_and_funding_at_the_oracle() -> None:
+    # The session sent SOL before ETH (the desk would send ETH first: its top of book is thinner); SOL
+    # reached the venue at 02:00:00.100, before the books moved at .300, ETH at .400, after: fills stamped
+    # then, ETH at 2004 (moved), SOL at 100 / 99.9 (not). The 03:00 funding (rate 1e-4 both) settles at
+    # the oracle recorded at 02:59:59.750 (ETH 2010, SOL 100.5), not at the 03:00 bar close:
+    # ETH long 1 pays 1 * 2010 * 1e-4 = 0.201, SOL short 20 receives 20 * 100.5 * 1e-4 = 0.201; 04:00 has no
+    # recorded rate and charges nothing.
+    moved = {"ETH": TAKER_BOOKS["ETH"] + [_book("ETH", ENTRY_MS + 300, [(2002.0, 5.0)], [(2004.0, 5.0)])],
+             "SOL": TAKER_BOOKS["SOL"] + [_book("SOL", ENTRY_MS + 300, [(99.95, 50.0)], [(100.05, 50.0)])]}
+    recording = _recording(moved)
+    recording.funding = [Funding(ts=3 * HOUR_MS, id=f"{coin}3", coin=coin, rate=1e-4) for coin in ("ETH", "SOL")]
+    recording.oracles = {"ETH": [(3 * HOUR_MS - 250, 2010.0)], "SOL": [(3 * HOUR_MS - 250, 100.5)]}
+    eth, sol = cloid_for(f"s{ENTRY_MS}", "ETH"), cloid_for(f"s{ENTRY_MS}", "SOL")
+    timing = SessionTiming(sent={sol: ENTRY_MS + 10, eth: ENTRY_MS + 20}, arrived={sol: ENTRY_MS + 100,
+                                                                                   eth: ENTRY_MS + 400})
+    result = _run(recording, {ENTRY_MS: (1.0, (1.0, -20.0))}, session=timing)
+    assert [(f.ts - ENTRY_MS, f.coin, f.px, f.sz) for f in result.fills] == [
+        (100, "SOL", 100.0, 8.0), (100, "SOL", 99.9, 8.0), (100, "SOL", 99.8, 4.0), (400, "ETH", 2004.0, 1.0)]
+    assert [(p.ts, p.coin, p.usdc) for p in result.funding] == [
+        (3 * HOUR_MS, "ETH", -0.201), (3 * HOUR_MS, "SOL", 0.201), (4 * HOUR_MS, "ETH", 0.0), (4 * HOUR_MS, "SOL", 0.0)]
 
 
 def test_a_resting_order_fills_after_the_recorded_size_ahead_of_it_has_traded() -> None:

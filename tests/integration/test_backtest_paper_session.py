@@ -5,8 +5,9 @@ candles, signals, intents, orders, fills, and every book the venue published -- 
 book after each market step (``venue.book_every_step``) and the collector stores each one at its own time
 (``collector.book_interval_ms = 0``). The backtest replays the session's own signals (``--mode recorded``)
 against that depth (``--fill book``), each order reaching the book when the session's did and the legs
-of a spread going out in the session's order. Every order comes back: same cloid, coin, side, size, fill
-prices and fill time. Fees only to the micro-USDC: the venue rounds each fill's fee, and an order that met
+of a spread going out in the session's order, hourly funding settling at the recorded oracle. Every order
+comes back: same cloid, coin, side, size, fill prices and fill time; so do the funding payments. Fees only
+to the micro-USDC: the venue rounds each fill's fee, and an order that met
 two resting orders at one price filled twice in the session, once against the recorded level (a book
 gives a level's total, not how it is split between orders). So the PnL from fills and funding is equal
 to a few micro-USDC.
@@ -54,9 +55,12 @@ def _cash(fills: Fills) -> float:
 def test_a_paper_session_replayed_against_its_recorded_book_gives_back_its_orders_and_pnl(tmp_path: Path) -> None:
     data = tmp_path / "demo"
     config = tmp_path / "demo.toml"
-    config.write_text("[venue]\ntrade_rate_per_minute = 60.0\nbook_every_step = true\n[collector]\n"
-                      "book_interval_ms = 0\n[strategy]\nentry_z = 1.5\nexit_z = 0.3\n")
-    demo = subprocess.run([sys.executable, "-m", "app", "demo", "--duration", "20", "--speed", "30", "--coins",
+    # The market starts at 09:54, so the session crosses 10:00: a spread held then (about a quarter of the runs)
+    # pays funding, whose rate is polled every second. That a replay settles at the recorded oracle is shown
+    # every run by test_backtest_book_fills.py.
+    config.write_text('[venue]\ntrade_rate_per_minute = 60.0\nbook_every_step = true\nstart = "2026-01-05T09:54:00Z"\n'
+                      "[collector]\nbook_interval_ms = 0\nfunding_poll_s = 1.0\n[strategy]\nentry_z = 1.5\nexit_z = 0.3\n")
+    demo = subprocess.run([sys.executable, "-m", "app", "demo", "--duration", "15", "--speed", "30", "--coins",
                            "ETH,SOL", "--data-dir", str(data), "--config", str(config)],
                           capture_output=True, text=True, timeout=240)
     assert demo.returncode == 0, demo.stderr[-2000:]

@@ -222,3 +222,18 @@ def test_any_payload_on_a_known_channel_never_stops_the_stream(channel: str, dat
     collector.handle_frame(GOOD_TRADE, RECV)
     assert out[-1][2].id == "ETH:7"
     assert sum(collector.out.malformed.values()) <= 1
+
+
+def test_a_context_is_stamped_with_the_newest_book_of_its_coin_its_receive_time_before_any() -> None:
+    """A step's context follows its book on a venue publishing every step: the book's time is the oracle's."""
+    collector, out = _collector()
+    ctx = {"funding": "0.0000125", "openInterest": "1.0", "prevDayPx": "100.0", "dayNtlVlm": "1.0",
+           "premium": "0.0", "oraclePx": "101.5", "markPx": "101.0", "midPx": "101.0", "impactPxs": ["100.9", "101.1"]}
+    book = {"coin": "BTC", "time": 7_250, "levels": [[{"px": "100.9", "sz": "1.0", "n": 1}],
+                                                      [{"px": "101.1", "sz": "1.0", "n": 1}]]}
+    for data in ({"coin": "BTC", "ctx": ctx}, None, {"coin": "BTC", "ctx": ctx}, {"coin": "ETH", "ctx": ctx}):
+        frame = {"channel": "l2Book", "data": book} if data is None else {"channel": "activeAssetCtx", "data": data}
+        collector.handle_frame(json.dumps(frame), 9_000)
+    contexts = [(event.coin, event.ts, event.id, event.oracle_px) for topic, _, event in out if topic == "md.ctx"]
+    assert contexts == [("BTC", 9_000, "BTC:9000", 101.5), ("BTC", 7_250, "BTC:7250", 101.5),
+                        ("ETH", 9_000, "ETH:9000", 101.5)]

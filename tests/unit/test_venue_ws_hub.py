@@ -106,7 +106,10 @@ def test_router_builds_only_subscribed_payloads_delivers_them_in_order_and_stops
 
 
 def test_books_every_step_pushes_each_step_book_as_the_step_left_it_never_on_the_cadence():
-    """A book captured at the step, stamped with it: an order arriving after the step is not in that frame."""
+    """A book captured at the step, stamped with it: an order arriving after the step is not in that frame.
+
+    The step's changed context follows its book (the collector stamps it with that book's time).
+    """
     engine = make_engine()
     with engine.lock:
         engine.place_orders(USER, [OrderRequest(0, False, "2001", "1", False, GTC)])
@@ -117,6 +120,7 @@ def test_books_every_step_pushes_each_step_book_as_the_step_left_it_never_on_the
         router.start()
         connection = StubConnection()
         subscriptions.add(connection, ("l2Book", "ETH", None), {"type": "l2Book", "coin": "ETH"})
+        subscriptions.add(connection, ("activeAssetCtx", "ETH"), {"type": "activeAssetCtx", "coin": "ETH"})
         loop = DriverLoop(engine, ManualClock(250), step_ms=250, after_step=router.on_step)
 
         def steps() -> None:
@@ -126,9 +130,10 @@ def test_books_every_step_pushes_each_step_book_as_the_step_left_it_never_on_the
 
         await asyncio.to_thread(steps)
         await asyncio.sleep(0.1)  # ten cadence periods: none of them pushes a book
-        (frame,) = await connection.next_frames()
+        frame, context = await connection.next_frames()
         assert frame["channel"] == "l2Book" and frame["data"]["time"] == 250
         assert frame["data"]["levels"][1] == [{"px": "2001.0", "sz": "1.0", "n": 1}]
+        assert context["channel"] == "activeAssetCtx" and context["data"]["ctx"]["oraclePx"] == "2000.0"
         await router.stop()
 
     asyncio.run(scenario())

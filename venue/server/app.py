@@ -110,7 +110,7 @@ def create_app(
     ws_idle_timeout
         Seconds of client silence after which a WebSocket is closed (60, as on the real venue); None keeps it.
     books_every_step
-        Push ``l2Book`` after every market step, not every ``push_interval``: pass
+        Push ``l2Book`` and changed ``activeAssetCtx`` after every market step, not every ``push_interval``: pass
         ``app.state.hub.router.on_step`` to the driver loop as its ``after_step``.
     """
     nonces = nonces if nonces is not None else NonceTracker()

@@ -47,7 +47,8 @@ class Hub:
     push_interval
         Seconds between ``l2Book`` pushes (and checks for changed ``allMids`` / ``activeAssetCtx``).
     books_every_step
-        Push ``l2Book`` after every market step instead (the driver loop calls ``router.on_step``).
+        Push ``l2Book`` and changed ``activeAssetCtx`` after every market step instead (the driver loop
+        calls ``router.on_step``).
     post_handler
         Answers ``{"method":"post"}`` requests: called in a worker thread with the request type
         (``"info"`` or ``"action"``) and payload, returns the ``response`` object of the ``post`` frame.

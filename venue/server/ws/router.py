@@ -6,10 +6,10 @@ wakes the loop once per batch (each wake-up is a write to the loop's
 self-pipe); routing happens on the loop thread. Frames that need engine
 queries are computed in worker threads, one computation at a time, so a
 slower one can never publish an older state after a newer one. ``l2Book`` is
-pushed for every subscribed book at a fixed cadence (or, with
-``books_every_step``, after every market step: `Router.on_step`), ``allMids``
-and ``activeAssetCtx`` at that cadence when they changed, and ``bbo`` as soon
-as it changes.
+pushed for every subscribed book at a fixed cadence, ``allMids`` and
+``activeAssetCtx`` at that cadence when they changed (with ``books_every_step``
+books and changed contexts after every market step instead: `Router.on_step`),
+and ``bbo`` as soon as it changes.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ __all__ = ["Router"]
 _log = get_logger(__name__)
 _CADENCE_TYPES = ("l2Book", "allMids", "activeAssetCtx")
 _CHANGE_ONLY_TYPES = ("bbo", "allMids", "activeAssetCtx")
+_STEP_TYPES = ("l2Book", "activeAssetCtx")  # pushed by on_step instead of the cadence with books_every_step
 
 
 class Router:
@@ -118,15 +119,19 @@ class Router:
                 loop.call_soon_threadsafe(self._drain_inbox)
 
     def on_step(self, now_ms: int) -> None:
-        """Capture every subscribed book as the step left it and queue its push (driver thread, under the lock).
+        """Capture every subscribed book and changed asset context as the step left them and queue their push.
 
-        Taken here, before any order can arrive after the step, each frame is the book such an order
-        meets, stamped with the step's time; queued in call order, the pushes keep the steps' order.
+        Called on the driver thread under the engine lock: taken here, before any order can arrive
+        after the step, each book is the one such an order meets, stamped with the step's time, and
+        each context carries the oracle hourly funding settles at if the next step starts an hour.
+        Queued in call order, the pushes keep the steps' order, a step's books before its contexts.
         """
         loop = self._loop
         if not self.books_every_step or loop is None or loop.is_closed():
             return
-        frames = [(key, self.frames.book(key), False) for key in self.subscriptions if key[0] == "l2Book"]
+        keys = list(self.subscriptions)
+        frames = [(key, self.frames.book(key), False) for key in keys if key[0] == "l2Book"]
+        frames += [(key, self.frames.asset_ctx(key[1]), True) for key in keys if key[0] == "activeAssetCtx"]
         if frames:
             with contextlib.suppress(RuntimeError):  # the loop is shutting down
                 loop.call_soon_threadsafe(self._publish_all, frames)
@@ -183,7 +188,7 @@ class Router:
         while True:
             await asyncio.sleep(self.push_interval)
             keys = [key for key in self.subscriptions
-                    if key[0] in _CADENCE_TYPES and not (self.books_every_step and key[0] == "l2Book")]
+                    if key[0] in _CADENCE_TYPES and not (self.books_every_step and key[0] in _STEP_TYPES)]
             if keys:
                 await self._run_and_publish(lambda: self.frames.cadence(keys))
 
