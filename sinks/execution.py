@@ -53,7 +53,7 @@ from pairflow.metrics import EXECUTION_ORDERS_REJECTED, EXECUTION_ORDERS_SUBMITT
 from sinks.executor import Executor, LegOrder, OrderStateUnknown, Placement
 from sinks.order_journal import OrderJournal
 
-__all__ = ["LegPlan", "OrderRouter", "RouterConfig", "reason_kind"]
+__all__ = ["LEG_TAGS", "LegPlan", "OrderRouter", "RouterConfig", "reason_kind"]
 
 _log = get_logger(__name__)
 _POLL_S = 0.05
@@ -91,6 +91,12 @@ class RouterConfig(msgspec.Struct, frozen=True):
         return cls(order_type=execution.order_type, maker_edge_bps=execution.maker_edge_bps,
                    slippage_bps=execution.slippage_bps, leg_timeout_s=execution.leg_timeout_s,
                    dead_man_s=execution.dead_man_s)
+
+
+COMPLETE, TRIM, UNWIND = ":complete", ":trim", ":unwind"
+LEG_TAGS = ("", COMPLETE, TRIM, UNWIND)
+"""What the router appends to a signal id for the cloids of one leg's orders: the order itself, its IOC
+completion, a trim and an unwind (a replay of a session finds every order of a signal through them)."""
 
 
 class LegPlan(msgspec.Struct, frozen=True):
@@ -217,7 +223,7 @@ class OrderRouter:
                 # both are whole lots, their float difference is not (1.7 - 1.5 = 0.19999...): round
                 # before the lot truncation, or the retry comes out one lot short
                 retry = self._leg(plan, round(leg.sz - filled, 10) * (1 if leg.is_buy else -1), leg.tif,
-                                  2 * self.config.slippage_bps, ":complete")
+                                  2 * self.config.slippage_bps, COMPLETE)
                 more, events = self._fill(retry)
                 out += events
                 filled += more
@@ -246,7 +252,7 @@ class OrderRouter:
                                           message=f"legs filled {ratio:.0%} of the spread; trimming "
                                                   + ", ".join(plan.coin for plan, _ in excess))]
         for plan, extra in excess:
-            leg = self._leg(plan, -extra, "Ioc", 2 * self.config.slippage_bps, ":trim",
+            leg = self._leg(plan, -extra, "Ioc", 2 * self.config.slippage_bps, TRIM,
                             reduce_only=not plan.reduce_only)
             out += self._fill(leg)[1]
         return out
@@ -259,7 +265,7 @@ class OrderRouter:
         for plan, filled in done:
             if self.rules.size(plan.coin, filled) == 0:
                 continue
-            leg = self._leg(plan, -filled, "Ioc", 2 * self.config.slippage_bps, ":unwind", reduce_only=True)
+            leg = self._leg(plan, -filled, "Ioc", 2 * self.config.slippage_bps, UNWIND, reduce_only=True)
             out += self._fill(leg)[1]
         return out
 

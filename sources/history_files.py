@@ -99,11 +99,7 @@ def read_history_file(path: Path, progress: Progress | None = None) -> HistoryFi
         Naming the file, the line and the value at fault.
     """
     path = Path(path)
-    header, rows = _open(path)
-    names = [str(name).strip().lower() for name in header]
-    if len(set(names)) != len(names):
-        repeated = next(name for name in names if names.count(name) > 1)
-        raise ImportFileError(path, 1, f"column {repeated!r} appears twice")
+    header, names, rows = open_columns(path)
     if "coin" in names:
         expected = FUNDING_COLUMNS if "funding_rate" in names else CANDLE_COLUMNS
         missing = [name for name in expected if name not in names]
@@ -127,6 +123,19 @@ def read_history_file(path: Path, progress: Progress | None = None) -> HistoryFi
         path, 1, f"columns were {', '.join(names) or '(none)'}; expected {', '.join(CANDLE_COLUMNS)}, or "
         f"{', '.join(FUNDING_COLUMNS)}, or a date/time column ({'/'.join(TIME_COLUMNS)}) then one column per symbol"
     )
+
+
+def open_columns(path: Path) -> tuple[list[Any], list[str], Iterator[tuple[int, Sequence[Any]]]]:
+    """Open a CSV or Parquet file: its header, the header's names in lower case, and its numbered rows.
+
+    A missing or unreadable file, or a column named twice, raises `ImportFileError`.
+    """
+    header, rows = _open(path)
+    names = [str(name).strip().lower() for name in header]
+    if len(set(names)) != len(names):
+        repeated = next(name for name in names if names.count(name) > 1)
+        raise ImportFileError(path, 1, f"column {repeated!r} appears twice")
+    return header, names, rows
 
 
 def _open(path: Path) -> tuple[list[Any], Iterator[tuple[int, Sequence[Any]]]]:

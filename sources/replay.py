@@ -23,16 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-import msgspec
-
 from pairflow.errors import PairflowError
-from pairflow.events import Bar, BookSnapshot, Candle, Funding, Signal, Trade
+from pairflow.events import Bar, BookSnapshot, Candle, Funding, Trade
 from pairflow.storage import Store
+from sources.book_files import read_depth_file
 from sources.history_files import read_history_file
 
-__all__ = ["DataProblem", "Recording", "ReplayError", "SessionTiming", "bar_of", "check_recording", "load_files",
-           "load_signals", "load_store", "load_timing",
-           "replay"]
+__all__ = ["DataProblem", "Recording", "ReplayError", "bar_of", "check_recording", "load_files", "load_store", "replay"]
 
 HOUR_MS = 3_600_000
 
@@ -119,12 +116,25 @@ def _select(candles: Iterable[Candle], funding: Iterable[Funding], interval: str
 
 
 def load_files(paths: Sequence[Path], coins: Sequence[str], *, start_ms: int | None = None,
-               end_ms: int | None = None) -> Recording:
-    """Read candle and funding files (CSV or Parquet, the layouts `pairflow data import` reads) for ``coins``."""
+               end_ms: int | None = None, depth: bool = False) -> Recording:
+    """Read candle and funding files (CSV or Parquet, the layouts `pairflow data import` reads) for ``coins``.
+
+    ``depth`` (book fills) also reads book-snapshot and trade files (`sources.book_files`) and
+    refuses a coin without snapshots; without it such a file is refused, as nothing would use it.
+    """
     candles: list[Candle] = []
     funding: list[Funding] = []
     intervals: set[str] = set()
+    books: dict[str, list[BookSnapshot]] = {coin: [] for coin in coins}
+    trades: dict[str, list[Trade]] = {coin: [] for coin in coins}
     for path in paths:
+        recorded = read_depth_file(Path(path))
+        if recorded is not None:
+            if not depth:
+                raise ReplayError(f"{path}: book snapshots and trades are only read for book fills (--fill book)")
+            _merge_depth(recorded.books, books, path)
+            _merge_depth(recorded.trades, trades, path)
+            continue
         history = read_history_file(Path(path))
         if history.kind == "candles":
             intervals.add(history.interval or "")
@@ -135,7 +145,30 @@ def load_files(paths: Sequence[Path], coins: Sequence[str], *, start_ms: int | N
         raise ReplayError(f"the candle files must hold one bar interval; found {sorted(intervals) or 'no candles'}")
     recording = _select(candles, funding, intervals.pop(), coins, start_ms, end_ms)
     recording.problems = check_recording(recording, coins, start_ms, end_ms)
+    if depth:
+        lo, hi = start_ms if start_ms is not None else -(2**62), end_ms if end_ms is not None else 2**62
+        recording.books = {coin: [b for b in series if lo <= b.ts < hi] for coin, series in books.items()}
+        recording.trades = {coin: [t for t in series if lo <= t.ts < hi] for coin, series in trades.items()}
+        _require_books(recording.books)
     return recording
+
+
+def _merge_depth(found: dict, into: dict, path: Path) -> None:
+    """Add one file's series to the coins asked for; two files for one coin must not overlap in time."""
+    for coin, series in found.items():
+        if coin not in into:
+            continue
+        if into[coin] and series and series[0].ts <= into[coin][-1].ts:
+            raise ReplayError(f"{path}: {coin} from {iso(series[0].ts)} overlaps an earlier file's rows "
+                              f"(up to {iso(into[coin][-1].ts)}); give each coin's rows once, files in time order")
+        into[coin] += series
+
+
+def _require_books(books: dict[str, list[BookSnapshot]]) -> None:
+    empty = [coin for coin, series in books.items() if not series]
+    if empty:
+        raise ReplayError(f"no recorded book snapshots for {', '.join(empty)} in the window: book fills need "
+                          "l2_snapshots (pairflow collect records them) or a book file; use bar fills")
 
 
 def load_store(store: Store, interval: str, coins: Sequence[str], *, start_ms: int | None = None,
@@ -180,71 +213,12 @@ def _load_depth(store: Store, params: dict, coins: Sequence[str]) -> tuple[dict[
                             "spread_bps, imbalance", where, params, order_by="ts, coin, id"):
         books[row["coin"]].append(BookSnapshot(**{**row, **{key: tuple(row[key]) for key in (
             "bid_px", "bid_sz", "ask_px", "ask_sz")}}))
-    empty = [coin for coin, series in books.items() if not series]
-    if empty:
-        raise ReplayError(f"no recorded book snapshots for {', '.join(empty)} in the window: book fills need "
-                          "l2_snapshots (pairflow collect records them); use bar fills")
+    _require_books(books)
     trades: dict[str, list[Trade]] = {coin: [] for coin in coins}
     for row in store.select("trades", "ts, recv_ts, id, coin, px, sz, side, tid, hash", where, params,
                             order_by="ts, coin, tid, id"):
         trades[row["coin"]].append(Trade(**row))
     return books, trades
-
-
-def load_signals(store: Store, pairs: Sequence[str], *, start_ms: int | None = None,
-                 end_ms: int | None = None) -> dict[str, list[Signal]]:
-    """Read a session's stored signals for ``pairs`` (by spread name, time-ordered) for a replay of its decisions.
-
-    A signal the session traded is stamped with the time its first order reached the venue (the
-    venue's stamp on that order's first fill; else the desk's on the order): a desk acts a little
-    after it decides, busy with the previous spread's legs, and the book it met is the one of that
-    moment (the venue's time, which may trail the desk's: a venue steps its market every few
-    hundred ms, and a demo freezes it before the desk stops). ``intents`` name the signal of each order. The desk takes signals one after another in
-    time order, so a signal stamped later than the next one's own stamp holds that one back too.
-    """
-    params = _window(pairs, start_ms, end_ms)
-    acted = dict(store.query(
-        "SELECT i.signal_id, min(if(f.ts > 0, f.ts, o.ts)) FROM intents AS i FINAL "
-        "INNER JOIN orders AS o FINAL ON o.cloid = i.id "
-        "LEFT JOIN (SELECT cloid, min(ts) AS ts FROM fills FINAL GROUP BY cloid) AS f ON f.cloid = i.id "
-        "WHERE i.pair IN %(pairs)s AND i.ts >= %(lo)s AND i.ts < %(hi)s GROUP BY i.signal_id", params))
-    out: dict[str, list[Signal]] = {pair: [] for pair in pairs}
-    latest = 0
-    for row in store.select("signals", "*", "pair IN %(pairs)s AND ts >= %(lo)s AND ts < %(hi)s", params,
-                            order_by="ts, id"):
-        row["ts"] = latest = max(acted.get(row["id"], row["ts"]), latest)
-        out[row["pair"]].append(msgspec.convert(row, Signal))
-    return out
-
-
-@dataclass
-class SessionTiming:
-    """When a recorded session sent each order (its desk's clock) and when it reached the venue (the venue's stamp).
-
-    A replay of the session's signals sends a spread's legs in ``sent`` order (the session chose it
-    from the book its desk had seen, which a replay cannot know) and shows each order the book of
-    its ``arrived`` time (`sinks.book_fills.RecordedDepth`). An order that never filled has no arrival.
-    """
-
-    sent: dict[str, int] = field(default_factory=dict)
-    arrived: dict[str, int] = field(default_factory=dict)
-
-
-def load_timing(store: Store, pairs: Sequence[str], *, start_ms: int | None = None,
-                end_ms: int | None = None) -> SessionTiming:
-    """Read the send and arrival times of a session's orders for ``pairs`` (by cloid; see `SessionTiming`)."""
-    params = _window(pairs, start_ms, end_ms)
-    where = "i.pair IN %(pairs)s AND i.ts >= %(lo)s AND i.ts < %(hi)s"
-    sent = store.query(f"SELECT o.cloid, min(o.ts) FROM orders AS o FINAL INNER JOIN intents AS i FINAL "
-                       f"ON o.cloid = i.id WHERE {where} GROUP BY o.cloid", params)
-    arrived = store.query(f"SELECT f.cloid, min(f.ts) FROM fills AS f FINAL INNER JOIN intents AS i FINAL "
-                          f"ON f.cloid = i.id WHERE {where} GROUP BY f.cloid", params)
-    return SessionTiming(dict(sent), dict(arrived))
-
-
-def _window(pairs: Sequence[str], start_ms: int | None, end_ms: int | None) -> dict:
-    return {"pairs": list(pairs), "lo": start_ms if start_ms is not None else 0,
-            "hi": end_ms if end_ms is not None else 2**62}
 
 
 def check_recording(recording: Recording, coins: Sequence[str], start_ms: int | None = None,

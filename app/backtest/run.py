@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from app.backtest.metrics import Metrics, compute_metrics
+from app.backtest.session import SessionTiming
 from operators.risk_checks import RiskLimits
 from operators.spread_strategy import Skip, SpreadStrategy, pair_name
 from pairflow.clock import EventClock
@@ -41,7 +42,7 @@ from sinks.executor import HyperliquidExecutor
 from sinks.book_fills import AccountLatency, RecordedDepth, RecordedQueue
 from sinks.order_journal import OrderJournal
 from sinks.simulated import FlatFees, RecordedFunding, SimulatedExecutor, SimulatedMarket
-from sources.replay import HOUR_MS, Recording, SessionTiming, replay
+from sources.replay import HOUR_MS, Recording, replay
 from venue.engine import Engine
 from venue.inprocess import InProcessClient
 from venue.universe import default_universe
@@ -165,7 +166,7 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
     ``progress`` is called with the number of steps done now and then;
     ``strategy_factory(legs, settings)`` builds each spread's decision path
     (another signal mode, or a scripted one in tests);
-    ``session`` (a recorded session's `sources.replay.SessionTiming`, with its signals) sends each
+    ``session`` (a recorded session's `app.backtest.session.SessionTiming`, with its signals) sends each
     spread's legs in the session's order and, with book fills, has each order reach the book when the
     session's did.
     """

@@ -17,6 +17,7 @@ from app.backtest.modes import MODES, recorded_factory, strategy_factory
 from app.backtest.record import store_run
 from app.backtest.report import write_report
 from app.backtest.run import BacktestResult, run_backtest
+from app.backtest.session import load_session
 from app.backtest.summary import print_summary, print_sweep
 from app.backtest.sweep import parse_sweep, run_sweep
 from app.backtest.vectorised import check as check_vectorised, run_vectorised
@@ -25,7 +26,7 @@ from pairflow.config import Settings, StrategySettings, load_settings
 from pairflow.errors import ConfigError
 from pairflow.logs import start_logging
 from pairflow.storage import Store, connect
-from sources.replay import Recording, load_files, load_signals, load_store, load_timing, replay
+from sources.replay import Recording, load_files, load_store, replay
 
 __all__ = [
     "BacktestOutcome", "BacktestSpec", "load_recording", "parse_spreads", "parse_time", "register", "run_and_store",
@@ -54,8 +55,8 @@ def backtest(
         "--data", help="'store' (candles and funding tables) or CSV/Parquet files, repeatable; default: store.")] = None,
     fill: Annotated[str, typer.Option(
         "--fill", help="Fills at the signal bar's 'close', the 'next_open', or 'book': against the recorded "
-                       "book snapshots and trades in the store (takers walk the depth, resting orders wait "
-                       "behind the recorded queue for trades to reach them).")] = "close",
+                       "book snapshots and trades of the store or of --data book and trade files (takers walk "
+                       "the depth, resting orders wait behind the recorded queue for trades to reach them).")] = "close",
     latency_ms: Annotated[int, typer.Option(
         "--latency-ms", min=0, help="Orders reach the exchange this many ms after the decision: with book fills "
                                     "they meet the book recorded then; fills are stamped then.")] = 0,
@@ -194,10 +195,12 @@ def run_and_store(settings: Settings, store: Store, spec: BacktestSpec, *, save:
     taker_fee = spec.taker_fee
     if spec.no_costs:
         taker_fee, recording.funding = 0.0, []
-    recorded = spec.mode == "recorded"
-    factory = (recorded_factory(load_signals(store, spec.pairs, start_ms=spec.start_ms, end_ms=spec.end_ms))
-               if recorded else strategy_factory(spec.mode, units=spec.units, window=spec.window))
-    session = load_timing(store, spec.pairs, start_ms=spec.start_ms, end_ms=spec.end_ms) if recorded else None
+    session = None
+    if spec.mode == "recorded":
+        signals, session = load_session(store, spec.pairs, start_ms=spec.start_ms, end_ms=spec.end_ms)
+        factory = recorded_factory(signals)
+    else:
+        factory = strategy_factory(spec.mode, units=spec.units, window=spec.window)
 
     def run(chosen: Settings, steps: Callable[[int], None] | None = None) -> BacktestResult:
         if spec.vectorised:
@@ -241,17 +244,15 @@ def load_recording(settings: Settings, store: Store, sources: list[str], coins: 
                    hi: int | None, depth: bool = False) -> Recording:
     """Read the recording from the store or the files named, and fit the strategy settings to its interval.
 
-    ``depth`` (book fills) also reads the recorded books and trades, which only the store holds.
+    ``depth`` (book fills) also reads the recorded books and trades (the store's, or book and trade files).
     """
     if sources == ["store"]:
         recording = load_store(store, settings.strategy.bar_interval, coins, start_ms=lo, end_ms=hi, depth=depth)
     else:
-        if depth:
-            raise ConfigError("--fill book reads recorded books and trades from the store: use --data store")
         missing = [name for name in sources if name == "store" or not Path(name).is_file()]
         if missing:
             raise ConfigError(f"--data {missing[0]!r}: give 'store' alone or existing CSV/Parquet files")
-        recording = load_files([Path(name) for name in sources], coins, start_ms=lo, end_ms=hi)
+        recording = load_files([Path(name) for name in sources], coins, start_ms=lo, end_ms=hi, depth=depth)
     _fit_to_interval(settings.strategy, recording.interval_ms, recording.interval)
     return recording
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from app.backtest.run import run_backtest
+from app.backtest.session import SessionTiming
 from pairflow.config import Settings, StorageSettings
 from operators.orders import cloid_for
 from pairflow.events import BookSnapshot, Candle, Funding, Trade
 from pairflow.storage import BatchWriter, connect
-from sources.replay import HOUR_MS, Recording, ReplayError, SessionTiming, load_store
+from sources.replay import HOUR_MS, Recording, ReplayError, load_files, load_store
 from tests.integration.test_backtest import GOLDEN, _bars, _Scripted, _settings
 
 ENTRY_MS = 2 * HOUR_MS
@@ -157,15 +161,42 @@ def test_book_walking_takes_levels_best_first_up_to_the_limit(levels: list[tuple
     assert got == want
 
 
-def test_recorded_depth_reads_back_from_the_store_and_the_command_line_refuses_it_from_files(tmp_path: Path) -> None:
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _depth_files(tmp_path: Path, tape: list[Trade]) -> list[Path]:
+    """Write the test's candles, TAKER_BOOKS and ``tape`` in the file layouts (sources.history_files, book_files)."""
+    candles, books, trades = tmp_path / "candles.csv", tmp_path / "books.csv", tmp_path / "trades.parquet"
+    candles.write_text("timestamp,coin,open,high,low,close,volume\n" + "".join(
+        f"{_at(bar.ts).isoformat()},{bar.coin},{bar.open},{bar.high},{bar.low},{bar.close},{bar.volume}\n"
+        for series in _recording({}).bars.values() for bar in series))
+    depth = max(len(book.bid_px) for series in TAKER_BOOKS.values() for book in series)
+    header = ",".join(f"{side}_{kind}_{k}" for k in range(1, depth + 1) for side in ("bid", "ask") for kind in ("px", "sz"))
+    lines = []
+    for series in TAKER_BOOKS.values():
+        for book in series:
+            cells = []
+            for k in range(depth):
+                for prices, sizes in ((book.bid_px, book.bid_sz), (book.ask_px, book.ask_sz)):
+                    cells += [str(prices[k]), str(sizes[k])] if k < len(prices) else ["", ""]
+            lines.append(f"{_at(book.ts).isoformat(timespec='milliseconds')},{book.coin}," + ",".join(cells))
+    books.write_text(f"timestamp,coin,{header}\n" + "\n".join(lines) + "\n")
+    pq.write_table(pa.table({"timestamp": [_at(t.ts) for t in tape], "coin": [t.coin for t in tape],
+                             "side": [t.side for t in tape], "px": [t.px for t in tape], "sz": [t.sz for t in tape]}),
+                   trades)
+    return [candles, books, trades]
+
+
+def test_recorded_depth_reads_back_from_the_store_and_from_files_and_both_fill_alike(tmp_path: Path) -> None:
     store = connect(StorageSettings(dsn=f"chdb://{tmp_path / 'db'}"))
+    tape = [_trade("ETH", ENTRY_MS + 20, 1999.6, 0.3, "A"), _trade("SOL", ENTRY_MS + 30, 100.0, 2.0, "B")]
     try:
         store.init_schema()
         candles = [Candle(ts=bar.ts, recv_ts=bar.ts, id=bar.id, coin=bar.coin, interval="1h", close_ts=bar.ts + HOUR_MS - 1,
                           open=bar.open, high=bar.high, low=bar.low, close=bar.close, volume=bar.volume, trades=1)
                      for series in _recording({}).bars.values() for bar in series]
         books = [book for series in TAKER_BOOKS.values() for book in series]
-        tape = [_trade("ETH", ENTRY_MS + 20, 1999.6, 0.3, "A"), _trade("SOL", ENTRY_MS + 30, 100.0, 2.0, "B")]
         for table, rows in (("candles", candles), ("l2_snapshots", books), ("trades", tape)):
             writer = BatchWriter(store, table, background=False)
             writer.add_many(rows)
@@ -177,10 +208,27 @@ def test_recorded_depth_reads_back_from_the_store_and_the_command_line_refuses_i
         store.close()
     assert recording.books == {coin: list(series) for coin, series in TAKER_BOOKS.items()}
     assert recording.trades == {"ETH": tape[:1], "SOL": tape[1:]}
+
+    files = _depth_files(tmp_path, tape)
+    from_files = load_files(files, ["ETH", "SOL"], depth=True)
+
+    def levels(rec: Recording) -> dict:
+        return {coin: [(b.ts, b.bid_px, b.bid_sz, b.ask_px, b.ask_sz) for b in series] for coin, series in rec.books.items()}
+
+    assert levels(from_files) == levels(recording)
+    assert {coin: [(t.ts, t.px, t.sz, t.side) for t in series] for coin, series in from_files.trades.items()} == {
+        coin: [(t.ts, t.px, t.sz, t.side) for t in series] for coin, series in recording.trades.items()}
+    plan = {ENTRY_MS: (1.0, (1.0, -20.0))}
+    assert _fills(_run(from_files, plan)) == _fills(_run(recording, plan)) != []
+    with pytest.raises(ReplayError, match="only read for book fills"):
+        load_files(files, ["ETH", "SOL"])
+
     config = tmp_path / "pairflow.toml"
     config.write_text(f'[storage]\ndsn = "chdb://{tmp_path / "db"}"\n')
-    done = subprocess.run([sys.executable, "-m", "app", "backtest", "--config", str(config), "--spreads", "ETH/SOL",
-                           "--fill", "book", "--data", str(GOLDEN[0])], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].endswith("--fill book reads recorded books and trades from the store: "
-                                                         "use --data store")
+    for fill, code in (("book", 0), ("close", 2)):
+        done = subprocess.run([sys.executable, "-m", "app", "backtest", "--config", str(config), "--spreads", "ETH/SOL",
+                               "--fill", fill, "--no-save", *(arg for path in files for arg in ("--data", str(path)))],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == code, done.stderr[-1000:]
+    assert done.stderr.strip().splitlines() == [
+        f"error: {files[1]}: book snapshots and trades are only read for book fills (--fill book)"]

@@ -22,9 +22,10 @@ from pathlib import Path
 
 from app.backtest.modes import recorded_factory
 from app.backtest.run import run_backtest
+from app.backtest.session import load_session
 from pairflow.config import Settings, StorageSettings
 from pairflow.storage import connect
-from sources.replay import load_signals, load_store, load_timing
+from sources.replay import load_store
 
 
 Fills = list[tuple[str, str, str, float, float, float, int]]
@@ -68,8 +69,7 @@ def test_a_paper_session_replayed_against_its_recorded_book_gives_back_its_order
     settings.strategy.bar_interval = "1m"
     with connect(StorageSettings(dsn=f"chdb://{data / 'chdb'}", spill_dir=tmp_path / "spill")) as store:
         recording = load_store(store, "1m", ["ETH", "SOL"], depth=True)
-        signals = load_signals(store, ["ETH/SOL"])
-        timing = load_timing(store, ["ETH/SOL"])
+        signals, timing = load_session(store, ["ETH/SOL"])
         session: Fills = store.query("SELECT cloid, coin, side, sz, px, fee, ts FROM fills FINAL")
         paid = store.query("SELECT coin, ts, usdc FROM funding_payments FINAL ORDER BY ts, coin")
     result = run_backtest(settings, recording, [("ETH", "SOL")], fill="book",

@@ -7,10 +7,7 @@ from pathlib import Path
 import pytest
 
 from sources.history_files import ImportFileError
-from operators.orders import cloid_for
-from pairflow.events import Fill, Order, OrderIntent, Signal
-from pairflow.storage import BatchWriter, Store
-from sources.replay import HOUR_MS, ReplayError, load_files, load_signals, load_timing, replay
+from sources.replay import HOUR_MS, ReplayError, load_files, replay
 
 HEADER = "timestamp,coin,open,high,low,close,volume\n"
 
@@ -66,32 +63,3 @@ def test_an_unsorted_file_is_refused_naming_coin_time_and_line(tmp_path: Path) -
     with pytest.raises(ImportFileError, match=r"c\.csv:4: ETH at 2024-10-01T01:00:00Z is before line 3"):
         load_files([candles], ["ETH"])
 
-
-def test_a_sessions_signals_come_at_their_first_orders_arrival_and_never_overtake_each_other(store: Store) -> None:
-    """Traded: the venue's stamp of the first fill (here before the desk's clock); untraded: not before the last."""
-    def signal(ts: int) -> Signal:
-        return Signal(ts=ts, id=f"ETH/SOL:{ts}", pair="ETH/SOL", hedge_ratio=1.0, spread=0.0, zscore=2.0, target=1.0)
-
-    def leg(signal_ts: int, coin: str, sent: int, filled: int | None) -> tuple[OrderIntent, Order, list[Fill]]:
-        cloid = cloid_for(f"ETH/SOL:{signal_ts}", coin)
-        intent = OrderIntent(ts=signal_ts, id=cloid, coin=coin, pair="ETH/SOL", signal_id=f"ETH/SOL:{signal_ts}",
-                             is_buy=True, sz=1.0, limit_px=10.0)
-        order = Order(ts=sent, id=cloid, coin=coin, cloid=cloid, oid=1, is_buy=True, sz=1.0, limit_px=10.0,
-                      status="filled" if filled else "canceled")
-        fills = [Fill(ts=filled, id=f"{cloid}:{n}", coin=coin, oid=1, cloid=cloid, px=10.0, sz=0.5, side="B", fee=0.0,
-                      closed_pnl=0.0, crossed=True) for n in (1, 2)] if filled else []
-        return intent, order, fills
-
-    legs = [leg(1_000, "ETH", 5_100, 4_750), leg(1_000, "SOL", 5_300, 5_250), leg(3_000, "ETH", 6_000, None),
-            leg(4_000, "SOL", 7_000, 6_750)]
-    for table, rows in (("signals", [signal(ts) for ts in (1_000, 2_000, 3_000, 4_000, 9_000)]),
-                        ("intents", [intent for intent, _, _ in legs]), ("orders", [order for _, order, _ in legs]),
-                        ("fills", [fill for *_, fills in legs for fill in fills])):
-        with BatchWriter(store, table, background=False) as writer:
-            writer.add_many(rows)
-
-    stamps = [s.ts for s in load_signals(store, ["ETH/SOL"])["ETH/SOL"]]
-    assert stamps == [4_750, 4_750, 6_000, 6_750, 9_000]
-    timing = load_timing(store, ["ETH/SOL"])
-    assert timing.sent == {order.cloid: order.ts for _, order, _ in legs}
-    assert timing.arrived == {fills[0].cloid: fills[0].ts for *_, fills in legs if fills}
