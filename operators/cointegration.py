@@ -13,8 +13,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from statsmodels.tsa.stattools import coint
-from statsmodels.tsa.vector_ar.vecm import coint_johansen
 
 __all__ = ["EngleGranger", "Johansen", "engle_granger", "johansen"]
 
@@ -60,6 +58,10 @@ def engle_granger(y: np.ndarray, x: np.ndarray, max_lag: int = 2) -> EngleGrange
     >>> result.pvalue < 0.01, round(result.hedge_ratio, 1)
     (True, 2.0)
     """
+    # Imported here: statsmodels costs a second of CPU at start-up, and most processes (a demo's first minutes,
+    # every stage but the scan) never test cointegration.
+    from statsmodels.tsa.stattools import coint
+
     y = np.asarray(y, dtype=float)
     x = np.asarray(x, dtype=float)
     statistic, pvalue, critical = coint(y, x, trend="c", maxlag=max_lag, autolag="aic")
@@ -83,6 +85,8 @@ def johansen(levels: np.ndarray, det_order: int = 0, lags: int = 1) -> Johansen:
     levels = np.asarray(levels, dtype=float)
     if not 2 <= levels.shape[1] <= JOHANSEN_MAX_VARIABLES:
         raise ValueError(f"Johansen needs 2 to {JOHANSEN_MAX_VARIABLES} variables, received {levels.shape[1]}")
+    from statsmodels.tsa.vector_ar.vecm import coint_johansen  # imported here, as in engle_granger
+
     result = coint_johansen(levels, det_order, lags)
     trace = tuple(float(v) for v in result.lr1)
     trace_critical = tuple(tuple(float(c) for c in row) for row in result.cvt)
