@@ -1,13 +1,17 @@
-"""A short `pairflow demo` run for the API and browser tests: its URL and token while it runs, its store after."""
+"""`pairflow demo` runs for the API, browser, trading and backup tests: URL and token while one runs, its store after."""
 
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
+from tests.helpers import eventually
 from tests.integration.ingest_support import start_pairflow
 
 UI_LINE = re.compile(r"web UI (https?://\S+)/\?token=(\S+)")
@@ -29,6 +33,32 @@ class DemoRun:
         """Wait for the demo's --duration to end; its chDB directory is free afterwards."""
         self.process.wait(timeout=self.seconds + 60)
         assert self.process.returncode == 0, self.log.read_text()[-3000:]
+
+    def stop_once_stored(self, *tables: str) -> None:
+        """Stop the demo with SIGTERM (its normal stop) once each of ``tables`` holds a row, as /api/health counts.
+
+        Waiting for facts instead of the whole --duration: tests that read the finished store start as soon
+        as it holds what they read (the --duration still ends a run that never gets there).
+        """
+        def stored() -> bool:
+            try:
+                counts = httpx.get(f"{self.url}/api/health", timeout=5).json()["tables"]
+            except httpx.TransportError:
+                return self.process.poll() is not None
+            return self.process.poll() is not None or all(counts[table] > 0 for table in tables)
+
+        eventually(stored, timeout=self.seconds + 60, interval=0.5)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        self.wait()
+
+
+@dataclass(frozen=True)
+class FinishedDemo:
+    """A `pairflow demo` run that has ended: its --data-dir (chDB, venue snapshot) and what it printed."""
+
+    data_dir: Path
+    stdout: str
 
 
 def start_demo(tmp_path: Path, seconds: int = DEMO_SECONDS) -> DemoRun:

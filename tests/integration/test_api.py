@@ -125,7 +125,7 @@ def test_a_stream_of_an_unknown_topic_is_refused_at_the_handshake(api_demo: Demo
 
 @pytest.fixture(scope="module")
 def stored(api_demo: DemoRun) -> Iterator[Store]:
-    api_demo.wait()
+    api_demo.stop_once_stored("signals", "fills", "pnl")
     store = connect(StorageSettings(dsn=f"chdb://{api_demo.data_dir / 'chdb'}", spill_dir=api_demo.data_dir / "spill"))
     store.init_schema()
     yield store

@@ -15,6 +15,7 @@ from pairflow.config import StorageSettings
 from pairflow.errors import ConfigError
 from pairflow.storage import Store, connect
 from pairflow.storage.backup import backup, restore
+from tests.integration.api_support import FinishedDemo
 
 
 def open_store(path: Path) -> Store:
@@ -133,11 +134,8 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_demo_data_survives_a_backup_and_restore_through_the_cli(tmp_path: Path) -> None:
-    data = tmp_path / "demo"
-    demo = run_cli("demo", "--duration", "4", "--speed", "20", "--coins", "ETH,SOL", "--data-dir", str(data),
-                   "--metrics-port", "0", timeout=180)
-    assert demo.returncode == 0, demo.stderr[-2000:]
+def test_demo_data_survives_a_backup_and_restore_through_the_cli(trading_demo: FinishedDemo, tmp_path: Path) -> None:
+    data = trading_demo.data_dir
     source_config = tmp_path / "source.toml"
     source_config.write_text(f'[storage]\ndsn = "chdb://{data / "chdb"}"\n')
     target_config = tmp_path / "target.toml"
@@ -159,4 +157,4 @@ def test_demo_data_survives_a_backup_and_restore_through_the_cli(tmp_path: Path)
         expected = table_fingerprints(source, final=True)
     with open_store(tmp_path / "restored") as target:
         assert table_fingerprints(target, final=True) == expected
-    assert expected["trades"][0] > 0 and expected["l2_snapshots"][0] > 0
+    assert expected["trades"][0] > 0 and expected["l2_snapshots"][0] > 0 and expected["fills"][0] > 0

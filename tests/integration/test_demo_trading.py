@@ -1,28 +1,24 @@
 """Two simulated hours of `pairflow demo` on the planted cointegrated pair: positions open and close, and orders,
-fills, funding and PnL in chDB agree with the venue account to the cent."""
+fills, funding and PnL in chDB agree with the venue account to the cent (the run is the `trading_demo` fixture)."""
 
 import re
-import subprocess
-import sys
 from decimal import Decimal
+from pathlib import Path
 
 from pairflow.config import StorageSettings
 from pairflow.storage import connect
+from tests.integration.api_support import FinishedDemo
 from venue.persistence import SnapshotStore
 
 CAPITAL = 100_000.0
 
 
-def test_simulated_hours_open_and_close_positions_and_the_pnl_is_the_venue_accounts(tmp_path):
-    data = tmp_path / "demo"
-    config = tmp_path / "demo.toml"
-    config.write_text("[venue]\ntrade_rate_per_minute = 60.0\n[strategy]\nentry_z = 1.5\nexit_z = 0.1\n")
-    command = [sys.executable, "-m", "app", "demo", "--duration", "30", "--speed", "240", "--coins", "ETH,SOL",
-               "--data-dir", str(data), "--config", str(config)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-2000:]
-    account = re.search(r"paper account (0x[0-9a-fA-F]{40})", done.stdout).group(1)
-    assert "positions and PnL" in done.stdout
+def test_simulated_hours_open_and_close_positions_and_the_pnl_is_the_venue_accounts(
+    trading_demo: FinishedDemo, tmp_path: Path
+) -> None:
+    data = trading_demo.data_dir
+    account = re.search(r"paper account (0x[0-9a-fA-F]{40})", trading_demo.stdout).group(1)
+    assert "positions and PnL" in trading_demo.stdout
 
     state = SnapshotStore(data / "venue").load()
     engine = state.engine
