@@ -6,7 +6,12 @@ this module only reads, orders and checks -- it never fills a hole:
 * a bar's event time is its close (open time plus the interval), the moment
   its price was known; a funding record's is its own stamp. `replay` yields
   ``(event_ms, [event, ...])`` groups in that order, ties broken by kind and
-  coin so the order never depends on how the input was laid out;
+  coin so the order never depends on how the input was laid out. A funding
+  record stamped just after the hour (the exchange's are, by ~100 ms) is its
+  own step, not folded into a bar's: into the hour's bar it would reach a
+  decision taken before it was published; into the next bar, the strategy
+  would learn the rate a whole bar late. (The engine settles each hour at the
+  boundary either way, from the rate recorded for that hour.);
 * `check_recording` names every problem with its coin and time range: a hole
   between two bars (also the store's ``gaps`` table), hours without a
   funding record (charged nothing), a coin with no bar in the window (an

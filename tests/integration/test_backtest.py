@@ -167,6 +167,36 @@ def test_future_data_changes_leave_past_decisions_unchanged(cut: int, scale: flo
     assert _payments(original, cut_ms) == _payments(perturbed, cut_ms)
 
 
+class _FundingSeen:
+    """Records, at each bar of its last leg, the funding rates it has been shown: what a decision there could use."""
+
+    seen: list[tuple[int, dict[str, float]]] = []
+
+    def __init__(self, legs: tuple[str, ...], settings: object) -> None:
+        self.legs, self.rates = legs, {}
+
+    def update(self, event: Event) -> list[Signal]:
+        if type(event) is Funding:
+            self.rates[event.coin] = event.rate
+        elif type(event) is Bar and event.coin == self.legs[-1]:
+            _FundingSeen.seen.append((event.ts + HOUR_MS, dict(self.rates)))
+        return []
+
+
+def test_funding_stamped_after_the_hour_reaches_decisions_after_it_never_the_hours_bar() -> None:
+    """Funding records come at their own stamp (02:00:00.114), after the 02:00 bar close: the decision at
+    02:00 cannot use the rate settled then, the one at 03:00 does. Folding the record into the 02:00 bar
+    would be look-ahead; into the 03:00 bar, an hour's delay on 1h bars for no gain."""
+    bars = {coin: _bars(coin, [100.0, 101.0, 102.0, 103.0]) for coin in ("ETH", "SOL")}
+    funding = [Funding(ts=2 * HOUR_MS + 114, id=f"{coin}2", coin=coin, rate=rate)
+               for coin, rate in (("ETH", 1e-4), ("SOL", -2e-4))]
+    _FundingSeen.seen = []
+    run_backtest(_settings(), Recording("1h", HOUR_MS, bars, funding), [("ETH", "SOL")],
+                 strategy_factory=_FundingSeen)  # type: ignore[arg-type]
+    assert _FundingSeen.seen == [(HOUR_MS, {}), (2 * HOUR_MS, {}), (3 * HOUR_MS, {"ETH": 1e-4, "SOL": -2e-4}),
+                                 (4 * HOUR_MS, {"ETH": 1e-4, "SOL": -2e-4})]
+
+
 def _payments(result, until_ms: int) -> list[tuple]:
     return [(p.ts, p.coin, p.usdc, p.szi, p.rate) for p in result.funding if p.ts < until_ms]
 
