@@ -91,6 +91,10 @@ CASES = [
      ["none.json", "not found"]),
     ("import-missing-file", lambda tmp, url: ["data", "import", str(tmp / "absent.csv")], {},
      ["absent.csv: file was not found"]),
+    ("optimize-embargo-shorter-than-a-hold", lambda tmp, url: [
+        "optimize", "--spreads", "ETH/SOL", "--embargo-hours", "1", "--no-save",
+        "--data", str(REPO / "tests" / "fixtures" / "data" / "perp_1h_ohlcv_2024-10_sample.csv")], {},
+     ["--embargo-hours 1", "longest holding time", "6 h"]),
     ("relay-without-alertmanager", lambda tmp, url: ["alertmanager", "relay", "--outbox-dir", str(tmp / "outbox")], {},
      ["no Alertmanager", "--alertmanager-url"]),
     ("relay-outbox-under-a-file", lambda tmp, url: ["alertmanager", "relay", "--alertmanager-url", "http://127.0.0.1:9",
