@@ -17,8 +17,13 @@ when partition readers begin at different moments -- the others are held
 without that limit, up to ``max_held`` bars in all. So the released order
 depends only on each leg's own sequence as long as the arrival skew stays
 within ``hold_ms``; the cost is that a quiet leg delays its spread's rows by up
-to ``hold_ms``. A bar not newer than its leg's last queued one (a correction or
-a replay) is passed straight on for the aligner to refuse.
+to ``hold_ms``. A correction of a bar still queued (same leg and ``ts``: ingest
+re-emits a bar a late trade corrected) is queued right behind it, so it reaches
+the strategy after the first version exactly as when that one was released
+already, and is refused there the same way: which version a spread trades on
+must not depend on how the other legs happened to interleave. Any other bar not
+newer than its leg's last queued one (a replay) is passed straight on for the
+aligner to refuse.
 """
 
 from __future__ import annotations
@@ -71,9 +76,22 @@ class LegMerger(PickledState):
         self.seen[index] = True
         queue = self.queues[index]
         if queue and bar.ts <= queue[-1].ts:
-            return [bar]
+            return self._correct(queue, bar)
         queue.append(bar)
         return self._release(force=False)
+
+    @staticmethod
+    def _correct(queue: deque[Bar], bar: Bar) -> list[Bar]:
+        behind = None
+        for position, held in enumerate(queue):
+            if held.ts == bar.ts:
+                behind = position + 1
+            elif held.ts > bar.ts:
+                break
+        if behind is None:
+            return [bar]
+        queue.insert(behind, bar)
+        return []
 
     def flush(self) -> list[Bar]:
         """Release everything queued, in time order (end of a finite input)."""

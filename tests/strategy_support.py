@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
+
+import msgspec
 
 from pairflow.events import Bar
 
@@ -48,3 +51,33 @@ def cointegrated_bars(
             log_px = bases[index] + loadings[index] * factor + (spread if index == 0 else 0.0)
             out.append(bar(coin, ts, float(f"{math.exp(log_px):.5g}")))
     return out
+
+
+def corrected_legs(bars: list[Bar], every: int = 9) -> list[list[Bar]]:
+    """Return each leg's own sequence of ``bars`` as ingest publishes it: some bars re-emitted, corrected.
+
+    Every ``every``-th bar gets a correction (one more trade, close 1% up) that
+    follows 1 to 3 later bars of its coin, as a late trade revises a bar
+    already handed on. Legs come in order of first appearance.
+    """
+    legs: dict[str, list[Bar]] = {}
+    for index, original in enumerate(bars):
+        sequence = legs.setdefault(original.coin, [])
+        sequence.append(original)
+        if index % every == every // 2:
+            correction = msgspec.structs.replace(original, close=original.close * 1.01, trades=original.trades + 1)
+            sequence.insert(len(sequence) + index % 3, correction)
+    return list(legs.values())
+
+
+def interleave(sequences: list[list[Bar]], choose: Callable[[list[list[Bar]]], list[Bar]]) -> list[Bar]:
+    """Merge ``sequences`` keeping each one's own order; ``choose`` picks the sequence to take the next bar from."""
+    queues, out = [list(sequence) for sequence in sequences], []
+    while any(queues):
+        out.append(choose([queue for queue in queues if queue]).pop(0))
+    return out
+
+
+def in_time_order(queues: list[list[Bar]]) -> list[Bar]:
+    """Choose the sequence whose next bar is the oldest (ties: the first), for `interleave`."""
+    return min(queues, key=lambda queue: queue[0].ts)

@@ -24,7 +24,7 @@ import pytest
 
 from pairflow.storage import connect
 from tests.bars_reference import batch_bars
-from tests.broker import TansuBroker, consume_all
+from tests.broker import TansuBroker, consume_to_end
 from tests.helpers import eventually, free_port
 from tests.integration.ingest_support import (
     chdb_settings,
@@ -93,7 +93,7 @@ def run_to_the_end(tmp_path: Path, stage: str, broker: TansuBroker, *arguments: 
 
 def published_ids(broker: TansuBroker, topic: str) -> set[str]:
     """Return the distinct event ids on ``topic`` now."""
-    return {msgspec.json.decode(message.value(), type=_Identified).id for message in consume_all(broker, topic, 0, 5)}
+    return {msgspec.json.decode(message.value(), type=_Identified).id for message in consume_to_end(broker, topic)}
 
 
 class _Identified(msgspec.Struct):

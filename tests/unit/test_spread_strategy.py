@@ -15,7 +15,7 @@ from operators.check import check_operator
 from operators.spread_strategy import Skip, SpreadStrategy
 from pairflow.config import StrategySettings
 from pairflow.events import BookSnapshot, Delisting, FeeSchedule, Funding, PairStats, Signal
-from tests.strategy_support import bar, cointegrated_bars
+from tests.strategy_support import bar, cointegrated_bars, corrected_legs, in_time_order, interleave
 
 LEGS = ("ETH", "SOL")
 BASE = StrategySettings(warmup_rows=40, zscore_window=40, heartbeat_rows=0, entry_z=1.5, exit_z=0.25)
@@ -254,6 +254,19 @@ def test_with_a_reorder_hold_signals_do_not_depend_on_how_legs_interleave(rng) -
     expected = run(in_order, bars) + in_order.flush()
     assert run(interleaved, shuffled) + interleaved.flush() == expected
     assert signals(expected) == signals(run(SpreadStrategy(LEGS, BASE.model_copy(update={"heartbeat_rows": 15})), bars))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_with_a_reorder_hold_corrected_bars_do_not_make_signals_depend_on_how_legs_interleave(rng) -> None:
+    """Ingest re-emits a bar a late trade corrected, a few bars later in its coin's own sequence; whether the
+    first version is still held for the other leg when the correction arrives must not change what is traded."""
+    held = BASE.model_copy(update={"reorder_ms": 10 * 86_400_000, "heartbeat_rows": 15})
+    sequences = corrected_legs(cointegrated_bars(LEGS, 120, seed=14))
+    in_order, shuffled = SpreadStrategy(LEGS, held), SpreadStrategy(LEGS, held)
+    expected = signals(run(in_order, interleave(sequences, in_time_order)) + in_order.flush())
+    assert len(expected) >= 5, "too few signals to compare"
+    assert signals(run(shuffled, interleave(sequences, rng.choice)) + shuffled.flush()) == expected
 
 
 def test_leg_merger_passes_the_operator_battery() -> None:
