@@ -21,10 +21,13 @@ best wall time is reported. Parity: in every run the 2-process cluster must
 publish exactly what the 1-process run publishes -- the newest version of
 every bar on md.bars and the signals, whole events (ingest -> strategy), and
 the signals (strategy alone). (An earlier trial over 100,000 trades gave 458
-vs 464 signals on equal bars: a bar correction that reached a spread while
-its first version was still held for the other leg overtook it, so which
-version was traded depended on how the ingest processes interleaved md.bars;
-`operators.leg_merge.LegMerger` now queues it behind.) The start-up of one process (``run ingest`` on empty topics) is timed alone, as
+vs 464 signals on equal bars. Two causes were found since, and that run's
+record does not tell which gave the figure: the signals were read back by a
+reader that stops at its first quiet half second, which undercounted under
+load (now read to every partition's end); and a bar correction that reached a
+spread while its first version was still held for the other leg overtook it,
+so which version was traded depended on how the ingest processes interleaved
+md.bars (`operators.leg_merge.LegMerger` now queues it behind).) The start-up of one process (``run ingest`` on empty topics) is timed alone, as
 the fixed cost inside every figure.
 """
 
