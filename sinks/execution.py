@@ -131,7 +131,11 @@ class OrderRouter:
         self.config = config or RouterConfig()
         self.clock = clock
         self.tracker = tracker or OrderTracker()
+        # When each recent order went out, on the market-data time the order-rate check reads (PreTrade.now_ms):
+        # the host's clock may be off from the exchange's or jump (an NTP step), which would count orders
+        # against the limit for an hour or not at all.
         self.sent_ms: deque[int] = deque(maxlen=1000)
+        self._decided_ms = 0
         self.taker_paused_until_ms = 0
         self.fees = (DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE)
         self._sleep = sleep
@@ -194,8 +198,8 @@ class OrderRouter:
         if any(leg.tif == "Ioc" for _, leg in fresh) and self.clock.now_ms() < self.taker_paused_until_ms:
             reason = "taker_paused: the exchange allows only post-only orders"
             return [self._refusal(leg, reason) for _, leg in fresh]
-        minute_ago = self.clock.now_ms() - 60_000
-        while self.sent_ms and self.sent_ms[0] <= minute_ago:  # the order-rate check looks back one minute
+        self._decided_ms = ctx.now_ms
+        while self.sent_ms and self.sent_ms[0] <= ctx.now_ms - 60_000:  # the order-rate check looks back one minute
             self.sent_ms.popleft()
         ctx = msgspec.structs.replace(ctx, recent_orders_ms=tuple(self.sent_ms))
         for _, leg in fresh:
@@ -289,7 +293,7 @@ class OrderRouter:
         self.journal.record(leg.cloid)
         EXECUTION_ORDERS_SUBMITTED.labels(coin=leg.coin).inc()
         out: list[Order | Alert] = [self._record(leg, "pending")]
-        self.sent_ms.append(self.clock.now_ms())
+        self.sent_ms.append(self._decided_ms)
         try:
             (placement,) = self.executor.place([leg])
         except OrderStateUnknown as error:
