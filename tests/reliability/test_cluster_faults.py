@@ -110,11 +110,12 @@ def store_topics(tmp_path: Path, broker: TansuBroker) -> None:
 def test_sigkill_of_one_ingest_cluster_member(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
     create_topics(tansu_broker_fn)
     tape = make_tape(12_000, seed=37, with_junk=False)
-    head = len(tape.messages) // 4
+    head, tail = len(tape.messages) // 4, len(tape.messages) * 5 // 6
     produce(tansu_broker_fn, tape.messages[:head])
     ports = (free_port(), free_port())
     members = start_cluster(tmp_path, "ingest", tansu_broker_fn, ports=ports)
-    producer = threading.Thread(target=produce_in_chunks, args=(tansu_broker_fn, tape.messages[head:]))
+    # Input keeps flowing while the member is killed; the last part is sent only after, so the kill is mid-stream.
+    producer = threading.Thread(target=produce_in_chunks, args=(tansu_broker_fn, tape.messages[head:tail]))
     producer.start()
     try:
         kill_one_member(tmp_path, members, lambda: committed_epoch(tmp_path / "recovery") >= 2
@@ -122,6 +123,7 @@ def test_sigkill_of_one_ingest_cluster_member(tansu_broker_fn: TansuBroker, tmp_
     finally:
         producer.join()
     bars_at_kill = len(published_ids(tansu_broker_fn, "md.bars"))
+    produce(tansu_broker_fn, tape.messages[tail:])
     recovery_s = run_to_the_end(tmp_path, "ingest", tansu_broker_fn)
     store_topics(tmp_path, tansu_broker_fn)
 
