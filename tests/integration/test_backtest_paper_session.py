@@ -61,7 +61,7 @@ def test_a_paper_session_replayed_against_its_recorded_book_gives_back_its_order
     # every run by test_backtest_book_fills.py.
     config.write_text('[venue]\ntrade_rate_per_minute = 60.0\nbook_every_step = true\nstart = "2026-01-05T09:54:00Z"\n'
                       "[collector]\nbook_interval_ms = 0\nfunding_poll_s = 1.0\n[strategy]\nentry_z = 1.5\nexit_z = 0.3\n")
-    demo = subprocess.run([sys.executable, "-m", "app", "demo", "--duration", "15", "--speed", "30", "--coins",
+    demo = subprocess.run([sys.executable, "-m", "app", "demo", "--duration", "12", "--speed", "30", "--coins",
                            "ETH,SOL", "--data-dir", str(data), "--config", str(config)],
                           capture_output=True, text=True, timeout=240)
     assert demo.returncode == 0, demo.stderr[-2000:]
