@@ -27,9 +27,10 @@ retired is re-admitted.
 The spread universe is resolved before the flow starts (`resolve_spreads`): a
 configured spread with a coin that is not listed, or is delisted, is refused
 with its reason and the others run. With a top-N collector the collected
-coins are only known from ``md.ctx``; the router judges every complete poll of
-it (a spread leaves or rejoins after two polls in a row agree) and keeps what
-it refused in its snapshot, so a resumed run does not count a refusal again. A coin delisted while the flow runs comes
+coins are only known from ``md.ctx``: once its first poll is complete the router
+refuses a spread with a coin no context has named, takes it back when contexts
+name all its coins (a restarted collector collecting them), and keeps what it
+refused in its snapshot, so a resumed run does not count a refusal again. A coin delisted while the flow runs comes
 as a `Delisting` (the collector reads it from ``meta`` onto ``md.delistings``):
 each spread with that leg sends one flat "delisted" signal and refuses its bars
 from then on, counted by that reason; the other spreads are not touched.
@@ -68,7 +69,6 @@ from sources.scan_universe import latest_accepted_spreads
 
 __all__ = [
     "STRATEGY_TOPICS",
-    "UNIVERSE_CONFIRM_POLLS",
     "RouterState",
     "chain_strategy",
     "resolve_spreads",
@@ -136,17 +136,14 @@ def _refuse_spread(pair: str, reason: str, coins: list[str]) -> None:
     log.warning("spread refused", pair=pair, reason=reason, coins=",".join(coins))
 
 
-# Consecutive complete polls of md.ctx that must agree before a spread leaves or rejoins the routing.
-UNIVERSE_CONFIRM_POLLS = 2
-
-
 class RouterState(NamedTuple):
-    """What the router keeps across a resume: spreads rescans added, spreads refused, the universe's polls."""
+    """What the router keeps across a resume: spreads rescans added, spreads refused, the coins seen in md.ctx."""
 
     added: tuple[tuple[str, ...], ...] = ()
     refused: tuple[tuple[str, ...], ...] = ()
-    streaks: tuple[tuple[str, int], ...] = ()
-    polled: tuple[int, frozenset[str]] | None = None
+    seen: frozenset[str] = frozenset()
+    first_poll_ms: int | None = None
+    judged: bool = False
     delisted: frozenset[str] = frozenset()
 
 
@@ -156,16 +153,16 @@ class _FanOut:
     A rescan's `PairStats` go to the spread they name (it may re-admit it);
     an accepted spread not traded yet is added (`add`) and routed from then on.
 
-    Each complete poll of asset contexts (``md.ctx``: one per collected coin,
-    all stamped alike; a poll is complete when the next one begins) tells
-    which coins are collected, which a top-N collector (empty
-    ``collector.coins``) only learns at run time and may change when it is
-    restarted. A spread with a leg outside them would never see a bar: it
-    leaves the routing, refused by name and counted as "unknown-coin" once,
-    and rejoins when its coins are collected again. Either change needs
-    ``UNIVERSE_CONFIRM_POLLS`` complete polls in a row that agree, so one poll
-    seen in part (a partition read late) moves nothing. A spread that leaves
-    is not flattened: its coins still trade, and the desk's stops close it.
+    The asset contexts (``md.ctx``: one per collected coin each REST poll, all
+    stamped alike, and WebSocket updates) tell which coins are collected, which
+    a top-N collector (empty ``collector.coins``) only learns at run time. Once
+    the first poll is complete (a context of a later time arrives), a spread
+    with a leg no context has named would never see a bar: it leaves the
+    routing, refused by name and counted as "unknown-coin" once. It rejoins
+    when contexts name all its legs (a top-N collector restarted with other
+    coins). A coin that stops sending contexts is not judged by its silence,
+    which a slow poll or a sped-up venue would imitate: its spreads pause on
+    the stale leg like those of any quiet coin.
 
     Items come out as ``(pair, (pair, [event, ...]))``: Bytewax does not tell a
     stateful step its key, and a spread's state is built from it. A batch
@@ -180,8 +177,9 @@ class _FanOut:
         self.by_coin: dict[str, list[str]] = {}
         self.added: list[tuple[str, ...]] = []
         self.refused: dict[str, tuple[str, ...]] = {}
-        self.streaks: dict[str, int] = {}
-        self.polled: tuple[int, frozenset[str]] | None = None
+        self.seen: set[str] = set()
+        self.first_poll_ms: int | None = None
+        self.judged = False
         self.delisted: set[str] = set()
         for legs in spreads:
             self.add(legs, rescanned=False)
@@ -200,8 +198,8 @@ class _FanOut:
 
     def snapshot(self) -> RouterState:
         """Return the state a resumed router needs to route and count exactly as this one would."""
-        return RouterState(tuple(self.added), tuple(self.refused.values()), tuple(self.streaks.items()), self.polled,
-                           frozenset(self.delisted))
+        return RouterState(tuple(self.added), tuple(self.refused.values()), frozenset(self.seen), self.first_poll_ms,
+                           self.judged, frozenset(self.delisted))
 
     def restore(self, state: RouterState) -> None:
         """Take back a `snapshot`: re-add the rescanned spreads and leave the refused ones out, without counting."""
@@ -212,8 +210,9 @@ class _FanOut:
             if pair in self.all:
                 self._unroute(pair, legs)
             self.refused[pair] = legs
-        self.streaks = dict(state.streaks)
-        self.polled = state.polled
+        self.seen = set(state.seen)
+        self.first_poll_ms = state.first_poll_ms
+        self.judged = state.judged
         self.delisted = set(state.delisted)
 
     def __call__(self, items: list[tuple[str, list[Any]]]) -> list[tuple[str, tuple[str, list[Any]]]]:
@@ -224,7 +223,7 @@ class _FanOut:
         for event in batch:
             kind = type(event)
             if kind is AssetContext:
-                self._poll(event)
+                self._context(event)
                 continue
             if kind is Delisting:
                 self.delisted.add(event.coin)  # its spreads retire as delisted, not as unknown
@@ -243,32 +242,34 @@ class _FanOut:
                     group.append(event)
         return [(pair, (pair, events)) for pair, events in routed.items()]
 
-    def _poll(self, context: AssetContext) -> None:
-        polled = self.polled
-        if polled is None or context.ts == polled[0]:
-            self.polled = (context.ts, (polled[1] if polled else frozenset()) | {context.coin})
-            return
-        if context.ts < polled[0]:
-            return  # a straggler of a poll already judged
-        self.polled = (context.ts, frozenset({context.coin}))
-        # A newer poll began, so the previous one is complete: its coins are the ones collected.
-        collected = polled[1] | self.delisted
-        for pair, legs in [*((pair, tuple(pair.split("/"))) for pair in self.all), *self.refused.items()]:
-            missing = [coin for coin in legs if coin not in collected]
-            if bool(missing) != (pair in self.refused):
-                streak = self.streaks.pop(pair, 0) + 1
-                if streak < UNIVERSE_CONFIRM_POLLS:
-                    self.streaks[pair] = streak
-                elif missing:
+    def _context(self, context: AssetContext) -> None:
+        new = context.coin not in self.seen
+        self.seen.add(context.coin)
+        if not self.judged:
+            if self.first_poll_ms is None:
+                self.first_poll_ms = context.ts
+            elif context.ts > self.first_poll_ms:
+                # A later context: the first poll is complete, and every coin seen so far is collected.
+                self.judged = True
+                self._judge(refuse=True)
+        elif new and self.refused:
+            self._judge(refuse=False)
+
+    def _judge(self, refuse: bool) -> None:
+        known = self.seen | self.delisted
+        if refuse:
+            for pair in list(self.all):
+                legs = tuple(pair.split("/"))
+                missing = [coin for coin in legs if coin not in known]
+                if missing:
                     self._unroute(pair, legs)
                     self.refused[pair] = legs
                     _refuse_spread(pair, "unknown-coin", missing)
-                else:
-                    del self.refused[pair]
-                    self._route(pair, legs)
-                    log.info("spread re-admitted", pair=pair, reason="coins collected again")
-            else:
-                self.streaks.pop(pair, None)
+        for pair, legs in list(self.refused.items()):
+            if all(coin in known for coin in legs):
+                del self.refused[pair]
+                self._route(pair, legs)
+                log.info("spread re-admitted", pair=pair, reason="its coins are collected now")
 
     def _route(self, pair: str, legs: tuple[str, ...]) -> None:
         self.all.append(pair)

@@ -15,7 +15,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from flows.ingest import prepare_recovery
-from flows.strategy import UNIVERSE_CONFIRM_POLLS, _FanOut, resolve_spreads, strategy_stage, universe_pairs
+from flows.strategy import _FanOut, resolve_spreads, strategy_stage, universe_pairs
 from operators.spread_strategy import SpreadStrategy
 from pairflow.config import StrategySettings
 from pairflow.control import Control
@@ -267,10 +267,10 @@ def context(coin: str, ts: int) -> AssetContext:
                         open_interest=1.0, funding=0.0, premium=0.0, day_ntl_vlm=1.0, prev_day_px=1.0)
 
 
-def test_a_spread_with_a_coin_the_collector_does_not_collect_is_refused_once_its_first_poll_is_complete() -> None:
-    """A top-N collector's coins are known at run time only: from its first complete poll of asset contexts."""
+def test_a_spread_with_a_coin_the_collector_does_not_collect_is_refused_once() -> None:
+    """A top-N collector's coins are known at run time only: from the asset contexts it sends."""
     bars = cointegrated_bars(SPREADS[0], 160, seed=21)
-    polls = [context(coin, ts) for ts in (bars[0].ts, bars[40].ts + 1, bars[80].ts + 1) for coin in ("ETH", "SOL")]
+    polls = [context(coin, bar.ts + 1) for bar in bars[::2] for coin in ("ETH", "SOL")]  # a poll a minute
     unknown = STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get()
     flowed = run_flow(keyed(sorted(bars + polls, key=lambda e: e.ts)), spreads=[SPREADS[0], ("ETH", "XYZ")])
     assert STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get() == unknown + 1  # once, by name
@@ -280,10 +280,10 @@ def test_a_spread_with_a_coin_the_collector_does_not_collect_is_refused_once_its
 def test_a_refused_spread_is_counted_once_across_a_resume(tmp_path: Path) -> None:
     """The router's snapshot keeps what it refused: a resumed run neither routes nor counts it again."""
     bars = cointegrated_bars(SPREADS[0], 120, seed=21)
-    polls = [context(coin, bars[at].ts + 1) for at in range(0, len(bars), 30) for coin in ("ETH", "SOL")]
+    polls = [context(coin, bar.ts + 1) for bar in bars[::2] for coin in ("ETH", "SOL")]  # a poll a minute
     items = keyed(sorted(bars + polls, key=lambda e: e.ts))
     unknown = STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get()
-    cut = len(items) // 2  # after the refusal (the third poll), with polls still to come
+    cut = len(items) // 2  # after the refusal (the second poll), with polls still to come
     aborting = [*items[:cut], TestingSource.ABORT(), *items[cut:]]
     runs = [run_flow(aborting, spreads=[SPREADS[0], ("ETH", "XYZ")], recovery=tmp_path / "recovery") for _ in range(2)]
     assert STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get() == unknown + 1
@@ -314,19 +314,17 @@ def test_however_the_polls_are_batched_or_resumed_the_unknown_spread_is_refused_
     assert STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get() == unknown + 1
 
 
-def test_the_collected_universe_is_judged_on_every_poll_and_a_change_needs_two_polls_in_a_row() -> None:
-    """A top-N collector restarted with other coins changes what the spreads can see; one odd poll does not."""
-    assert UNIVERSE_CONFIRM_POLLS == 2
+def test_a_refused_spread_rejoins_once_contexts_name_all_its_coins_and_silence_removes_none() -> None:
+    """A top-N collector restarted with other coins lets a refused spread trade; a quiet coin is not judged."""
     router = _FanOut([("ETH", "SOL"), ("ETH", "XYZ")])
     unknown = STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get()
     seen = []
-    collected = ["ETH SOL", "ETH SOL", "ETH", "ETH SOL", "ETH SOL XYZ", "ETH SOL XYZ", "ETH", "ETH", "ETH"]
-    for number, coins in enumerate(collected):
+    for number, coins in enumerate(["ETH SOL", "ETH SOL", "ETH", "ETH SOL XYZ", "ETH", "ETH"]):
         router(keyed([context(coin, 1_000 * (number + 1)) for coin in coins.split()]))
         seen.append(tuple(router.all))
     both, solo = ("ETH/SOL", "ETH/XYZ"), ("ETH/SOL",)
-    # A poll is judged when the next one begins. XYZ missing twice: refused; SOL missing once: kept;
-    # XYZ collected twice: back; SOL and XYZ missing twice: both out.
-    assert seen == [both, both, solo, solo, solo, solo, both, both, ()]
-    assert STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get() == unknown + 3
-    assert router.by_coin == {"ETH": [], "SOL": [], "XYZ": []}
+    # Judged when the second poll begins: XYZ was never named. SOL missing from a poll moves nothing; XYZ named:
+    # back; SOL and XYZ silent afterwards: still routed.
+    assert seen == [both, solo, solo, both, both, both]
+    assert STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get() == unknown + 1
+    assert router.by_coin == {"ETH": ["ETH/SOL", "ETH/XYZ"], "SOL": ["ETH/SOL"], "XYZ": ["ETH/XYZ"]}
