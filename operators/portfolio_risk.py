@@ -79,6 +79,10 @@ def _ewma_std(pnl: Sequence[float], decay: float = 0.94) -> float:
 class PortfolioRisk:
     """Fold bars, positions and portfolio PnL into `RiskMetric` rows once per new bar time (or ``every_ms``).
 
+    With ``at_change``, a change of what is held makes the next new bar time emit at once, not up
+    to ``every_ms`` later: VaR and ES of a position just opened are known from its first bar, not
+    from the next row of the schedule (a minute, on a desk), which a short hold may never reach.
+
     Each coin's bar returns are kept beside its closes, computed once when the bar arrives, so the
     revalued sample costs one multiply-add per bar and held coin (a backtest asks for it every bar).
 
@@ -97,23 +101,33 @@ class PortfolioRisk:
     """
 
     def __init__(self, capital: float = 10_000.0, window: int = 500, horizon: int = 1,
-                 confidences: tuple[float, ...] = (0.95, 0.99), interval_label: str = "1m", every_ms: int = 0) -> None:
+                 confidences: tuple[float, ...] = (0.95, 0.99), interval_label: str = "1m", every_ms: int = 0,
+                 at_change: bool = True) -> None:
         self.capital = capital
         self.window = window
         self.horizon = horizon
         self.confidences = confidences
         self.interval_label = interval_label
         self.every_ms = every_ms
+        self.at_change = at_change
+        self._due = False
         self.closes: dict[str, deque[tuple[int, float]]] = {}
         self.returns: dict[str, deque[float]] = {}
         self.positions: dict[str, float] = {}
         self.equity = 0.0
         self._last_ts: int | None = None
 
+    def hold(self, positions: dict[str, float]) -> None:
+        """Take the size held per coin; with ``at_change``, a change makes the next new bar time emit its metrics."""
+        if self.at_change and {coin: size for coin, size in positions.items() if size} != {
+                coin: size for coin, size in self.positions.items() if size}:
+            self._due = True
+        self.positions = positions
+
     def update(self, event: Bar | Position | Pnl) -> list[RiskMetric]:
-        """Apply one event; return the metrics when a bar opens a new time step."""
+        """Apply one event; return the metrics when a bar opens a new time step (see the class docstring)."""
         if isinstance(event, Position):
-            self.positions[event.coin] = event.szi
+            self.hold({**self.positions, event.coin: event.szi})
             return []
         if isinstance(event, Pnl):
             if event.scope == "portfolio":
@@ -129,9 +143,11 @@ class PortfolioRisk:
             if history:
                 returns.append(event.close / history[-1][1] - 1.0)
             history.append((event.ts, event.close))
-        if self._last_ts is not None and event.ts < self._last_ts + max(1, self.every_ms):
+        last = self._last_ts
+        if last is not None and (event.ts <= last or (event.ts < last + self.every_ms and not self._due)):
             return []
         self._last_ts = event.ts
+        self._due = False
         return self._metrics(event.ts)
 
     def _pnl_sample(self) -> list[float]:
@@ -177,5 +193,6 @@ class PortfolioRisk:
     def restore(cls, state: bytes) -> PortfolioRisk:
         """Rebuild from `snapshot` output."""
         risk = cls.__new__(cls)
-        risk.__dict__.update(pickle.loads(state))
+        # A snapshot from before ``at_change`` existed: the desk's default then.
+        risk.__dict__.update({"at_change": True, "_due": False, **pickle.loads(state)})
         return risk

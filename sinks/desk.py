@@ -92,7 +92,8 @@ class Desk:
     """See the module docstring; `on_events` and `reconcile` return the events to store and publish.
 
     ``risk_every_ms`` spaces the exposure and VaR rows (a minute live; a backtest, which keeps none
-    of them, asks for them once a day). With ``spread_journal`` every spread change is written
+    of them, asks for them once a day); ``risk_at_change`` also has one at the first bar after what is
+    held changed (live, so a position's VaR is known from its start; not in a backtest). With ``spread_journal`` every spread change is written
     there before its orders go out, so a restart can take the spreads over (`adopt`). ``leg_order``
     (cloid -> when a recorded session sent it) makes a replay of that session send each spread's
     legs in the session's order: the session ranked them by the books its desk had seen by then,
@@ -102,7 +103,7 @@ class Desk:
     def __init__(self, router: OrderRouter, account: AccountView, rules: AssetRules, *, capital: float,
                  control_dir: Path | None = None, clock: Clock = WALL_CLOCK, reconcile_interval_s: float = 5.0,
                  bar_interval: str = "1s", max_var_99: float = 0.0, risk_every_ms: int = 60_000,
-                 control: Control | None = None, stream: AccountStream | None = None,
+                 risk_at_change: bool = True, control: Control | None = None, stream: AccountStream | None = None,
                  fill_wait_s: float = 2.0, spread_journal: SpreadJournal | None = None,
                  leg_order: Mapping[str, int] | None = None) -> None:
         self.router = router
@@ -117,7 +118,8 @@ class Desk:
         self._var_breached = False
         self.net = NetTargets()
         self.ledger = PnlLedger()
-        self.risk = PortfolioRisk(capital=capital, window=300, interval_label=bar_interval, every_ms=risk_every_ms)
+        self.risk = PortfolioRisk(capital=capital, window=300, interval_label=bar_interval, every_ms=risk_every_ms,
+                                  at_change=risk_at_change)
         self.marks: dict[str, float] = {}
         self.seen_ms: dict[str, int] = {}
         self.funding_rates: dict[str, float] = {}
@@ -469,7 +471,7 @@ class Desk:
         for pnl in out:
             if isinstance(pnl, Pnl):
                 self.risk.update(pnl)
-        self.risk.positions = {coin: book.szi for coin, book in self.ledger.coins.items()}
+        self.risk.hold({coin: book.szi for coin, book in self.ledger.coins.items()})
         return out
 
     def _position(self, coin: str, ts: int) -> Position:

@@ -198,7 +198,7 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
         # Its VaR rows are monitoring output a backtest does not keep (no VaR limit is set here), so they
         # are computed once a day instead of every bar: a quarter of the run time, no trade changes.
         desk = Desk(router, inner, inner.rules, capital=capital, clock=clock, reconcile_interval_s=math.inf,
-                    bar_interval=settings.strategy.bar_interval, risk_every_ms=DAY_MS,
+                    bar_interval=settings.strategy.bar_interval, risk_every_ms=DAY_MS, risk_at_change=False,
                     leg_order=session.sent if session else None)
         _collect(desk.reconcile(), result, books)
         pending: list[Signal] = []

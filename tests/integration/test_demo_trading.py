@@ -19,6 +19,7 @@ def test_simulated_hours_open_and_close_positions_and_the_pnl_is_the_venue_accou
     data = trading_demo.data_dir
     account = re.search(r"paper account (0x[0-9a-fA-F]{40})", trading_demo.stdout).group(1)
     assert "positions and PnL" in trading_demo.stdout
+    assert "var_hist 95%" in trading_demo.stdout and "es_hist 99%" in trading_demo.stdout  # the screen's risk rows
 
     state = SnapshotStore(data / "venue").load()
     engine = state.engine
@@ -37,6 +38,10 @@ def test_simulated_hours_open_and_close_positions_and_the_pnl_is_the_venue_accou
                             " WHERE startsWith(id, 'desk:') GROUP BY coin")
         held = dict(store.query("SELECT coin, argMax(szi, ts) FROM positions FINAL WHERE startsWith(id, 'desk:')"
                                 " GROUP BY coin"))
+        # Risk rows come once a minute of market time, and at once when what is held changes: a row less than
+        # a minute after the one before is one of those (at 240x, fills and bars are too far apart in market
+        # time to pair them up).
+        risk_times = [row[0] for row in store.query("SELECT DISTINCT ts FROM risk_metrics FINAL ORDER BY ts")]
         unstamped = store.query("SELECT (SELECT count() FROM pnl WHERE recv_ts = 0) + (SELECT count() FROM alerts"
                                 " WHERE recv_ts = 0) + (SELECT count() FROM risk_metrics WHERE recv_ts = 0)")[0][0]
     sent = [order for order in orders if order["status"] != "rejected" or "asset=" in order["reason"]]
@@ -64,6 +69,7 @@ def test_simulated_hours_open_and_close_positions_and_the_pnl_is_the_venue_accou
     assert {coin: szi for coin, szi in held.items() if szi} == {
         p.coin: float(p.szi) for p in venue_state.positions if p.szi}
     assert unstamped == 0
+    assert min(later - earlier for earlier, later in zip(risk_times, risk_times[1:])) < 60_000
     unrealized = sum(p.unrealized_pnl for p in venue_state.positions)
     change = venue_state.margin_summary.account_value - Decimal(str(CAPITAL)) - unrealized
     ours = Decimal(str(portfolio["r"])) - Decimal(str(portfolio["f"])) + Decimal(str(portfolio["fu"]))

@@ -182,6 +182,38 @@ def test_portfolio_risk_passes_the_conformance_battery() -> None:
     check_operator(PortfolioRisk(window=30), stream)
 
 
+def test_a_position_just_opened_gets_its_var_at_the_next_bar_not_at_the_next_scheduled_row() -> None:
+    """On a desk rows come once a minute of 1 s bars; a change of what is held does not wait for the minute."""
+    from operators.portfolio_risk import PortfolioRisk
+    from pairflow.events import Bar, Position
+
+    def bar(second: int) -> Bar:
+        close = 100.0 + math.sin(second)
+        return Bar(ts=second * 1_000, id=str(second), coin="ETH", interval="1s", open=close, high=close, low=close,
+                   close=close, volume=1.0, notional=close, vwap=close, trades=1, buy_volume=0.5, sell_volume=0.5)
+
+    def held(size: float, second: int) -> Position:
+        return Position(ts=second * 1_000, id=f"p{second}", coin="ETH", szi=size, entry_px=100.0, mark_px=100.0,
+                        unrealized_pnl=0.0, margin_used=0.0, leverage=1.0)
+
+    risk = PortfolioRisk(capital=10_000.0, window=300, interval_label="1s", every_ms=60_000)
+    rows = {second: risk.update(bar(second)) for second in range(30)}
+    assert [second for second, out in rows.items() if out] == [0]  # the schedule: one row a minute
+    risk.update(held(2.0, 30))
+    opened = {second: risk.update(bar(second)) for second in range(31, 40)}
+    assert [second for second, out in opened.items() if out] == [31]  # at once, then back on the schedule
+    assert {m.metric for m in opened[31]} >= {"var_hist", "es_hist", "exposure_gross", "leverage"}
+    risk.update(held(2.0, 40))  # the same size again changes nothing
+    risk.hold({"ETH": 2.0, "SOL": 0.0})  # nor does a flat coin (the desk passes every coin it has booked)
+    assert not any(risk.update(bar(second)) for second in range(41, 50))
+    risk.hold({"ETH": 0.0})  # closed: the next bar says so
+    assert [m.value for m in risk.update(bar(50)) if m.metric == "exposure_gross"] == [0.0]
+    scheduled = PortfolioRisk(window=300, interval_label="1s", every_ms=60_000, at_change=False)  # a backtest's
+    assert [second for second in range(30) if scheduled.update(bar(second))] == [0]
+    scheduled.update(held(2.0, 30))
+    assert not any(scheduled.update(bar(second)) for second in range(31, 40))
+
+
 def test_a_var_breach_alerts_once_on_the_way_up_and_once_back() -> None:
     from operators.portfolio_risk import PortfolioRisk
     from pairflow.events import RiskMetric
