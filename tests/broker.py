@@ -59,6 +59,11 @@ class TansuBroker:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int | None:
+        """Return the broker process's id while it runs (benchmarks read its CPU time from /proc)."""
+        return self._process.pid if self.running else None
+
+    @property
     def running(self) -> bool:
         """Return True while the broker process is alive."""
         return self._process is not None and self._process.poll() is None
