@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -113,9 +114,10 @@ def strategy(
         topic_specs(settings.broker, (*STRATEGY_TOPICS, TOPIC_OF[Signal])),
     )
     log.info("strategy starting", spreads=["/".join(legs) for legs in spreads], brokers=addresses, workers=workers)
-    source = time_ordered_source(addresses, STRATEGY_TOPICS, tail=not until_end)
+    stop = threading.Event()
+    source = time_ordered_source(addresses, STRATEGY_TOPICS, tail=not until_end, stop=stop)
     flow = strategy_dataflow(settings, spreads, source, workers=workers)
     recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
-    run_until_stopped(flow, workers, timedelta(seconds=snapshot_interval), recovery)
+    run_until_stopped(flow, workers, timedelta(seconds=snapshot_interval), recovery, stop=stop)
 
 
