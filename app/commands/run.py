@@ -180,7 +180,9 @@ def run(
         serve_metrics(settings.metrics.port, settings.metrics.host)
     total_workers = workers * (len(addresses) if addresses else 1)
     lock = None
-    stop = threading.Event()
+    # One process ends its input on Ctrl-C and finishes the epoch. A cluster member cannot: the flow goes on
+    # while the other members read, so it is interrupted (the others then stop as for a lost member).
+    stop = threading.Event() if addresses is None or len(addresses) == 1 else None
     if stage == "execution":
         flow, lock = _execution_flow(settings, url, keystore, account, data_dir, mainnet, tail=not until_end,
                                      stop=stop)
@@ -199,7 +201,7 @@ def run(
 
 
 def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: int, *, tail: bool,
-                stop: threading.Event):
+                stop: threading.Event | None):
     brokers = settings.broker.bootstrap_servers.split(",")
     admin = AdminClient({"bootstrap.servers": settings.broker.bootstrap_servers})
     if stage == "ingest":
@@ -221,7 +223,7 @@ def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: 
 
 
 def _execution_flow(settings: Settings, url: str | None, keystore: Path | None, account: str | None, data_dir: Path,
-                    mainnet: bool, *, tail: bool, stop: threading.Event) -> tuple[Dataflow, TextIO]:
+                    mainnet: bool, *, tail: bool, stop: threading.Event | None) -> tuple[Dataflow, TextIO]:
     """Return the execution dataflow and the account's lock (`app.runners.trading.lock_account`), held while it runs."""
     base = require_network(url or settings.collector.url, mainnet)
     data_dir = usable_directory(data_dir.resolve(), "--data-dir")
