@@ -13,6 +13,7 @@ pausing or flattening there reaches its execution desk. It serves Prometheus
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -43,7 +44,13 @@ __all__ = ["check_agent", "register"]
 
 
 def check_agent(url: str, signer: str, account: str) -> None:
-    """Refuse to start when ``signer`` is neither ``account`` nor an agent the exchange lists for it."""
+    """Refuse to start when ``signer`` is neither ``account`` nor an agent the exchange lists for it.
+
+    ``account`` (``--account``) must be an address before anything uses it: it names the
+    trader's journal and lock files, and it is sent to the exchange.
+    """
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", account):
+        raise ConfigError(f"--account must be an address, 0x and 40 hex digits; received {account!r}")
     if signer.lower() == account.lower():
         return
     agents = httpx.post(f"{url}/info", json={"type": "extraAgents", "user": account}, timeout=10).json()

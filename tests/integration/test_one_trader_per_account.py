@@ -11,15 +11,19 @@ with its process (the SIGKILL test of ``run execution`` restarts on it).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from eth_account import Account
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from app.commands.keys import PASSPHRASE_ENV, unlock_keystore
+from app.commands.trade import check_agent
 from app.runners.trading import lock_account
 from pairflow.errors import ConfigError
 from tests.helpers import new_keystore
@@ -56,6 +60,17 @@ def test_a_second_lock_of_the_account_is_refused_until_the_first_is_released(key
     lock_account(tmp_path, "0x" + "2" * 40).close()  # another account of the same directory is free
     held.close()
     lock_account(tmp_path, account).close()
+
+
+@given(st.text(max_size=60) | st.from_regex(r"0x[0-9a-fA-F]{40}", fullmatch=True))
+def test_an_account_is_an_address_or_refused_in_one_line_before_it_names_a_file(text: str) -> None:
+    try:
+        check_agent("http://127.0.0.1:9", text, text)  # its own signer: no request is made
+    except ConfigError as error:
+        assert not re.fullmatch(r"0x[0-9a-fA-F]{40}", text)
+        assert "\n" not in str(error) and str(error).startswith("--account must be an address")
+    else:
+        assert re.fullmatch(r"0x[0-9a-fA-F]{40}", text)
 
 
 @pytest.mark.parametrize("command", [
