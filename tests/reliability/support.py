@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pairflow.storage import Store
@@ -41,18 +42,21 @@ def lost_and_duplicated(store: Store, table: str, expected_ids: set[str]) -> tup
     return len(expected_ids - stored), int(rows) - int(unique)
 
 
-def broker_outage(broker: TansuBroker, *batches: list[tuple[str, bytes, bytes]]) -> float:
+def broker_outage(
+    broker: TansuBroker, *batches: list[tuple[str, bytes, bytes]],
+    create: Callable[[TansuBroker], object] = create_topics,
+) -> float:
     """Stop the broker for a second, start it again and send ``batches``; return when it was back (monotonic).
 
-    tansu keeps its log in memory, so the market topics are created again and
-    the first batch is usually the forgotten log, refilled (same offsets) as a
-    collector backfill would.
+    tansu keeps its log in memory, so the topics are created again (``create``,
+    the market topics by default) and the first batch is usually the forgotten
+    log, refilled (same offsets) as a collector backfill would.
     """
     broker.stop()
     time.sleep(1.0)  # an outage the consumers have to notice
     broker.start()
     back = time.monotonic()
-    create_topics(broker)
+    create(broker)
     for batch in batches:
         produce(broker, batch)
     return back

@@ -7,7 +7,7 @@ store-writer then stores what the cluster published. Lost and duplicated are
 counted in the deduplicated ``_v`` views against what an uninterrupted run
 computes; recovery is from the restart until both members have read to the end.
 A broker stop/start under a running cluster is measured from the broker's return
-until every bar of the events sent after it is published.
+until everything the input sent after it gives (bars, signals) is published.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from pairflow.events import Bar
 from pairflow.storage import connect
 from tests.bars_reference import batch_bars
 from tests.broker import TansuBroker, consume_to_end
@@ -214,3 +215,37 @@ def decoded(port: int) -> float:
         return metric(port, "pairflow_ingest_messages_in_total", topic="md.trades")
     except OSError:
         return 0.0
+
+
+def test_broker_stop_and_start_under_a_strategy_cluster(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
+    """The signals of the bars sent after the outage are published whole and stored once (tansu forgets the rest)."""
+    messages = strategy_bars(tansu_broker_fn, 200, seed=61)
+    half = len(messages) // 2
+    expected = signals_by_hand(messages)
+    after = {signal.id for signal in expected if signal.ts > msgspec.json.decode(messages[half - 1][2], type=Bar).ts}
+    assert len(after) >= 5, "too few signals after the outage to compare"
+    ports = (free_port(), free_port())
+    members = start_cluster(tmp_path, "strategy", tansu_broker_fn, "--pairs", "/".join(LEGS), ports=ports,
+                            env=CLUSTER_ENV)
+    try:
+        produce(tansu_broker_fn, messages[:half])
+        eventually(lambda: sum(metric(port, "pairflow_strategy_signals_total") for port in ports) >= 3, timeout=60)
+        back = broker_outage(tansu_broker_fn, messages[:half], messages[half:],
+                             create=lambda broker: strategy_bars(broker, 0, seed=61))
+
+        def published_whole() -> bool:
+            return any(member.poll() is not None for member in members) or after <= published_ids(
+                tansu_broker_fn, "pf.signals")
+
+        eventually(published_whole, timeout=60, interval=1.0)
+        recovery_s = time.monotonic() - back
+        alive = [member.poll() for member in members] == [None, None]
+    finally:
+        for member in members:  # what they published is checked already: nothing left to flush
+            member.kill()
+            member.wait()
+    assert alive, (tmp_path / "run.log").read_text()[-3_000:]
+    store_topics(tmp_path, tansu_broker_fn)
+    with connect(chdb_settings(tmp_path)) as store:
+        lost, duplicated = lost_and_duplicated(store, "signals", after)
+    record("broker stop/start under a 2-process strategy cluster", len(after), lost, duplicated, recovery_s)
