@@ -92,6 +92,23 @@ def run_to_the_end(tmp_path: Path, stage: str, broker: TansuBroker, *arguments: 
     return time.monotonic() - restarted
 
 
+def published_while_running(
+    tmp_path: Path, members: list[subprocess.Popen], back: float, published: Callable[[], bool]
+) -> float:
+    """Wait until ``published()`` holds, requiring both members to keep running; return the seconds since ``back``."""
+    eventually(lambda: any(member.poll() is not None for member in members) or published(), timeout=60, interval=1.0)
+    recovery_s = time.monotonic() - back
+    assert [member.poll() for member in members] == [None, None], (tmp_path / "run.log").read_text()[-3_000:]
+    return recovery_s
+
+
+def kill_all(members: list[subprocess.Popen]) -> None:
+    """Stop the members at once: what they published has been checked already, nothing is left to flush."""
+    for member in members:
+        member.kill()
+        member.wait()
+
+
 def published_ids(broker: TansuBroker, topic: str) -> set[str]:
     """Return the distinct event ids on ``topic`` now."""
     return {msgspec.json.decode(message.value(), type=_Identified).id for message in consume_to_end(broker, topic)}
@@ -186,20 +203,13 @@ def test_broker_stop_and_start_under_an_ingest_cluster(tansu_broker_fn: TansuBro
         expected = {bar_id: bar for bar_id, bar in reference.items() if int(bar_id.rsplit(":", 1)[1]) + 1_000 > start}
 
         def published_whole() -> bool:
-            if any(member.poll() is not None for member in members):
-                return True
             published = read_published_bars(tansu_broker_fn)
             return all(bar_id in published and _bar_columns(published[bar_id]) == bar
                        for bar_id, bar in expected.items())
 
-        eventually(published_whole, timeout=60, interval=1.0)
-        recovery_s = time.monotonic() - back
-        alive = [member.poll() for member in members] == [None, None]
+        recovery_s = published_while_running(tmp_path, members, back, published_whole)
     finally:
-        for member in members:  # what they published is checked already: nothing left to flush
-            member.kill()
-            member.wait()
-    assert alive, (tmp_path / "run.log").read_text()[-3_000:]
+        kill_all(members)
     store_topics(tmp_path, tansu_broker_fn)
     with connect(chdb_settings(tmp_path)) as store:
         lost, duplicated = lost_and_duplicated(store, "bars_1s", set(expected))
@@ -232,19 +242,10 @@ def test_broker_stop_and_start_under_a_strategy_cluster(tansu_broker_fn: TansuBr
         eventually(lambda: sum(metric(port, "pairflow_strategy_signals_total") for port in ports) >= 3, timeout=60)
         back = broker_outage(tansu_broker_fn, messages[:half], messages[half:],
                              create=lambda broker: strategy_bars(broker, 0, seed=61))
-
-        def published_whole() -> bool:
-            return any(member.poll() is not None for member in members) or after <= published_ids(
-                tansu_broker_fn, "pf.signals")
-
-        eventually(published_whole, timeout=60, interval=1.0)
-        recovery_s = time.monotonic() - back
-        alive = [member.poll() for member in members] == [None, None]
+        recovery_s = published_while_running(
+            tmp_path, members, back, lambda: after <= published_ids(tansu_broker_fn, "pf.signals"))
     finally:
-        for member in members:  # what they published is checked already: nothing left to flush
-            member.kill()
-            member.wait()
-    assert alive, (tmp_path / "run.log").read_text()[-3_000:]
+        kill_all(members)
     store_topics(tmp_path, tansu_broker_fn)
     with connect(chdb_settings(tmp_path)) as store:
         lost, duplicated = lost_and_duplicated(store, "signals", after)
