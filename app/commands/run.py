@@ -21,15 +21,10 @@ from confluent_kafka.admin import AdminClient
 from eth_account import Account
 
 from app.commands.keys import require_network, unlock_keystore
-from app.commands.strategy import apply_pairs_option
-from app.commands.trade import check_agent
 from app.options import ConfigOption, usable_directory
-from app.runners.trading import desk_factory, lock_account
 from app.runners.until_stopped import run_until_stopped
-from flows.execution import EXECUTION_INPUTS, EXECUTION_OUTPUTS, execution_dataflow
 from flows.ingest import ingest_dataflow, prepare_recovery, tune_gc_for_throughput
 from flows.store_writer import STORED_TOPICS, store_writer_dataflow
-from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError
 from pairflow.events import MARKET_TOPICS, TOPIC_OF, Bar, BookSnapshot, Signal
@@ -169,6 +164,10 @@ def run(
     if recovery_dir is not None:
         usable_directory(recovery_dir, "--recovery-dir")
     if stage == "strategy":
+        # Each stage imports its own flow where it builds it: the strategy's (river, statsmodels) and
+        # execution's (the desk, the API) cost seconds of CPU that an ingest or store-writer start never uses.
+        from app.commands.strategy import apply_pairs_option
+
         apply_pairs_option(settings, pairs)
     elif pairs is not None:
         raise ConfigError("--pairs chooses the strategy's spreads: it applies to the strategy stage only")
@@ -209,6 +208,8 @@ def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: 
         source = market_data_source(brokers, tail=tail, stop=stop)
         return ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True, store=False)
     if stage == "strategy":
+        from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow
+
         spreads = resolve_spreads(settings.strategy.pairs)
         if not spreads:
             raise ConfigError("no spreads to trade: pass --pairs or set strategy.pairs")
@@ -225,6 +226,10 @@ def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: 
 def _execution_flow(settings: Settings, url: str | None, keystore: Path | None, account: str | None, data_dir: Path,
                     mainnet: bool, *, tail: bool, stop: threading.Event | None) -> tuple[Dataflow, TextIO]:
     """Return the execution dataflow and the account's lock (`app.runners.trading.lock_account`), held while it runs."""
+    from app.commands.trade import check_agent
+    from app.runners.trading import desk_factory, lock_account
+    from flows.execution import EXECUTION_INPUTS, EXECUTION_OUTPUTS, execution_dataflow
+
     base = require_network(url or settings.collector.url, mainnet)
     data_dir = usable_directory(data_dir.resolve(), "--data-dir")
     keystore = keystore or settings.secrets.keystore_path
