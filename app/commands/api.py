@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from app.commands.demo import scan_at_start
 from app.options import ConfigOption
 from app.runners.api import WEB_DIST, api_server, openapi_document, params_publisher
 from pairflow.config import load_settings
@@ -53,7 +52,13 @@ def api(
     start_logging(settings)
     store = connect(settings.storage)
     store.init_schema()
-    server, token = api_server(settings, store, Control(), port=port, run_scan=lambda: scan_at_start(store, settings),
+
+    def run_scan() -> str:
+        from app.commands.demo import scan_at_start  # the scan's modules (scipy, statsmodels) load when asked for
+
+        return scan_at_start(store, settings)
+
+    server, token = api_server(settings, store, Control(), port=port, run_scan=run_scan,
                                publish_params=params_publisher(settings.broker) if broker else None)
     url = server.start()
     ui = "" if (WEB_DIST / "index.html").is_file() else " (UI not built: run scripts/setup.sh)"

@@ -6,8 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.backtest.report import write_report
-from app.commands.backtest import BacktestSpec, run_and_store
 from pairflow.config import Settings
 from pairflow.storage import Store
 
@@ -27,6 +25,11 @@ def backtest_launcher(settings: Settings, store: Store, reports_dir: Path | None
     """
 
     def launch(request: dict[str, Any], progress: Callable[[int, int], None]) -> str:
+        # The backtest engine (the strategy, river) loads with the first run: `pairflow api` serves a store
+        # without it until someone launches one.
+        from app.backtest.report import write_report
+        from app.commands.backtest import BacktestSpec, run_and_store
+
         run_settings = settings.model_copy(deep=True)
         if request.get("interval"):
             run_settings.strategy.bar_interval = request["interval"]

@@ -62,9 +62,10 @@ def test_the_whole_cli_has_every_command_of_every_group() -> None:
         (["venue", "serve"], ["app.commands.venue"], []),
         (["ingest"], ["app.commands.ingest"], []),
         (["run"], ["app.commands.keys", "app.commands.run"], []),  # a stage imports its own flow when it starts
+        (["api"], ["app.commands.api"], ["fastapi"]),  # the backtest engine and the scan load when asked for
         (["demo"], None, ["fastapi", "river", "scipy"]),  # it runs the strategy and the API, and tests no pair yet
     ],
-    ids=["venue", "ingest", "run", "demo"],
+    ids=["venue", "ingest", "run", "api", "demo"],
 )
 def test_a_command_line_imports_only_what_it_runs(command: list[str], groups: list[str] | None, heavy: list[str]) -> None:
     """Each process a test or a deployment starts pays for its imports: only the named group's, never statsmodels."""
