@@ -62,12 +62,10 @@ def run_until_stopped(
             recovery_config=recovery,
         )
     except (KeyboardInterrupt, BytewaxRuntimeError) as error:
-        # Bytewax hands the interrupt back wrapped or, when it lands in its own loop, as it is.
+        # Bytewax hands the interrupt back wrapped (inside a dynamic sink) or as it is (in its own loop or
+        # inside a partitioned sink).
         if isinstance(error, BytewaxRuntimeError) and not isinstance(error.__cause__, KeyboardInterrupt):
             raise
-        log.info("flow stopped by signal", flow=flow.flow_id)
-    except KeyboardInterrupt:
-        # Bytewax re-raises the signal bare, not wrapped, when it lands inside a partitioned sink.
         log.info("flow stopped by signal", flow=flow.flow_id)
     except BaseException as error:
         # A lost peer panics Bytewax's communication thread; pyo3 raises that as a BaseException

@@ -110,3 +110,26 @@ def test_with_a_stop_event_the_first_signal_lets_the_flow_finish_as_at_the_end_o
     assert stop.is_set()
     assert written == [("a", n) for n in range(1, len(written) + 1)] and written  # every row emitted reached the sink
     assert [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)] == handlers  # given back
+
+
+class _Endless(StatelessSourcePartition):
+    """Emits forever and never looks at a stop event, like a flow whose input cannot end."""
+
+    def next_batch(self):
+        return [("a", 1)]
+
+
+class _EndlessSource(DynamicSource):
+    def build(self, step_id, worker_index, worker_count):
+        return _Endless()
+
+
+def test_a_second_signal_interrupts_a_flow_that_does_not_end_on_the_first():
+    """The first signal only sets the stop event; when the input does not end, the second one stops the run."""
+    stop = threading.Event()
+    flow = Dataflow("endless")
+    op.output("out", op.input("in", flow, _EndlessSource()), TestingSink([]))
+    for delay in (0.3, 0.8):
+        threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
+    run_until_stopped(flow, 1, timedelta(seconds=1), None, stop=stop)
+    assert stop.is_set()
