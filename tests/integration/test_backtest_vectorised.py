@@ -201,3 +201,13 @@ def test_the_command_line_refuses_in_one_line() -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: --vectorised fills at the bar close only: drop --fill next_open or --vectorised"]
+
+
+def test_positions_beyond_the_capital_stop_the_run_in_one_line() -> None:
+    """Margin is the replay's alone: the first fill taking gross positions over execution.capital_usd stops the run."""
+    settings = _settings()
+    settings.execution.capital_usd = 1_000.0
+    with pytest.raises(ConfigError, match="over execution.capital_usd 1,000") as refused:
+        run_vectorised(settings, load_files(GOLDEN, ["ETH", "SOL"]), [("ETH", "SOL")], taker_fee=FEE, window=24,
+                       units=1.0)
+    assert "drop --vectorised" in str(refused.value) and "\n" not in str(refused.value)
