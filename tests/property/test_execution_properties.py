@@ -15,8 +15,8 @@ from operators.netting import NetTargets, SpreadTarget, size_spread
 from operators.order_rules import MIN_NOTIONAL, AssetRules, round_price, round_size
 from operators.orders import OrderTracker
 from operators.pnl_ledger import PnlLedger
-from operators.portfolio_risk import ewma_var_es, historical_var_es, parametric_var_es
-from pairflow.events import Fill, Order
+from operators.portfolio_risk import PortfolioRisk, ewma_var_es, historical_var_es, parametric_var_es
+from pairflow.events import Bar, Fill, Order
 from tests.helpers import SHARED
 from venue.engine.rules import parse_decimal, price_on_tick, scale
 
@@ -190,3 +190,28 @@ def test_historical_var_is_the_empirical_quantile_of_a_captured_history() -> Non
         worst = np.sort(pnl)[:tail]
         assert var == -worst[-1] and math.isclose(es, -worst.mean())
         assert np.mean(pnl < -var) <= 1 - confidence <= np.mean(pnl <= -var)
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(1, 40_000), st.sampled_from([None, 0.0, 1.0, -2.0])), max_size=60),
+       at_change=st.booleans())
+def test_risk_rows_keep_their_schedule_except_right_after_a_change_of_what_is_held(
+    steps: list[tuple[int, float | None]], at_change: bool
+) -> None:
+    """Rows come every_ms apart; with at_change, also at the first new bar time after the size held changed."""
+    risk = PortfolioRisk(window=50, interval_label="1s", every_ms=60_000, at_change=at_change)
+    ts, held, changed, last_row = 0, 0.0, False, None
+    for gap, size in steps:
+        if size is not None:
+            risk.hold({"ETH": size})
+            changed = changed or size != held
+            held = size
+        ts += gap
+        rows = risk.update(Bar(ts=ts, id=str(ts), coin="ETH", interval="1s", open=100.0, high=100.0, low=100.0,
+                               close=100.0 + ts % 7, volume=1.0, notional=100.0, vwap=100.0, trades=1,
+                               buy_volume=0.5, sell_volume=0.5))
+        due = last_row is None or ts >= last_row + 60_000 or (at_change and changed)
+        assert bool(rows) == due, (ts, last_row, changed)
+        if rows:
+            last_row, changed = ts, False
+            assert {row.ts for row in rows} == {ts}
