@@ -95,6 +95,8 @@ CASES = [
         "optimize", "--spreads", "ETH/SOL", "--embargo-hours", "1", "--no-save",
         "--data", str(REPO / "tests" / "fixtures" / "data" / "perp_1h_ohlcv_2024-10_sample.csv")], {},
      ["--embargo-hours 1", "longest holding time", "6 h"]),
+    ("execution-in-a-cluster", lambda tmp, url: ["run", "execution", "--cluster", "127.0.0.1:1,127.0.0.1:2",
+                                                "--process-id", "0"], {}, ["execution runs as one process", "nonces"]),
     ("relay-without-alertmanager", lambda tmp, url: ["alertmanager", "relay", "--outbox-dir", str(tmp / "outbox")], {},
      ["no Alertmanager", "--alertmanager-url"]),
     ("relay-outbox-under-a-file", lambda tmp, url: ["alertmanager", "relay", "--alertmanager-url", "http://127.0.0.1:9",
