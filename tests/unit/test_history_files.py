@@ -1,4 +1,4 @@
-"""Reading external history files: layouts, interval inference and every kind of malformed file."""
+"""Reading external history and depth files: layouts, interval inference and every kind of malformed file."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from sources.book_files import read_depth_file
 from sources.history_files import ImportFileError, read_history_file
 
 LONG_HEADER = "timestamp,coin,open,high,low,close,volume\n"
@@ -101,12 +102,34 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize(("case", "text", "message"), MALFORMED, ids=[case for case, _, _ in MALFORMED])
-def test_each_kind_of_malformed_file_is_named_with_file_line_and_value(tmp_path: Path, case: str, text: str,
+BOOK_HEADER = "timestamp,coin,bid_px_1,bid_sz_1,ask_px_1,ask_sz_1,bid_px_2,bid_sz_2,ask_px_2,ask_sz_2\n"
+# Book snapshot and trade files for --fill book (sources.book_files), as README describes their refusals.
+MALFORMED_DEPTH = [
+    ("crossed-book", BOOK_HEADER + "2024-01-01T00:00:00Z,ETH,101,1,100,1,,,,\n",
+     r":2: ETH book is crossed: best bid 101\.0 >= best ask 100\.0"),
+    ("bids-not-falling", BOOK_HEADER + "2024-01-01T00:00:00Z,ETH,100,1,101,1,100.5,1,102,1\n",
+     r":2: bid_px_2 100\.5 does not fall from level 1 \(100\.0\)"),
+    ("asks-not-rising", BOOK_HEADER + "2024-01-01T00:00:00Z,ETH,100,1,101,1,99,1,100.5,1\n",
+     r":2: ask_px_2 100\.5 does not rise from level 1 \(101\.0\)"),
+    ("level-without-size", BOOK_HEADER + "2024-01-01T00:00:00Z,ETH,100,1,101,1,99,,,\n",
+     r":2: bid level 2 has a price but no size"),
+    ("books-out-of-order", BOOK_HEADER + "2024-01-01T00:00:01Z,ETH,100,1,101,1,,,,\n"
+     "2024-01-01T00:00:00Z,ETH,100,1,101,1,,,,\n", r":3: ETH at 2024-01-01T00:00:00Z is before line 2 "),
+    ("trades-out-of-order", "timestamp,coin,side,px,sz\n2024-01-01T00:00:01Z,ETH,B,100,1\n"
+     "2024-01-01T00:00:00Z,ETH,A,100,1\n", r":3: ETH at 2024-01-01T00:00:00Z is before line 2 "),
+    ("trade-side", "timestamp,coin,side,px,sz\n2024-01-01T00:00:00Z,ETH,buy,100,1\n", r":2: side 'buy' is not B"),
+]
+
+
+@pytest.mark.parametrize(("read", "case", "text", "message"),
+                         [(read_history_file, *case) for case in MALFORMED]
+                         + [(read_depth_file, *case) for case in MALFORMED_DEPTH],
+                         ids=[case[0] for case in MALFORMED + MALFORMED_DEPTH])
+def test_each_kind_of_malformed_file_is_named_with_file_line_and_value(tmp_path: Path, read, case: str, text: str,
                                                                          message: str) -> None:
     path = write(tmp_path, text, f"{case}.csv")
     with pytest.raises(ImportFileError, match=message) as caught:
-        read_history_file(path)
+        read(path)
     assert str(caught.value).startswith(f"{path}:") and "\n" not in str(caught.value)
 
 
