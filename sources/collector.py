@@ -205,10 +205,6 @@ class Collector:
             if self._owns_info:
                 await self.info.close()
 
-    async def drop_connection(self) -> None:
-        """Close the current WebSocket (while running, the run loop then reconnects)."""
-        await self.session.drop()
-
     def handle_frame(self, text: str, recv_ts: int) -> None:
         """Parse one raw WebSocket frame and emit its events; log, count and skip anything malformed."""
         if self.gaps.awaiting_replay and time.monotonic() >= self._replay_deadline:
