@@ -158,7 +158,8 @@ class _FanOut:
     a top-N collector (empty ``collector.coins``) only learns at run time. Once
     the first poll is complete (a context of a later time arrives), a spread
     with a leg no context has named would never see a bar: it leaves the
-    routing, refused by name and counted as "unknown-coin" once. It rejoins
+    routing, refused by name and counted as "unknown-coin" once (so is one a
+    rescan adds afterwards). It rejoins
     when contexts name all its legs (a top-N collector restarted with other
     coins). A coin that stops sending contexts is not judged by its silence,
     which a slow poll or a sped-up venue would imitate: its spreads pause on
@@ -231,6 +232,8 @@ class _FanOut:
                 legs = tuple(event.coins or (event.coin_a, event.coin_b))
                 if event.accepted:
                     self.add(legs)
+                    if self.judged:  # the universe is known: a rescan's spread with a coin not collected is refused
+                        self._judge(refuse=True)
                 targets = (pair_name(legs),) if pair_name(legs) in everyone else ()
             else:
                 targets = everyone if kind in _TO_EVERY_SPREAD else by_coin.get(event.coin, ())

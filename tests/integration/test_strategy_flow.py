@@ -328,3 +328,8 @@ def test_a_refused_spread_rejoins_once_contexts_name_all_its_coins_and_silence_r
     assert seen == [both, solo, solo, both, both, both]
     assert STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get() == unknown + 1
     assert router.by_coin == {"ETH": ["ETH/SOL", "ETH/XYZ"], "SOL": ["ETH/SOL"], "XYZ": ["ETH/XYZ"]}
+    # A rescan's spread after that: refused at once if a coin was never named, else routed.
+    rescanned = [verdict("rescan", 7_000, legs, accepted=True, rank=1) for legs in (("SOL", "DOGE"), ("SOL", "XYZ"))]
+    router([(stats.pair, [stats]) for stats in rescanned])
+    assert router.all == ["ETH/SOL", "ETH/XYZ", "SOL/XYZ"] and list(router.refused) == ["SOL/DOGE"]
+    assert STRATEGY_REFUSED_SPREADS.labels(reason="unknown-coin")._value.get() == unknown + 2
