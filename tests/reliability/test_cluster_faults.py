@@ -109,6 +109,14 @@ def kill_all(members: list[subprocess.Popen]) -> None:
         member.wait()
 
 
+def interrupt(tmp_path: Path, members: list[subprocess.Popen]) -> None:
+    """Ctrl-C each member: a cluster member is interrupted at once, as README and ARCHITECTURE say, and exits 0
+    (it cannot finish its epoch by ending its input while the other member still reads, so it must not wait)."""
+    for member in members:
+        member.send_signal(signal.SIGINT)
+    assert [member.wait(timeout=20) for member in members] == [0, 0], (tmp_path / "run.log").read_text()[-3_000:]
+
+
 def published_ids(broker: TansuBroker, topic: str) -> set[str]:
     """Return the distinct event ids on ``topic`` now."""
     return {msgspec.json.decode(message.value(), type=_Identified).id for message in consume_to_end(broker, topic)}
@@ -208,6 +216,7 @@ def test_broker_stop_and_start_under_an_ingest_cluster(tansu_broker_fn: TansuBro
                        for bar_id, bar in expected.items())
 
         recovery_s = published_while_running(tmp_path, members, back, published_whole)
+        interrupt(tmp_path, members)
     finally:
         kill_all(members)
     store_topics(tmp_path, tansu_broker_fn)
