@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from types import FrameType
 
@@ -67,6 +68,7 @@ def run_until_stopped(
         if isinstance(error, BytewaxRuntimeError) and not isinstance(error.__cause__, KeyboardInterrupt):
             raise
         log.info("flow stopped by signal", flow=flow.flow_id)
+        return
     except BaseException as error:
         # A lost peer panics Bytewax's communication thread; pyo3 raises that as a BaseException
         # whose class cannot be imported by name.
@@ -83,7 +85,7 @@ def run_until_stopped(
         log.info("flow stopped by signal", flow=flow.flow_id)
 
 
-def _finish_on_first_signal(stop: threading.Event, flow_id: str):  # noqa: ANN202 - a signal handler
+def _finish_on_first_signal(stop: threading.Event, flow_id: str) -> Callable[[int, FrameType | None], None]:
     def handle(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
