@@ -32,6 +32,14 @@ def metric(port: int, name: str, **labels: str) -> float:
     return metric_sum(scrape(port), name, **labels)
 
 
+def served_metric(port: int, name: str, **labels: str) -> float:
+    """Like `metric`, but 0 while nothing serves the endpoint: a process polled while it starts or restarts."""
+    try:
+        return metric(port, name, **labels)
+    except OSError:
+        return 0.0
+
+
 def sample(name: str, **labels: str) -> float:
     """Return a sample of this process's default registry (0 when it was never recorded)."""
     return REGISTRY.get_sample_value(name, labels) or 0.0

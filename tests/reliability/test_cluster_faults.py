@@ -39,7 +39,7 @@ from tests.integration.ingest_support import (
     stored_bars,
 )
 from tests.integration.strategy_cli_support import LEGS, STRATEGY_ENV, signals_by_hand, strategy_bars
-from tests.metrics_support import metric
+from tests.metrics_support import metric, served_metric
 from tests.reliability.support import broker_outage, lost_and_duplicated, produce_in_chunks, record
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
@@ -117,6 +117,12 @@ def interrupt(tmp_path: Path, members: list[subprocess.Popen]) -> None:
     assert [member.wait(timeout=20) for member in members] == [0, 0], (tmp_path / "run.log").read_text()[-3_000:]
 
 
+def assert_stored_as_computed(expected: dict, stored: dict) -> None:
+    """Require every stored bar the batch computation also made to equal it (a restart must not change a bar)."""
+    wrong = [bar_id for bar_id in expected.keys() & stored.keys() if stored[bar_id] != expected[bar_id]]
+    assert not wrong, f"{len(wrong)} bars differ from the batch computation, e.g. {wrong[0]}"
+
+
 def published_ids(broker: TansuBroker, topic: str) -> set[str]:
     """Return the distinct event ids on ``topic`` now."""
     return {msgspec.json.decode(message.value(), type=_Identified).id for message in consume_to_end(broker, topic)}
@@ -161,8 +167,7 @@ def test_sigkill_of_one_ingest_cluster_member(tansu_broker_fn: TansuBroker, tmp_
             lost, duplicated = lost + counts[0], duplicated + counts[1]
         stored = stored_bars(store, "bars_1s") | stored_bars(store, "bars_1m")
     assert bars_at_kill < len(expected), "the first run had published every bar: not a mid-stream kill"
-    wrong = [bar_id for bar_id in expected.keys() & stored.keys() if stored[bar_id] != expected[bar_id]]
-    assert not wrong, f"{len(wrong)} bars differ from the batch computation, e.g. {wrong[0]}"
+    assert_stored_as_computed(expected, stored)
     record("SIGKILL of 1 of 2 ingest cluster processes, restart", len(expected), lost, duplicated, recovery_s)
 
 
@@ -203,7 +208,8 @@ def test_broker_stop_and_start_under_an_ingest_cluster(tansu_broker_fn: TansuBro
     try:
         produce(tansu_broker_fn, before.messages)
         sent = sum(topic == "md.trades" for topic, _, _ in before.messages)
-        eventually(lambda: sum(decoded(port) for port in ports) >= sent, timeout=60)
+        decoded = "pairflow_ingest_messages_in_total"
+        eventually(lambda: sum(served_metric(port, decoded, topic="md.trades") for port in ports) >= sent, timeout=60)
         back = broker_outage(tansu_broker_fn, before.messages, after.messages)
         # The 1s bars the new events touch; a quiet coin's last 1m bar closes only a minute later.
         reference = batch_bars(before.trades + after.trades, (1_000,))
@@ -223,17 +229,8 @@ def test_broker_stop_and_start_under_an_ingest_cluster(tansu_broker_fn: TansuBro
     with connect(chdb_settings(tmp_path)) as store:
         lost, duplicated = lost_and_duplicated(store, "bars_1s", set(expected))
         stored = stored_bars(store, "bars_1s")
-    wrong = [bar_id for bar_id in expected.keys() & stored.keys() if stored[bar_id] != expected[bar_id]]
-    assert not wrong, f"{len(wrong)} bars differ from the batch computation, e.g. {wrong[0]}"
+    assert_stored_as_computed(expected, stored)
     record("broker stop/start under a 2-process ingest cluster", len(expected), lost, duplicated, recovery_s)
-
-
-def decoded(port: int) -> float:
-    """Return the md.trades records a running member has decoded, 0 while its metrics do not answer."""
-    try:
-        return metric(port, "pairflow_ingest_messages_in_total", topic="md.trades")
-    except OSError:
-        return 0.0
 
 
 def test_broker_stop_and_start_under_a_strategy_cluster(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from tests.integration.strategy_cli_support import (
     signals_by_hand,
     strategy_bars,
 )
-from tests.metrics_support import metric
+from tests.metrics_support import metric, served_metric
 from tests.reliability.support import broker_outage, lost_and_duplicated, produce_in_chunks, record
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
@@ -74,7 +74,8 @@ def test_broker_stop_and_start_under_ingest(tansu_broker_fn: TansuBroker, tmp_pa
         produce(tansu_broker_fn, before.messages)
         eventually(lambda: metric(port, "pairflow_ingest_messages_out_total", table="trades") >= 3_000, timeout=60)
         back = broker_outage(tansu_broker_fn, before.messages, after.messages)
-        eventually(lambda: ingest.poll() is not None or stored_trades(port) >= 4_000, timeout=60)
+        eventually(lambda: ingest.poll() is not None
+                   or served_metric(port, "pairflow_ingest_messages_out_total", table="trades") >= 4_000, timeout=60)
         recovery_s = time.monotonic() - back
         crashed = ingest.poll() is not None
         resets = metric(port, "pairflow_kafka_producer_resets_total") if not crashed else 0.0
@@ -90,14 +91,6 @@ def test_broker_stop_and_start_under_ingest(tansu_broker_fn: TansuBroker, tmp_pa
     unpublished = bars_after - read_published_bars(tansu_broker_fn).keys()
     assert bars_after and not unpublished, f"{len(unpublished)} of {len(bars_after)} new bars never reached md.bars"
     record("broker stop/start under ingest", len(before.trades) + len(after.trades), lost, duplicated, recovery_s)
-
-
-def stored_trades(port: int) -> float:
-    """Return the trades a running ingest has stored, 0 while its metrics do not answer."""
-    try:
-        return metric(port, "pairflow_ingest_messages_out_total", table="trades")
-    except OSError:
-        return 0.0
 
 
 def test_sigkill_of_strategy_mid_stream(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
