@@ -33,7 +33,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from app.backtest.metrics import compute_metrics
-from app.backtest.run import DAY_MS, BacktestResult, RoundTrip, trades_hash
+from app.backtest.run import BacktestResult, RoundTrip, trades_hash
 from operators.netting import size_spread
 from operators.order_rules import MIN_NOTIONAL, AssetRules
 from operators.orders import cloid_for
@@ -42,7 +42,7 @@ from operators.rolling_ols import unit_sizes, window_fits
 from operators.spread_strategy import pair_name
 from pairflow.config import Settings
 from pairflow.errors import ConfigError
-from pairflow.events import Fill, FundingPayment, Signal
+from pairflow.events import Fill, FundingPayment
 from sources.replay import HOUR_MS, Recording
 from venue.engine.accounts import Account, Position, apply_trade
 from venue.engine.constants import FIRST_OID

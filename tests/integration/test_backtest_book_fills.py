@@ -19,7 +19,7 @@ from operators.orders import cloid_for
 from pairflow.events import BookSnapshot, Candle, Funding, Trade
 from pairflow.storage import BatchWriter, connect
 from sources.replay import HOUR_MS, Recording, ReplayError, load_files, load_store
-from tests.integration.test_backtest import GOLDEN, _bars, _Scripted, _settings
+from tests.integration.test_backtest import _bars, _Scripted, _settings
 
 ENTRY_MS = 2 * HOUR_MS
 """The scripted strategy decides at the 02:00 bar close (ETH 2000, SOL 100)."""
