@@ -97,6 +97,8 @@ CASES = [
      ["--embargo-hours 1", "longest holding time", "6 h"]),
     ("execution-in-a-cluster", lambda tmp, url: ["run", "execution", "--cluster", "127.0.0.1:1,127.0.0.1:2",
                                                 "--process-id", "0"], {}, ["execution runs as one process", "nonces"]),
+    ("store-writer-in-a-cluster", lambda tmp, url: ["run", "store-writer", "--cluster", "127.0.0.1:1,127.0.0.1:2",
+                                                   "--process-id", "1"], {}, ["store-writer runs as one process"]),
     ("relay-without-alertmanager", lambda tmp, url: ["alertmanager", "relay", "--outbox-dir", str(tmp / "outbox")], {},
      ["no Alertmanager", "--alertmanager-url"]),
     ("relay-outbox-under-a-file", lambda tmp, url: ["alertmanager", "relay", "--alertmanager-url", "http://127.0.0.1:9",
