@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 import msgspec
-from river import compose, linear_model, optim, preprocessing
+from river import linear_model, optim, preprocessing
 
 from operators.state import ModelState
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import bytewax.operators as op
 from bytewax.testing import TestingSink, TestingSource, run_main

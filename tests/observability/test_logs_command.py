@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import given
