@@ -129,7 +129,7 @@ def test_a_second_signal_interrupts_a_flow_that_does_not_end_on_the_first():
     stop = threading.Event()
     flow = Dataflow("endless")
     op.output("out", op.input("in", flow, _EndlessSource()), TestingSink([]))
-    for delay in (0.3, 0.8):
-        threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
+    for delay, signum in ((0.3, signal.SIGTERM), (0.8, signal.SIGINT)):  # a container stop, then Ctrl-C
+        threading.Timer(delay, os.kill, (os.getpid(), signum)).start()
     run_until_stopped(flow, 1, timedelta(seconds=1), None, stop=stop)
     assert stop.is_set()
