@@ -57,7 +57,8 @@ from pairflow.metrics import (
     EXECUTION_RECONCILIATION_MISMATCHES, RISK_DRAWDOWN_LIMIT_RATIO, RISK_DRAWDOWN_RATIO, RISK_VAR_LIMIT_USD, RISK_VAR_USD,
 )
 from sinks.execution import LegPlan, OrderRouter
-from sinks.spread_journal import SpreadJournal
+from sinks.executor import OrderStateUnknown
+from sinks.spread_journal import SpreadChange, SpreadJournal
 
 __all__ = ["AccountStream", "AccountView", "Desk", "KILL_FILE"]
 
@@ -141,6 +142,9 @@ class Desk:
         self.fill_wait_s = fill_wait_s
         self._peak_equity = capital
         self._adopted: dict[str, float] = {}
+        self._adopted_intents: list[OrderIntent] = []
+        self._taking_over = False
+        self._unfinished: SpreadChange | None = None
         self._recheck = False
         if router.limits.daily_drawdown:
             RISK_DRAWDOWN_LIMIT_RATIO.set(router.limits.daily_drawdown / capital)
@@ -161,31 +165,79 @@ class Desk:
          self.halted) = pickle.loads(state)
         self.net, self.ledger, self.risk = NetTargets.restore(net), PnlLedger.restore(ledger), PortfolioRisk.restore(risk)
 
-    def adopt(self, intents: list[OrderIntent], targets: dict[str, float]) -> None:
-        """Take over the spreads a previous run of this account left open (restart without a recovery snapshot).
+    def adopt(self, intents: list[OrderIntent], targets: dict[str, float], last: SpreadChange | None = None) -> None:
+        """Take over the spreads a previous run of this account left open (restart, with or without a snapshot).
 
-        ``intents`` are that run's stored intents (cloid -> spread) and ``targets`` each spread's last
+        ``intents`` are that run's journaled intents (cloid -> spread) and ``targets`` each spread's last
         acted target. The spread legs themselves are not taken from storage: the next reconciliation
         pulls the account's fills from the exchange, attributes them through the intents, and sets
         each spread's net target from what its legs hold -- so a replayed signal is a no-op and an
-        exit closes exactly what the spread holds.
+        exit closes exactly what the spread holds. Nothing is applied before that reconciliation:
+        the execution stage restores its recovery snapshot after building the desk, which would
+        replace the intents taken here. ``last`` (the journal's last change) may have been cut
+        between its legs; `_resume` runs it again once its legs have marks.
         """
-        for intent in sorted(intents, key=lambda intent: intent.ts):
-            self.ledger.update(intent)
-            if intent.pair in targets:
-                self.opened_ms[intent.pair] = intent.ts
+        self._adopted_intents = sorted(intents, key=lambda intent: intent.ts)
         self._adopted = dict(targets)
+        self._unfinished = last
+        self._taking_over = True
 
     def _take_over_spreads(self) -> None:
+        opened = {intent.pair: intent.ts for intent in self._adopted_intents if intent.pair in self._adopted}
         for pair, target in self._adopted.items():
             legs = self.ledger.spreads.get(pair, {})
             if not any(book.szi for book in legs.values()):
                 self.opened_ms.pop(pair, None)
                 continue
-            self.net.update(SpreadTarget(pair, f"adopted:{pair}", self.opened_ms.get(pair, 0), tuple(legs),
+            self.opened_ms.setdefault(pair, opened.get(pair, 0))
+            self.net.update(SpreadTarget(pair, f"adopted:{pair}", self.opened_ms[pair], tuple(legs),
                                          tuple(book.szi for book in legs.values())))
             self.acted[pair] = target
-        self._adopted = {}
+        self._adopted, self._adopted_intents, self._taking_over = {}, [], False
+        if self._unfinished is not None and not self._unsent(self._unfinished):
+            self._unfinished = None
+
+    def _unsent(self, change: SpreadChange) -> list[str]:
+        """Return the cloids of ``change`` the exchange never received; forget the journaled ones among them.
+
+        A journaled cloid was written before its send, so a kill between the two leaves one the
+        exchange never saw: asked by cloid, it answers ``unknownOid``, and only then may it go out.
+        No answer counts as received (never a blind resend).
+        """
+        unsent = []
+        for intent in change.intents:
+            if intent.id in self.router.journal.sent:
+                try:
+                    if self.router.executor.status(intent.id).status != "unknownOid":
+                        continue
+                except OrderStateUnknown:
+                    continue
+                self.router.journal.forget(intent.id)
+            unsent.append(intent.id)
+        return unsent
+
+    def _resume(self) -> list[Event]:
+        """Run the journal's last change again if a kill cut it between its legs, once its legs have marks.
+
+        Under its own signal id, so its legs keep their cloids: the ones sent are skipped by the
+        router, the others go out. An entry waits out a halt and is dropped while entries are
+        blocked (the spread's exit or a stop still closes what its sent legs hold); a newer change
+        of the spread supersedes it (`_trade`).
+        """
+        change = self._unfinished
+        if change is None or change.spread is None or any(coin not in self.marks for coin in change.spread.coins):
+            return []
+        controls = self.control.state() if self.control is not None else None
+        if controls is not None and controls.halted:
+            return []
+        spread = change.spread
+        if change.target and (self.halted or self.blocked or (controls is not None and controls.entries_paused)):
+            self._unfinished = None
+            _log.warning("interrupted entry not completed: entries blocked", extra={"pair": change.pair})
+            return []
+        _log.info("running an interrupted spread change again", extra={"pair": change.pair,
+                                                                       "signal_id": spread.signal_id})
+        return self._trade(change.pair, spread.signal_id, spread.ts, spread.coins, spread.sizes, change.target)
 
     def position(self, coin: str) -> float:
         """Return our position in ``coin`` from the fills counted so far."""
@@ -222,10 +274,10 @@ class Desk:
         # in event-time order, market data before a signal of the same ms: a batch can hold both topics
         for event in sorted(events, key=lambda event: (event.ts, isinstance(event, Signal))):
             if isinstance(event, Signal):
-                out += self._signal(event)
+                out += self._resume() + self._signal(event)
             else:
                 out += self._market(event)
-        out += self._controls()
+        out += self._resume() + self._controls()
         polling = self.unreachable or not self.stream_live
         if polling and time.monotonic() - self._last_pull >= self.reconcile_interval_s:
             out += self._reconcile() if self.unreachable else self.pull()
@@ -316,7 +368,10 @@ class Desk:
                target: float) -> list[Event]:
         out: list[Event] = []
         plans = []
-        for coin_target in self.net.update(SpreadTarget(pair, signal_id, ts, coins, sizes)):
+        if self._unfinished is not None and self._unfinished.pair == pair:
+            self._unfinished = None  # this change supersedes it (or is it, run again)
+        spread = SpreadTarget(pair, signal_id, ts, coins, sizes)
+        for coin_target in self.net.update(spread):
             coin = coin_target.coin
             # A manual trade on the coin (``outside``) is not ours to close: the operator undoes it.
             delta, reducing = order_to_target(coin_target.target, self.position(coin), self.outside.get(coin, 0.0))
@@ -343,7 +398,8 @@ class Desk:
                      for plan in plans]
         if plans:
             if self.spread_journal is not None:
-                self.spread_journal.record(pair, target, [event for event in out if isinstance(event, OrderIntent)])
+                self.spread_journal.record(pair, target, [event for event in out if isinstance(event, OrderIntent)],
+                                           spread)
             out += self._settle(self.router.execute(plans, self._context()))
         return out
 
@@ -499,11 +555,13 @@ class Desk:
 
     def _reconcile(self) -> list[Event]:
         self.unreachable = ""
+        for intent in self._adopted_intents:  # before the pull: its fills are attributed through them
+            self.ledger.update(intent)
         out = self.pull()
         self._recheck = False  # the fills just pulled are checked below
         if self.unreachable:
             return out
-        if self._adopted:
+        if self._taking_over:
             self._take_over_spreads()
         now = WALL_CLOCK.now_ms()
         try:

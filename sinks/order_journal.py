@@ -58,6 +58,14 @@ class OrderJournal:
                 os.fsync(self._file.fileno())
             self.sent.add(cloid)
 
+    def forget(self, cloid: str) -> None:
+        """Let ``cloid`` be sent again: the exchange, asked by cloid, never received it (killed before the send).
+
+        Only in memory: the line stays, and a later restart finds the order on the exchange once sent.
+        """
+        with self._lock:
+            self.sent.discard(cloid)
+
     def close(self) -> None:
         """Close the file."""
         self._file.close()

@@ -4,6 +4,9 @@ Each change a desk acts on (the spread, the target it acts on, the intents it is
 handed to the OS before the router writes the cloids and sends the orders. A restarted trader
 reads back the changes whose orders may have gone out (their cloids are in the order journal) and
 adopts their spreads: their legs come from the exchange's fills, attributed through the intents.
+Each change also carries the spread's target legs (`SpreadTarget`), so the restart can run the
+journal's last change again under its own signal id: the desk trades one change at a time, so only
+the last can have been cut between its legs; run again, it sends the legs not sent (same cloids).
 The store cannot serve here: it is written in batches, up to ``[storage] batch_max_age_s`` after
 the fact, so a spread entered just before a SIGKILL would not be there. A torn last line (killed
 mid-write) is skipped: none of its orders had been sent.
@@ -15,10 +18,13 @@ Examples
 >>> path = Path(tempfile.mkdtemp()) / "spreads"
 >>> leg = OrderIntent(ts=1, id="0x" + "ab" * 16, coin="ETH", pair="ETH/SOL", signal_id="s1", is_buy=True,
 ...                   sz=0.5, limit_px=2000.0)
->>> journal = SpreadJournal(path); journal.record("ETH/SOL", 1.0, [leg]); journal.close()
+>>> spread = SpreadTarget("ETH/SOL", "s1", 1, ("ETH", "SOL"), (0.5, -6.6))
+>>> journal = SpreadJournal(path); journal.record("ETH/SOL", 1.0, [leg], spread); journal.close()
 >>> intents, targets = SpreadJournal(path).spreads({leg.id})
 >>> [intent.coin for intent in intents], targets
 (['ETH'], {'ETH/SOL': 1.0})
+>>> SpreadJournal(path).last().spread.sizes  # run again on restart, the SOL leg would go out
+(0.5, -6.6)
 """
 
 from __future__ import annotations
@@ -28,20 +34,25 @@ from pathlib import Path
 
 import msgspec
 
+from operators.netting import SpreadTarget
 from pairflow.events import OrderIntent
 from pairflow.logs import get_logger
 
-__all__ = ["SpreadJournal"]
+__all__ = ["SpreadChange", "SpreadJournal"]
 
 _log = get_logger(__name__)
 
 
 class SpreadChange(msgspec.Struct, frozen=True):
-    """One line of the journal: a spread, the target acted on, and the intents sent for it."""
+    """One line of the journal: a spread, the target acted on, the intents sent for it and its target legs.
+
+    ``spread`` is None on lines written before it was journaled: such a change cannot be run again.
+    """
 
     pair: str
     target: float
     intents: list[OrderIntent]
+    spread: SpreadTarget | None = None
 
 
 class SpreadJournal:
@@ -58,9 +69,9 @@ class SpreadJournal:
             self._file.flush()
         self._lock = threading.Lock()
 
-    def record(self, pair: str, target: float, intents: list[OrderIntent]) -> None:
+    def record(self, pair: str, target: float, intents: list[OrderIntent], spread: SpreadTarget | None = None) -> None:
         """Hand one spread change to the OS before its orders are sent."""
-        change = SpreadChange(pair, target, list(intents))
+        change = SpreadChange(pair, target, list(intents), spread)
         with self._lock:
             self._file.write(msgspec.json.encode(change) + b"\n")
             self._file.flush()
@@ -76,6 +87,11 @@ class SpreadJournal:
                 intents.update((intent.id, intent) for intent in acted)
                 targets[change.pair] = change.target
         return list(intents.values()), targets
+
+    def last(self) -> SpreadChange | None:
+        """Return the last change when it can be run again (it has its target legs), else None."""
+        change = self._changes[-1] if self._changes else None
+        return change if change is not None and change.spread is not None else None
 
     def close(self) -> None:
         """Close the file."""

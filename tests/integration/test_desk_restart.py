@@ -11,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import eth_account
+import pytest
 
 from app.runners.trading import desk_factory
+from flows.execution import _DeskLogic
 from pairflow.config import Settings
 from pairflow.events import Bar, OrderIntent, Signal
 from tests.integration.test_order_router import MARKS, Setup, positions, venue  # noqa: F401 - the venue fixture
@@ -61,3 +63,102 @@ def test_a_restarted_desk_takes_over_the_open_spread_and_closes_exactly_it(venue
     closing = [o for p, b in venue.requests[sent:] if p == "/exchange" for o in b["action"].get("orders", [])]
     assert sorted((o["s"], o["r"]) for o in closing) == [("0.0166", True), ("0.5", True)]
     second.shutdown()
+
+
+class Killed(BaseException):
+    """The trader dies here: nothing after it runs, as after a SIGKILL (journals are already on disk)."""
+
+
+def kill_at(desk, order: int, sent: bool) -> None:
+    """Kill ``desk`` at its ``order``-th order (1-based): once the venue has it (``sent``), else just before.
+
+    The cloid is journaled before either point, as the router writes it ahead of the send.
+    """
+    place, calls = desk.router.executor.place, []
+
+    def placing(orders):
+        calls.append(orders)
+        if len(calls) == order and not sent:
+            raise Killed
+        placed = place(orders)
+        if len(calls) == order:
+            raise Killed
+        return placed
+
+    desk.router.executor.place = placing
+
+
+def cloids_sent(venue: Setup, start: int = 0) -> list[str]:
+    return [o["c"] for p, b in venue.requests[start:] if p == "/exchange" and b["action"]["type"] == "order"
+            for o in b["action"]["orders"]]
+
+
+def run_killed(venue: Setup, tmp_path: Path, targets: list[float], order: int, sent: bool, snapshot: bool):
+    """Trade ``targets`` (one signal each) on a desk killed at its ``order``-th order; restart it and replay.
+
+    The restart is the execution stage's (`flows.execution._DeskLogic`): build (take-over from the journals),
+    restore the recovery snapshot taken before the killed signal when ``snapshot``, reconcile; then every
+    signal from the killed one on is replayed, as the source resumes from the snapshot's offsets.
+    Return the restarted desk and the spread's target in effect at the end.
+    """
+    wallet = eth_account.Account.create()
+    with venue.engine.lock:
+        venue.engine.fund(wallet.address, 100_000)
+    build = desk_factory(Settings(), venue.url, bytes(wallet.key), wallet.address, tmp_path / "trade")
+    now = venue.engine.now_ms
+    first = build()
+    first.reconcile()
+    kill_at(first, order, sent)
+    state, replay_from = None, len(targets)
+    for number, target in enumerate(targets, start=1):
+        state = first.snapshot() if snapshot else None
+        try:
+            first.on_events([bar("ETH", now + number), bar("BTC", now + number), signal(now + number, number, target)])
+        except Killed:
+            replay_from = number
+            break
+    first.stream.close()
+    second = _DeskLogic(build, state)
+    replayed = [event for number in range(replay_from, len(targets) + 1)
+                for event in (bar("ETH", now + number), bar("BTC", now + number),
+                              signal(now + number, number, targets[number - 1]))]
+    second.on_batch([replayed] if replayed else [[bar("ETH", now), bar("BTC", now)]])
+    return second.desk, targets[-1]
+
+
+# Between the legs: once the first leg's order is on the venue, or once the second's cloid is journaled, unsent.
+BETWEEN = pytest.mark.parametrize("second, sent", [(False, True), (True, False)],
+                                  ids=["first-leg-sent", "second-leg-journaled"])
+SNAPSHOT = pytest.mark.parametrize("snapshot", [False, True], ids=["journals-only", "with-snapshot"])
+
+
+@BETWEEN
+@SNAPSHOT
+def test_an_exit_killed_between_its_legs_sends_the_other_leg_once_on_restart(
+    venue: Setup, tmp_path: Path, snapshot: bool, second: bool, sent: bool
+) -> None:
+    venue.book("ETH")
+    venue.book("BTC")
+    start = len(venue.requests)
+    desk, _ = run_killed(venue, tmp_path, [1.0, 0.0], order=3 + second, sent=sent, snapshot=snapshot)
+    assert positions(desk.router.executor) == {}
+    cloids = cloids_sent(venue, start)
+    assert len(cloids) == len(set(cloids)) == 4
+    desk.shutdown()
+
+
+@BETWEEN
+@SNAPSHOT
+def test_an_entry_killed_between_its_legs_sends_the_other_leg_once_and_keeps_its_intents(
+    venue: Setup, tmp_path: Path, snapshot: bool, second: bool, sent: bool
+) -> None:
+    venue.book("ETH")
+    venue.book("BTC")
+    start = len(venue.requests)
+    desk, _ = run_killed(venue, tmp_path, [1.0], order=1 + second, sent=sent, snapshot=snapshot)
+    assert positions(desk.router.executor) == {"ETH": 0.5, "BTC": -0.0166}
+    # the spread holds both legs (the restored snapshot kept the intents taken from the journal)
+    assert {coin: book.szi for coin, book in desk.ledger.spreads["ETH/BTC"].items()} == {"ETH": 0.5, "BTC": -0.0166}
+    cloids = cloids_sent(venue, start)
+    assert len(cloids) == len(set(cloids)) == 2
+    desk.shutdown()
