@@ -33,13 +33,18 @@ def signal(ts: int, number: int, target: float) -> Signal:
                   leg_targets=sizes)
 
 
-def test_a_restarted_desk_takes_over_the_open_spread_and_closes_exactly_it(venue: Setup, tmp_path: Path) -> None:
-    venue.book("ETH")
-    venue.book("BTC")
+def desk_builder(venue: Setup, tmp_path: Path):
+    """Fund a new account on the venue; return the composition root's desk factory for it."""
     wallet = eth_account.Account.create()
     with venue.engine.lock:
         venue.engine.fund(wallet.address, 100_000)
-    build = desk_factory(Settings(), venue.url, bytes(wallet.key), wallet.address, tmp_path / "trade")
+    return desk_factory(Settings(), venue.url, bytes(wallet.key), wallet.address, tmp_path / "trade")
+
+
+def test_a_restarted_desk_takes_over_the_open_spread_and_closes_exactly_it(venue: Setup, tmp_path: Path) -> None:
+    venue.book("ETH")
+    venue.book("BTC")
+    build = desk_builder(venue, tmp_path)
     now = venue.engine.now_ms
     first = build()
     entry = signal(now, 1, 1.0)
@@ -101,10 +106,7 @@ def run_killed(venue: Setup, tmp_path: Path, targets: list[float], order: int, s
     signal from the killed one on is replayed, as the source resumes from the snapshot's offsets.
     Return the restarted desk and the spread's target in effect at the end.
     """
-    wallet = eth_account.Account.create()
-    with venue.engine.lock:
-        venue.engine.fund(wallet.address, 100_000)
-    build = desk_factory(Settings(), venue.url, bytes(wallet.key), wallet.address, tmp_path / "trade")
+    build = desk_builder(venue, tmp_path)
     now = venue.engine.now_ms
     first = build()
     first.reconcile()
