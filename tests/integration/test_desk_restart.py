@@ -8,10 +8,13 @@ desk wrote ahead of its orders (the cloid and spread journals in the data direct
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import eth_account
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.runners.trading import desk_factory
 from flows.execution import _DeskLogic
@@ -163,4 +166,21 @@ def test_an_entry_killed_between_its_legs_sends_the_other_leg_once_and_keeps_its
     assert {coin: book.szi for coin, book in desk.ledger.spreads["ETH/BTC"].items()} == {"ETH": 0.5, "BTC": -0.0166}
     cloids = cloids_sent(venue, start)
     assert len(cloids) == len(set(cloids)) == 2
+    desk.shutdown()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(targets=st.lists(st.sampled_from([1.0, 0.0, -1.0]), min_size=1, max_size=4), order=st.integers(1, 8),
+       sent=st.booleans(), snapshot=st.booleans())
+def test_any_kill_point_ends_at_the_last_target_with_no_cloid_sent_twice(
+    venue: Setup, targets: list[float], order: int, sent: bool, snapshot: bool
+) -> None:
+    venue.book("ETH")  # fresh depth for each example's account
+    venue.book("BTC")
+    start = len(venue.requests)
+    desk, target = run_killed(venue, Path(tempfile.mkdtemp()), targets, order=order, sent=sent, snapshot=snapshot)
+    expected = {"ETH": 0.5 * target, "BTC": -0.0166 * target} if target else {}
+    assert positions(desk.router.executor) == pytest.approx(expected)
+    cloids = cloids_sent(venue, start)
+    assert len(cloids) == len(set(cloids))
     desk.shutdown()

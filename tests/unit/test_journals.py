@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
+from operators.netting import SpreadTarget
 from pairflow.events import OrderIntent
 from sinks.order_journal import OrderJournal
 from sinks.spread_journal import SpreadJournal
@@ -60,3 +62,41 @@ def test_only_changes_whose_orders_may_have_gone_out_are_adopted(tmp_path: Path)
     intents, targets = journal.spreads({sent})
     assert [leg.id for leg in intents] == [sent]
     assert targets == {"ETH/SOL": 1.0}
+
+
+SIZES = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+
+
+@given(sizes=st.lists(st.tuples(SIZES, SIZES), min_size=1, max_size=4), cut=st.integers(min_value=0, max_value=40))
+def test_the_last_whole_change_is_read_back_with_its_target_legs(tmp_path_factory, sizes: list[tuple[float, float]],
+                                                                  cut: int) -> None:
+    path = tmp_path_factory.mktemp("j") / "spreads"
+    first = SpreadJournal(path)
+    for number, legs in enumerate(sizes):
+        spread = SpreadTarget("ETH/SOL", f"s{number}", number, ("ETH", "SOL"), legs)
+        first.record("ETH/SOL", float(number), [intent(f"0x{number:032x}")], spread)
+    first.close()
+    with path.open("ab") as file:
+        file.write(b'{"pair":"BTC/ETH","target":-1.0,"intents":[]}'[:cut])  # killed mid-write, or not
+    last = SpreadJournal(path).last()
+    assert last is not None and last.spread is not None
+    assert (last.spread.signal_id, last.spread.sizes, last.target) == (f"s{len(sizes) - 1}", sizes[-1], len(sizes) - 1)
+
+
+def test_a_change_journaled_without_its_target_legs_is_adopted_but_not_run_again(tmp_path: Path) -> None:
+    path = tmp_path / "spreads"
+    sent = "0x" + "01" * 16
+    path.write_text('{"pair":"ETH/SOL","target":1.0,"intents":[' + msgspec.json.encode(intent(sent)).decode() + "]}\n")
+    journal = SpreadJournal(path)
+    assert journal.last() is None
+    assert journal.spreads({sent})[1] == {"ETH/SOL": 1.0}
+
+
+def test_a_forgotten_cloid_may_go_out_again_but_stays_in_the_file(tmp_path: Path) -> None:
+    journal = OrderJournal(tmp_path / "cloids")
+    cloid = "0x" + "01" * 16
+    journal.record(cloid)
+    journal.forget(cloid)
+    assert cloid not in journal.sent
+    journal.close()
+    assert cloid in OrderJournal(tmp_path / "cloids").sent
