@@ -13,6 +13,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 __all__ = ["Metrics", "compute_metrics", "daily_returns", "drawdown", "literature_figures", "literature_from_curves",
            "sharpe"]
 
@@ -48,14 +50,25 @@ class Metrics:
 def daily_returns(curve: Sequence[tuple[int, float]]) -> list[float]:
     """Return simple returns between the last equity of consecutive UTC days, the first against the start.
 
+    The curve is in time order (as runs record it); its last point of each day is found with numpy, a
+    minute-bar run having tens of thousands of points.
+
     >>> daily_returns([(0, 100.0), (DAY_MS, 110.0), (DAY_MS + 5, 99.0), (2 * DAY_MS, 99.0)])
     [0.0, -0.01, 0.0]
     """
-    closes: dict[int, float] = {}
-    for ts, equity in curve:
-        closes[ts // DAY_MS] = equity
-    values = [curve[0][1]] + [closes[day] for day in sorted(closes)] if curve else []
+    return _daily_returns(*_arrays(curve)) if curve else []
+
+
+def _daily_returns(times: np.ndarray, equity: np.ndarray) -> list[float]:
+    days = times // DAY_MS
+    last = np.flatnonzero(np.append(days[1:] != days[:-1], True))
+    values = [float(equity[0]), *equity[last].tolist()]
     return [round(b / a - 1.0, 15) for a, b in zip(values, values[1:]) if a]
+
+
+def _arrays(curve: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    return (np.fromiter((ts for ts, _ in curve), np.int64, len(curve)),
+            np.fromiter((equity for _, equity in curve), np.float64, len(curve)))
 
 
 def sharpe(returns: Sequence[float], periods: float) -> float | None:
@@ -81,18 +94,24 @@ def _sortino(returns: Sequence[float], periods: float) -> float | None:
 def drawdown(curve: Sequence[tuple[int, float]]) -> tuple[float, int]:
     """Return the largest fall from a peak (fraction of the peak) and the longest time below a peak, ms.
 
+    A point at or above every earlier one is a peak; the others fall ``1 - equity / peak`` below
+    theirs (numpy over the whole curve, in time order).
+
     >>> drawdown([(0, 100.0), (1, 80.0), (2, 90.0), (5, 101.0)])
     (0.2, 5)
     """
-    peak, peak_ts, worst, longest = -math.inf, curve[0][0] if curve else 0, 0.0, 0
-    for ts, equity in curve:
-        if equity >= peak:
-            longest = max(longest, ts - peak_ts)
-            peak, peak_ts = equity, ts
-        elif peak > 0:
-            worst = max(worst, 1.0 - equity / peak)
-    if curve and curve[-1][1] < peak:
-        longest = max(longest, curve[-1][0] - peak_ts)
+    return _drawdown(*_arrays(curve)) if curve else (0.0, 0)
+
+
+def _drawdown(times: np.ndarray, equity: np.ndarray) -> tuple[float, int]:
+    before = np.concatenate([[-math.inf], np.maximum.accumulate(equity)[:-1]])
+    peak = equity >= before
+    below = ~peak & (before > 0)
+    worst = float(max(0.0, (1.0 - equity[below] / before[below]).max(initial=0.0)))
+    peaks = times[peak]
+    longest = int(np.diff(peaks).max(initial=0))
+    if not peak[-1]:
+        longest = max(longest, int(times[-1] - peaks[-1]))
     return round(worst, 12), longest
 
 
@@ -109,8 +128,9 @@ def compute_metrics(curve: Sequence[tuple[int, float]], capital: float, round_tr
     final = curve[-1][1] if curve else capital
     total = final / capital - 1.0
     annual = (1.0 + total) ** (1.0 / years) - 1.0 if total > -1 and years > 0 else -1.0
-    returns = daily_returns(curve)
-    worst, duration = drawdown(curve)
+    arrays = _arrays(curve) if curve else None
+    returns = _daily_returns(*arrays) if arrays else []
+    worst, duration = _drawdown(*arrays) if arrays else (0.0, 0)
     wins = [pnl for pnl in round_trip_pnls if pnl > 0]
     pnl = final - capital
     return Metrics(

@@ -190,11 +190,11 @@ def _on_grid(px: float, px_decimals: int) -> bool:
 class _Venue:
     """Fills and funding as the in-process engine makes them, in its integer units; the desk's books."""
 
-    def __init__(self, coins: list[str], taker_fee: float, capital: float) -> None:
+    def __init__(self, coins: list[str], taker_fee: float) -> None:
         self.specs = {spec.name: spec.sz_decimals for spec in default_universe().subset(coins).specs}
         self.rules = _Rules(self.specs)
+        self.scales = {coin: (10 ** (6 - szd), 10**szd) for coin, szd in self.specs.items()}
         self.rate = round(taker_fee * 1e8)
-        self.capital = capital
         self.account = Account("0x" + "7" * 40)
         self.positions: dict[str, Position] = {}
         self.held: dict[str, float] = {}
@@ -202,16 +202,18 @@ class _Venue:
 
     def fill(self, coin: str, signed: float, mark: float, ts: int, cloid: str) -> Fill:
         """Fill one IOC leg against the quote at the close; return the engine's fill."""
-        szd = self.specs[coin]
+        px_scale, sz_scale = self.scales[coin]
         px, sz = self.rules.price(coin, mark), abs(signed)
-        px_int, sz_int = round(px * 10 ** (6 - szd)), round(sz * 10**szd)
-        position = self.positions.setdefault(coin, Position())
+        px_int, sz_int = round(px * px_scale), round(sz * sz_scale)
+        position = self.positions.get(coin)
+        if position is None:
+            position = self.positions[coin] = Position()
         start = position.szi
         closed = apply_trade(self.account, position, sz_int if signed > 0 else -sz_int, px_int, True, 1)
         self.next_oid += 2  # the liquidity's quote, then our order
         fill = Fill(ts=ts, recv_ts=ts, id=str(self.next_tid), coin=coin, oid=self.next_oid - 1, cloid=cloid, px=px,
                     sz=sz, side="B" if signed > 0 else "A", fee=fee_of(px_int * sz_int, self.rate) / 1e6,
-                    closed_pnl=closed / 1e6, crossed=True, start_position=start / 10**szd)
+                    closed_pnl=closed / 1e6, crossed=True, start_position=start / sz_scale)
         self.next_tid += 1
         self.held[coin] = round(self.held.get(coin, 0.0) + signed, 10)
         if not position.szi:
@@ -241,10 +243,11 @@ def run_vectorised(settings: Settings, recording: Recording, spreads: Sequence[t
     window = window or strategy.zscore_window
     pairs = [(legs[0], legs[1]) for legs in spreads]
     coins = sorted({coin for legs in pairs for coin in legs})
-    venue = _Venue(coins, taker_fee, capital)
+    venue = _Venue(coins, taker_fee)
     series = {coin: _series(recording, coin) for coin in recording.bars if recording.bars[coin]}
+    # each coin's times are sorted: a stable (merging) sort joins the runs in linear time
     steps = np.sort(np.concatenate([times for times, _ in series.values()]
-                                   + [np.fromiter((rate.ts for rate in recording.funding), np.int64)]))
+                                   + [np.fromiter((rate.ts for rate in recording.funding), np.int64)]), kind="stable")
     steps = steps[np.concatenate([[True], steps[1:] != steps[:-1]])]
     rates = {(rate.coin, rate.ts // HOUR_MS * HOUR_MS): rate.rate for rate in recording.funding}
     # each decision, in the order the replay meets them: by time, then by the leg whose bar completes the row
@@ -271,7 +274,6 @@ def run_vectorised(settings: Settings, recording: Recording, spreads: Sequence[t
         rounded_sizes, refused = size_spread(legs, sizes, marks, venue.rules)
         if refused:
             continue
-        pnl_before = books.spread_pnl(legs, marks)
         plans = []
         for coin, size in zip(legs, rounded_sizes):
             target = round(size, 10)
@@ -287,16 +289,16 @@ def run_vectorised(settings: Settings, recording: Recording, spreads: Sequence[t
             result.pair_of[cloid] = pair
             plans.append((coin, sz if delta > 0 else -sz, abs(target) < abs(held) and target * held >= 0, cloid))
         acted[pair] = signal.target
+        pnl_before = books.spread_pnl(legs, marks) if signal.target and pair not in opened else 0.0
         if plans and _orders_pass(venue, plans, marks, slippage, band):
             fills = [venue.fill(coin, signed, marks[coin], ts, cloid) for coin, signed, _, cloid in plans]
             books.take(sorted(fills, key=_ID), ts, marks, result)
-        after = signal.target
-        if before and (not after or before * after < 0) and pair in opened:
-            opened_ms, start_pnl = opened.pop(pair)
-            end_pnl = books.spread_pnl(legs, marks) if not after else pnl_before
-            result.round_trips.append(RoundTrip(pair, opened_ms, ts, end_pnl - start_pnl))
-        if after and pair not in opened:
+        # the rule goes flat between positions, so a trip ends on an exit and starts on an entry
+        if signal.target and pair not in opened:
             opened[pair] = (ts, pnl_before)
+        elif before and not signal.target and pair in opened:
+            opened_ms, start_pnl = opened.pop(pair)
+            result.round_trips.append(RoundTrip(pair, opened_ms, ts, books.spread_pnl(legs, marks) - start_pnl))
     books.settle_until(int(steps[-1]), rates, result)
     return books.finish(result, steps, pairs, opened)
 
@@ -332,7 +334,6 @@ class _Books:
                  steps: np.ndarray, start_ms: int) -> None:
         self.venue, self.capital, self.series, self.steps = venue, capital, series, steps
         self.hour = (start_ms // HOUR_MS + 1) * HOUR_MS
-        self.last_px: dict[str, float] = {}
         self.cash = capital
         self.fees = self.funding = self.traded = self.slippage = 0.0
         self.flows: dict[str, float] = {}
@@ -342,7 +343,10 @@ class _Books:
 
     def spread_pnl(self, legs: Sequence[str], marks: dict[str, float]) -> float:
         """Return the spread's PnL so far: its legs' cash flows (fills, fees, funding) and positions at ``marks``."""
-        return sum(self.flows.get(coin, 0.0) + self.venue.held.get(coin, 0.0) * marks[coin] for coin in legs)
+        flows, held = self.flows, self.venue.held
+        first, second = legs
+        return (flows.get(first, 0.0) + held.get(first, 0.0) * marks[first]
+                + flows.get(second, 0.0) + held.get(second, 0.0) * marks[second])
 
     def take(self, fills: list[Fill], ts: int, decision: dict[str, float], result: BacktestResult) -> None:
         """Book fills as the replay does (cash, rounded positions, fees, turnover, slippage from the close)."""
@@ -360,12 +364,7 @@ class _Books:
             sizes.append(held[coin])
             self.at.append(ts)
             self.cash_after.append(self.cash)
-            self.last_px[coin] = px
         result.fills += fills
-        gross = sum(abs(self.venue.held[coin]) * px for coin, px in self.last_px.items())
-        if gross > self.capital:
-            raise ConfigError(f"--vectorised: positions reach {gross:,.0f} USD gross, over execution.capital_usd "
-                              f"{self.capital:,.0f}; margin is modelled by the replay only, drop --vectorised")
 
     def settle_until(self, ts: int, rates: dict[tuple[str, int], float], result: BacktestResult) -> None:
         """Charge funding on the open positions for every hour up to ``ts`` not charged yet.
@@ -405,9 +404,13 @@ class _Books:
             held = np.asarray(sizes + [0.0])[np.searchsorted(np.asarray(times), steps, "right") - 1]
             value, gross = value + held * mark, gross + np.abs(held) * mark
             flat &= held == 0
+        if len(gross) and gross.max() > self.capital:
+            raise ConfigError(f"--vectorised: positions reach {gross.max():,.0f} USD gross, over "
+                              f"execution.capital_usd {self.capital:,.0f}; margin is modelled by the replay only, "
+                              "drop --vectorised")
         equity = cash + value
-        result.curve = list(zip(steps.tolist(), equity.tolist()))
-        result.gross = list(zip(steps.tolist(), gross.tolist()))
+        times = steps.tolist()
+        result.curve, result.gross = list(zip(times, equity.tolist())), list(zip(times, gross.tolist()))
         exposed_before = np.concatenate([[False], ~flat[:-1]])
         spans = np.diff(np.concatenate([[result.start_ms], steps]))
         exposed_ms = int(spans[exposed_before].sum())

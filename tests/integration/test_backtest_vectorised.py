@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, reject, settings as hsettings, strate
 
 from app.backtest.modes import strategy_factory
 from app.backtest.run import BacktestResult, run_backtest
-from app.backtest.vectorised import LIMITS, check, run_vectorised
+from app.backtest.vectorised import LIMITS, _orders_pass, _Venue, check, run_vectorised
 from app.commands.backtest import BacktestSpec, run_and_store
 from pairflow.config import Settings
 from pairflow.errors import ConfigError
@@ -203,10 +203,19 @@ def test_the_command_line_refuses_in_one_line() -> None:
 
 
 def test_positions_beyond_the_capital_stop_the_run_in_one_line() -> None:
-    """Margin is the replay's alone: the first fill taking gross positions over execution.capital_usd stops the run."""
+    """Margin is the replay's alone: gross positions over execution.capital_usd at any step stop the run."""
     settings = _settings()
     settings.execution.capital_usd = 1_000.0
     with pytest.raises(ConfigError, match="over execution.capital_usd 1,000") as refused:
         run_vectorised(settings, load_files(GOLDEN, ["ETH", "SOL"]), [("ETH", "SOL")], taker_fee=FEE, window=24,
                        units=1.0)
     assert "drop --vectorised" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_leg_under_the_minimum_only_at_its_quote_stops_the_run() -> None:
+    """A leg worth $10 at the close but under it at the quote on the grid: the exchange refuses that quote,
+    which only the replay models, so the vectorised path says so instead of guessing."""
+    venue = _Venue(["ETH", "SOL"], FEE)
+    assert 0.0041 * 2439.04 >= 10 > 0.0041 * venue.rules.price("ETH", 2439.04)
+    with pytest.raises(ConfigError, match=r"under the exchange's \$10 minimum at the fill price"):
+        _orders_pass(venue, [("ETH", 0.0041, False, "cloid")], {"ETH": 2439.04}, 0.003, 0.05)
