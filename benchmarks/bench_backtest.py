@@ -82,7 +82,7 @@ def compare(recording: Recording, legs: tuple[str, ...], window: int,
     ys = np.array([bar.close for bar in recording.bars[legs[0]]])
     xs = np.array([bar.close for bar in recording.bars[legs[1]]])
 
-    def trades(result: BacktestResult) -> list[Trade]:
+    def as_trades(result: BacktestResult) -> list[Trade]:
         return [(f.ts, legs.index(f.coin), f.sz if f.side == "B" else -f.sz, f.px) for f in result.fills]
 
     def replay() -> BacktestResult:
@@ -93,8 +93,8 @@ def compare(recording: Recording, legs: tuple[str, ...], window: int,
         return run_vectorised(settings, recording, [legs], taker_fee=FEE, window=window)
 
     paths: dict[str, Callable[[], object]] = {
-        "pairflow vectorised": lambda: trades(vectorised()),
-        "pairflow replay": lambda: trades(replay()),
+        "pairflow vectorised": lambda: as_trades(vectorised()),
+        "pairflow replay": lambda: as_trades(replay()),
         "numpy loop": lambda: numpy_loop(ys, xs, times, window, 2.0, 0.5, stop),
     }
     engines = _engines()
@@ -103,7 +103,7 @@ def compare(recording: Recording, legs: tuple[str, ...], window: int,
     replayed, fast = replay(), vectorised()
     if (fast.trades_hash, fast.curve, fast.signals) != (replayed.trades_hash, replayed.curve, replayed.signals):
         raise SystemExit(f"the vectorised path differs from the replay on {recording.interval} bars")
-    fills = trades(replayed)
+    fills = as_trades(replayed)
     for name, action in paths.items():  # parity first; this also compiles vectorbt's numba functions
         trades = action()
         trades = trades[0] if isinstance(trades, tuple) else trades

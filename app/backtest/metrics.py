@@ -117,20 +117,22 @@ def _drawdown(times: np.ndarray, equity: np.ndarray) -> tuple[float, int]:
 
 def compute_metrics(curve: Sequence[tuple[int, float]], capital: float, round_trip_pnls: Sequence[float],
                     traded_notional: float, exposed_ms: int, *, fees: float, funding: float,
-                    slippage: float) -> Metrics:
+                    slippage: float, arrays: tuple[np.ndarray, np.ndarray] | None = None) -> Metrics:
     """Return the run's `Metrics` from its equity curve ``[(ts, equity)]`` and its bookkeeping.
 
     ``traded_notional`` over capital and years is the turnover (times a year);
-    ``exposed_ms`` over the span is the exposure (share of time in a position).
+    ``exposed_ms`` over the span is the exposure (share of time in a position);
+    ``arrays`` are the curve's times and equity when the caller already holds them as numpy arrays.
     """
     start, end = (curve[0][0], curve[-1][0]) if curve else (0, 0)
     years = max(end - start, 1) / (365 * DAY_MS)
     final = curve[-1][1] if curve else capital
     total = final / capital - 1.0
     annual = (1.0 + total) ** (1.0 / years) - 1.0 if total > -1 and years > 0 else -1.0
-    arrays = _arrays(curve) if curve else None
-    returns = _daily_returns(*arrays) if arrays else []
-    worst, duration = _drawdown(*arrays) if arrays else (0.0, 0)
+    if curve and arrays is None:
+        arrays = _arrays(curve)
+    returns = _daily_returns(*arrays) if curve and arrays else []
+    worst, duration = _drawdown(*arrays) if curve and arrays else (0.0, 0)
     wins = [pnl for pnl in round_trip_pnls if pnl > 0]
     pnl = final - capital
     return Metrics(

@@ -25,6 +25,7 @@ positions beyond the capital), while running.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from decimal import Decimal
 from operator import attrgetter
@@ -123,15 +124,16 @@ def _band_decisions(z: np.ndarray, entry: float, exit_: float, stop: float) -> l
     fresh = np.zeros(len(z), dtype=bool)
     fresh[0] = True
     short = (z >= entry) & (fresh | (previous < entry))
-    entries = np.flatnonzero(short | ((z <= -entry) & (fresh | (previous > -entry))))
-    closes = {1: np.flatnonzero((z <= -stop) | (z >= -exit_)), -1: np.flatnonzero((-z <= -stop) | (-z >= -exit_))}
+    entries = np.flatnonzero(short | ((z <= -entry) & (fresh | (previous > -entry)))).tolist()
+    closes = {1: np.flatnonzero((z <= -stop) | (z >= -exit_)).tolist(),
+              -1: np.flatnonzero((-z <= -stop) | (-z >= -exit_)).tolist()}
     at, position = 0, 0
     while True:
         found = entries if position == 0 else closes[position]
-        index = int(np.searchsorted(found, at))
+        index = bisect_left(found, at)
         if index == len(found):
             return decided
-        at = int(found[index])
+        at = found[index]
         if position == 0:
             position = -1 if short[at] else 1
             reason = "entry-short" if position < 0 else "entry-long"
@@ -428,5 +430,5 @@ class _Books:
         result.trades_hash = trades_hash(result.fills, result.funding)
         result.metrics = compute_metrics(result.curve, self.capital, [trip.pnl for trip in result.round_trips],
                                          self.traded, exposed_ms, fees=self.fees, funding=self.funding,
-                                         slippage=self.slippage)
+                                         slippage=self.slippage, arrays=(steps, equity))
         return result
