@@ -2,7 +2,7 @@
 vectorbt, Backtrader and a plain numpy loop.
 
 Run: ``.venv/bin/python benchmarks/bench_backtest.py [--pair ETH/SOL] [--window 48] [--days1m 14] [--pairs18 9]
-[--repeats 3] [--write]``
+[--repeats 5] [--write]``
 (vectorbt and Backtrader come with ``pip install -e '.[bench]'``; a missing one is left out and named).
 
 All run the same rolling-OLS z-score rule (window, bands 2.0 / 0.5, one unit of the first leg
@@ -126,7 +126,7 @@ def _goal(cpu: dict[str, float], path: str) -> str:
 
 
 def main() -> None:
-    parser = arguments(__doc__, "backtest", repeats=3, seed=7)
+    parser = arguments(__doc__, "backtest", repeats=5, seed=7)
     parser.add_argument("--pair", default="ETH/SOL")
     parser.add_argument("--window", type=int, default=48)
     parser.add_argument("--days1m", type=int, default=14, help="days of synthetic 1m bars for the engine comparison")
