@@ -334,8 +334,15 @@ class _Books:
 
     def __init__(self, venue: _Venue, capital: float, series: dict[str, tuple[np.ndarray, np.ndarray]],
                  steps: np.ndarray, start_ms: int) -> None:
-        self.venue, self.capital, self.series, self.steps = venue, capital, series, steps
-        self.hour = (start_ms // HOUR_MS + 1) * HOUR_MS
+        self.venue, self.capital, self.series = venue, capital, series
+        self.hour = self.first_hour = (start_ms // HOUR_MS + 1) * HOUR_MS
+        # for every hour the run crosses: the step that settles it (the first at or after it) and, per coin,
+        # the close the replay marked last before that step (the oracle funding is charged at)
+        hours = np.arange(self.first_hour, int(steps[-1]) + 1, HOUR_MS, dtype=np.int64)
+        settling = steps[np.searchsorted(steps, hours)]
+        self.settling = settling.tolist()
+        self.oracles = {coin: closes[np.maximum(np.searchsorted(times, settling) - 1, 0)].tolist()
+                        for coin, (times, closes) in series.items()}
         self.cash = capital
         self.fees = self.funding = self.traded = self.slippage = 0.0
         self.flows: dict[str, float] = {}
@@ -375,8 +382,9 @@ class _Books:
         last before that step: the close of the last bar that closed earlier.
         """
         while self.hour <= ts and self.venue.positions:
-            settling = int(self.steps[np.searchsorted(self.steps, self.hour)])
-            oracles = {coin: self._close_before(coin, settling) for coin in self.venue.positions}
+            index = (self.hour - self.first_hour) // HOUR_MS
+            settling = self.settling[index]
+            oracles = {coin: self.oracles[coin][index] for coin in self.venue.positions}
             for payment in self.venue.settle(self.hour, oracles, rates):
                 self.cash += payment.usdc
                 self.funding += payment.usdc
@@ -386,10 +394,6 @@ class _Books:
                 result.funding.append(payment)
             self.hour += HOUR_MS
         self.hour = max(self.hour, (ts // HOUR_MS + 1) * HOUR_MS)
-
-    def _close_before(self, coin: str, step: int) -> float:
-        times, closes = self.series[coin]
-        return float(closes[np.searchsorted(times, step) - 1])
 
     def finish(self, result: BacktestResult, steps: np.ndarray, pairs: list[tuple[str, str]],
                opened: dict[str, tuple[int, float]]) -> BacktestResult:
