@@ -194,7 +194,11 @@ class Desk:
                                          tuple(book.szi for book in legs.values())))
             self.acted[pair] = target
         self._adopted, self._adopted_intents, self._taking_over = {}, [], False
-        if self._unfinished is not None and not self._unsent(self._unfinished):
+        change = self._unfinished
+        # cut between its legs: some leg's cloid journaled (the router writes none for a change it refused
+        # whole), some leg never received by the exchange
+        if change is not None and not (any(intent.id in self.router.journal.sent for intent in change.intents)
+                                       and self._unsent(change)):
             self._unfinished = None
 
     def _unsent(self, change: SpreadChange) -> list[str]:

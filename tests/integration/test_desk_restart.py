@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from app.runners.trading import desk_factory
 from flows.execution import _DeskLogic
 from pairflow.config import Settings
-from pairflow.events import Bar, OrderIntent, Signal
+from pairflow.events import Bar, Order, OrderIntent, Signal
 from tests.integration.test_order_router import MARKS, Setup, positions, venue  # noqa: F401 - the venue fixture
 
 
@@ -37,11 +37,15 @@ def signal(ts: int, number: int, target: float) -> Signal:
 
 
 def desk_builder(venue: Setup, tmp_path: Path):
-    """Fund a new account on the venue; return the composition root's desk factory for it."""
+    """Fund a new account on the venue; return a build of its desk by the composition root's factory.
+
+    The build takes the settings (default ones when None): a restart may run with other limits.
+    """
     wallet = eth_account.Account.create()
     with venue.engine.lock:
         venue.engine.fund(wallet.address, 100_000)
-    return desk_factory(Settings(), venue.url, bytes(wallet.key), wallet.address, tmp_path / "trade")
+    return lambda settings=None: desk_factory(settings or Settings(), venue.url, bytes(wallet.key), wallet.address,
+                                              tmp_path / "trade")()
 
 
 def test_a_restarted_desk_takes_over_the_open_spread_and_closes_exactly_it(venue: Setup, tmp_path: Path) -> None:
@@ -184,3 +188,25 @@ def test_any_kill_point_ends_at_the_last_target_with_no_cloid_sent_twice(
     cloids = cloids_sent(venue, start)
     assert len(cloids) == len(set(cloids))
     desk.shutdown()
+
+
+def test_a_change_the_router_refused_whole_is_not_sent_by_a_restart(venue: Setup, tmp_path: Path) -> None:
+    venue.book("ETH")
+    venue.book("BTC")
+    build = desk_builder(venue, tmp_path)
+    now = venue.engine.now_ms
+    first = build(Settings(execution={"max_order_notional": 1_500.0}))
+    first.reconcile()
+    first.on_events([bar("ETH", now), bar("BTC", now), signal(now, 1, 1.0)])  # 1,000 USD a leg: sent
+    out = first.on_events([signal(now, 2, -1.0)])  # the flip sells 1 ETH, 2,000 USD: refused by risk
+    assert [event.status for event in out if isinstance(event, Order)] == ["rejected", "rejected"]
+    first.stream.close()
+    # restarted with the limit raised, journals left as they were: the refused flip is not a change
+    # cut between its legs (no leg's cloid journaled), so nothing goes out
+    second = build()
+    start = len(venue.requests)
+    second.reconcile()
+    second.on_events([bar("ETH", now + 1), bar("BTC", now + 1)])
+    assert cloids_sent(venue, start) == []
+    assert positions(second.router.executor) == {"ETH": 0.5, "BTC": -0.0166}
+    second.shutdown()
