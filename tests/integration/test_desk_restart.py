@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from app.runners.trading import desk_factory
 from flows.execution import _DeskLogic
 from pairflow.config import Settings
+from pairflow.control import Control
 from pairflow.events import Bar, Order, OrderIntent, Signal
 from tests.integration.test_order_router import MARKS, Setup, positions, venue  # noqa: F401 - the venue fixture
 
@@ -37,20 +38,21 @@ def signal(ts: int, number: int, target: float) -> Signal:
 
 
 def desk_builder(venue: Setup, tmp_path: Path):
-    """Fund a new account on the venue; return a build of its desk by the composition root's factory.
+    """Fund a new account on the venue and give ETH and BTC fresh depth; return a build of its desk.
 
-    The build takes the settings (default ones when None): a restart may run with other limits.
+    The composition root's factory builds it; the build takes the settings (default ones when None) and the operator's controls: a restart may
+    run with other limits, or with entries paused.
     """
+    venue.book("ETH")
+    venue.book("BTC")
     wallet = eth_account.Account.create()
     with venue.engine.lock:
         venue.engine.fund(wallet.address, 100_000)
-    return lambda settings=None: desk_factory(settings or Settings(), venue.url, bytes(wallet.key), wallet.address,
-                                              tmp_path / "trade")()
+    return lambda settings=None, control=None: desk_factory(settings or Settings(), venue.url, bytes(wallet.key),
+                                                            wallet.address, tmp_path / "trade", control=control)()
 
 
 def test_a_restarted_desk_takes_over_the_open_spread_and_closes_exactly_it(venue: Setup, tmp_path: Path) -> None:
-    venue.book("ETH")
-    venue.book("BTC")
     build = desk_builder(venue, tmp_path)
     now = venue.engine.now_ms
     first = build()
@@ -146,8 +148,6 @@ SNAPSHOT = pytest.mark.parametrize("snapshot", [False, True], ids=["journals-onl
 def test_an_exit_killed_between_its_legs_sends_the_other_leg_once_on_restart(
     venue: Setup, tmp_path: Path, snapshot: bool, second: bool, sent: bool
 ) -> None:
-    venue.book("ETH")
-    venue.book("BTC")
     start = len(venue.requests)
     desk, _ = run_killed(venue, tmp_path, [1.0, 0.0], order=3 + second, sent=sent, snapshot=snapshot)
     assert positions(desk.router.executor) == {}
@@ -161,8 +161,6 @@ def test_an_exit_killed_between_its_legs_sends_the_other_leg_once_on_restart(
 def test_an_entry_killed_between_its_legs_sends_the_other_leg_once_and_keeps_its_intents(
     venue: Setup, tmp_path: Path, snapshot: bool, second: bool, sent: bool
 ) -> None:
-    venue.book("ETH")
-    venue.book("BTC")
     start = len(venue.requests)
     desk, _ = run_killed(venue, tmp_path, [1.0], order=1 + second, sent=sent, snapshot=snapshot)
     assert positions(desk.router.executor) == {"ETH": 0.5, "BTC": -0.0166}
@@ -179,8 +177,6 @@ def test_an_entry_killed_between_its_legs_sends_the_other_leg_once_and_keeps_its
 def test_any_kill_point_ends_at_the_last_target_with_no_cloid_sent_twice(
     venue: Setup, targets: list[float], order: int, sent: bool, snapshot: bool
 ) -> None:
-    venue.book("ETH")  # fresh depth for each example's account
-    venue.book("BTC")
     start = len(venue.requests)
     desk, target = run_killed(venue, Path(tempfile.mkdtemp()), targets, order=order, sent=sent, snapshot=snapshot)
     expected = {"ETH": 0.5 * target, "BTC": -0.0166 * target} if target else {}
@@ -191,8 +187,6 @@ def test_any_kill_point_ends_at_the_last_target_with_no_cloid_sent_twice(
 
 
 def test_a_change_the_router_refused_whole_is_not_sent_by_a_restart(venue: Setup, tmp_path: Path) -> None:
-    venue.book("ETH")
-    venue.book("BTC")
     build = desk_builder(venue, tmp_path)
     now = venue.engine.now_ms
     first = build(Settings(execution={"max_order_notional": 1_500.0}))
@@ -209,4 +203,27 @@ def test_a_change_the_router_refused_whole_is_not_sent_by_a_restart(venue: Setup
     second.on_events([bar("ETH", now + 1), bar("BTC", now + 1)])
     assert cloids_sent(venue, start) == []
     assert positions(second.router.executor) == {"ETH": 0.5, "BTC": -0.0166}
+    second.shutdown()
+
+
+def test_an_entry_cut_between_its_legs_is_not_completed_while_entries_are_paused(venue: Setup, tmp_path: Path) -> None:
+    build = desk_builder(venue, tmp_path)
+    now = venue.engine.now_ms
+    first = build()
+    first.reconcile()
+    kill_at(first, 1, sent=True)
+    with pytest.raises(Killed):
+        first.on_events([bar("ETH", now), bar("BTC", now), signal(now, 1, 1.0)])
+    first.stream.close()
+    control = Control()
+    control.pause_entries()
+    second = build(control=control)
+    start = len(venue.requests)
+    second.reconcile()
+    second.on_events([bar("ETH", now + 1), bar("BTC", now + 1), signal(now, 1, 1.0)])  # the entry replayed
+    assert cloids_sent(venue, start) == []
+    assert positions(second.router.executor) == {"ETH": 0.5}
+    control.resume_entries()
+    second.on_events([signal(now + 2, 2, 0.0)])  # its exit closes the leg that was sent
+    assert positions(second.router.executor) == {}
     second.shutdown()
