@@ -189,7 +189,7 @@ def run_and_store(settings: Settings, store: Store, spec: BacktestSpec, *, save:
     recording = load_recording(settings, store, spec.sources, coins, spec.start_ms, spec.end_ms,
                                depth=spec.fill == "book")
     problems = [problem.describe() for problem in recording.problems]
-    total = sum(1 for _ in replay(recording))
+    total = 1 if spec.vectorised else sum(1 for _ in replay(recording))  # the vectorised path has no steps
     if progress is not None:
         progress(0, total)
     taker_fee = spec.taker_fee
