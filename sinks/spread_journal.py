@@ -89,9 +89,20 @@ class SpreadJournal:
         return list(intents.values()), targets
 
     def last(self) -> SpreadChange | None:
-        """Return the last change when it can be run again (it has its target legs), else None."""
+        """Return the last change when it can be run again (it has whole target legs for its spread), else None.
+
+        A line that decodes but names other legs than it sizes, or another spread, is not run again:
+        its intents are still adopted, and the restart goes on (a warning says why).
+        """
         change = self._changes[-1] if self._changes else None
-        return change if change is not None and change.spread is not None else None
+        if change is None or change.spread is None:
+            return None
+        spread = change.spread
+        if spread.pair != change.pair or len(spread.coins) != len(spread.sizes) or not spread.coins:
+            _log.warning("spread journal's last change not run again: its target legs do not match",
+                         extra={"path": str(self.path), "pair": change.pair})
+            return None
+        return change
 
     def close(self) -> None:
         """Close the file."""

@@ -100,3 +100,15 @@ def test_a_forgotten_cloid_may_go_out_again_but_stays_in_the_file(tmp_path: Path
     assert cloid not in journal.sent
     journal.close()
     assert cloid in OrderJournal(tmp_path / "cloids").sent
+
+
+@given(pair=st.sampled_from(["ETH/SOL", "BTC/ETH"]), coins=st.lists(st.sampled_from(["ETH", "SOL", "BTC"]), max_size=3),
+       sizes=st.lists(SIZES, max_size=3))
+def test_a_last_line_with_mismatched_target_legs_is_not_run_again(tmp_path_factory, pair: str, coins: list[str],
+                                                                   sizes: list[float]) -> None:
+    path = tmp_path_factory.mktemp("j") / "spreads"
+    spread = {"pair": "ETH/SOL", "signal_id": "s1", "ts": 1, "coins": coins, "sizes": sizes}
+    path.write_bytes(msgspec.json.encode({"pair": pair, "target": 1.0, "intents": [], "spread": spread}) + b"\n")
+    last = SpreadJournal(path).last()
+    whole = pair == "ETH/SOL" and len(coins) == len(sizes) > 0
+    assert (last is not None) == whole
