@@ -78,9 +78,12 @@ def compare(recording: Recording, legs: tuple[str, ...], window: int,
     the number of fills, the engines left out (not installed) and each path's CPU seconds."""
     settings = _settings(window, recording.interval, recording.interval_ms)
     stop = settings.strategy.stop_z
-    times = [bar.ts + recording.interval_ms for bar in recording.bars[legs[0]]]
-    ys = np.array([bar.close for bar in recording.bars[legs[0]]])
-    xs = np.array([bar.close for bar in recording.bars[legs[1]]])
+
+    def arrays() -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """Return both legs' closes and the close times: every engine starts from the same recorded bars,
+        so reading them is inside each one's timer, as it is inside pairflow's."""
+        closes = [np.array([bar.close for bar in recording.bars[leg]]) for leg in legs]
+        return closes[0], closes[1], [bar.ts + recording.interval_ms for bar in recording.bars[legs[0]]]
 
     def as_trades(result: BacktestResult) -> list[Trade]:
         return [(f.ts, legs.index(f.coin), f.sz if f.side == "B" else -f.sz, f.px) for f in result.fills]
@@ -95,11 +98,11 @@ def compare(recording: Recording, legs: tuple[str, ...], window: int,
     paths: dict[str, Callable[[], object]] = {
         "pairflow vectorised": lambda: as_trades(vectorised()),
         "pairflow replay": lambda: as_trades(replay()),
-        "numpy loop": lambda: numpy_loop(ys, xs, times, window, 2.0, 0.5, stop),
+        "numpy loop": lambda: numpy_loop(*arrays(), window, 2.0, 0.5, stop),
     }
     engines = _engines()
     for name, engine in engines.items():
-        paths[name] = lambda engine=engine: engine(ys, xs, times, window, 2.0, 0.5, stop, FEE)
+        paths[name] = lambda engine=engine: engine(*arrays(), window, 2.0, 0.5, stop, FEE)
     replayed, fast = replay(), vectorised()
     if (fast.trades_hash, fast.curve, fast.signals) != (replayed.trades_hash, replayed.curve, replayed.signals):
         raise SystemExit(f"the vectorised path differs from the replay on {recording.interval} bars")
@@ -111,7 +114,7 @@ def compare(recording: Recording, legs: tuple[str, ...], window: int,
             raise SystemExit(f"trade lists differ on {recording.interval} bars: pairflow {len(fills)} fills, "
                              f"{name} {len(trades)} trades")
     timed = best_of(repeats, paths)
-    events, ours = len(times) * 2, timed["pairflow vectorised"][0]
+    events, ours = len(recording.bars[legs[0]]) * 2, timed["pairflow vectorised"][0]
     rows = [f"| {recording.interval} | {name} | {wall:.3f} | {cpu:.3f} | {events / cpu:,.0f} | {cpu / ours:.2f}x |"
             for name, (cpu, wall) in timed.items()]
     missing = [name for name in ("vectorbt", "Backtrader") if name not in engines]
@@ -168,6 +171,8 @@ def main() -> None:
         "hourly funding, equity curve, metrics); vectorbt computes the rule vectorised and fills with "
         "`Portfolio.from_orders`; Backtrader runs its event loop with cheat-on-close fills; the numpy loop only "
         "computes the rule; only pairflow charges funding and builds the equity curve, round trips and metrics",
+        "- every timer starts from the same recorded bars: reading the closes into arrays is timed for every "
+        "engine, as pairflow's paths read the bars themselves",
         f"- best of {args.repeats} round-robin runs; vectorbt's numba functions compiled in the parity run; the "
         "machine is shared with other jobs, so compare rows within this block only; ratios and events/s by CPU time",
         f"- 1m, same run, by CPU: {_goal(cpu_1m, 'pairflow vectorised')}; {_goal(cpu_1m, 'pairflow replay')}",
