@@ -140,8 +140,9 @@ def run(
     runs as one process per signing key (one nonce counter, one cloid journal);
     a second execution of the account on the same --data-dir exits 2.
     Execution keeps its cloid and spread journals in --data-dir: after a
-    restart it never re-sends a journaled cloid, and it adopts the spreads an
-    earlier run left open with the same code as `pairflow trade`.
+    restart it sends no order twice (a journaled cloid goes out again only
+    when the exchange, asked by that cloid, never received it), and it adopts
+    the spreads an earlier run left open with the same code as `pairflow trade`.
 
     \b
     Examples:
