@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -94,9 +95,10 @@ def test_backup_refuses_a_non_empty_directory_and_restore_a_missing_one(tmp_path
 
 
 @pytest.fixture
-def taken(tmp_path: Path) -> Path:
+def taken(tmp_path: Path, schema_template: Path) -> Path:
+    """Return a backup of the sample, taken from a copy of the session's empty schema (see tests/conftest.py)."""
+    shutil.copytree(schema_template, tmp_path / "db", symlinks=True)
     with open_store(tmp_path / "db") as store:
-        store.init_schema()
         write_sample(store)
         backup(store, tmp_path / "backup")
     return tmp_path / "backup"
