@@ -144,6 +144,7 @@ class Desk:
         self._adopted: dict[str, float] = {}
         self._adopted_intents: list[OrderIntent] = []
         self._taking_over = False
+        self._journaled_ms: dict[str, int] = {}
         self._unfinished: SpreadChange | None = None
         self._recheck = False
         if router.limits.daily_drawdown:
@@ -175,24 +176,30 @@ class Desk:
         exit closes exactly what the spread holds. Nothing is applied before that reconciliation:
         the execution stage restores its recovery snapshot after building the desk, which would
         replace the intents taken here. ``last`` (the journal's last change) may have been cut
-        between its legs; `_resume` runs it again once its legs have marks.
+        between its legs; `_resume` runs it again once its legs have marks. A signal no newer than a
+        spread's last journaled change is one the source replays (it resumes from a snapshot's or the
+        group's offsets): the journal already holds its effect, so `_signal` passes it by.
         """
         self._adopted_intents = sorted(intents, key=lambda intent: intent.ts)
         self._adopted = dict(targets)
+        self._journaled_ms = {intent.pair: intent.ts for intent in self._adopted_intents}
         self._unfinished = last
         self._taking_over = True
 
     def _take_over_spreads(self) -> None:
-        opened = {intent.pair: intent.ts for intent in self._adopted_intents if intent.pair in self._adopted}
+        """Set each journaled spread's legs, target and age from the journal and the exchange's fills.
+
+        A flat spread too: a restored snapshot may predate its exit, and would keep it entered.
+        """
         for pair, target in self._adopted.items():
             legs = self.ledger.spreads.get(pair, {})
-            if not any(book.szi for book in legs.values()):
-                self.opened_ms.pop(pair, None)
-                continue
-            self.opened_ms.setdefault(pair, opened.get(pair, 0))
-            self.net.update(SpreadTarget(pair, f"adopted:{pair}", self.opened_ms[pair], tuple(legs),
-                                         tuple(book.szi for book in legs.values())))
+            held = tuple(book.szi for book in legs.values())
+            self.net.update(SpreadTarget(pair, f"adopted:{pair}", self._journaled_ms.get(pair, 0), tuple(legs), held))
             self.acted[pair] = target
+            if any(held):
+                self.opened_ms.setdefault(pair, self._journaled_ms.get(pair, 0))
+            else:
+                self.opened_ms.pop(pair, None)
         self._adopted, self._adopted_intents, self._taking_over = {}, [], False
         change = self._unfinished
         # cut between its legs: some leg's cloid journaled (the router writes none for a change it refused
@@ -343,6 +350,8 @@ class Desk:
     def _signal(self, signal: Signal) -> list[Event]:
         if not signal.legs or len(signal.leg_targets) != len(signal.legs):
             return []
+        if signal.ts <= self._journaled_ms.get(signal.pair, -1):
+            return []  # replayed: the journal's later change holds its effect (`adopt`)
         previous = self.acted.get(signal.pair, 0.0)
         if signal.target == previous:
             return []

@@ -107,12 +107,13 @@ def cloids_sent(venue: Setup, start: int = 0) -> list[str]:
             for o in b["action"]["orders"]]
 
 
-def run_killed(venue: Setup, tmp_path: Path, targets: list[float], order: int, sent: bool, snapshot: bool):
+def run_killed(venue: Setup, tmp_path: Path, targets: list[float], order: int, sent: bool, snapshot: bool,
+               back: int = 0):
     """Trade ``targets`` (one signal each) on a desk killed at its ``order``-th order; restart it and replay.
 
     The restart is the execution stage's (`flows.execution._DeskLogic`): build (take-over from the journals),
-    restore the recovery snapshot taken before the killed signal when ``snapshot``, reconcile; then every
-    signal from the killed one on is replayed, as the source resumes from the snapshot's offsets.
+    restore the recovery snapshot taken ``back`` signals before the killed one when ``snapshot``, reconcile;
+    then every signal from that one on is replayed, as the source resumes from the snapshot's offsets.
     Return the restarted desk and the spread's target in effect at the end.
     """
     build = desk_builder(venue, tmp_path)
@@ -120,20 +121,21 @@ def run_killed(venue: Setup, tmp_path: Path, targets: list[float], order: int, s
     first = build()
     first.reconcile()
     kill_at(first, order, sent)
-    state, replay_from = None, len(targets)
+    states, killed = {}, len(targets)
     for number, target in enumerate(targets, start=1):
-        state = first.snapshot() if snapshot else None
+        states[number] = first.snapshot()
         try:
             first.on_events([bar("ETH", now + number), bar("BTC", now + number), signal(now + number, number, target)])
         except Killed:
-            replay_from = number
+            killed = number
             break
     first.stream.close()
-    second = _DeskLogic(build, state)
+    replay_from = max(1, killed - back)
+    second = _DeskLogic(build, states[replay_from] if snapshot else None)
     replayed = [event for number in range(replay_from, len(targets) + 1)
                 for event in (bar("ETH", now + number), bar("BTC", now + number),
                               signal(now + number, number, targets[number - 1]))]
-    second.on_batch([replayed] if replayed else [[bar("ETH", now), bar("BTC", now)]])
+    second.on_batch([replayed])
     return second.desk, targets[-1]
 
 
@@ -171,14 +173,15 @@ def test_an_entry_killed_between_its_legs_sends_the_other_leg_once_and_keeps_its
     desk.shutdown()
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(targets=st.lists(st.sampled_from([1.0, 0.0, -1.0]), min_size=1, max_size=4), order=st.integers(1, 8),
-       sent=st.booleans(), snapshot=st.booleans())
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(targets=st.lists(st.sampled_from([1.0, 0.0, -1.0]), min_size=1, max_size=5), order=st.integers(1, 8),
+       sent=st.booleans(), snapshot=st.booleans(), back=st.integers(0, 4))
 def test_any_kill_point_ends_at_the_last_target_with_no_cloid_sent_twice(
-    venue: Setup, targets: list[float], order: int, sent: bool, snapshot: bool
+    venue: Setup, targets: list[float], order: int, sent: bool, snapshot: bool, back: int
 ) -> None:
     start = len(venue.requests)
-    desk, target = run_killed(venue, Path(tempfile.mkdtemp()), targets, order=order, sent=sent, snapshot=snapshot)
+    desk, target = run_killed(venue, Path(tempfile.mkdtemp()), targets, order=order, sent=sent, snapshot=snapshot,
+                              back=back)
     expected = {"ETH": 0.5 * target, "BTC": -0.0166 * target} if target else {}
     assert positions(desk.router.executor) == pytest.approx(expected)
     cloids = cloids_sent(venue, start)
