@@ -15,8 +15,9 @@ the engine move to that time (the engine settles recorded funding for each
 hour crossed, at the recorded oracle with book fills); bars set oracle (unless
 recorded) and fill prices; the strategy reads the
 events; the desk sees the market, then the signals, and trades them. With
-``fill="next_open"`` a step's signals reach the desk at the next step,
-filled at that bar's open.
+``fill="next_open"`` a step's signals wait for the next bar of each of
+their legs and fill at those bars' opens, at the step the last of them
+closes (a funding-only step in between trades nothing).
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
                     bar_interval=settings.strategy.bar_interval, risk_every_ms=DAY_MS, risk_at_change=False,
                     leg_order=session.sent if session else None)
         _collect(desk.reconcile(), result, books)
-        pending: list[Signal] = []
+        pending: list[tuple[Signal, dict[str, float]]] = []
         opened: dict[str, tuple[int, float]] = {}
         last_ms, exposed_ms = recording.start_ms, 0
         for step, (event_ms, events) in enumerate(replay(recording), 1):
@@ -218,10 +219,7 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
             last_ms = event_ms
             bars = [event for event in events if type(event) is Bar]
             if pending:
-                for bar in bars:
-                    market.fill_at(bar.coin, bar.open)
-                _trade(desk, pending, result, books, opened, event_ms)
-                pending = []
+                pending = _trade_opened(pending, bars, market, desk, result, books, opened, event_ms)
             for bar in bars:
                 if not recording.oracles.get(bar.coin):  # else the recorded oracle stays, as on the venue
                     market.mark(bar.coin, bar.close)
@@ -232,7 +230,7 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
                        for out in strategy.update(event) if type(out) is not Skip]
             _collect(desk.on_events(list(events)), result, books)
             if fill == "next_open":
-                pending = signals  # type: ignore[assignment]
+                pending += [(signal, {}) for signal in signals]  # type: ignore[union-attr]
             else:
                 _trade(desk, signals, result, books, opened, event_ms)  # type: ignore[arg-type]
             result.curve.append((event_ms, books.equity()))
@@ -266,6 +264,31 @@ def _trade(desk: Desk, signals: list[Signal], result: BacktestResult, books: _Bo
             result.round_trips.append(RoundTrip(signal.pair, opened_ms, event_ms, end_pnl - start_pnl))
         if after and signal.pair not in opened:
             opened[signal.pair] = (event_ms, pnl_before)
+
+
+def _trade_opened(pending: list[tuple[Signal, dict[str, float]]], bars: list[Bar], market: SimulatedMarket,
+                  desk: Desk, result: BacktestResult, books: _Books, opened: dict[str, tuple[int, float]],
+                  event_ms: int) -> list[tuple[Signal, dict[str, float]]]:
+    """Trade each pending next-open signal once every leg has had a bar since its decision; return the rest.
+
+    A step without a leg's bar (a funding record stamped after the hour, a coin's missing bar) has no open
+    for that leg: trading there would fill at a price set for another order. So each leg keeps the open of
+    its first bar after the decision, and the signal fills at those opens at the step its last leg's bar
+    closes: no price is used before that bar is known.
+    """
+    opens = {bar.coin: bar.open for bar in bars}
+    waiting = []
+    for signal, first in pending:
+        for coin in signal.legs:
+            if coin in opens:
+                first.setdefault(coin, opens[coin])
+        if len(first) < len(set(signal.legs)):
+            waiting.append((signal, first))
+            continue
+        for coin, px in first.items():
+            market.fill_at(coin, px)
+        _trade(desk, [signal], result, books, opened, event_ms)
+    return waiting
 
 
 def _collect(events: list[Event], result: BacktestResult, books: _Books) -> None:

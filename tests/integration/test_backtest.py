@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from app.backtest.run import run_backtest
+from operators.orders import cloid_for
 from pairflow.config import Settings, StorageSettings
 from pairflow.events import Bar, Candle, Event, Funding, Signal
 from pairflow.storage import connect
@@ -201,14 +202,16 @@ def _payments(result, until_ms: int) -> list[tuple]:
     return [(p.ts, p.coin, p.usdc, p.szi, p.rate) for p in result.funding if p.ts < until_ms]
 
 
+def _opening_above(coin: str, closes: list[float], gap: float) -> list[Bar]:
+    """Bars at ``closes`` each opening ``gap`` above the previous close, so an open is never a close."""
+    plain = _bars(coin, closes)
+    return [plain[0]] + [bar.__class__(**{**{f: getattr(bar, f) for f in bar.__struct_fields__},
+                                          "open": before.close + gap}) for before, bar in zip(plain, plain[1:])]
+
+
 def test_next_open_fills_the_signal_at_the_following_bar_open() -> None:
     closes = {"ETH": [1990.0, 2000.0, 2050.0, 2080.0, 2100.0, 2100.0], "SOL": [99.0, 100.0, 101.0, 101.5, 102.0, 102.0]}
-    bars, gap = {}, {"ETH": 1.0, "SOL": 0.1}
-    for coin, series in closes.items():
-        plain = _bars(coin, series)  # each bar opens a little above the previous close (1 and 0.1)
-        bars[coin] = [plain[0]] + [bar.__class__(**{**{f: getattr(bar, f) for f in bar.__struct_fields__},
-                                                    "open": before.close + gap[coin]})
-                                   for before, bar in zip(plain, plain[1:])]
+    bars = {coin: _opening_above(coin, series, gap) for (coin, series), gap in zip(closes.items(), (1.0, 0.1))}
     plan = {2 * HOUR_MS: (1.0, (1.0, -20.0)), 5 * HOUR_MS: (0.0, (0.0, 0.0))}
     result = run_backtest(_settings(), Recording("1h", HOUR_MS, bars, []), [("ETH", "SOL")], fill="next_open",
                           taker_fee=0.0, strategy_factory=lambda legs, _: _Scripted(legs, plan))
@@ -218,6 +221,63 @@ def test_next_open_fills_the_signal_at_the_following_bar_open() -> None:
     assert fills == [("ETH", "A", 2101.0, 1.0), ("ETH", "B", 2001.0, 1.0),
                      ("SOL", "A", 100.1, 20.0), ("SOL", "B", 102.1, 20.0)]
     assert result.metrics is not None and result.metrics.pnl == pytest.approx(60.0, abs=1e-9)
+
+
+def test_next_open_fills_wait_for_the_next_bar_past_funding_stamped_after_the_hour() -> None:
+    """Funding records stamped 100 ms after each hour are replay steps of their own, between a signal's bar
+    and the next one: the signal must not trade there (no bar sets a price at that step) but at the next bar."""
+    closes = {"ETH": [1990.0, 2000.0, 2050.0, 2080.0, 2100.0, 2100.0], "SOL": [99.0, 100.0, 101.0, 101.5, 102.0, 102.0]}
+    bars = {coin: _opening_above(coin, series, gap) for (coin, series), gap in zip(closes.items(), (1.0, 0.1))}
+    funding = [Funding(ts=h * HOUR_MS + 100, id=f"{coin}{h}", coin=coin, rate=0.0)
+               for h in range(1, 7) for coin in ("ETH", "SOL")]
+    plan = {2 * HOUR_MS: (1.0, (1.0, -20.0)), 5 * HOUR_MS: (0.0, (0.0, 0.0))}
+    result = run_backtest(_settings(), Recording("1h", HOUR_MS, bars, funding), [("ETH", "SOL")], fill="next_open",
+                          taker_fee=0.0, strategy_factory=lambda legs, _: _Scripted(legs, plan))
+    # Decided at 02:00 (closes 2000 / 100): filled at 03:00, the close of the bar opening at 2001 / 100.1.
+    # Out at 05:00 (2100 / 102): filled at 06:00 on 2101 / 102.1.
+    fills = sorted((f.ts, f.coin, f.side, f.px, f.sz) for f in result.fills)
+    assert fills == [(3 * HOUR_MS, "ETH", "B", 2001.0, 1.0), (3 * HOUR_MS, "SOL", "A", 100.1, 20.0),
+                     (6 * HOUR_MS, "ETH", "A", 2101.0, 1.0), (6 * HOUR_MS, "SOL", "B", 102.1, 20.0)]
+    assert result.metrics is not None and result.metrics.pnl == pytest.approx(60.0, abs=1e-9)
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hours=st.integers(min_value=3, max_value=9), data=st.data())
+def test_every_next_open_fill_is_at_the_open_of_its_coins_first_bar_after_the_decision(hours: int,
+                                                                                      data: st.DataObject) -> None:
+    """Over bar series with missing hours and funding stamped anywhere in the hour, each next-open fill is at
+    the open of its coin's first bar after the decision, stamped at that bar's close."""
+    kept = [True] + data.draw(st.lists(st.booleans(), min_size=hours - 1, max_size=hours - 1), label="kept")
+    bars: dict[str, list[Bar]] = {}
+    for coin, tick in (("ETH", 1.0), ("SOL", 0.1)):
+        closes = data.draw(st.lists(st.integers(min_value=1000, max_value=1030), min_size=hours, max_size=hours))
+        # Each open within 2 ticks (20 bps at most) of the close before it, inside the IOC's 30 bps slippage.
+        moves = data.draw(st.lists(st.integers(min_value=-2, max_value=2), min_size=hours, max_size=hours))
+        series = [bar for bar, keep in zip(_bars(coin, [round(close * tick, 1) for close in closes]), kept) if keep]
+        bars[coin] = series[:1] + [bar.__class__(**{**{f: getattr(bar, f) for f in bar.__struct_fields__},
+                                                    "open": round(before.close + move * tick, 1)})
+                                   for before, bar, move in zip(series, series[1:], moves)]
+    stamps = data.draw(st.lists(st.integers(min_value=0, max_value=hours * HOUR_MS), max_size=2 * hours))
+    funding = [Funding(ts=ts, id=f"f{i}", coin=coin, rate=1e-5) for i, ts in enumerate(stamps) for coin in bars]
+    decided = data.draw(st.lists(st.integers(min_value=1, max_value=hours), min_size=1, unique=True).map(sorted))
+    plan = {h * HOUR_MS: ((1.0, (1.0, -10.0)) if i % 2 == 0 else (0.0, (0.0, 0.0))) for i, h in enumerate(decided)}
+    # Only the strategy's signals trade: the legs may go hours without a bar (no staleness refusal), the
+    # desk's time stop is off and prices stay within 30 ticks, far from its loss limits.
+    settings = _settings()
+    settings.execution.stale_ms = settings.execution.time_stop_ms = 0
+    result = run_backtest(settings, Recording("1h", HOUR_MS, bars, funding), [("ETH", "SOL")], fill="next_open",
+                          taker_fee=0.0, strategy_factory=lambda legs, _: _Scripted(legs, plan))
+
+    def first_after(coin: str, decision_ms: int) -> Bar | None:
+        return next((bar for bar in bars[coin] if bar.ts >= decision_ms), None)
+
+    signal_of = {cloid_for(signal.id, coin): signal for signal in result.signals for coin in signal.legs}
+    for fill in result.fills:
+        bar = first_after(fill.coin, signal_of[fill.cloid].ts)
+        assert bar is not None and (fill.px, fill.ts) == (bar.open, bar.ts + HOUR_MS)
+    entry = next((signal for signal in result.signals if signal.target), None)
+    if entry is not None and first_after("ETH", entry.ts) is not None:
+        assert {fill.cloid for fill in result.fills} >= {cloid_for(entry.id, coin) for coin in entry.legs}
 
 
 def test_a_backtest_from_the_store_matches_the_same_data_from_files(tmp_path: Path) -> None:
