@@ -98,7 +98,10 @@ class Desk:
     there before its orders go out, so a restart can take the spreads over (`adopt`). ``leg_order``
     (cloid -> when a recorded session sent it) makes a replay of that session send each spread's
     legs in the session's order: the session ranked them by the books its desk had seen by then,
-    which the recording does not tell.
+    which the recording does not tell. With ``defer_exits`` the desk's own exits (a stop, the daily
+    drawdown's flatten) are decided as now but not sent: each goes to ``exits`` as a zero-target `Signal`
+    for the caller to hand back through `on_events` when it can fill, as a next-open backtest does with
+    the strategy's signals (the decision is at a bar's close, so the fill can only be at a later bar).
     """
 
     def __init__(self, router: OrderRouter, account: AccountView, rules: AssetRules, *, capital: float,
@@ -106,8 +109,10 @@ class Desk:
                  bar_interval: str = "1s", max_var_99: float = 0.0, risk_every_ms: int = 60_000,
                  risk_at_change: bool = True, control: Control | None = None, stream: AccountStream | None = None,
                  fill_wait_s: float = 2.0, spread_journal: SpreadJournal | None = None,
-                 leg_order: Mapping[str, int] | None = None) -> None:
+                 leg_order: Mapping[str, int] | None = None, defer_exits: bool = False) -> None:
         self.router = router
+        self.defer_exits = defer_exits
+        self.exits: list[Signal] = []
         self.leg_order = leg_order
         self.spread_journal = spread_journal
         self.account = account
@@ -441,16 +446,33 @@ class Desk:
             elif reason and pair in self.opened_ms:
                 out.append(Alert(ts=now, id=f"stop:{pair}@{now}", severity="warning", source="execution",
                                  message=f"{pair}: {reason}"))
-                legs = tuple(self.net.legs(pair))
-                out += self._trade(pair, f"stop:{pair}@{now}", now, legs, tuple(0.0 for _ in legs), 0.0)
+                out += self._exit(pair, f"stop:{pair}@{now}", now, reason)
         return out
 
+    def _exit(self, pair: str, signal_id: str, now: int, reason: str) -> list[Event]:
+        """Close ``pair``: at once, or with ``defer_exits`` as a signal in ``exits`` (the spread counts as left)."""
+        legs = tuple(self.net.legs(pair))
+        if not self.defer_exits:
+            return self._trade(pair, signal_id, now, legs, tuple(0.0 for _ in legs), 0.0)
+        self.opened_ms.pop(pair, None)  # no second stop while this one waits; `acted` still holds it
+        self.exits.append(Signal(ts=now, id=signal_id, pair=pair, hedge_ratio=0.0, spread=0.0, zscore=0.0,
+                                 target=0.0, reason=reason, legs=legs, leg_targets=tuple(0.0 for _ in legs)))
+        return []
+
     def flatten(self, reason: str) -> list[Event]:
-        """Halt entries and close every position with reduce-only orders."""
+        """Halt entries and close every position with reduce-only orders.
+
+        With ``defer_exits`` it closes the spreads held, each by a deferred exit (`_exit`): a coin left
+        over outside every open spread (an exit that did not fill) is not in one, so it stays.
+        """
         self.halted = reason
         now = max(self.seen_ms.values(), default=self.clock.now_ms())
         out: list[Event] = [Alert(ts=now, id=f"halt@{now}", severity="critical", source="execution",
                                   message=f"trading halted and positions flattened: {reason}")]
+        if self.defer_exits:
+            for pair in list(self.opened_ms):
+                out += self._exit(pair, f"flatten:{pair}@{now}", now, reason)
+            return out
         plans = [LegPlan(coin, -book.szi, self.marks[coin], f"flatten@{now}", reduce_only=True)
                  for coin, book in self.ledger.coins.items() if book.szi and coin in self.marks]
         for pair in list(self.opened_ms):

@@ -17,7 +17,9 @@ recorded) and fill prices; the strategy reads the
 events; the desk sees the market, then the signals, and trades them. With
 ``fill="next_open"`` a step's signals wait for the next bar of each of
 their legs and fill at those bars' opens, at the step the last of them
-closes (a funding-only step in between trades nothing).
+closes (a funding-only step in between trades nothing); the desk's own exits
+(stop-loss, time stop, the daily drawdown's flatten), decided at a bar too,
+wait the same way.
 """
 
 from __future__ import annotations
@@ -200,7 +202,7 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
         # are computed once a day instead of every bar: a quarter of the run time, no trade changes.
         desk = Desk(router, inner, inner.rules, capital=capital, clock=clock, reconcile_interval_s=math.inf,
                     bar_interval=settings.strategy.bar_interval, risk_every_ms=DAY_MS, risk_at_change=False,
-                    leg_order=session.sent if session else None)
+                    leg_order=session.sent if session else None, defer_exits=fill == "next_open")
         _collect(desk.reconcile(), result, books)
         pending: list[tuple[Signal, dict[str, float]]] = []
         opened: dict[str, tuple[int, float]] = {}
@@ -229,8 +231,10 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
             signals = [out for event in events for strategy in by_coin.get(event.coin, ())  # type: ignore[union-attr]
                        for out in strategy.update(event) if type(out) is not Skip]
             _collect(desk.on_events(list(events)), result, books)
+            result.signals += signals  # type: ignore[arg-type]
             if fill == "next_open":
-                pending += [(signal, {}) for signal in signals]  # type: ignore[union-attr]
+                pending += [(signal, {}) for signal in [*signals, *desk.exits]]  # type: ignore[misc]
+                desk.exits.clear()
             else:
                 _trade(desk, signals, result, books, opened, event_ms)  # type: ignore[arg-type]
             result.curve.append((event_ms, books.equity()))
@@ -253,7 +257,6 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
 def _trade(desk: Desk, signals: list[Signal], result: BacktestResult, books: _Books,
            opened: dict[str, tuple[int, float]], event_ms: int) -> None:
     for signal in signals:
-        result.signals.append(signal)
         before, pnl_before = desk.acted.get(signal.pair, 0.0), _spread_pnl(desk, signal.pair)
         _collect(desk.on_events([signal]), result, books)
         after = desk.acted.get(signal.pair, 0.0)

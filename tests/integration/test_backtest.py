@@ -241,6 +241,40 @@ def test_next_open_fills_wait_for_the_next_bar_past_funding_stamped_after_the_ho
     assert result.metrics is not None and result.metrics.pnl == pytest.approx(60.0, abs=1e-9)
 
 
+# In at 03:00 on the opens 2001 / 100.1 (decided at the 02:00 close). The time stop (open more than an hour
+# after the 02:00 decision) is decided at the 05:00 close, the first bar stamped past 03:00, and fills at
+# 06:00 on that next bar's opens 2101 / 102.1: ETH +100, SOL -2 x 20. The loss limits: at the 04:00 close (1950 / 100)
+# the spread has lost 51 - 2 = 49 USDC, past 30: out at 05:00 on the next opens 1951 / 100.1, -50 in all.
+DESK_EXITS = [
+    ("time_stop_ms", HOUR_MS, [2050.0, 2080.0, 2100.0, 2100.0, 2100.0], [101.0, 101.5, 102.0, 102.0, 102.0],
+     (6 * HOUR_MS, 2101.0, 102.1), 60.0),
+    ("spread_stop_loss", 30.0, [2000.0, 1950.0, 1950.0, 1950.0], [100.0] * 4, (5 * HOUR_MS, 1951.0, 100.1), -50.0),
+    ("daily_drawdown", 30.0, [2000.0, 1950.0, 1950.0, 1950.0], [100.0] * 4, (5 * HOUR_MS, 1951.0, 100.1), -50.0),
+]
+
+
+@pytest.mark.parametrize(("limit", "value", "eth", "sol", "out", "pnl"), DESK_EXITS)
+def test_next_open_fills_the_desks_own_exit_at_the_following_bar_open(limit: str, value: float, eth: list[float],
+                                                                      sol: list[float], out: tuple[int, float, float],
+                                                                      pnl: float) -> None:
+    """The desk's own exits (time stop, stop-loss, the daily drawdown's flatten) are decided at a bar's close like
+    a signal, so under next_open they fill at the next bar's open of each leg too, not at a price set for an
+    earlier order (or not at all)."""
+    closes = {"ETH": [1990.0, 2000.0, *eth], "SOL": [99.0, 100.0, *sol]}
+    bars = {coin: _opening_above(coin, series, gap) for (coin, series), gap in zip(closes.items(), (1.0, 0.1))}
+    settings = _settings()
+    setattr(settings.execution, limit, value)
+    plan = {2 * HOUR_MS: (1.0, (1.0, -20.0))}
+    result = run_backtest(settings, Recording("1h", HOUR_MS, bars, []), [("ETH", "SOL")], fill="next_open",
+                          taker_fee=0.0, strategy_factory=lambda legs, _: _Scripted(legs, plan))
+    out_ms, eth_px, sol_px = out
+    fills = sorted((f.ts, f.coin, f.side, f.px, f.sz) for f in result.fills)
+    assert fills == [(3 * HOUR_MS, "ETH", "B", 2001.0, 1.0), (3 * HOUR_MS, "SOL", "A", 100.1, 20.0),
+                     (out_ms, "ETH", "A", eth_px, 1.0), (out_ms, "SOL", "B", sol_px, 20.0)]
+    assert result.metrics is not None and result.metrics.pnl == pytest.approx(pnl, abs=1e-9)
+    assert [(trip.opened_ms, trip.closed_ms) for trip in result.round_trips] == [(3 * HOUR_MS, out_ms)]
+
+
 @hsettings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hours=st.integers(min_value=3, max_value=9), data=st.data())
 def test_every_next_open_fill_is_at_the_open_of_its_coins_first_bar_after_the_decision(hours: int,
