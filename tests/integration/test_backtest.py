@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from app.backtest.run import run_backtest
 from operators.orders import cloid_for
+from operators.spread_strategy import pair_name
 from pairflow.config import Settings, StorageSettings
 from pairflow.events import Bar, Candle, Event, Funding, Signal
 from pairflow.storage import connect
@@ -281,7 +282,8 @@ def test_every_next_open_fill_is_at_the_open_of_its_coins_first_bar_after_the_de
                                                                                       data: st.DataObject) -> None:
     """Over bar series where each coin misses its own hours and funding is stamped anywhere in the hour, each
     next-open fill is at the open of its coin's first bar after the decision, stamped at the close of the
-    last leg's such bar: never at a step without that coin's bar, never at a price not yet known."""
+    last leg's such bar: never at a step without that coin's bar, never at a price not yet known. The same
+    holds for the desk's time stop, decided at a replay step no earlier than the close of the bar it names."""
     bars: dict[str, list[Bar]] = {}
     for coin, tick in (("ETH", 1.0), ("SOL", 0.1)):
         kept = [True] + data.draw(st.lists(st.booleans(), min_size=hours - 1, max_size=hours - 1), label=coin)
@@ -297,22 +299,34 @@ def test_every_next_open_fill_is_at_the_open_of_its_coins_first_bar_after_the_de
     funding = [Funding(ts=ts, id=f"f{i}", coin=coin, rate=1e-5) for i, ts in enumerate(stamps) for coin in bars]
     decided = data.draw(st.lists(st.integers(min_value=1, max_value=hours), min_size=1, unique=True).map(sorted))
     plan = {h * HOUR_MS: ((1.0, (1.0, -10.0)) if i % 2 == 0 else (0.0, (0.0, 0.0))) for i, h in enumerate(decided)}
-    # Only the strategy's signals trade: the legs may go hours without a bar (no staleness refusal), the
-    # desk's time stop is off and prices stay far from its loss limits.
+    # The legs may go hours without a bar (no staleness refusal); prices stay far from the desk's loss limits,
+    # so besides the strategy's signals only its time stop (off at 0) trades.
     settings = _settings()
-    settings.execution.stale_ms = settings.execution.time_stop_ms = 0
+    settings.execution.stale_ms = 0
+    settings.execution.time_stop_ms = data.draw(st.integers(min_value=0, max_value=3), label="time stop h") * HOUR_MS
     result = run_backtest(settings, Recording("1h", HOUR_MS, bars, funding), [("ETH", "SOL")], fill="next_open",
                           taker_fee=0.0, strategy_factory=lambda legs, _: _Scripted(legs, plan))
 
     def first_after(coin: str, decision_ms: int) -> Bar | None:
         return next((bar for bar in bars[coin] if bar.ts >= decision_ms), None)
 
+    def opens_after(coin: str, decision_ms: int) -> tuple[float, int] | None:
+        """The coin's fill price and its stamp for a decision at ``decision_ms``, if both legs have a bar after it."""
+        firsts = [first_after(leg, decision_ms) for leg in bars]
+        if None in firsts:
+            return None
+        return first_after(coin, decision_ms).open, max(bar.ts for bar in firsts) + HOUR_MS  # type: ignore[union-attr]
+
     signal_of = {cloid_for(signal.id, coin): signal for signal in result.signals for coin in signal.legs}
+    stop_of = {cloid_for(f"stop:{pair_name(('ETH', 'SOL'))}@{bar.ts}", coin): bar.ts
+               for series in bars.values() for bar in series for coin in bars}
+    steps = sorted({bar.ts + HOUR_MS for series in bars.values() for bar in series} | set(stamps))
     for fill in result.fills:
-        signal = signal_of[fill.cloid]
-        firsts = [first_after(coin, signal.ts) for coin in signal.legs]
-        assert None not in firsts and fill.px == first_after(fill.coin, signal.ts).open  # type: ignore[union-attr]
-        assert fill.ts == max(bar.ts for bar in firsts) + HOUR_MS  # type: ignore[union-attr]
+        if fill.cloid in signal_of:
+            assert opens_after(fill.coin, signal_of[fill.cloid].ts) == (fill.px, fill.ts)
+        else:
+            named = stop_of[fill.cloid]
+            assert (fill.px, fill.ts) in {opens_after(fill.coin, step) for step in steps if step >= named + HOUR_MS}
     entry = next((signal for signal in result.signals if signal.target), None)
     if entry is not None and all(first_after(coin, entry.ts) for coin in entry.legs):
         assert {fill.cloid for fill in result.fills} >= {cloid_for(entry.id, coin) for coin in entry.legs}
