@@ -120,7 +120,12 @@ def produce(broker: TansuBroker, messages: list[tuple[str, bytes, bytes]]) -> No
         {"bootstrap.servers": broker.bootstrap_servers, "linger.ms": 5, "enable.idempotence": True}
     )
     for topic, key, value in messages:
-        producer.produce(topic, value, key, on_delivery=lambda error, _: error and failures.append(error))
+        while True:
+            try:
+                producer.produce(topic, value, key, on_delivery=lambda error, _: error and failures.append(error))
+                break
+            except BufferError:  # the local queue is full (large benchmark loads): let deliveries drain it
+                producer.poll(0.1)
         producer.poll(0)
     remaining = producer.flush(30)
     assert remaining == 0 and not failures, f"{remaining} unsent, failures: {failures[:3]}"
