@@ -83,9 +83,11 @@ class IngestOptions:
     book_interval_ms
         Cadence of book snapshots in event-time ms; 0 keeps every book (`operators.book.BookSampler`).
     idle_close_s
-        Seconds of the injected clock without a trade of a coin after which
-        its bars' event time is assumed to advance with the clock, so they
-        still close.
+        Event time without a trade of a coin, while other coins trade, after
+        which its bars' event time is assumed to advance with theirs, so they
+        still close; also the clock time without a trade after which a coin
+        counts as quiet, and once all are, event time advances with the
+        injected clock.
     """
 
     bar_intervals_ms: tuple[int, ...] = (1_000, 60_000)
@@ -101,13 +103,16 @@ class _CoinLogic(op.StatefulBatchLogic):
 
     Emits up to three values per batch, each a non-empty list of one kind:
     events to store, `Bar` s, `BookSnapshot` s. A `ClockTick` carries the
-    injected clock: once ``idle_close_s`` of clock time passed since the
-    coin's last trade, its bars' event time advances by that much so they
-    still close. Ticks only come with input; when none came for
-    ``idle_close_s`` of wall time (the whole input is silent) the coin reads
-    the clock itself, so a live feed that stops still closes its bars. In a
-    replay that reading adds nothing the ticks would not bring: the event
-    clock stands still while no input arrives.
+    event time every coin still being read has reached (`flows.ticks.Ticker`):
+    once it is ``idle_close_s`` past the coin's newest trade, the coin's bars'
+    event time advances with it so they still close. Event time, not the clock: while a
+    backlog is read, a coin whose trades are consumed later than others' must
+    not have its bars cut before its own trades arrive, however slowly or
+    unevenly the backlog is read. Ticks only come with input; when none came for
+    ``idle_close_s`` of wall time (the whole input is silent) the coin moves
+    the last tick's time on by the injected clock's advance since, so a live
+    feed that stops still closes its bars. In a replay that adds nothing:
+    the event clock stands still while no input arrives.
     """
 
     def __init__(self, options: IngestOptions, clock: Clock, resume_state: dict[str, Any] | None) -> None:
@@ -115,6 +120,7 @@ class _CoinLogic(op.StatefulBatchLogic):
         self._silence = timedelta(seconds=options.idle_close_s)
         self._clock = clock
         self._wake_at: datetime | None = None
+        self._last_tick: ClockTick | None = None
         if resume_state is None:
             self.bars = TradeBars(
                 intervals_ms=options.bar_intervals_ms,
@@ -125,10 +131,6 @@ class _CoinLogic(op.StatefulBatchLogic):
         else:
             self.bars = TradeBars.restore(resume_state["bars"])
             self.book = BookSampler.restore(resume_state["book"])
-        # Clock time of the coin's last trade, as told by the first tick after it; None until
-        # the first tick, which then counts as a trade (a resumed coin is not idle at once).
-        self._traded_ms: int | None = None
-        self._traded = False
 
     def on_batch(self, groups: list[list[Any]]) -> tuple[list[list[Any]], bool]:
         values = groups[0] if len(groups) == 1 else [value for group in groups for value in group]
@@ -150,6 +152,7 @@ class _CoinLogic(op.StatefulBatchLogic):
                 if pending:
                     closed += self._fold(pending)
                     pending = []
+                self._last_tick = value
                 closed += self._tick(value.ms)
             elif kind is Gap:
                 # Stored; an unfilled trade gap marks the bars it overlaps incomplete.
@@ -173,18 +176,16 @@ class _CoinLogic(op.StatefulBatchLogic):
         return self._wake_at
 
     def on_notify(self) -> tuple[list[list[Any]], bool]:
-        closed = self._tick(self._clock.now_ms())
+        tick = self._last_tick
+        closed = self._tick(tick.ms + max(0, self._clock.now_ms() - tick.clock_ms)) if tick else []
         return ([closed] if closed else []), op.StatefulBatchLogic.RETAIN
 
     def _tick(self, now_ms: int) -> list[Bar]:
         self._wake_at = datetime.fromtimestamp(WALL_CLOCK.now_ms() / 1_000, UTC) + self._silence
-        if self._traded or self._traded_ms is None:
-            # The coin traded since the previous tick: count it as trading now.
-            self._traded, self._traded_ms = False, now_ms
+        newest = self.bars.newest_ts
+        if newest is None or now_ms - newest < self._idle_ms:
             return []
-        if now_ms - self._traded_ms < self._idle_ms:
-            return []
-        return self.bars.idle(now_ms - self._traded_ms)
+        return self.bars.idle(now_ms - newest)
 
     def _fold(self, trades: list[Trade]) -> list[Bar]:
         bars = self.bars
@@ -192,7 +193,6 @@ class _CoinLogic(op.StatefulBatchLogic):
             bars.coin = trades[0].coin
         counts = (bars.late_trades, bars.duplicate_trades, bars.expired_trades)
         closed = bars.update_batch(trades)
-        self._traded = True
         INGEST_LATE_TRADES.inc(bars.late_trades - counts[0])
         INGEST_DUPLICATE_TRADES.inc(bars.duplicate_trades - counts[1])
         INGEST_EXPIRED_TRADES.inc(bars.expired_trades - counts[2])
@@ -249,16 +249,22 @@ def ingest_stage(step_id: str, up: Stream[RawRecord], options: IngestOptions, cl
     options
         Bar and book settings.
     clock
-        Time of dead letters and of idle bar closing: `pairflow.clock.WALL_CLOCK`
-        live, an `pairflow.clock.EventClock` in a replay, where the bars then
-        depend on the recorded events only, never on how fast they are read.
+        Time of dead letters, and of idle bar closing once no trade arrives at
+        all: `pairflow.clock.WALL_CLOCK` live, an `pairflow.clock.EventClock`
+        in a replay. While trades arrive, idle closing follows the event time
+        every coin still being read has reached (`flows.ticks.Ticker`), so
+        neither the speed of reading nor how partitions interleave changes the
+        bars, as long as each partition is in event-time order (within the
+        lateness) and none goes unread for ``idle_close_s`` of clock time.
     """
     # (coin, [Event]) | (DEAD_LETTER_KEY, [DeadLetter]); lists, so Bytewax routes
     # once per (batch, key) instead of once per event.
     decoded = op.flat_map_batch("decode", up, partial(decode_batch, clock=clock))
     valid = op.branch("split_dead_letters", decoded, lambda item: item[0] != DEAD_LETTER_KEY)
     # (coin, [Event..., ClockTick])
-    ticked = op.flat_map_batch("tick", valid.trues, Ticker(clock, max(1, round(options.idle_close_s * 250))))
+    ticked = op.flat_map_batch("tick", valid.trues, Ticker(
+        clock, max(1, round(options.idle_close_s * 250)), follows=Trade, stall_ms=round(options.idle_close_s * 1_000)
+    ))
     # (coin, [Event except L2Book]) | (coin, [Bar]) | (coin, [BookSnapshot])
     derived = op.stateful_batch("derive", ticked, lambda state: _CoinLogic(options, clock, state))
     bars = op.branch("split_bars", derived, lambda item: type(item[1][0]) is Bar)

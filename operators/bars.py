@@ -38,8 +38,9 @@ once. A bar already evicted
 table still covers it.
 
 Quiet coins: with no new trade the watermark would not move, so the flow
-calls `TradeBars.idle` with the time its injected clock says has passed since
-the coin's last trade (wall time live, event time in a replay); event time is
+calls `TradeBars.idle` with the event time that has passed since the coin's
+last trade, as told by the other coins' trades (or, when none arrive at all,
+by its injected clock: wall time live, event time in a replay); event time is
 assumed to advance at that pace, but never past the end of the widest bar
 that can still open (the widest interval plus the lateness past the newest
 trade): that already closes every open bar, and a clock that jumps ahead (a
@@ -173,6 +174,11 @@ class TradeBars(PickledState):
     def watermark(self) -> int | None:
         """Return the event time up to which bars are complete (None before any trade)."""
         return None if self._watermark == _NO_TIME else self._watermark
+
+    @property
+    def newest_ts(self) -> int | None:
+        """Return the newest trade time folded in (None before any trade): where idle time counts from."""
+        return None if self._max_ts == _NO_TIME else self._max_ts
 
     def update(self, event: Trade | Gap) -> list[Bar]:
         """Fold one trade or gap in; return bars that closed or were corrected by it."""

@@ -1,8 +1,9 @@
 """The machine's clock jumps (stepped by NTP, a resumed VM) under the ingest stage: bars stay exact.
 
-The stage reads "now" from its injected clock only to close the bars of a quiet coin. Here a live
-feed is replayed through the real ingest flow into chDB with a clock that follows the feed as a wall
-clock would (each trade received 50 ms after it happened) and then jumps an hour ahead or back while
+The stage reads "now" from its injected clock to pace its clock ticks, to tell a quiet coin, and to
+close bars once no trade arrives at all (while trades arrive, idle closing follows their event time).
+Here a live feed is replayed through the real ingest flow into chDB with a clock that follows the feed
+as a wall clock would (each trade received 50 ms after it happened) and then jumps an hour ahead or back while
 one coin is quiet. Whatever the jump, every trade is stored once, no trade is dropped as expired and
 every stored bar equals the batch computation over the trades.
 """
