@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -11,6 +13,7 @@ from venue.engine import (
     AssetSpec, Channel, Engine, Filled, Grouping, Limit, OrderRequest, OrderState, Rejected, Resting, Success, Tif,
     TpSl, Trigger, WaitingForFill,
 )
+from venue.engine import views
 from venue.engine.views import BookLevel, CanceledOrder, Fill, OrderRecord, Trade
 
 T0 = 1_789_999_200_000
@@ -24,6 +27,17 @@ def fresh() -> Engine:
     engine.fund(BOB, "100000")
     engine.set_oracle("ETH", 2000.0)
     return engine
+
+
+def test_every_view_is_immutable():
+    """A payload is shared by every listener of an event, so none may change it under the others."""
+    structs = [v for v in vars(views).values() if isinstance(v, type) and issubclass(v, msgspec.Struct)]
+    assert len(structs) > 25
+    for struct in structs:
+        assert struct.__struct_config__.frozen, struct.__name__
+    level = BookLevel(Decimal("1"), Decimal("2"), 3)
+    with pytest.raises(AttributeError):
+        level.n = 4  # type: ignore[misc]
 
 
 def test_statuses_views_and_events_are_typed():

@@ -14,7 +14,11 @@ import msgspec
 from .types import OrderState, TpSl
 
 
-class BookLevel(msgspec.Struct, frozen=True):
+class View(msgspec.Struct, frozen=True):
+    """Base of every view: immutable, so a query's answer or an event's payload can be shared between listeners."""
+
+
+class BookLevel(View):
     """One price level: total size and number of orders."""
 
     px: Decimal
@@ -22,7 +26,7 @@ class BookLevel(msgspec.Struct, frozen=True):
     n: int
 
 
-class BookSnapshot(msgspec.Struct, frozen=True):
+class BookSnapshot(View):
     """Best levels first on both sides."""
 
     coin: str
@@ -31,7 +35,7 @@ class BookSnapshot(msgspec.Struct, frozen=True):
     asks: list[BookLevel]
 
 
-class Bbo(msgspec.Struct, frozen=True):
+class Bbo(View):
     """Best bid and offer; None for an empty side."""
 
     coin: str
@@ -40,7 +44,7 @@ class Bbo(msgspec.Struct, frozen=True):
     ask: BookLevel | None
 
 
-class AssetContext(msgspec.Struct, frozen=True):
+class AssetContext(View):
     """Market state of one perp: funding, open interest, prices, day volumes."""
 
     coin: str
@@ -56,7 +60,7 @@ class AssetContext(msgspec.Struct, frozen=True):
     day_base_vlm: Decimal
 
 
-class Candle(msgspec.Struct, frozen=True):
+class Candle(View):
     """One candle; ``close_ms`` is the last millisecond it covers."""
 
     coin: str
@@ -71,7 +75,7 @@ class Candle(msgspec.Struct, frozen=True):
     trades: int
 
 
-class Trade(msgspec.Struct, frozen=True):
+class Trade(View):
     """One trade print; ``is_buy`` is the taker's side, ``users`` are buyer then seller."""
 
     coin: str
@@ -85,7 +89,7 @@ class Trade(msgspec.Struct, frozen=True):
     seller: str
 
 
-class FillLiquidation(msgspec.Struct, frozen=True):
+class FillLiquidation(View):
     """Why a fill was a liquidation: whose, at which mark, by the book or the backstop vault."""
 
     liquidated_user: str
@@ -93,7 +97,7 @@ class FillLiquidation(msgspec.Struct, frozen=True):
     method: str
 
 
-class Fill(msgspec.Struct, frozen=True):
+class Fill(View):
     """One fill of one user; ``fee`` includes ``builder_fee`` and is negative for a rebate."""
 
     coin: str
@@ -114,7 +118,7 @@ class Fill(msgspec.Struct, frozen=True):
     liquidation: FillLiquidation | None = None
 
 
-class OrderView(msgspec.Struct, frozen=True):
+class OrderView(View):
     """An order as the user sees it; ``children`` are the tp/sl orders waiting for it to fill."""
 
     coin: str
@@ -135,7 +139,7 @@ class OrderView(msgspec.Struct, frozen=True):
     tif: str | None
 
 
-class OrderRecord(msgspec.Struct, frozen=True):
+class OrderRecord(View):
     """An order with its status and the time it got it."""
 
     order: OrderView
@@ -143,7 +147,7 @@ class OrderRecord(msgspec.Struct, frozen=True):
     status_time_ms: int
 
 
-class Leverage(msgspec.Struct, frozen=True):
+class Leverage(View):
     """Margin mode and leverage of a position; ``raw_usd`` only for isolated positions."""
 
     is_cross: bool
@@ -151,7 +155,7 @@ class Leverage(msgspec.Struct, frozen=True):
     raw_usd: Decimal | None = None
 
 
-class CumulativeFunding(msgspec.Struct, frozen=True):
+class CumulativeFunding(View):
     """Funding paid by a position (positive = paid)."""
 
     all_time: Decimal
@@ -159,7 +163,7 @@ class CumulativeFunding(msgspec.Struct, frozen=True):
     since_change: Decimal
 
 
-class PositionState(msgspec.Struct, frozen=True):
+class PositionState(View):
     """One open position at the current mark."""
 
     coin: str
@@ -175,7 +179,7 @@ class PositionState(msgspec.Struct, frozen=True):
     cumulative_funding: CumulativeFunding
 
 
-class MarginSummary(msgspec.Struct, frozen=True):
+class MarginSummary(View):
     """Account value, notional, raw USD and margin in use."""
 
     account_value: Decimal
@@ -184,7 +188,7 @@ class MarginSummary(msgspec.Struct, frozen=True):
     total_margin_used: Decimal
 
 
-class AccountState(msgspec.Struct, frozen=True):
+class AccountState(View):
     """A user's perp account at the current marks."""
 
     margin_summary: MarginSummary
@@ -195,7 +199,7 @@ class AccountState(msgspec.Struct, frozen=True):
     time_ms: int
 
 
-class FundingRate(msgspec.Struct, frozen=True):
+class FundingRate(View):
     """One hourly funding settlement of a coin."""
 
     coin: str
@@ -204,7 +208,7 @@ class FundingRate(msgspec.Struct, frozen=True):
     time_ms: int
 
 
-class FundingPayment(msgspec.Struct, frozen=True):
+class FundingPayment(View):
     """Funding one position paid (``usdc`` negative) or received at a settlement."""
 
     time_ms: int
@@ -216,20 +220,20 @@ class FundingPayment(msgspec.Struct, frozen=True):
     samples: int
 
 
-class Deposit(msgspec.Struct, frozen=True):
+class Deposit(View):
     """USDC credited to the perp account."""
 
     usdc: Decimal
 
 
-class ClassTransfer(msgspec.Struct, frozen=True):
+class ClassTransfer(View):
     """USDC moved between the perp and spot accounts."""
 
     usdc: Decimal
     to_perp: bool
 
 
-class InternalTransfer(msgspec.Struct, frozen=True):
+class InternalTransfer(View):
     """USDC sent from one user to another."""
 
     usdc: Decimal
@@ -238,7 +242,7 @@ class InternalTransfer(msgspec.Struct, frozen=True):
     fee: Decimal
 
 
-class LedgerUpdate(msgspec.Struct, frozen=True):
+class LedgerUpdate(View):
     """One non-funding ledger entry."""
 
     time_ms: int
@@ -246,7 +250,7 @@ class LedgerUpdate(msgspec.Struct, frozen=True):
     delta: Deposit | ClassTransfer | InternalTransfer
 
 
-class Liquidation(msgspec.Struct, frozen=True):
+class Liquidation(View):
     """A liquidation of a user's account (or isolated positions)."""
 
     lid: int
@@ -256,14 +260,14 @@ class Liquidation(msgspec.Struct, frozen=True):
     liquidated_account_value: Decimal
 
 
-class CanceledOrder(msgspec.Struct, frozen=True):
+class CanceledOrder(View):
     """An order the venue canceled (self-trade, reduce-only, liquidation)."""
 
     coin: str
     oid: int
 
 
-class DailyVolume(msgspec.Struct, frozen=True):
+class DailyVolume(View):
     """One UTC day of volume: the user's taker and maker volume and the whole exchange's."""
 
     date: str
@@ -272,7 +276,7 @@ class DailyVolume(msgspec.Struct, frozen=True):
     exchange: Decimal
 
 
-class UserFees(msgspec.Struct, frozen=True):
+class UserFees(View):
     """A user's last 14 days of volume, current rates and the schedule's base rates (fractions)."""
 
     daily_volumes: list[DailyVolume]
@@ -282,7 +286,7 @@ class UserFees(msgspec.Struct, frozen=True):
     base_maker_rate: Decimal
 
 
-class RateLimit(msgspec.Struct, frozen=True):
+class RateLimit(View):
     """The per-address request budget: 10 000 plus one request per USDC traded."""
 
     cum_vlm: Decimal
@@ -291,7 +295,7 @@ class RateLimit(msgspec.Struct, frozen=True):
     n_requests_surplus: int
 
 
-class Agent(msgspec.Struct, frozen=True):
+class Agent(View):
     """A named API wallet of a user."""
 
     name: str
@@ -299,7 +303,7 @@ class Agent(msgspec.Struct, frozen=True):
     valid_until_ms: int | None
 
 
-class SpotBalance(msgspec.Struct, frozen=True):
+class SpotBalance(View):
     """A spot token balance."""
 
     coin: str
