@@ -13,7 +13,7 @@ from venue.engine import (
     AssetSpec, Channel, Engine, Filled, Grouping, Limit, OrderRequest, OrderState, Rejected, Resting, Success, Tif,
     TpSl, Trigger, WaitingForFill,
 )
-from venue.engine import views
+from venue.engine import types, views
 from venue.engine.views import BookLevel, CanceledOrder, Fill, OrderRecord, Trade
 
 T0 = 1_789_999_200_000
@@ -29,10 +29,11 @@ def fresh() -> Engine:
     return engine
 
 
-def test_every_view_is_immutable():
+def test_every_value_and_view_is_immutable():
     """A payload is shared by every listener of an event, so none may change it under the others."""
-    structs = [v for v in vars(views).values() if isinstance(v, type) and issubclass(v, msgspec.Struct)]
-    assert len(structs) > 25
+    found = [value for module in (types, views) for value in vars(module).values()]
+    structs = [value for value in found if isinstance(value, type) and issubclass(value, msgspec.Struct)]
+    assert len(structs) > 35
     for struct in structs:
         assert struct.__struct_config__.frozen, struct.__name__
     level = BookLevel(Decimal("1"), Decimal("2"), 3)

@@ -11,6 +11,10 @@ from typing import Any, Union
 import msgspec
 
 
+class Value(msgspec.Struct, frozen=True):
+    """Base of the engine's value types and views: immutable, so one object can be shared by every reader."""
+
+
 @dataclass(frozen=True)
 class AssetSpec:
     """Describe one perpetual asset as listed in ``meta.universe``.
@@ -85,13 +89,13 @@ class OrderState(enum.Enum):
     MARKET_ORDER_NO_LIQUIDITY_REJECTED = "marketOrderNoLiquidityRejected"
 
 
-class Limit(msgspec.Struct, frozen=True):
+class Limit(Value):
     """A limit order type."""
 
     tif: Tif = Tif.GTC
 
 
-class Trigger(msgspec.Struct, frozen=True):
+class Trigger(Value):
     """A trigger (take-profit / stop) order type; fires on the mark price.
 
     ``trigger_px`` is exact decimal text or a `Decimal`; a market trigger executes at the mark +/-10%.
@@ -102,7 +106,7 @@ class Trigger(msgspec.Struct, frozen=True):
     tpsl: TpSl
 
 
-class OrderRequest(msgspec.Struct, frozen=True):
+class OrderRequest(Value):
     """One order to place.
 
     Prices and sizes are exact decimals: a `Decimal` or its text (``"2001.5"``); text is what the
@@ -118,7 +122,7 @@ class OrderRequest(msgspec.Struct, frozen=True):
     cloid: str | None = None
 
 
-class Builder(msgspec.Struct, frozen=True):
+class Builder(Value):
     """The builder an order action names and the fee it charges on every fill of the action's orders.
 
     Parameters
@@ -133,14 +137,14 @@ class Builder(msgspec.Struct, frozen=True):
     fee: int
 
 
-class Resting(msgspec.Struct, frozen=True):
+class Resting(Value):
     """The order (or its unfilled rest) is on the book."""
 
     oid: int
     cloid: str | None = None
 
 
-class Filled(msgspec.Struct, frozen=True):
+class Filled(Value):
     """The order filled at once (an Ioc's filled part counts as filled; its rest was canceled)."""
 
     oid: int
@@ -149,21 +153,21 @@ class Filled(msgspec.Struct, frozen=True):
     cloid: str | None = None
 
 
-class Rejected(msgspec.Struct, frozen=True):
+class Rejected(Value):
     """The order (or cancel, or modify) was refused; ``message`` is the exchange's exact text."""
 
     message: str
 
 
-class WaitingForFill(msgspec.Struct, frozen=True):
+class WaitingForFill(Value):
     """A tp/sl child waiting for its parent to fill."""
 
 
-class WaitingForTrigger(msgspec.Struct, frozen=True):
+class WaitingForTrigger(Value):
     """A tp/sl child armed on the mark price."""
 
 
-class Success(msgspec.Struct, frozen=True):
+class Success(Value):
     """The cancel took the order off the book."""
 
 

@@ -9,16 +9,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import msgspec
 
-from .types import OrderState, TpSl
-
-
-class View(msgspec.Struct, frozen=True):
-    """Base of every view: immutable, so a query's answer or an event's payload can be shared between listeners."""
+from .types import OrderState, TpSl, Value
 
 
-class BookLevel(View):
+class BookLevel(Value):
     """One price level: total size and number of orders."""
 
     px: Decimal
@@ -26,7 +21,7 @@ class BookLevel(View):
     n: int
 
 
-class BookSnapshot(View):
+class BookSnapshot(Value):
     """Best levels first on both sides."""
 
     coin: str
@@ -35,7 +30,7 @@ class BookSnapshot(View):
     asks: list[BookLevel]
 
 
-class Bbo(View):
+class Bbo(Value):
     """Best bid and offer; None for an empty side."""
 
     coin: str
@@ -44,7 +39,7 @@ class Bbo(View):
     ask: BookLevel | None
 
 
-class AssetContext(View):
+class AssetContext(Value):
     """Market state of one perp: funding, open interest, prices, day volumes."""
 
     coin: str
@@ -60,7 +55,7 @@ class AssetContext(View):
     day_base_vlm: Decimal
 
 
-class Candle(View):
+class Candle(Value):
     """One candle; ``close_ms`` is the last millisecond it covers."""
 
     coin: str
@@ -75,7 +70,7 @@ class Candle(View):
     trades: int
 
 
-class Trade(View):
+class Trade(Value):
     """One trade print; ``is_buy`` is the taker's side, ``users`` are buyer then seller."""
 
     coin: str
@@ -89,7 +84,7 @@ class Trade(View):
     seller: str
 
 
-class FillLiquidation(View):
+class FillLiquidation(Value):
     """Why a fill was a liquidation: whose, at which mark, by the book or the backstop vault."""
 
     liquidated_user: str
@@ -97,7 +92,7 @@ class FillLiquidation(View):
     method: str
 
 
-class Fill(View):
+class Fill(Value):
     """One fill of one user; ``fee`` includes ``builder_fee`` and is negative for a rebate."""
 
     coin: str
@@ -118,7 +113,7 @@ class Fill(View):
     liquidation: FillLiquidation | None = None
 
 
-class OrderView(View):
+class OrderView(Value):
     """An order as the user sees it; ``children`` are the tp/sl orders waiting for it to fill."""
 
     coin: str
@@ -139,7 +134,7 @@ class OrderView(View):
     tif: str | None
 
 
-class OrderRecord(View):
+class OrderRecord(Value):
     """An order with its status and the time it got it."""
 
     order: OrderView
@@ -147,7 +142,7 @@ class OrderRecord(View):
     status_time_ms: int
 
 
-class Leverage(View):
+class Leverage(Value):
     """Margin mode and leverage of a position; ``raw_usd`` only for isolated positions."""
 
     is_cross: bool
@@ -155,7 +150,7 @@ class Leverage(View):
     raw_usd: Decimal | None = None
 
 
-class CumulativeFunding(View):
+class CumulativeFunding(Value):
     """Funding paid by a position (positive = paid)."""
 
     all_time: Decimal
@@ -163,7 +158,7 @@ class CumulativeFunding(View):
     since_change: Decimal
 
 
-class PositionState(View):
+class PositionState(Value):
     """One open position at the current mark."""
 
     coin: str
@@ -179,7 +174,7 @@ class PositionState(View):
     cumulative_funding: CumulativeFunding
 
 
-class MarginSummary(View):
+class MarginSummary(Value):
     """Account value, notional, raw USD and margin in use."""
 
     account_value: Decimal
@@ -188,7 +183,7 @@ class MarginSummary(View):
     total_margin_used: Decimal
 
 
-class AccountState(View):
+class AccountState(Value):
     """A user's perp account at the current marks."""
 
     margin_summary: MarginSummary
@@ -199,7 +194,7 @@ class AccountState(View):
     time_ms: int
 
 
-class FundingRate(View):
+class FundingRate(Value):
     """One hourly funding settlement of a coin."""
 
     coin: str
@@ -208,7 +203,7 @@ class FundingRate(View):
     time_ms: int
 
 
-class FundingPayment(View):
+class FundingPayment(Value):
     """Funding one position paid (``usdc`` negative) or received at a settlement."""
 
     time_ms: int
@@ -220,20 +215,20 @@ class FundingPayment(View):
     samples: int
 
 
-class Deposit(View):
+class Deposit(Value):
     """USDC credited to the perp account."""
 
     usdc: Decimal
 
 
-class ClassTransfer(View):
+class ClassTransfer(Value):
     """USDC moved between the perp and spot accounts."""
 
     usdc: Decimal
     to_perp: bool
 
 
-class InternalTransfer(View):
+class InternalTransfer(Value):
     """USDC sent from one user to another."""
 
     usdc: Decimal
@@ -242,7 +237,7 @@ class InternalTransfer(View):
     fee: Decimal
 
 
-class LedgerUpdate(View):
+class LedgerUpdate(Value):
     """One non-funding ledger entry."""
 
     time_ms: int
@@ -250,7 +245,7 @@ class LedgerUpdate(View):
     delta: Deposit | ClassTransfer | InternalTransfer
 
 
-class Liquidation(View):
+class Liquidation(Value):
     """A liquidation of a user's account (or isolated positions)."""
 
     lid: int
@@ -260,14 +255,14 @@ class Liquidation(View):
     liquidated_account_value: Decimal
 
 
-class CanceledOrder(View):
+class CanceledOrder(Value):
     """An order the venue canceled (self-trade, reduce-only, liquidation)."""
 
     coin: str
     oid: int
 
 
-class DailyVolume(View):
+class DailyVolume(Value):
     """One UTC day of volume: the user's taker and maker volume and the whole exchange's."""
 
     date: str
@@ -276,7 +271,7 @@ class DailyVolume(View):
     exchange: Decimal
 
 
-class UserFees(View):
+class UserFees(Value):
     """A user's last 14 days of volume, current rates and the schedule's base rates (fractions)."""
 
     daily_volumes: list[DailyVolume]
@@ -286,7 +281,7 @@ class UserFees(View):
     base_maker_rate: Decimal
 
 
-class RateLimit(View):
+class RateLimit(Value):
     """The per-address request budget: 10 000 plus one request per USDC traded."""
 
     cum_vlm: Decimal
@@ -295,7 +290,7 @@ class RateLimit(View):
     n_requests_surplus: int
 
 
-class Agent(View):
+class Agent(Value):
     """A named API wallet of a user."""
 
     name: str
@@ -303,7 +298,7 @@ class Agent(View):
     valid_until_ms: int | None
 
 
-class SpotBalance(View):
+class SpotBalance(Value):
     """A spot token balance."""
 
     coin: str
