@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import math
 
-import msgspec
 from river import anomaly, preprocessing
 
-from operators.state import ModelState
+from operators.state import ModelState, Record
 
 __all__ = ["AnomalyGate", "AnomalyScore"]
 
 
-class AnomalyScore(msgspec.Struct, frozen=True):
+class AnomalyScore(Record):
     """Score in [0, 1] (higher is more anomalous) and whether it closes the gate."""
 
     score: float

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import math
 
-import msgspec
 from river import linear_model, optim, preprocessing
 
-from operators.state import ModelState
+from operators.state import ModelState, Record
 
 __all__ = ["LabelEntry", "LabelMark", "LabelOutcome", "MetaLabeler"]
 
 
-class LabelEntry(msgspec.Struct, frozen=True, kw_only=True):
+class LabelEntry(Record, kw_only=True):
     """An entry proposed by the rule, to be labelled once its barrier resolves."""
 
     ts: int
@@ -41,7 +40,7 @@ class LabelEntry(msgspec.Struct, frozen=True, kw_only=True):
     features: dict[str, float]
 
 
-class LabelMark(msgspec.Struct, frozen=True, kw_only=True):
+class LabelMark(Record, kw_only=True):
     """The spread at ``ts``; ``funding_per_hour`` is what a long spread pays per hour (negative: receives)."""
 
     ts: int
@@ -49,7 +48,7 @@ class LabelMark(msgspec.Struct, frozen=True, kw_only=True):
     funding_per_hour: float = 0.0
 
 
-class LabelOutcome(msgspec.Struct, frozen=True, kw_only=True):
+class LabelOutcome(Record, kw_only=True):
     """A resolved label: which barrier was hit, when, and the net return at that point."""
 
     entry_ts: int

@@ -13,14 +13,13 @@ from __future__ import annotations
 import pickle
 from collections.abc import Mapping, Sequence
 
-import msgspec
-
 from operators.order_rules import MIN_NOTIONAL, AssetRules
+from operators.state import Record
 
 __all__ = ["CoinTarget", "NetTargets", "SpreadTarget", "order_to_target", "size_spread"]
 
 
-class SpreadTarget(msgspec.Struct, frozen=True):
+class SpreadTarget(Record):
     """One spread's wanted position: signed coin size per leg (all zero = flat)."""
 
     pair: str
@@ -30,7 +29,7 @@ class SpreadTarget(msgspec.Struct, frozen=True):
     sizes: tuple[float, ...]
 
 
-class CoinTarget(msgspec.Struct, frozen=True):
+class CoinTarget(Record):
     """The wanted net position of one coin across every spread, and the signal that moved it."""
 
     coin: str

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import math
 
-import msgspec
 from river import drift
 
-from operators.state import ModelState
+from operators.state import ModelState, Record
 
 __all__ = ["RelationBreak", "RelationBroken"]
 
 
-class RelationBroken(msgspec.Struct, frozen=True):
+class RelationBroken(Record):
     """The spread was retired: the recent mean squared standardised error, and the level before the cut."""
 
     level: float

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 import msgspec
 
 from operators.order_rules import MIN_NOTIONAL, AssetRules, UnknownCoinError
+from operators.state import Record
 from pairflow.config import ExecutionSettings
 
 __all__ = ["CHECKS", "LIMIT_SETTINGS", "OrderCheck", "PreTrade", "RiskLimits", "in_position", "pre_trade"]
@@ -45,7 +46,7 @@ RiskLimits = msgspec.defstruct(
 )
 
 
-class OrderCheck(msgspec.Struct, frozen=True):
+class OrderCheck(Record):
     """One order as the checks see it: signed size, limit price and whether it only reduces."""
 
     coin: str
@@ -54,7 +55,7 @@ class OrderCheck(msgspec.Struct, frozen=True):
     reduce_only: bool = False
 
 
-class PreTrade(msgspec.Struct, frozen=True):
+class PreTrade(Record):
     """What the checks need besides the order: positions, marks, equity, data age, recent orders, funding."""
 
     now_ms: int

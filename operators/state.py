@@ -1,4 +1,4 @@
-"""Snapshot and restore an operator's whole state as pickled bytes."""
+"""Snapshot and restore an operator's whole state as pickled bytes; the immutable base of the records operators exchange."""
 
 from __future__ import annotations
 
@@ -8,7 +8,17 @@ import types
 from collections.abc import Mapping
 from typing import Any, Self
 
-__all__ = ["ModelSnapshot", "ModelState", "PickledState", "canonical"]
+import msgspec
+
+__all__ = ["ModelSnapshot", "ModelState", "PickledState", "Record", "canonical"]
+
+
+class Record(msgspec.Struct, frozen=True):
+    """Base of the records operators take and emit.
+
+    Immutable, so a record an operator keeps in its state (and so in its
+    snapshots) cannot be changed by the stage it was emitted to.
+    """
 
 
 class PickledState:

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-import msgspec
 from river import bandit
 
-from operators.state import ModelState
+from operators.state import ModelState, Record
 
 __all__ = ["ArmReward", "DEFAULT_GRID", "ThresholdBandit"]
 
 DEFAULT_GRID: tuple[tuple[float, float], ...] = ((1.5, 0.0), (2.0, 0.0), (2.0, 0.5), (2.5, 0.5), (3.0, 1.0))
 
 
-class ArmReward(msgspec.Struct, frozen=True):
+class ArmReward(Record):
     """The reward earned by one pull of ``arm``."""
 
     arm: int
