@@ -9,18 +9,21 @@ altered (repartitioning moves keys between partitions and breaks ordering).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from pairflow.config import BrokerSettings
+from pairflow.errors import PairflowError
 from pairflow.events import EVENT_OF_TOPIC
 from pairflow.logs import get_logger
 
-__all__ = ["TopicSpec", "all_topics", "ensure_topics", "topic_specs"]
+__all__ = ["TopicSpec", "all_topics", "ensure_topics", "prepare_topics", "topic_specs"]
 
 _log = get_logger(__name__)
+_librdkafka_log = logging.getLogger("librdkafka")
 
 
 @dataclass(frozen=True)
@@ -101,3 +104,26 @@ def ensure_topics(admin: AdminClient, specs: list[TopicSpec], timeout_s: float =
     if created:
         _log.info("topics created", topics=sorted(created))
     return sorted(created)
+
+
+def prepare_topics(settings: BrokerSettings, names: tuple[str, ...], timeout_s: float = 10.0) -> list[str]:
+    """Create the topics ``names`` a command is about to use on ``settings``' broker (see `ensure_topics`).
+
+    A stage's first contact with the broker is this call, so a broker that is
+    down or a bootstrap list that names none must end the command with one
+    line, not confluent-kafka's traceback; librdkafka's own connection
+    messages go to the log rather than straight to stderr.
+
+    Raises
+    ------
+    PairflowError
+        When the broker cannot be reached or refuses to create a topic.
+    """
+    try:
+        admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "logger": _librdkafka_log})
+        return ensure_topics(admin, topic_specs(settings, names), timeout_s=timeout_s)
+    except KafkaException as error:
+        reason = error.args[0].str() if error.args and isinstance(error.args[0], KafkaError) else str(error)
+        raise PairflowError(
+            f"cannot reach the broker at {settings.bootstrap_servers!r} or create its topics: {reason}"
+        ) from None

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from confluent_kafka.admin import AdminClient
 
 from app.options import ConfigOption, examples, usable_directory
 from app.runners.until_stopped import run_until_stopped
@@ -20,7 +19,7 @@ from pairflow.errors import ConfigError
 from pairflow.events import TOPIC_OF, Alert
 from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
-from pairflow.topics import ensure_topics, topic_specs
+from pairflow.topics import prepare_topics
 from sources.kafka_source import market_data_source
 
 __all__ = ["register"]
@@ -96,7 +95,7 @@ def relay_command(
         serve_metrics(settings.metrics.port, settings.metrics.host)
     addresses = (brokers or settings.broker.bootstrap_servers).split(",")
     topic = TOPIC_OF[Alert]
-    ensure_topics(AdminClient({"bootstrap.servers": ",".join(addresses)}), topic_specs(settings.broker, (topic,)))
+    prepare_topics(settings.broker.model_copy(update={"bootstrap_servers": ",".join(addresses)}), (topic,))
     _log.info("alert relay starting", brokers=addresses, alertmanager=alerting.alertmanager_url)
     stop = threading.Event()
     flow = relay_dataflow(alerting, market_data_source(addresses, (topic,), tail=not until_end, batch_size=500,

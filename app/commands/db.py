@@ -41,7 +41,10 @@ def init(
     Examples:
       pairflow db init
       pairflow db init --print-sql
+      pairflow db init --cluster prod --print-sql
     """
+    if cluster is not None:
+        check_cluster_name(cluster)
     if print_sql:
         for statement in migration_ddl(cluster):
             typer.echo(f"{statement};")
@@ -49,7 +52,7 @@ def init(
     with _open(config) as store:
         if cluster is not None and store.embedded:
             raise ConfigError(f"--cluster needs a ClickHouse server; storage.dsn names {store.location}")
-        applied = store.init_schema(cluster=check_cluster_name(cluster) if cluster is not None else None)
+        applied = store.init_schema(cluster=cluster)
     if applied:
         typer.echo(f"{store.location}: applied migrations {', '.join(f'{v:04d}' for v in applied)}")
     else:

@@ -10,7 +10,6 @@ from pathlib import Path
 import typer
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
-from confluent_kafka.admin import AdminClient
 
 from app.coins import check_coins
 from app.options import ConfigOption, UrlOption, override_collector, usable_directory
@@ -23,7 +22,7 @@ from pairflow.events import MARKET_TOPICS
 from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
-from pairflow.topics import ensure_topics, topic_specs
+from pairflow.topics import prepare_topics
 from sources.journal import Journal
 from sources.kafka_source import market_data_source
 
@@ -123,9 +122,7 @@ def ingest(
         return
     addresses = (brokers or settings.broker.bootstrap_servers).split(",")
     settings.broker = settings.broker.model_copy(update={"bootstrap_servers": ",".join(addresses)})
-    ensure_topics(
-        AdminClient({"bootstrap.servers": ",".join(addresses)}), topic_specs(settings.broker, MARKET_TOPICS)
-    )
+    prepare_topics(settings.broker, MARKET_TOPICS)
     log.info("ingest starting", mode="distributed", brokers=addresses, workers=workers, recovery=str(recovery_dir))
     stop = threading.Event()
     source = market_data_source(addresses, tail=not until_end, stop=stop)

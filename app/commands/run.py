@@ -17,7 +17,6 @@ from typing import Annotated, TextIO
 
 import typer
 from bytewax.dataflow import Dataflow
-from confluent_kafka.admin import AdminClient
 from eth_account import Account
 
 from app.commands.keys import require_network, unlock_keystore
@@ -31,7 +30,7 @@ from pairflow.events import MARKET_TOPICS, TOPIC_OF, Bar, BookSnapshot, Signal
 from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
-from pairflow.topics import ensure_topics, topic_specs
+from pairflow.topics import prepare_topics
 from sources.kafka_source import market_data_source
 from sources.time_ordered_source import time_ordered_source
 
@@ -203,9 +202,8 @@ def run(
 def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: int, *, tail: bool,
                 stop: threading.Event | None):
     brokers = settings.broker.bootstrap_servers.split(",")
-    admin = AdminClient({"bootstrap.servers": settings.broker.bootstrap_servers})
     if stage == "ingest":
-        ensure_topics(admin, topic_specs(settings.broker, (*MARKET_TOPICS, TOPIC_OF[Bar], TOPIC_OF[BookSnapshot])))
+        prepare_topics(settings.broker, (*MARKET_TOPICS, TOPIC_OF[Bar], TOPIC_OF[BookSnapshot]))
         source = market_data_source(brokers, tail=tail, stop=stop)
         return ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True, store=False)
     if stage == "strategy":
@@ -214,12 +212,12 @@ def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: 
         spreads = resolve_spreads(settings.strategy.pairs)
         if not spreads:
             raise ConfigError("no spreads to trade: pass --pairs or set strategy.pairs")
-        ensure_topics(admin, topic_specs(settings.broker, (*STRATEGY_TOPICS, TOPIC_OF[Signal])))
+        prepare_topics(settings.broker, (*STRATEGY_TOPICS, TOPIC_OF[Signal]))
         source = time_ordered_source(brokers, STRATEGY_TOPICS, tail=tail, stop=stop)
         return strategy_dataflow(settings, spreads, source, workers=workers, store=False)
     with connect(settings.storage) as store:
         store.init_schema()
-    ensure_topics(admin, topic_specs(settings.broker, STORED_TOPICS))
+    prepare_topics(settings.broker, STORED_TOPICS)
     source = market_data_source(brokers, STORED_TOPICS, tail=tail, stop=stop)
     return store_writer_dataflow(settings.storage, source, dead_letter_dir, workers=workers)
 
@@ -242,8 +240,7 @@ def _execution_flow(settings: Settings, url: str | None, keystore: Path | None, 
     check_agent(base, signer, account)
     lock = lock_account(data_dir, account)
     brokers = settings.broker.bootstrap_servers.split(",")
-    ensure_topics(AdminClient({"bootstrap.servers": settings.broker.bootstrap_servers}),
-                  topic_specs(settings.broker, (*EXECUTION_INPUTS, *EXECUTION_OUTPUTS)))
+    prepare_topics(settings.broker, (*EXECUTION_INPUTS, *EXECUTION_OUTPUTS))
     build_desk = desk_factory(settings, base, key, account, data_dir)
     source = time_ordered_source(brokers, EXECUTION_INPUTS, tail=tail, stop=stop)
     return execution_dataflow(settings, source, build_desk), lock

@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import typer
-from confluent_kafka.admin import AdminClient
 from pydantic import ValidationError
 
 from app.options import ConfigOption
@@ -21,7 +20,7 @@ from pairflow.hyperliquid.schemas import interval_ms
 from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
-from pairflow.topics import ensure_topics, topic_specs
+from pairflow.topics import prepare_topics
 from sources.time_ordered_source import time_ordered_source
 
 __all__ = ["apply_pairs_option", "register"]
@@ -109,10 +108,7 @@ def strategy(
         raise ConfigError("no spreads to trade: pass --pairs, set strategy.pairs, or run `pairflow scan`")
     addresses = (brokers or settings.broker.bootstrap_servers).split(",")
     settings.broker = settings.broker.model_copy(update={"bootstrap_servers": ",".join(addresses)})
-    ensure_topics(
-        AdminClient({"bootstrap.servers": ",".join(addresses)}),
-        topic_specs(settings.broker, (*STRATEGY_TOPICS, TOPIC_OF[Signal])),
-    )
+    prepare_topics(settings.broker, (*STRATEGY_TOPICS, TOPIC_OF[Signal]))
     log.info("strategy starting", spreads=["/".join(legs) for legs in spreads], brokers=addresses, workers=workers)
     stop = threading.Event()
     source = time_ordered_source(addresses, STRATEGY_TOPICS, tail=not until_end, stop=stop)

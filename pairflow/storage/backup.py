@@ -51,16 +51,21 @@ def backup(store: Store, directory: Path) -> BackupSummary:
     Raises
     ------
     ConfigError
-        When ``directory`` exists and is not an empty directory.
+        When ``directory`` exists and is not an empty directory, or cannot be created.
     StorageError
         When the store has no schema or fails while exporting.
     """
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"backup target {directory} is a file; name a new or empty directory")
+    if directory.exists() and any(directory.iterdir()):
         raise ConfigError(f"backup target {directory} is not empty; name a new or empty directory")
     applied = applied_versions(store)
     if not applied:
         raise StorageError(f"{store.location} has no schema to back up; run `pairflow db init` first")
-    (directory / _TABLES_DIR).mkdir(parents=True, exist_ok=True)
+    try:
+        (directory / _TABLES_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create backup directory {directory}: {error.strerror}") from None
     entries = []
     rows: dict[str, int] = {}
     for table in _tables(store):

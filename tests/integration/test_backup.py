@@ -94,6 +94,20 @@ def test_backup_refuses_a_non_empty_directory_and_restore_a_missing_one(tmp_path
             restore(store, tmp_path / "nowhere")
 
 
+def test_backup_into_a_file_or_an_uncreatable_directory_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    """These paths ended in a traceback from mkdir."""
+    (tmp_path / "a-file").write_text("")
+    with open_store(tmp_path / "db") as store:
+        store.init_schema()
+        with pytest.raises(ConfigError, match="backup target .*a-file is a file"):
+            backup(store, tmp_path / "a-file")
+        with pytest.raises(ConfigError, match="cannot create backup directory .*a-file/sub: Not a directory"):
+            backup(store, tmp_path / "a-file" / "sub")
+        with pytest.raises(ConfigError, match="cannot create backup directory /proc/pairflow-backup: No such file"):
+            backup(store, Path("/proc/pairflow-backup"))
+    assert (tmp_path / "a-file").read_text() == ""
+
+
 @pytest.fixture
 def taken(tmp_path: Path, schema_template: Path) -> Path:
     """Return a backup of the sample, taken from a copy of the session's empty schema (see tests/conftest.py)."""

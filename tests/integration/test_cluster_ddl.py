@@ -101,3 +101,5 @@ def test_cli_prints_the_cluster_ddl_and_refuses_a_cluster_on_chdb(tmp_path: Path
     assert refused.returncode == 2 and "--cluster needs a ClickHouse server" in refused.stderr
     bad = run_cli("db", "init", "--cluster", "x;DROP", "--print-sql")
     assert bad.returncode == 2 and "is not a plain name" in bad.stderr and "Traceback" not in bad.stderr
+    empty = run_cli("db", "init", "--cluster", "", "--print-sql")  # printed the one-server DDL before
+    assert empty.returncode == 2 and "cluster name '' is not a plain name" in empty.stderr and not empty.stdout
