@@ -8,12 +8,13 @@ import json
 import os
 import socket
 import time
+from urllib.parse import quote
 
 import httpx
 import pytest
 import websockets
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
@@ -128,20 +129,58 @@ def client_for(store: Store, control: Control | None = None) -> TestClient:
 
 
 query_values = st.one_of(st.integers(-10**12, 10**12), st.text(max_size=40), st.floats(allow_nan=True))
+path_values = st.one_of(st.text(max_size=20), st.sampled_from(["ETH/SOL", "../..", "%00", "9" * 30, ""]))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    path=st.sampled_from(["/api/signals", "/api/orders", "/api/fills", "/api/pnl", "/api/logs", "/api/scan", "/api/risk"]),
-    query=st.dictionaries(st.sampled_from(["limit", "offset", "since", "until", "coin", "pair", "scope", "level",
-                                           "scan_id", "accepted", "status", "metric", "severity"]), query_values, max_size=4),
-)
-def test_no_query_makes_a_server_error(store: Store, path: str, query: dict) -> None:
+def get_routes() -> list[tuple[str, tuple[str, ...]]]:
+    """Return every GET route the API documents, with its query parameters' names."""
+    with TestClient(create_app(ApiContext(store=None, settings=Settings(), guard=TokenGuard(TOKEN)))) as client:
+        spec = client.get("/openapi.json").json()
+    return [
+        (path, tuple(p["name"] for p in methods["get"].get("parameters", []) if p["in"] == "query"))
+        for path, methods in sorted(spec["paths"].items()) if "get" in methods
+    ]
+
+
+GET_ROUTES = get_routes()
+
+
+def stored_rows(store: Store) -> int:
+    return int(store.query("SELECT sum(total_rows) FROM system.tables WHERE database = currentDatabase()")[0][0] or 0)
+
+
+def assert_clear_refusal(response) -> None:
+    """A 4xx names what was wrong: FastAPI's field list (where and what) or one line."""
+    detail = response.json()["detail"]
+    if isinstance(detail, list):
+        assert detail and all(item["loc"] and item["msg"] for item in detail), detail
+    else:
+        assert isinstance(detail, str) and detail and "\n" not in detail, detail
+
+
+def test_no_query_makes_a_server_error(store: Store) -> None:
+    """Every documented read, path and query fuzzed: 200 or a clear 4xx, the API still answers, nothing stored."""
     with client_for(store) as client:
-        response = client.get(path, params={key: str(value) for key, value in query.items()})
-    assert response.status_code in (200, 422), response.text
-    if response.status_code == 200:
-        assert 1 <= response.json()["limit"] <= 1000
+
+        @settings(max_examples=60, deadline=None)
+        @given(route=st.sampled_from(GET_ROUTES), path_value=path_values, data=st.data())
+        def read(route: tuple[str, tuple[str, ...]], path_value: str, data: st.DataObject) -> None:
+            path, names = route
+            query = data.draw(st.dictionaries(st.sampled_from(names), query_values, max_size=4) if names else st.just({}))
+            url = path.replace("{pair}", quote(path_value, safe="/")).replace("{run_id}", quote(path_value, safe=""))
+            before = stored_rows(store)
+            response = client.get(url, params={key: str(value) for key, value in query.items()})
+            assert response.status_code in (200, 404, 422) or (response.status_code == 501 and "report" in path), (
+                response.text
+            )
+            if response.status_code != 200:
+                assert_clear_refusal(response)
+            elif "limit" in response.json():
+                assert 1 <= response.json()["limit"] <= 1000
+            assert client.get("/api/health").status_code == 200
+            assert stored_rows(store) == before
+
+        read()
 
 
 json_values = st.recursive(
@@ -151,19 +190,40 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(json_values, st.dictionaries(st.sampled_from(["entry_z", "exit_z", "stop_z", "notional_usd", "x"]),
-                                                   json_values, max_size=4)))
-def test_no_parameter_body_makes_a_server_error_or_breaks_the_band_order(store: Store, body: object) -> None:
+def accepted_changes(store: Store) -> int:
+    return int(store.query("SELECT count() FROM control_audit WHERE action = 'params' AND outcome = 'ok'")[0][0])
+
+
+parameter_bodies = st.one_of(
+    json_values,
+    st.dictionaries(st.sampled_from(["entry_z", "exit_z", "stop_z", "notional_usd", "x"]), json_values, max_size=4),
+)
+
+
+def test_no_parameter_body_makes_a_server_error_or_breaks_the_band_order(store: Store) -> None:
+    """Any body: applied, or a clear 4xx that changes and stores nothing; the bands stay ordered; the API answers."""
     control = Control()
     with client_for(store, control) as client:
-        response = client.post("/api/controls/params", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
-        assert response.status_code in (200, 400, 422), response.text
-        strategy = client.get("/api/config").json()["strategy"]
-    assert strategy["exit_z"] < strategy["entry_z"] < strategy["stop_z"]
-    # What reaches the running spreads is exactly what was accepted, and a spread takes it without refusing.
-    tuning = control.tuning()
-    assert tuning.version == (response.status_code == 200)
-    spread = SpreadStrategy(("ETH", "SOL"), StrategySettings())
-    spread.retune(**tuning.values)
-    assert (spread.entry_z, spread.exit_z, spread.stop_z) == (strategy["entry_z"], strategy["exit_z"], strategy["stop_z"])
+
+        @settings(max_examples=60, deadline=None)
+        @given(body=parameter_bodies)
+        def change(body: object) -> None:
+            before, version = accepted_changes(store), control.tuning().version
+            response = client.post("/api/controls/params", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+            assert response.status_code in (200, 400, 422), response.text
+            if response.status_code != 200:
+                assert_clear_refusal(response)
+            strategy = client.get("/api/config").json()["strategy"]
+            # Only an accepted change is stored as one ("ok" in the audit); a refused body changes nothing.
+            assert accepted_changes(store) - before == (response.status_code == 200)
+            assert strategy["exit_z"] < strategy["entry_z"] < strategy["stop_z"]
+            # What reaches the running spreads is exactly what was accepted, and a spread takes it without refusing.
+            tuning = control.tuning()
+            assert tuning.version - version == (response.status_code == 200)
+            spread = SpreadStrategy(("ETH", "SOL"), StrategySettings())
+            spread.retune(**tuning.values)
+            assert (spread.entry_z, spread.exit_z, spread.stop_z) == (
+                strategy["entry_z"], strategy["exit_z"], strategy["stop_z"]
+            )
+
+        change()
