@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import structlog.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -217,11 +218,18 @@ def test_any_text_frame_is_either_handled_or_counted_as_malformed(text: str) -> 
 @settings(max_examples=300, deadline=None)
 @given(channel=st.sampled_from(["trades", "l2Book", "bbo", "candle", "activeAssetCtx"]), data=JSON)
 def test_any_payload_on_a_known_channel_never_stops_the_stream(channel: str, data: object) -> None:
+    """A payload the collector cannot use: one error line with its reason, nothing published from it, the next frame read."""
     collector, out = _collector()
-    collector.handle_frame(json.dumps({"channel": channel, "data": data}), RECV)
+    with structlog.testing.capture_logs() as logs:
+        collector.handle_frame(json.dumps({"channel": channel, "data": data}), RECV)
     collector.handle_frame(GOOD_TRADE, RECV)
     assert out[-1][2].id == "ETH:7"
     assert sum(collector.out.malformed.values()) <= 1
+    if collector.out.malformed:
+        assert [event.id for _, _, event in out] == ["ETH:7"]
+        (skipped,) = [line for line in logs if line["event"] == "skipped malformed market data"]
+        assert skipped["channel"] in (channel, "<not json>")  # json.dumps writes Infinity, which is no JSON
+        assert skipped["reason"] and "\n" not in skipped["reason"]
 
 
 def test_a_context_is_stamped_with_the_newest_book_of_its_coin_its_receive_time_before_any() -> None:
