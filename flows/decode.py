@@ -90,7 +90,42 @@ def _candle_problem(candle: events.Candle) -> str | None:
     return _common_problem(candle)
 
 
-_PROBLEMS = {events.Trade: _trade_problem, events.L2Book: _book_problem, events.Candle: _candle_problem}
+def _bar_problem(bar: events.Bar) -> str | None:
+    for name in ("open", "high", "low", "close"):
+        price = getattr(bar, name)
+        if not 0.0 < price < _INF:
+            return f"bar {name} must be a positive number (received {price})"
+    if bar.low > bar.high:
+        return f"bar low {bar.low} must not exceed high {bar.high}"
+    for name in ("volume", "notional", "vwap", "buy_volume", "sell_volume"):
+        value = getattr(bar, name)
+        if not 0.0 <= value < _INF:
+            return f"bar {name} must be a non-negative number (received {value})"
+    return _common_problem(bar)
+
+
+# A leg size the desk rounds to the exchange's lots exactly: beyond 2**53 a float no longer holds whole coins.
+_MAX_LEG_SIZE = float(2**53)
+
+
+def _signal_problem(signal: events.Signal) -> str | None:
+    if not -_INF < signal.target < _INF:
+        return f"signal target must be a finite number (received {signal.target})"
+    if len(signal.leg_targets) != len(signal.legs):
+        return f"signal has {len(signal.leg_targets)} leg targets for {len(signal.legs)} legs"
+    for coin, size in zip(signal.legs, signal.leg_targets):
+        if not -_MAX_LEG_SIZE < size < _MAX_LEG_SIZE:
+            return f"signal leg target of {coin} must be a finite size under 2**53 (received {size})"
+    return _common_problem(signal)
+
+
+# What each topic's consumer relies on beyond the schema: a Bar or Signal that decodes but carries a NaN,
+# an infinite or a negative price would otherwise reach the strategy's state, the desk's sizing (where an
+# infinite size raised and stopped the execution stage) and the store.
+_PROBLEMS = {
+    events.Trade: _trade_problem, events.L2Book: _book_problem, events.Candle: _candle_problem,
+    events.Bar: _bar_problem, events.Signal: _signal_problem,
+}
 
 
 def problem_with(event: events.Event) -> str | None:
