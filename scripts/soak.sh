@@ -25,7 +25,7 @@ port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)
 "$python" -m app demo --duration "$duration" --speed "$speed" --data-dir "$out/demo" --metrics-port "$port" \
     >"$out/demo.stdout" 2>"$out/demo.stderr" &
 demo=$!
-trap 'kill "$demo" 2>/dev/null || true' INT TERM
+trap 'kill "$demo" 2>/dev/null || true' EXIT INT TERM
 
 echo "elapsed_s,rss_kib,open_fds,threads,trade_lag_s" >"$out/samples.csv"
 echo "elapsed_s,name,count" >"$out/threads.csv"
@@ -36,7 +36,9 @@ while kill -0 "$demo" 2>/dev/null; do
     if [ -r "/proc/$demo/status" ]; then
         rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$demo/status" 2>/dev/null || true)
         threads=$(awk '/^Threads:/ {print $2}' "/proc/$demo/status" 2>/dev/null || true)
-        fds=$(ls "/proc/$demo/fd" 2>/dev/null | wc -l)
+        # Threads and the process itself may end between listing /proc and reading it: a sample then
+        # misses them, and the soak goes on (with pipefail, a vanished entry would otherwise end the script).
+        fds=$(ls "/proc/$demo/fd" 2>/dev/null | wc -l || true)
         read -r lag_sum lag_count < <(curl -s --max-time 2 "http://127.0.0.1:$port/metrics" 2>/dev/null \
             | awk '/^pairflow_collector_lag_seconds_sum\{channel="trades"\}/ {s = $2}
                    /^pairflow_collector_lag_seconds_count\{channel="trades"\}/ {c = $2}
@@ -48,7 +50,8 @@ while kill -0 "$demo" 2>/dev/null; do
         elapsed=$(( $(date +%s) - start ))
         [ -n "$rss" ] && echo "$elapsed,$rss,$fds,$threads,${lag}" | tee -a "$out/samples.csv"
         cat /proc/"$demo"/task/*/comm 2>/dev/null | sort | uniq -c \
-            | awk -v t="$elapsed" '{c = $1; $1 = ""; sub(/^ /, ""); printf "%s,%s,%d\n", t, $0, c}' >>"$out/threads.csv"
+            | awk -v t="$elapsed" '{c = $1; $1 = ""; sub(/^ /, ""); printf "%s,%s,%d\n", t, $0, c}' >>"$out/threads.csv" \
+            || true
     fi
     sleep "$interval"
 done
