@@ -162,13 +162,17 @@ def dead_letter(
 
 
 def decode_batch(
-    items: Iterable[tuple[str, Any, int | None, int | None]], clock: Clock = WALL_CLOCK
+    items: Iterable[tuple[str, Any, int | None, int | None]], clock: Clock = WALL_CLOCK, one_group: str | None = None,
 ) -> list[tuple[str, list[Any]]]:
     """Decode ``(topic, payload, partition, offset)`` records, grouped as ``(coin, [event, ...])``.
 
     Rejected records come out as ``(DEAD_LETTER_KEY, [DeadLetter, ...])``, stamped
     with ``clock``; the clock then observes the newest valid event time. Grouping
     per key keeps Bytewax's per-item routing cost per batch instead of per event.
+    With ``one_group`` every valid event goes in one group of that key, in record
+    order: grouping by coin would lose the order across coins, which a consumer
+    of a time-ordered source (the strategy) must keep, or its result would depend
+    on where the batches happened to be cut.
     """
     groups: dict[str, list[Any]] = {}
     counts: dict[str, int] = {}
@@ -203,7 +207,7 @@ def decode_batch(
             continue
         if event.ts > newest:
             newest = event.ts
-        key = getattr(event, "coin", None) or events.key_of(event)
+        key = one_group or getattr(event, "coin", None) or events.key_of(event)
         group = groups.get(key)
         if group is None:
             groups[key] = [event]

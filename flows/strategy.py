@@ -46,6 +46,7 @@ event time.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
+from functools import partial
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -53,6 +54,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream, operator
 from bytewax.inputs import Source
 
+from flows.decode import decode_batch
 from flows.ingest import IngestStreams, bars_from_topic
 from operators.spread_strategy import Skip, SpreadStrategy, pair_name
 from pairflow.config import Settings, StrategySettings
@@ -68,6 +70,7 @@ from sinks.topic import TopicSink
 from sources.scan_universe import latest_accepted_spreads
 
 __all__ = [
+    "ORDER_WINDOW",
     "STRATEGY_TOPICS",
     "RouterState",
     "chain_strategy",
@@ -91,6 +94,11 @@ STRATEGY_TOPICS: tuple[str, ...] = (
     TOPIC_OF[Bar], TOPIC_OF[BookSnapshot], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule], TOPIC_OF[Delisting],
     TOPIC_OF[PairStats], TOPIC_OF[StrategyParams], TOPIC_OF[AssetContext],
 )
+# How many records of a topic partition the strategy's source puts back in event-time order
+# (`sources.time_ordered_source`): ingest publishes a backlog's bars in runs of one coin per partition (runs
+# of about 200 records were measured with 1s bars on 3 coins), corrections and other intervals behind newer
+# bars. Each partition buffers at most twice this many records.
+ORDER_WINDOW = 1_000
 _QUIET_REASONS = frozenset({"revision"})
 _event_time = attrgetter("ts")
 
@@ -166,14 +174,23 @@ class _FanOut:
     the stale leg like those of any quiet coin.
 
     Items come out as ``(pair, (pair, [event, ...]))``: Bytewax does not tell a
-    stateful step its key, and a spread's state is built from it. A batch
-    arrives grouped by coin, so its events are routed in event-time order (a
-    stable sort of a few sorted runs): fed one leg's whole batch before the
-    other's, a spread would find the other leg stale, and a spread a rescan
-    adds mid-batch would miss the bars after the rescan.
+    stateful step its key, and a spread's state is built from it. From the
+    ingest stage in the same dataflow a batch arrives grouped by coin, so its
+    events are routed in event-time order (a stable sort of a few sorted runs):
+    fed one leg's whole batch before the other's, a spread would find the other
+    leg stale, and a spread a rescan adds mid-batch would miss the bars after
+    the rescan. Given ``ordered`` input (a time-ordered source decoded in record
+    order: the distributed stage) events are routed exactly as they come
+    instead: a sort per batch would move a bar correction, a bar of another
+    interval or an equal-time event of another coin differently depending on
+    where the batches were cut, which differs between runs and between a
+    1-process and an N-process cluster, and so would the signals.
     """
 
-    def __init__(self, spreads: list[tuple[str, ...]], state: RouterState | None = None) -> None:
+    def __init__(
+        self, spreads: list[tuple[str, ...]], state: RouterState | None = None, ordered: bool = False,
+    ) -> None:
+        self.ordered = ordered
         self.all: list[str] = []
         self.by_coin: dict[str, list[str]] = {}
         self.added: list[tuple[str, ...]] = []
@@ -220,7 +237,8 @@ class _FanOut:
         routed: dict[str, list[Any]] = {}
         by_coin, everyone = self.by_coin, self.all
         batch = [event for _, events in items for event in events if type(event) in _ROUTED_TYPES]
-        batch.sort(key=_event_time)
+        if not self.ordered:
+            batch.sort(key=_event_time)
         for event in batch:
             kind = type(event)
             if kind is AssetContext:
@@ -288,8 +306,8 @@ class _FanOut:
 class _RouterLogic(op.StatefulBatchLogic):
     """The one `_FanOut` of the stage; its `RouterState` is the recovery state."""
 
-    def __init__(self, spreads: list[tuple[str, ...]], resume_state: RouterState | None) -> None:
-        self.fan_out = _FanOut(spreads, resume_state)
+    def __init__(self, spreads: list[tuple[str, ...]], resume_state: RouterState | None, ordered: bool) -> None:
+        self.fan_out = _FanOut(spreads, resume_state, ordered)
 
     def on_batch(self, values: list[tuple[str, list[Any]]]) -> tuple[list[tuple[str, tuple[str, list[Any]]]], bool]:
         return self.fan_out(values), op.StatefulBatchLogic.RETAIN
@@ -370,6 +388,7 @@ def strategy_stage(
     settings: StrategySettings,
     market: Stream[tuple[str, list[Any]]] | None = None,
     control: Control | None = None,
+    ordered: bool = False,
 ) -> Stream[tuple[str, list[Signal]]]:
     """Turn bars (and funding, book snapshots, fees) into Signals per spread: the strategy stage.
 
@@ -393,6 +412,11 @@ def strategy_stage(
     control
         The operator's controls when the API runs in this process: each
         spread takes changed parameters (`Control.retune`) on its next batch.
+    ordered
+        ``bars`` is one stream already in the order to process it, with
+        ``market`` None (`strategy_dataflow`): events are routed as they come,
+        so the signals are a function of that order alone, not of how it was
+        cut into batches (see `_FanOut`).
 
     Returns
     -------
@@ -402,7 +426,7 @@ def strategy_stage(
     # One router, so the spreads a rescan adds are known to it wherever the input was read.
     together = op.key_on("route", merged, lambda _: "spreads")
     # (coin, [event]) -> (pair, (pair, [event])) for every spread having the coin as a leg.
-    routed = op.stateful_batch("fan_out", together, lambda state: _RouterLogic(spreads, state))
+    routed = op.stateful_batch("fan_out", together, lambda state: _RouterLogic(spreads, state, ordered))
     per_spread = op.map("by_spread", routed, lambda keyed: keyed[1])
     # (pair, (pair, [event])) -> (pair, [Signal])
     return op.stateful_batch("spreads", per_spread, lambda state: _SpreadLogic(settings, state, control))
@@ -459,9 +483,11 @@ def strategy_dataflow(
         The legs of each spread (`resolve_spreads`).
     source
         Raw records of `STRATEGY_TOPICS`, e.g.
-        ``time_ordered_source(brokers, STRATEGY_TOPICS)`` (legs, books and
-        fees in event-time order); until a leg's first book snapshot its cost
-        uses the configured half-spread.
+        ``time_ordered_source(brokers, STRATEGY_TOPICS, window=ORDER_WINDOW)``
+        (legs, books and fees in event-time order); they are decoded and
+        routed in exactly that order, so the signals are a function of it
+        alone, on one process or a cluster. Until a leg's first book snapshot
+        its cost uses the configured half-spread.
     workers
         Bytewax workers that will run it; sink partitions are spread over them.
     publish
@@ -473,9 +499,10 @@ def strategy_dataflow(
     flow = Dataflow(flow_id)
     # (topic, bytes, partition, offset)
     raw = op.input("input", flow, source)
-    # (coin, [Bar | Funding | FeeSchedule])
-    events = bars_from_topic("decode", raw)
-    signals = strategy_stage("strategy", events, spreads, settings.strategy)
+    # ("in-order", [Bar | BookSnapshot | Funding | ... in record order]); rejected records come out as dead
+    # letters (counted and logged by the decoder), which the router does not route.
+    events = op.flat_map_batch("decode", raw, partial(decode_batch, one_group="in-order"))
+    signals = strategy_stage("strategy", events, spreads, settings.strategy, ordered=True)
     _deliver(signals, settings, workers, publish, store=store)
     return flow
 

@@ -207,13 +207,13 @@ def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: 
         source = market_data_source(brokers, tail=tail, stop=stop)
         return ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True, store=False)
     if stage == "strategy":
-        from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow
+        from flows.strategy import ORDER_WINDOW, STRATEGY_TOPICS, resolve_spreads, strategy_dataflow
 
         spreads = resolve_spreads(settings.strategy.pairs)
         if not spreads:
             raise ConfigError("no spreads to trade: pass --pairs or set strategy.pairs")
         prepare_topics(settings.broker, (*STRATEGY_TOPICS, TOPIC_OF[Signal]))
-        source = time_ordered_source(brokers, STRATEGY_TOPICS, tail=tail, stop=stop)
+        source = time_ordered_source(brokers, STRATEGY_TOPICS, tail=tail, window=ORDER_WINDOW, stop=stop)
         return strategy_dataflow(settings, spreads, source, workers=workers, store=False)
     with connect(settings.storage) as store:
         store.init_schema()

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from app.options import ConfigOption
 from app.runners.until_stopped import run_until_stopped
 from flows.ingest import prepare_recovery, tune_gc_for_throughput
-from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow, universe_pairs
+from flows.strategy import ORDER_WINDOW, STRATEGY_TOPICS, resolve_spreads, strategy_dataflow, universe_pairs
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError
 from pairflow.events import TOPIC_OF, Signal
@@ -111,7 +111,7 @@ def strategy(
     prepare_topics(settings.broker, (*STRATEGY_TOPICS, TOPIC_OF[Signal]))
     log.info("strategy starting", spreads=["/".join(legs) for legs in spreads], brokers=addresses, workers=workers)
     stop = threading.Event()
-    source = time_ordered_source(addresses, STRATEGY_TOPICS, tail=not until_end, stop=stop)
+    source = time_ordered_source(addresses, STRATEGY_TOPICS, tail=not until_end, window=ORDER_WINDOW, stop=stop)
     flow = strategy_dataflow(settings, spreads, source, workers=workers)
     recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
     run_until_stopped(flow, workers, timedelta(seconds=snapshot_interval), recovery, stop=stop)

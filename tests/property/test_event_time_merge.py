@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -106,3 +107,83 @@ def test_records_without_event_time_go_out_first_for_the_decoder_to_refuse() -> 
     merge.add(KEYS[0], 1, None, "garbage")
     merge.at_end(KEYS[0])
     assert merge.release(now=0.0) == ["good", "garbage"]
+
+
+# Partitions as a batching producer writes them: any event times, in any order (runs of one coin after another,
+# corrections behind newer records), some records without an event time.
+unordered = st.tuples(*[st.lists(st.integers(0, 50) | st.none(), max_size=25) for _ in KEYS])
+
+
+def feed_unordered(merge: EventTimeMerge, partitions, schedule, start=(0, 0, 0), calls=None) -> list:
+    """`feed` for logs that need not be sorted; ``calls`` says after which fetches `release` runs (default: all)."""
+    out: list = []
+    position = list(start)
+    for number, (index, size) in enumerate(schedule):
+        for offset in range(position[index], position[index] + size):
+            merge.add(KEYS[index], offset, partitions[index][offset], (index, offset))
+        position[index] += size
+        if position[index] == len(partitions[index]):
+            merge.at_end(KEYS[index])
+        if calls is None or number in calls:
+            out += merge.release(now=0.0)
+    for index, log in enumerate(partitions):
+        if not log[position[index]:]:
+            merge.at_end(KEYS[index])
+    return out + merge.release(now=0.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), partitions=unordered, window=st.integers(1, 6))
+def test_any_partition_contents_give_one_output_whatever_the_fetch_order_and_release_timing(
+    data, partitions, window
+) -> None:
+    """The output is a function of the partitions' contents: two fetch schedules, released at any moments, agree."""
+    outputs = []
+    for _ in range(2):
+        schedule = data.draw(fetches(partitions))
+        calls = data.draw(st.sets(st.integers(0, max(len(schedule) - 1, 0))))
+        merge = EventTimeMerge(KEYS, cap=window, window=window)
+        outputs.append(feed_unordered(merge, partitions, schedule, calls=calls))
+        assert merge.drained
+    first, second = outputs
+    assert first == second
+    assert sorted(first) == [(index, offset) for index, log in enumerate(partitions) for offset in range(len(log))]
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), window=st.integers(1, 6))
+def test_records_out_of_order_by_less_than_the_window_come_out_in_event_time_order(data, window) -> None:
+    """Each partition sorted, then shuffled within consecutive blocks of ``window`` records: the output is sorted."""
+    partitions = []
+    for _ in KEYS:
+        log = sorted(data.draw(st.lists(st.integers(0, 50), max_size=25)))
+        blocks = [log[start:start + window] for start in range(0, len(log), window)]
+        partitions.append([ts for block in blocks for ts in data.draw(st.permutations(block))])
+    merge = EventTimeMerge(KEYS, cap=2 * window, window=window)
+    out = feed_unordered(merge, tuple(partitions), data.draw(fetches(tuple(partitions))))
+    times = [partitions[index][offset] for index, offset in out]
+    assert times == sorted(ts for log in partitions for ts in log)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), partitions=unordered, window=st.integers(1, 6))
+def test_resuming_an_unordered_merge_from_its_snapshot_emits_the_rest_once(data, partitions, window) -> None:
+    """Records leave a window out of offset order: the resume point names those released after it, none is repeated."""
+    schedule = data.draw(fetches(partitions))
+    whole = feed_unordered(EventTimeMerge(KEYS, cap=window, window=window), partitions, schedule)
+    merge = EventTimeMerge(KEYS, cap=window, window=window)
+    cut = data.draw(st.integers(0, len(schedule)))
+    before = feed_unordered(merge, partitions, schedule[:cut], calls=set(range(cut)))
+    offsets, ahead = merge.resume_offsets(), merge.released_ahead()
+    start = tuple(offsets[key] or 0 for key in KEYS)
+    resumed = EventTimeMerge(KEYS, cap=window, window=window, starts=dict(zip(KEYS, start, strict=True)),
+                             released=ahead)
+    rest = [log[:] for log in partitions]
+    again = feed_unordered(resumed, tuple(rest), data.draw(fetches(tuple(log[s:] for log, s in zip(
+        partitions, start, strict=True)))), start=start)
+    assert before + again == whole
+
+
+def test_a_window_larger_than_the_cap_is_refused() -> None:
+    with pytest.raises(ValueError, match="1 <= window <= cap"):
+        EventTimeMerge(KEYS, cap=2, window=3)
