@@ -25,7 +25,7 @@ ReplacingMergeTree tables (read with FINAL).
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -45,6 +45,7 @@ from operators.book import BookSampler
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import BrokerSettings, Settings, StorageSettings
 from pairflow.events import TOPIC_OF, Bar, BookSnapshot, Gap, L2Book, Trade
+from pairflow.logs import get_logger
 from pairflow.metrics import INGEST_DUPLICATE_TRADES, INGEST_EXPIRED_TRADES, INGEST_LATE_TRADES
 from pairflow.runtime import tune_gc_for_throughput
 from pairflow.storage import connect
@@ -56,14 +57,21 @@ from sources.kafka_source import RawRecord, market_data_source
 __all__ = [
     "IngestOptions",
     "IngestStreams",
+    "Seeds",
     "bars_from_topic",
     "build_ingest_flow",
     "ingest_dataflow",
+    "ingest_options",
     "ingest_stage",
     "kafka_ingest_flow",
     "prepare_recovery",
     "tune_gc_for_throughput",
 ]
+
+log = get_logger(__name__)
+
+# Per coin, the stored trades of the bars a fresh start must rebuild (see `IngestOptions.open_since`).
+Seeds = Mapping[str, Sequence[Trade]]
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,23 @@ class IngestOptions:
     book_interval_ms: int = 1_000
     idle_close_s: float = 2.0
 
+    def open_since(self, last_ts: int) -> int:
+        """Return where the oldest bar starts that a flow which folded trades up to ``last_ts`` may not have emitted.
+
+        A bar is emitted once the watermark (newest trade minus the lateness)
+        passes its end, so every bar of the widest interval from the one
+        holding ``last_ts - lateness_ms`` on may still have been open: a
+        restart without recovered state rebuilds them from the stored trades
+        from here on.
+
+        >>> IngestOptions(bar_intervals_ms=(1_000, 60_000), lateness_ms=2_000).open_since(121_000)
+        60000
+        >>> IngestOptions(bar_intervals_ms=(1_000, 60_000), lateness_ms=2_000).open_since(122_000)
+        120000
+        """
+        oldest_open = last_ts - self.lateness_ms
+        return oldest_open - oldest_open % max(self.bar_intervals_ms)
+
 
 class _CoinLogic(op.StatefulBatchLogic):
     """Per-coin state: bars from trades, snapshots from books; other events pass on to be stored.
@@ -115,7 +140,9 @@ class _CoinLogic(op.StatefulBatchLogic):
     the event clock stands still while no input arrives.
     """
 
-    def __init__(self, options: IngestOptions, clock: Clock, resume_state: dict[str, Any] | None) -> None:
+    def __init__(
+        self, options: IngestOptions, clock: Clock, resume_state: dict[str, Any] | None, seeds: Seeds | None = None
+    ) -> None:
         self._idle_ms = round(options.idle_close_s * 1_000)
         self._silence = timedelta(seconds=options.idle_close_s)
         self._clock = clock
@@ -131,15 +158,20 @@ class _CoinLogic(op.StatefulBatchLogic):
         else:
             self.bars = TradeBars.restore(resume_state["bars"])
             self.book = BookSampler.restore(resume_state["book"])
+        # A fresh start rebuilds its open bars with the coin's first batch; restored state already holds them.
+        self._seeds = seeds if resume_state is None else None
+        # Set when nothing was stored to rebuild them from: the first trade received then marks them.
+        self._unseen = False if resume_state is None else resume_state.get("unseen", False)
 
     def on_batch(self, groups: list[list[Any]]) -> tuple[list[list[Any]], bool]:
         values = groups[0] if len(groups) == 1 else [value for group in groups for value in group]
+        seeded = self._seed(values) if self._seeds is not None else []
         trades = [value for value in values if type(value) is Trade]
         if len(trades) == len(values):
-            closed = self._fold(trades)
+            closed = seeded + self._fold(trades)
             return ([values, closed] if closed else [values]), op.StatefulBatchLogic.RETAIN
         stored: list[Any] = []
-        closed = []
+        closed = seeded
         snapshots: list[BookSnapshot] = []
         pending: list[Trade] = []
         for value in values:
@@ -191,19 +223,44 @@ class _CoinLogic(op.StatefulBatchLogic):
         bars = self.bars
         if not bars.coin:
             bars.coin = trades[0].coin
+        closed = self._mark_unseen(trades) if self._unseen else []
         counts = (bars.late_trades, bars.duplicate_trades, bars.expired_trades)
-        closed = bars.update_batch(trades)
+        closed += bars.update_batch(trades)
         INGEST_LATE_TRADES.inc(bars.late_trades - counts[0])
         INGEST_DUPLICATE_TRADES.inc(bars.duplicate_trades - counts[1])
         INGEST_EXPIRED_TRADES.inc(bars.expired_trades - counts[2])
         return closed
+
+    def _seed(self, first: list[Any]) -> list[Bar]:
+        """Rebuild the bars open before this start from the coin's stored trades, before anything received.
+
+        Without them, the bar open at a kill would be emitted complete with
+        only the trades received after the restart (the collector resumes
+        after the last stored trade), or never, when none come. Trades stored
+        and received again count once (by id). With none stored, the first
+        trade received marks the bars before it incomplete instead.
+        """
+        seeds, self._seeds = self._seeds, None
+        coin = next((value.coin for value in first if hasattr(value, "coin")), "")
+        stored = seeds.get(coin)
+        if not stored:
+            self._unseen = True
+            return []
+        self.bars.coin = coin
+        return self.bars.update_batch(stored)
+
+    def _mark_unseen(self, first: list[Trade]) -> list[Bar]:
+        self._unseen = False
+        log.info("no stored trades to rebuild the open bars from: the first bars are marked incomplete",
+                 coin=first[0].coin)
+        return self.bars.unseen_before(min(trade.ts for trade in first))
 
     def on_eof(self) -> tuple[list[list[Any]], bool]:
         bars = self.bars.close_all()
         return ([bars] if bars else []), op.StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> dict[str, Any]:
-        return {"bars": self.bars.snapshot(), "book": self.book.snapshot()}
+        return {"bars": self.bars.snapshot(), "book": self.book.snapshot(), "unseen": self._unseen}
 
 
 @dataclass(frozen=True)
@@ -235,7 +292,9 @@ class IngestStreams:
 
 
 @operator
-def ingest_stage(step_id: str, up: Stream[RawRecord], options: IngestOptions, clock: Clock) -> IngestStreams:
+def ingest_stage(
+    step_id: str, up: Stream[RawRecord], options: IngestOptions, clock: Clock, seeds: Seeds | None = None
+) -> IngestStreams:
     """Decode raw market-data records and derive bars and book snapshots: the ingest stage.
 
     Parameters
@@ -256,6 +315,15 @@ def ingest_stage(step_id: str, up: Stream[RawRecord], options: IngestOptions, cl
         neither the speed of reading nor how partitions interleave changes the
         bars, as long as each partition is in event-time order (within the
         lateness) and none goes unread for ``idle_close_s`` of clock time.
+    seeds
+        For a start without recovered state that resumes after stored data
+        (embedded ingest): per coin, the stored trades from
+        `IngestOptions.open_since` its last stored trade, folded into the
+        coin's bars with its first batch, before anything received, so the
+        bars open at a kill come out complete; a coin without any has the
+        bars its first trade falls in marked incomplete. None (a source that
+        replays its input from the start, as the broker's log does) seeds
+        nothing.
     """
     # (coin, [Event]) | (DEAD_LETTER_KEY, [DeadLetter]); lists, so Bytewax routes
     # once per (batch, key) instead of once per event.
@@ -266,7 +334,7 @@ def ingest_stage(step_id: str, up: Stream[RawRecord], options: IngestOptions, cl
         clock, max(1, round(options.idle_close_s * 250)), follows=Trade, stall_ms=round(options.idle_close_s * 1_000)
     ))
     # (coin, [Event except L2Book]) | (coin, [Bar]) | (coin, [BookSnapshot])
-    derived = op.stateful_batch("derive", ticked, lambda state: _CoinLogic(options, clock, state))
+    derived = op.stateful_batch("derive", ticked, lambda state: _CoinLogic(options, clock, state, seeds))
     bars = op.branch("split_bars", derived, lambda item: type(item[1][0]) is Bar)
     snapshots = op.branch("split_snapshots", bars.falses, lambda item: type(item[1][0]) is BookSnapshot)
     return IngestStreams(
@@ -295,6 +363,7 @@ def build_ingest_flow(
     clock: Clock = WALL_CLOCK,
     publish_sink: Sink | None = None,
     then: Callable[[IngestStreams], None] | None = None,
+    seeds: Seeds | None = None,
 ) -> Dataflow:
     """Wire the ingest dataflow between an injected source and sinks.
 
@@ -325,12 +394,14 @@ def build_ingest_flow(
     then
         Called with the stage's streams to chain further stages in the same
         dataflow (embedded mode).
+    seeds
+        Stored trades of the bars still open at a fresh start (see `ingest_stage`).
     """
     options = options or IngestOptions()
     flow = Dataflow(flow_id)
     # (topic, bytes | Event, partition | None, offset | None)
     raw = op.input("input", flow, source)
-    streams = ingest_stage("ingest", raw, options, clock)
+    streams = ingest_stage("ingest", raw, options, clock, seeds)
     op.output("dead_letters", streams.dead_letters, dead_letter_sink)
     if store_sink is not None:
         op.output("store", op.merge("to_store", streams.events, streams.bars, streams.snapshots), store_sink)
@@ -368,6 +439,7 @@ def ingest_dataflow(
     store: bool = True,
     clock: Clock = WALL_CLOCK,
     then: Callable[[IngestStreams], None] | None = None,
+    seeds: Seeds | None = None,
 ) -> Dataflow:
     """Build the ingest dataflow from settings: the one builder behind every entry point.
 
@@ -393,17 +465,25 @@ def ingest_dataflow(
         The stage's clock (see `ingest_stage`).
     then
         Chains further stages onto the ingest streams in the same dataflow.
+    seeds
+        Stored trades of the bars still open at a fresh start (see `ingest_stage`).
     """
     published = (TOPIC_OF[Bar], TOPIC_OF[BookSnapshot])
     return build_ingest_flow(
         source,
         ClickHouseSink(settings.storage, partitions=workers) if store else None,
         DeadLetterSink(Path(dead_letter_dir)),
-        IngestOptions(book_depth=settings.collector.book_levels, book_interval_ms=settings.collector.book_interval_ms),
+        ingest_options(settings),
         clock=clock,
         publish_sink=TopicSink(settings.broker, published, partitions=workers) if publish_bars else None,
         then=then,
+        seeds=seeds,
     )
+
+
+def ingest_options(settings: Settings) -> IngestOptions:
+    """Return the stage's tuning from settings: what `ingest_dataflow` builds with, and where its seeds start."""
+    return IngestOptions(book_depth=settings.collector.book_levels, book_interval_ms=settings.collector.book_interval_ms)
 
 
 def kafka_ingest_flow(

@@ -37,6 +37,13 @@ once. A bar already evicted
 (older than ``retention_ms`` past the watermark) is not revised; the ``gaps``
 table still covers it.
 
+A fresh start: an instance that did not see a coin's trades from the start
+of its open bars (a restart with no recovered state) cannot know what it
+missed. The flow folds the coin's stored trades of those bars in first
+(`update_batch` drops the ones received again by id); when there are none,
+`TradeBars.unseen_before` marks every bar starting before the first trade
+received incomplete, as a gap would.
+
 Quiet coins: with no new trade the watermark would not move, so the flow
 calls `TradeBars.idle` with the event time that has passed since the coin's
 last trade, as told by the other coins' trades (or, when none arrive at all,
@@ -193,7 +200,27 @@ class TradeBars(PickledState):
         """
         if gap.stream != "trades" or gap.filled:
             return []
-        start, end = gap.start_ts, gap.end_ts
+        return self._mark_incomplete(gap.start_ts, gap.end_ts)
+
+    def unseen_before(self, ts: int) -> list[Bar]:
+        """Mark every bar that starts before ``ts`` incomplete; return the closed ones so revised.
+
+        For a fresh start with nothing to rebuild the open bars from (no
+        stored trades of the coin): trades before ``ts``, the first one
+        received, may belong to its bars and are unknown, so those bars must
+        not be taken for complete. Bars opened later that start before ``ts``
+        (a late trade) are marked at once, as inside a gap.
+
+        >>> bars = TradeBars("BTC", intervals_ms=(1_000,), lateness_ms=0)
+        >>> bars.unseen_before(1_500)
+        []
+        >>> [(b.id, b.incomplete) for b in bars.update_batch(
+        ...     [Trade(id=str(ts), coin="BTC", ts=ts, px=1.0, sz=1.0, side="B") for ts in (1_500, 2_000, 3_000)])]
+        [('BTC:1s:1000', True), ('BTC:1s:2000', False)]
+        """
+        return self._mark_incomplete(_NO_TIME, ts - 1)
+
+    def _mark_incomplete(self, start: int, end: int) -> list[Bar]:
         self._gaps.append((start, end))
         ready = {}
         for key, bar in self._bars.items():

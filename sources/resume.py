@@ -11,7 +11,7 @@ messages acknowledged by the broker on ``md.trades``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import msgspec
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -20,7 +20,7 @@ from pairflow.events import TOPIC_OF, Trade, decoder
 from pairflow.storage import Store
 from sources.gaps import LastTrade, newest
 
-__all__ = ["last_published_trades", "last_stored_trades"]
+__all__ = ["last_published_trades", "last_stored_trades", "stored_trades_since"]
 
 _TAIL_MESSAGES = 2_000
 _POLL_S = 5.0
@@ -37,6 +37,26 @@ def last_stored_trades(store: Store, coins: Iterable[str]) -> dict[str, LastTrad
         {"coins": list(coins)},
     )
     return {coin: LastTrade(int(ts), frozenset(ids)) for coin, ts, ids in rows}
+
+
+def stored_trades_since(store: Store, since: Mapping[str, int]) -> dict[str, list[Trade]]:
+    """Return, per coin, its stored trades from ``since[coin]`` on, in tape order; coins with none are left out.
+
+    What a restarted ingest flow folds into its bars before the first trade it
+    receives (`flows.ingest.IngestOptions.open_since` gives ``since``), so the
+    bars open at the kill hold the trades the killed process had stored.
+    """
+    found: dict[str, list[Trade]] = {}
+    for coin, start in since.items():
+        rows = store.query(
+            "SELECT ts, recv_ts, id, px, sz, side, tid, hash FROM trades FINAL"
+            " WHERE coin = {coin:String} AND ts >= {start:Int64} ORDER BY ts, tid, id",
+            {"coin": coin, "start": start},
+        )
+        if rows:
+            found[coin] = [Trade(ts=ts, recv_ts=recv_ts, id=trade_id, coin=coin, px=px, sz=sz, side=side, tid=tid,
+                                 hash=trade_hash) for ts, recv_ts, trade_id, px, sz, side, tid, trade_hash in rows]
+    return found
 
 
 def last_published_trades(bootstrap_servers: str, coins: Iterable[str]) -> dict[str, LastTrade]:

@@ -84,7 +84,8 @@ def ingest(
     * --embedded --recovery-dir: nothing the collector had received; every event
       is appended to <recovery-dir>/journal before the flow sees it (written to
       the OS, not fsynced: an OS crash or power loss may lose the last writes).
-    * --embedded alone: events still queued in memory are lost, but not silently.
+    * --embedded alone: events still queued in memory are lost, but not silently;
+      the restart rebuilds the bars open at the kill from the stored trades first.
 
     In embedded mode the time the process was down is accounted for on restart,
     per coin given with --coins (or collector.coins): trades the venue replays
@@ -138,7 +139,8 @@ def _run_embedded(
     recovery: RecoveryConfig | None,
     journal: Journal | None,
 ) -> None:
-    collecting = CollectorThread(settings.collector, journal, resume_point(settings, journal))
+    start = resume_point(settings, journal)
+    collecting = CollectorThread(settings.collector, journal, start.last)
 
     def stop_collecting(signum: int, frame: object) -> None:
         # Ending the input, rather than interrupting Bytewax, lets the flow store
@@ -152,7 +154,7 @@ def _run_embedded(
     log.info("ingest starting", mode="embedded", workers=workers, recovery=recovery is not None)
     try:
         cli_main(
-            ingest_dataflow(settings, collecting.source, dead_letter_dir, workers=workers),
+            ingest_dataflow(settings, collecting.source, dead_letter_dir, workers=workers, seeds=start.seeds),
             workers_per_process=workers,
             epoch_interval=epoch,
             recovery_config=recovery,

@@ -6,7 +6,9 @@ across a kill); the Bytewax flow drains it. Stopping the collector closes the
 source, so the flow sees end-of-input, flushes its sinks and returns: what was
 collected is stored before the flow ends. A collector starts from where the
 store and the journal end (`resume_point`), so the time it was not running
-is accounted for as a gap.
+is accounted for as a gap, and a flow without recovered state first rebuilds
+the bars still open at the last stored trade from the stored trades, so the
+bar open at a kill is not stored complete with only the trades after it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
-from flows.ingest import IngestStreams, ingest_dataflow
+from flows.ingest import IngestStreams, Seeds, ingest_dataflow, ingest_options
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import CollectorSettings, Settings
 from pairflow.errors import PairflowError
@@ -31,22 +34,41 @@ from sources.collector import Collector
 from sources.gaps import LastTrade, newest
 from sources.journal import Journal
 from sources.queue_source import QueueSource
-from sources.resume import last_stored_trades
+from sources.resume import last_stored_trades, stored_trades_since
 
 if TYPE_CHECKING:  # the scan behind it imports statsmodels and scipy, which ingest alone never runs
     from app.runners.rescans import PeriodicRescan
 
-__all__ = ["CollectorThread", "EmbeddedIngest", "resume_point"]
+__all__ = ["CollectorThread", "EmbeddedIngest", "ResumePoint", "resume_point"]
 
 log = get_logger(__name__)
 
 
-def resume_point(settings: Settings, journal: Journal | None = None) -> dict[str, LastTrade]:
-    """Return the newest trades per configured coin that the store (and ``journal``) already hold."""
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where an embedded ingest picks up, read from the store (and journal) before it starts.
+
+    Attributes
+    ----------
+    last
+        The newest trades per coin already delivered: the collector resumes after them.
+    seeds
+        Per coin, the stored trades of the bars that may still have been open
+        at the last stored trade: the flow folds them in first (`flows.ingest.ingest_stage`).
+    """
+
+    last: dict[str, LastTrade]
+    seeds: Seeds
+
+
+def resume_point(settings: Settings, journal: Journal | None = None) -> ResumePoint:
+    """Return where the configured coins pick up, from the store (and ``journal``)."""
     coins = settings.collector.coins
+    options = ingest_options(settings)
     with connect(settings.storage) as store:
         stored = last_stored_trades(store, coins)
-    return newest(stored, journal.last_trades(coins)) if journal is not None else stored
+        seeds = stored_trades_since(store, {coin: options.open_since(last.ts) for coin, last in stored.items()})
+    return ResumePoint(newest(stored, journal.last_trades(coins)) if journal is not None else stored, seeds)
 
 
 class CollectorThread:
@@ -136,8 +158,10 @@ class EmbeddedIngest:
         rescans: PeriodicRescan | None = None,
     ) -> None:
         self.rescans = rescans
-        self.collecting = CollectorThread(settings.collector, resume=resume_point(settings), clock=clock)
-        self._flow = ingest_dataflow(settings, self.collecting.source, dead_letter_dir, clock=clock, then=then)
+        start = resume_point(settings)
+        self.collecting = CollectorThread(settings.collector, resume=start.last, clock=clock)
+        self._flow = ingest_dataflow(settings, self.collecting.source, dead_letter_dir, clock=clock, then=then,
+                                     seeds=start.seeds)
         self._epoch = epoch
         self._recovery = recovery
         self._flow_failures: list[BaseException] = []
