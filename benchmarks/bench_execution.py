@@ -55,8 +55,8 @@ class HandOff(ExchangeClient):
         super().__init__(*args, **kwargs)
         self.handed: list[tuple[float, dict]] = []
 
-    def exchange(self, action: dict) -> Any:
-        body = self.signed(action)
+    def exchange(self, action: dict, expires_after: int | None = None) -> Any:
+        body = self.signed(action, expires_after)
         self.handed.append((time.perf_counter(), body))
         order = action["orders"][0]
         return {"status": "ok", "response": {"type": "order", "data": {"statuses": [

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from typing import NamedTuple
 
 from pairflow.events import Fill, Order
 
-__all__ = ["STATES", "TERMINAL", "OrderTracker", "can_move", "cloid_for"]
+__all__ = ["CLOCK_SKEW_MS", "STATES", "TERMINAL", "OrderTracker", "Resend", "can_move", "cloid_for", "may_resend"]
 
 STATES = ("pending", "open", "partial", "filled", "canceled", "rejected", "unknown")
 TERMINAL = frozenset({"filled", "canceled", "rejected"})
@@ -39,6 +40,49 @@ def cloid_for(signal_id: str, coin: str) -> str:
     34
     """
     return "0x" + hashlib.sha256(f"{signal_id}\x00{coin}".encode()).hexdigest()[:32]
+
+
+CLOCK_SKEW_MS = 1_000
+"""How far the host's clock may be from the exchange's: a restart asks again this long after an order's expiry."""
+
+
+class Resend(NamedTuple):
+    """Whether a journaled order the exchange may not have may go out again: ``send``, ``keep`` or ``wait``.
+
+    ``ask_at_ms`` (with ``wait``) is when, on the clock the order's expiry was stamped with, to ask again.
+    """
+
+    verdict: str
+    ask_at_ms: int = 0
+
+
+def may_resend(answer: str | None, expires_ms: int | None, asked_ms: int, skew_ms: int = CLOCK_SKEW_MS) -> Resend:
+    """Decide whether a journaled cloid goes out again, from the exchange's answer to ``orderStatus`` by that cloid.
+
+    The journal is written before the send, so a journaled cloid may never have left (killed in
+    between) -- or may still be on its way: a request delayed in the network reaches the exchange
+    whenever it does, and a copy sent again would make two orders. Every order carries
+    ``expiresAfter`` (journaled as ``expires_ms``), after which the exchange refuses it, so an
+    ``unknownOid`` answer (``answer``) proves the order dead only when it was asked for after that
+    time, with ``skew_ms`` to spare for the host's clock (``asked_ms`` is read before the query).
+    Asked earlier, ``wait`` says when to ask again. ``keep`` (never sent again): the exchange has
+    the order, gave no answer (None), or the order carried no expiry (a journal line from before
+    expiries), so a late copy could still land at any time.
+
+    Examples
+    --------
+    >>> may_resend("unknownOid", 10_000, asked_ms=11_001)
+    Resend(verdict='send', ask_at_ms=0)
+    >>> may_resend("unknownOid", 10_000, asked_ms=10_500)
+    Resend(verdict='wait', ask_at_ms=11001)
+    >>> may_resend("filled", 10_000, asked_ms=20_000), may_resend(None, 10_000, 20_000).verdict
+    (Resend(verdict='keep', ask_at_ms=0), 'keep')
+    """
+    if answer != "unknownOid" or expires_ms is None:
+        return Resend("keep")
+    if asked_ms > expires_ms + skew_ms:
+        return Resend("send")
+    return Resend("wait", expires_ms + skew_ms + 1)
 
 
 def can_move(current: str, new: str) -> bool:

@@ -401,6 +401,10 @@ class ExecutionSettings(_Section):
     slippage_bps: float = Field(default=30.0, ge=0, description="Worst price of an IOC leg away from the mark, basis points.")
     leg_timeout_s: float = Field(default=2.0, gt=0, description="Seconds a resting leg may wait for its fill before it is cancelled.")
     dead_man_s: float = Field(default=0.0, ge=0, description="scheduleCancel window re-armed while trading; 0 = off.")
+    order_lifetime_s: float = Field(
+        default=10.0, gt=0, le=3_600, description="Seconds an order request stays valid (its expiresAfter): the "
+        "exchange refuses a copy that arrives later, so a restart re-sends an order it never received only after this."
+    )
     capital_usd: float = Field(default=100_000.0, gt=0, description="Account equity at start, for leverage and VaR (paper).")
     reconcile_interval_s: float = Field(
         default=5.0, gt=0, description="Wall seconds between REST pulls of the account's fills and funding payments "

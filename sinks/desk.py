@@ -38,7 +38,7 @@ import msgspec
 
 from operators.netting import NetTargets, SpreadTarget, order_to_target, size_spread
 from operators.order_rules import AssetRules
-from operators.orders import cloid_for
+from operators.orders import cloid_for, may_resend
 from operators.pnl_ledger import PnlLedger
 from operators.portfolio_risk import PortfolioRisk
 from operators.reconcile import mismatches
@@ -207,29 +207,46 @@ class Desk:
                 self.opened_ms.pop(pair, None)
         self._adopted, self._adopted_intents, self._taking_over = {}, [], False
         change = self._unfinished
-        # cut between its legs: some leg's cloid journaled (the router writes none for a change it refused
-        # whole), some leg never received by the exchange
-        if change is not None and not (any(intent.id in self.router.journal.sent for intent in change.intents)
-                                       and self._unsent(change)):
+        # the router journals no cloid for a change it refused whole: nothing of it went out
+        if change is not None and not any(intent.id in self.router.journal.sent for intent in change.intents):
             self._unfinished = None
 
     def _unsent(self, change: SpreadChange) -> list[str]:
-        """Return the cloids of ``change`` the exchange never received; forget the journaled ones among them.
+        """Return the cloids of ``change`` the exchange never received and never will; forget the journaled ones.
 
         A journaled cloid was written before its send, so a kill between the two leaves one the
-        exchange never saw: asked by cloid, it answers ``unknownOid``, and only then may it go out.
-        No answer counts as received (never a blind resend).
+        exchange never saw -- or one still on its way. Asked by cloid, the exchange answers
+        ``unknownOid`` to both, so that answer counts only once the order's journaled expiry has
+        passed (`operators.orders.may_resend`). Asked earlier, the desk waits for that time and asks
+        again: at most ``[execution] order_lifetime_s`` and a second, once per restart, and nothing
+        else of the account is decided meanwhile (a newer change of the spread, sized before a late
+        leg landed, would leave that leg unhedged). No answer counts as received (never a blind
+        resend). The journal forgets the cloids that may go out, so the router sends them.
         """
-        unsent = []
-        for intent in change.intents:
-            if intent.id in self.router.journal.sent:
-                try:
-                    if self.router.executor.status(intent.id).status != "unknownOid":
-                        continue
-                except OrderStateUnknown:
+        journal, executor = self.router.journal, self.router.executor
+        while True:
+            unsent, ask_at_ms = [], 0
+            for intent in change.intents:
+                if intent.id not in journal.sent:
+                    unsent.append(intent.id)
                     continue
-                self.router.journal.forget(intent.id)
-            unsent.append(intent.id)
+                asked_ms = executor.now_ms()
+                try:
+                    answer: str | None = executor.status(intent.id).status
+                except OrderStateUnknown:
+                    answer = None
+                decision = may_resend(answer, journal.expires.get(intent.id), asked_ms)
+                if decision.verdict == "wait":
+                    ask_at_ms = max(ask_at_ms, decision.ask_at_ms)
+                elif decision.verdict == "send":
+                    unsent.append(intent.id)
+            if not ask_at_ms:
+                break
+            _log.info("interrupted spread change waits for its orders' expiry before sending any again",
+                      extra={"pair": change.pair, "ask_again_ms": ask_at_ms})
+            time.sleep(max(0.0, (ask_at_ms - executor.now_ms()) / 1000))
+        for cloid in unsent:
+            journal.forget(cloid)
         return unsent
 
     def _resume(self) -> list[Event]:
@@ -250,6 +267,9 @@ class Desk:
         if change.target and (self.halted or self.blocked or (controls is not None and controls.entries_paused)):
             self._unfinished = None
             _log.warning("interrupted entry not completed: entries blocked", extra={"pair": change.pair})
+            return []
+        if not self._unsent(change):  # every leg reached the exchange: the change was not cut
+            self._unfinished = None
             return []
         _log.info("running an interrupted spread change again", extra={"pair": change.pair,
                                                                        "signal_id": spread.signal_id})

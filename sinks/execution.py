@@ -15,6 +15,12 @@ One call to `OrderRouter.execute` handles one spread change (all its legs):
   filled. A leg that does not fill is tried once more at twice the slippage
   (complete), else what did fill is unwound with reduce-only IOCs; a leg
   that fills only in part has the earlier legs trimmed to the same fraction;
+* every order request carries ``expiresAfter`` (``order_lifetime_s`` past the
+  send, on the executor's request clock) and its cloid is journaled with it:
+  the exchange refuses a copy that arrives later, which is what lets a restart
+  send again an order the exchange never received without risking a second
+  one (`operators.orders.may_resend`); an order refused as expired is "not
+  placed", logged, and never retried by the router;
 * a request without an answer leaves its order UNKNOWN until ``orderStatus``
   by cloid resolves it -- never a blind resend; while it stays UNKNOWN the
   spread stops there (no completion, no next leg) and `settle`, called at
@@ -61,6 +67,8 @@ _TIF_OF = {"ioc": "Ioc", "limit": "Gtc", "post_only": "Alo"}
 DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE = 0.00015, 0.00045
 """Hyperliquid's base-tier perp fee rates: the router's ``fees`` until the account's fee schedule is seen."""
 _SETTINGS = ExecutionSettings()
+EXPIRED = "Action already expired"
+"""The exchange's answer to a request that arrived after its ``expiresAfter`` (nothing was placed)."""
 _POST_ONLY_MODE = re.compile(r"post[- ]only orders? (are )?allowed|only post[- ]only", re.IGNORECASE)
 
 
@@ -84,13 +92,14 @@ class RouterConfig(msgspec.Struct, frozen=True):
     dead_man_s: float = _SETTINGS.dead_man_s
     taker_pause_s: float = 60.0
     maker_edge_bps: float = _SETTINGS.maker_edge_bps
+    order_lifetime_s: float = _SETTINGS.order_lifetime_s
 
     @classmethod
     def from_settings(cls, execution: ExecutionSettings) -> RouterConfig:
         """Return the router's configuration with the ``[execution]`` settings it shares."""
         return cls(order_type=execution.order_type, maker_edge_bps=execution.maker_edge_bps,
                    slippage_bps=execution.slippage_bps, leg_timeout_s=execution.leg_timeout_s,
-                   dead_man_s=execution.dead_man_s)
+                   dead_man_s=execution.dead_man_s, order_lifetime_s=execution.order_lifetime_s)
 
 
 COMPLETE, TRIM, UNWIND = ":complete", ":trim", ":unwind"
@@ -223,7 +232,7 @@ class OrderRouter:
             out += events
             if leg.cloid in self.tracker.orders and self.tracker.orders[leg.cloid].status == "unknown":
                 return out  # it may have filled: no completion, no next leg, no unwind until reconciliation settles it
-            if filled < leg.sz and leg.tif == "Ioc" and not out_is_pause(events):
+            if filled < leg.sz and leg.tif == "Ioc" and not not_retried(events):
                 # both are whole lots, their float difference is not (1.7 - 1.5 = 0.19999...): round
                 # before the lot truncation, or the retry comes out one lot short
                 retry = self._leg(plan, round(leg.sz - filled, 10) * (1 if leg.is_buy else -1), leg.tif,
@@ -290,12 +299,13 @@ class OrderRouter:
 
     def _fill(self, leg: LegOrder) -> tuple[float, list[Order | Alert]]:
         """Send one order and follow it to a fate; return (filled size, events)."""
-        self.journal.record(leg.cloid)
+        expires_after = self.executor.now_ms() + round(self.config.order_lifetime_s * 1000)
+        self.journal.record(leg.cloid, expires_after)
         EXECUTION_ORDERS_SUBMITTED.labels(coin=leg.coin).inc()
         out: list[Order | Alert] = [self._record(leg, "pending")]
         self.sent_ms.append(self._decided_ms)
         try:
-            (placement,) = self.executor.place([leg])
+            (placement,) = self.executor.place([leg], expires_after)
         except OrderStateUnknown as error:
             out.append(self._record(leg, "unknown", reason=str(error)))
             placement = self._resolve(leg)
@@ -310,6 +320,10 @@ class OrderRouter:
                 return 0.0, out
         if placement.status == "rejected":
             EXECUTION_ORDERS_REJECTED.labels(coin=leg.coin, reason=reason_kind(placement.error)).inc()
+            if placement.error == EXPIRED:
+                _log.warning("order reached the exchange after its expiresAfter: not placed, not retried",
+                             extra={"cloid": leg.cloid, "coin": leg.coin, "expires_after": expires_after,
+                                    "order_lifetime_s": self.config.order_lifetime_s})
             if _POST_ONLY_MODE.search(placement.error):
                 self.taker_paused_until_ms = self.clock.now_ms() + int(self.config.taker_pause_s * 1000)
                 out.append(self._record(leg, "rejected", placement, f"taker_paused: {placement.error}"))
@@ -390,9 +404,14 @@ class OrderRouter:
             return cancelled
 
 
-def out_is_pause(events: Sequence[Order | Alert]) -> bool:
-    """Tell whether a leg was refused because taker orders are paused (a retry would be refused too)."""
-    return any(isinstance(event, Order) and event.reason.startswith("taker_paused") for event in events)
+def not_retried(events: Sequence[Order | Alert]) -> bool:
+    """Tell whether a leg was refused in a way its IOC completion must not retry.
+
+    Taker orders are paused (a retry would be refused too), or the request arrived after its
+    ``expiresAfter``: the link to the exchange is slow, and the spread stops there rather than send more into it.
+    """
+    return any(isinstance(event, Order) and (event.reason.startswith("taker_paused") or event.reason == EXPIRED)
+               for event in events)
 
 
 def reason_kind(reason: str) -> str:

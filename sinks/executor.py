@@ -5,7 +5,10 @@ the local venue (same HTTP API) or the backtest's simulated executor (the
 venue's matching engine in-process). Answers are `Placement` records: what
 the exchange says happened to one order. `place` raises `OrderStateUnknown`
 when no answer arrived: the orders may or may not exist, and only
-`status(cloid)` may tell.
+`status(cloid)` may tell. ``expires_after`` (ms on the executor's `now_ms`
+clock) bounds how late a request may still take effect: the exchange refuses
+it after that time, so a request held up in the network cannot land as an
+order once a restart has sent it again.
 """
 
 from __future__ import annotations
@@ -53,7 +56,9 @@ class Placement(msgspec.Struct, frozen=True):
 class Executor(Protocol):
     """What the router needs from an exchange."""
 
-    def place(self, orders: Sequence[LegOrder]) -> list[Placement]: ...
+    def now_ms(self) -> int: ...
+
+    def place(self, orders: Sequence[LegOrder], expires_after: int | None = None) -> list[Placement]: ...
 
     def status(self, cloid: str) -> Placement: ...
 
@@ -87,11 +92,15 @@ class HyperliquidExecutor:
                 "s": float_to_wire(order.sz), "r": order.reduce_only, "t": {"limit": {"tif": order.tif}},
                 "c": order.cloid}
 
-    def place(self, orders: Sequence[LegOrder]) -> list[Placement]:
+    def now_ms(self) -> int:
+        """Return the client's request clock (nonces and ``expiresAfter`` are stamped with it)."""
+        return self.client.now_ms()
+
+    def place(self, orders: Sequence[LegOrder], expires_after: int | None = None) -> list[Placement]:
         """Send ``orders`` as one batch; one `Placement` per order (a whole-batch error is repeated)."""
         action = {"type": "order", "orders": [self._wire(order) for order in orders], "grouping": "na"}
         try:
-            answer = self.client.exchange(action)
+            answer = self.client.exchange(action, expires_after)
         except HyperliquidError as error:
             if error.is_retryable():
                 raise OrderStateUnknown(f"order batch of {len(orders)}: {error}") from None

@@ -4,9 +4,11 @@ The cloid is written to the OS *before* its order goes out: after the
 process dies (SIGKILL included) every order that may have reached the
 exchange is in the journal, and a replayed signal with the same cloid is recognised and skipped
 -- the venue, like Hyperliquid, would otherwise accept a second order with a
-cloid it has already filled. Cloids the journal holds whose fate is not
-known are resolved by ``orderStatus`` at start. A torn last line (killed
-mid-write) is ignored: its order was never sent. ``fsync=True`` also
+cloid it has already filled. Beside each cloid is its order's ``expiresAfter``
+(ms): a request still on its way after a kill is refused by the exchange once
+that time has passed, which is when a restart may send again an order the
+exchange, asked by cloid, says it never received (`operators.orders.may_resend`).
+A torn last line (killed mid-write) is ignored: its order was never sent. ``fsync=True`` also
 survives a machine crash or power loss, at about 2 ms per order on a shared
 VM disk (benchmarks/bench_execution.py), which is why it is not the default.
 """
@@ -21,16 +23,16 @@ __all__ = ["OrderJournal"]
 
 
 class OrderJournal:
-    """Append-only file of sent cloids, one per line; `sent` answers from memory.
+    """Append-only file of sent cloids, one per line with its expiry; `sent` and `expires` answer from memory.
 
     Examples
     --------
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "cloids"
     >>> cloid = "0x" + "ab" * 16
-    >>> journal = OrderJournal(path); journal.record(cloid); journal.close()
-    >>> cloid in OrderJournal(path).sent
-    True
+    >>> journal = OrderJournal(path); journal.record(cloid, 1_700_000_010_000); journal.close()
+    >>> cloid in OrderJournal(path).sent, OrderJournal(path).expires[cloid]
+    (True, 1700000010000)
     """
 
     def __init__(self, path: Path, fsync: bool = False) -> None:
@@ -38,25 +40,32 @@ class OrderJournal:
         self.fsync = fsync
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.sent: set[str] = set()
+        self.expires: dict[str, int] = {}
         text = ""
         if self.path.exists():
             text = self.path.read_text(encoding="ascii", errors="replace")
-            lines = text.split("\n")
-            self.sent = {line for line in lines[:-1] if line.startswith("0x") and len(line) == 34}
+            for line in text.split("\n")[:-1]:
+                cloid, _, expires = line.partition(" ")
+                if cloid.startswith("0x") and len(cloid) == 34:
+                    self.sent.add(cloid)
+                    if expires.isdigit():  # lines written before expiries have none: such orders never expire
+                        self.expires[cloid] = int(expires)
         self._file = self.path.open("a", encoding="ascii")
         if self.path.stat().st_size and not text.endswith("\n"):
             self._file.write("\n")  # end a torn last line: the next cloid must not join it and be lost
             self._file.flush()
         self._lock = threading.Lock()
 
-    def record(self, cloid: str) -> None:
-        """Hand ``cloid`` to the OS (and with ``fsync`` to the disk) before its order is sent."""
+    def record(self, cloid: str, expires_ms: int | None = None) -> None:
+        """Hand ``cloid`` and its order's ``expiresAfter`` to the OS (with ``fsync`` to the disk) before the send."""
         with self._lock:
-            self._file.write(cloid + "\n")
+            self._file.write(cloid + ("\n" if expires_ms is None else f" {expires_ms}\n"))
             self._file.flush()
             if self.fsync:
                 os.fsync(self._file.fileno())
             self.sent.add(cloid)
+            if expires_ms is not None:
+                self.expires[cloid] = expires_ms
 
     def forget(self, cloid: str) -> None:
         """Let ``cloid`` be sent again: the exchange, asked by cloid, never received it (killed before the send).

@@ -122,7 +122,11 @@ class SimulatedExecutor:
         oid = getattr(status, "oid", None)
         return [] if oid is None else [(asset, oid)]
 
-    def place(self, orders: Sequence[LegOrder]) -> list[Placement]:
+    def now_ms(self) -> int:
+        """Return the engine's time (an order's expiry is stamped and checked on it)."""
+        return self.inner.now_ms()
+
+    def place(self, orders: Sequence[LegOrder], expires_after: int | None = None) -> list[Placement]:
         """Quote the other side of each order at its coin's fill price, place the orders, withdraw the rest.
 
         With recorded depth there is no quote: the order meets the recorded book as of its arrival.
@@ -131,11 +135,11 @@ class SimulatedExecutor:
             placed = []
             for order in orders:
                 self.depth.arrive(self.market.engine.now_ms, order.cloid)
-                placed += self.inner.place([order])
+                placed += self.inner.place([order], expires_after)
             return placed
         quotes = [quote for order in orders for quote in self._quote(order)]
         try:
-            return self.inner.place(orders)
+            return self.inner.place(orders, expires_after)
         finally:
             if quotes:
                 with self.market.engine.lock:

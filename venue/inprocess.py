@@ -43,9 +43,13 @@ class InProcessClient:
         self._exchange = ExchangeService(engine, NonceTracker(), clock)
         self._info = InfoService(engine, clock)
 
-    def exchange(self, action: dict[str, Any]) -> Any:
-        """Run one action as the account; the JSON the venue would answer."""
-        return self._exchange.execute_as(self.account, action)
+    def now_ms(self) -> int:
+        """Return the engine's time: the clock an action's ``expiresAfter`` is checked against here."""
+        return self.engine.now_ms
+
+    def exchange(self, action: dict[str, Any], expires_after: int | None = None) -> Any:
+        """Run one action as the account; the JSON the venue would answer (refused once ``expires_after`` passed)."""
+        return self._exchange.execute_as(self.account, action, expires_after)
 
     def info(self, body: Mapping[str, Any]) -> Any:
         """Answer one ``/info`` request body."""

@@ -139,8 +139,10 @@ def run(
     runs as one process per signing key (one nonce counter, one cloid journal);
     a second execution of the account on the same --data-dir exits 2.
     Execution keeps its cloid and spread journals in --data-dir: after a
-    restart it sends no order twice (a journaled cloid goes out again only
-    when the exchange, asked by that cloid, never received it), and it adopts
+    restart it sends no order twice (every order expires order_lifetime_s
+    after its send, 10 s by default; a journaled cloid goes out again only
+    when the exchange, asked by that cloid after its expiry, never received
+    it, so a copy still in flight is refused), and it adopts
     the spreads an earlier run left open with the same code as `pairflow trade`.
 
     \b

@@ -74,16 +74,25 @@ class ExchangeClient:
                 time.sleep(delay)
             self._bucket.charge(weight)
 
-    def signed(self, action: dict[str, Any]) -> dict[str, Any]:
-        """Return the request body of ``action``: nonce from the signer's counter, then the signature."""
-        nonce = self._nonces.next(self._now_ms())
-        return {"action": action, "nonce": nonce, "signature": self.signer.sign(action, nonce, self.vault_address),
-                "vaultAddress": self.vault_address, "expiresAfter": None}
+    def now_ms(self) -> int:
+        """Return the time requests are stamped with (nonces, ``expiresAfter``): the exchange checks both on its clock."""
+        return self._now_ms()
 
-    def exchange(self, action: dict[str, Any]) -> Any:
+    def signed(self, action: dict[str, Any], expires_after: int | None = None) -> dict[str, Any]:
+        """Return the request body of ``action``: nonce from the signer's counter, then the signature.
+
+        ``expires_after`` (ms, signed with the action) makes the exchange refuse the request once its
+        clock has passed that time ("Action already expired").
+        """
+        nonce = self._nonces.next(self._now_ms())
+        return {"action": action, "nonce": nonce,
+                "signature": self.signer.sign(action, nonce, self.vault_address, expires_after),
+                "vaultAddress": self.vault_address, "expiresAfter": expires_after}
+
+    def exchange(self, action: dict[str, Any], expires_after: int | None = None) -> Any:
         """Post a signed action and return the JSON answer (``{"status": "ok"|"err", ...}``)."""
         self._take(exchange_weight(action))
-        return self._post("/exchange", self.signed(action))
+        return self._post("/exchange", self.signed(action, expires_after))
 
     def info(self, body: Mapping[str, Any]) -> Any:
         """Post an ``/info`` request and return the JSON answer."""

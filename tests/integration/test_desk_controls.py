@@ -91,8 +91,8 @@ class Unanswered(HyperliquidExecutor):
 
     silent = True
 
-    def place(self, orders: list[LegOrder]) -> list[Placement]:
-        super().place(orders)
+    def place(self, orders: list[LegOrder], expires_after: int | None = None) -> list[Placement]:
+        super().place(orders, expires_after)
         raise OrderStateUnknown("answer lost")
 
     def status(self, cloid: str) -> Placement:

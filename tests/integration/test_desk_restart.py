@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 
 from app.runners.trading import desk_factory
 from flows.execution import _DeskLogic
+from operators.orders import CLOCK_SKEW_MS
+from pairflow.clock import WALL_CLOCK
 from pairflow.config import Settings
 from pairflow.control import Control
 from pairflow.events import Bar, Order, OrderIntent, Signal
@@ -90,16 +92,26 @@ def kill_at(desk, order: int, sent: bool) -> None:
     """
     place, calls = desk.router.executor.place, []
 
-    def placing(orders):
+    def placing(orders, expires_after=None):
         calls.append(orders)
         if len(calls) == order and not sent:
             raise Killed
-        placed = place(orders)
+        placed = place(orders, expires_after)
         if len(calls) == order:
             raise Killed
         return placed
 
     desk.router.executor.place = placing
+
+
+def later(desk, ms: int = 60_000):
+    """Return ``desk`` with its request clock ``ms`` ahead: restarted after the killed orders' expiry had passed.
+
+    A process restart takes longer than ``[execution] order_lifetime_s`` (10 s); the restart's
+    orders are stamped (nonce, expiry) on the same clock, which the venue accepts a minute ahead.
+    """
+    desk.router.executor.client._now_ms = lambda: WALL_CLOCK.now_ms() + ms
+    return desk
 
 
 def cloids_sent(venue: Setup, start: int = 0) -> list[str]:
@@ -131,7 +143,7 @@ def run_killed(venue: Setup, tmp_path: Path, targets: list[float], order: int, s
             break
     first.stream.close()
     replay_from = max(1, killed - back)
-    second = _DeskLogic(build, states[replay_from] if snapshot else None)
+    second = _DeskLogic(lambda: later(build()), states[replay_from] if snapshot else None)
     replayed = [event for number in range(replay_from, len(targets) + 1)
                 for event in (bar("ETH", now + number), bar("BTC", now + number),
                               signal(now + number, number, targets[number - 1]))]
@@ -209,18 +221,24 @@ def test_a_change_the_router_refused_whole_is_not_sent_by_a_restart(venue: Setup
     second.shutdown()
 
 
-def test_an_entry_cut_between_its_legs_is_not_completed_while_entries_are_paused(venue: Setup, tmp_path: Path) -> None:
+def entry_killed(venue: Setup, tmp_path: Path, order: int, sent: bool, settings: Settings | None = None):
+    """Enter the spread on a desk killed at its ``order``-th order (see `kill_at`); return its build and the time."""
     build = desk_builder(venue, tmp_path)
     now = venue.engine.now_ms
-    first = build()
+    first = build(settings)
     first.reconcile()
-    kill_at(first, 1, sent=True)
+    kill_at(first, order, sent)
     with pytest.raises(Killed):
         first.on_events([bar("ETH", now), bar("BTC", now), signal(now, 1, 1.0)])
     first.stream.close()
+    return build, now
+
+
+def test_an_entry_cut_between_its_legs_is_not_completed_while_entries_are_paused(venue: Setup, tmp_path: Path) -> None:
+    build, now = entry_killed(venue, tmp_path, 1, sent=True)
     control = Control()
     control.pause_entries()
-    second = build(control=control)
+    second = later(build(control=control))
     start = len(venue.requests)
     second.reconcile()
     second.on_events([bar("ETH", now + 1), bar("BTC", now + 1), signal(now, 1, 1.0)])  # the entry replayed
@@ -229,4 +247,22 @@ def test_an_entry_cut_between_its_legs_is_not_completed_while_entries_are_paused
     control.resume_entries()
     second.on_events([signal(now + 2, 2, 0.0)])  # its exit closes the leg that was sent
     assert positions(second.router.executor) == {}
+    second.shutdown()
+
+
+def test_a_restart_before_the_killed_orders_expiry_waits_for_it_before_sending_that_leg(
+    venue: Setup, tmp_path: Path
+) -> None:
+    # the BTC leg's cloid journaled, then killed: it may still be on its way, until its expiry 0.5 s on
+    build, now = entry_killed(venue, tmp_path, 2, sent=False, settings=Settings(execution={"order_lifetime_s": 0.5}))
+    (journal,) = (tmp_path / "trade" / "execution").glob("cloids-*")
+    expires = int(journal.read_text().splitlines()[1].split()[1])  # the BTC leg's line: cloid, expiry
+    second = build()
+    start = len(venue.requests)
+    second.reconcile()
+    second.on_events([bar("ETH", now + 1), bar("BTC", now + 1)])
+    assert positions(second.router.executor) == {"ETH": 0.5, "BTC": -0.0166}
+    (resent,) = [b for p, b in venue.requests[start:] if p == "/exchange" and b["action"]["type"] == "order"]
+    # signed (nonce: the request clock) only once the expiry and the second of skew had passed: a late copy is refused
+    assert resent["nonce"] > expires + CLOCK_SKEW_MS
     second.shutdown()

@@ -135,8 +135,8 @@ def test_an_unfilled_second_leg_is_completed_or_unwound(venue: Setup, tmp_path: 
 class LostAnswers(HyperliquidExecutor):
     """The venue receives and executes the order, but the answer is lost on the way back."""
 
-    def place(self, orders: list[LegOrder]) -> list[Placement]:
-        super().place(orders)
+    def place(self, orders: list[LegOrder], expires_after: int | None = None) -> list[Placement]:
+        super().place(orders, expires_after)
         raise OrderStateUnknown("answer lost")
 
 
@@ -264,3 +264,26 @@ def test_a_later_leg_filled_in_part_trims_the_earlier_legs_to_the_same_fraction(
     assert positions(executor) == {"ETH": 0.2, "BTC": -0.00666}
     trim = orders_sent(venue)[-1]
     assert (trim["b"], trim["s"], trim["r"]) == (True, "0.02664", True)
+
+
+class Late(HyperliquidExecutor):
+    """Its requests reach the venue a minute after they were stamped, as a request held up in the network does."""
+
+    def now_ms(self) -> int:
+        return super().now_ms() - 60_000
+
+
+def test_an_order_that_arrives_after_its_expiry_is_not_placed_logged_and_not_retried(
+    venue: Setup, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    venue.book("ETH")
+    address, client = venue.trader()
+    executor = Late(client, address)
+    route = OrderRouter(executor, executor.rules, OrderJournal(tmp_path / "cloids"),
+                        config=RouterConfig(order_lifetime_s=10.0))
+    events = route.execute([LegPlan("ETH", 0.5, MARKS["ETH"], "sig-late")], context(venue.engine.now_ms))
+    assert [(e.status, e.reason) for e in events] == [("pending", ""), ("rejected", "Action already expired")]
+    (body,) = [b for p, b in venue.requests if p == "/exchange"]
+    assert body["expiresAfter"] == OrderJournal(tmp_path / "cloids").expires[events[0].cloid]
+    assert positions(executor) == {}
+    assert "order reached the exchange after its expiresAfter: not placed, not retried" in capfd.readouterr().out

@@ -182,8 +182,12 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._sockets += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._forward, args=(client, upstream), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    def _forward(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Carry the client's bytes to the venue (a subclass may read the requests on the way)."""
+        self._pump(client, upstream)
 
     def _pump(self, source: socket.socket, target: socket.socket) -> None:
         try:

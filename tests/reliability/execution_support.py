@@ -37,12 +37,16 @@ def info(url: str, body: dict) -> list | dict:
 
 
 class SignalFeed(threading.Thread):
-    """Publish each leg's mark (the venue's book mid, at the venue's time) and a spread signal every step."""
+    """Publish each leg's mark (the venue's book mid, at the venue's time) and a spread signal every step.
+
+    While ``quiet`` is set only the marks go out: no newer change supersedes one a restart is finishing.
+    """
 
     def __init__(self, broker: TansuBroker, url: str, step_s: float = 0.6) -> None:
         super().__init__(daemon=True)
         self.broker, self.url, self.step_s = broker, url, step_s
         self.stopped = threading.Event()
+        self.quiet = threading.Event()
         self.signals = 0
 
     def run(self) -> None:
@@ -51,14 +55,18 @@ class SignalFeed(threading.Thread):
             ts = max(book["time"] for book in books)
             marks = {coin: (float(book["levels"][0][0]["px"]) + float(book["levels"][1][0]["px"])) / 2
                      for coin, book in zip(LEGS, books, strict=True)}
+            marks_only = [(TOPIC_OF[Bar], coin.encode(), encode(mark(coin, px, ts))) for coin, px in marks.items()]
+            if self.quiet.is_set():
+                produce(self.broker, marks_only)
+                self.stopped.wait(self.step_s)
+                continue
             target = TARGETS[self.signals % len(TARGETS)]
             self.signals += 1
             entry = Signal(ts=ts, id=f"ETH/SOL:{self.signals}", pair="ETH/SOL", hedge_ratio=1.0, spread=0.0,
                            zscore=-2.0 * target, target=target, reason="entry" if target else "exit", legs=LEGS,
                            hedge_ratios=(1.0,),
                            leg_targets=(target * LEG_USD / marks["ETH"], -target * LEG_USD / marks["SOL"]))
-            produce(self.broker, [(TOPIC_OF[Bar], coin.encode(), encode(mark(coin, px, ts))) for coin, px in marks.items()]
-                    + [(TOPIC_OF[Signal], b"ETH/SOL", encode(entry))])
+            produce(self.broker, [*marks_only, (TOPIC_OF[Signal], b"ETH/SOL", encode(entry))])
             self.stopped.wait(self.step_s)
 
     def wait_for(self, more: int) -> None:
@@ -100,15 +108,17 @@ class Trading:
         return self.tmp_path / "desk" / "execution" / f"cloids-{self.account.lower()}"
 
     def journaled(self) -> list[str]:
-        return self.journal.read_text().split() if self.journal.exists() else []
+        """Return the cloids in the stage's journal (each line is a cloid and its order's expiry)."""
+        lines = self.journal.read_text().splitlines() if self.journal.exists() else []
+        return [line.split()[0] for line in lines if line]
 
-    def start_execution(self, *options: str, url: str | None = None):
+    def start_execution(self, *options: str, url: str | None = None, env: dict[str, str] | None = None):
         """Start ``pairflow run execution`` for the account, trading on ``url`` (default: the venue's)."""
         return start_pairflow(
             self.tmp_path, "run", "execution", "--url", url or self.url, "--keystore", str(self.keystore),
             "--data-dir", str(self.tmp_path / "desk"), "--brokers", self.broker.bootstrap_servers,
             "--dead-letter-dir", str(self.tmp_path / "dead"), *options,
-            extra_env={"PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE": self.passphrase})
+            extra_env={"PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE": self.passphrase, **(env or {})})
 
     def held(self) -> dict[str, float]:
         return held(self.url, self.account)

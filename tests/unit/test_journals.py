@@ -112,3 +112,21 @@ def test_a_last_line_with_mismatched_target_legs_is_not_run_again(tmp_path_facto
     last = SpreadJournal(path).last()
     whole = pair == "ETH/SOL" and len(coins) == len(sizes) > 0
     assert (last is not None) == whole
+
+
+@given(cloids=CLOIDS, expiries=st.lists(st.none() | st.integers(0, 2**53), min_size=5, max_size=5),
+       cut=st.integers(min_value=1, max_value=48))
+def test_each_cloid_reads_back_with_its_expiry_and_a_torn_line_with_one_is_dropped(
+    tmp_path_factory, cloids: list[str], expiries: list[int | None], cut: int
+) -> None:
+    path = tmp_path_factory.mktemp("j") / "cloids"
+    first = OrderJournal(path)
+    for cloid, expires in zip(cloids[:-1], expiries, strict=False):
+        first.record(cloid, expires)
+    first.close()
+    with path.open("a", encoding="ascii") as file:
+        file.write(f"{cloids[-1]} 1700000000000"[:cut])  # killed mid-write: never sent
+    again = OrderJournal(path)
+    kept = dict(zip(cloids[:-1], expiries, strict=False))
+    assert again.sent == set(kept)
+    assert again.expires == {cloid: expires for cloid, expires in kept.items() if expires is not None}

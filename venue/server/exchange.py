@@ -147,9 +147,10 @@ class ExchangeService:
         except EngineError as exc:
             return _err(str(exc))
 
-    def execute_as(self, user: str, action: dict[str, Any]) -> dict[str, Any]:
+    def execute_as(self, user: str, action: dict[str, Any], expires_after: int | None = None) -> dict[str, Any]:
         """Run one L1 action for ``user`` with no signature or nonce (the in-process client's path)."""
         try:
+            self._check_expiry(expires_after)
             with self.engine.lock:
                 return self._execute(user.lower(), rq.decode_action(action))
         except (ActionRejected, EngineError) as exc:
@@ -163,9 +164,12 @@ class ExchangeService:
             if inner_nonce != request.nonce:
                 raise ActionRejected(f"Invalid nonce: action nonce {inner_nonce} does not match {request.nonce}")
             return authenticate_user_signed(self.engine, request.action, request, self.networks)
-        if request.expiresAfter is not None and request.expiresAfter < self.clock():
-            raise ActionRejected("Action already expired")
+        self._check_expiry(request.expiresAfter)
         return authenticate_l1(self.engine, request, self.networks)
+
+    def _check_expiry(self, expires_after: int | None) -> None:
+        if expires_after is not None and expires_after < self.clock():
+            raise ActionRejected("Action already expired")
 
     def _check_budget(self, user: str, action: rq.Action) -> None:
         if self.address_budget is None:
