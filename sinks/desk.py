@@ -58,7 +58,7 @@ from pairflow.metrics import (
 )
 from sinks.execution import LegPlan, OrderRouter
 from sinks.executor import OrderStateUnknown
-from sinks.spread_journal import SpreadChange, SpreadJournal
+from sinks.spread_journal import FLATTEN, SpreadChange, SpreadJournal
 
 __all__ = ["AccountStream", "AccountView", "Desk", "KILL_FILE"]
 
@@ -260,6 +260,12 @@ class Desk:
         change = self._unfinished
         if change is None or change.spread is None or any(coin not in self.marks for coin in change.spread.coins):
             return []
+        if change.pair == FLATTEN:  # a flatten goes out whatever the controls say, as it did when asked
+            self._unfinished = None
+            if not self._unsent(change):
+                return []
+            _log.info("running an interrupted flatten again", extra={"signal_id": change.spread.signal_id})
+            return self._close_all(change.spread.signal_id, change.spread.ts)
         controls = self.control.state() if self.control is not None else None
         if controls is not None and controls.halted:
             return []
@@ -493,16 +499,32 @@ class Desk:
             for pair in list(self.opened_ms):
                 out += self._exit(pair, f"flatten:{pair}@{now}", now, reason)
             return out
-        plans = [LegPlan(coin, -book.szi, self.marks[coin], f"flatten@{now}", reduce_only=True)
-                 for coin, book in self.ledger.coins.items() if book.szi and coin in self.marks]
         for pair in list(self.opened_ms):
             legs = tuple(self.net.legs(pair))
             self.net.update(SpreadTarget(pair, f"flatten@{now}", now, legs, tuple(0.0 for _ in legs)))
             self.acted[pair] = 0.0
         self.opened_ms.clear()
-        if plans:
-            return out + self._settle(self.router.execute(plans, self._context()))
-        return out + self.pull()
+        return out + self._close_all(f"flatten@{now}", now)
+
+    def _close_all(self, signal_id: str, now: int) -> list[Event]:
+        """Close every coin held with reduce-only orders under ``signal_id``, journaled first like a spread change.
+
+        The spread journal's line (pair `FLATTEN`, one leg per coin) lets a restart run a flatten a
+        kill cut between its legs again under the same id: legs sent are skipped by cloid, the
+        coins still held close.
+        """
+        plans = [LegPlan(coin, -book.szi, self.marks[coin], signal_id, reduce_only=True)
+                 for coin, book in self.ledger.coins.items() if book.szi and coin in self.marks]
+        if not plans:
+            return self.pull()
+        if self.spread_journal is not None:
+            legs = [OrderIntent(ts=now, id=cloid_for(signal_id, plan.coin), coin=plan.coin, pair=FLATTEN,
+                                signal_id=signal_id, is_buy=plan.delta > 0, sz=abs(plan.delta), limit_px=plan.mark,
+                                reduce_only=True) for plan in plans]
+            self.spread_journal.record(FLATTEN, 0.0, legs, SpreadTarget(FLATTEN, signal_id, now,
+                                                                        tuple(plan.coin for plan in plans),
+                                                                        tuple(plan.delta for plan in plans)))
+        return self._settle(self.router.execute(plans, self._context()))
 
     def _settle(self, sent: list[Event]) -> list[Event]:
         """Count the fills of the orders just sent before the next decision: from the stream, else over REST.

@@ -38,7 +38,10 @@ from operators.netting import SpreadTarget
 from pairflow.events import OrderIntent
 from pairflow.logs import get_logger
 
-__all__ = ["SpreadChange", "SpreadJournal"]
+__all__ = ["FLATTEN", "SpreadChange", "SpreadJournal"]
+
+FLATTEN = "*"
+"""The pair of a flatten's line: its legs close every coin held, and every spread's target becomes 0."""
 
 _log = get_logger(__name__)
 
@@ -78,12 +81,18 @@ class SpreadJournal:
             self._changes.append(change)
 
     def spreads(self, sent: set[str]) -> tuple[list[OrderIntent], dict[str, float]]:
-        """Return the intents whose cloid is in ``sent`` and each such spread's last acted target."""
+        """Return the intents whose cloid is in ``sent`` and each such spread's last acted target.
+
+        A flatten (pair `FLATTEN`) with a leg sent sets every spread before it to 0; its legs close
+        whole coins, so no spread adopts them.
+        """
         intents: dict[str, OrderIntent] = {}
         targets: dict[str, float] = {}
         for change in self._changes:
             acted = [intent for intent in change.intents if intent.id in sent]
-            if acted:
+            if acted and change.pair == FLATTEN:
+                targets = dict.fromkeys(targets, 0.0)
+            elif acted:
                 intents.update((intent.id, intent) for intent in acted)
                 targets[change.pair] = change.target
         return list(intents.values()), targets

@@ -266,3 +266,30 @@ def test_a_restart_before_the_killed_orders_expiry_waits_for_it_before_sending_t
     # signed (nonce: the request clock) only once the expiry and the second of skew had passed: a late copy is refused
     assert resent["nonce"] > expires + CLOCK_SKEW_MS
     second.shutdown()
+
+
+@BETWEEN
+def test_an_operator_flatten_killed_between_its_legs_is_run_again_on_restart(
+    venue: Setup, tmp_path: Path, second: bool, sent: bool
+) -> None:
+    build = desk_builder(venue, tmp_path)
+    now = venue.engine.now_ms
+    control = Control()
+    first = build(control=control)
+    first.reconcile()
+    first.on_events([bar("ETH", now), bar("BTC", now), signal(now, 1, 1.0)])
+    start = len(venue.requests)
+    kill_at(first, 1 + second, sent)  # counted from here: the flatten's two orders
+    control.request_flatten()
+    with pytest.raises(Killed):
+        first.on_events([bar("ETH", now + 1), bar("BTC", now + 1)])
+    first.stream.close()
+    assert positions(first.router.executor) != {}
+    restarted = later(build(control=Control()))  # the operator's controls do not survive the process
+    restarted.reconcile()
+    restarted.on_events([bar("ETH", now + 2), bar("BTC", now + 2)])
+    assert positions(restarted.router.executor) == {}
+    cloids = cloids_sent(venue, start)
+    assert len(cloids) == len(set(cloids)) == 2
+    assert restarted.acted == {"ETH/BTC": 0.0}  # the flatten's line set the spread's target to 0
+    restarted.shutdown()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from operators.netting import SpreadTarget
 from pairflow.events import OrderIntent
 from sinks.order_journal import OrderJournal
-from sinks.spread_journal import SpreadJournal
+from sinks.spread_journal import FLATTEN, SpreadJournal
 
 CLOIDS = st.lists(st.binary(min_size=16, max_size=16).map(lambda raw: "0x" + raw.hex()), min_size=1, max_size=5,
                   unique=True)
@@ -62,6 +62,25 @@ def test_only_changes_whose_orders_may_have_gone_out_are_adopted(tmp_path: Path)
     intents, targets = journal.spreads({sent})
     assert [leg.id for leg in intents] == [sent]
     assert targets == {"ETH/SOL": 1.0}
+
+
+@given(flatten_sent=st.booleans(), later_entry=st.booleans())
+def test_a_flatten_with_a_leg_sent_sets_every_earlier_spread_to_zero_and_adopts_none_of_its_legs(
+    tmp_path_factory, flatten_sent: bool, later_entry: bool
+) -> None:
+    journal = SpreadJournal(tmp_path_factory.mktemp("j") / "spreads")
+    entries, flatten_leg, later = ("0x" + "01" * 16, "0x" + "02" * 16), "0x" + "03" * 16, "0x" + "04" * 16
+    journal.record("ETH/SOL", 1.0, [intent(entries[0])])
+    journal.record("BTC/ETH", -1.0, [intent(entries[1], pair="BTC/ETH")])
+    journal.record(FLATTEN, 0.0, [intent(flatten_leg, pair=FLATTEN)], SpreadTarget(FLATTEN, "f", 1, ("ETH",), (-0.5,)))
+    if later_entry:
+        journal.record("ETH/SOL", -1.0, [intent(later)])
+    sent = {*entries, later} | ({flatten_leg} if flatten_sent else set())
+    intents, targets = journal.spreads(sent)
+    assert {leg.id for leg in intents} == {*entries} | ({later} if later_entry else set())
+    expected = {"ETH/SOL": 0.0, "BTC/ETH": 0.0} if flatten_sent else {"ETH/SOL": 1.0, "BTC/ETH": -1.0}
+    assert targets == {**expected, **({"ETH/SOL": -1.0} if later_entry else {})}
+    assert journal.last() is None if later_entry else journal.last().pair == FLATTEN  # the entry has no target legs
 
 
 SIZES = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
