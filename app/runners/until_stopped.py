@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
 from collections.abc import Callable
+from contextlib import closing
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 
 from bytewax.dataflow import Dataflow
@@ -13,7 +16,7 @@ from bytewax.errors import BytewaxRuntimeError
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
-from pairflow.errors import ClusterError
+from pairflow.errors import ClusterError, ConfigError
 from pairflow.logs import get_logger
 
 __all__ = ["run_until_stopped"]
@@ -46,11 +49,16 @@ def run_until_stopped(
 
     Raises
     ------
+    ConfigError
+        When a recovery partition in ``recovery`` is not a readable database
+        (a damaged copy, another file in its place).
     ClusterError
         When a member of the cluster is lost (killed, its host gone): Bytewax
         cannot go on with fewer processes, so the survivors stop too, and the
         operator restarts every member (they resume from the recovery directory).
     """
+    if recovery is not None:
+        _check_recovery(recovery)
     handler = signal.default_int_handler if stop is None else _finish_on_first_signal(stop, flow.flow_id)
     previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -83,6 +91,20 @@ def run_until_stopped(
             signal.signal(signum, previous_handler)
     if stop is not None and stop.is_set():
         log.info("flow stopped by signal", flow=flow.flow_id)
+
+
+def _check_recovery(recovery: RecoveryConfig) -> None:
+    """Open every recovery partition (an SQLite file) before Bytewax does: it unwraps the error in Rust and
+    prints a panic's stack before the traceback, where the operator needs one line naming the directory."""
+    for part in sorted(Path(recovery.db_dir).glob("part-*.sqlite3")):
+        try:
+            with closing(sqlite3.connect(f"file:{part}?mode=ro", uri=True)) as database:
+                database.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as error:
+            raise ConfigError(
+                f"recovery directory {recovery.db_dir} cannot be read ({part.name}: {error}); restore it from a"
+                " copy, or remove it to start from scratch"
+            ) from None
 
 
 def _finish_on_first_signal(stop: threading.Event, flow_id: str) -> Callable[[int, FrameType | None], None]:

@@ -12,10 +12,12 @@ import pytest
 from bytewax.dataflow import Dataflow
 from bytewax.errors import BytewaxRuntimeError
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
+from bytewax.recovery import RecoveryConfig
 from bytewax.outputs import DynamicSink, FixedPartitionedSink, StatefulSinkPartition, StatelessSinkPartition
 from bytewax.testing import TestingSink, TestingSource
 
 from app.runners.until_stopped import run_until_stopped
+from pairflow.errors import ConfigError
 
 
 class _InterruptedPartition(StatefulSinkPartition):
@@ -133,3 +135,14 @@ def test_a_second_signal_interrupts_a_flow_that_does_not_end_on_the_first():
         threading.Timer(delay, os.kill, (os.getpid(), signum)).start()
     run_until_stopped(flow, 1, timedelta(seconds=1), None, stop=stop)
     assert stop.is_set()
+
+
+@pytest.mark.parametrize("content", [b"not sqlite at all" * 10, b"SQLite format 3\x00" + b"\xff" * 200])
+def test_a_damaged_recovery_partition_is_one_line_naming_the_directory(tmp_path, content: bytes) -> None:
+    """Bytewax's unwrap of the SQLite error ended `pairflow run STAGE --recovery-dir` in a traceback."""
+    (tmp_path / "part-0.sqlite3").write_bytes(content)
+    written: list = []
+    with pytest.raises(ConfigError) as raised:
+        run_until_stopped(_flow(TestingSink(written)), 1, timedelta(seconds=1), RecoveryConfig(str(tmp_path)))
+    assert str(raised.value).startswith(f"recovery directory {tmp_path} cannot be read (")
+    assert "\n" not in str(raised.value) and written == []
