@@ -20,6 +20,7 @@ from tests.broker import TansuBroker
 from tests.helpers import eventually, free_port
 from tests.integration.ingest_support import (
     MALFORMED,
+    Tape,
     assert_exactly_once,
     assert_published_bars_are_stored,
     chdb_settings,
@@ -40,13 +41,18 @@ def assert_dead_letters_are_the_junk(directory: Path) -> None:
     assert sorted(letters.values()) == sorted(junk.decode("utf-8", errors="replace") for junk in MALFORMED)
 
 
+def _half_produced(broker: TansuBroker, tape: Tape) -> tuple[Tape, int]:
+    """Create the topics and produce the first half of ``tape``'s messages; return it and where the half ends."""
+    create_topics(broker)
+    half = len(tape.messages) // 2
+    produce(broker, tape.messages[:half])
+    return tape, half
+
+
 def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     tansu_broker_fn: TansuBroker, tmp_path: Path
 ) -> None:
-    create_topics(tansu_broker_fn)
-    tape = make_tape(40_000, seed=11)
-    half = len(tape.messages) // 2
-    produce(tansu_broker_fn, tape.messages[:half])
+    tape, half = _half_produced(tansu_broker_fn, make_tape(40_000, seed=11))
     recovery = tmp_path / "recovery"
     port = free_port()
     first = start_ingest(
@@ -125,3 +131,28 @@ def test_broker_restart_during_the_flow_is_survived(tansu_broker_fn: TansuBroker
         assert sorted(row[0] for row in store.query("SELECT id FROM trades FINAL")) == sorted(
             trade.id for trade in before.trades + after.trades
         )
+
+
+def test_sigkill_without_recovery_dir_then_restart_rebuilds_every_bar_from_the_log(
+    tansu_broker_fn: TansuBroker, tmp_path: Path
+) -> None:
+    """Broker mode reads every topic from the start of its log again: the bar open at the kill comes out whole."""
+    tape, half = _half_produced(tansu_broker_fn, make_tape(10_000, seed=5))
+    port = free_port()
+    first = start_ingest(tmp_path, "--brokers", tansu_broker_fn.bootstrap_servers, "--snapshot-interval", "0.2",
+                         metrics_port=port)
+    try:
+        eventually(lambda: metric(port, "pairflow_ingest_messages_out_total", table="trades") >= 2_000, timeout=60)
+        first.send_signal(signal.SIGKILL)
+        assert first.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if first.poll() is None:
+            first.kill()
+    # A 1m bar was open at the kill, with trades stored before it and others read after: the restart reads the
+    # log from its start, so it stores that bar whole, as every other.
+    produce(tansu_broker_fn, tape.messages[half:])
+
+    second = start_ingest(tmp_path, "--brokers", tansu_broker_fn.bootstrap_servers, "--until-end")
+    assert second.wait(timeout=90) == 0, (tmp_path / "ingest.log").read_text()[-3_000:]
+    with connect(chdb_settings(tmp_path)) as store:
+        assert_exactly_once(store, tape.trades)
