@@ -27,7 +27,8 @@ __all__ = ["apply_pairs_option", "register"]
 
 log = get_logger(__name__)
 
-# The topics are read in event-time order (sources.time_ordered_source), so a backlog comes out sorted;
+# The topics are read in event-time order (sources.time_ordered_source), so a backlog comes out sorted
+# (within flows.strategy.ORDER_WINDOW places of each partition's order);
 # live, legs published at slightly different moments still reach a spread apart, and it holds them
 # HOLD_BARS bar intervals for each other (unless strategy.reorder_ms is set).
 HOLD_BARS = 60
