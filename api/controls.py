@@ -13,7 +13,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from api.backtests import BacktestJob, BacktestJobs, BacktestLaunch
 from api.context import ApiContext
@@ -32,9 +32,10 @@ class ActionResult(BaseModel):
 
 
 class Confirm(BaseModel):
-    """Flatten and halt close every position: the client must say so."""
+    """Flatten and halt close every position: the client must say so with JSON true ("yes" or 1 is refused)."""
 
-    confirm: bool = Field(description="Must be true.")
+    # Strict: lax validation took "yes", "on", 1 or "1" as consent to close every position.
+    confirm: StrictBool = Field(description="Must be true.")
 
 
 def control_router(ctx: ApiContext, jobs: BacktestJobs | None = None) -> APIRouter:

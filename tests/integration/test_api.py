@@ -313,6 +313,9 @@ def test_controls_pause_resume_flatten_halt_and_their_audit(stored: Store) -> No
         assert fresh.post("/api/controls/flatten", headers=AUTH).status_code == 422  # no body
         refused = fresh.post("/api/controls/flatten", json={"confirm": False}, headers=AUTH)
         assert refused.status_code == 400 and "confirm" in refused.json()["detail"]
+        for loose in ("yes", "true", "on", 1, "1"):  # only JSON true consents to closing every position
+            for action in ("flatten", "halt"):
+                assert fresh.post(f"/api/controls/{action}", json={"confirm": loose}, headers=AUTH).status_code == 422
         assert fresh.get("/api/health").json()["controls"]["flatten_requests"] == 0
         flattened = fresh.post("/api/controls/flatten", json={"confirm": True}, headers=AUTH).json()["controls"]
         assert flattened == {"entries_paused": True, "halted": False, "flatten_requests": 1}
