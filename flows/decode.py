@@ -6,7 +6,8 @@ typed event (the in-process queue, which has no partition or offset).
 Output items are ``(coin, [event, ...])`` for good records and
 ``(DEAD_LETTER_KEY, [DeadLetter, ...])`` for records that could not be used. A bad
 record never stops the flow: it is counted, logged with its raw text and
-routed to the dead-letter output.
+routed to the dead-letter output. A reader's `sources.progress.ReadProgress`
+records come out as ``(PROGRESS_KEY, [ReadProgress, ...])``, in their order.
 
 Time comes from the injected `pairflow.clock.Clock`: it stamps dead letters,
 and it observes the event time of every valid record, so an event-time clock
@@ -26,6 +27,7 @@ from pairflow import events
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.logs import get_logger
 from pairflow.metrics import INGEST_MALFORMED, INGEST_MESSAGES_IN
+from sources.progress import PROGRESS_KEY, ReadProgress
 
 __all__ = ["DEAD_LETTER_KEY", "DeadLetter", "dead_letter", "decode_batch", "problem_with"]
 
@@ -179,6 +181,9 @@ def decode_batch(
     problems = _PROBLEMS
     newest = 0
     for topic, payload, partition, offset in items:
+        if type(payload) is ReadProgress:
+            groups.setdefault(PROGRESS_KEY, []).append(payload)
+            continue
         counts[topic] = counts.get(topic, 0) + 1
         if type(payload) is bytes:
             decoder = _DECODERS.get(topic)

@@ -20,6 +20,19 @@ Bytewax recovery resumes source offsets and operator state from the last
 snapshot, the store sink flushes before an epoch completes, and every row
 carries a stable id so rows written twice around a crash collapse in
 ReplacingMergeTree tables (read with FINAL).
+
+The bars depend on the input alone, never on how fast or in what batches it
+is read, so one process and a cluster publish the same versions, the first
+ones included (the strategy trades first versions): each version goes out at
+the trade that makes it (`operators.bars`), and a quiet coin's bars close on
+event time -- the time the partitions its worker reads have reached
+(`flows.ticks.Ticker`) -- while any of them has records waiting. The clock
+closes them only once every partition is at the end of its log and stays
+silent for ``idle_close_s`` (a live market that went quiet); this needs a
+coin's trades in one partition, in event-time order within the lateness, and a
+source that reports where it stands (``report_progress`` of
+`sources.kafka_source.market_data_source`; a source that does not is taken
+to be at its end).
 """
 
 from __future__ import annotations
@@ -93,9 +106,9 @@ class IngestOptions:
     idle_close_s
         Event time without a trade of a coin, while other coins trade, after
         which its bars' event time is assumed to advance with theirs, so they
-        still close; also the clock time without a trade after which a coin
-        counts as quiet, and once all are, event time advances with the
-        injected clock.
+        still close; also, once the input is at the end of its log, the clock
+        time without a trade after which a coin counts as quiet, and once all
+        are, event time advances with the injected clock.
     """
 
     bar_intervals_ms: tuple[int, ...] = (1_000, 60_000)
@@ -134,10 +147,12 @@ class _CoinLogic(op.StatefulBatchLogic):
     backlog is read, a coin whose trades are consumed later than others' must
     not have its bars cut before its own trades arrive, however slowly or
     unevenly the backlog is read. Ticks only come with input; when none came for
-    ``idle_close_s`` of wall time (the whole input is silent) the coin moves
-    the last tick's time on by the injected clock's advance since, so a live
-    feed that stops still closes its bars. In a replay that adds nothing:
-    the event clock stands still while no input arrives.
+    ``idle_close_s`` of wall time and the last tick was ``live`` (the input was
+    at the end of its log, so it is silent, not slow) the coin moves the last
+    tick's time on by the injected clock's advance since, so a live feed that
+    stops still closes its bars. After a tick from a backlog it waits for the
+    next one: a reader stalled for seconds must not cut bars. In a replay
+    that adds nothing: the event clock stands still while no input arrives.
     """
 
     def __init__(
@@ -209,7 +224,10 @@ class _CoinLogic(op.StatefulBatchLogic):
 
     def on_notify(self) -> tuple[list[list[Any]], bool]:
         tick = self._last_tick
-        closed = self._tick(tick.ms + max(0, self._clock.now_ms() - tick.clock_ms)) if tick else []
+        if tick is None or not tick.live:
+            self._wake_at = None
+            return [], op.StatefulBatchLogic.RETAIN
+        closed = self._tick(tick.ms + max(0, self._clock.now_ms() - tick.clock_ms))
         return ([closed] if closed else []), op.StatefulBatchLogic.RETAIN
 
     def _tick(self, now_ms: int) -> list[Bar]:
@@ -312,9 +330,10 @@ def ingest_stage(
         all: `pairflow.clock.WALL_CLOCK` live, an `pairflow.clock.EventClock`
         in a replay. While trades arrive, idle closing follows the event time
         every coin still being read has reached (`flows.ticks.Ticker`), so
-        neither the speed of reading nor how partitions interleave changes the
-        bars, as long as each partition is in event-time order (within the
-        lateness) and none goes unread for ``idle_close_s`` of clock time.
+        neither the speed of reading, nor stalls, nor how partitions
+        interleave or are spread over a cluster changes the bars, as long as
+        each partition is in event-time order (within the lateness) and the
+        source reports where it stands (see the module docstring).
     seeds
         For a start without recovered state that resumes after stored data
         (embedded ingest): per coin, the stored trades from
@@ -512,5 +531,5 @@ def kafka_ingest_flow(
     )
     with connect(settings.storage) as store:
         store.init_schema()
-    source = market_data_source(brokers.split(","), tail=tail)
+    source = market_data_source(brokers.split(","), tail=tail, report_progress=True)
     return ingest_dataflow(settings, source, Path(dead_letter_dir), workers=workers, publish_bars=True)

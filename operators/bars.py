@@ -13,7 +13,14 @@ How a bar is built
 * A trade later than the lateness allowance lands in a bar that was already
   emitted: the bar is corrected and emitted again with the same ``id`` (a
   window that was never opened is emitted at once). Such trades are counted
-  in ``late_trades``. Across corrections ``trades`` strictly grows and
+  in ``late_trades``.
+* Every version goes out at the trade that makes it: a bar as it stands when
+  the watermark passes its end, then once per late trade. So the versions --
+  the first above all, which the strategy trades on -- depend only on the
+  order of the coin's trades, never on how a reader happened to cut them into
+  batches (a correction folded into the batch that closed its bar would
+  otherwise go out as the first version in one run and as a correction in
+  another). Across corrections ``trades`` strictly grows and
   ``recv_ts`` (the newest receive time of the bar's trades) never shrinks,
   and a correction is always written after the version it replaces, so a
   ReplacingMergeTree keyed on the bar keeps the complete bar.
@@ -222,18 +229,18 @@ class TradeBars(PickledState):
 
     def _mark_incomplete(self, start: int, end: int) -> list[Bar]:
         self._gaps.append((start, end))
-        ready = {}
-        for key, bar in self._bars.items():
-            interval, bar_start = key
+        ready = []
+        for (interval, bar_start), bar in self._bars.items():
             if bar_start <= end and bar_start + interval > start and not bar.incomplete:
                 bar.incomplete = True
                 if bar.closed:
-                    ready[key] = bar
-        return self._emit(ready)
+                    ready.append(self._version(interval, bar_start, bar))
+        return ready
 
     def update_batch(self, trades: Iterable[Trade]) -> list[Bar]:
-        """Fold trades in; return each bar that closed or was corrected, once, in its latest state."""
-        ready: dict[tuple[int, int], _BarState] = {}
+        """Fold trades in; return the bar versions they made, in order: the same as one `update` per trade."""
+        ready: list[Bar] = []
+        version = self._version
         bars = self._bars
         seen_by_bucket = self._seen
         widest = self._widest
@@ -294,7 +301,7 @@ class TradeBars(PickledState):
                 if recv_ts > bar.recv_ts:
                     bar.recv_ts = recv_ts
                 if bar.closed:
-                    ready[(interval, start)] = bar
+                    ready.append(version(interval, start, bar))
                     late = True
             if late:
                 self.late_trades += 1
@@ -304,7 +311,7 @@ class TradeBars(PickledState):
                     watermark = self._watermark = ts - lateness
                     if watermark >= self._next_close or watermark >= self._next_evict:
                         self._move_watermark(watermark, ready)
-        return self._emit(ready)
+        return ready
 
     def idle(self, elapsed_ms: int) -> list[Bar]:
         """Advance event time by ``elapsed_ms`` past the newest trade; return bars that closed.
@@ -314,24 +321,24 @@ class TradeBars(PickledState):
         interval past the newest trade, where every bar is closed: a clock
         jump must not expire the trades that follow.
         """
-        ready: dict[tuple[int, int], _BarState] = {}
+        ready: list[Bar] = []
         watermark = self._max_ts + min(elapsed_ms, self._widest + self.lateness_ms) - self.lateness_ms
         if self._max_ts != _NO_TIME and watermark > self._watermark:
             self._move_watermark(watermark, ready)
-        return self._emit(ready)
+        return ready
 
     def close_all(self) -> list[Bar]:
         """Emit every bar still open, e.g. at the end of a finite input.
 
         The watermark does not move, so later trades still correct these bars.
         """
-        ready, self._open = self._open, {}
-        for bar in ready.values():
+        still_open, self._open = self._open, {}
+        for bar in still_open.values():
             bar.closed = True
         self._next_close = _NEVER
-        return self._emit(ready)
+        return [self._version(interval, start, bar) for (interval, start), bar in still_open.items()]
 
-    def _move_watermark(self, watermark: int, ready: dict[tuple[int, int], _BarState]) -> None:
+    def _move_watermark(self, watermark: int, ready: list[Bar]) -> None:
         self._watermark = watermark
         if self._next_close <= watermark:
             next_close = _NEVER
@@ -339,7 +346,7 @@ class TradeBars(PickledState):
                 end = key[1] + key[0]
                 if end <= watermark:
                     bar.closed = True
-                    ready[key] = bar
+                    ready.append(self._version(key[0], key[1], bar))
                     del self._open[key]
                 elif end < next_close:
                     next_close = end
@@ -353,29 +360,23 @@ class TradeBars(PickledState):
             self._gaps = [(lo, hi) for lo, hi in self._gaps if hi + keep > watermark]
             self._next_evict = min(self._seen, default=_NEVER - keep) + keep
 
-    def _emit(self, ready: dict[tuple[int, int], _BarState]) -> list[Bar]:
-        out = []
-        for (interval, start), bar in ready.items():
-            volume = bar.volume
-            label = self._labels[interval]
-            out.append(
-                Bar(
-                    id=f"{self.coin}:{label}:{start}",
-                    ts=start,
-                    recv_ts=bar.recv_ts,
-                    coin=self.coin,
-                    interval=label,
-                    open=bar.open,
-                    high=bar.high,
-                    low=bar.low,
-                    close=bar.close,
-                    volume=volume / _UNITS,
-                    notional=bar.notional / _NOTIONAL_UNITS,
-                    vwap=bar.notional / (volume * _UNITS) if volume else bar.close,
-                    trades=bar.trades,
-                    buy_volume=bar.buy_volume / _UNITS,
-                    sell_volume=(volume - bar.buy_volume) / _UNITS,
-                    incomplete=bar.incomplete,
-                )
-            )
-        return out
+    def _version(self, interval: int, start: int, bar: _BarState) -> Bar:
+        volume = bar.volume
+        return Bar(
+            id=f"{self.coin}:{self._labels[interval]}:{start}",
+            ts=start,
+            recv_ts=bar.recv_ts,
+            coin=self.coin,
+            interval=self._labels[interval],
+            open=bar.open,
+            high=bar.high,
+            low=bar.low,
+            close=bar.close,
+            volume=volume / _UNITS,
+            notional=bar.notional / _NOTIONAL_UNITS,
+            vwap=bar.notional / (volume * _UNITS) if volume else bar.close,
+            trades=bar.trades,
+            buy_volume=bar.buy_volume / _UNITS,
+            sell_volume=(volume - bar.buy_volume) / _UNITS,
+            incomplete=bar.incomplete,
+        )

@@ -16,6 +16,11 @@ missing topic, so create them first with `pairflow.topics.ensure_topics`.
 Given a ``stop`` event, every partition ends its input once it is set (Ctrl-C
 in `app.runners.until_stopped`): the flow then finishes its epoch and closes
 its sinks as at the end of the log, instead of being interrupted mid-step.
+
+With ``report_progress`` a partition also tells the flow when records wait
+and, when tailing, when it reaches the end of its log (`sources.progress`), so
+the ingest stage closes quiet bars on the clock only at the end of the log,
+never while a backlog is read.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from confluent_kafka.admin import AdminClient
 from pairflow.events import MARKET_TOPICS
 from pairflow.logs import get_logger
 from pairflow.metrics import INGEST_CONSUMER_LAG, INGEST_SOURCE_ERRORS
+from sources.progress import ReadProgress
 
 __all__ = ["CONSUMER_CONFIG", "MarketDataSource", "at_end_of_log", "consumer_config", "market_data_source", "stopped"]
 
@@ -80,7 +86,7 @@ def consumer_config(brokers: Sequence[str], add_config: dict[str, str]) -> dict[
 class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
     def __init__(
         self, config: dict[str, Any], topic: str, partition: int, offset: int, batch_size: int, tail: bool,
-        stop: threading.Event | None,
+        stop: threading.Event | None, report_progress: bool = False,
     ) -> None:
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, partition, offset)])
@@ -91,6 +97,8 @@ class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
         self._tail = tail
         self._stop = stop
         self._at_end = False
+        self._report = report_progress
+        self._reported: bool | None = None
         self._lag = INGEST_CONSUMER_LAG.labels(topic, str(partition))
         self._position = TopicPartition(topic, partition)
 
@@ -100,14 +108,22 @@ class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
         topic, partition = self._topic, self._partition
         batch: list[RawRecord] = []
         last = None
+        at_end = self._reported
         for message in self._consumer.consume(self._batch_size, 0.001):
             error = message.error()
             if error is not None:
                 if at_end_of_log(message):
                     self._at_end = not self._tail
+                    # A finite read's end is the end of the input (the flow's EOF closes the bars), not a quiet market.
+                    if self._tail:
+                        at_end = True
                 continue
             last = message.offset()
+            at_end = False
             batch.append((topic, message.value(), partition, last))
+        if self._report and at_end is not self._reported:
+            self._reported = at_end
+            batch.append((topic, ReadProgress(topic, partition, at_end), partition, None))
         if last is not None:
             self._offset = last + 1
             high = self._consumer.get_watermark_offsets(self._position, cached=True)[1]
@@ -125,12 +141,15 @@ class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
 class MarketDataSource(KafkaSource):
     """KafkaSource emitting ``(topic, value, partition, offset)`` tuples; resumable from recovery.
 
-    ``stop``, when given and set, ends every partition's input (see the module docstring).
+    ``stop``, when given and set, ends every partition's input; ``report_progress`` adds
+    `sources.progress.ReadProgress` records (see the module docstring).
     """
 
-    def __init__(self, *args: Any, stop: threading.Event | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, stop: threading.Event | None = None, report_progress: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stop = stop
+        self._report_progress = report_progress
 
     def list_parts(self) -> list[str]:
         """List every ``<partition>-<topic>`` part of the configured topics."""
@@ -148,7 +167,8 @@ class MarketDataSource(KafkaSource):
         index, topic = for_part.split("-", 1)
         offset = self._starting_offset if resume_state is None else resume_state
         config = consumer_config(self._brokers, self._add_config)
-        return _PartitionReader(config, topic, int(index), offset, self._batch_size, self._tail, self._stop)
+        return _PartitionReader(config, topic, int(index), offset, self._batch_size, self._tail, self._stop,
+                                self._report_progress)
 
 
 def market_data_source(
@@ -159,6 +179,7 @@ def market_data_source(
     batch_size: int = 10_000,
     add_config: dict[str, str] | None = None,
     stop: threading.Event | None = None,
+    report_progress: bool = False,
 ) -> MarketDataSource:
     """Return a source reading ``topics`` from the beginning, resumable from recovery.
 
@@ -179,11 +200,16 @@ def market_data_source(
     stop
         Once set, every partition ends its input: the flow finishes as at the
         end of the log (a clean Ctrl-C, `app.runners.until_stopped`).
+    report_progress
+        A partition adds a `sources.progress.ReadProgress` record when records
+        wait and, when tailing, when it reaches the end of its log (the ingest
+        stage's input; `flows.decode.decode_batch` hands them on). A finite
+        read never reports its end: the flow's end of input closes the bars.
     """
     config = dict(CONSUMER_CONFIG)
     config.update(add_config or {})
     return MarketDataSource(list(brokers), list(topics), tail=tail, add_config=config, batch_size=batch_size,
-                            stop=stop)
+                            stop=stop, report_progress=report_progress)
 
 
 def stopped(stop: threading.Event | None) -> bool:

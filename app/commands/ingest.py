@@ -126,7 +126,7 @@ def ingest(
     prepare_topics(settings.broker, MARKET_TOPICS)
     log.info("ingest starting", mode="distributed", brokers=addresses, workers=workers, recovery=str(recovery_dir))
     stop = threading.Event()
-    source = market_data_source(addresses, tail=not until_end, stop=stop)
+    source = market_data_source(addresses, tail=not until_end, stop=stop, report_progress=True)
     flow = ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True)
     run_until_stopped(flow, workers, epoch, recovery, stop=stop)
 

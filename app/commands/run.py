@@ -206,7 +206,7 @@ def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: 
     brokers = settings.broker.bootstrap_servers.split(",")
     if stage == "ingest":
         prepare_topics(settings.broker, (*MARKET_TOPICS, TOPIC_OF[Bar], TOPIC_OF[BookSnapshot]))
-        source = market_data_source(brokers, tail=tail, stop=stop)
+        source = market_data_source(brokers, tail=tail, stop=stop, report_progress=True)
         return ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True, store=False)
     if stage == "strategy":
         from flows.strategy import ORDER_WINDOW, STRATEGY_TOPICS, resolve_spreads, strategy_dataflow

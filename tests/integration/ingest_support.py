@@ -133,11 +133,12 @@ def produce(broker: TansuBroker, messages: list[tuple[str, bytes, bytes]]) -> No
 
 def start_pairflow(
     tmp_path: Path, command: str, *arguments: str, metrics_port: int = 0, extra_env: dict[str, str] | None = None,
-    code: Path = REPO,
+    code: Path = REPO, module: str = "app",
 ) -> subprocess.Popen:
     """Start ``pairflow <command> <arguments>`` storing into ``tmp_path/chdb``; output goes to <command>.log.
 
-    ``code`` is where its packages are imported from: this checkout, or an installed wheel's directory.
+    ``code`` is where its packages are imported from: this checkout, or an installed wheel's directory;
+    ``module`` the module run instead of the CLI (a test launcher, `tests.support.staggered_ingest`).
     """
     env = dict(
         os.environ,
@@ -151,7 +152,7 @@ def start_pairflow(
     )
     log = open(tmp_path / f"{command}.log", "ab")  # noqa: SIM115 - owned by the child
     return subprocess.Popen(
-        [sys.executable, "-m", "app", command, *arguments], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", module, command, *arguments], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
     )
 
 

@@ -7,8 +7,10 @@ from hypothesis import strategies as st
 
 from flows.ingest import IngestOptions, _CoinLogic
 from flows.ticks import ClockTick, Ticker
+from operators.bars import TradeBars
 from pairflow.clock import EventClock, ManualClock
 from pairflow.events import Bar, Trade
+from sources.progress import PROGRESS_KEY, ReadProgress
 from tests.bars_reference import batch_bars
 
 T0 = 1_750_000_000_000
@@ -87,14 +89,9 @@ def test_how_a_coins_stream_is_cut_into_batches_never_changes_its_output(steps, 
         return out + [value for batch in values for value in batch]
 
     def by_kind(out):
-        # The stage splits a coin's output by kind into separate streams; each keeps its order.
-        # A late trade re-emits its bar once per batch it arrives in, so for bars the order in
-        # which they close and every bar's final version are what must not change.
-        kinds = {kind: [value for value in out if type(value) is kind] for kind in {type(value) for value in out}}
-        bars = kinds.pop(Bar, [])
-        closing = list(dict.fromkeys(bar.id for bar in bars))
-        final = {bar.id: bar for bar in bars}
-        return kinds, closing, final
+        # The stage splits a coin's output by kind into separate streams; each keeps its order. For bars
+        # that is every version in order, corrections included: each goes out at the trade that makes it.
+        return {kind: [value for value in out if type(value) is kind] for kind in {type(value) for value in out}}
 
     whole = run([len(items)] if items else [])
     assert by_kind(run(cuts * 10)) == by_kind(whole)
@@ -105,13 +102,18 @@ OPTIONS = IngestOptions(bar_intervals_ms=(1_000, 60_000), lateness_ms=500, idle_
 
 
 def _read(batches: list[tuple[int, list[tuple[str, list[Trade]]]]], every_ms: int) -> dict[str, list[Bar]]:
-    """Run ``(wall ms to wait, groups)`` batches through a ticker and per-coin logic on a manual wall clock."""
+    """Run ``(wall ms to wait, groups)`` batches of a backlog through a ticker and per-coin logic on a manual wall clock.
+
+    The reader says with its first batch that records wait (`sources.progress`), as a broker's does.
+    """
     wall = ManualClock(T0 + 3_600_000)  # the backlog is an hour old
     ticker = Ticker(wall, every_ms, follows=Trade, stall_ms=round(OPTIONS.idle_close_s * 1_000))
     logics: dict[str, _CoinLogic] = {}
     bars: dict[str, list[Bar]] = {}
-    for wait_ms, groups in batches:
+    for number, (wait_ms, groups) in enumerate(batches):
         wall.advance(wait_ms)
+        if number == 0:
+            groups = [(PROGRESS_KEY, [ReadProgress("md.trades", 0, at_end=False)]), *groups]
         for coin, items in ticker(groups):
             logic = logics.setdefault(coin, _CoinLogic(OPTIONS, wall, None))
             for values in logic.on_batch([items])[0]:
@@ -231,3 +233,66 @@ def test_two_partitions_read_in_any_interleaving_give_the_bars_read_one_by_one(l
             first.setdefault(bar.id, bar)
         assert len(bars) == len(first) and first.keys() == complete.keys()
         assert all(first[bar_id].trades == complete[bar_id][7] for bar_id in complete)
+
+
+def _read_behind(partitions: list[list[Trade]], plan: list[tuple[int, int, int]], workers: int) -> dict[str, list]:
+    """Read ``partitions`` with records waiting, as ``plan`` says: ``(partition, records, wall ms waited before)``.
+
+    Partition ``i`` is read by worker ``i % workers`` (its own `Ticker`), and reports with its first
+    records that more wait. After every wait each coin is notified, as Bytewax does once a coin's
+    wake-up time passes (here sooner and more often: harsher). Every bar version is kept, in order.
+    """
+    wall = ManualClock(T0 + 3_600_000)
+    tickers = [Ticker(wall, 500, follows=Trade, stall_ms=round(OPTIONS.idle_close_s * 1_000)) for _ in range(workers)]
+    logics: dict[str, _CoinLogic] = {}
+    out: dict[str, list] = {}
+
+    def keep(coin: str, values: list[list]) -> None:
+        out.setdefault(coin, []).extend(value for batch in values for value in batch if type(value) is Bar)
+
+    read = [0] * len(partitions)
+    for index, size, wait_ms in plan:
+        wall.advance(wait_ms)
+        for coin, logic in logics.items():
+            keep(coin, logic.on_notify()[0])
+        groups: dict[str, list] = {}
+        if read[index] == 0:
+            groups[PROGRESS_KEY] = [ReadProgress("md.trades", index, at_end=False)]
+        for trade in partitions[index][read[index] : read[index] + size]:
+            groups.setdefault(trade.coin, []).append(trade)
+        read[index] += size
+        for coin, items in tickers[index % workers](list(groups.items())):
+            logic = logics.setdefault(coin, _CoinLogic(OPTIONS, wall, None))
+            keep(coin, logic.on_batch([items])[0])
+    for coin, logic in logics.items():
+        keep(coin, logic.on_eof()[0])
+    return out
+
+
+disordered_gaps = st.lists(st.integers(min_value=-1_500, max_value=900), min_size=1, max_size=60)
+plans = st.lists(st.tuples(st.booleans(), st.integers(min_value=1, max_value=30), st.integers(min_value=0, max_value=6_000)),
+                 max_size=30)
+
+
+@settings(max_examples=80, deadline=None)
+@given(left=disordered_gaps, right=disordered_gaps, turns=plans, workers=st.sampled_from([1, 2]))
+def test_while_a_backlog_is_read_wall_time_and_batches_change_no_bar_version(left, right, turns, workers):
+    """Stalls of seconds, any batches, one worker or a cluster: each coin's versions are its trades' alone.
+
+    Two partitions (BTC and ETH in one, SOL in the other; trades up to 1.5 s out of order, some later than
+    the lateness) are read with records waiting, in turns of random sizes with up to 6 s of wall time
+    between them, by one worker or by a worker each. Every coin publishes exactly the versions its own
+    trades make one by one, first versions included: nothing is closed on the wall clock while the
+    reader is behind, and no worker's ticks reach another's coins. (Before: a stalled reader's coins
+    were closed as if the market had gone quiet, and a correction folded into the batch that closed its
+    bar went out as its first version.)
+    """
+    partitions = [_partition_tape("BTC ETH".split(), left, 0), _partition_tape(["SOL"], right, 10_000)]
+    plan = [(int(second), size, wait_ms) for second, size, wait_ms in turns]
+    plan += [(0, 10**6, 0), (1, 10**6, 0)]
+    out = _read_behind(partitions, plan, workers)
+    for coin in ("BTC", "ETH", "SOL"):
+        alone = TradeBars(coin, OPTIONS.bar_intervals_ms, OPTIONS.lateness_ms, OPTIONS.retention_ms)
+        expected = [bar for trade in (t for part in partitions for t in part if t.coin == coin)
+                    for bar in alone.update(trade)] + alone.close_all()
+        assert out.get(coin, []) == expected
