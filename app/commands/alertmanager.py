@@ -48,9 +48,12 @@ def config_command(
     if out is None:
         typer.echo(text, nl=False)
         return
-    out.touch(mode=0o600, exist_ok=True)
-    out.chmod(0o600)
-    out.write_text(text)
+    try:
+        out.touch(mode=0o600, exist_ok=True)
+        out.chmod(0o600)
+        out.write_text(text)
+    except OSError as error:
+        raise ConfigError(f"--out {out} cannot be written: {error.strerror or error}") from None
     typer.echo(f"wrote {out}")
 
 

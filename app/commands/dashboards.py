@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.options import examples
+from app.options import examples, usable_directory
 from dashboards.datasources import ClickHouseAccess
 from dashboards.export import export
 
@@ -48,7 +48,7 @@ def export_command(
       pairflow dashboards export build/grafana --prometheus-url http://prometheus:9090
     """
     access = ClickHouseAccess(host=clickhouse_host, port=clickhouse_port, username=clickhouse_user)
-    written = export(directory, prometheus_url=prometheus_url, clickhouse=access, grafana_path=grafana_path)
+    written = export(usable_directory(directory, "DIRECTORY"), prometheus_url=prometheus_url, clickhouse=access, grafana_path=grafana_path)
     for path in written:
         typer.echo(str(path))
 

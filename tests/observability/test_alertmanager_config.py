@@ -107,3 +107,11 @@ def test_the_command_writes_a_private_file_amtool_accepts(secrets_dir, tmp_path)
     assert result.exit_code == 0, result.output
     assert out.stat().st_mode & 0o777 == 0o600
     assert run_tool("amtool", "check-config", str(out)).returncode == 0
+
+
+def test_an_out_path_that_cannot_be_written_is_one_line(secrets_dir, tmp_path):
+    """A directory, a missing parent or /proc as --out ended in a traceback."""
+    for out, reason in ((tmp_path, "Is a directory"), (tmp_path / "missing" / "am.yml", "No such file or directory"),
+                        (Path("/proc/am.yml"), "No such file or directory")):
+        result = CliRunner().invoke(app, ["alertmanager", "config", "--secrets-dir", str(secrets_dir), "--out", str(out)])
+        assert result.exit_code == 2 and f"error: --out {out} cannot be written: {reason}" in result.output, result.output

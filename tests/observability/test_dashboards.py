@@ -32,6 +32,15 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+def test_export_into_a_file_or_an_uncreatable_directory_is_one_line(tmp_path: Path) -> None:
+    """The grafana-provision service's command; these ended in mkdir's traceback."""
+    (tmp_path / "a-file").write_text("")
+    for target, reason in ((tmp_path / "a-file", "is a file, not a directory"), (Path("/proc/grafana"), "cannot be used")):
+        result = CliRunner().invoke(app, ["dashboards", "export", str(target)])
+        assert result.exit_code == 2 and f"DIRECTORY {target} {reason}" in result.output, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def _load(path: Path) -> dict:
     """Provisioning files are JSON, which Grafana's YAML reader accepts as is."""
     return json.loads(path.read_text())
