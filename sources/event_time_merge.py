@@ -117,7 +117,6 @@ class EventTimeMerge:
         self.cap = cap
         self.patience_s = patience_s
         self.window = window
-        self._rank = {key: rank for rank, key in enumerate(self.keys)}
         # Per partition: the window, a heap of (ts, offset, record), and the records behind it, in offset order.
         self._windows: dict[Hashable, list[tuple[float, int, Any]]] = {key: [] for key in self.keys}
         self._behind: dict[Hashable, deque[tuple[float, int, Any]]] = {key: deque() for key in self.keys}
@@ -161,34 +160,35 @@ class EventTimeMerge:
         longer hold the others back.
         """
         out: list[Any] = []
-        windows, behind, ended, rank = self._windows, self._behind, self._ended, self._rank
+        windows, behind, ended = self._windows, self._behind, self._ended
         full = self.window
         since = self._silent_since
         since = self._silent_since = {
             key: since.get(key, now) for key in self.keys if len(windows[key]) < full and not ended[key]
         }
-        self.ignored = frozenset(key for key, start in since.items() if now - start >= self.patience_s)
-        if len(since) > len(self.ignored):
+        ignored = self.ignored = frozenset(key for key, start in since.items() if now - start >= self.patience_s)
+        if len(since) > len(ignored):
             return out
         while True:
-            best = None
-            for key in self.keys:
+            best, oldest = None, None
+            for key in self.keys:  # in tie-break order: an equal time does not displace an earlier partition
                 window = windows[key]
-                if len(window) < full and not ended[key] and key not in self.ignored:
+                if len(window) < full and not ended[key] and key not in ignored:
                     return out
-                if window and (best is None or (window[0][0], rank[key]) < (windows[best][0][0], rank[best])):
-                    best = key
+                if window and (best is None or window[0][0] < oldest):
+                    best, oldest = key, window[0][0]
             if best is None:
                 return out
             window = windows[best]
             _, offset, record = heapq.heappop(window)
             if behind[best]:
                 heapq.heappush(window, behind[best].popleft())
-            released = self._out[best]
-            released.add(offset)
-            if len(released) > self.cap:  # keep only what a resume needs: offsets from the first unreleased on
-                first = self._first_unreleased(best)
-                self._out[best] = {done for done in released if first is None or done >= first}
+            if full > 1:  # only a window releases out of offset order
+                released = self._out[best]
+                released.add(offset)
+                if len(released) > self.cap:  # keep what a resume needs: offsets from the first unreleased on
+                    first = self._first_unreleased(best)
+                    self._out[best] = {done for done in released if first is None or done >= first}
             out.append(record)
 
     @property
