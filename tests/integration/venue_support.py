@@ -183,11 +183,15 @@ class TcpProxy:
             with self._lock:
                 self._sockets += [client, upstream]
             threading.Thread(target=self._forward, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=self._backward, args=(upstream, client), daemon=True).start()
 
     def _forward(self, client: socket.socket, upstream: socket.socket) -> None:
         """Carry the client's bytes to the venue (a subclass may read the requests on the way)."""
         self._pump(client, upstream)
+
+    def _backward(self, upstream: socket.socket, client: socket.socket) -> None:
+        """Carry the venue's bytes to the client (a subclass may read the answers on the way)."""
+        self._pump(upstream, client)
 
     def _pump(self, source: socket.socket, target: socket.socket) -> None:
         try:

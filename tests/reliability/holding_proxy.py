@@ -1,9 +1,12 @@
-"""A TCP proxy to the venue that can hold one order request in flight and deliver it later.
+"""A TCP proxy to the venue that holds an order in flight, or cuts the link just as an order fills.
 
-It models a request held up in the network: the sender gets no answer, and the request reaches the
-exchange whenever the test releases it -- after the sender was killed and restarted, say. It reads
-the HTTP requests crossing it (bodies with Content-Length, as httpx sends JSON) so a test can also
-see what was asked; a connection upgraded to a WebSocket is carried through untouched.
+`HoldingProxy.hold_next_order` models a request held up in the network: the sender gets no answer,
+and the request reaches the exchange whenever the test releases it -- after the sender was killed
+and restarted, say. `HoldingProxy.cut_on_next_fill` models a link lost mid-fill: the next order that
+fills reaches the venue, but neither its answer nor anything else the venue sends meanwhile (the
+fill's WebSocket push included) gets back before every connection is cut. It reads the HTTP
+requests crossing it (bodies with Content-Length, as httpx sends JSON) so a test can also see what
+was asked; a connection upgraded to a WebSocket is carried through untouched.
 """
 
 from __future__ import annotations
@@ -32,6 +35,14 @@ def _split_request(buffer: bytes) -> tuple[bytes, bytes] | None:
     return (buffer[:whole], buffer[whole:]) if len(buffer) >= whole else None
 
 
+def _shut_down(*sockets: socket.socket) -> None:
+    for sock in sockets:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def _body(request: bytes) -> Any:
     raw = request[request.find(b"\r\n\r\n") + 4:]
     try:
@@ -52,8 +63,14 @@ class HoldingProxy(TcpProxy):
         self.seen: list[Any] = []
         self.held: Any = None
         self.holding = threading.Event()
+        self.crossed: Any = None
+        self.cut_at_fill = threading.Event()
         self._armed = False
         self._held_raw = b""
+        self._watching = False
+        self._in_flight: socket.socket | None = None
+        self._parked: list[tuple[socket.socket, bytes]] = []
+        self._gate = threading.Lock()
 
     @classmethod
     def to(cls, url: str) -> HoldingProxy:
@@ -62,6 +79,10 @@ class HoldingProxy(TcpProxy):
         proxy.start()
         proxy.hold_next_order()
         return proxy
+
+    def cut_on_next_fill(self) -> None:
+        """Cut the link once an order fills: its answer, and all the venue sent since it left, are lost."""
+        self._watching = True
 
     def hold_next_order(self) -> None:
         """Keep back the next order request that crosses the proxy."""
@@ -84,14 +105,41 @@ class HoldingProxy(TcpProxy):
                         self.holding.set()
                         continue  # in flight: the venue has not seen it, the sender gets no answer
                     self.seen.append(body)
+                    if self._watching and isinstance(body, dict) and body.get("action", {}).get("type") == "order":
+                        with self._gate:
+                            self._in_flight, self.crossed = client, body
                     upstream.sendall(request)
         except OSError:
             pass
-        for sock in (client, upstream):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        _shut_down(client, upstream)
+
+    def _backward(self, upstream: socket.socket, client: socket.socket) -> None:
+        answer = b""
+        try:
+            while data := upstream.recv(65536):
+                with self._gate:
+                    if self._in_flight is None:
+                        client.sendall(data)
+                        continue
+                    if client is not self._in_flight:
+                        self._parked.append((client, data))  # until the order's answer says whether it filled
+                        continue
+                    answer += data
+                    if (split := _split_request(answer)) is None:
+                        continue
+                    if b'"filled"' not in split[0]:
+                        self._in_flight = None
+                        for other, parked in [(client, answer), *self._parked]:
+                            other.sendall(parked)
+                        answer, self._parked = b"", []
+                        continue
+                    self._watching, self._in_flight, self._parked = False, None, []
+                self.cut()
+                self.cut_at_fill.set()
+                return
+        except OSError:
+            pass
+        _shut_down(client, upstream)
 
     def release(self) -> Any:
         """Deliver the held request to the venue now; return the venue's JSON answer."""
