@@ -13,7 +13,7 @@ from bytewax.run import cli_main
 
 from app.coins import check_coins
 from app.options import ConfigOption, UrlOption, override_collector, usable_directory
-from app.runners.embedded import CollectorThread, resume_point
+from app.runners.embedded import collecting_flow
 from app.runners.until_stopped import run_until_stopped
 from flows.ingest import ingest_dataflow, prepare_recovery, tune_gc_for_throughput
 from pairflow.config import Settings, load_settings
@@ -139,8 +139,7 @@ def _run_embedded(
     recovery: RecoveryConfig | None,
     journal: Journal | None,
 ) -> None:
-    start = resume_point(settings, journal)
-    collecting = CollectorThread(settings.collector, journal, start.last)
+    collecting, flow = collecting_flow(settings, dead_letter_dir, journal=journal, workers=workers)
 
     def stop_collecting(signum: int, frame: object) -> None:
         # Ending the input, rather than interrupting Bytewax, lets the flow store
@@ -154,7 +153,7 @@ def _run_embedded(
     log.info("ingest starting", mode="embedded", workers=workers, recovery=recovery is not None)
     try:
         cli_main(
-            ingest_dataflow(settings, collecting.source, dead_letter_dir, workers=workers, seeds=start.seeds),
+            flow,
             workers_per_process=workers,
             epoch_interval=epoch,
             recovery_config=recovery,

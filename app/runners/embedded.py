@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
@@ -39,7 +40,7 @@ from sources.resume import last_stored_trades, stored_trades_since
 if TYPE_CHECKING:  # the scan behind it imports statsmodels and scipy, which ingest alone never runs
     from app.runners.rescans import PeriodicRescan
 
-__all__ = ["CollectorThread", "EmbeddedIngest", "ResumePoint", "resume_point"]
+__all__ = ["CollectorThread", "EmbeddedIngest", "ResumePoint", "collecting_flow", "resume_point"]
 
 log = get_logger(__name__)
 
@@ -122,6 +123,28 @@ class CollectorThread:
             self.source.close()
 
 
+def collecting_flow(
+    settings: Settings,
+    dead_letter_dir: Path,
+    *,
+    journal: Journal | None = None,
+    workers: int = 1,
+    clock: Clock = WALL_CLOCK,
+    then: Callable[[IngestStreams], None] | None = None,
+) -> tuple[CollectorThread, Dataflow]:
+    """Return a collector and the ingest flow it feeds, both picking up at `resume_point`.
+
+    The one place every embedded entry point (`pairflow ingest --embedded`,
+    `EmbeddedIngest` behind ``demo`` and ``trade``) builds them, so the
+    collector's resume and the flow's seeds always come from the same read.
+    """
+    start = resume_point(settings, journal)
+    collecting = CollectorThread(settings.collector, journal, start.last, clock=clock)
+    flow = ingest_dataflow(settings, collecting.source, dead_letter_dir, workers=workers, clock=clock, then=then,
+                           seeds=start.seeds)
+    return collecting, flow
+
+
 class EmbeddedIngest:
     """Collector plus a single-worker ingest flow, both in background threads.
 
@@ -158,10 +181,7 @@ class EmbeddedIngest:
         rescans: PeriodicRescan | None = None,
     ) -> None:
         self.rescans = rescans
-        start = resume_point(settings)
-        self.collecting = CollectorThread(settings.collector, resume=start.last, clock=clock)
-        self._flow = ingest_dataflow(settings, self.collecting.source, dead_letter_dir, clock=clock, then=then,
-                                     seeds=start.seeds)
+        self.collecting, self._flow = collecting_flow(settings, dead_letter_dir, clock=clock, then=then)
         self._epoch = epoch
         self._recovery = recovery
         self._flow_failures: list[BaseException] = []
