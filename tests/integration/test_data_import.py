@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from app.cli import app
 from pairflow.config import StorageSettings
 from pairflow.storage import connect
 from tests.helpers import SHARED
+from tests.property.test_history_files_fuzz import cells, headers
 
 HISTORY = SHARED / "data" / "hyperliquid"
 
@@ -63,3 +66,25 @@ def test_the_shared_hourly_history_imports(cli_env: Path) -> None:
     with connect(StorageSettings(dsn=f"chdb://{cli_env}/db")) as store:
         assert store.count("candles", "interval = '1h'") == 76_548
         assert store.query("SELECT count(DISTINCT coin) FROM candles")[0][0] == 18
+
+
+def test_a_fuzzed_file_beside_a_good_one_is_imported_with_it_or_nothing_is_stored(cli_env: Path) -> None:
+    """The import boundary end to end: any text is read, or refused in one line naming it before the store is
+    even opened, so nothing of the good file beside it is stored either."""
+    good = cli_env / "good.csv"
+    good.write_text("date,ETH\n20240101,2300\n20240102,2400\n")
+    fuzzed = cli_env / "fuzzed.csv"
+    examples = iter(range(1_000))
+
+    @settings(max_examples=25, deadline=None)
+    @given(header=headers, rows=st.lists(st.lists(cells, max_size=8).map(",".join), max_size=6))
+    def check(header: str, rows: list[str]) -> None:
+        fuzzed.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+        store = cli_env / f"db-{next(examples)}"
+        result = CliRunner().invoke(app, ["data", "import", str(good), str(fuzzed)],
+                                    env={"PAIRFLOW_STORAGE__DSN": f"chdb://{store}"})
+        if result.exit_code != 0:
+            assert result.exit_code == 2 and result.output.startswith(f"error: {fuzzed}"), result.output
+            assert result.output.count("\n") == 1 and not store.exists()
+
+    check()
