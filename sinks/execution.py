@@ -22,7 +22,8 @@ One call to `OrderRouter.execute` handles one spread change (all its legs):
   one (`operators.orders.may_resend`); an order refused as expired is "not
   placed", logged, and never retried by the router;
 * a request without an answer leaves its order UNKNOWN until ``orderStatus``
-  by cloid resolves it -- never a blind resend; while it stays UNKNOWN the
+  by cloid resolves it -- never a blind resend; an ``unknownOid`` answer
+  resolves it as never received only when asked after the order's expiry; while it stays UNKNOWN the
   spread stops there (no completion, no next leg) and `settle`, called at
   reconciliation, asks again;
 * an exchange in "post-only" mode pauses taker legs (refused with a reason,
@@ -47,7 +48,7 @@ import msgspec
 
 from operators.order_rules import AssetRules
 from operators.order_type import choose_order_type
-from operators.orders import OrderTracker, cloid_for
+from operators.orders import OrderTracker, cloid_for, may_resend
 from operators.risk_checks import OrderCheck, PreTrade, RiskLimits, pre_trade
 from operators.trading_costs import LegCost
 from pairflow.clock import WALL_CLOCK, Clock
@@ -308,7 +309,10 @@ class OrderRouter:
             (placement,) = self.executor.place([leg], expires_after)
         except OrderStateUnknown as error:
             out.append(self._record(leg, "unknown", reason=str(error)))
+            asked_ms = self.executor.now_ms()  # no later than the query that answers
             placement = self._resolve(leg)
+            if placement is not None and placement.status == "unknownOid" and not self._lost(leg.cloid, asked_ms):
+                placement = None  # not there yet, but the request may still arrive until its expiry
             if placement is None:
                 out.append(Alert(ts=self.clock.now_ms(), id=f"unknown:{leg.cloid}", severity="critical",
                                  source="execution", coin=leg.coin,
@@ -338,6 +342,14 @@ class OrderRouter:
         out.append(self._record(leg, status, placement))
         return placement.filled_sz, out
 
+    def _lost(self, cloid: str, asked_ms: int) -> bool:
+        """Tell whether an order the exchange answered ``unknownOid`` about, asked at ``asked_ms``, can never arrive.
+
+        Only when asked after its ``expiresAfter`` (`operators.orders.may_resend`): before, the request
+        may still be on its way, and counting it as never received would let it fill behind our back.
+        """
+        return may_resend("unknownOid", self.journal.expires.get(cloid), asked_ms).verdict == "send"
+
     def _resolve(self, leg: LegOrder) -> Placement | None:
         for attempt in range(self.config.status_retries):
             try:
@@ -351,16 +363,18 @@ class OrderRouter:
 
         Reconciliation calls it: an order left UNKNOWN (no answer, status queries timed out) or whose
         cancel got no answer has since filled, been cancelled or never arrived; its final record comes
-        back (none for an order still unanswered). Nothing is ever resent.
+        back (none for an order still unanswered, or unknown to the exchange before its expiry: its
+        request may still arrive). Nothing is ever resent.
         """
         out: list[Order] = []
         for cloid in cloids:
             known = self.tracker.orders[cloid]
+            asked_ms = self.executor.now_ms()
             try:
                 placement = self.executor.status(cloid)
             except OrderStateUnknown:
                 continue
-            if placement.status == "resting":
+            if placement.status == "resting" or (placement.status == "unknownOid" and not self._lost(cloid, asked_ms)):
                 continue
             leg = LegOrder(known.coin, known.is_buy, known.sz, known.limit_px, cloid, reduce_only=False)
             if placement.status == "unknownOid":

@@ -287,3 +287,33 @@ def test_an_order_that_arrives_after_its_expiry_is_not_placed_logged_and_not_ret
     assert body["expiresAfter"] == OrderJournal(tmp_path / "cloids").expires[events[0].cloid]
     assert positions(executor) == {}
     assert "order reached the exchange after its expiresAfter: not placed, not retried" in capfd.readouterr().out
+
+
+class NeverSent(HyperliquidExecutor):
+    """The order request is lost on the way out (the venue never sees it); ``ahead_ms`` moves the request clock."""
+
+    ahead_ms = 0
+
+    def now_ms(self) -> int:
+        return super().now_ms() + self.ahead_ms
+
+    def place(self, orders: list[LegOrder], expires_after: int | None = None) -> list[Placement]:
+        raise OrderStateUnknown("request lost")
+
+
+def test_an_order_unknown_to_the_venue_counts_as_not_received_only_after_its_expiry(
+    venue: Setup, tmp_path: Path
+) -> None:
+    address, client = venue.trader()
+    executor = NeverSent(client, address)
+    route = OrderRouter(executor, executor.rules, OrderJournal(tmp_path / "cloids"),
+                        config=RouterConfig(status_retries=1), sleep=lambda seconds: None)
+    events = route.execute([LegPlan("ETH", 0.5, MARKS["ETH"], "sig-lost")], context(venue.engine.now_ms))
+    # asked at once: unknownOid, but the request could still arrive until its expiry, so it stays unknown
+    assert [e.status for e in events if type(e).__name__ == "Order"] == ["pending", "unknown"]
+    cloid = events[0].cloid
+    assert route.settle([cloid]) == []
+    executor.ahead_ms = 11_001  # past the 10 s lifetime and the second of skew
+    (settled,) = route.settle([cloid])
+    assert (settled.status, settled.reason) == ("rejected", "not received by the exchange")
+    assert orders_sent(venue) == []
