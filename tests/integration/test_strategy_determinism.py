@@ -133,25 +133,24 @@ def test_a_reader_resumed_from_its_snapshot_emits_the_rest_once_though_records_l
     """The source's snapshot names the records a window released ahead of its resume offset: none comes twice."""
     load(tansu_broker_fn, topic_contents())
 
-    def reader(state):
+    def read(state, until=lambda out, snapshot: False) -> tuple[list, dict]:
+        """Read from the snapshot ``state`` to the end or until ``until`` holds; return the records and the snapshot."""
         source = time_ordered_source([tansu_broker_fn.bootstrap_servers], STRATEGY_TOPICS, tail=False,
                                      batch_size=100, window=50)
-        return source.build_part("input", "all", state)
-
-    def read(part, until=lambda out: False) -> list:
+        part = source.build_part("input", "all", state)
         out: list = []
         try:
-            while not until(out):
+            while not until(out, part.snapshot()):
                 out += [(record[0], record[2], record[3]) for record in part.next_batch()]
         except StopIteration:
             pass
-        return out
+        finally:
+            part.close()
+        return out, part.snapshot()
 
-    whole = read(reader(None))
-    first = reader(None)
-    before = read(first, until=lambda out: len(out) > 300 and any(ahead for _, ahead in first.snapshot().values()))
-    snapshot = first.snapshot()
-    first.close()
+    whole, _ = read(None)
+    before, snapshot = read(None, until=lambda out, snapshot: len(out) > 300 and any(
+        ahead for _, ahead in snapshot.values()))
     assert any(ahead for _, ahead in snapshot.values()), "no record was released ahead of a resume offset"
-    assert before + read(reader(snapshot)) == whole
+    assert before + read(snapshot)[0] == whole
     assert len(set(whole)) == len(whole) == sum(len(values) for values in topic_contents().values())
