@@ -68,7 +68,7 @@ class OrderJournal:
                 self.expires[cloid] = expires_ms
 
     def forget(self, cloid: str) -> None:
-        """Let ``cloid`` be sent again: the exchange, asked by cloid, never received it (killed before the send).
+        """Let ``cloid`` be sent again: the exchange, asked by cloid after the order's expiry, never received it.
 
         Only in memory: the line stays, and a later restart finds the order on the exchange once sent.
         """
