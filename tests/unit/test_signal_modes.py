@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import example, given, settings as hsettings, strategies as st
+from numpy.lib.stride_tricks import sliding_window_view
 
 from app.backtest.metrics import literature_from_curves
 from app.backtest.modes import strategy_factory
 from app.backtest.run import run_backtest
 from operators.check import check_operator
 from operators.kalman_units import KalmanUnitsPair
-from operators.rolling_ols import RollingOlsPair, ols_z
+from operators.rolling_ols import RollingOlsPair, ols_z, window_fits
 from pairflow.config import Settings
 from sources.replay import HOUR_MS, load_files, replay
 
@@ -35,6 +38,25 @@ def test_both_modes_pass_the_operator_conformance_battery() -> None:
 def test_ols_matches_the_closed_form_on_an_exact_line() -> None:
     b, residual, z = ols_z([2.0 * x + 1.0 for x in range(10)], [float(x) for x in range(10)])
     assert b == pytest.approx(2.0) and residual == pytest.approx(0.0, abs=1e-12) and z == 0.0
+
+
+PRICES = st.one_of(st.floats(1e-3, 1e6), st.sampled_from([0.5, 1.0, 2500.0]))
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(ys=st.lists(PRICES, min_size=2, max_size=80), xs=st.lists(PRICES, min_size=2, max_size=80),
+       window=st.integers(2, 60))
+@example(ys=[1.0, 2.0, 3.0, 5.0], xs=[2.0, 2.0, 2.0, 2.0], window=3)
+@example(ys=[7.0, 7.0, 7.0], xs=[1.0, 2.0, 3.0], window=3)
+def test_one_windows_fit_has_the_bits_of_every_windows_at_once(ys: list[float], xs: list[float], window: int) -> None:
+    """The replay fits each bar's window alone (ols_z), the vectorised backtest every window at once
+    (window_fits over the sliding windows): any bit apart and a z on a band could decide differently."""
+    rows = min(len(ys), len(xs))
+    window = min(window, rows)
+    y, x = np.array(ys[:rows]), np.array(xs[:rows])
+    b, residual, z = window_fits(sliding_window_view(y, window), sliding_window_view(x, window))
+    for at in range(rows - window + 1):
+        assert ols_z(ys[at:at + window], xs[at:at + window]) == (b[at], residual[at], z[at])
 
 
 def _settings() -> Settings:
