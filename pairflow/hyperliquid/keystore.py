@@ -66,15 +66,20 @@ def list_keys(directory: Path) -> list[tuple[str, Path]]:
 
 
 def unlock(path: Path, passphrase: str) -> bytes:
-    """Decrypt the key in ``path``; a wrong passphrase is a one-line `ConfigError`."""
+    """Decrypt the key in ``path``; a wrong passphrase or a file that is no keystore is a one-line `ConfigError`."""
     try:
         encrypted = json.loads(Path(path).read_text())
     except (OSError, ValueError) as error:
         raise ConfigError(f"cannot read keystore {path}: {type(error).__name__}") from None
+    if not isinstance(encrypted, dict) or not isinstance(encrypted.get("crypto", encrypted.get("Crypto")), dict):
+        raise ConfigError(f"{path} is not a keystore: JSON with a 'crypto' section was expected")
     try:
         return bytes(Account.decrypt(encrypted, passphrase))
     except ValueError:
         raise ConfigError(f"wrong passphrase for keystore {path}") from None
+    except (KeyError, TypeError, AttributeError, IndexError, NotImplementedError) as error:
+        # eth-account indexes the file's fields without checking them first.
+        raise ConfigError(f"keystore {path} is damaged: {type(error).__name__} {error}") from None
 
 
 def api_token(private_key: bytes) -> str:
