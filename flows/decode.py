@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from operators.netting import MAX_LEG_SIZE
 from pairflow import events
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.logs import get_logger
@@ -106,17 +107,13 @@ def _bar_problem(bar: events.Bar) -> str | None:
     return _common_problem(bar)
 
 
-# A leg size the desk rounds to the exchange's lots exactly: beyond 2**53 a float no longer holds whole coins.
-_MAX_LEG_SIZE = float(2**53)
-
-
 def _signal_problem(signal: events.Signal) -> str | None:
     if not -_INF < signal.target < _INF:
         return f"signal target must be a finite number (received {signal.target})"
     if len(signal.leg_targets) != len(signal.legs):
         return f"signal has {len(signal.leg_targets)} leg targets for {len(signal.legs)} legs"
     for coin, size in zip(signal.legs, signal.leg_targets):
-        if not -_MAX_LEG_SIZE < size < _MAX_LEG_SIZE:
+        if not -MAX_LEG_SIZE < size < MAX_LEG_SIZE:
             return f"signal leg target of {coin} must be a finite size under 2**53 (received {size})"
     return _common_problem(signal)
 

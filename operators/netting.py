@@ -16,7 +16,11 @@ from collections.abc import Mapping, Sequence
 from operators.order_rules import MIN_NOTIONAL, AssetRules
 from operators.state import Record
 
-__all__ = ["CoinTarget", "NetTargets", "SpreadTarget", "order_to_target", "size_spread"]
+__all__ = ["MAX_LEG_SIZE", "CoinTarget", "NetTargets", "SpreadTarget", "order_to_target", "size_spread"]
+
+# The largest leg, in coins, that rounds to the exchange's lots exactly: beyond 2**53 a float no longer holds
+# whole coins, and rounding raised (a notional of 1e300 in the config, a record on pf.signals).
+MAX_LEG_SIZE = float(2**53)
 
 
 class SpreadTarget(Record):
@@ -53,7 +57,12 @@ def size_spread(
     ((), 'min_notional: ETH leg 8.00 USDC after rounding is under the 10 USDC minimum')
     >>> size_spread(("ETH", "BTC"), (0.0, 0.0), {"ETH": 2000.0, "BTC": 40000.0}, rules)
     ((0.0, 0.0), '')
+    >>> size_spread(("ETH", "BTC"), (1e300, -1.0), {"ETH": 2000.0, "BTC": 40000.0}, rules)
+    ((), 'size: ETH leg 1e+300 coins cannot be ordered')
     """
+    for coin, size in zip(coins, sizes, strict=True):
+        if not -MAX_LEG_SIZE < size < MAX_LEG_SIZE:
+            return (), f"size: {coin} leg {size!r} coins cannot be ordered"
     if all(size == 0 for size in sizes):
         return tuple(0.0 for _ in sizes), ""
     notionals = [abs(size) * prices[coin] for coin, size in zip(coins, sizes, strict=True)]

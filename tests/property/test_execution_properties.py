@@ -80,6 +80,17 @@ def test_a_sized_spread_keeps_every_leg_above_the_minimum_and_its_ratio(pxs: lis
         assert abs(abs(want) * factor - abs(size)) < lot * (1 + 1e-9)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(), min_size=2, max_size=3), decimals)
+def test_any_float_leg_size_is_sized_or_refused_with_a_reason_never_raised(sizes: list[float], sz_decimals: int) -> None:
+    """A notional of 1e300 in the config, or a leg of inf coins, raised InvalidOperation in rounding and stopped the desk."""
+    coins = tuple(f"C{i}" for i in range(len(sizes)))
+    got, reason = size_spread(coins, tuple(sizes), dict.fromkeys(coins, 2.5), AssetRules(dict.fromkeys(coins, sz_decimals)))
+    assert (got == ()) == bool(reason)
+    if any(not abs(size) < 2**53 for size in sizes):
+        assert reason.startswith("size: ") and "cannot be ordered" in reason
+
+
 @given(st.lists(st.tuples(st.sampled_from(["P0", "P1", "P2"]),
                           st.lists(st.floats(min_value=-9, max_value=9, allow_nan=False), min_size=2, max_size=2)),
                 min_size=1, max_size=30))
