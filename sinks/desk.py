@@ -38,7 +38,7 @@ import msgspec
 
 from operators.netting import NetTargets, SpreadTarget, order_to_target, size_spread
 from operators.order_rules import AssetRules
-from operators.orders import cloid_for, may_resend
+from operators.orders import CLOCK_SKEW_MS, cloid_for, may_resend
 from operators.pnl_ledger import PnlLedger
 from operators.portfolio_risk import PortfolioRisk
 from operators.reconcile import mismatches
@@ -221,9 +221,12 @@ class Desk:
         again: at most ``[execution] order_lifetime_s`` and a second, once per restart, and nothing
         else of the account is decided meanwhile (a newer change of the spread, sized before a late
         leg landed, would leave that leg unhedged). No answer counts as received (never a blind
-        resend). The journal forgets the cloids that may go out, so the router sends them.
+        resend), and so does an expiry further ahead than an order's lifetime (the host's clock went
+        back since: waiting for it could take hours). The journal forgets the cloids that may go out,
+        so the router sends them.
         """
         journal, executor = self.router.journal, self.router.executor
+        longest_ms = round(self.router.config.order_lifetime_s * 1000) + CLOCK_SKEW_MS + 1
         while True:
             unsent, ask_at_ms = [], 0
             for intent in change.intents:
@@ -236,7 +239,11 @@ class Desk:
                 except OrderStateUnknown:
                     answer = None
                 decision = may_resend(answer, journal.expires.get(intent.id), asked_ms)
-                if decision.verdict == "wait":
+                if decision.verdict == "wait" and decision.ask_at_ms - asked_ms > longest_ms:
+                    _log.warning("journaled order expires further ahead than an order's lifetime (the host clock "
+                                 "went back?): not sent again", extra={"cloid": intent.id,
+                                                                       "ask_at_ms": decision.ask_at_ms})
+                elif decision.verdict == "wait":
                     ask_at_ms = max(ask_at_ms, decision.ask_at_ms)
                 elif decision.verdict == "send":
                     unsent.append(intent.id)

@@ -293,3 +293,16 @@ def test_an_operator_flatten_killed_between_its_legs_is_run_again_on_restart(
     assert len(cloids) == len(set(cloids)) == 2
     assert restarted.acted == {"ETH/BTC": 0.0}  # the flatten's line set the spread's target to 0
     restarted.shutdown()
+
+
+def test_a_restart_whose_clock_went_back_past_a_killed_orders_expiry_leaves_that_leg_instead_of_waiting(
+    venue: Setup, tmp_path: Path
+) -> None:
+    build, now = entry_killed(venue, tmp_path, 2, sent=False)
+    second = later(build(), -3_600_000)  # the host's clock stepped an hour back: the expiry looks an hour away
+    start = len(venue.requests)
+    second.reconcile()
+    second.on_events([bar("ETH", now + 1), bar("BTC", now + 1)])  # returns at once, sends nothing
+    assert cloids_sent(venue, start) == []
+    assert positions(second.router.executor) == {"ETH": 0.5}
+    second.shutdown()
