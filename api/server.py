@@ -82,10 +82,10 @@ class ApiServer:
             time.sleep(0.02)
         return self.url
 
-    def join(self) -> None:
-        """Wait until the server stops (Ctrl-C reaches the caller)."""
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(0.5)
+    def join(self, stop: threading.Event) -> None:
+        """Wait until the server stops or ``stop`` is set (the caller's stop signal)."""
+        while self._thread is not None and self._thread.is_alive() and not stop.wait(0.5):
+            pass
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop serving and wait for the thread."""

@@ -12,9 +12,10 @@ Conventions (the README lists them for users):
   unreachable, a collector that stopped); 2 a command that could not start
   because of what it was given (bad option, config file, environment variable,
   unusable directory, unknown coin) -- click's own usage errors use 2 as well;
-  130 interrupted by Ctrl-C before finishing. The long-running commands (demo,
-  collect, ingest, venue serve) take Ctrl-C/SIGTERM as their normal stop: they
-  shut down cleanly and exit 0.
+  130 interrupted by Ctrl-C or SIGTERM before finishing. The long-running commands
+  (demo, trade, collect, ingest, strategy, run STAGE, venue serve, api,
+  alertmanager relay) take Ctrl-C/SIGTERM as their normal stop: they shut down
+  cleanly and exit 0.
 * An expected failure (`pairflow.errors.PairflowError`) is printed as one line
   ``error: ...`` on stderr, never a traceback; its exit code comes from the
   error class (`PairflowError.exit_code`), and passwords in URLs are redacted.
@@ -23,6 +24,7 @@ Conventions (the README lists them for users):
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from collections.abc import Iterable
 from functools import cache
@@ -109,5 +111,8 @@ def main() -> None:
     of them cost about 2.5 s of CPU at every start, paid by each `pairflow venue serve` or `db status`.
     Without a group's name first (help, a typo) every group is loaded, so help and suggestions list all.
     """
+    # Until a command takes the signals as its own stop, SIGTERM (a service manager's stop) interrupts like
+    # Ctrl-C (exit 130, see above) rather than killing the process with no cleanup and no word.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     group = GROUP_OF.get(sys.argv[1]) if len(sys.argv) > 1 else None
     build_app(COMMAND_GROUPS if group is None else (group,))(prog_name="pairflow")

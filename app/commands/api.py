@@ -9,6 +9,7 @@ import typer
 
 from app.options import ConfigOption
 from app.runners.api import WEB_DIST, api_server, openapi_document, params_publisher
+from app.runners.until_stopped import stop_signals
 from pairflow.config import load_settings
 from pairflow.control import Control
 from pairflow.logs import start_logging
@@ -33,7 +34,7 @@ def api(
     ),
     config: ConfigOption = None,
 ) -> None:
-    """Serve the API and the web UI until Ctrl-C; prints the URL and the token to use.
+    """Serve the API and the web UI until Ctrl-C or SIGTERM (exit 0); prints the URL and the token to use.
 
     The store must not be an embedded chDB directory another process has open
     (chDB admits one process): while `pairflow demo` runs, use the API it serves.
@@ -63,10 +64,10 @@ def api(
     url = server.start()
     ui = "" if (WEB_DIST / "index.html").is_file() else " (UI not built: run scripts/setup.sh)"
     typer.echo(f"pairflow api {url}/?token={token}{ui}\ntoken: {token}")
-    try:
-        server.join()
-    except KeyboardInterrupt:
-        typer.echo("stopping ...")
-    finally:
-        server.stop()
-        store.close()
+    with stop_signals("api") as stop:
+        try:
+            server.join(stop)
+        finally:
+            server.stop()
+            store.close()
+    typer.echo("api stopped")

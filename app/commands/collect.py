@@ -14,13 +14,15 @@ from app.options import ConfigOption, UrlOption, examples, override_collector
 from pairflow.config import CollectorSettings, Settings, load_settings
 from pairflow.errors import PairflowError
 from pairflow.events import MARKET_TOPICS
-from pairflow.logs import start_logging
+from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
 from sinks.kafka import KafkaSink
 from sources.collector import Collector
 from sources.resume import last_published_trades
 
 __all__ = ["COLLECT_HELP", "register"]
+
+log = get_logger(__name__)
 
 _POLL_SINK_S = 0.2
 
@@ -30,7 +32,8 @@ COLLECT_HELP = (
     "backoff, re-fetches candles and funding missed during an outage, and records every gap on md.gaps (the "
     "ingest flow stores them in the `gaps` table). A kill (even SIGKILL) loses the messages the broker had not "
     "acknowledged, never silently: on restart the hole from the last trade on md.trades, per coin given with "
-    "--coins, is handled like an outage. Stop with Ctrl-C."
+    "--coins, is handled like an outage. Ctrl-C or SIGTERM stops it (exit 0) once the broker has "
+    "acknowledged every message sent."
 ) + examples("pairflow collect --url mainnet --top 10", "pairflow collect --url http://127.0.0.1:3001 --coins ETH,SOL,AVAX")
 
 
@@ -82,6 +85,7 @@ async def _collect(settings: Settings, collector_settings: CollectorSettings) ->
         undelivered = sink.close()
     if undelivered:
         raise PairflowError(f"{undelivered} messages were not acknowledged by the broker before shutdown")
+    log.info("collector stopped: every message was acknowledged by the broker")
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,6 @@ that stays on disk for analysis afterwards.
 
 from __future__ import annotations
 
-import signal
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from app.runners.api import api_server
 from app.runners.embedded import EmbeddedIngest
 from app.runners.rescans import SCAN_INTERVAL, PeriodicRescan, rescan, scan_stored
 from app.runners.trading import desk_factory
+from app.runners.until_stopped import stop_signals
 from flows.execution import chain_trading
 from flows.strategy import resolve_spreads, universe_pairs
 from operators.scan import ScanConfig
@@ -182,26 +182,24 @@ def demo(
         f"{'Ctrl-C to stop' if not duration else f'{duration:g} s'}",
         soft_wrap=True,
     )
-    # A container or service manager stops with SIGTERM: take it as Ctrl-C, the demo's normal stop.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        with Live(console=console, refresh_per_second=4, transient=True) as live:
-            while not duration or time.monotonic() - started < duration:
-                if ingest.failure() is not None:
-                    break
-                live.update(render(store, settings.collector.coins, url, time.monotonic() - started))
-                time.sleep(refresh)
-    except KeyboardInterrupt:
-        console.print("stopping ...")
-    finally:
-        # Freeze the market first: the trader's last pull then sees every fill and funding payment the
-        # venue will ever report, so the stored PnL ends equal to the account's.
-        venue.loop.stop()
+    # A container or service manager stops with SIGTERM, an operator with Ctrl-C: both are the demo's normal stop.
+    with stop_signals("demo") as stop:
         try:
-            ingest.stop()
+            with Live(console=console, refresh_per_second=4, transient=True) as live:
+                while (not duration or time.monotonic() - started < duration) and ingest.failure() is None:
+                    live.update(render(store, settings.collector.coins, url, time.monotonic() - started))
+                    if stop.wait(refresh):
+                        console.print("stopping ...")
+                        break
         finally:
-            api.stop()
-            venue.stop()
+            # Freeze the market first: the trader's last pull then sees every fill and funding payment the
+            # venue will ever report, so the stored PnL ends equal to the account's.
+            venue.loop.stop()
+            try:
+                ingest.stop()
+            finally:
+                api.stop()
+                venue.stop()
     console.print(render(store, settings.collector.coins, url, time.monotonic() - started))
     store.close()
     console.print(f"data kept in {data_dir}; dead letters in {data_dir / 'dead-letters'}")

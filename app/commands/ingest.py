@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ from bytewax.run import cli_main
 from app.coins import check_coins
 from app.options import ConfigOption, UrlOption, override_collector, usable_directory
 from app.runners.embedded import collecting_flow
-from app.runners.until_stopped import run_until_stopped
+from app.runners.until_stopped import run_until_stopped, stop_signals
 from flows.ingest import ingest_dataflow, prepare_recovery, tune_gc_for_throughput
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError, PairflowError
@@ -140,25 +139,15 @@ def _run_embedded(
     journal: Journal | None,
 ) -> None:
     collecting, flow = collecting_flow(settings, dead_letter_dir, journal=journal, workers=workers)
-
-    def stop_collecting(signum: int, frame: object) -> None:
-        # Ending the input, rather than interrupting Bytewax, lets the flow store
-        # everything already collected and return normally.
-        log.info("ingest stopping", signal=signal.Signals(signum).name)
-        collecting.stop(timeout=0)
-
-    signal.signal(signal.SIGINT, stop_collecting)
-    signal.signal(signal.SIGTERM, stop_collecting)
-    collecting.start()
-    log.info("ingest starting", mode="embedded", workers=workers, recovery=recovery is not None)
-    try:
-        cli_main(
-            flow,
-            workers_per_process=workers,
-            epoch_interval=epoch,
-            recovery_config=recovery,
-        )
-    finally:
-        collecting.stop()
+    # A stop signal ends the input rather than interrupting Bytewax: the flow stores everything already
+    # collected and returns normally.
+    with stop_signals("ingest", then=lambda: collecting.stop(timeout=0)):
+        collecting.start()
+        log.info("ingest starting", mode="embedded", workers=workers, recovery=recovery is not None)
+        try:
+            cli_main(flow, workers_per_process=workers, epoch_interval=epoch, recovery_config=recovery)
+        finally:
+            collecting.stop()
     if collecting.failure() is not None:
         raise PairflowError(f"collector stopped: {collecting.failure()}")
+    log.info("ingest stopped: everything collected is stored")

@@ -134,7 +134,10 @@ def run(
     Start the same command once per process of a cluster with the same
     --cluster list and each its own --process-id. A cluster runs whole: when
     one process dies the others stop with an error; start them all again and
-    they resume from the shared --recovery-dir. The store-writer runs as one
+    they resume from the shared --recovery-dir. Ctrl-C or SIGTERM stops a
+    process cleanly (exit 0): one process first finishes and stores its
+    current epoch; a cluster member ends at once, and the members still
+    running then stop as for a lost one. The store-writer runs as one
     process (chDB admits one), with as many --workers as it needs; execution
     runs as one process per signing key (one nonce counter, one cloid journal);
     a second execution of the account on the same --data-dir exits 2.
@@ -182,7 +185,7 @@ def run(
     total_workers = workers * (len(addresses) if addresses else 1)
     lock = None
     # One process ends its input on Ctrl-C and finishes the epoch. A cluster member cannot: the flow goes on
-    # while the other members read, so it is interrupted (the others then stop as for a lost member).
+    # while the other members read, so it ends at once (the others then stop as for a lost member).
     stop = threading.Event() if addresses is None or len(addresses) == 1 else None
     if stage == "execution":
         flow, lock = _execution_flow(settings, url, keystore, account, data_dir, mainnet, tail=not until_end,

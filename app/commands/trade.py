@@ -29,6 +29,7 @@ from app.runners.embedded import EmbeddedIngest
 from app.runners.rescans import PeriodicRescan, rescan
 from app.runners.api import api_server
 from app.runners.trading import desk_factory, lock_account
+from app.runners.until_stopped import stop_signals
 from flows.execution import chain_trading
 from flows.strategy import resolve_spreads, universe_pairs
 from pairflow.config import load_settings
@@ -67,7 +68,7 @@ def trade(
     coins: Annotated[str | None, typer.Option("--coins", help="Coins to collect (collector.coins).")] = None,
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Cloid journal, dead letters, alert outbox, kill file.")] = Path(
         "data/trade"),
-    duration: Annotated[float, typer.Option("--duration", min=0.0, help="Stop after seconds; 0 = until Ctrl-C.")] = 0.0,
+    duration: Annotated[float, typer.Option("--duration", min=0.0, help="Stop after seconds; 0 = until Ctrl-C or SIGTERM.")] = 0.0,
     mainnet: Annotated[bool, typer.Option("--mainnet", help="Required to trade on mainnet.")] = False,
     rescan_every: Annotated[float, typer.Option(
         "--rescan-every", min=0.0,
@@ -77,6 +78,10 @@ def trade(
     config: ConfigOption = None,
 ) -> None:
     """Run ingest, strategy and execution in one process against --url with the keystore's key.
+
+    Ctrl-C or SIGTERM stops it cleanly (exit 0): open positions are left as
+    they are, and a restart with the same --data-dir sends no order twice and
+    takes over the spreads left open. `pairflow kill` flattens instead.
 
     \b
     Examples:
@@ -98,39 +103,43 @@ def trade(
     start_logging(settings)
     if settings.metrics.port:
         serve_metrics(settings.metrics.port, settings.metrics.host)
-    key = unlock_keystore(keystore, settings.secrets.keystore_passphrase)
-    signer = Account.from_key(key).address
-    account = account or signer
-    check_agent(base, signer, account)
-    lock = lock_account(data_dir, account)
-    (data_dir / KILL_FILE).unlink(missing_ok=True)
-    store = connect(settings.storage)
-    store.init_schema()
-    spreads = resolve_spreads(universe_pairs(settings.strategy, store), listed=settings.collector.coins)
-    control = Control()
-    api, token = api_server(settings, store, control, any_port_if_taken=True, reports_dir=data_dir / "reports")
-    rescans = (PeriodicRescan(lambda: rescan(store, settings), round(rescan_every * 1000))
-               if rescan_every and settings.strategy.universe == "pair_stats" else None)
-    ingest = EmbeddedIngest(settings, data_dir / "dead-letters", epoch=timedelta(seconds=1),
-                            then=chain_trading(spreads, settings, desk_factory(settings, base, key, account, data_dir,
-                                                                               control=control),
-                                               control=control, rescans=None if rescans is None else rescans.source),
-                            rescans=rescans)
-    del key
-    ingest.start()
-    api_url = api.start()
-    typer.echo(f"web UI {api_url}/?token={token}")
-    typer.echo(f"trading {', '.join('/'.join(s) for s in spreads) or 'nothing'} for {account} on {base} "
-               f"({mode}); `pairflow kill --data-dir {data_dir}` flattens and halts")
-    started = time.monotonic()
-    try:
-        while (not duration or time.monotonic() - started < duration) and ingest.failure() is None:
-            time.sleep(0.5)
-    finally:
-        ingest.stop()
-        api.stop()
-        store.close()
-        lock.close()
+    # From here on a stop signal (SIGTERM, Ctrl-C) is the trader's normal stop: it stores what it has and exits 0.
+    with stop_signals("trade") as stop:
+        key = unlock_keystore(keystore, settings.secrets.keystore_passphrase)
+        signer = Account.from_key(key).address
+        account = account or signer
+        check_agent(base, signer, account)
+        lock = lock_account(data_dir, account)
+        (data_dir / KILL_FILE).unlink(missing_ok=True)
+        store = connect(settings.storage)
+        store.init_schema()
+        spreads = resolve_spreads(universe_pairs(settings.strategy, store), listed=settings.collector.coins)
+        control = Control()
+        api, token = api_server(settings, store, control, any_port_if_taken=True, reports_dir=data_dir / "reports")
+        rescans = (PeriodicRescan(lambda: rescan(store, settings), round(rescan_every * 1000))
+                   if rescan_every and settings.strategy.universe == "pair_stats" else None)
+        desk = desk_factory(settings, base, key, account, data_dir, control=control)
+        ingest = EmbeddedIngest(settings, data_dir / "dead-letters", epoch=timedelta(seconds=1),
+                                then=chain_trading(spreads, settings, desk, control=control,
+                                                   rescans=None if rescans is None else rescans.source),
+                                rescans=rescans)
+        del key
+        ingest.start()
+        api_url = api.start()
+        typer.echo(f"web UI {api_url}/?token={token}")
+        typer.echo(f"trading {', '.join('/'.join(s) for s in spreads) or 'nothing'} for {account} on {base} "
+                   f"({mode}); `pairflow kill --data-dir {data_dir}` flattens and halts")
+        started = time.monotonic()
+        try:
+            while (not duration or time.monotonic() - started < duration) and ingest.failure() is None:
+                if stop.wait(0.5):
+                    break
+        finally:
+            ingest.stop()
+            api.stop()
+            store.close()
+            lock.close()
+    typer.echo(f"trader stopped; a restart with --data-dir {data_dir} takes over the spreads left open")
 
 
 def kill(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from app.options import ConfigOption, examples
+from app.runners.until_stopped import stop_signals
 from pairflow.config import load_settings, with_changes
 from pairflow.errors import ConfigError
 from pairflow.logs import start_logging
@@ -150,21 +149,17 @@ def serve(
 
 def run(options: VenueOptions) -> None:
     """Start the venue, print the start-up panel, and block until SIGINT/SIGTERM."""
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     service = VenueService(options)
-    try:
-        service.start()
-        console = Console()
-        console.print(startup_panel(service))
-        console.print(f"pairflow venue listening on {service.url}", highlight=False, soft_wrap=True)
-        sys.stdout.flush()
-        while not stop.wait(0.5):
-            pass
-    finally:
-        snapshot = service.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stop_signals("venue serve") as stop:
+        try:
+            service.start()
+            console = Console()
+            console.print(startup_panel(service))
+            console.print(f"pairflow venue listening on {service.url}", highlight=False, soft_wrap=True)
+            sys.stdout.flush()
+            stop.wait()
+        finally:
+            snapshot = service.stop()
     message = f"venue stopped; snapshot saved to {snapshot}" if snapshot else "venue stopped"
     Console().print(message, highlight=False)
 

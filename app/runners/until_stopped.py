@@ -1,12 +1,20 @@
-"""Run a dataflow in this process until its input ends or the process is asked to stop."""
+"""Run a command until the process is asked to stop: SIGTERM (a container or service stop) and Ctrl-C alike.
+
+Every long-running command takes either signal as its normal stop and exits 0
+(`app.cli`): `stop_signals` for a command that waits on its own threads,
+`run_until_stopped` for a command whose main thread runs a dataflow.
+"""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
+import sys
 import threading
-from collections.abc import Callable
-from contextlib import closing
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
@@ -19,9 +27,52 @@ from bytewax.run import cli_main
 from pairflow.errors import ClusterError, ConfigError
 from pairflow.logs import get_logger
 
-__all__ = ["run_until_stopped"]
+__all__ = ["run_until_stopped", "stop_signals"]
 
 log = get_logger(__name__)
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def stop_signals(command: str, then: Callable[[], None] | None = None) -> Iterator[threading.Event]:
+    """Yield an event the first SIGINT or SIGTERM sets (calling ``then``); a second one interrupts.
+
+    Why an event rather than Python's KeyboardInterrupt: the interrupt lands
+    wherever the main thread happens to be (a store query, a screen update,
+    the middle of a shutdown), and SIGTERM by default ends the process with no
+    cleanup at all, leaving the store, journals and API half closed. With the
+    event the command leaves its wait loop and stops its parts in order. A
+    second signal still raises KeyboardInterrupt, for an operator who will not
+    wait. The previous handlers come back on leaving.
+    """
+    stop = threading.Event()
+    with _handling(_first_signal_sets(stop, "stopping (signal again to interrupt)", then, command=command)):
+        yield stop
+
+
+@contextmanager
+def _handling(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """Handle SIGINT and SIGTERM with ``handler`` inside the block, the previous handlers again after it."""
+    previous = {signum: signal.signal(signum, handler) for signum in _SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler_before in previous.items():
+            signal.signal(signum, handler_before)
+
+
+def _first_signal_sets(stop: threading.Event, message: str, then: Callable[[], None] | None = None,
+                       **context: str) -> Callable[[int, FrameType | None], None]:
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        log.info(message, signal=signal.Signals(signum).name, **context)
+        if then is not None:
+            then()
+
+    return handle
 
 
 def run_until_stopped(
@@ -45,7 +96,9 @@ def run_until_stopped(
     its input. Interrupting Bytewax instead makes it panic, and the Rust
     stack it prints made a Ctrl-C look like a crash. A second signal, or any
     signal without ``stop``, interrupts the run: rows of the unfinished epoch
-    are not stored; with a recovery directory the next run writes them.
+    are not stored; with a recovery directory the next run writes them. A
+    member of a cluster of several processes ends at once on a signal and
+    exits 0 (`_leave_cluster_on_signal`).
 
     Raises
     ------
@@ -59,8 +112,22 @@ def run_until_stopped(
     """
     if recovery is not None:
         _check_recovery(recovery)
-    handler = signal.default_int_handler if stop is None else _finish_on_first_signal(stop, flow.flow_id)
-    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
+    if stop is not None:
+        handler = _first_signal_sets(stop, "stopping: the flow finishes its epoch first (signal again to interrupt)",
+                                     flow=flow.flow_id)
+    elif addresses is not None and len(addresses) > 1:
+        handler = _leave_cluster_on_signal(flow.flow_id)
+    else:
+        handler = signal.default_int_handler
+    with _handling(handler):
+        interrupted = _run(flow, workers, epoch, recovery, process_id, addresses)
+    if interrupted or (stop is not None and stop.is_set()):
+        log.info("flow stopped by signal", flow=flow.flow_id)
+
+
+def _run(flow: Dataflow, workers: int, epoch: timedelta, recovery: RecoveryConfig | None, process_id: int | None,
+         addresses: list[str] | None) -> bool:
+    """Run the flow; return whether a signal interrupted it."""
     try:
         cli_main(
             flow,
@@ -75,22 +142,18 @@ def run_until_stopped(
         # inside a partitioned sink).
         if isinstance(error, BytewaxRuntimeError) and not isinstance(error.__cause__, KeyboardInterrupt):
             raise
-        log.info("flow stopped by signal", flow=flow.flow_id)
-        return
+        return True
     except BaseException as error:
         # A lost peer panics Bytewax's communication thread; pyo3 raises that as a BaseException
         # whose class cannot be imported by name.
         if addresses is None or type(error).__name__ != "PanicException":
             raise
+        time.sleep(_PEERS_GRACE_S)  # a stop signal arriving now ends this member with exit 0 (see above)
         raise ClusterError(
             f"process {process_id} lost contact with the other processes of the cluster ({error}); start every "
             "process again with the same --cluster, they resume from --recovery-dir"
         ) from None
-    finally:
-        for signum, previous_handler in previous.items():
-            signal.signal(signum, previous_handler)
-    if stop is not None and stop.is_set():
-        log.info("flow stopped by signal", flow=flow.flow_id)
+    return False
 
 
 def _check_recovery(recovery: RecoveryConfig) -> None:
@@ -107,11 +170,31 @@ def _check_recovery(recovery: RecoveryConfig) -> None:
             ) from None
 
 
-def _finish_on_first_signal(stop: threading.Event, flow_id: str) -> Callable[[int, FrameType | None], None]:
+# How long a member that lost another waits for its own stop signal before reporting the loss: the members
+# of a cluster stopped whole (a compose stop, Ctrl-C in a terminal running them all) get theirs at nearly
+# the same moment, and each then exits 0 instead of racing to report the others as lost.
+_PEERS_GRACE_S = 1.0
+
+
+def _leave_cluster_on_signal(flow_id: str) -> Callable[[int, FrameType | None], None]:
+    """End this member of a cluster at once, as a kill would, and exit 0.
+
+    Why not interrupt Bytewax: an interrupted member stops its workers, then
+    waits for every other member to close its link, so a member stopped alone
+    (its own service stopped, Ctrl-C in its terminal) hung until the others
+    stopped too; and those, told nothing, went on waiting for it without a
+    word. Ended at once it is seen as lost: the others stop with the
+    lost-member error (`ClusterError`), and every member resumes from the
+    last epoch committed to --recovery-dir, as after a kill, which the
+    reliability suite proves loses and duplicates nothing.
+    """
+
     def handle(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        log.info("stopping: the flow finishes its epoch first (signal again to interrupt)", flow=flow_id)
+        log.info("member stopped by signal; the other members of the cluster stop too", flow=flow_id,
+                 signal=signal.Signals(signum).name)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     return handle
+

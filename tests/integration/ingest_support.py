@@ -148,8 +148,7 @@ def start_pairflow(
         PAIRFLOW_METRICS__PORT=str(metrics_port),
         PAIRFLOW_BROKER__PARTITIONS="2",
         PAIRFLOW_LOGGING__LEVEL="WARNING",
-        **(extra_env or {}),
-    )
+    ) | (extra_env or {})
     log = open(tmp_path / f"{command}.log", "ab")  # noqa: SIM115 - owned by the child
     return subprocess.Popen(
         [sys.executable, "-m", module, command, *arguments], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,7 @@ from pairflow.hyperliquid.keystore import import_key
 from pairflow.storage import connect
 from tests.broker import TansuBroker
 from tests.helpers import eventually, free_port
-from tests.integration.ingest_support import REPO, chdb_settings, stop_ingest
+from tests.integration.ingest_support import REPO, chdb_settings
 from tests.integration.venue_cli import VenueProcess
 from tests.metrics_support import metric
 
@@ -37,6 +38,8 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 COMPOSE = yaml.safe_load((REPO / "infra" / "compose" / "compose.yaml").read_text())["services"]
 STAGES = ("collect", "ingest", "strategy", "execution", "store-writer")
+# The line each service logs last when it stops on a signal.
+CLOSING_LINES = {"collect": "collector stopped", **dict.fromkeys(STAGES[1:], "flow stopped by signal")}
 PASS = "correct horse battery staple"
 
 
@@ -72,7 +75,7 @@ port = 0
 keystore_passphrase = "{PASS}"
 
 [logging]
-level = "WARNING"
+level = "INFO"
 """
 
 
@@ -95,6 +98,22 @@ def start_service(name: str, tmp_path: Path, config: Path) -> tuple[subprocess.P
     process = subprocess.Popen([sys.executable, "-m", "app", *command], cwd=home, env=environment, stdout=log,
                                stderr=subprocess.STDOUT)
     return process, port
+
+
+def stop_service(process: subprocess.Popen) -> None:
+    """Stop a service as `docker compose stop` does: SIGTERM, then a kill after its 10 s grace."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def assert_stopped_cleanly(log: Path, closing: str) -> None:
+    """SIGTERM is a service's normal stop: its closing line, no traceback, no Rust panic text."""
+    text = log.read_text()
+    assert closing in text and "Traceback" not in text and "panicked" not in text, text[-2_000:]
 
 
 def passes_health_check(name: str, port: int) -> bool:
@@ -131,9 +150,11 @@ def test_compose_services_run_as_processes_end_to_end(tansu_broker_fn: TansuBrok
         assert [name for name in STAGES if not passes_health_check(name, ports[name])] == []
     finally:
         for name in reversed(list(running)):
-            stop_ingest(running[name])
+            stop_service(running[name])
         venue.kill()
     assert {name: process.returncode for name, process in running.items()} == dict.fromkeys(STAGES, 0)
+    for name in STAGES:
+        assert_stopped_cleanly(tmp_path / name / "out.log", CLOSING_LINES[name])
     assert not passes_health_check("ingest", ports["ingest"]), "a health check must fail when its process is gone"
 
     with connect(chdb_settings(tmp_path)) as store:
@@ -149,8 +170,9 @@ def test_compose_services_run_as_processes_end_to_end(tansu_broker_fn: TansuBrok
         health = httpx.get(f"{found[1]}/api/health", timeout=10).json()
         page = httpx.get(f"{found[1]}/api/signals", params={"limit": 500}, timeout=10).json()
     finally:
-        stop_ingest(api)
+        stop_service(api)
     assert health["store_ok"] and health["tables"]["signals"] == signals
     assert (health["tables"]["orders"], health["tables"]["fills"]) == (counts["orders"], counts["fills"])
     assert page["total"] == signals and {row["pair"] for row in page["items"]} == {"ETH/SOL"}
     assert api.returncode == 0, log.read_text()[-2_000:]
+    assert_stopped_cleanly(log, "api stopped")

@@ -92,6 +92,7 @@ def test_ingest_command_embedded_collects_from_the_venue_into_chdb(tmp_path: Pat
                 "PAIRFLOW_COLLECTOR__URL": url,
                 "PAIRFLOW_COLLECTOR__COINS": '["ETH"]',
                 "PAIRFLOW_COLLECTOR__BACKFILL_HOURS": "0",
+                "PAIRFLOW_LOGGING__LEVEL": "INFO",
             },
         )
         try:
@@ -105,6 +106,9 @@ def test_ingest_command_embedded_collects_from_the_venue_into_chdb(tmp_path: Pat
             eventually(lambda: metric(port, "pairflow_ingest_messages_out_total", table="bars_1s") >= 1, timeout=30)
         finally:
             stop_ingest(ingest)
+    log = (tmp_path / "ingest.log").read_text()
+    assert ingest.returncode == 0 and "ingest stopped: everything collected is stored" in log, log[-2_000:]
+    assert "Traceback" not in log, log[-2_000:]
 
     with connect(chdb_settings(tmp_path)) as store:
         rows = store.query("SELECT coin, px, sz, side FROM trades FINAL")

@@ -1,7 +1,8 @@
 """Faults injected into a 2-process ``pairflow run STAGE --cluster`` over the local Kafka-protocol broker.
 
 Each scenario runs a stage as a real Bytewax cluster of two processes sharing
-one recovery directory, SIGKILLs one member mid-stream, restarts the whole
+one recovery directory, SIGKILLs one member mid-stream (or, for the strategy,
+stops one member or both with SIGTERM, as a service manager does), restarts the whole
 cluster from that directory and runs it to the end of its input; the
 store-writer then stores what the cluster published. Lost and duplicated are
 counted in the deduplicated ``_v`` views against what an uninterrupted run
@@ -46,6 +47,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.broker]
 
 # Legs are held for each other longer than the whole input, so how the members' partitions interleave never matters.
 CLUSTER_ENV = {**STRATEGY_ENV, "PAIRFLOW_STRATEGY__REORDER_MS": str(300 * 60_000)}
+# How a running cluster is stopped: the signal and the members it is sent to. A member killed is lost to the
+# others; SIGTERM is how a service manager stops a member on its own (`interrupt` stops all of them at once).
+STOPS = {"SIGKILL of 1": (signal.SIGKILL, (1,)), "SIGTERM of 1": (signal.SIGTERM, (1,))}
 
 
 def start_cluster(
@@ -64,22 +68,33 @@ def start_cluster(
     ]
 
 
-def kill_one_member(tmp_path: Path, members: list[subprocess.Popen], ready: Callable[[], bool]) -> None:
-    """SIGKILL member 1 once ``ready()`` holds; its peer, which cannot go on alone, must stop with one line."""
+def stop_members(tmp_path: Path, members: list[subprocess.Popen], ready: Callable[[], bool],
+                    stop: str = "SIGKILL of 1") -> None:
+    """Once ``ready()`` holds, stop members as ``stop`` (a key of `STOPS`) says, and check how each ends.
+
+    A member sent SIGTERM (a service stop, like Ctrl-C) exits 0 at once, without a Rust panic stack,
+    with its closing line. A member left running cannot go on alone: it stops with one line (exit 1).
+    """
+    signum, stopped = STOPS[stop]
     try:
         eventually(ready, timeout=60)
-        members[1].send_signal(signal.SIGKILL)
-        assert members[1].wait(timeout=10) == -signal.SIGKILL
-        assert members[0].wait(timeout=30) == 1
+        for index in stopped:
+            members[index].send_signal(signum)
+        codes = [member.wait(timeout=30) for member in members]
     finally:
         for member in members:
             if member.poll() is None:
                 member.kill()
                 member.wait()
     log = (tmp_path / "run.log").read_text()
-    assert "error: process 0 lost contact with the other processes of the cluster" in log and "Traceback" not in log, (
-        log[-3_000:]
-    )
+    ended_by = 0 if signum == signal.SIGTERM else -signum
+    assert codes == [ended_by if index in stopped else 1 for index in range(len(members))], log[-3_000:]
+    left = [index for index in range(len(members)) if index not in stopped]
+    assert all(f"error: process {index} lost contact with the other processes of the cluster" in log
+               for index in left), log[-3_000:]
+    assert "Traceback" not in log and "panicked" not in log, log[-3_000:]
+    if signum == signal.SIGTERM:
+        assert log.count("member stopped by signal") == len(stopped), log[-3_000:]
 
 
 def run_to_the_end(tmp_path: Path, stage: str, broker: TansuBroker, *arguments: str,
@@ -114,7 +129,9 @@ def interrupt(tmp_path: Path, members: list[subprocess.Popen]) -> None:
     (it cannot finish its epoch by ending its input while the other member still reads, so it must not wait)."""
     for member in members:
         member.send_signal(signal.SIGINT)
-    assert [member.wait(timeout=20) for member in members] == [0, 0], (tmp_path / "run.log").read_text()[-3_000:]
+    codes = [member.wait(timeout=20) for member in members]
+    log = (tmp_path / "run.log").read_text()
+    assert codes == [0, 0] and "panicked" not in log and "Traceback" not in log, log[-3_000:]
 
 
 def assert_stored_as_computed(expected: dict, stored: dict) -> None:
@@ -150,7 +167,7 @@ def test_sigkill_of_one_ingest_cluster_member(tansu_broker_fn: TansuBroker, tmp_
     producer = threading.Thread(target=produce_in_chunks, args=(tansu_broker_fn, tape.messages[head:tail]))
     producer.start()
     try:
-        kill_one_member(tmp_path, members, lambda: committed_epoch(tmp_path / "recovery") >= 2
+        stop_members(tmp_path, members, lambda: committed_epoch(tmp_path / "recovery") >= 2
                         and min(metric(port, "pairflow_kafka_produced_total", topic="md.bars") for port in ports) > 0)
     finally:
         producer.join()
@@ -171,15 +188,18 @@ def test_sigkill_of_one_ingest_cluster_member(tansu_broker_fn: TansuBroker, tmp_
     record("SIGKILL of 1 of 2 ingest cluster processes, restart", len(expected), lost, duplicated, recovery_s)
 
 
-def test_sigkill_of_one_strategy_cluster_member(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", list(STOPS))
+def test_stop_of_strategy_cluster_members_then_restart(tansu_broker_fn: TansuBroker, tmp_path: Path, stop: str) -> None:
+    """Killed, or stopped alone by a service manager: the restarted cluster publishes every signal once."""
     messages = strategy_bars(tansu_broker_fn, 200, seed=47)
     half = len(messages) // 2
     produce(tansu_broker_fn, messages[:half])
     ports = (free_port(), free_port())
     pairs = ("--pairs", "/".join(LEGS))
-    members = start_cluster(tmp_path, "strategy", tansu_broker_fn, *pairs, ports=ports, env=CLUSTER_ENV)
-    kill_one_member(tmp_path, members, lambda: committed_epoch(tmp_path / "recovery") >= 2
-                    and sum(metric(port, "pairflow_strategy_signals_total") for port in ports) >= 3)
+    members = start_cluster(tmp_path, "strategy", tansu_broker_fn, *pairs, ports=ports,
+                            env={**CLUSTER_ENV, "PAIRFLOW_LOGGING__LEVEL": "INFO"})
+    stop_members(tmp_path, members, lambda: committed_epoch(tmp_path / "recovery") >= 2
+                    and sum(metric(port, "pairflow_strategy_signals_total") for port in ports) >= 3, stop)
     signals_at_kill = len(published_ids(tansu_broker_fn, "pf.signals"))
     produce(tansu_broker_fn, messages[half:])
     recovery_s = run_to_the_end(tmp_path, "strategy", tansu_broker_fn, *pairs, env=CLUSTER_ENV)
@@ -191,7 +211,7 @@ def test_sigkill_of_one_strategy_cluster_member(tansu_broker_fn: TansuBroker, tm
         lost, duplicated = lost_and_duplicated(store, "signals", {signal.id for signal in expected})
         stored = store.query("SELECT id FROM signals_v")
     assert {row[0] for row in stored} == {signal.id for signal in expected}
-    record("SIGKILL of 1 of 2 strategy cluster processes, restart", len(expected), lost, duplicated, recovery_s)
+    record(f"{stop} of 2 strategy cluster processes, restart", len(expected), lost, duplicated, recovery_s)
 
 
 def test_broker_stop_and_start_under_an_ingest_cluster(tansu_broker_fn: TansuBroker, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from datetime import timedelta
 
 import bytewax.operators as op
@@ -16,7 +17,7 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.outputs import DynamicSink, FixedPartitionedSink, StatefulSinkPartition, StatelessSinkPartition
 from bytewax.testing import TestingSink, TestingSource
 
-from app.runners.until_stopped import run_until_stopped
+from app.runners.until_stopped import run_until_stopped, stop_signals
 from pairflow.errors import ConfigError
 
 
@@ -146,3 +147,19 @@ def test_a_damaged_recovery_partition_is_one_line_naming_the_directory(tmp_path,
         run_until_stopped(_flow(TestingSink(written)), 1, timedelta(seconds=1), RecoveryConfig(str(tmp_path)))
     assert str(raised.value).startswith(f"recovery directory {tmp_path} cannot be read (")
     assert "\n" not in str(raised.value) and written == []
+
+
+@pytest.mark.parametrize("first", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_stop_signals_turns_the_first_signal_into_the_event_and_the_second_into_an_interrupt(first):
+    """A command waiting on the event leaves its loop and stops its parts in order (``then`` first); only a
+    second signal interrupts, and leaving gives the previous handlers back."""
+    handlers = [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)]
+    called = []
+    with stop_signals("test", then=lambda: called.append(True)) as stop:
+        os.kill(os.getpid(), first)
+        assert stop.wait(5) and called == [True]
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            stop.wait(5)  # the handler runs in this thread at the next bytecode
+            time.sleep(1)
+    assert [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)] == handlers
