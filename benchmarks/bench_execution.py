@@ -99,17 +99,17 @@ def main() -> None:
         latencies, client, signer = run(args.rows, Path(directory))
     bodies = [body for _, body in client.handed]
     for body in bodies[:20]:
-        recovered = recover_l1_signer(body["action"], body["signature"], None, body["nonce"], None)
+        recovered = recover_l1_signer(body["action"], body["signature"], None, body["nonce"], body["expiresAfter"])
         assert recovered == signer.address.lower(), "handed-over signature does not verify"
         sdk = sign_l1_action(eth_account.Account.from_key(signer._key.to_bytes()), body["action"], None,
-                             body["nonce"], None, False)
+                             body["nonce"], body["expiresAfter"], False)
         assert sdk == body["signature"], "signature differs from the SDK's"
     nonces = [body["nonce"] for body in bodies]
     assert len(set(nonces)) == len(nonces), "nonces repeat"
     signing = []
     for body in bodies:
         start = time.perf_counter()
-        signer.sign(body["action"], body["nonce"])
+        signer.sign(body["action"], body["nonce"], None, body["expiresAfter"])
         signing.append(time.perf_counter() - start)
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     s50, s99 = percentile(signing, 0.5), percentile(signing, 0.99)
