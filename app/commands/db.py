@@ -12,6 +12,7 @@ from rich.table import Table
 from app.options import ConfigOption, examples
 from pairflow.config import load_settings
 from pairflow.storage.backup import backup as backup_store
+from pairflow.storage.backup import check_manifest
 from pairflow.storage.backup import restore as restore_store
 from pairflow.errors import ConfigError
 from pairflow.storage.cluster import check_cluster_name
@@ -116,6 +117,7 @@ def restore(
     Examples:
       pairflow db restore backups/2024-10-01
     """
+    check_manifest(directory)
     with _open(config) as store:
         summary = restore_store(store, directory)
     typer.echo(f"restored {summary.total_rows} rows of {len(summary.rows)} tables from {directory} into {store.location}")

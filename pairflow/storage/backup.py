@@ -23,7 +23,7 @@ from pairflow.errors import ConfigError, StorageError
 from pairflow.storage.migrations import applied_versions, load_migrations
 from pairflow.storage.store import Store
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "BackupSummary", "backup", "restore"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "BackupSummary", "backup", "check_manifest", "restore"]
 
 FORMAT = "pairflow-backup"
 FORMAT_VERSION = 1
@@ -101,8 +101,7 @@ def restore(store: Store, directory: Path) -> BackupSummary:
     StorageError
         When the store fails while loading.
     """
-    manifest = _read_manifest(directory)
-    _check_schema_version(manifest, directory)
+    manifest = check_manifest(directory)
     _check_files(manifest, directory)
     _check_empty(store)
     store.init_schema()
@@ -120,6 +119,22 @@ def restore(store: Store, directory: Path) -> BackupSummary:
             raise StorageError(f"restore of {table} loaded {loaded} rows, the backup holds {entry['rows']}")
         rows[table] = loaded
     return BackupSummary(directory, rows)
+
+
+def check_manifest(directory: Path) -> dict[str, Any]:
+    """Return the manifest of the backup in ``directory`` once it is one this pairflow restores (format, schema).
+
+    Cheap (the table files are checked by `restore`), so a command can refuse a
+    wrong directory before it opens, and so creates, the target store.
+
+    Raises
+    ------
+    ConfigError
+        When the manifest is missing, damaged, of another format or schema version.
+    """
+    manifest = _read_manifest(directory)
+    _check_schema_version(manifest, directory)
+    return manifest
 
 
 def _tables(store: Store) -> list[str]:

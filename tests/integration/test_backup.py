@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from app.cli import app as cli_app
 from pairflow import events
 from pairflow.config import StorageSettings
 from pairflow.errors import ConfigError
@@ -144,6 +146,17 @@ def test_damaged_or_foreign_backups_are_refused_before_anything_is_written(taken
             restore(store, taken)
         tables = store.query("SELECT count() FROM system.tables WHERE database = currentDatabase()")[0][0]
     assert tables == 0
+
+
+def test_restore_from_a_directory_that_is_no_backup_leaves_no_store_behind(tmp_path: Path) -> None:
+    """It created the target's chDB directory before reading the manifest."""
+    (tmp_path / "garbage").mkdir()
+    (tmp_path / "garbage" / "manifest.json").write_text("[1, 2]")
+    for source, reason in ((tmp_path / "nowhere", "manifest.json is missing"), (tmp_path / "garbage", "is not a")):
+        result = CliRunner().invoke(cli_app, ["db", "restore", str(source)],
+                                    env={"PAIRFLOW_STORAGE__DSN": f"chdb://{tmp_path / 'target'}"})
+        assert result.exit_code == 2 and reason in result.output, result.output
+    assert not (tmp_path / "target").exists()
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
