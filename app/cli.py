@@ -115,4 +115,7 @@ def main() -> None:
     # Ctrl-C (exit 130, see above) rather than killing the process with no cleanup and no word.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     group = GROUP_OF.get(sys.argv[1]) if len(sys.argv) > 1 else None
-    build_app(COMMAND_GROUPS if group is None else (group,))(prog_name="pairflow")
+    try:
+        build_app(COMMAND_GROUPS if group is None else (group,))(prog_name="pairflow")
+    except KeyboardInterrupt:  # while the group's modules load, before Typer handles it for the command
+        raise SystemExit(130) from None

@@ -142,48 +142,49 @@ def demo(
     venue = VenueService(VenueOptions(venue_settings, MetricsSettings(port=0)))
     ensure_listed(settings.collector.coins, venue.universe.names, "the demo venue")
     start_logging(settings)
-    console = Console()
-    metrics = f" · metrics :{serve_metrics(settings.metrics.port, settings.metrics.host)}" if settings.metrics.port else ""
-    url = venue.start()
-    settings.collector.url = url
-
-    store = connect(settings.storage)
-    store.init_schema()
-    clock = venue.loop.clock
-    found = scan_at_start(store, settings, clock) if settings.strategy.universe == "pair_stats" else "scan: off (universe = config)"
-    spreads = demo_spreads(settings, store)
-    control = Control()
-    api, token = api_server(
-        settings, store, control, port=api_port, any_port_if_taken=True, run_scan=lambda: scan_at_start(store, settings, clock),
-        reports_dir=data_dir / "reports",
-    )
-    rescans = (
-        PeriodicRescan(lambda: rescan(store, settings, clock), round(rescan_every * 1000), clock=clock)
-        if rescan_every and settings.strategy.universe == "pair_stats" else None
-    )
-    ingest = EmbeddedIngest(
-        settings,
-        data_dir / "dead-letters",
-        epoch=timedelta(seconds=1),
-        then=chain_trading(spreads, settings, desk_factory(settings, url, bytes(trader.key), trader.address, data_dir,
-                                                           clock=clock, control=control),
-                           control=control, rescans=None if rescans is None else rescans.source),
-        clock=clock,  # the clock the venue stamps with: lag and idle bars are measured on it
-        rescans=rescans,
-    )
-    ingest.start()
-    api_url = api.start()
-    started = time.monotonic()
-    console.print(f"[bold]web UI[/] {api_url}/?token={token}   (API token: {token})", soft_wrap=True)
-    console.print(
-        f"[bold]pairflow demo[/] venue {url} · storage {data_dir / 'chdb'}{metrics} · "
-        f"{found} · spreads {', '.join('/'.join(legs) for legs in spreads) or 'none'} · "
-        f"paper account {trader.address} · "
-        f"{'Ctrl-C to stop' if not duration else f'{duration:g} s'}",
-        soft_wrap=True,
-    )
-    # A container or service manager stops with SIGTERM, an operator with Ctrl-C: both are the demo's normal stop.
+    # A container or service manager stops with SIGTERM, an operator with Ctrl-C: both are the demo's normal
+    # stop, also while it starts (it then stops as soon as it has started).
     with stop_signals("demo") as stop:
+        console = Console()
+        metrics = f" · metrics :{serve_metrics(settings.metrics.port, settings.metrics.host)}" if settings.metrics.port else ""
+        url = venue.start()
+        settings.collector.url = url
+
+        store = connect(settings.storage)
+        store.init_schema()
+        clock = venue.loop.clock
+        found = scan_at_start(store, settings, clock) if settings.strategy.universe == "pair_stats" else "scan: off (universe = config)"
+        spreads = demo_spreads(settings, store)
+        control = Control()
+        api, token = api_server(
+            settings, store, control, port=api_port, any_port_if_taken=True, run_scan=lambda: scan_at_start(store, settings, clock),
+            reports_dir=data_dir / "reports",
+        )
+        rescans = (
+            PeriodicRescan(lambda: rescan(store, settings, clock), round(rescan_every * 1000), clock=clock)
+            if rescan_every and settings.strategy.universe == "pair_stats" else None
+        )
+        ingest = EmbeddedIngest(
+            settings,
+            data_dir / "dead-letters",
+            epoch=timedelta(seconds=1),
+            then=chain_trading(spreads, settings, desk_factory(settings, url, bytes(trader.key), trader.address, data_dir,
+                                                               clock=clock, control=control),
+                               control=control, rescans=None if rescans is None else rescans.source),
+            clock=clock,  # the clock the venue stamps with: lag and idle bars are measured on it
+            rescans=rescans,
+        )
+        ingest.start()
+        api_url = api.start()
+        started = time.monotonic()
+        console.print(f"[bold]web UI[/] {api_url}/?token={token}   (API token: {token})", soft_wrap=True)
+        console.print(
+            f"[bold]pairflow demo[/] venue {url} · storage {data_dir / 'chdb'}{metrics} · "
+            f"{found} · spreads {', '.join('/'.join(legs) for legs in spreads) or 'none'} · "
+            f"paper account {trader.address} · "
+            f"{'Ctrl-C to stop' if not duration else f'{duration:g} s'}",
+            soft_wrap=True,
+        )
         try:
             with Live(console=console, refresh_per_second=4, transient=True) as live:
                 while (not duration or time.monotonic() - started < duration) and ingest.failure() is None:

@@ -40,6 +40,28 @@ def test_exit_code_follows_what_ended_the_command(monkeypatch, error, code, outp
     assert (result.exit_code, result.output) == (code, output)
 
 
+# A SIGTERM that lands while the command's group loads (as a service manager stopping a process just started).
+_TERMINATED_WHILE_LOADING = """
+import os, signal, sys
+import app.cli as cli
+build_app = cli.build_app
+def terminated_while_loading(groups):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return build_app(groups)
+cli.build_app = terminated_while_loading
+sys.argv = ["pairflow", "config", "show"]
+cli.main()
+"""
+
+
+def test_sigterm_before_the_command_runs_is_an_interrupt_exit_130_without_traceback() -> None:
+    """Python's default for SIGTERM ends the process with no word and no cleanup; Ctrl-C while modules load
+    escaped Typer as a traceback."""
+    done = subprocess.run([sys.executable, "-c", _TERMINATED_WHILE_LOADING], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "")
+
+
 def test_usage_error_exits_2() -> None:
     result = CliRunner().invoke(app, ["venue", "serve", "--port", "many"])
     assert result.exit_code == 2
