@@ -15,7 +15,8 @@ the kill finds the position already closed by the order that was going out). The
 - no reconciliation alert on ``pf.alerts``: the books equal the exchange's and every fill came
   from a journaled order.
 
-Recovery time: from the restart until the venue has an order of the restarted stage.
+The restarted stage is then stopped with SIGTERM (exit 0) and started once more, and those checks
+cover that run too. Recovery time: from the restart until the venue has an order of the restarted stage.
 """
 
 from __future__ import annotations
@@ -29,10 +30,24 @@ import pytest
 
 from pairflow.events import TOPIC_OF, Alert
 from tests.broker import TansuBroker
-from tests.reliability.execution_support import TARGETS, every_message, trading
+from tests.helpers import eventually
+from tests.reliability.execution_support import TARGETS, Trading, every_message, trading
 from tests.reliability.support import record
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker]
+
+
+def restarted_after_sigterm(venue: Trading, recovery: tuple[str, ...]) -> None:
+    """Start the stage once more after its SIGTERM stop (a service stop): it takes the account's lock, so the
+    stopped one released it, and replays what it reads without sending anything twice (checked by the caller)."""
+    third = venue.start_execution(*recovery)
+    lock = venue.tmp_path / "desk" / "execution" / f"lock-{venue.account.lower()}"
+    try:
+        eventually(lambda: lock.read_text() == str(third.pid), timeout=60, interval=0.2)
+        time.sleep(2.0)  # replaying the signals since the last snapshot
+    finally:
+        third.terminate()
+        assert third.wait(30) == 0, (venue.tmp_path / "run.log").read_text()[-3_000:]
 
 
 def test_sigkill_of_run_execution_mid_run_sends_no_order_twice_and_loses_no_fill(
@@ -65,6 +80,7 @@ def test_sigkill_of_run_execution_mid_run_sends_no_order_twice_and_loses_no_fill
         finally:
             second.terminate()
             assert second.wait(30) == 0, (tmp_path / "run.log").read_text()[-3_000:]
+        restarted_after_sigterm(venue, recovery)
         orders, duplicated = venue.orders_checked()
     record("SIGKILL run execution, restart", events, lost, 0, recovery_s, orders_duplicated=duplicated)
     assert mismatches == []
