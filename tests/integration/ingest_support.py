@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bytewax.operators as op
+import msgspec
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, run_main
 from confluent_kafka import Producer
@@ -29,7 +30,7 @@ from pairflow.storage import Store
 from pairflow.topics import TopicSpec, ensure_topics
 from sources.kafka_source import market_data_source
 from tests.bars_reference import batch_bars
-from tests.broker import TansuBroker
+from tests.broker import TansuBroker, consume_to_end
 from tests.helpers import eventually
 from tests.metrics_support import metric
 
@@ -236,6 +237,12 @@ def assert_published_bars_are_stored(store: Store, broker: TansuBroker) -> None:
 
 def _bar_columns(bar: Bar) -> tuple:
     return tuple(getattr(bar, column.strip()) for column in BAR_COLUMNS.split(",")[1:])
+
+
+def published_bar_versions(broker: TansuBroker) -> dict[str, list[Bar]]:
+    """Return every bar on md.bars, per coin in the order published (a coin's bars share one partition)."""
+    bars = [msgspec.json.decode(message.value(), type=Bar) for message in consume_to_end(broker, "md.bars")]
+    return {coin: [bar for bar in bars if bar.coin == coin] for coin in {bar.coin for bar in bars}}
 
 
 def read_published_bars(broker: TansuBroker) -> dict[str, Bar]:

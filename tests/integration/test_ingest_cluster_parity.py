@@ -17,24 +17,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from pairflow.events import Bar
 from tests.bars_reference import batch_bars
-from tests.broker import TansuBroker, consume_to_end
+from tests.broker import TansuBroker
 from tests.helpers import free_port
-from tests.integration.ingest_support import BAR_COLUMNS, create_topics, make_tape, produce, start_pairflow
+from tests.integration.ingest_support import (
+    BAR_COLUMNS, create_topics, make_tape, produce, published_bar_versions, start_pairflow,
+)
 
 pytestmark = pytest.mark.broker
 
 TRADES = 12_000
-
-
-def published_versions(broker: TansuBroker) -> dict[str, list[Bar]]:
-    """Every bar on md.bars, per coin in the order published (a coin's bars share one partition)."""
-    bars = [msgspec.json.decode(message.value(), type=Bar) for message in consume_to_end(broker, "md.bars")]
-    return {coin: [bar for bar in bars if bar.coin == coin] for coin in {bar.coin for bar in bars}}
 
 
 def first_difference(one: list[Bar], two: list[Bar]) -> str:
@@ -66,8 +61,8 @@ def test_a_stalling_two_process_cluster_publishes_the_bars_of_one_process(
                               module="tests.support.staggered_ingest") for index in (0, 1)]
         codes = [process.wait(timeout=120) for process in (single, *members)]
         assert codes == [0, 0, 0], f"exit codes {codes}: see {tmp_path}/*/run.log and ingest.log"
-        cluster = published_versions(other)
-    one = published_versions(tansu_broker_fn)
+        cluster = published_bar_versions(other)
+    one = published_bar_versions(tansu_broker_fn)
     stalls = "".join((tmp_path / f"member-{index}" / "stalls.log").read_text()
                      for index in (0, 1) if (tmp_path / f"member-{index}" / "stalls.log").exists())
     # Both md.trades partitions stalled with most of their backlog still waiting.
