@@ -149,9 +149,10 @@ def _run(flow: Dataflow, workers: int, epoch: timedelta, recovery: RecoveryConfi
         if addresses is None or type(error).__name__ != "PanicException":
             raise
         time.sleep(_PEERS_GRACE_S)  # a stop signal arriving now ends this member with exit 0 (see above)
+        # Members started with different --workers also end here: each expects the others' worker count.
         raise ClusterError(
             f"process {process_id} lost contact with the other processes of the cluster ({error}); start every "
-            "process again with the same --cluster, they resume from --recovery-dir"
+            "process again with the same --cluster and --workers, they resume from --recovery-dir"
         ) from None
     return False
 
