@@ -176,5 +176,7 @@ def trading(broker: TansuBroker, tmp_path: Path, passphrase: str) -> Iterator[Tr
         yield Trading(broker, tmp_path, url, account, keystore, passphrase, feed)
     finally:
         feed.stopped.set()
+        if feed.is_alive():
+            feed.join(30)  # before the broker goes: a send cut short fails in the thread
         venue.terminate()
         venue.wait(30)
