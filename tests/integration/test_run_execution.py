@@ -16,6 +16,7 @@ import pytest
 from pairflow.events import TOPIC_OF, Fill, Order, Signal, encode
 from pairflow.hyperliquid.keystore import import_key
 from pairflow.storage import connect
+from sinks.dead_letter import read_dead_letters
 from pairflow.topics import TopicSpec, ensure_topics
 from tests.broker import TansuBroker, consume_all
 from tests.integration.ingest_support import chdb_settings, produce, start_pairflow
@@ -41,7 +42,14 @@ def test_run_execution_trades_topics_and_the_store_writer_stores_its_events_once
     entry = Signal(ts=now + 1, id="ETH/BTC:1", pair="ETH/BTC", hedge_ratio=1.0, spread=0.0, zscore=-2.5, target=1.0,
                    reason="entry-long", legs=("ETH", "BTC"), hedge_ratios=(1.0,), leg_targets=(0.1, -0.01))
     ensure_topics(tansu_broker_fn.admin(), [TopicSpec(name, 2) for name in ("md.bars", "pf.signals")])
-    produce(tansu_broker_fn, [("md.bars", coin.encode(), encode(mark_bar(coin, now))) for coin in ("ETH", "BTC")]
+    # Records the stage cannot use come first: garbage, a leg of 1e300 coins (it stopped the stage once), a bar
+    # with a negative close. Each is one dead letter with its reason; the stage reads on and trades the entry.
+    junk = [
+        ("pf.signals", b"ETH/BTC", b"\xff not json"),
+        ("pf.signals", b"ETH/BTC", encode(msgspec.structs.replace(entry, id="ETH/BTC:0", leg_targets=(1e300, -1.0)))),
+        ("md.bars", b"ETH", encode(msgspec.structs.replace(mark_bar("ETH", now - 1), close=-5.0))),
+    ]
+    produce(tansu_broker_fn, junk + [("md.bars", coin.encode(), encode(mark_bar(coin, now))) for coin in ("ETH", "BTC")]
             + [("pf.signals", b"ETH/BTC", encode(entry))])
 
     common = ("--brokers", tansu_broker_fn.bootstrap_servers, "--until-end", "--dead-letter-dir", str(tmp_path / "dead"))
@@ -54,6 +62,9 @@ def test_run_execution_trades_topics_and_the_store_writer_stores_its_events_once
     orders = [msgspec.json.decode(m.value(), type=Order) for m in consume_all(tansu_broker_fn, TOPIC_OF[Order], 2)]
     assert {fill.coin for fill in fills} == {"ETH", "BTC"}
     assert {order.coin for order in orders} == {"ETH", "BTC"}
+    # Execution logs what it drops (one line each, with the reason); the store-writer keeps them as dead letters.
+    rejected = [line for line in (tmp_path / "run.log").read_text().splitlines() if "malformed record" in line]
+    assert len(rejected) == len(junk) and any("leg target of ETH" in line for line in rejected), rejected
 
     writer = start_pairflow(tmp_path, "run", "store-writer", *common)
     assert writer.wait(timeout=120) == 0, (tmp_path / "run.log").read_text()[-3_000:]
@@ -62,3 +73,6 @@ def test_run_execution_trades_topics_and_the_store_writer_stores_its_events_once
         assert stored == dict.fromkeys({fill.id for fill in fills}, 1)
         assert store.count("orders") == len({order.id for order in orders})
         assert store.count("positions") > 0
+        assert store.query("SELECT count() FROM signals_v WHERE id = 'ETH/BTC:0'")[0][0] == 0
+        assert store.query("SELECT min(close) FROM bars_1s_v")[0][0] > 0
+    assert len(read_dead_letters(tmp_path / "dead")) == len(junk)
