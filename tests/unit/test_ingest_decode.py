@@ -109,11 +109,14 @@ def replaced(event, **changes) -> bytes:
                     b' "buy_volume": 1.0, "sell_volume": 0.0}', "Number out of range"),
         ("pf.signals", replaced(SIGNAL, leg_targets=(1e300, -1.0)), "signal leg target of ETH must be a finite size"),
         ("pf.signals", replaced(SIGNAL, leg_targets=(1.0,)), "signal has 1 leg targets for 2 legs"),
+        ("md.bars", replaced(BAR, ts=10**18), "ts must be an epoch in milliseconds before 2100 (received 10"),
+        ("pf.signals", replaced(SIGNAL, ts=1_700_000_000_000_000), "before 2100"),  # microseconds
     ],
 )
 def test_bars_and_signals_a_stage_cannot_use_become_dead_letters(topic: str, payload: bytes, reason: str) -> None:
     """These decoded and went on: a negative close into the strategy and the store, a leg of 1e300 coins into the
-    desk's sizing, which raised and stopped `pairflow run execution`."""
+    desk's sizing, which raised and stopped `pairflow run execution`, a bar far in the future past which the
+    strategy refused every later bar of its coin as out of order."""
     ((key, [letter]),) = decode_batch([(topic, payload, 0, 7)])
     assert key == DEAD_LETTER_KEY and reason in letter.error and "\n" not in letter.error
     assert decode_batch([("md.bars", encode(BAR), 0, 8), ("pf.signals", encode(SIGNAL), 0, 9)]) == [
