@@ -31,8 +31,9 @@ closes them only once every partition is at the end of its log and stays
 silent for ``idle_close_s`` (a live market that went quiet); this needs a
 coin's trades in one partition, in event-time order within the lateness, and a
 source that reports where it stands (``report_progress`` of
-`sources.kafka_source.market_data_source`; a source that does not is taken
-to be at its end).
+`sources.kafka_source.market_data_source`, `sources.queue_source.QueueSource`
+and `sources.journal.Journal`, set by every ingest entry point; a source that
+does not is taken to be at its end).
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from pairflow.events import TOPIC_OF, Event, Trade, decoder, encode
 from pairflow.logs import get_logger
 from pairflow.metrics import JOURNAL_BYTES_WRITTEN
 from sources.gaps import LastTrade, newest
+from sources.progress import ProgressReport
 
 __all__ = ["SEGMENT_BYTES", "Journal"]
 
@@ -62,8 +63,10 @@ def _segment_path(directory: Path, offset: int) -> Path:
 
 
 class _Reader(StatefulSourcePartition[Record, int]):
-    def __init__(self, directory: Path, offset: int, closed: threading.Event, batch_bytes: int) -> None:
+    def __init__(self, directory: Path, offset: int, closed: threading.Event, batch_bytes: int,
+                 progress: ProgressReport | None) -> None:
         self._directory = directory
+        self._progress = progress
         self._closed = closed
         self._batch_bytes = batch_bytes
         self._offset = offset
@@ -92,7 +95,7 @@ class _Reader(StatefulSourcePartition[Record, int]):
             offset += len(line) + 1
         self._offset = offset
         self._next_awake = None
-        return batch
+        return self._progress.add(batch, False) if self._progress is not None else batch
 
     def next_awake(self) -> datetime | None:
         return self._next_awake
@@ -110,7 +113,7 @@ class _Reader(StatefulSourcePartition[Record, int]):
         if self._closed.is_set() and not self._has_newer_segment() and self._at_end():
             raise StopIteration
         self._next_awake = datetime.now(timezone.utc) + _IDLE_WAIT
-        return []
+        return self._progress.add([], True) if self._progress is not None else []
 
     def _at_end(self) -> bool:
         segments = _segments(self._directory)
@@ -160,10 +163,16 @@ class Journal(FixedPartitionedSource[Record, int]):
         Size after which a new segment starts.
     batch_bytes
         Most bytes read per poll of the flow.
+    report_progress
+        Add a `sources.progress.ReadProgress` record when the reader reaches
+        the end of what was written and when records wait again (the ingest
+        stage's input: replaying a backlog never closes bars on the clock).
     """
 
-    def __init__(self, directory: Path, segment_bytes: int = SEGMENT_BYTES, batch_bytes: int = _READ_BYTES) -> None:
+    def __init__(self, directory: Path, segment_bytes: int = SEGMENT_BYTES, batch_bytes: int = _READ_BYTES,
+                 report_progress: bool = False) -> None:
         self.directory = Path(directory)
+        self._report_progress = report_progress
         self.directory.mkdir(parents=True, exist_ok=True)
         self._segment_bytes = segment_bytes
         self._batch_bytes = batch_bytes
@@ -223,7 +232,8 @@ class Journal(FixedPartitionedSource[Record, int]):
         """Read from the resumed offset, or from the start of the journal."""
         segments = _segments(self.directory)
         start = resume_state if resume_state is not None else (segments[0][0] if segments else 0)
-        return _Reader(self.directory, start, self._closed, self._batch_bytes)
+        progress = ProgressReport("journal", None) if self._report_progress else None
+        return _Reader(self.directory, start, self._closed, self._batch_bytes, progress)
 
     def _roll(self) -> None:
         os.close(self._fd)

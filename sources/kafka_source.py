@@ -37,7 +37,7 @@ from confluent_kafka.admin import AdminClient
 from pairflow.events import MARKET_TOPICS
 from pairflow.logs import get_logger
 from pairflow.metrics import INGEST_CONSUMER_LAG, INGEST_SOURCE_ERRORS
-from sources.progress import ReadProgress
+from sources.progress import ProgressReport
 
 __all__ = ["CONSUMER_CONFIG", "MarketDataSource", "at_end_of_log", "consumer_config", "market_data_source", "stopped"]
 
@@ -97,8 +97,7 @@ class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
         self._tail = tail
         self._stop = stop
         self._at_end = False
-        self._report = report_progress
-        self._reported: bool | None = None
+        self._progress = ProgressReport(topic, partition) if report_progress else None
         self._lag = INGEST_CONSUMER_LAG.labels(topic, str(partition))
         self._position = TopicPartition(topic, partition)
 
@@ -108,7 +107,7 @@ class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
         topic, partition = self._topic, self._partition
         batch: list[RawRecord] = []
         last = None
-        at_end = self._reported
+        at_end = None
         for message in self._consumer.consume(self._batch_size, 0.001):
             error = message.error()
             if error is not None:
@@ -121,9 +120,8 @@ class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
             last = message.offset()
             at_end = False
             batch.append((topic, message.value(), partition, last))
-        if self._report and at_end is not self._reported:
-            self._reported = at_end
-            batch.append((topic, ReadProgress(topic, partition, at_end), partition, None))
+        if self._progress is not None:
+            self._progress.add(batch, at_end)
         if last is not None:
             self._offset = last + 1
             high = self._consumer.get_watermark_offsets(self._position, cached=True)[1]

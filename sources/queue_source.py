@@ -17,16 +17,20 @@ from typing import Any
 
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 
+from sources.progress import ProgressReport
+
 __all__ = ["QueueSource"]
 
 _IDLE_WAIT = timedelta(milliseconds=5)
 
 
 class _QueuePartition(StatelessSourcePartition[tuple[str, Any, None, None]]):
-    def __init__(self, items: queue.Queue, closed: threading.Event, batch_size: int) -> None:
+    def __init__(self, items: queue.Queue, closed: threading.Event, batch_size: int,
+                 progress: ProgressReport | None) -> None:
         self._items = items
         self._closed = closed
         self._batch_size = batch_size
+        self._progress = progress
         self._next_awake: datetime | None = None
 
     def next_batch(self) -> list[tuple[str, Any, None, None]]:
@@ -39,6 +43,8 @@ class _QueuePartition(StatelessSourcePartition[tuple[str, Any, None, None]]):
             if not batch and self._closed.is_set():
                 raise StopIteration from None
         self._next_awake = None if batch else datetime.now(timezone.utc) + _IDLE_WAIT
+        if self._progress is not None:
+            self._progress.add(batch, self._items.empty())
         return batch
 
     def next_awake(self) -> datetime | None:
@@ -58,12 +64,17 @@ class QueueSource(DynamicSource[tuple[str, Any, None, None]]):
         Capacity of the queue; `emit` blocks while it is full.
     batch_size
         Most items handed to the dataflow per poll.
+    report_progress
+        Add a `sources.progress.ReadProgress` record when the queue empties
+        and when items wait again (the ingest stage's input: a flow that
+        falls behind never closes bars on the clock).
     """
 
-    def __init__(self, max_queued: int = 100_000, batch_size: int = 5_000) -> None:
+    def __init__(self, max_queued: int = 100_000, batch_size: int = 5_000, report_progress: bool = False) -> None:
         self._items: queue.Queue = queue.Queue(maxsize=max_queued)
         self._closed = threading.Event()
         self._batch_size = batch_size
+        self._report_progress = report_progress
 
     def emit(self, topic: str, key: str, event: Any) -> None:
         """Queue one event read from ``topic``; matches the collector's ``emit`` callable.
@@ -81,4 +92,5 @@ class QueueSource(DynamicSource[tuple[str, Any, None, None]]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _QueuePartition:
         """Build the partition that drains the queue on one worker."""
-        return _QueuePartition(self._items, self._closed, self._batch_size)
+        progress = ProgressReport("queue", None) if self._report_progress else None
+        return _QueuePartition(self._items, self._closed, self._batch_size, progress)

@@ -117,7 +117,7 @@ def ingest(
     recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
     epoch = timedelta(seconds=snapshot_interval)
     if embedded:
-        journal = Journal(recovery_dir / "journal") if recovery_dir is not None else None
+        journal = Journal(recovery_dir / "journal", report_progress=True) if recovery_dir is not None else None
         _run_embedded(settings, dead_letter_dir, workers, epoch, recovery, journal)
         return
     addresses = (brokers or settings.broker.bootstrap_servers).split(",")

@@ -94,7 +94,7 @@ class CollectorThread:
         resume: Mapping[str, LastTrade] | None = None,
         clock: Clock = WALL_CLOCK,
     ) -> None:
-        self.source = source if source is not None else QueueSource()
+        self.source = source if source is not None else QueueSource(report_progress=True)
         self.collector = Collector(self.source.emit, settings, resume=resume, clock=clock.now_ms)
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()

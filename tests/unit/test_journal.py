@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pairflow.events import Gap, Trade, encode
 from sources.gaps import LastTrade
 from sources.journal import Journal
+from sources.progress import ReadProgress
 
 
 def trade(tid: int, ts: int, coin: str = "BTC") -> Trade:
@@ -101,3 +102,22 @@ def test_any_journal_reads_back_whole_and_resumes_at_any_record(
         index = resume_at % len(records)
         resumed, _ = read_all(journal, records[index][3])
         assert resumed == records[index:]
+
+
+def test_the_reader_says_when_records_wait_and_when_it_reached_the_end_of_what_was_written(tmp_path: Path) -> None:
+    """The ingest stage must tell a replayed backlog from a quiet collector (`sources.progress`)."""
+    journal = Journal(tmp_path, batch_bytes=200, report_progress=True)
+    reader = journal.build_part("input", "journal", None)
+    at_end = ("journal", ReadProgress("journal", None, at_end=True), None, None)
+    assert reader.next_batch() == [at_end]
+    for tid in range(4):
+        journal.emit("md.trades", "BTC", trade(tid, 1_000 + tid))
+    records: list = []
+    while at_end not in records:  # 200 bytes a batch: one record each
+        records += reader.next_batch()
+    waiting = ("journal", ReadProgress("journal", None, at_end=False), None, None)
+    assert [record if record[2] is None and record[3] is None else "record" for record in records] == [
+        "record", waiting, "record", "record", "record", at_end]
+    assert reader.next_batch() == []
+    reader.close()
+    journal.close()
