@@ -28,6 +28,8 @@ from pairflow.errors import StorageError
 __all__ = ["create_app"]
 
 CLOSE_POLICY = 1008
+# A longer topics list is refused (after the handshake, so the client reads why) rather than parsed.
+_TOPICS_LENGTH = 200
 
 
 def create_app(ctx: ApiContext, cors_origins: list[str] | None = None) -> FastAPI:
@@ -65,25 +67,39 @@ def create_app(ctx: ApiContext, cors_origins: list[str] | None = None) -> FastAP
     @app.websocket("/api/ws")
     async def stream(
         socket: WebSocket,
-        topics: Annotated[str, Query(max_length=200, description="Comma-separated: " + ", ".join([*STREAMED, *PUSHED]))] = "signals",
+        topics: Annotated[str, Query(description="Comma-separated: " + ", ".join([*STREAMED, *PUSHED]))] = "signals",
     ) -> None:
         """Push new rows of the chosen topics as ``{"topic", "rows"}`` JSON messages."""
-        wanted = [topic for topic in topics.split(",") if topic]
+        wanted = [topic for topic in topics[:_TOPICS_LENGTH].split(",") if topic]
         try:
             ctx.guard.check_socket(socket)
         except StarletteHTTPException as error:
             await socket.close(CLOSE_POLICY, error.detail)
             return
         unknown = sorted(set(wanted) - set(STREAMED) - set(PUSHED))
-        if unknown or not wanted:
-            await socket.close(CLOSE_POLICY, f"unknown topics {unknown}; choose from {sorted([*STREAMED, *PUSHED])}")
-            return
         await socket.accept()
+        if len(topics) > _TOPICS_LENGTH:
+            await socket.close(CLOSE_POLICY, f"topics: at most {_TOPICS_LENGTH} characters")
+            return
+        if unknown or not wanted:
+            # Accepted first: a close before the handshake reaches a client as a bare HTTP 403, without the reason.
+            reason = f"choose topics from {','.join(sorted([*STREAMED, *PUSHED]))}; unknown: {','.join(unknown)}"
+            await socket.close(CLOSE_POLICY, _close_reason(reason))
+            return
         await hub.serve(socket, wanted)
 
     if ctx.web_dir is not None and (ctx.web_dir / "index.html").is_file():
         _serve_ui(app, ctx)
     return app
+
+
+def _close_reason(text: str) -> str:
+    """Cut ``text`` to the 123 bytes of UTF-8 a WebSocket close frame carries (a longer one fails the close).
+
+    >>> len(_close_reason("é" * 100).encode())
+    122
+    """
+    return text.encode()[:123].decode(errors="ignore")
 
 
 def _serve_ui(app: FastAPI, ctx: ApiContext) -> None:

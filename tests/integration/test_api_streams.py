@@ -8,7 +8,7 @@ import json
 import os
 import socket
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -121,6 +121,39 @@ def test_a_client_that_falls_behind_is_told_why_with_close_code_1013(store: Stor
         server.stop()
     assert received <= 9 and closed.rcvd is not None  # the queue of 8 and the one being sent
     assert (closed.rcvd.code, closed.rcvd.reason) == (1013, "client too slow: fell 8 messages behind")
+
+
+def test_a_stream_of_unknown_topics_is_closed_with_the_reason_and_the_api_keeps_serving(store: Store) -> None:
+    """Over a real server: the close came before the handshake, so a client saw a bare HTTP 403 and no reason."""
+    server, _ = served(store, queue=8)
+    url = server.start()
+
+    async def close_of(topics: str) -> websockets.frames.Close | None:
+        async with websockets.connect(url.replace("http", "ws", 1) + "/api/ws?" + urlencode({"topics": topics})) as client:
+            try:
+                await asyncio.wait_for(client.recv(), 0.2)
+            except TimeoutError:
+                return None  # open and streaming: every topic was known
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd
+        return None
+
+    @settings(max_examples=15, deadline=None)
+    @given(st.lists(st.sampled_from(["signals", "fills", "bogus", "", "é" * 40, "x" * 60]), max_size=4).map(",".join))
+    def stream(topics: str) -> None:
+        closed = asyncio.run(close_of(topics))
+        known = [topic for topic in topics.split(",") if topic]
+        if known and set(known) <= {"signals", "fills"}:
+            assert closed is None
+        else:
+            assert closed is not None and closed.code == 1008, topics
+            assert closed.reason.startswith("choose topics from " if len(topics) <= 200 else "topics: at most 200")
+        assert httpx.get(url + "/api/health", timeout=5).status_code == 200
+
+    try:
+        stream()
+    finally:
+        server.stop()
 
 
 def client_for(store: Store, control: Control | None = None) -> TestClient:
