@@ -110,14 +110,15 @@ def test_halt_in_the_demo_stops_every_order_and_flatten_still_works(api_demo: De
     assert flattened["halted"] is True  # a flatten during a halt is accepted and keeps the halt
 
 
-def test_a_stream_of_an_unknown_topic_is_refused_at_the_handshake(api_demo: DemoRun) -> None:
-    async def connect() -> None:
-        async with websockets.connect(ws_url(api_demo, "signals,nope")):
-            pass
+def test_a_stream_of_an_unknown_topic_is_refused_with_the_reason(api_demo: DemoRun) -> None:
+    async def close_of() -> websockets.frames.Close:
+        async with websockets.connect(ws_url(api_demo, "signals,nope")) as client:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(client.recv(), 5)
+        return closed.value.rcvd
 
-    with pytest.raises(websockets.InvalidStatus) as refused:
-        asyncio.run(connect())
-    assert refused.value.response.status_code == 403
+    closed = asyncio.run(close_of())
+    assert closed.code == 1008 and closed.reason.startswith("choose topics from ") and closed.reason.endswith("nope")
 
 
 # ---- every endpoint on the data the demo stored ----
