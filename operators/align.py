@@ -7,7 +7,10 @@ leg time (the moment the row became known, so nothing in it is from the
 future). A row is refused while a leg is missing, when one leg is older than
 ``staleness_ms`` compared with the newest, or right after a gap longer than
 ``max_gap_ms`` between rows (the change across a gap is not one step of the
-process); the next row after a gap is emitted normally.
+process); the next row after a gap is emitted normally. Rows are stamped in
+strictly increasing time: once a row for a time is decided (emitted, or
+refused as a gap), legs catching up to that time update their prices for the
+next row instead of producing a second row of the same time.
 """
 
 from __future__ import annotations
@@ -55,6 +58,10 @@ class AsOfAligner(Guarded):
     ([], 'invalid: BTC price was 0.0, not positive')
     >>> align.update(("BTC", 60_000, 60100.0))
     [Aligned(ts=60000, prices=(3010.0, 60100.0))]
+    >>> align.update(("ETH", 120_000, 3020.0)), align.update(("BTC", 180_000, 60200.0))  # BTC had no bar at 120_000
+    ([], [Aligned(ts=180000, prices=(3020.0, 60200.0))])
+    >>> align.update(("ETH", 180_000, 3030.0))  # the row at 180_000 is decided: this price goes into the next one
+    []
     """
 
     def __init__(self, coins: tuple[str, ...] = ("A", "B"), staleness_ms: int = 60_000, max_gap_ms: int | None = None) -> None:
@@ -98,6 +105,11 @@ class AsOfAligner(Guarded):
             return []
         last_row = self.last_ts
         self._watermark = oldest
+        if newest == last_row:
+            # The lagging legs caught up with the row already stamped `newest` (a leg with no bar for some
+            # periods, then one at the leader's time): that time was decided, and a second row for it is one
+            # every time-ordered operator downstream refuses. The price is kept for the next row.
+            return []
         self.last_ts = newest
         if self.max_gap_ms is not None and last_row is not None and newest - last_row > self.max_gap_ms:
             return self._reject("gap", f"{newest - last_row} ms since the previous row at {last_row}")

@@ -7,6 +7,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from operators.align import Aligned, AsOfAligner
 from operators.check import check_operator
@@ -79,9 +81,39 @@ def test_aligner_reasons_for_stale_unknown_gap_and_out_of_order() -> None:
     assert align.update(("A", 1_500, 1.1)) == [] and align.last_reason.startswith("out-of-order")
     assert align.update(("B", 2_000, float("nan"))) == [] and align.last_reason == "invalid: B price was nan"
     assert align.update(("B", 3_000, 2.1)) == [] and align.last_reason == "gap: 3000 ms since the previous row at 0"
-    align.update(("A", 4_000, 1.2))
-    assert align.update(("B", 4_000, 2.2)) == [Aligned(4_000, (1.2, 2.2))]
+    assert align.update(("A", 4_000, 1.2)) == [Aligned(4_000, (1.2, 2.1))]
+    assert align.update(("B", 4_000, 2.2)) == []  # the row at 4000 is decided; B's price goes into the next one
+    align.update(("A", 5_000, 1.3))
+    assert align.update(("B", 5_000, 2.3)) == [Aligned(5_000, (1.3, 2.3))]
     assert align.rejects == {"missing": 1, "unknown-leg": 1, "stale": 1, "out-of-order": 1, "invalid": 1, "gap": 1}
+
+
+def test_a_leg_catching_up_with_the_last_row_gives_no_second_row_of_that_time() -> None:
+    # B has no bar at 1000: its 2000 bar makes the row of 2000 with A's 1000 price; A's own 2000 bar then
+    # only updates A's price (a second row stamped 2000 was one the Kalman filter refused as out-of-order).
+    align = AsOfAligner(("A", "B"), staleness_ms=1_000)
+    rows = [row for event in [("A", 0, 1.0), ("B", 0, 2.0), ("A", 1_000, 1.1), ("B", 2_000, 2.2),
+                              ("A", 2_000, 1.2), ("B", 3_000, 2.3), ("A", 3_000, 1.3)] for row in align.update(event)]
+    assert rows == [Aligned(0, (1.0, 2.0)), Aligned(2_000, (1.1, 2.2)), Aligned(3_000, (1.3, 2.3))]
+    assert align.rejects == {"missing": 1}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("ABC"), st.integers(0, 6), st.floats(0.5, 2.0)), max_size=60))
+def test_aligned_rows_are_strictly_increasing_in_time_and_carry_the_latest_prices(steps) -> None:
+    align = AsOfAligner(("A", "B", "C"), staleness_ms=3, max_gap_ms=4)
+    times = {"A": 0, "B": 0, "C": 0}
+    latest: dict[str, float] = {}
+    rows = []
+    for coin, step, price in steps:
+        times[coin] += step
+        before = dict(align.rejects)
+        out = align.update((coin, times[coin], price))
+        if align.rejects.get("out-of-order", 0) == before.get("out-of-order", 0):
+            latest[coin] = price
+        assert all(row.prices == tuple(latest[c] for c in "ABC") for row in out)
+        rows += out
+    assert all(a.ts < b.ts for a, b in zip(rows, rows[1:]))
 
 
 def test_a_refused_event_leaves_the_aligner_state_alone() -> None:
