@@ -54,8 +54,9 @@ from sinks.clickhouse import ClickHouseSink
 from sinks.desk import Desk
 from sinks.topic import TopicSink
 
-# What an execution dataflow of its own reads, and the topics its desk's events go to.
-EXECUTION_INPUTS: tuple[str, ...] = tuple(TOPIC_OF[kind] for kind in (Signal, Bar, BookSnapshot, Funding, FeeSchedule))
+# What an execution dataflow of its own reads, and the topics its desk's events go to. The time-ordered source
+# releases equal event times in this order, so a signal comes after the market data of its own ms.
+EXECUTION_INPUTS: tuple[str, ...] = tuple(TOPIC_OF[kind] for kind in (Bar, BookSnapshot, Funding, FeeSchedule, Signal))
 EXECUTION_OUTPUTS: tuple[str, ...] = tuple(
     TOPIC_OF[kind] for kind in (OrderIntent, Order, Fill, FundingPayment, Pnl, Position, RiskMetric, Alert)
 )
@@ -64,14 +65,16 @@ __all__ = ["EXECUTION_INPUTS", "EXECUTION_OUTPUTS", "chain_trading", "execution_
 
 
 class _DeskLogic(op.StatefulBatchLogic):
-    def __init__(self, build: Callable[[], Desk], resume_state: Any) -> None:
+    def __init__(self, build: Callable[[], Desk], resume_state: Any, ordered: bool = False) -> None:
+        self.ordered = ordered
         self.desk = build()
         if resume_state is not None:
             self.desk.restore(resume_state)
         self.pending: list[Event] = self.desk.reconcile()
 
     def on_batch(self, values: list[list[Event]]) -> tuple[list[list[Event]], bool]:
-        out, self.pending = self.pending + self.desk.on_events([e for events in values for e in events]), []
+        out, self.pending = self.pending + self.desk.on_events([e for events in values for e in events],
+                                                                     ordered=self.ordered), []
         return ([out] if out else []), op.StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[list[list[Event]], bool]:
@@ -90,13 +93,16 @@ def execution_stage(step_id: str, signals: Stream[tuple[str, list[Any]]],
     """Trade the signals: returns ``("desk", [event, ...])`` items for the ClickHouse sink (and topics).
 
     ``market`` None: ``signals`` carries the market events too, already in
-    event-time order, which one stream keeps on the way to the desk (two
-    merged streams do not).
+    the order to trade them (a time-ordered source decoded in record order,
+    `execution_dataflow`), which one stream keeps on the way to the desk; the
+    desk takes them as they come (`sinks.desk.Desk.on_events`), so its
+    decisions do not depend on where the batches were cut. Two merged streams
+    keep no order between them: the desk sorts each batch.
     """
     merged = signals if market is None else op.merge("merge", signals, market)
     # (key, [event]) -> ("desk", [event])
     keyed = op.map("to_desk", merged, lambda item: ("desk", item[1]))
-    return op.stateful_batch("desk", keyed, lambda state: _DeskLogic(build_desk, state))
+    return op.stateful_batch("desk", keyed, lambda state: _DeskLogic(build_desk, state, ordered=market is None))
 
 
 def chain_trading(spreads: list[tuple[str, ...]], settings: Settings, build_desk: Callable[[], Desk],
@@ -127,8 +133,11 @@ def execution_dataflow(settings: Settings, source: Source, build_desk: Callable[
     """Build execution as a dataflow of its own (distributed mode): signals and market topics in, desk events out.
 
     ``source`` reads `EXECUTION_INPUTS` in event-time order
-    (`sources.time_ordered_source`), so the desk sees each signal after the
-    bars it was computed from. Every event the desk makes is published on its
+    (`sources.time_ordered_source` with the strategy's ``ORDER_WINDOW``), so the
+    desk sees each signal after the bars it was computed from; the records are
+    decoded into one group in record order and traded in exactly that order,
+    so the order intents are a function of the topics' contents (and of the
+    fills, which the venue's market decides). Every event the desk makes is published on its
     topic (`EXECUTION_OUTPUTS`) for the store-writer and the alert relay; this
     dataflow opens no store. One desk holds the account, so it runs on one
     worker of one process: one nonce counter and one cloid journal per signer.
@@ -136,8 +145,8 @@ def execution_dataflow(settings: Settings, source: Source, build_desk: Callable[
     flow = Dataflow("execution")
     # (topic, bytes, partition, offset)
     raw = op.input("input", flow, source)
-    # (pair, [Signal]) | (coin, [Bar | BookSnapshot | Funding]) | ("*", [FeeSchedule])
-    events = bars_from_topic("decode", raw)
+    # ("in-order", [Signal | Bar | BookSnapshot | Funding | FeeSchedule in record order])
+    events = bars_from_topic("decode", raw, one_group="in-order")
     trading = execution_stage("execution", events, None, build_desk)
     op.output("publish", trading, TopicSink(settings.broker, EXECUTION_OUTPUTS))
     return flow

@@ -362,14 +362,18 @@ def ingest_stage(
     )
 
 
-def bars_from_topic(step_id: str, up: Stream[RawRecord], clock: Clock = WALL_CLOCK) -> Stream[tuple[str, list[Bar]]]:
+def bars_from_topic(
+    step_id: str, up: Stream[RawRecord], clock: Clock = WALL_CLOCK, one_group: str | None = None,
+) -> Stream[tuple[str, list[Bar]]]:
     """Decode ``md.bars`` records (from `sources.kafka_source.market_data_source` with ``topics=("md.bars",)``).
 
     Gives a distributed next stage the same ``(coin, [Bar, ...])`` items that
     `IngestStreams.bars` gives an embedded one; malformed records are dropped
-    here after being counted and logged by the decoder.
+    here after being counted and logged by the decoder. With ``one_group``
+    each batch's events come as one item of that key in record order
+    (`flows.decode.decode_batch`), for a consumer of a time-ordered source.
     """
-    decoded = op.flat_map_batch(step_id, up, partial(decode_batch, clock=clock))
+    decoded = op.flat_map_batch(step_id, up, partial(decode_batch, clock=clock, one_group=one_group))
     return op.filter(f"{step_id}_valid", decoded, lambda item: item[0] != DEAD_LETTER_KEY)
 
 

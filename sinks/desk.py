@@ -295,9 +295,15 @@ class Desk:
 
     # ---- events -----------------------------------------------------------------------------------
 
-    def on_events(self, events: list[Event]) -> list[Event]:
-        """Apply a batch of signals and market events; return every event the desk produced."""
-        return self._stamped(self._batch(events))
+    def on_events(self, events: list[Event], ordered: bool = False) -> list[Event]:
+        """Apply a batch of signals and market events; return every event the desk produced.
+
+        The batch is taken in event-time order, market data before a signal of the same ms. Given
+        ``ordered`` events (a time-ordered source read in record order: `run execution`) it is taken
+        as it comes instead: a sort per batch moves a record differently depending on where the batches
+        were cut, which differs between two runs over the same topics, and so would the orders.
+        """
+        return self._stamped(self._batch(events if ordered else sorted(events, key=_market_first)))
 
     def _stamped(self, out: list[Event]) -> list[Event]:
         """Give the records made here (PnL, risk, alerts, positions) the desk clock's time as ``recv_ts``.
@@ -320,8 +326,7 @@ class Desk:
         out: list[Event] = self._from_stream(self.stream.drain()) if self.stream is not None else []
         if self._recheck:  # before the signals: an entry in this batch must see the block
             out += self._reconcile()
-        # in event-time order, market data before a signal of the same ms: a batch can hold both topics
-        for event in sorted(events, key=lambda event: (event.ts, isinstance(event, Signal))):
+        for event in events:
             if isinstance(event, Signal):
                 out += self._resume() + self._signal(event)
             else:
@@ -679,6 +684,11 @@ class Desk:
                                  message="reconciled with the exchange; entries allowed again"))
             self.blocked = ""
         return out
+
+
+def _market_first(event: Event) -> tuple[int, bool]:
+    """Sort key of a batch: event time, market data before a signal of the same ms (computed from it)."""
+    return event.ts, isinstance(event, Signal)
 
 
 def _top_depth(book: BookSnapshot | None) -> float:

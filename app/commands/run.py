@@ -233,6 +233,7 @@ def _execution_flow(settings: Settings, url: str | None, keystore: Path | None, 
     from app.commands.trade import check_agent
     from app.runners.trading import desk_factory, lock_account
     from flows.execution import EXECUTION_INPUTS, EXECUTION_OUTPUTS, execution_dataflow
+    from flows.strategy import ORDER_WINDOW
 
     base = require_network(url or settings.collector.url, mainnet)
     data_dir = usable_directory(data_dir.resolve(), "--data-dir")
@@ -247,7 +248,7 @@ def _execution_flow(settings: Settings, url: str | None, keystore: Path | None, 
     brokers = settings.broker.bootstrap_servers.split(",")
     prepare_topics(settings.broker, (*EXECUTION_INPUTS, *EXECUTION_OUTPUTS))
     build_desk = desk_factory(settings, base, key, account, data_dir)
-    source = time_ordered_source(brokers, EXECUTION_INPUTS, tail=tail, stop=stop)
+    source = time_ordered_source(brokers, EXECUTION_INPUTS, tail=tail, window=ORDER_WINDOW, stop=stop)
     return execution_dataflow(settings, source, build_desk), lock
 
 
