@@ -71,6 +71,17 @@ def test_a_leg_without_a_bar_for_some_periods_costs_no_row_and_no_refusal() -> N
     assert signals(out)
 
 
+def test_a_fresh_start_fed_one_legs_bars_before_the_others_makes_one_row_and_no_out_of_order() -> None:
+    # A restart without recovered state (trade, demo) re-emits each coin's bars of the last minute from its stored
+    # trades, one coin's batch after the other's: the second leg's bars caught up with the first row's time one
+    # after another, each refused as out-of-order with the same ts.
+    history = cointegrated_bars(LEGS, 60, seed=5)
+    strategy = SpreadStrategy(LEGS, BASE.model_copy(update={"staleness_ms": 3_600_000}))
+    out = run(strategy, [b for b in history if b.coin == "ETH"] + [b for b in history if b.coin == "SOL"])
+    assert [item.kind for item in out if isinstance(item, Skip)] == ["missing"] * 60
+    assert strategy.kalman.rejects == {} and strategy.rows == 1
+
+
 def test_the_hedge_ratio_converges_to_the_planted_loading() -> None:
     strategy = SpreadStrategy(LEGS, BASE.model_copy(update={"heartbeat_rows": 1}))
     out = signals(run(strategy, cointegrated_bars(LEGS, 1500, seed=5)))
