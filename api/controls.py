@@ -61,7 +61,7 @@ def control_router(ctx: ApiContext, jobs: BacktestJobs | None = None) -> APIRout
 
     @router.post("/pause", response_model=ActionResult)
     def pause(request: Request) -> ActionResult:
-        """Stop opening new positions; exits continue."""
+        """Stop opening new positions; exits continue. A trader's pause (also a flatten's or halt's) outlives its restarts until resumed."""
         return result(request, "pause", ctx.control.pause_entries())
 
     @router.post("/resume", response_model=ActionResult)

@@ -46,6 +46,7 @@ class ControlStateBody(BaseModel):
     entries_paused: bool
     halted: bool
     flatten_requests: int
+    pause_reason: str = Field(default="", description="Why entries are paused, kept across restarts; empty when not.")
 
 
 def _api_type(annotation: Any) -> Any:

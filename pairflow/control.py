@@ -6,8 +6,11 @@ closed on a new flatten request), and the strategy stage reads the tuning on
 every batch (new bands and sizes apply to the running spreads without a
 restart). One lock guards the state so a reader never sees a half-made
 change, and reads are cheap enough for the hot path (one attribute read under
-the lock). The state is in memory only: a restarted process starts unpaused
-with the configured parameters, and every change is audited in the
+the lock). Given a pause file (`pairflow.pause_file`), a pause, flatten or
+halt is written to it as it is set and removed on resume, and a new Control
+starts paused (or halted) from it, saying so in one log line: an operator's
+pause outlives the process. The tuning is in memory only (a restarted process
+takes the configured parameters), and every change is audited in the
 ``control_audit`` table by the API.
 
 >>> control = Control()
@@ -28,10 +31,18 @@ Tuning(version=1, values={'entry_z': 2.5})
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pairflow.logs import get_logger
+from pairflow.pause_file import Pause, clear_pause, read_pause, write_pause
 
 __all__ = ["Control", "ControlState", "Tuning"]
+
+_log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,12 +51,14 @@ class ControlState:
 
     ``flatten_requests`` counts flatten requests so a stage can tell a new one
     from one it already acted on; ``halted`` is the kill switch: no orders at
-    all until resumed.
+    all until resumed. ``pause_reason`` says who paused and why ("" when not
+    paused), so an operator sees why a restarted trader refuses entries.
     """
 
     entries_paused: bool = False
     halted: bool = False
     flatten_requests: int = 0
+    pause_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,12 +74,23 @@ class Tuning:
 
 
 class Control:
-    """Thread-safe control state; each change returns the state it produced."""
+    """Thread-safe control state; each change returns the state it produced.
 
-    def __init__(self) -> None:
+    ``pause_file`` (None: nothing persisted) is where the pause outlives the process.
+    """
+
+    def __init__(self, pause_file: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._state = ControlState()
         self._tuning = Tuning()
+        self._pause_file = pause_file
+        pause = read_pause(pause_file) if pause_file is not None else None
+        if pause is not None:
+            self._state = ControlState(entries_paused=True, halted=pause.halted, pause_reason=pause.reason)
+            since = datetime.fromtimestamp(pause.since_ms / 1000, UTC).isoformat(timespec="seconds")
+            _log.warning(f"{'halted' if pause.halted else 'entries paused'} since {since}: {pause.reason} "
+                         f"(kept in {pause_file}); resume through the API to trade again",
+                         extra={"pause_file": str(pause_file), "since_ms": pause.since_ms})
 
     def state(self) -> ControlState:
         """Return the current state."""
@@ -80,25 +104,19 @@ class Control:
 
     def pause_entries(self) -> ControlState:
         """Stop opening positions; exits and flattening continue."""
-        return self._change(entries_paused=True)
+        return self._change("paused by the operator")
 
     def resume_entries(self) -> ControlState:
         """Allow entries again and lift a halt."""
-        return self._change(entries_paused=False, halted=False)
+        return self._change("")
 
     def request_flatten(self) -> ControlState:
         """Ask execution to close every position; entries stay paused until resumed."""
-        with self._lock:
-            self._state = replace(self._state, entries_paused=True, flatten_requests=self._state.flatten_requests + 1)
-            return self._state
+        return self._change("flattened by the operator", flatten=True)
 
     def halt(self) -> ControlState:
         """Kill switch: pause entries, flatten and stop sending orders until resumed."""
-        with self._lock:
-            self._state = replace(
-                self._state, entries_paused=True, halted=True, flatten_requests=self._state.flatten_requests + 1
-            )
-            return self._state
+        return self._change("halted by the operator", flatten=True, halted=True)
 
     def tuning(self) -> Tuning:
         """Return the strategy parameters changed so far."""
@@ -111,7 +129,25 @@ class Control:
             self._tuning = Tuning(self._tuning.version + 1, {**self._tuning.values, **values})
             return self._tuning
 
-    def _change(self, **changes: bool) -> ControlState:
+    def _change(self, reason: str, flatten: bool = False, halted: bool = False) -> ControlState:
+        """Pause with ``reason`` ("" resumes), in memory first (it acts at once) then in the pause file.
+
+        A halt stays a halt when a flatten or pause follows it. A pause file that cannot be written
+        is one error line: the pause holds in this process, but a restart would not keep it.
+        """
         with self._lock:
-            self._state = replace(self._state, **changes)
+            state = self._state
+            if reason and state.halted and not halted:
+                reason, halted = state.pause_reason, True
+            self._state = replace(state, entries_paused=bool(reason), halted=halted, pause_reason=reason,
+                                  flatten_requests=state.flatten_requests + flatten)
+            if self._pause_file is not None:
+                try:
+                    if reason:
+                        write_pause(self._pause_file, Pause(self._state.pause_reason, round(time.time() * 1000), halted))
+                    else:
+                        clear_pause(self._pause_file)
+                except OSError as exc:
+                    _log.error(f"pause file {self._pause_file} not {'written' if reason else 'removed'}: {exc}; "
+                               "a restart may not start as this process is")
             return self._state

@@ -404,7 +404,7 @@ class Desk:
         entering = abs(signal.target) > abs(previous) or signal.target * previous < 0
         reason = self.halted or self.blocked
         if not reason and controls is not None and controls.entries_paused:
-            reason = "paused by the operator"
+            reason = controls.pause_reason or "paused by the operator"
         if entering and reason:
             return [self._refused(signal, f"entries_blocked: {reason}")]
         if any(coin not in self.marks for coin in signal.legs):

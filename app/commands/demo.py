@@ -38,6 +38,7 @@ from pairflow.config import MetricsSettings, Settings, load_settings, with_chang
 from pairflow.control import Control
 from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
+from pairflow.pause_file import PAUSE_FILE
 from pairflow.storage import Store, connect
 from venue.market.synthetic import DEFAULT_GROUPS
 from venue.service import VenueOptions, VenueService
@@ -155,7 +156,7 @@ def demo(
         clock = venue.loop.clock
         found = scan_at_start(store, settings, clock) if settings.strategy.universe == "pair_stats" else "scan: off (universe = config)"
         spreads = demo_spreads(settings, store)
-        control = Control()
+        control = Control(pause_file=data_dir / PAUSE_FILE)
         api, token = api_server(
             settings, store, control, port=api_port, any_port_if_taken=True, run_scan=lambda: scan_at_start(store, settings, clock),
             reports_dir=data_dir / "reports",

@@ -38,6 +38,7 @@ from pairflow.errors import ConfigError
 from pairflow.hyperliquid.urls import is_mainnet
 from pairflow.logs import start_logging
 from pairflow.metrics import serve_metrics
+from pairflow.pause_file import PAUSE_FILE
 from pairflow.storage import connect
 from sinks.desk import KILL_FILE
 
@@ -66,7 +67,7 @@ def trade(
     keystore: Annotated[Path, typer.Option("--keystore", help="Keystore file of the signing (agent) key.")],
     account: Annotated[str | None, typer.Option("--account", help="Account traded; default: the signer's.")] = None,
     coins: Annotated[str | None, typer.Option("--coins", help="Coins to collect (collector.coins).")] = None,
-    data_dir: Annotated[Path, typer.Option("--data-dir", help="Cloid journal, dead letters, alert outbox, kill file.")] = Path(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Cloid journal, dead letters, alert outbox, kill file, pause file.")] = Path(
         "data/trade"),
     duration: Annotated[float, typer.Option("--duration", min=0.0, help="Stop after seconds; 0 = until Ctrl-C or SIGTERM.")] = 0.0,
     mainnet: Annotated[bool, typer.Option("--mainnet", help="Required to trade on mainnet.")] = False,
@@ -81,7 +82,9 @@ def trade(
 
     Ctrl-C or SIGTERM stops it cleanly (exit 0): open positions are left as
     they are, and a restart with the same --data-dir sends no order twice and
-    takes over the spreads left open. `pairflow kill` flattens instead.
+    takes over the spreads left open. `pairflow kill` flattens instead. A pause,
+    flatten or halt through its API is kept in --data-dir: a restart starts
+    paused (or halted) until resumed through the API.
 
     \b
     Examples:
@@ -114,7 +117,7 @@ def trade(
         store = connect(settings.storage)
         store.init_schema()
         spreads = resolve_spreads(universe_pairs(settings.strategy, store), listed=settings.collector.coins)
-        control = Control()
+        control = Control(pause_file=data_dir / PAUSE_FILE)
         api, token = api_server(settings, store, control, any_port_if_taken=True, reports_dir=data_dir / "reports")
         rescans = (PeriodicRescan(lambda: rescan(store, settings), round(rescan_every * 1000))
                    if rescan_every and settings.strategy.universe == "pair_stats" else None)

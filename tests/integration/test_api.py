@@ -22,6 +22,7 @@ from api.auth import TokenGuard
 from api.context import ApiContext
 from app.commands.demo import scan_at_start
 from pairflow.config import Settings, StorageSettings
+from pairflow.pause_file import PAUSE_FILE, read_pause
 from pairflow.storage import Store, connect
 from tests.integration.api_support import DemoRun, served_api
 from tests.integration.ingest_support import start_pairflow, stop_ingest
@@ -98,12 +99,17 @@ def test_halt_in_the_demo_stops_every_order_and_flatten_still_works(api_demo: De
                                              headers=auth, timeout=10)
     assert post("halt").status_code == 422  # a kill switch needs {"confirm": true}
     assert post("halt", confirm=True).json()["controls"]["halted"] is True
+    kept = read_pause(api_demo.data_dir / PAUSE_FILE)  # what a restart of the demo would start from
+    assert kept is not None and (kept.reason, kept.halted) == ("halted by the operator", True)
     time.sleep(2.0)  # the halt's own flatten goes out on the desk's next batch
     try:
         rows = asyncio.run(collect(ws_url(api_demo, "orders,alerts"), 10))
         flattened = post("flatten", confirm=True).json()["controls"]
     finally:
-        assert post("resume").json()["controls"] == {**flattened, "entries_paused": False, "halted": False}
+        assert post("resume").json()["controls"] == {**flattened, "entries_paused": False, "halted": False,
+                                                     "pause_reason": ""}
+    assert flattened["pause_reason"] == "halted by the operator"  # a flatten during a halt leaves it halted
+    assert not (api_demo.data_dir / PAUSE_FILE).exists()  # resumed: a restart of the demo would not be paused
     assert [row for topic, row in rows if topic == "orders"] == [], "an order went out while halted"
     refusals = [row for topic, row in rows if topic == "alerts" and "halted by the operator" in row["message"]]
     assert refusals, "no signal reached the halted desk in 10 s (300 simulated seconds)"
@@ -283,7 +289,8 @@ def test_state_changes_need_the_token(stored: Store) -> None:
             assert fresh.post(path).status_code == 401
             assert fresh.post(path, headers={"Authorization": "Bearer wrong-token-of-some-length"}).status_code == 401
         assert fresh.post("/api/controls/flatten", json={"confirm": True}, headers={"Authorization": TOKEN}).status_code == 401
-        assert fresh.get("/api/health").json()["controls"] == {"entries_paused": False, "halted": False, "flatten_requests": 0}
+        assert fresh.get("/api/health").json()["controls"] == {"entries_paused": False, "halted": False, "flatten_requests": 0,
+                                                               "pause_reason": ""}
 
 
 def test_failed_tokens_are_rate_limited_per_client(stored: Store) -> None:
@@ -319,9 +326,11 @@ def test_controls_pause_resume_flatten_halt_and_their_audit(stored: Store) -> No
                 assert fresh.post(f"/api/controls/{action}", json={"confirm": loose}, headers=AUTH).status_code == 422
         assert fresh.get("/api/health").json()["controls"]["flatten_requests"] == 0
         flattened = fresh.post("/api/controls/flatten", json={"confirm": True}, headers=AUTH).json()["controls"]
-        assert flattened == {"entries_paused": True, "halted": False, "flatten_requests": 1}
+        assert flattened == {"entries_paused": True, "halted": False, "flatten_requests": 1,
+                             "pause_reason": "flattened by the operator"}
         halted = fresh.post("/api/controls/halt", json={"confirm": True}, headers=AUTH).json()["controls"]
-        assert halted == {"entries_paused": True, "halted": True, "flatten_requests": 2}
+        assert halted == {"entries_paused": True, "halted": True, "flatten_requests": 2,
+                          "pause_reason": "halted by the operator"}
         assert fresh.post("/api/controls/resume", headers=AUTH).json()["controls"]["halted"] is False
         audit = fresh.get("/api/audit", params={"limit": 5}).json()["items"]
         assert [row["action"] for row in audit] == ["resume", "halt", "flatten", "resume", "pause"]

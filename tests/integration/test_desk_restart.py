@@ -285,7 +285,7 @@ def test_an_operator_flatten_killed_between_its_legs_is_run_again_on_restart(
         first.on_events([bar("ETH", now + 1), bar("BTC", now + 1)])
     first.stream.close()
     assert positions(first.router.executor) != {}
-    restarted = later(build(control=Control()))  # the operator's controls do not survive the process
+    restarted = later(build(control=Control()))  # controls without a pause file: the journal alone re-runs the flatten
     restarted.reconcile()
     restarted.on_events([bar("ETH", now + 2), bar("BTC", now + 2)])
     assert positions(restarted.router.executor) == {}

@@ -76,13 +76,15 @@ def stop_with_sigterm_while_holding(trade: list[str], env: dict[str, str], url: 
     assert code == 0 and "trader stopped; a restart" in text and "Traceback" not in text, text[-2000:]
 
 
-def test_sigkill_mid_run_then_restart_sends_no_order_twice_and_reconciles(tmp_path: Path) -> None:
-    account = new_key(tmp_path / "keys", PASS)
+def paper_venue(tmp_path: Path, passphrase: str) -> tuple[str, list[str], dict[str, str], str, subprocess.Popen]:
+    """Start a venue (speed 30) funding a new key's account; return the account, the `pairflow trade` command
+    trading ETH/SOL on it from ``tmp_path / "trade"``, its environment, the venue's URL and process."""
+    account = new_key(tmp_path / "keys", passphrase)
     keystore = tmp_path / "keys" / f"{account.lower()}.json"
     config = tmp_path / "pairflow.toml"
     config.write_text(CONFIG + f'[storage]\ndsn = "chdb://{tmp_path / "chdb"}"\nspill_dir = "{tmp_path / "spill"}"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRFLOW_")}
-    env["PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE"] = PASS
+    env["PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE"] = passphrase
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     venue = subprocess.Popen([sys.executable, "-m", "app", "venue", "serve", "--port", str(port), "--speed", "30",
@@ -90,6 +92,11 @@ def test_sigkill_mid_run_then_restart_sends_no_order_twice_and_reconciles(tmp_pa
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     trade = [sys.executable, "-m", "app", "trade", "--mode", "paper", "--url", url, "--keystore", str(keystore),
              "--coins", "ETH,SOL", "--data-dir", str(tmp_path / "trade"), "--config", str(config)]
+    return account, trade, env, url, venue
+
+
+def test_sigkill_mid_run_then_restart_sends_no_order_twice_and_reconciles(tmp_path: Path) -> None:
+    account, trade, env, url, venue = paper_venue(tmp_path, PASS)
     journal = tmp_path / "trade" / "execution" / f"cloids-{account.lower()}"
     try:
         eventually(lambda: up(url), timeout=60, interval=0.5)
