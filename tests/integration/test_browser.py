@@ -122,6 +122,7 @@ def test_pause_from_the_ui_pauses_entries(page: Page, demo: DemoRun) -> None:
     page.click("[data-test=pause]")
     expect(page.locator("[data-test=message]")).to_have_text("pause: ok")
     expect(page.locator("[data-test=state]")).to_contain_text("entries paused")
+    expect(page.locator("[data-test=pause-reason]")).to_have_text("(paused by the operator)")
     assert health(demo)["controls"]["entries_paused"] is True
 
 
