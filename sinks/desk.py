@@ -303,7 +303,7 @@ class Desk:
         as it comes instead: a sort per batch moves a record differently depending on where the batches
         were cut, which differs between two runs over the same topics, and so would the orders.
         """
-        return self._stamped(self._batch(events if ordered else sorted(events, key=_market_first)))
+        return self._stamped(self._batch(events if ordered else sorted(events, key=_market_first), ordered))
 
     def _stamped(self, out: list[Event]) -> list[Event]:
         """Give the records made here (PnL, risk, alerts, positions) the desk clock's time as ``recv_ts``.
@@ -322,16 +322,18 @@ class Desk:
                                     confidence=f"{event.confidence:g}").set(event.value)
         return [event if event.recv_ts else msgspec.structs.replace(event, recv_ts=now) for event in out]
 
-    def _batch(self, events: list[Event]) -> list[Event]:
+    def _batch(self, events: list[Event], ordered: bool = False) -> list[Event]:
         out: list[Event] = self._from_stream(self.stream.drain()) if self.stream is not None else []
         if self._recheck:  # before the signals: an entry in this batch must see the block
             out += self._reconcile()
         for event in events:
             if isinstance(event, Signal):
                 out += self._resume() + self._signal(event)
-            else:
-                out += self._market(event)
-        out += self._resume() + self._controls()
+                continue
+            if ordered and self.opened_ms and event.ts > max(self.seen_ms.values(), default=event.ts):
+                out += self._stops()  # the data's time is about to pass its newest ms: the stops judge that ms
+            out += self._market(event)
+        out += self._resume() + self._controls(stops=not ordered)
         polling = self.unreachable or not self.stream_live
         if polling and time.monotonic() - self._last_pull >= self.reconcile_interval_s:
             out += self._reconcile() if self.unreachable else self.pull()
@@ -461,7 +463,8 @@ class Desk:
 
     # ---- stops, kill, reconciliation --------------------------------------------------------------
 
-    def _controls(self) -> list[Event]:
+    def _controls(self, stops: bool = True) -> list[Event]:
+        """The operator's kill file and flatten requests, then (``stops``) the spreads' stops."""
         out: list[Event] = []
         if not self.halted and self.control_dir is not None and (self.control_dir / KILL_FILE).exists():
             out += self.flatten("killed by `pairflow kill`")
@@ -469,6 +472,16 @@ class Desk:
             self._flattens_seen = self.control.state().flatten_requests
             out += self.flatten("flattened by the operator")
             self.halted = ""  # the control keeps entries paused (or halted) until the operator resumes
+        return out + self._stops() if stops else out
+
+    def _stops(self) -> list[Event]:
+        """Close each spread whose stop is reached at the newest event time seen (the daily drawdown flattens).
+
+        Called at the end of each batch, or (`on_events` ``ordered``) each time the data's event time
+        is about to advance: then a stop fires at the first ms past its limit, whatever the batch
+        cuts, and the exit's id, size and price are a function of the records (and the fills).
+        """
+        out: list[Event] = []
         if self.control is not None and self.control.state().halted:
             return out  # a stop is an order too: a halted desk waits for the operator's flatten or resume
         if not self.opened_ms:
