@@ -6,7 +6,13 @@ its trade id (a replayed or reconciled fill is a no-op), at average-cost
 accounting -- the rule the exchange's ``closedPnl`` follows -- plus fees and
 funding payments. A fill is attributed to the spread whose order it filled
 (``OrderIntent.id`` is the cloid); a funding payment is split across the
-spreads holding the coin by their share of its position.
+spreads holding the coin by their share of its position. A flatten's order
+(intent pair `FLATTEN`) closes a whole coin, netted over the spreads holding
+it: each of its fills closes the same share of every spread's leg in the coin
+(the fill's share of the coin's position) at the fill's price, its fee split
+by leg size, so once the coin is flat every spread's leg is flat and the
+spreads' realised PnL sums to the coin's. A coin no spread holds (a leftover
+of an unfilled exit) is closed in the coin and portfolio scopes only.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ from dataclasses import dataclass
 
 from pairflow.events import AssetContext, Bar, Fill, FundingPayment, OrderIntent, Pnl
 
-__all__ = ["Book", "PnlLedger"]
+__all__ = ["FLATTEN", "Book", "PnlLedger"]
+
+FLATTEN = "*"
+"""The pair of a flatten's orders: each closes a whole coin for every spread holding it."""
 
 
 @dataclass(slots=True)
@@ -92,14 +101,33 @@ class PnlLedger:
     def _fill(self, fill: Fill) -> list[Pnl]:
         signed = fill.sz if fill.side == "B" else -fill.sz
         book = self.coins.setdefault(fill.coin, Book())
+        held = book.szi
         book.trade(signed, fill.px)
         book.fees += fill.fee
         pair = self._pair_of.get(fill.cloid, "")
+        if pair == FLATTEN:
+            return self._flatten_fill(fill, signed, held)
         if pair:
             leg = self.spreads.setdefault(pair, {}).setdefault(fill.coin, Book())
             leg.trade(signed, fill.px)
             leg.fees += fill.fee
         return self._report(fill.ts, fill.coin, pair)
+
+    def _flatten_fill(self, fill: Fill, signed: float, held: float) -> list[Pnl]:
+        """Close the fill's share of the coin's position (all of it once the coin is flat) in every spread's leg."""
+        legs = {pair: legs[fill.coin] for pair, legs in self.spreads.items()
+                if fill.coin in legs and legs[fill.coin].szi != 0}
+        out = self._report(fill.ts, fill.coin, "")
+        if not legs or held == 0 or (held > 0) == (signed > 0):
+            return out
+        share = 1.0 if self.coins[fill.coin].szi == 0 else min(1.0, abs(signed) / abs(held))
+        total = sum(abs(leg.szi) for leg in legs.values())
+        for pair in sorted(legs):
+            leg = legs[pair]
+            leg.fees += fill.fee * abs(leg.szi) / total
+            leg.trade(-leg.szi if share == 1.0 else -leg.szi * share, fill.px)
+            out.extend(self._scope(fill.ts, f"spread:{pair}", list(self.spreads[pair].items())))
+        return out
 
     def _funding(self, payment: FundingPayment) -> list[Pnl]:
         self.coins.setdefault(payment.coin, Book()).funding += payment.usdc

@@ -272,6 +272,7 @@ class Desk:
             if not self._unsent(change):
                 return []
             _log.info("running an interrupted flatten again", extra={"signal_id": change.spread.signal_id})
+            self._zero_spreads(change.spread.signal_id, change.spread.ts)  # the take-over set them to the legs held
             return self._close_all(change.spread.signal_id, change.spread.ts)
         controls = self.control.state() if self.control is not None else None
         if controls is not None and controls.halted:
@@ -524,28 +525,35 @@ class Desk:
             for pair in list(self.opened_ms):
                 out += self._exit(pair, f"flatten:{pair}@{now}", now, reason)
             return out
+        self._zero_spreads(f"flatten@{now}", now)
+        return out + self._close_all(f"flatten@{now}", now)
+
+    def _zero_spreads(self, signal_id: str, now: int) -> None:
+        """Set every open spread's legs and target to 0: a flatten closes them all (its orders close whole coins)."""
         for pair in list(self.opened_ms):
             legs = tuple(self.net.legs(pair))
-            self.net.update(SpreadTarget(pair, f"flatten@{now}", now, legs, tuple(0.0 for _ in legs)))
+            self.net.update(SpreadTarget(pair, signal_id, now, legs, tuple(0.0 for _ in legs)))
             self.acted[pair] = 0.0
         self.opened_ms.clear()
-        return out + self._close_all(f"flatten@{now}", now)
 
     def _close_all(self, signal_id: str, now: int) -> list[Event]:
         """Close every coin held with reduce-only orders under ``signal_id``, journaled first like a spread change.
 
         The spread journal's line (pair `FLATTEN`, one leg per coin) lets a restart run a flatten a
         kill cut between its legs again under the same id: legs sent are skipped by cloid, the
-        coins still held close.
+        coins still held close. The ledger takes the legs as `FLATTEN` intents, so their fills close
+        every spread's legs (`operators.pnl_ledger`), here and, from the journal, after a restart.
         """
         plans = [LegPlan(coin, -book.szi, self.marks[coin], signal_id, reduce_only=True)
                  for coin, book in self.ledger.coins.items() if book.szi and coin in self.marks]
         if not plans:
             return self.pull()
+        legs = [OrderIntent(ts=now, id=cloid_for(signal_id, plan.coin), coin=plan.coin, pair=FLATTEN,
+                            signal_id=signal_id, is_buy=plan.delta > 0, sz=abs(plan.delta), limit_px=plan.mark,
+                            reduce_only=True) for plan in plans]
+        for leg in legs:
+            self.ledger.update(leg)
         if self.spread_journal is not None:
-            legs = [OrderIntent(ts=now, id=cloid_for(signal_id, plan.coin), coin=plan.coin, pair=FLATTEN,
-                                signal_id=signal_id, is_buy=plan.delta > 0, sz=abs(plan.delta), limit_px=plan.mark,
-                                reduce_only=True) for plan in plans]
             self.spread_journal.record(FLATTEN, 0.0, legs, SpreadTarget(FLATTEN, signal_id, now,
                                                                         tuple(plan.coin for plan in plans),
                                                                         tuple(plan.delta for plan in plans)))

@@ -35,13 +35,12 @@ from pathlib import Path
 import msgspec
 
 from operators.netting import SpreadTarget
+from operators.pnl_ledger import FLATTEN
 from pairflow.events import OrderIntent
 from pairflow.logs import get_logger
 
 __all__ = ["FLATTEN", "SpreadChange", "SpreadJournal"]
 
-FLATTEN = "*"
-"""The pair of a flatten's line: its legs close every coin held, and every spread's target becomes 0."""
 
 _log = get_logger(__name__)
 
@@ -83,17 +82,19 @@ class SpreadJournal:
     def spreads(self, sent: set[str]) -> tuple[list[OrderIntent], dict[str, float]]:
         """Return the intents whose cloid is in ``sent`` and each such spread's last acted target.
 
-        A flatten (pair `FLATTEN`) with a leg sent sets every spread before it to 0; its legs close
-        whole coins, so no spread adopts them.
+        A flatten (pair `FLATTEN`, the line whose legs close every coin held) with a leg sent sets every
+        spread before it to 0; its intents are returned too, so the PnL ledger closes the spreads' legs
+        with its fills (`operators.pnl_ledger`), but no spread adopts them.
         """
         intents: dict[str, OrderIntent] = {}
         targets: dict[str, float] = {}
         for change in self._changes:
             acted = [intent for intent in change.intents if intent.id in sent]
+            if acted:
+                intents.update((intent.id, intent) for intent in acted)
             if acted and change.pair == FLATTEN:
                 targets = dict.fromkeys(targets, 0.0)
             elif acted:
-                intents.update((intent.id, intent) for intent in acted)
                 targets[change.pair] = change.target
         return list(intents.values()), targets
 

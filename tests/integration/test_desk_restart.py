@@ -272,12 +272,7 @@ def test_a_restart_before_the_killed_orders_expiry_waits_for_it_before_sending_t
 def test_an_operator_flatten_killed_between_its_legs_is_run_again_on_restart(
     venue: Setup, tmp_path: Path, second: bool, sent: bool
 ) -> None:
-    build = desk_builder(venue, tmp_path)
-    now = venue.engine.now_ms
-    control = Control()
-    first = build(control=control)
-    first.reconcile()
-    first.on_events([bar("ETH", now), bar("BTC", now), signal(now, 1, 1.0)])
+    build, now, control, first = entered_under_control(venue, tmp_path)
     start = len(venue.requests)
     kill_at(first, 1 + second, sent)  # counted from here: the flatten's two orders
     control.request_flatten()
@@ -292,7 +287,20 @@ def test_an_operator_flatten_killed_between_its_legs_is_run_again_on_restart(
     cloids = cloids_sent(venue, start)
     assert len(cloids) == len(set(cloids)) == 2
     assert restarted.acted == {"ETH/BTC": 0.0}  # the flatten's line set the spread's target to 0
+    assert_flattened_in_the_ledger(restarted)
     restarted.shutdown()
+
+
+def entered_under_control(venue: Setup, tmp_path: Path):
+    """Return a desk's build, the time, the operator's controls and the desk built with them, holding ETH/BTC."""
+    build = desk_builder(venue, tmp_path)
+    now = venue.engine.now_ms
+    control = Control()
+    first = build(control=control)
+    first.reconcile()
+    first.on_events([bar("ETH", now), bar("BTC", now), signal(now, 1, 1.0)])
+    assert positions(first.router.executor) == {"ETH": 0.5, "BTC": -0.0166}
+    return build, now, control, first
 
 
 def test_a_restart_whose_clock_went_back_past_a_killed_orders_expiry_leaves_that_leg_instead_of_waiting(
@@ -306,3 +314,32 @@ def test_a_restart_whose_clock_went_back_past_a_killed_orders_expiry_leaves_that
     assert cloids_sent(venue, start) == []
     assert positions(second.router.executor) == {"ETH": 0.5}
     second.shutdown()
+
+
+def assert_flattened_in_the_ledger(desk) -> None:
+    """Every spread's legs flat, no spread open, and the spreads' realised PnL and fees the coins' (all of it)."""
+    assert {pair: {coin: book.szi for coin, book in legs.items()} for pair, legs in desk.ledger.spreads.items()} == {
+        "ETH/BTC": {"ETH": 0.0, "BTC": 0.0}}
+    assert (desk.net.net("ETH"), desk.net.net("BTC"), desk.opened_ms) == (0.0, 0.0, {})
+    spread, coins = desk.ledger.spreads["ETH/BTC"].values(), desk.ledger.coins.values()
+    assert sum(book.realized for book in spread) == pytest.approx(sum(book.realized for book in coins), abs=1e-9)
+    assert sum(book.fees for book in spread) == pytest.approx(sum(book.fees for book in coins), abs=1e-9)
+    assert sum(book.fees for book in coins) > 0
+
+
+def test_a_flatten_closes_the_spreads_legs_in_the_pnl_ledger_and_a_restart_finds_them_flat(
+    venue: Setup, tmp_path: Path
+) -> None:
+    build, now, control, first = entered_under_control(venue, tmp_path)
+    control.request_flatten()
+    first.on_events([bar("ETH", now + 1), bar("BTC", now + 1)])
+    assert positions(first.router.executor) == {}
+    assert_flattened_in_the_ledger(first)
+    first.shutdown()
+
+    restarted = later(build(control=Control()))  # its ledger rebuilt from the journals and the exchange's fills
+    restarted.reconcile()
+    restarted.on_events([bar("ETH", now + 2), bar("BTC", now + 2)])
+    assert_flattened_in_the_ledger(restarted)
+    assert restarted.acted == {"ETH/BTC": 0.0}
+    restarted.shutdown()

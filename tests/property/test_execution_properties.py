@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from operators.netting import NetTargets, SpreadTarget, size_spread
 from operators.order_rules import MIN_NOTIONAL, AssetRules, round_price, round_size
 from operators.orders import OrderTracker
-from operators.pnl_ledger import PnlLedger
+from operators.pnl_ledger import FLATTEN, PnlLedger
 from operators.portfolio_risk import PortfolioRisk, ewma_var_es, historical_var_es, parametric_var_es
-from pairflow.events import Bar, Fill, Order
+from pairflow.events import Bar, Fill, Order, OrderIntent
 from tests.helpers import SHARED
 from venue.engine.rules import parse_decimal, price_on_tick, scale
 
@@ -226,3 +226,39 @@ def test_risk_rows_keep_their_schedule_except_right_after_a_change_of_what_is_he
         if rows:
             last_row, changed = ts, False
             assert {row.ts for row in rows} == {ts}
+
+
+legs = st.lists(st.tuples(st.sampled_from(["P0", "P1", "P2"]), st.sampled_from("BA"), st.integers(1, 20),
+                          st.integers(900, 1100)), min_size=1, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(legs, st.lists(st.tuples(st.integers(1, 5), st.integers(900, 1100)), min_size=1, max_size=4))
+def test_a_flattens_fills_close_every_spreads_leg_and_the_spreads_realise_what_the_coin_did(
+    entries: list[tuple[str, str, int, int]], parts: list[tuple[int, int]]
+) -> None:
+    """Spreads enter the coin (both ways), then a flatten closes the net position in partial fills at any prices."""
+    ledger = PnlLedger()
+    for pair in ("P0", "P1", "P2"):
+        ledger.update(OrderIntent(ts=0, id=pair, coin="ETH", pair=pair, is_buy=True, sz=1.0, limit_px=1.0))
+    ledger.update(OrderIntent(ts=0, id="flat", coin="ETH", pair=FLATTEN, is_buy=True, sz=1.0, limit_px=1.0))
+    fills = [Fill(ts=i, id=f"t{i}", coin="ETH", oid=1, cloid=pair, px=float(px), sz=sz / 10, side=side,
+                  fee=0.01 * sz, closed_pnl=0.0, crossed=True) for i, (pair, side, sz, px) in enumerate(entries)]
+    held = round(sum(f.sz if f.side == "B" else -f.sz for f in fills), 9)
+    weights = [weight for weight, _ in parts]
+    left = abs(held)
+    for number, (weight, px) in enumerate(parts):
+        sz = left if number == len(parts) - 1 else round(abs(held) * weight / sum(weights), 9)
+        left = round(left - sz, 9)
+        if sz > 0:
+            fills.append(Fill(ts=100 + number, id=f"f{number}", coin="ETH", oid=2, cloid="flat", px=float(px), sz=sz,
+                              side="A" if held > 0 else "B", fee=0.001 * px, closed_pnl=0.0, crossed=True))
+    for fill in fills + fills:  # a replayed fill changes nothing
+        ledger.update(fill)
+    coin = ledger.coins["ETH"]
+    assert coin.szi == 0
+    spreads = [legs["ETH"] for legs in ledger.spreads.values()]
+    if held:  # a coin the spreads hold netted to nothing gets no flatten order (its legs stay offsetting)
+        assert [leg.szi for leg in spreads] == [0.0] * len(spreads)
+        assert math.isclose(sum(leg.realized for leg in spreads), coin.realized, abs_tol=1e-6)
+    assert math.isclose(sum(leg.fees for leg in spreads), coin.fees, abs_tol=1e-9)

@@ -65,7 +65,7 @@ def test_only_changes_whose_orders_may_have_gone_out_are_adopted(tmp_path: Path)
 
 
 @given(flatten_sent=st.booleans(), later_entry=st.booleans())
-def test_a_flatten_with_a_leg_sent_sets_every_earlier_spread_to_zero_and_adopts_none_of_its_legs(
+def test_a_flatten_with_a_leg_sent_sets_every_earlier_spread_to_zero_and_returns_its_sent_legs_for_the_ledger(
     tmp_path_factory, flatten_sent: bool, later_entry: bool
 ) -> None:
     journal = SpreadJournal(tmp_path_factory.mktemp("j") / "spreads")
@@ -77,7 +77,9 @@ def test_a_flatten_with_a_leg_sent_sets_every_earlier_spread_to_zero_and_adopts_
         journal.record("ETH/SOL", -1.0, [intent(later)])
     sent = {*entries, later} | ({flatten_leg} if flatten_sent else set())
     intents, targets = journal.spreads(sent)
-    assert {leg.id for leg in intents} == {*entries} | ({later} if later_entry else set())
+    assert {leg.id for leg in intents} == {*entries} | ({later} if later_entry else set()) | (
+        {flatten_leg} if flatten_sent else set())
+    assert FLATTEN not in targets  # no spread adopts the flatten's legs
     expected = {"ETH/SOL": 0.0, "BTC/ETH": 0.0} if flatten_sent else {"ETH/SOL": 1.0, "BTC/ETH": -1.0}
     assert targets == {**expected, **({"ETH/SOL": -1.0} if later_entry else {})}
     assert journal.last() is None if later_entry else journal.last().pair == FLATTEN  # the entry has no target legs
