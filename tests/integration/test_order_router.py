@@ -10,6 +10,7 @@ from pathlib import Path
 
 import eth_account
 import pytest
+import structlog.testing
 
 from operators.order_rules import AssetRules
 from operators.risk_checks import PreTrade, RiskLimits
@@ -274,19 +275,21 @@ class Late(HyperliquidExecutor):
 
 
 def test_an_order_that_arrives_after_its_expiry_is_not_placed_logged_and_not_retried(
-    venue: Setup, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    venue: Setup, tmp_path: Path
 ) -> None:
     venue.book("ETH")
     address, client = venue.trader()
     executor = Late(client, address)
     route = OrderRouter(executor, executor.rules, OrderJournal(tmp_path / "cloids"),
                         config=RouterConfig(order_lifetime_s=10.0))
-    events = route.execute([LegPlan("ETH", 0.5, MARKS["ETH"], "sig-late")], context(venue.engine.now_ms))
+    with structlog.testing.capture_logs() as logs:
+        events = route.execute([LegPlan("ETH", 0.5, MARKS["ETH"], "sig-late")], context(venue.engine.now_ms))
     assert [(e.status, e.reason) for e in events] == [("pending", ""), ("rejected", "Action already expired")]
     (body,) = [b for p, b in venue.requests if p == "/exchange"]
     assert body["expiresAfter"] == OrderJournal(tmp_path / "cloids").expires[events[0].cloid]
     assert positions(executor) == {}
-    assert "order reached the exchange after its expiresAfter: not placed, not retried" in capfd.readouterr().out
+    expired = [e for e in logs if e["event"] == "order reached the exchange after its expiresAfter: not placed, not retried"]
+    assert [e["log_level"] for e in expired] == ["warning"]
 
 
 class NeverSent(HyperliquidExecutor):
