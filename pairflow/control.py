@@ -102,9 +102,9 @@ class Control:
         with self._lock:
             return not (self._state.entries_paused or self._state.halted)
 
-    def pause_entries(self) -> ControlState:
-        """Stop opening positions; exits and flattening continue."""
-        return self._change("paused by the operator")
+    def pause_entries(self, reason: str = "paused by the operator") -> ControlState:
+        """Stop opening positions; exits and flattening continue. ``reason`` is what the status and a restart say."""
+        return self._change(reason)
 
     def resume_entries(self) -> ControlState:
         """Allow entries again and lift a halt."""

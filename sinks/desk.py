@@ -325,6 +325,8 @@ class Desk:
 
     def _batch(self, events: list[Event], ordered: bool = False) -> list[Event]:
         out: list[Event] = self._from_stream(self.stream.drain()) if self.stream is not None else []
+        if self.halted and self.control is not None and not self.control.state().entries_paused:
+            self.halted = ""  # the operator resumed after a kill or the drawdown stop (a kill file left kills again)
         if self._recheck:  # before the signals: an entry in this batch must see the block
             out += self._reconcile()
         for event in events:
@@ -514,10 +516,15 @@ class Desk:
     def flatten(self, reason: str) -> list[Event]:
         """Halt entries and close every position with reduce-only orders.
 
+        With the operator's controls, a kill or the drawdown stop also pauses them with ``reason``: their
+        pause file keeps it across a restart, and the operator's resume lifts the halt.
+
         With ``defer_exits`` it closes the spreads held, each by a deferred exit (`_exit`): a coin left
         over outside every open spread (an exit that did not fill) is not in one, so it stays.
         """
         self.halted = reason
+        if self.control is not None and not self.control.state().entries_paused:
+            self.control.pause_entries(reason)  # in the pause file: a restarted trader stays paused until resumed
         now = max(self.seen_ms.values(), default=self.clock.now_ms())
         out: list[Event] = [Alert(ts=now, id=f"halt@{now}", severity="critical", source="execution",
                                   message=f"trading halted and positions flattened: {reason}")]

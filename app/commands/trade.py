@@ -150,6 +150,9 @@ def kill(
 ) -> None:
     """Make the trader running with --data-dir flatten every position and halt.
 
+    It then refuses entries until a resume through its API, also after a
+    restart (the pause file in --data-dir).
+
     \b
     Examples:
       pairflow kill --data-dir data/trade

@@ -8,12 +8,16 @@ import sys
 from pathlib import Path
 
 import eth_account
+import msgspec
 import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
 from app.commands.keys import require_network
+from pairflow.control import Control
 from pairflow.errors import ConfigError
+from pairflow.events import Signal
+from pairflow.pause_file import PAUSE_FILE
 from pairflow.hyperliquid.keystore import new_key
 
 from pairflow.hyperliquid.exchange_client import ExchangeClient
@@ -108,6 +112,27 @@ def test_kill_flattens_every_position_with_reduce_only_orders_and_halts(venue: S
     assert_last_order_closed_the_position(venue)
     missing = CliRunner().invoke(app, ["kill", "--data-dir", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and missing.output.strip().endswith("does not exist")
+
+
+def test_a_kill_pauses_the_controls_in_their_pause_file_and_a_resume_lifts_the_halt(venue: Setup, tmp_path: Path) -> None:
+    pause_file = tmp_path / PAUSE_FILE
+    control = Control(pause_file=pause_file)
+    desk, bar = desk_long_eth(venue, tmp_path, "sig-kp", control_dir=tmp_path, control=control)
+    (tmp_path / KILL_FILE).touch()
+    desk.on_events([bar])
+    assert desk.position("ETH") == 0.0 and desk.halted == "killed by `pairflow kill`"
+    restarted = Control(pause_file=pause_file).state()  # what a restarted trader starts from
+    assert restarted.entries_paused and restarted.pause_reason == "killed by `pairflow kill`"
+    entry = Signal(ts=bar.ts, id="ETH/SOL:kp", pair="ETH/SOL", hedge_ratio=1.0, spread=0.0, zscore=-2.0, target=1.0,
+                   legs=("ETH",), leg_targets=(0.5,))
+    (refused,) = [e.message for e in desk.on_events([entry]) if type(e).__name__ == "Alert"]
+    assert refused == "ETH/SOL: entries_blocked: killed by `pairflow kill`"
+    (tmp_path / KILL_FILE).unlink()
+    control.resume_entries()
+    desk.on_events([msgspec.structs.replace(entry, ts=bar.ts + 1, id="ETH/SOL:kp2")])
+    assert desk.halted == "" and desk.position("ETH") == 0.5 and not pause_file.exists()
+    desk.flatten("daily_drawdown: day PnL -600.00 USDC reached -500.00")  # what the drawdown stop calls
+    assert Control(pause_file=pause_file).state().pause_reason.startswith("daily_drawdown: day PnL")
 
 
 def test_venue_down_blocks_entries_with_one_alert_and_a_restart_reconciles(tmp_path: Path) -> None:
