@@ -89,7 +89,7 @@ class Control:
             self._state = ControlState(entries_paused=True, halted=pause.halted, pause_reason=pause.reason)
             since = datetime.fromtimestamp(pause.since_ms / 1000, UTC).isoformat(timespec="seconds")
             _log.warning(f"{'halted' if pause.halted else 'entries paused'} since {since}: {pause.reason} "
-                         f"(kept in {pause_file}); resume through the API to trade again",
+                         f"(kept in {pause_file}); entries resume with the API's resume, or the file deleted while stopped",
                          extra={"pause_file": str(pause_file), "since_ms": pause.since_ms})
 
     def state(self) -> ControlState:

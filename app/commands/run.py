@@ -106,7 +106,7 @@ def run(
         str | None, typer.Option("--account", help="execution: account traded; default: the signer's.")
     ] = None,
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="execution: cloid and spread journals, kill file.")
+        Path, typer.Option("--data-dir", help="execution: cloid and spread journals, kill file, pause file.")
     ] = Path("data/execution"),
     mainnet: Annotated[bool, typer.Option("--mainnet", help="execution: required to trade on mainnet.")] = False,
     recovery_dir: Annotated[
@@ -232,6 +232,8 @@ def _execution_flow(settings: Settings, url: str | None, keystore: Path | None, 
     """Return the execution dataflow and the account's lock (`app.runners.trading.lock_account`), held while it runs."""
     from app.commands.trade import check_agent
     from app.runners.trading import desk_factory, lock_account
+    from pairflow.control import Control
+    from pairflow.pause_file import PAUSE_FILE
     from flows.execution import EXECUTION_INPUTS, EXECUTION_OUTPUTS, execution_dataflow
     from flows.strategy import ORDER_WINDOW
 
@@ -247,7 +249,8 @@ def _execution_flow(settings: Settings, url: str | None, keystore: Path | None, 
     lock = lock_account(data_dir, account)
     brokers = settings.broker.bootstrap_servers.split(",")
     prepare_topics(settings.broker, (*EXECUTION_INPUTS, *EXECUTION_OUTPUTS))
-    build_desk = desk_factory(settings, base, key, account, data_dir)
+    # No API here: the controls only carry a pause file a kill or the drawdown stop writes (or `trade` left).
+    build_desk = desk_factory(settings, base, key, account, data_dir, control=Control(pause_file=data_dir / PAUSE_FILE))
     source = time_ordered_source(brokers, EXECUTION_INPUTS, tail=tail, window=ORDER_WINDOW, stop=stop)
     return execution_dataflow(settings, source, build_desk), lock
 

@@ -13,8 +13,9 @@ import eth_account
 import msgspec
 import pytest
 
-from pairflow.events import TOPIC_OF, Fill, Order, Signal, encode
+from pairflow.events import TOPIC_OF, Alert, Fill, Order, Signal, encode
 from pairflow.hyperliquid.keystore import import_key
+from pairflow.pause_file import PAUSE_FILE, Pause, write_pause
 from pairflow.storage import connect
 from sinks.dead_letter import read_dead_letters
 from pairflow.topics import TopicSpec, ensure_topics
@@ -28,9 +29,9 @@ pytestmark = pytest.mark.broker
 PASS = "correct horse battery staple"
 
 
-def test_run_execution_trades_topics_and_the_store_writer_stores_its_events_once(
-    venue: Setup, tansu_broker_fn: TansuBroker, tmp_path: Path
-) -> None:
+def funded_entry(venue: Setup, broker: TansuBroker, tmp_path: Path) -> tuple[Path, int, Signal]:
+    """Fund a new account with its key in a keystore, create the input topics; return the keystore, the venue's
+    time and an ETH/BTC entry signal."""
     venue.book("ETH")
     venue.book("BTC")
     wallet = eth_account.Account.create()
@@ -41,7 +42,14 @@ def test_run_execution_trades_topics_and_the_store_writer_stores_its_events_once
     now = venue.engine.now_ms
     entry = Signal(ts=now + 1, id="ETH/BTC:1", pair="ETH/BTC", hedge_ratio=1.0, spread=0.0, zscore=-2.5, target=1.0,
                    reason="entry-long", legs=("ETH", "BTC"), hedge_ratios=(1.0,), leg_targets=(0.1, -0.01))
-    ensure_topics(tansu_broker_fn.admin(), [TopicSpec(name, 2) for name in ("md.bars", "pf.signals")])
+    ensure_topics(broker.admin(), [TopicSpec(name, 2) for name in ("md.bars", "pf.signals")])
+    return keystore, now, entry
+
+
+def test_run_execution_trades_topics_and_the_store_writer_stores_its_events_once(
+    venue: Setup, tansu_broker_fn: TansuBroker, tmp_path: Path
+) -> None:
+    keystore, now, entry = funded_entry(venue, tansu_broker_fn, tmp_path)
     # Records the stage cannot use come first: garbage, a leg of 1e300 coins (it stopped the stage once), a bar
     # with a negative close. Each is one dead letter with its reason; the stage reads on and trades the entry.
     junk = [
@@ -76,3 +84,25 @@ def test_run_execution_trades_topics_and_the_store_writer_stores_its_events_once
         assert store.query("SELECT count() FROM signals_v WHERE id = 'ETH/BTC:0'")[0][0] == 0
         assert store.query("SELECT min(close) FROM bars_1s_v")[0][0] > 0
     assert len(read_dead_letters(tmp_path / "dead")) == len(junk)
+
+
+def test_run_execution_started_with_a_pause_file_trades_no_entry_and_says_why(
+    venue: Setup, tansu_broker_fn: TansuBroker, tmp_path: Path
+) -> None:
+    """A kill or drawdown stop (or a `pairflow trade` on the same --data-dir) left the pause file: the stage
+    starts paused with one line saying why, and refuses the entry."""
+    keystore, now, entry = funded_entry(venue, tansu_broker_fn, tmp_path)
+    produce(tansu_broker_fn, [("md.bars", coin.encode(), encode(mark_bar(coin, now))) for coin in ("ETH", "BTC")]
+            + [("pf.signals", b"ETH/BTC", encode(entry))])
+    (tmp_path / "desk").mkdir()
+    write_pause(tmp_path / "desk" / PAUSE_FILE, Pause("daily_drawdown: day PnL -600.00 USDC reached -500.00",
+                                                      since_ms=1_764_961_200_000))
+    trader = start_pairflow(tmp_path, "run", "execution", "--url", venue.url, "--keystore", str(keystore),
+                            "--data-dir", str(tmp_path / "desk"), "--brokers", tansu_broker_fn.bootstrap_servers,
+                            "--until-end", extra_env={"PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE": PASS})
+    log = tmp_path / "run.log"
+    assert trader.wait(timeout=120) == 0, log.read_text()[-3_000:]
+    assert "entries paused since 2025-12-05T19:00:00+00:00: daily_drawdown: day PnL" in log.read_text()
+    alerts = [msgspec.json.decode(m.value(), type=Alert).message for m in consume_all(tansu_broker_fn, TOPIC_OF[Alert], 1)]
+    assert alerts == ["ETH/BTC: entries_blocked: daily_drawdown: day PnL -600.00 USDC reached -500.00"]
+    assert [p for p, b in venue.requests if p == "/exchange" and b["action"]["type"] == "order"] == []
