@@ -31,12 +31,12 @@ Tuning(version=1, values={'entry_z': 2.5})
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pairflow.clock import Clock, WallClock
 from pairflow.logs import get_logger
 from pairflow.pause_file import Pause, clear_pause, read_pause, write_pause
 
@@ -76,10 +76,12 @@ class Tuning:
 class Control:
     """Thread-safe control state; each change returns the state it produced.
 
-    ``pause_file`` (None: nothing persisted) is where the pause outlives the process.
+    ``pause_file`` (None: nothing persisted) is where the pause outlives the process;
+    ``clock`` stamps when a pause began (the operator's time, so the wall clock by default).
     """
 
-    def __init__(self, pause_file: Path | None = None) -> None:
+    def __init__(self, pause_file: Path | None = None, clock: Clock | None = None) -> None:
+        self._clock = clock if clock is not None else WallClock()
         self._lock = threading.Lock()
         self._state = ControlState()
         self._tuning = Tuning()
@@ -144,7 +146,7 @@ class Control:
             if self._pause_file is not None:
                 try:
                     if reason:
-                        write_pause(self._pause_file, Pause(self._state.pause_reason, round(time.time() * 1000), halted))
+                        write_pause(self._pause_file, Pause(self._state.pause_reason, self._clock.now_ms(), halted))
                     else:
                         clear_pause(self._pause_file)
                 except OSError as exc:
