@@ -106,8 +106,11 @@ def run(
         str | None, typer.Option("--account", help="execution: account traded; default: the signer's.")
     ] = None,
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="execution: cloid and spread journals, kill file, pause file.")
-    ] = Path("data/execution"),
+        Path | None,
+        typer.Option(
+            "--data-dir", help="execution: cloid and spread journals, kill file, pause file; default: data/execution."
+        ),
+    ] = None,
     mainnet: Annotated[bool, typer.Option("--mainnet", help="execution: required to trade on mainnet.")] = False,
     recovery_dir: Annotated[
         Path | None,
@@ -139,8 +142,9 @@ def run(
     current epoch; a cluster member ends at once, and the members still
     running then stop as for a lost one. The store-writer runs as one
     process (chDB admits one), with as many --workers as it needs; execution
-    runs as one process per signing key (one nonce counter, one cloid journal);
-    a second execution of the account on the same --data-dir exits 2.
+    runs as one process of one worker per signing key (one desk, one nonce
+    counter, one cloid journal): --cluster or -w 2 with it exits 2, and so
+    does a second execution of the account on the same --data-dir.
     Execution keeps its cloid and spread journals in --data-dir: after a
     restart it sends no order twice (every order expires order_lifetime_s
     after its send, 10 s by default; a journaled cloid goes out again only
@@ -161,8 +165,15 @@ def run(
     if stage in _SINGLE_PROCESS and addresses is not None and len(addresses) > 1:
         raise ConfigError(f"{stage} runs as one process (the store-writer alone opens the store; execution holds "
                           "one account's nonces and cloid journal)")
-    if stage != "execution" and (url is not None or keystore is not None):
-        raise ConfigError("--url and --keystore choose where and as whom the execution stage trades")
+    if stage == "execution" and workers > 1:
+        raise ConfigError(f"execution runs as one worker (one desk nets and sizes every spread of the account), "
+                          f"received --workers {workers}")
+    execution_only = {"--url": url, "--keystore": keystore, "--account": account, "--data-dir": data_dir,
+                      "--mainnet": mainnet or None}
+    given = [name for name, value in execution_only.items() if value is not None]
+    if stage != "execution" and given:
+        raise ConfigError(f"only the execution stage takes {', '.join(given)} (where and as whom it trades), "
+                          f"received for {stage}")
     if stage != "store-writer" and settings.logging.to_clickhouse:
         raise ConfigError(f"logging.to_clickhouse opens the store, which only the store-writer does; unset it for {stage}")
     usable_directory(dead_letter_dir, "--dead-letter-dir")
@@ -188,8 +199,8 @@ def run(
     # while the other members read, so it ends at once (the others then stop as for a lost member).
     stop = threading.Event() if addresses is None or len(addresses) == 1 else None
     if stage == "execution":
-        flow, lock = _execution_flow(settings, url, keystore, account, data_dir, mainnet, tail=not until_end,
-                                     stop=stop)
+        flow, lock = _execution_flow(settings, url, keystore, account, data_dir or Path("data/execution"), mainnet,
+                                     tail=not until_end, stop=stop)
     else:
         flow = _stage_flow(stage, settings, dead_letter_dir, total_workers, tail=not until_end, stop=stop)
     log.info("stage starting", stage=stage, brokers=brokers, workers=workers, process=process, cluster=addresses)
