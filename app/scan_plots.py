@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from operators.scan import Panel, ScanResult, SpreadStats
+from operators.scan import Panel, ScanResult
 from operators.zscore import ZScore
+from pairflow.events import PairStats
 
 __all__ = ["plot_scan"]
 
@@ -53,7 +54,7 @@ def plot_scan(result: ScanResult, panel: Panel, directory: Path, top: int = 6) -
     return written
 
 
-def _plot_spread(spread: SpreadStats, panel: Panel, directory: Path, plt) -> Path:
+def _plot_spread(spread: PairStats, panel: Panel, directory: Path, plt) -> Path:
     columns = [panel.coins.index(coin) for coin in spread.coins]
     series = np.log(panel.closes[:, columns]) @ np.array(spread.weights) - spread.intercept
     window = max(10, int(2 * (spread.half_life or 5)))
@@ -64,7 +65,7 @@ def _plot_spread(spread: SpreadStats, panel: Panel, directory: Path, plt) -> Pat
     upper.plot(hours, series, linewidth=0.8)
     upper.axhline(0.0, color="grey", linewidth=0.5)
     weights = " ".join(f"{w:+.3g}·{coin}" for w, coin in zip(spread.weights, spread.coins))
-    upper.set_title(f"{spread.name}: {weights}  (half-life {spread.half_life:.3g} bars, Hurst {spread.hurst:.2f})")
+    upper.set_title(f"{spread.pair}: {weights}  (half-life {spread.half_life:.3g} bars, Hurst {spread.hurst:.2f})")
     upper.set_ylabel("spread (log)")
     lower.plot(hours[list(scores)], list(scores.values()), linewidth=0.8, color="tab:orange")
     for band in (-2.0, 2.0):

@@ -25,12 +25,14 @@ the dependent leg of the better Engle-Granger direction; in general it is
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
+from msgspec.structs import replace
 
 from operators.clustering import hierarchical_clusters, optics_clusters, return_correlation
 from operators.cointegration import EngleGranger, engle_granger, johansen
@@ -38,8 +40,9 @@ from operators.crossings import mean_crossings
 from operators.half_life import half_life
 from operators.hurst import hurst_exponent
 from operators.multiple_testing import benjamini_hochberg
+from pairflow.events import PairStats
 
-__all__ = ["Panel", "ScanConfig", "ScanResult", "SpreadStats", "build_panel", "scan"]
+__all__ = ["Panel", "ScanConfig", "ScanResult", "build_panel", "scan"]
 
 
 @dataclass(frozen=True)
@@ -118,53 +121,13 @@ def build_panel(rows: Iterable[tuple[str, int, float, float]], min_coverage: flo
 
 
 @dataclass
-class SpreadStats:
-    """Every statistic of one candidate pair or basket, and the verdict."""
-
-    kind: Literal["pair", "basket"]
-    coins: tuple[str, ...]
-    weights: tuple[float, ...]
-    intercept: float
-    correlation: float
-    cluster: int | None
-    eg_statistic: float | None = None
-    eg_pvalue: float | None = None
-    eg_qvalue: float | None = None
-    eg_statistic_reverse: float | None = None
-    eg_pvalue_reverse: float | None = None
-    eg_qvalue_reverse: float | None = None
-    johansen_trace: float | None = None
-    johansen_trace_critical: float | None = None
-    johansen_max_eigen: float | None = None
-    johansen_max_eigen_critical: float | None = None
-    johansen_rank: int | None = None
-    half_life: float | None = None
-    hurst: float | None = None
-    crossings: int | None = None
-    accepted: bool = False
-    reason: str = ""
-    rank: int = 0
-
-    @property
-    def name(self) -> str:
-        """Return the spread's name, legs joined by '/', dependent leg first."""
-        return "/".join(self.coins)
-
-    @property
-    def hedge_ratio(self) -> float:
-        """Return the ratio of the second leg (``-weights[1]``)."""
-        return -self.weights[1]
-
-    @property
-    def qvalue(self) -> float | None:
-        """Return the smaller q-value of the two Engle-Granger directions (None for a basket)."""
-        values = [q for q in (self.eg_qvalue, self.eg_qvalue_reverse) if q is not None]
-        return min(values) if values else None
-
-
-@dataclass
 class ScanResult:
-    """What a scan saw and concluded."""
+    """What a scan saw and concluded.
+
+    ``spreads`` are the very records ``pair_stats`` stores and ``pf.pair_stats``
+    carries, one per candidate, best first; until recorded each has the
+    spread's name as ``id`` and the window's last bar as ``ts``, and no scan id.
+    """
 
     config: ScanConfig
     coins: list[str]
@@ -173,11 +136,11 @@ class ScanResult:
     linkage: np.ndarray | None
     clusters: dict[str, int]
     excluded: dict[str, str]
-    spreads: list[SpreadStats]
+    spreads: list[PairStats]
     tests: int
 
     @property
-    def accepted(self) -> list[SpreadStats]:
+    def accepted(self) -> list[PairStats]:
         """Return the accepted spreads, best first."""
         return [spread for spread in self.spreads if spread.accepted]
 
@@ -195,7 +158,7 @@ def scan(panel: Panel, config: ScanConfig = ScanConfig()) -> ScanResult:
     >>> levels = np.column_stack([common + spread, common, np.cumsum(rng.standard_normal(600)) * 0.01])
     >>> panel = Panel(["A", "B", "C"], np.arange(600), np.exp(levels), {"A": 1.0, "B": 1.0, "C": 1.0})
     >>> result = scan(panel, ScanConfig(cluster="none"))
-    >>> [(s.name, s.accepted) for s in result.spreads]
+    >>> [(s.pair, s.accepted) for s in result.spreads]
     [('A/B', True), ('A/C', False), ('B/C', False)]
     """
     excluded = dict(panel.excluded)
@@ -223,87 +186,99 @@ def scan(panel: Panel, config: ScanConfig = ScanConfig()) -> ScanResult:
         groups = [group for group in groups if 3 <= len(group) <= config.max_basket]
     else:
         labels, groups = np.zeros(len(coins), dtype=int), []
+    window = _window(panel.times, config)
     pairs = [(i, j) for i, j in itertools.combinations(range(len(coins)), 2)
              if config.cluster == "none" or (labels[i] == labels[j] and labels[i] != -1)]
-    tested = [_pair(levels, coins, i, j, rho, int(labels[i]), config) for i, j in pairs]
-    pvalues = [p for spread, _, _ in tested for p in (spread.eg_pvalue, spread.eg_pvalue_reverse)]
+    tested = [_pair(levels, coins, i, j, rho, int(labels[i]), config, window) for i, j in pairs]
+    pvalues = [p for spread, _ in tested for p in (spread.eg_pvalue, spread.eg_pvalue_reverse)]
     qvalues = benjamini_hochberg(pvalues) if pvalues else np.array([])
-    spreads = []
-    for index, ((spread, _, reverse), (i, j)) in enumerate(zip(tested, pairs)):
-        spread.eg_qvalue, spread.eg_qvalue_reverse = float(qvalues[2 * index]), float(qvalues[2 * index + 1])
-        _orient(spread, levels, [i, j], reverse, config)
-        spreads.append(spread)
-    spreads.extend(_basket(levels, coins, group, int(labels[group[0]]), rho, config) for group in groups)
+    spreads = [
+        _orient(replace(spread, qvalue=float(qvalues[2 * index]), qvalue_reverse=float(qvalues[2 * index + 1])),
+                levels, [i, j], reverse, config)
+        for index, ((spread, reverse), (i, j)) in enumerate(zip(tested, pairs))
+    ]
+    spreads.extend(_basket(levels, coins, group, int(labels[group[0]]), rho, config, window) for group in groups)
     max_half_life = config.max_half_life if config.max_half_life is not None else n_obs / 4
+    judged = []
     for spread in spreads:
-        spread.reason = _verdict(spread, config, max_half_life)
-        spread.accepted = not spread.reason
-    spreads.sort(key=_ranking)
-    for rank, spread in enumerate(spreads, 1):
-        spread.rank = rank
+        reason = _verdict(spread, config, max_half_life)
+        judged.append(replace(spread, reason=reason, accepted=not reason))
+    judged.sort(key=_ranking)
+    ranked = [replace(spread, rank=rank) for rank, spread in enumerate(judged, 1)]
     clusters = {coin: int(label) for coin, label in zip(coins, labels)}
-    return ScanResult(config, coins, panel.times, rho, tree, clusters, excluded, spreads, len(pvalues))
+    return ScanResult(config, coins, panel.times, rho, tree, clusters, excluded, ranked, len(pvalues))
+
+
+def _window(times: np.ndarray, config: ScanConfig) -> dict[str, object]:
+    start, end = int(times[0]), int(times[-1])
+    return {"ts": end, "recv_ts": end, "window_start": start, "window_end": end, "observations": len(times),
+            "parameters": json.dumps(config.as_dict(), sort_keys=True)}
+
+
+def _legs(coins: tuple[str, ...], weights: tuple[float, ...]) -> dict[str, object]:
+    name = "/".join(coins)
+    return {"id": name, "pair": name, "coin_a": coins[0], "coin_b": coins[1], "coins": coins, "weights": weights,
+            "hedge_ratio": -weights[1]}
 
 
 def _spread_series(levels: np.ndarray, columns: list[int], weights: tuple[float, ...], intercept: float) -> np.ndarray:
     return levels[:, columns] @ np.array(weights) - intercept
 
 
-def _describe(spread: SpreadStats, series: np.ndarray, config: ScanConfig) -> None:
-    spread.half_life = half_life(series)
-    spread.hurst = hurst_exponent(series, config.hurst_max_lag)
-    spread.crossings = mean_crossings(series)
+def _describe(spread: PairStats, series: np.ndarray, config: ScanConfig) -> PairStats:
+    return replace(spread, half_life=half_life(series), hurst=hurst_exponent(series, config.hurst_max_lag),
+                   crossings=mean_crossings(series))
 
 
 def _pair(levels: np.ndarray, coins: list[str], i: int, j: int, rho: np.ndarray, cluster: int,
-          config: ScanConfig) -> tuple[SpreadStats, EngleGranger, EngleGranger]:
+          config: ScanConfig, window: dict[str, object]) -> tuple[PairStats, EngleGranger]:
     forward = engle_granger(levels[:, i], levels[:, j], config.adf_max_lag)
     reverse = engle_granger(levels[:, j], levels[:, i], config.adf_max_lag)
     test = johansen(levels[:, [i, j]])
-    spread = SpreadStats(
-        kind="pair", coins=(coins[i], coins[j]), weights=(1.0, -forward.hedge_ratio), intercept=forward.intercept,
-        correlation=float(rho[i, j]), cluster=cluster,
+    spread = PairStats(
+        **window, **_legs((coins[i], coins[j]), (1.0, -forward.hedge_ratio)), kind="pair",
+        intercept=forward.intercept, correlation=float(rho[i, j]), cluster=cluster,
         eg_statistic=forward.statistic, eg_pvalue=forward.pvalue,
         eg_statistic_reverse=reverse.statistic, eg_pvalue_reverse=reverse.pvalue,
         johansen_trace=test.trace[0], johansen_trace_critical=test.trace_critical[0][1],
         johansen_max_eigen=test.max_eigen[0], johansen_max_eigen_critical=test.max_eigen_critical[0][1],
         johansen_rank=test.rank,
     )
-    return spread, forward, reverse
+    return spread, reverse
 
 
-def _orient(spread: SpreadStats, levels: np.ndarray, columns: list[int], reverse: EngleGranger,
-            config: ScanConfig) -> None:
+def _orient(spread: PairStats, levels: np.ndarray, columns: list[int], reverse: EngleGranger,
+            config: ScanConfig) -> PairStats:
     """Report the Engle-Granger direction with the smaller q-value, then describe its spread."""
-    if spread.eg_qvalue_reverse is not None and spread.eg_qvalue is not None and spread.eg_qvalue_reverse < spread.eg_qvalue:
+    if spread.qvalue_reverse is not None and spread.qvalue is not None and spread.qvalue_reverse < spread.qvalue:
         columns = columns[::-1]
-        spread.coins = spread.coins[::-1]
-        spread.weights, spread.intercept = (1.0, -reverse.hedge_ratio), reverse.intercept
-        spread.eg_statistic, spread.eg_statistic_reverse = spread.eg_statistic_reverse, spread.eg_statistic
-        spread.eg_pvalue, spread.eg_pvalue_reverse = spread.eg_pvalue_reverse, spread.eg_pvalue
-        spread.eg_qvalue, spread.eg_qvalue_reverse = spread.eg_qvalue_reverse, spread.eg_qvalue
-    _describe(spread, _spread_series(levels, columns, spread.weights, spread.intercept), config)
+        spread = replace(
+            spread, **_legs(spread.coins[::-1], (1.0, -reverse.hedge_ratio)), intercept=reverse.intercept,
+            eg_statistic=spread.eg_statistic_reverse, eg_statistic_reverse=spread.eg_statistic,
+            eg_pvalue=spread.eg_pvalue_reverse, eg_pvalue_reverse=spread.eg_pvalue,
+            qvalue=spread.qvalue_reverse, qvalue_reverse=spread.qvalue,
+        )
+    return _describe(spread, _spread_series(levels, columns, spread.weights, spread.intercept), config)
 
 
 def _basket(levels: np.ndarray, coins: list[str], group: tuple[int, ...], cluster: int, rho: np.ndarray,
-            config: ScanConfig) -> SpreadStats:
+            config: ScanConfig, window: dict[str, object]) -> PairStats:
     columns = list(group)
     test = johansen(levels[:, columns])
     weights = test.weights
     intercept = float(np.mean(levels[:, columns] @ np.array(weights)))
     block = rho[np.ix_(columns, columns)]
-    spread = SpreadStats(
-        kind="basket", coins=tuple(coins[c] for c in columns), weights=weights, intercept=intercept,
-        correlation=float(block[np.triu_indices(len(columns), 1)].mean()), cluster=cluster,
+    spread = PairStats(
+        **window, **_legs(tuple(coins[c] for c in columns), weights), kind="basket", intercept=intercept,
+        correlation=float(block[np.triu_indices(len(columns), 1)].mean()), cluster=cluster, eg_pvalue=None,
         johansen_trace=test.trace[0], johansen_trace_critical=test.trace_critical[0][2],
         johansen_max_eigen=test.max_eigen[0], johansen_max_eigen_critical=test.max_eigen_critical[0][2],
         johansen_rank=test.rank,
     )
-    _describe(spread, _spread_series(levels, columns, weights, intercept), config)
-    return spread
+    return _describe(spread, _spread_series(levels, columns, weights, intercept), config)
 
 
-def _verdict(spread: SpreadStats, config: ScanConfig, max_half_life: float) -> str:
+def _verdict(spread: PairStats, config: ScanConfig, max_half_life: float) -> str:
     q = spread.qvalue
     if q is not None and q > config.fdr:
         return f"Engle-Granger q-value {q:.3g} above FDR {config.fdr:g}"
@@ -321,6 +296,6 @@ def _verdict(spread: SpreadStats, config: ScanConfig, max_half_life: float) -> s
     return ""
 
 
-def _ranking(spread: SpreadStats) -> tuple:
+def _ranking(spread: PairStats) -> tuple:
     q = spread.qvalue
     return (not spread.accepted, q if q is not None else 1.0, spread.half_life or math.inf)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import uuid
@@ -9,13 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import msgspec
 import typer
+from msgspec.structs import replace
 from rich.console import Console
 from rich.table import Table
 
 from app.commands.backfill import parse_day
 from app.options import ConfigOption, examples, parse_coins
-from operators.scan import ScanConfig, ScanResult, SpreadStats, build_panel, scan
+from operators.scan import ScanConfig, ScanResult, build_panel, scan
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import BrokerSettings, StorageSettings, load_settings
 from pairflow.errors import ConfigError, PairflowError
@@ -89,8 +92,7 @@ def scan_command(
         if len(panel.coins) < 2:
             raise PairflowError(f"fewer than two coins have {interval} candles in the range; load some with "
                                 "`pairflow backfill` or `pairflow data import`")
-        result = scan(panel, scan_config)
-        scan_id = record_scan(store, settings.storage, result, interval)
+        scan_id, result = record_scan(store, settings.storage, scan(panel, scan_config), interval)
         if publish:
             publish_accepted(settings.broker, latest_accepted_spreads(store, interval))
     finally:
@@ -112,8 +114,8 @@ def publish_accepted(settings: BrokerSettings, accepted: list[PairStats]) -> Non
 
 
 def record_scan(store: Store, storage: StorageSettings, result: ScanResult, interval: str,
-                clock: Clock = WALL_CLOCK) -> str:
-    """Write every candidate of ``result`` to ``pair_stats`` under a new scan id, and return the id.
+                clock: Clock = WALL_CLOCK) -> tuple[str, ScanResult]:
+    """Write every candidate of ``result`` to ``pair_stats`` under a new scan id; return the id and the result as stored.
 
     The rows and the id are stamped with ``clock``'s time, not the machine's: a
     demo's market runs on the venue's clock, and the newest scan (the one a
@@ -121,13 +123,14 @@ def record_scan(store: Store, storage: StorageSettings, result: ScanResult, inte
     """
     now_ms = clock.now_ms()
     scan_id = f"{datetime.fromtimestamp(now_ms / 1000, UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    recorded = dataclasses.replace(result, spreads=to_pair_stats(result, scan_id, interval, now_ms))
     writer = BatchWriter(store, "pair_stats", settings=storage, background=False)
     try:
-        writer.add_many(to_pair_stats(result, scan_id, interval, now_ms))
+        writer.add_many(recorded.spreads)
         writer.flush()
     finally:
         writer.close()
-    return scan_id
+    return scan_id, recorded
 
 
 def stored_candles(store: Store, interval: str, start_ms: int | None, end_ms: int | None,
@@ -148,35 +151,9 @@ def stored_candles(store: Store, interval: str, start_ms: int | None, end_ms: in
 
 
 def to_pair_stats(result: ScanResult, scan_id: str, interval: str, now_ms: int) -> list[PairStats]:
-    """Turn every candidate of a scan into a `PairStats` row."""
-    parameters = json.dumps(result.config.as_dict(), sort_keys=True)
-    window_start = int(result.times[0]) if len(result.times) else 0
-    window_end = int(result.times[-1]) if len(result.times) else 0
-    return [
-        PairStats(
-            id=f"{scan_id}:{spread.name}", ts=now_ms, recv_ts=now_ms, pair=spread.name,
-            coin_a=spread.coins[0], coin_b=spread.coins[1], window_start=window_start, window_end=window_end,
-            correlation=spread.correlation, hedge_ratio=spread.hedge_ratio,
-            eg_pvalue=spread.eg_pvalue,
-            johansen_trace=spread.johansen_trace, half_life=spread.half_life, hurst=spread.hurst,
-            qvalue=spread.eg_qvalue, cluster=spread.cluster, rank=spread.rank, scan_id=scan_id, kind=spread.kind,
-            coins=spread.coins, weights=spread.weights, intercept=spread.intercept, interval=interval,
-            observations=len(result.times), eg_statistic=spread.eg_statistic,
-            eg_statistic_reverse=spread.eg_statistic_reverse, eg_pvalue_reverse=spread.eg_pvalue_reverse,
-            johansen_trace_critical=spread.johansen_trace_critical, johansen_max_eigen=spread.johansen_max_eigen,
-            johansen_max_eigen_critical=spread.johansen_max_eigen_critical, johansen_rank=spread.johansen_rank,
-            crossings=spread.crossings, qvalue_reverse=spread.eg_qvalue_reverse, accepted=spread.accepted,
-            reason=spread.reason, parameters=parameters,
-        )
-        for spread in result.spreads
-    ]
-
-
-def _spread_json(spread: SpreadStats) -> dict[str, object]:
-    fields = dict(vars(spread))
-    fields.update(name=spread.name, coins=list(spread.coins), weights=list(spread.weights),
-                  hedge_ratio=spread.hedge_ratio, qvalue=spread.qvalue)
-    return fields
+    """Stamp every candidate of a scan with the scan's id, interval and time, as ``pair_stats`` stores it."""
+    return [replace(spread, id=f"{scan_id}:{spread.pair}", ts=now_ms, recv_ts=now_ms, scan_id=scan_id,
+                    interval=interval) for spread in result.spreads]
 
 
 def _as_json(result: ScanResult, scan_id: str, interval: str) -> dict[str, object]:
@@ -184,7 +161,7 @@ def _as_json(result: ScanResult, scan_id: str, interval: str) -> dict[str, objec
         "scan_id": scan_id, "interval": interval, "parameters": result.config.as_dict(),
         "coins": result.coins, "excluded": result.excluded, "observations": len(result.times),
         "tests": result.tests, "accepted": len(result.accepted),
-        "spreads": [_spread_json(spread) for spread in result.spreads],
+        "spreads": msgspec.to_builtins(result.spreads),
     }
 
 
@@ -202,7 +179,7 @@ def _print_table(result: ScanResult, scan_id: str, interval: str, limit: int) ->
         table.add_column(name, no_wrap=name != "reason")
     for spread in result.spreads[:limit]:
         table.add_row(
-            str(spread.rank), spread.name, spread.kind, "yes" if spread.accepted else "no", _number(spread.qvalue),
+            str(spread.rank), spread.pair, spread.kind, "yes" if spread.accepted else "no", _number(spread.qvalue),
             _number(spread.eg_pvalue), f"{_number(spread.johansen_trace)} / {_number(spread.johansen_trace_critical)}",
             _number(spread.half_life), _number(spread.hurst, 2), _number(spread.crossings, 6),
             " ".join(f"{w:+.3g}" for w in spread.weights), spread.reason,

@@ -51,8 +51,7 @@ def scan_stored(store: Store, settings: Settings, clock: Clock = WALL_CLOCK) -> 
     config = ScanConfig()
     if len(panel.coins) < 2 or len(panel.times) < config.min_observations:
         return None
-    result = scan(panel, config)
-    return record_scan(store, settings.storage, result, SCAN_INTERVAL, clock), result
+    return record_scan(store, settings.storage, scan(panel, config), SCAN_INTERVAL, clock)
 
 
 def rescan(store: Store, settings: Settings, clock: Clock = WALL_CLOCK) -> list[PairStats]:
