@@ -25,11 +25,12 @@ True
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import msgspec
+
+from pairflow.durable_file import sync_directory, write_bytes
 
 __all__ = ["PAUSE_FILE", "Pause", "clear_pause", "one_line", "read_pause", "write_pause"]
 
@@ -68,28 +69,14 @@ def one_line(text: str) -> str:
 
 
 def write_pause(path: Path, pause: Pause) -> None:
-    """Write ``pause`` to ``path`` atomically and durably (temporary file, fsync, rename, fsync of the directory)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("wb") as out:
-        out.write(msgspec.json.encode(pause))
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
-    _sync_directory(path.parent)
+    """Write ``pause`` to ``path`` atomically and durably (`pairflow.durable_file`)."""
+    write_bytes(path, msgspec.json.encode(pause))
 
 
 def clear_pause(path: Path) -> None:
     """Remove the pause file durably (a crash after resume must not bring the pause back)."""
     path.unlink(missing_ok=True)
-    _sync_directory(path.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
+    sync_directory(path.parent)
 
 
 def _modified_ms(path: Path) -> int:

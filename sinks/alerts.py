@@ -40,6 +40,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import AlertingSettings
+from pairflow.durable_file import replace_file
 from pairflow.events import Alert, decode, encode
 from pairflow.logs import get_logger
 from pairflow.metrics import (
@@ -271,12 +272,7 @@ class AlertmanagerSink:
                 self._settled = self._read_ledger()
             self._queued -= done
             self._pending = [alert for alert in self._pending if alert.id not in done]
-            staged = self.outbox.with_suffix(".tmp")
-            with open(staged, "wb") as handle:
-                handle.write(b"".join(encode(alert) + b"\n" for alert in self._pending))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(staged, self.outbox)
+            replace_file(self.outbox, lambda out: out.writelines(encode(alert) + b"\n" for alert in self._pending))
             ALERTS_PENDING.set(len(self._pending))
 
     def _read_ledger(self) -> set[str]:
@@ -286,9 +282,7 @@ class AlertmanagerSink:
         lines = [line for line in self.ledger.read_bytes().splitlines() if line]
         kept = lines[-_LEDGER_SIZE:]
         if len(lines) > 2 * _LEDGER_SIZE:
-            staged = self.ledger.with_suffix(".tmp")
-            staged.write_bytes(b"".join(line + b"\n" for line in kept))
-            os.replace(staged, self.ledger)
+            replace_file(self.ledger, lambda out: out.writelines(line + b"\n" for line in kept))
         return {line.decode("utf-8", errors="replace") for line in kept}
 
     def _read_outbox(self) -> list[Alert]:

@@ -1,9 +1,10 @@
 """Atomic snapshots of the venue state (engine, server nonces, market driver) in a data directory.
 
 File layout: an 8-byte magic, the SHA-256 of the payload, then the pickled
-payload. A save writes a temporary file in the same directory, fsyncs it,
-renames it over the snapshot and fsyncs the directory, so a crash leaves
-either the old or the new snapshot, never a torn one. A snapshot that fails
+payload. A save replaces the snapshot atomically and durably
+(`pairflow.durable_file`: a temporary file in the same directory, fsynced,
+renamed over it, the directory fsynced), so a crash leaves either the old or
+the new snapshot, never a torn one. A snapshot that fails
 its checksum or does not unpickle is moved aside (never overwritten) and
 reported with a one-line `SnapshotError`.
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pairflow.durable_file import write_bytes
 from pairflow.errors import PairflowError
 
 __all__ = ["SNAPSHOT_NAME", "SnapshotError", "SnapshotStore", "VenueState"]
@@ -84,17 +86,7 @@ class SnapshotStore:
     def write(self, blob: bytes) -> Path:
         """Atomically replace the snapshot with `blob` (from `encode`) and return its path."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(temporary, "wb") as handle:
-            handle.write(blob)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
-        directory = os.open(self.data_dir, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_bytes(self.path, blob)
         return self.path
 
     def save(self, state: VenueState) -> Path:

@@ -1,8 +1,8 @@
 """Local spill files holding batches the store could not take, until they are replayed.
 
 A batch is one msgpack file ``<spill_dir>/<table>/<time>-<pid>-<seq>.spill``
-with its column names and columns. Files are written to a temporary name and
-renamed, so a crash never leaves a half-written batch behind. A replaying
+with its column names and columns. Files are written atomically and durably
+(`pairflow.durable_file`), so a crash never leaves a half-written batch behind. A replaying
 writer first renames a file to ``*.claim-<pid>`` so two writers (threads or
 processes) never insert the same file twice; claims of dead processes are
 released on start-up.
@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from pairflow.durable_file import write_bytes
 from pairflow.errors import StorageError
 
 __all__ = ["Batch", "SpillDirectory"]
@@ -83,16 +84,10 @@ class SpillDirectory:
         record = _SpillRecord(batch.table, batch.column_names, columns, batch.rows)
         name = f"{time.time_ns():020d}-{os.getpid()}-{next(_SEQUENCE):06d}{_SUFFIX}"
         final = directory / name
-        partial = directory / (name + ".tmp")
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            with open(partial, "wb") as handle:
-                handle.write(_encoder.encode(record))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(partial, final)
+            write_bytes(final, _encoder.encode(record))
         except OSError as error:
-            _remove_quietly(partial)
             raise StorageError(
                 f"cannot spill {batch.rows} rows of {batch.table} to {directory}: {error.strerror or error};"
                 " rows are kept in memory"
@@ -139,13 +134,6 @@ class SpillDirectory:
                 self.release(claim)
                 released += 1
         return released
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 def _as_list(column: Sequence[Any]) -> list[Any]:

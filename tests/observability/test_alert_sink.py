@@ -176,3 +176,18 @@ def test_an_alert_never_starts_after_the_posting_time(ts, now):
     assert body["startsAt"] == postable_alert(Alert(ts=min(ts, now), id="x", severity="info", source="x",
                                                     message="m"))["startsAt"]
     assert ("event_time" in body["annotations"]) == (ts > now)
+
+
+def test_a_ledger_past_twice_its_bound_is_rewritten_to_its_newest_ids(tmp_path: Path):
+    """The settled ids stay bounded, the rewrite leaves no temporary file, and the kept ids still skip a replay."""
+    ledger = tmp_path / "delivered.ids"
+    ledger.write_bytes(b"".join(f"alert-{number}\n".encode() for number in range(20_001)))
+    sink = AlertmanagerSink(None, tmp_path)
+    assert ledger.read_bytes().splitlines() == [f"alert-{number}".encode() for number in range(10_001, 20_001)]
+    assert [path.name for path in tmp_path.iterdir()] == ["delivered.ids"]
+    duplicates = sample("pairflow_alerts_duplicates_total")
+    sink.send(_alert(20_000))
+    assert sample("pairflow_alerts_duplicates_total") == duplicates + 1
+    sink.send(_alert(10_000))
+    assert sample("pairflow_alerts_duplicates_total") == duplicates + 1
+    sink.close()

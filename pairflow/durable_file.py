@@ -1,0 +1,93 @@
+"""Replace a file atomically and durably: after a crash it holds the old content or the new, never a mix.
+
+Why: the operator's pause file, the store's spill files, the alert outbox and
+its ledger, and the venue snapshot must each read back after a crash or a
+power loss exactly as last written. Getting that right takes four steps, and
+leaving one out loses data only on the day the machine fails:
+
+1. write a temporary file in the target's own directory (a rename is atomic
+   only within one file system);
+2. fsync it, so its bytes are on the disk before any name points at them;
+3. ``os.replace`` it over the target (atomic: readers see the old file or the new);
+4. fsync the directory, so the rename itself survives a power loss.
+
+A write that fails or raises part-way removes the temporary file and leaves
+the target as it was. The temporary name is hidden, unique per process and
+call, and ends in ``.tmp``, so concurrent writers never share one and
+directory scans by suffix never see it. The new file gets the permissions
+``open()`` would give (0o666 less the umask), as the callers' files always had.
+
+>>> import tempfile
+>>> path = Path(tempfile.mkdtemp()) / "state"
+>>> write_bytes(path, b"first")
+>>> def torn(out):
+...     out.write(b"half of the second")
+...     raise RuntimeError("stopped mid-write")
+>>> replace_file(path, torn)
+Traceback (most recent call last):
+RuntimeError: stopped mid-write
+>>> path.read_bytes(), sorted(p.name for p in path.parent.iterdir())
+(b'first', ['state'])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import itertools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["replace_file", "sync_directory", "write_bytes"]
+
+_CALLS = itertools.count()
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably (see the module docstring)."""
+    replace_file(path, lambda out: out.write(data))
+
+
+def replace_file(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Replace ``path`` with what ``write`` writes to the open binary file it is handed, atomically and durably.
+
+    ``write`` can stream a large content instead of joining it in memory
+    first. Whatever it raises propagates, and the target is left untouched.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path``'s directory does not exist (the message names both).
+    OSError
+        The disk refused the write, the sync or the rename.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{next(_CALLS)}.tmp")
+    try:
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    except FileNotFoundError:
+        if path.parent.is_dir():
+            raise
+        raise FileNotFoundError(errno.ENOENT, f"cannot write {path}: directory {path.parent} does not exist") from None
+    try:
+        with open(handle, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # the write's own error is the one to report
+            temporary.unlink(missing_ok=True)
+        raise
+    sync_directory(path.parent)
+
+
+def sync_directory(directory: Path) -> None:
+    """Fsync ``directory``, so a rename, creation or removal of one of its entries survives a power loss."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
