@@ -40,6 +40,7 @@ plus the interval): the moment all its inputs were known.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from operators.align import AsOfAligner
@@ -76,20 +77,17 @@ class Skip(NamedTuple):
     detail: str
 
 
+@dataclass(slots=True)
 class _Position:
-    __slots__ = ("arm", "cost", "direction", "entry_logs", "funding", "hedge", "last_ts", "scale", "size")
-
-    def __init__(self, direction: int, size: float, logs: tuple[float, ...], hedge: tuple[float, ...],
-                 cost: float, scale: float, arm: int | None, ts: int) -> None:
-        self.direction = direction
-        self.size = size
-        self.entry_logs = logs
-        self.hedge = hedge
-        self.cost = cost
-        self.scale = scale
-        self.arm = arm
-        self.funding = 0.0
-        self.last_ts = ts
+    direction: int
+    size: float
+    entry_logs: tuple[float, ...]
+    hedge: tuple[float, ...]
+    cost: float
+    scale: float
+    arm: int | None
+    last_ts: int
+    funding: float = 0.0
 
     def net(self, logs: tuple[float, ...]) -> float:
         moves = [now - then for now, then in zip(logs, self.entry_logs, strict=True)]

@@ -19,6 +19,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pairflow.config import CollectorSettings
@@ -31,6 +32,7 @@ __all__ = ["WsSession"]
 _log = get_logger(__name__)
 
 
+@dataclass(eq=False)
 class WsSession:
     """One self-healing WebSocket session with a fixed list of subscriptions.
 
@@ -48,24 +50,15 @@ class WsSession:
         Millisecond clock stamping receive times.
     """
 
-    def __init__(
-        self,
-        settings: CollectorSettings,
-        subscriptions: list[dict[str, Any]],
-        on_frame: Callable[[str, int], None],
-        on_lost: Callable[[], None],
-        on_subscribed: Callable[[], None],
-        clock: Callable[[], int],
-    ) -> None:
-        self.settings = settings
-        self.subscriptions = subscriptions
-        self.on_frame = on_frame
-        self.on_lost = on_lost
-        self.on_subscribed = on_subscribed
-        self.clock = clock
-        self.reconnects = 0
-        self._connection: WsConnection | None = None
-        self._last_frame_mono = time.monotonic()
+    settings: CollectorSettings
+    subscriptions: list[dict[str, Any]]
+    on_frame: Callable[[str, int], None]
+    on_lost: Callable[[], None]
+    on_subscribed: Callable[[], None]
+    clock: Callable[[], int]
+    reconnects: int = field(default=0, init=False)
+    _connection: WsConnection | None = field(default=None, init=False, repr=False)
+    _last_frame_mono: float = field(default_factory=time.monotonic, init=False, repr=False)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, read and reconnect until ``stop`` is set."""
