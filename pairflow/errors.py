@@ -9,7 +9,23 @@ from __future__ import annotations
 
 from pairflow.redaction import redact_url_passwords
 
-__all__ = ["ClusterError", "ConfigError", "PairflowError", "ParseError", "RejectedRowsError", "StorageError"]
+__all__ = [
+    "ClusterError", "ConfigError", "PairflowError", "ParseError", "RejectedRowsError", "StorageError", "one_line",
+]
+
+
+def one_line(text: str) -> str:
+    """Return ``text`` with every run of whitespace (line breaks included) as one space, and no space at either end.
+
+    Why: what an operator reads (an error, a log line, a pause reason) must
+    stay one line whatever it quotes: a server's multi-line answer, a reason
+    typed with a line break. The store's rewrite of migration statements
+    folds them the same way before matching them.
+
+    >>> one_line("  disk full\\r\\n\\tretry later ")
+    'disk full retry later'
+    """
+    return " ".join(text.split())
 
 
 class PairflowError(Exception):
@@ -30,7 +46,7 @@ class PairflowError(Exception):
     exit_code = 1
 
     def __init__(self, message: str) -> None:
-        self.message = redact_url_passwords(" ".join(str(message).split()))
+        self.message = redact_url_passwords(one_line(str(message)))
         super().__init__(self.message)
 
     def __str__(self) -> str:

@@ -31,8 +31,9 @@ from typing import Annotated
 import msgspec
 
 from pairflow.durable_file import sync_directory, write_bytes
+from pairflow.errors import one_line
 
-__all__ = ["PAUSE_FILE", "Pause", "clear_pause", "one_line", "read_pause", "write_pause"]
+__all__ = ["PAUSE_FILE", "Pause", "clear_pause", "read_pause", "write_pause"]
 
 PAUSE_FILE = "PAUSED"
 """Name of the pause file in the trader's data directory."""
@@ -60,12 +61,7 @@ def read_pause(path: Path) -> Pause | None:
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         return Pause(reason=f"pause file {path} is unreadable ({one_line(str(exc))}); paused until resumed",
                      since_ms=_modified_ms(path))
-    return msgspec.structs.replace(pause, reason=one_line(pause.reason))
-
-
-def one_line(text: str) -> str:
-    """``text`` with its whitespace runs (line breaks included) as single spaces: a log line stays one line."""
-    return " ".join(text.split()) or "no reason given"
+    return msgspec.structs.replace(pause, reason=one_line(pause.reason) or "no reason given")
 
 
 def write_pause(path: Path, pause: Pause) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from pairflow.errors import ConfigError, StorageError
+from pairflow.errors import ConfigError, StorageError, one_line
 
 __all__ = ["LOCAL_SUFFIX", "ZOO_PATH", "check_cluster_name", "cluster_statements", "local_table"]
 
@@ -62,7 +62,7 @@ def cluster_statements(statements: Iterable[str], cluster: str) -> list[str]:
     on = f"ON CLUSTER `{check_cluster_name(cluster)}`"
     rewritten: list[str] = []
     for statement in statements:
-        text = " ".join(statement.split())
+        text = one_line(statement)
         if create := _CREATE.match(text):
             rewritten.extend(_create(create, cluster, on))
         elif alter := _ALTER.match(text):
@@ -75,7 +75,7 @@ def cluster_statements(statements: Iterable[str], cluster: str) -> list[str]:
 
 
 def _create(match: re.Match[str], cluster: str, on: str) -> list[str]:
-    how = " ".join(match.group("how").upper().split())
+    how = one_line(match.group("how").upper())
     name, rest = match.group("name"), match.group("rest")
     engine = _ENGINE.search(rest)
     order = _ORDER_BY.search(rest)

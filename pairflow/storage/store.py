@@ -23,7 +23,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, DataError
 
 from pairflow.config import StorageSettings
-from pairflow.errors import RejectedRowsError, StorageError
+from pairflow.errors import RejectedRowsError, StorageError, one_line
 
 __all__ = ["Store", "chdb_path_of", "connect"]
 
@@ -356,5 +356,5 @@ def _identifier(name: str) -> str:
 
 
 def _first_line(text: str) -> str:
-    line = " ".join(text.strip().splitlines()[0].split()) if text.strip() else "unknown error"
+    line = one_line(text.strip().splitlines()[0]) if text.strip() else "unknown error"
     return line if len(line) <= 300 else line[:297] + "..."

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pairflow.control import Control
-from pairflow.pause_file import PAUSE_FILE, Pause, one_line, read_pause, write_pause
+from pairflow.errors import one_line
+from pairflow.pause_file import PAUSE_FILE, Pause, read_pause, write_pause
 
 
 @settings(max_examples=200, deadline=None)
@@ -32,7 +33,7 @@ def test_any_bytes_read_as_a_pause_the_file_held_or_as_paused_naming_the_file(da
     except (msgspec.DecodeError, msgspec.ValidationError):
         assert pause.reason.startswith(f"pause file {path} is unreadable (") and not pause.halted
     else:
-        assert pause == msgspec.structs.replace(written, reason=one_line(written.reason))
+        assert pause == msgspec.structs.replace(written, reason=one_line(written.reason) or "no reason given")
     state = control.state()
     assert state.entries_paused and not control.entries_allowed() and state.pause_reason == pause.reason
 
