@@ -150,7 +150,7 @@ def flow_run(broker: TansuBroker, settings: StorageSettings, workdir: Path, work
     )
     if recovery:
         directory = Path(tempfile.mkdtemp(dir=workdir, prefix="recovery-"))
-        config = prepare_recovery(directory)
+        config = prepare_recovery(directory, "bench_ingest")
         run_main(flow, epoch_interval=timedelta(seconds=2), recovery_config=config)
     elif workers == 1:
         run_main(flow)
@@ -165,7 +165,7 @@ def embedded_run(
     if journal:
         directory = Path(tempfile.mkdtemp(dir=workdir, prefix="embedded-"))
         source: QueueSource | Journal = Journal(directory / "journal")
-        recovery = prepare_recovery(directory / "recovery")
+        recovery = prepare_recovery(directory / "recovery", "bench_ingest --embedded")
     else:
         source, recovery = QueueSource(), None
 

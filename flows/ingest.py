@@ -61,6 +61,7 @@ from pairflow.config import BrokerSettings, Settings, StorageSettings
 from pairflow.events import TOPIC_OF, Bar, BookSnapshot, Gap, L2Book, Trade
 from pairflow.logs import get_logger
 from pairflow.metrics import INGEST_DUPLICATE_TRADES, INGEST_EXPIRED_TRADES, INGEST_LATE_TRADES
+from pairflow.recovery_owner import claim
 from pairflow.runtime import tune_gc_for_throughput
 from pairflow.storage import connect
 from sinks.clickhouse import ClickHouseSink
@@ -436,18 +437,21 @@ def build_ingest_flow(
     return flow
 
 
-def prepare_recovery(directory: Path, partitions: int = 1) -> RecoveryConfig:
+def prepare_recovery(directory: Path, owner: str, partitions: int = 1) -> RecoveryConfig:
     """Create the recovery partitions in ``directory`` on first use and return the config.
 
     Recovery partitions hold source offsets and operator state snapshots; keep
     the directory across restarts (and delete it to start from scratch). The
     processes of one Bytewax cluster share the directory and may start at the
     same moment, so creation holds a lock file: one creates, the others find it done.
+    ``owner`` names the command whose flow the snapshots are of; another
+    command is refused the directory (`pairflow.recovery_owner.claim`).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / ".init.lock", "wb") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        claim(directory, owner)
         if not any(directory.glob("part-*.sqlite3")):
             init_db_dir(directory, partitions)
     return RecoveryConfig(str(directory))

@@ -103,7 +103,7 @@ def relay_command(
     stop = threading.Event()
     flow = relay_dataflow(alerting, market_data_source(addresses, (topic,), tail=not until_end, batch_size=500,
                                                        stop=stop))
-    run_until_stopped(flow, 1, timedelta(seconds=1), prepare_recovery(alerting.outbox_dir / "recovery"), stop=stop)
+    run_until_stopped(flow, 1, timedelta(seconds=1), prepare_recovery(alerting.outbox_dir / "recovery", "pairflow alertmanager relay"), stop=stop)
 
 
 def register(app: typer.Typer) -> None:

@@ -55,7 +55,7 @@ def ingest(
         None,
         "--recovery-dir",
         help="Directory of Bytewax recovery snapshots (and, with --embedded, the journal); resume from it after a "
-        "crash (created on first use).",
+        "crash (created on first use; another command's or mode's directory is refused).",
     ),
     snapshot_interval: float = typer.Option(
         2.0, "--snapshot-interval", min=0.05, help="Seconds between recovery snapshots (and epochs)."
@@ -104,8 +104,10 @@ def ingest(
         raise ConfigError("--url and --coins choose what the embedded collector reads: add --embedded")
     settings.collector = override_collector(settings.collector, url, coins)
     usable_directory(dead_letter_dir, "--dead-letter-dir")
+    recovery = None
     if recovery_dir is not None:
         usable_directory(recovery_dir, "--recovery-dir")
+        recovery = prepare_recovery(recovery_dir, "pairflow ingest --embedded" if embedded else "pairflow ingest")
     start_logging(settings)
     if embedded:
         check_coins(settings.collector.url, settings.collector.coins)
@@ -114,7 +116,6 @@ def ingest(
         serve_metrics(settings.metrics.port, settings.metrics.host)
     with connect(settings.storage) as store:
         store.init_schema()
-    recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
     epoch = timedelta(seconds=snapshot_interval)
     if embedded:
         journal = Journal(recovery_dir / "journal", report_progress=True) if recovery_dir is not None else None

@@ -116,7 +116,8 @@ def run(
         Path | None,
         typer.Option(
             "--recovery-dir",
-            help="Bytewax recovery snapshots, shared by every process of the cluster; resume from it after a crash.",
+            help="Bytewax recovery snapshots, shared by every process of the cluster; resume from it after a crash. "
+            "Another stage's directory is refused.",
         ),
     ] = None,
     snapshot_interval: Annotated[
@@ -177,8 +178,10 @@ def run(
     if stage != "store-writer" and settings.logging.to_clickhouse:
         raise ConfigError(f"logging.to_clickhouse opens the store, which only the store-writer does; unset it for {stage}")
     usable_directory(dead_letter_dir, "--dead-letter-dir")
+    recovery = None
     if recovery_dir is not None:
         usable_directory(recovery_dir, "--recovery-dir")
+        recovery = prepare_recovery(recovery_dir, f"pairflow run {stage}")
     if stage == "strategy":
         # Each stage imports its own flow where it builds it: the strategy's (river, statsmodels) and
         # execution's (the desk, the API) cost seconds of CPU that an ingest or store-writer start never uses.
@@ -204,7 +207,6 @@ def run(
     else:
         flow = _stage_flow(stage, settings, dead_letter_dir, total_workers, tail=not until_end, stop=stop)
     log.info("stage starting", stage=stage, brokers=brokers, workers=workers, process=process, cluster=addresses)
-    recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
     try:
         run_until_stopped(
             flow, workers, timedelta(seconds=snapshot_interval), recovery, process_id=process, addresses=addresses,

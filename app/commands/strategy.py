@@ -64,7 +64,8 @@ def strategy(
     recovery_dir: Path | None = typer.Option(
         None,
         "--recovery-dir",
-        help="Directory of Bytewax recovery snapshots (models included); resume from it after a crash.",
+        help="Directory of Bytewax recovery snapshots (models included); resume from it after a crash. Another "
+             "command's directory is refused.",
     ),
     snapshot_interval: float = typer.Option(
         2.0, "--snapshot-interval", min=0.05, help="Seconds between recovery snapshots (and epochs)."
@@ -94,6 +95,7 @@ def strategy(
     """
     settings = load_settings(config)
     apply_pairs_option(settings, pairs)
+    recovery = prepare_recovery(recovery_dir, "pairflow strategy") if recovery_dir is not None else None
     start_logging(settings)
     tune_gc_for_throughput()
     if settings.metrics.port:
@@ -114,7 +116,6 @@ def strategy(
     stop = threading.Event()
     source = time_ordered_source(addresses, STRATEGY_TOPICS, tail=not until_end, window=ORDER_WINDOW, stop=stop)
     flow = strategy_dataflow(settings, spreads, source, workers=workers)
-    recovery = prepare_recovery(recovery_dir) if recovery_dir is not None else None
     run_until_stopped(flow, workers, timedelta(seconds=snapshot_interval), recovery, stop=stop)
 
 

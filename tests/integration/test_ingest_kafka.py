@@ -96,7 +96,7 @@ def test_bytewax_run_launcher_resumes_from_its_recovery_directory(
     first = make_tape(900, seed=21)
     produce(tansu_broker_fn, first.messages)
     recovery = tmp_path / "recovery"
-    prepare_recovery(recovery)
+    prepare_recovery(recovery, "ingest flow test")
     factory = (
         f"flows.ingest:kafka_ingest_flow('{tansu_broker_fn.bootstrap_servers}', 'chdb://{tmp_path / 'chdb'}',"
         f" '{tmp_path / 'dead'}', tail=False)"

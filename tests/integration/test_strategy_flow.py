@@ -55,7 +55,7 @@ def run_flow(items: list, spreads=SPREADS, recovery: Path | None = None, capture
     stream = op.input("bars", flow, TestingSource(items, batch_size=1 if recovery else 50))
     signals = strategy_stage("strategy", stream, spreads, SETTINGS)
     op.output("out", signals, TestingSink(captured))
-    run_main(flow, epoch_interval=timedelta(0), recovery_config=prepare_recovery(recovery) if recovery else None)
+    run_main(flow, epoch_interval=timedelta(0), recovery_config=prepare_recovery(recovery, "strategy flow test") if recovery else None)
     return [signal for _, batch in captured for signal in batch]
 
 
