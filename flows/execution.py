@@ -133,7 +133,7 @@ def execution_dataflow(settings: Settings, source: Source, build_desk: Callable[
     """Build execution as a dataflow of its own (distributed mode): signals and market topics in, desk events out.
 
     ``source`` reads `EXECUTION_INPUTS` in event-time order
-    (`sources.time_ordered_source` with the strategy's ``ORDER_WINDOW``), so the
+    (`sources.time_ordered_source` with its ``ORDER_WINDOW``, as the strategy's), so the
     desk sees each signal after the bars it was computed from; the records are
     decoded into one group in record order and traded in exactly that order,
     so the order intents are a function of the topics' contents (and of the

@@ -70,7 +70,6 @@ from sinks.topic import TopicSink
 from sources.scan_universe import latest_accepted_spreads
 
 __all__ = [
-    "ORDER_WINDOW",
     "STRATEGY_TOPICS",
     "RouterState",
     "chain_strategy",
@@ -94,15 +93,6 @@ STRATEGY_TOPICS: tuple[str, ...] = (
     TOPIC_OF[Bar], TOPIC_OF[BookSnapshot], TOPIC_OF[Funding], TOPIC_OF[FeeSchedule], TOPIC_OF[Delisting],
     TOPIC_OF[PairStats], TOPIC_OF[StrategyParams], TOPIC_OF[AssetContext],
 )
-# How many records of a topic partition the strategy's source puts back in event-time order
-# (`sources.time_ordered_source`): ingest publishes a backlog's bars in runs of one coin per partition (runs
-# of about 200 records were measured with 1s bars on 3 coins), corrections and other intervals behind newer
-# bars. A 2-process ingest writes two coins of one partition from different workers, with no bound on how far
-# one falls behind: 617 to 1,642 records were measured over a 400,000-trade backlog (benchmarks/bench_cluster.py),
-# and 1,000 gave 1,764 signals instead of 1,906. Beyond the window a bar goes out in partition order and the
-# spread refuses it (pairflow_strategy_refused_events, reason out-of-order). Each partition buffers at most
-# twice this many records.
-ORDER_WINDOW = 4_000
 _QUIET_REASONS = frozenset({"revision"})
 _event_time = attrgetter("ts")
 

@@ -45,9 +45,19 @@ from sources.kafka_source import (
     CONSUMER_CONFIG, MarketDataSource, RawRecord, at_end_of_log, consumer_config, stopped,
 )
 
-__all__ = ["TimeOrderedSource", "time_ordered_source"]
+__all__ = ["ORDER_WINDOW", "TimeOrderedSource", "time_ordered_source"]
 
 log = get_logger(__name__)
+
+# How many records of a topic partition the strategy's and execution's sources put back in event-time order
+# (the `EventTimeMerge` window): ingest publishes a backlog's bars in runs of one coin per partition (runs
+# of about 200 records were measured with 1s bars on 3 coins), corrections and other intervals behind newer
+# bars. A 2-process ingest writes two coins of one partition from different workers, with no bound on how far
+# one falls behind: 617 to 1,642 records were measured over a 400,000-trade backlog (benchmarks/bench_cluster.py),
+# and 1,000 gave 1,764 signals instead of 1,906. Beyond the window a bar goes out in partition order and the
+# spread refuses it (pairflow_strategy_refused_events, reason out-of-order). Each partition buffers at most
+# twice this many records.
+ORDER_WINDOW = 4_000
 
 
 class _Stamped(msgspec.Struct):

@@ -32,7 +32,7 @@ from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
 from pairflow.topics import prepare_topics
 from sources.kafka_source import market_data_source
-from sources.time_ordered_source import time_ordered_source
+from sources.time_ordered_source import ORDER_WINDOW, time_ordered_source
 
 __all__ = ["STAGES", "parse_cluster", "register"]
 
@@ -225,7 +225,7 @@ def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: 
         source = market_data_source(brokers, tail=tail, stop=stop, report_progress=True)
         return ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True, store=False)
     if stage == "strategy":
-        from flows.strategy import ORDER_WINDOW, STRATEGY_TOPICS, resolve_spreads, strategy_dataflow
+        from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow
 
         spreads = resolve_spreads(settings.strategy.pairs)
         if not spreads:
@@ -248,7 +248,6 @@ def _execution_flow(settings: Settings, url: str | None, keystore: Path | None, 
     from pairflow.control import Control
     from pairflow.pause_file import PAUSE_FILE
     from flows.execution import EXECUTION_INPUTS, EXECUTION_OUTPUTS, execution_dataflow
-    from flows.strategy import ORDER_WINDOW
 
     base = require_network(url or settings.collector.url, mainnet)
     data_dir = usable_directory(data_dir.resolve(), "--data-dir")

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from app.options import ConfigOption
 from app.runners.until_stopped import run_until_stopped
 from flows.ingest import prepare_recovery, tune_gc_for_throughput
-from flows.strategy import ORDER_WINDOW, STRATEGY_TOPICS, resolve_spreads, strategy_dataflow, universe_pairs
+from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow, universe_pairs
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError
 from pairflow.events import TOPIC_OF, Signal
@@ -21,14 +21,14 @@ from pairflow.logs import get_logger, start_logging
 from pairflow.metrics import serve_metrics
 from pairflow.storage import connect
 from pairflow.topics import prepare_topics
-from sources.time_ordered_source import time_ordered_source
+from sources.time_ordered_source import ORDER_WINDOW, time_ordered_source
 
 __all__ = ["apply_pairs_option", "register"]
 
 log = get_logger(__name__)
 
 # The topics are read in event-time order (sources.time_ordered_source), so a backlog comes out sorted
-# (within flows.strategy.ORDER_WINDOW places of each partition's order);
+# (within sources.time_ordered_source.ORDER_WINDOW places of each partition's order);
 # live, legs published at slightly different moments still reach a spread apart, and it holds them
 # HOLD_BARS bar intervals for each other (unless strategy.reorder_ms is set).
 HOLD_BARS = 60

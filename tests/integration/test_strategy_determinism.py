@@ -21,13 +21,13 @@ from confluent_kafka import Producer
 
 from app.commands.strategy import HOLD_BARS
 from flows.decode import decode_batch
-from flows.strategy import ORDER_WINDOW, STRATEGY_TOPICS
+from flows.strategy import STRATEGY_TOPICS
 from operators.spread_strategy import SpreadStrategy
 from pairflow.config import StrategySettings
 from pairflow.events import Bar, BookSnapshot, Signal, encode
 from pairflow.topics import TopicSpec, ensure_topics
 from sources.event_time_merge import EventTimeMerge
-from sources.time_ordered_source import time_ordered_source
+from sources.time_ordered_source import ORDER_WINDOW, time_ordered_source
 from tests.broker import TansuBroker, consume_to_end
 from tests.helpers import free_port
 from tests.integration.ingest_support import start_pairflow

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.strategy import ORDER_WINDOW
 from sources.event_time_merge import EventTimeMerge
+from sources.time_ordered_source import ORDER_WINDOW
 
 KEYS = ("0-md.bars", "1-md.bars", "0-md.funding")
 

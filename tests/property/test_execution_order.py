@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from flows.decode import decode_batch
 from flows.execution import EXECUTION_INPUTS
-from flows.strategy import ORDER_WINDOW
 from pairflow.events import TOPIC_OF, Bar, Signal, encode
 from sources.event_time_merge import EventTimeMerge
+from sources.time_ordered_source import ORDER_WINDOW
 from tests.property.test_event_time_merge import fetches
 from tests.strategy_support import bar
 
