@@ -1,9 +1,10 @@
 """Replace a file atomically and durably: after a crash it holds the old content or the new, never a mix.
 
 Why: the operator's pause file, the store's spill files, the alert outbox and
-its ledger, and the venue snapshot must each read back after a crash or a
-power loss exactly as last written. Getting that right takes four steps, and
-leaving one out loses data only on the day the machine fails:
+its ledger, the venue snapshot, a new keystore and a rendered Alertmanager
+config must each read back after a crash or a power loss exactly as last
+written. Getting that right takes four steps, and leaving one out loses data
+only on the day the machine fails:
 
 1. write a temporary file in the target's own directory (a rename is atomic
    only within one file system);
@@ -15,7 +16,7 @@ A write that fails or raises part-way removes the temporary file and leaves
 the target as it was. The temporary name is hidden, unique per process and
 call, and ends in ``.tmp``, so concurrent writers never share one and
 directory scans by suffix never see it. The new file gets the permissions
-``open()`` would give (0o666 less the umask), as the callers' files always had.
+``open()`` would give (0o666 less the umask) unless a caller asks for fewer.
 
 >>> import tempfile
 >>> path = Path(tempfile.mkdtemp()) / "state"
@@ -45,32 +46,34 @@ __all__ = ["replace_file", "sync_directory", "write_bytes"]
 _CALLS = itertools.count()
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically and durably (see the module docstring)."""
-    replace_file(path, lambda out: out.write(data))
+def write_bytes(path: Path, data: bytes, *, mode: int = 0o666) -> None:
+    """Replace ``path`` with ``data`` atomically and durably (see the module docstring and `replace_file`)."""
+    replace_file(path, lambda out: out.write(data), mode=mode)
 
 
-def replace_file(path: Path, write: Callable[[BinaryIO], object]) -> None:
+def replace_file(path: Path, write: Callable[[BinaryIO], object], *, mode: int = 0o666) -> None:
     """Replace ``path`` with what ``write`` writes to the open binary file it is handed, atomically and durably.
 
     ``write`` can stream a large content instead of joining it in memory
     first. Whatever it raises propagates, and the target is left untouched.
+    ``mode`` is the new file's permissions less the umask (0o600 for a
+    secret: the file never exists readable by others, not even briefly).
 
     Raises
     ------
     FileNotFoundError
-        ``path``'s directory does not exist (the message names both).
+        ``path``'s directory does not exist (the error's filename is that directory).
     OSError
         The disk refused the write, the sync or the rename.
     """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}-{next(_CALLS)}.tmp")
     try:
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     except FileNotFoundError:
         if path.parent.is_dir():
             raise
-        raise FileNotFoundError(errno.ENOENT, f"cannot write {path}: directory {path.parent} does not exist") from None
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path.parent)) from None
     try:
         with open(handle, "wb") as out:
             write(out)

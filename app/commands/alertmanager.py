@@ -15,6 +15,7 @@ from flows.alerts import relay_dataflow
 from flows.ingest import prepare_recovery
 from pairflow.alertmanager import render_alertmanager_config
 from pairflow.config import load_settings, with_changes
+from pairflow.durable_file import write_bytes
 from pairflow.errors import ConfigError
 from pairflow.events import TOPIC_OF, Alert
 from pairflow.logs import get_logger, start_logging
@@ -49,9 +50,7 @@ def config_command(
         typer.echo(text, nl=False)
         return
     try:
-        out.touch(mode=0o600, exist_ok=True)
-        out.chmod(0o600)
-        out.write_text(text)
+        write_bytes(out, text.encode(), mode=0o600)  # Alertmanager never reads half a config
     except OSError as error:
         raise ConfigError(f"--out {out} cannot be written: {error.strerror or error}") from None
     typer.echo(f"wrote {out}")

@@ -2,8 +2,10 @@
 
 A key is unlocked into memory for as long as a signer needs it; the
 passphrase comes from a prompt or ``PAIRFLOW_SECRETS__KEYSTORE_PASSPHRASE``.
-Files are written with mode 600 and named by address, so `list_keys` can
-show what is there without unlocking anything.
+Files are written with mode 600, atomically and durably (a key whose address
+was shown must not vanish in a power loss, nor a crash leave half a file
+under its name), and named by address, so `list_keys` can show what is there
+without unlocking anything.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from eth_account import Account
 
+from pairflow.durable_file import write_bytes
 from pairflow.errors import ConfigError
 
 __all__ = ["api_token", "import_key", "list_keys", "new_key", "unlock"]
@@ -31,8 +34,7 @@ def _write(directory: Path, private_key: bytes, passphrase: str) -> str:
     path = directory / f"{account.address.lower()}.json"
     if path.exists():
         raise ConfigError(f"a keystore for {account.address} already exists: {path}")
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(encrypted))
+    write_bytes(path, json.dumps(encrypted).encode(), mode=0o600)
     return account.address
 
 
