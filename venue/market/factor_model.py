@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from venue.market.bounds import bounded, check_bounds
+
 __all__ = [
     "CointegrationGroup",
     "FactorModel",
@@ -69,9 +71,9 @@ class CointegrationGroup:
 
     coins: tuple[str, ...]
     betas: tuple[float, ...] = ()
-    half_life_s: float = 1800.0
-    spread_std: float = 0.004
-    factor_vol: float = 0.006
+    half_life_s: float = bounded(1800.0, gt=0)
+    spread_std: float = bounded(0.004, ge=0)
+    factor_vol: float = bounded(0.006, ge=0)
 
     def __post_init__(self) -> None:
         if len(self.coins) < 2:
@@ -80,10 +82,9 @@ class CointegrationGroup:
             raise ValueError(f"a cointegration group lists a coin twice: {list(self.coins)}")
         if self.betas and len(self.betas) != len(self.coins):
             raise ValueError(f"group {list(self.coins)} has {len(self.betas)} betas for {len(self.coins)} coins")
-        if any(beta <= 0 for beta in self.betas):
+        if not all(beta > 0 for beta in self.betas):
             raise ValueError(f"group {list(self.coins)} betas must be positive, were {list(self.betas)}")
-        if self.half_life_s <= 0 or self.spread_std < 0 or self.factor_vol < 0:
-            raise ValueError(f"group {list(self.coins)} needs half_life_s > 0, spread_std >= 0, factor_vol >= 0")
+        check_bounds(self)
 
     def beta_of(self, coin: str) -> float:
         """Return the factor loading of `coin`."""
@@ -113,13 +114,14 @@ class FactorModelConfig:
 
     reference_px: dict[str, float]
     groups: tuple[CointegrationGroup, ...] = ()
-    market_vol: float = 0.005
+    market_vol: float = bounded(0.005, ge=0)
     market_beta: float = 1.0
-    idio_vol: float = 0.007
-    premium_half_life_s: float = 7200.0
-    premium_std: float = 0.0006
+    idio_vol: float = bounded(0.007, ge=0)
+    premium_half_life_s: float = bounded(7200.0, gt=0)
+    premium_std: float = bounded(0.0006, ge=0)
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         seen: set[str] = set()
         for group in self.groups:
             for coin in group.coins:

@@ -16,6 +16,7 @@ import numpy as np
 
 from venue.engine import Channel, EngineEvent, Filled, Limit, OrderRequest, Rejected, Resting, Tif
 from venue.engine.funding import impact_notional
+from venue.market.bounds import bounded, check_bounds
 from venue.market.quoting import (
     Quote,
     QuoteConfig,
@@ -201,15 +202,14 @@ class TakerConfig:
         Takers lean toward flattening their inventory as it approaches this notional.
     """
 
-    rate_per_minute: float = 12.0
-    median_notional: float = 1500.0
-    notional_dispersion: float = 0.8
-    slippage_bps: float = 15.0
-    inventory_limit: float = 200_000.0
+    rate_per_minute: float = bounded(12.0, ge=0)
+    median_notional: float = bounded(1500.0, gt=0)
+    notional_dispersion: float = bounded(0.8, ge=0)
+    slippage_bps: float = bounded(15.0, ge=0)
+    inventory_limit: float = bounded(200_000.0, gt=0)
 
     def __post_init__(self) -> None:
-        if self.rate_per_minute < 0 or self.median_notional <= 0 or self.slippage_bps < 0:
-            raise ValueError("taker rate must be >= 0, median_notional > 0 and slippage_bps >= 0")
+        check_bounds(self)
 
 
 @dataclass

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
+from venue.market.bounds import bounded, check_bounds
 from venue.market.ticks import MIN_NOTIONAL, min_size, round_price, round_size
 
 __all__ = [
@@ -54,19 +55,14 @@ class QuoteConfig:
         Relative size increase per level away from the top.
     """
 
-    levels: int = 6
-    half_spread_bps: float = 1.5
-    level_step_bps: float = 3.0
-    level_notional: float = 4000.0
-    size_growth: float = 0.5
+    levels: int = bounded(6, ge=1, le=50)
+    half_spread_bps: float = bounded(1.5, gt=0)
+    level_step_bps: float = bounded(3.0, gt=0)
+    level_notional: float = bounded(4000.0, ge=MIN_NOTIONAL)
+    size_growth: float = bounded(0.5, ge=0)
 
     def __post_init__(self) -> None:
-        if not 1 <= self.levels <= 50:
-            raise ValueError(f"levels must be within 1..50, was {self.levels}")
-        if self.half_spread_bps <= 0 or self.level_step_bps <= 0:
-            raise ValueError("half_spread_bps and level_step_bps must be positive")
-        if self.level_notional < MIN_NOTIONAL:
-            raise ValueError(f"level_notional must be at least {MIN_NOTIONAL} USD, was {self.level_notional}")
+        check_bounds(self)
 
 
 @dataclass(frozen=True)
