@@ -157,31 +157,27 @@ BETWEEN = pytest.mark.parametrize("second, sent", [(False, True), (True, False)]
 SNAPSHOT = pytest.mark.parametrize("snapshot", [False, True], ids=["journals-only", "with-snapshot"])
 
 
-@BETWEEN
-@SNAPSHOT
-def test_an_exit_killed_between_its_legs_sends_the_other_leg_once_on_restart(
-    venue: Setup, tmp_path: Path, snapshot: bool, second: bool, sent: bool
-) -> None:
-    start = len(venue.requests)
-    desk, _ = run_killed(venue, tmp_path, [1.0, 0.0], order=3 + second, sent=sent, snapshot=snapshot)
-    assert positions(desk.router.executor) == {}
-    cloids = cloids_sent(venue, start)
-    assert len(cloids) == len(set(cloids)) == 4
-    desk.shutdown()
+# The trade a kill cuts: the targets traded, the order its legs start at, what the venue and the spread's
+# legs hold after the restart, and how many orders were sent in all.
+TRADE = pytest.mark.parametrize(("targets", "legs_start", "held", "orders"),
+                                [([1.0], 1, {"ETH": 0.5, "BTC": -0.0166}, 2), ([1.0, 0.0], 3, {}, 4)],
+                                ids=["entry", "exit"])
 
 
-@BETWEEN
 @SNAPSHOT
-def test_an_entry_killed_between_its_legs_sends_the_other_leg_once_and_keeps_its_intents(
-    venue: Setup, tmp_path: Path, snapshot: bool, second: bool, sent: bool
+@BETWEEN
+@TRADE
+def test_a_trade_killed_between_its_legs_sends_the_other_leg_once_and_its_spread_holds_the_legs(
+    venue: Setup, tmp_path: Path, targets: list[float], legs_start: int, held: dict[str, float], orders: int,
+    snapshot: bool, second: bool, sent: bool
 ) -> None:
     start = len(venue.requests)
-    desk, _ = run_killed(venue, tmp_path, [1.0], order=1 + second, sent=sent, snapshot=snapshot)
-    assert positions(desk.router.executor) == {"ETH": 0.5, "BTC": -0.0166}
-    # the spread holds both legs (the restored snapshot kept the intents taken from the journal)
-    assert {coin: book.szi for coin, book in desk.ledger.spreads["ETH/BTC"].items()} == {"ETH": 0.5, "BTC": -0.0166}
+    desk, _ = run_killed(venue, tmp_path, targets, order=legs_start + second, sent=sent, snapshot=snapshot)
+    assert positions(desk.router.executor) == held
+    # the spread holds the same legs (the restored snapshot kept the intents taken from the journal)
+    assert {coin: book.szi for coin, book in desk.ledger.spreads["ETH/BTC"].items() if book.szi} == held
     cloids = cloids_sent(venue, start)
-    assert len(cloids) == len(set(cloids)) == 2
+    assert len(cloids) == len(set(cloids)) == orders
     desk.shutdown()
 
 
