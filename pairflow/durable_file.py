@@ -18,6 +18,9 @@ call, and ends in ``.tmp``, so concurrent writers never share one and
 directory scans by suffix never see it. The new file gets the permissions
 ``open()`` would give (0o666 less the umask) unless a caller asks for fewer.
 
+A file only ever appended to and fsynced after each write needs the last
+step alone, once, when it is created: `open_append`.
+
 >>> import tempfile
 >>> path = Path(tempfile.mkdtemp()) / "state"
 >>> write_bytes(path, b"first")
@@ -41,7 +44,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["replace_file", "sync_directory", "write_bytes"]
+__all__ = ["open_append", "replace_file", "sync_directory", "write_bytes"]
 
 _CALLS = itertools.count()
 
@@ -85,6 +88,33 @@ def replace_file(path: Path, write: Callable[[BinaryIO], object], *, mode: int =
             temporary.unlink(missing_ok=True)
         raise
     sync_directory(path.parent)
+
+
+def open_append(path: Path) -> BinaryIO:
+    """Open ``path`` for binary appending, creating it durably: fsync its directory while the file is empty.
+
+    Why: an append-only file (the order journal, dead letters, the alert
+    outbox) fsynced after each write keeps its bytes over a power loss, but
+    not its name until its directory is fsynced too: a new journal could
+    vanish whole with every cloid it had reported written. The directory is
+    synced when the file is empty rather than only when this call creates
+    it, so a process killed between the creation and the sync has it synced
+    by the next opener before anything is appended.
+
+    Raises
+    ------
+    OSError
+        The file cannot be opened or created, or its directory synced.
+    """
+    path = Path(path)
+    out = open(path, "ab")  # noqa: SIM115 - the caller owns (and closes) the file
+    try:
+        if os.fstat(out.fileno()).st_size == 0:
+            sync_directory(path.parent)
+    except BaseException:
+        out.close()
+        raise
+    return out
 
 
 def sync_directory(directory: Path) -> None:

@@ -40,7 +40,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import AlertingSettings
-from pairflow.durable_file import replace_file
+from pairflow.durable_file import open_append, replace_file
 from pairflow.events import Alert, decode, encode
 from pairflow.logs import get_logger
 from pairflow.metrics import (
@@ -302,12 +302,12 @@ class AlertmanagerSink:
 
 
 def _append(path: Path, alerts: list[Alert]) -> None:
-    """Append alerts as JSON lines and fsync, so an accepted `send` survives a crash."""
+    """Append alerts as JSON lines and fsync (a new file's directory too), so an accepted `send` survives a crash."""
     _append_lines(path, [encode(alert) for alert in alerts])
 
 
 def _append_lines(path: Path, lines: list[bytes]) -> None:
-    with open(path, "ab") as handle:
+    with open_append(path) as handle:
         handle.write(b"".join(line + b"\n" for line in lines))
         handle.flush()
         os.fsync(handle.fileno())

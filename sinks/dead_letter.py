@@ -3,7 +3,8 @@
 A dead letter keeps the raw text of the record, where it came from (topic,
 partition, offset) and why it was rejected, so it can be inspected and
 replayed by hand. Files are ``<directory>/dead-letters-<worker>.jsonl``; each
-batch is flushed to disk before the epoch completes.
+batch is flushed to disk before the epoch completes, and a new file's directory
+is synced once, so the file itself survives a power loss.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import msgspec
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from pairflow.durable_file import open_append
+
 __all__ = ["DeadLetterSink", "read_dead_letters"]
 
 _encoder = msgspec.json.Encoder()
@@ -23,7 +26,7 @@ _encoder = msgspec.json.Encoder()
 class _DeadLetterPartition(StatelessSinkPartition[tuple[str, list[Any]]]):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "ab")  # noqa: SIM115 - closed in close()
+        self._file = open_append(path)  # closed in close()
 
     def write_batch(self, items: list[tuple[str, list[Any]]]) -> None:
         self._file.write(b"".join(_encoder.encode(letter) + b"\n" for _, letters in items for letter in letters))

@@ -19,6 +19,8 @@ import os
 import threading
 from pathlib import Path
 
+from pairflow.durable_file import open_append
+
 __all__ = ["OrderJournal"]
 
 
@@ -50,16 +52,16 @@ class OrderJournal:
                     self.sent.add(cloid)
                     if expires.isdigit():  # lines written before expiries have none: such orders never expire
                         self.expires[cloid] = int(expires)
-        self._file = self.path.open("a", encoding="ascii")
+        self._file = open_append(self.path)  # a new journal's name survives a power loss too
         if self.path.stat().st_size and not text.endswith("\n"):
-            self._file.write("\n")  # end a torn last line: the next cloid must not join it and be lost
+            self._file.write(b"\n")  # end a torn last line: the next cloid must not join it and be lost
             self._file.flush()
         self._lock = threading.Lock()
 
     def record(self, cloid: str, expires_ms: int | None = None) -> None:
         """Hand ``cloid`` and its order's ``expiresAfter`` to the OS (with ``fsync`` to the disk) before the send."""
         with self._lock:
-            self._file.write(cloid + ("\n" if expires_ms is None else f" {expires_ms}\n"))
+            self._file.write((cloid + ("\n" if expires_ms is None else f" {expires_ms}\n")).encode("ascii"))
             self._file.flush()
             if self.fsync:
                 os.fsync(self._file.fileno())

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairflow.durable_file import replace_file, write_bytes
+from pairflow.durable_file import open_append, replace_file, write_bytes
+from tests.support.durability import directories_synced
 
 
 class _Stopped(Exception):
@@ -99,3 +100,23 @@ def test_concurrent_writers_each_replace_the_file_whole(tmp_path: Path) -> None:
         thread.join()
     assert path.read_bytes() in contents
     assert [p.name for p in tmp_path.iterdir()] == ["target"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(old=st.none() | st.binary(max_size=300), chunks=st.lists(st.binary(max_size=300), max_size=4))
+def test_appending_keeps_every_byte_and_syncs_the_directory_while_the_file_is_empty(
+        old: bytes | None, chunks: list[bytes]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "journal"
+        if old is not None:
+            path.write_bytes(old)
+        with directories_synced() as synced, open_append(path) as out:
+            for chunk in chunks:
+                out.write(chunk)
+        assert path.read_bytes() == (old or b"") + b"".join(chunks)
+        assert synced == ([] if old else [Path(directory)])
+
+
+def test_appending_in_a_missing_directory_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="No such file or directory"):
+        open_append(tmp_path / "gone" / "journal")
