@@ -71,6 +71,7 @@ from sources.kafka_source import RawRecord, market_data_source
 
 __all__ = [
     "IngestOptions",
+    "IngestRun",
     "IngestStreams",
     "Seeds",
     "bars_from_topic",
@@ -311,6 +312,26 @@ class IngestStreams:
     dead_letters: Stream[tuple[str, list[DeadLetter]]]
 
 
+@dataclass(frozen=True)
+class IngestRun:
+    """What drives one run of the ingest stage and what it hands on, beside its tuning (`IngestOptions`).
+
+    Parameters
+    ----------
+    clock
+        The stage's clock (see `ingest_stage`).
+    seeds
+        Stored trades of the bars still open at a fresh start (see `ingest_stage`).
+    then
+        Called with the stage's streams to chain further stages in the same
+        dataflow (embedded mode).
+    """
+
+    clock: Clock = WALL_CLOCK
+    seeds: Seeds | None = None
+    then: Callable[[IngestStreams], None] | None = None
+
+
 @operator
 def ingest_stage(
     step_id: str, up: Stream[RawRecord], options: IngestOptions, clock: Clock, seeds: Seeds | None = None
@@ -385,10 +406,8 @@ def build_ingest_flow(
     options: IngestOptions | None = None,
     flow_id: str = "ingest",
     *,
-    clock: Clock = WALL_CLOCK,
     publish_sink: Sink | None = None,
-    then: Callable[[IngestStreams], None] | None = None,
-    seeds: Seeds | None = None,
+    run: IngestRun = IngestRun(),
 ) -> Dataflow:
     """Wire the ingest dataflow between an injected source and sinks.
 
@@ -410,30 +429,25 @@ def build_ingest_flow(
         Bar and book settings.
     flow_id
         Dataflow id; recovery state is stored per step id under it.
-    clock
-        The stage's clock (see `ingest_stage`).
     publish_sink
         Also receives the ``(coin, [Bar, ...])`` and ``(coin, [BookSnapshot, ...])``
         items, e.g. a `sinks.topic.TopicSink` publishing them on ``md.bars`` and
         ``md.books`` (distributed mode).
-    then
-        Called with the stage's streams to chain further stages in the same
-        dataflow (embedded mode).
-    seeds
-        Stored trades of the bars still open at a fresh start (see `ingest_stage`).
+    run
+        The run's clock, seeds and chained stages.
     """
     options = options or IngestOptions()
     flow = Dataflow(flow_id)
     # (topic, bytes | Event, partition | None, offset | None)
     raw = op.input("input", flow, source)
-    streams = ingest_stage("ingest", raw, options, clock, seeds)
+    streams = ingest_stage("ingest", raw, options, run.clock, run.seeds)
     op.output("dead_letters", streams.dead_letters, dead_letter_sink)
     if store_sink is not None:
         op.output("store", op.merge("to_store", streams.events, streams.bars, streams.snapshots), store_sink)
     if publish_sink is not None:
         op.output("publish", op.merge("to_publish", streams.bars, streams.snapshots), publish_sink)
-    if then is not None:
-        then(streams)
+    if run.then is not None:
+        run.then(streams)
     return flow
 
 
@@ -465,9 +479,7 @@ def ingest_dataflow(
     workers: int = 1,
     publish_bars: bool = False,
     store: bool = True,
-    clock: Clock = WALL_CLOCK,
-    then: Callable[[IngestStreams], None] | None = None,
-    seeds: Seeds | None = None,
+    run: IngestRun = IngestRun(),
 ) -> Dataflow:
     """Build the ingest dataflow from settings: the one builder behind every entry point.
 
@@ -489,12 +501,8 @@ def ingest_dataflow(
     store
         Store the events, bars and snapshots; False when a store-writer stage
         owns the store (the input topics and the published ones are all it needs).
-    clock
-        The stage's clock (see `ingest_stage`).
-    then
-        Chains further stages onto the ingest streams in the same dataflow.
-    seeds
-        Stored trades of the bars still open at a fresh start (see `ingest_stage`).
+    run
+        The run's clock, seeds and chained stages.
     """
     published = (TOPIC_OF[Bar], TOPIC_OF[BookSnapshot])
     return build_ingest_flow(
@@ -502,10 +510,8 @@ def ingest_dataflow(
         ClickHouseSink(settings.storage, partitions=workers) if store else None,
         DeadLetterSink(Path(dead_letter_dir)),
         ingest_options(settings),
-        clock=clock,
         publish_sink=TopicSink(settings.broker, published, partitions=workers) if publish_bars else None,
-        then=then,
-        seeds=seeds,
+        run=run,
     )
 
 

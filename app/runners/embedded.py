@@ -25,7 +25,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
-from flows.ingest import IngestStreams, Seeds, ingest_dataflow, ingest_options
+from flows.ingest import IngestRun, IngestStreams, Seeds, ingest_dataflow, ingest_options
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import CollectorSettings, Settings
 from pairflow.errors import PairflowError
@@ -140,8 +140,8 @@ def collecting_flow(
     """
     start = resume_point(settings, journal)
     collecting = CollectorThread(settings.collector, journal, start.last, clock=clock)
-    flow = ingest_dataflow(settings, collecting.source, dead_letter_dir, workers=workers, clock=clock, then=then,
-                           seeds=start.seeds)
+    flow = ingest_dataflow(settings, collecting.source, dead_letter_dir, workers=workers,
+                           run=IngestRun(clock=clock, seeds=start.seeds, then=then))
     return collecting, flow
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from bytewax.testing import run_main
 
 from app.runners.embedded import resume_point
-from flows.ingest import ingest_dataflow
+from flows.ingest import IngestRun, ingest_dataflow
 from pairflow.config import CollectorSettings, Settings, StorageSettings
 from pairflow.events import Trade
 from pairflow.storage import Store
@@ -50,7 +50,7 @@ def _restart(tmp_path: Path, received: list[Trade]) -> None:
     for trade in received:
         source.emit("md.trades", trade.coin, trade)
     source.close()
-    run_main(ingest_dataflow(settings, source, tmp_path / "dead", seeds=start.seeds))
+    run_main(ingest_dataflow(settings, source, tmp_path / "dead", run=IngestRun(seeds=start.seeds)))
 
 
 def _bars(store: Store) -> dict[str, tuple]:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import bytewax.operators as op
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from flows.ingest import IngestOptions, IngestStreams, build_ingest_flow
+from flows.ingest import IngestOptions, IngestRun, IngestStreams, build_ingest_flow
 from pairflow.clock import WALL_CLOCK, Clock, EventClock
 from pairflow.events import Bar, Bbo, BookLevel, BookSnapshot, L2Book, Trade
 from tests.helpers import eventually
@@ -51,8 +51,8 @@ def _replay(clock: Clock, stalls: dict[int, timedelta]) -> dict[str, list]:
         op.output("next_stage", streams.bars, TestingSink(handed_on))
 
     flow = build_ingest_flow(
-        TestingSource(items, batch_size=BATCH), TestingSink(stored), TestingSink(dead), OPTIONS, clock=clock,
-        then=next_stage,
+        TestingSource(items, batch_size=BATCH), TestingSink(stored), TestingSink(dead), OPTIONS,
+        run=IngestRun(clock=clock, then=next_stage),
     )
     run_main(flow, epoch_interval=timedelta(milliseconds=20))
     assert dead == []
@@ -103,8 +103,7 @@ def test_a_live_feed_that_falls_silent_still_closes_its_bars() -> None:
         TestingSink([]),
         TestingSink([]),
         IngestOptions(bar_intervals_ms=(1_000,), lateness_ms=100, idle_close_s=0.2),
-        clock=WALL_CLOCK,
-        then=lambda streams: op.output("next_stage", streams.bars, TestingSink(handed_on)),
+        run=IngestRun(then=lambda streams: op.output("next_stage", streams.bars, TestingSink(handed_on))),
     )
     running = threading.Thread(target=run_main, args=(flow,), kwargs={"epoch_interval": timedelta(milliseconds=50)})
     running.start()

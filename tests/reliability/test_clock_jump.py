@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from flows.ingest import IngestOptions, build_ingest_flow
+from flows.ingest import IngestOptions, IngestRun, build_ingest_flow
 from pairflow.events import Trade
 from pairflow.storage import connect
 from sinks.clickhouse import ClickHouseSink
@@ -76,7 +76,7 @@ def test_a_clock_jump_neither_drops_nor_double_counts_trades(tmp_path: Path, jum
     clock = SteppedClock()
     flow = build_ingest_flow(
         TestingSource(received(trades, clock, jump_ms), batch_size=8), ClickHouseSink(settings), TestingSink([]),
-        OPTIONS, clock=clock,
+        OPTIONS, run=IngestRun(clock=clock),
     )
     expired_before = sample("pairflow_ingest_expired_trades_total")
     run_main(flow, epoch_interval=timedelta(milliseconds=20))
