@@ -18,6 +18,13 @@ call, and ends in ``.tmp``, so concurrent writers never share one and
 directory scans by suffix never see it. The new file gets the permissions
 ``open()`` would give (0o666 less the umask) unless a caller asks for fewer.
 
+A writer killed mid-write (SIGKILL, an OOM kill) cannot remove its
+temporary, so the first write of a process into a directory removes those
+left there by writers that no longer run: one whose PID is not running and
+whose file lock (held by a writer for its whole write, released by the OS
+when it dies) is free. The lock keeps a live writer's temporary even when its
+PID means nothing here (another PID namespace sharing the directory).
+
 A file only ever appended to and fsynced after each write needs the last
 step alone, once, when it is created: `open_append`.
 
@@ -38,15 +45,22 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import itertools
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from pairflow.processes import running
+
 __all__ = ["open_append", "replace_file", "sync_directory", "write_bytes"]
 
 _CALLS = itertools.count()
+_TEMPORARY = re.compile(r"\..+\.(?P<pid>[0-9]{1,7})-[0-9]+\.tmp")  # Linux PIDs have at most 7 digits
+# Directories this process has swept of dead writers' temporaries: once each is enough.
+_SWEPT: set[Path] = set()
 
 
 def write_bytes(path: Path, data: bytes, *, mode: int = 0o666) -> None:
@@ -79,6 +93,8 @@ def replace_file(path: Path, write: Callable[[BinaryIO], object], *, mode: int =
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path.parent)) from None
     try:
         with open(handle, "wb") as out:
+            fcntl.flock(out, fcntl.LOCK_EX)  # this write is running: `_remove_stale_temporaries` keeps its file
+            _remove_stale_temporaries(path.parent)
             write(out)
             out.flush()
             os.fsync(out.fileno())
@@ -115,6 +131,31 @@ def open_append(path: Path) -> BinaryIO:
         out.close()
         raise
     return out
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    directory = Path(os.path.abspath(directory))
+    if directory in _SWEPT:
+        return
+    _SWEPT.add(directory)
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:  # one that cannot be listed is left
+        for entry in entries:
+            match = _TEMPORARY.fullmatch(entry.name)
+            if match and int(match["pid"]) != os.getpid() and not running(int(match["pid"])):
+                _remove_unlocked(entry.path)
+
+
+def _remove_unlocked(temporary: str) -> None:
+    try:
+        handle = os.open(temporary, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # removed meanwhile, or not a file we may open
+        return
+    try:
+        with contextlib.suppress(OSError):  # its writer still runs (it holds the lock), or it is gone already
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(temporary)
+    finally:
+        os.close(handle)
 
 
 def sync_directory(directory: Path) -> None:

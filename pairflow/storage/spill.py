@@ -22,6 +22,7 @@ import msgspec
 
 from pairflow.durable_file import write_bytes
 from pairflow.errors import StorageError
+from pairflow.processes import running
 
 __all__ = ["Batch", "SpillDirectory"]
 
@@ -130,7 +131,7 @@ class SpillDirectory:
         released = 0
         for claim in self.path.glob(f"*{_SUFFIX}{_CLAIM}*"):
             pid = int(claim.name.rsplit(_CLAIM, 1)[1])
-            if not _alive(pid):
+            if not running(pid):
                 self.release(claim)
                 released += 1
         return released
@@ -140,12 +141,3 @@ def _as_list(column: Sequence[Any]) -> list[Any]:
     to_list = getattr(column, "tolist", None)
     return to_list() if to_list is not None else list(column)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -3,7 +3,11 @@ and no temporary behind, and a missing directory is one clear error."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -120,3 +124,90 @@ def test_appending_keeps_every_byte_and_syncs_the_directory_while_the_file_is_em
 def test_appending_in_a_missing_directory_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="No such file or directory"):
         open_append(tmp_path / "gone" / "journal")
+
+
+_BLOCKED_WRITER = """
+import sys, threading
+from pathlib import Path
+from pairflow.durable_file import replace_file
+
+def write(out):
+    out.write(b"half of the new content")
+    out.flush()
+    print("writing", flush=True)
+    threading.Event().wait()
+
+replace_file(Path(sys.argv[1]), write)
+"""
+
+
+def _blocked_writer(path: Path) -> subprocess.Popen:
+    writer = subprocess.Popen([sys.executable, "-c", _BLOCKED_WRITER, str(path)], stdout=subprocess.PIPE)
+    assert writer.stdout.readline() == b"writing\n"
+    return writer
+
+
+def _dead_pid() -> int:
+    ended = subprocess.Popen([sys.executable, "-c", ""])
+    ended.wait()
+    return ended.pid
+
+
+def test_a_write_removes_the_temporary_of_a_writer_killed_mid_write_never_a_running_ones(tmp_path: Path) -> None:
+    path = tmp_path / "target"
+    path.write_bytes(b"old")
+    killed, live = _blocked_writer(path), _blocked_writer(path)
+    try:
+        killed.kill()
+        killed.wait()
+        left = {f".target.{killed.pid}-0.tmp", f".target.{live.pid}-0.tmp"}
+        assert {p.name for p in tmp_path.iterdir()} == {"target", *left}
+        write_bytes(path, b"new")
+        assert {p.name for p in tmp_path.iterdir()} == {"target", f".target.{live.pid}-0.tmp"}
+        assert path.read_bytes() == b"new"
+    finally:
+        live.kill()
+        live.wait()
+    subprocess.run([sys.executable, "-c", "import sys; from pairflow.durable_file import write_bytes; "
+                    "write_bytes(sys.argv[1], b'next')", str(path)], check=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["target"]  # the next process to write swept it
+    assert path.read_bytes() == b"next"
+
+
+def test_a_temporary_whose_writer_holds_its_lock_is_kept_whatever_its_pid(tmp_path: Path) -> None:
+    """A writer in another PID namespace sharing the directory: its PID is not running here, but it is writing."""
+    temporary = tmp_path / f".target.{_dead_pid()}-0.tmp"
+    with temporary.open("wb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        write_bytes(tmp_path / "target", b"new")
+        assert temporary.exists()
+
+
+_DEAD = _dead_pid()
+_STEMS = st.text(st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=20)
+_PIDS = st.sampled_from([_DEAD, os.getpid(), os.getppid(), 0, 99_999_999_999, "12a", "-5", ""])
+_TEMPORARY_LIKE = st.builds(lambda stem, pid, call: (f".{stem}.{pid}-{call}.tmp", pid == _DEAD), _STEMS, _PIDS,
+                            st.integers(0, 99))
+_OTHER = _STEMS.filter(lambda name: name not in (".", "..", "target") and not name.endswith(".tmp")).map(
+    lambda name: (name, False))
+
+
+@settings(max_examples=100, deadline=None)
+@given(entries=st.lists(st.tuples(_TEMPORARY_LIKE | _OTHER, st.sampled_from(["file", "directory", "symlink"])),
+                        max_size=6, unique_by=lambda entry: entry[0][0]))
+def test_a_write_removes_only_files_named_as_a_dead_writers_temporary(
+        entries: list[tuple[tuple[str, bool], str]]) -> None:
+    directory = Path(tempfile.mkdtemp())
+    try:
+        for (name, _), kind in entries:
+            if kind == "file":
+                (directory / name).write_bytes(b"x")
+            elif kind == "directory":
+                (directory / name).mkdir()
+            else:
+                (directory / name).symlink_to(directory / "elsewhere")
+        write_bytes(directory / "target", b"new")
+        kept = {name for (name, dead_writer), kind in entries if not (dead_writer and kind == "file")}
+        assert {p.name for p in directory.iterdir()} == {"target"} | kept
+    finally:
+        shutil.rmtree(directory)
