@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import bytewax.operators as op
@@ -73,6 +74,7 @@ __all__ = [
     "IngestOptions",
     "IngestRun",
     "IngestStreams",
+    "LOG_START",
     "Seeds",
     "bars_from_topic",
     "build_ingest_flow",
@@ -88,6 +90,10 @@ log = get_logger(__name__)
 
 # Per coin, the stored trades of the bars a fresh start must rebuild (see `IngestOptions.open_since`).
 Seeds = Mapping[str, Sequence[Trade]]
+# The seeds of a fresh start reading a broker's log from its beginning: the log holds no coin's trades from
+# before its first record (the collector started there, or retention removed them), so, as for a coin with
+# nothing stored, each coin's first bars are marked incomplete instead of being taken for complete.
+LOG_START: Seeds = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -259,7 +265,7 @@ class _CoinLogic(op.StatefulBatchLogic):
         only the trades received after the restart (the collector resumes
         after the last stored trade), or never, when none come. Trades stored
         and received again count once (by id). With none stored, the first
-        trade received marks the bars before it incomplete instead.
+        trade received marks the bars before it incomplete instead (`LOG_START`).
         """
         seeds, self._seeds = self._seeds, None
         coin = next((value.coin for value in first if hasattr(value, "coin")), "")
@@ -274,7 +280,9 @@ class _CoinLogic(op.StatefulBatchLogic):
         self._unseen = False
         log.info("no stored trades to rebuild the open bars from: the first bars are marked incomplete",
                  coin=first[0].coin)
-        return self.bars.unseen_before(min(trade.ts for trade in first))
+        # The first trade received, not the earliest: a late trade sharing its batch must not change what is
+        # marked, or where the batches were cut would.
+        return self.bars.unseen_before(first[0].ts)
 
     def on_eof(self) -> tuple[list[list[Any]], bool]:
         bars = self.bars.close_all()
@@ -363,9 +371,9 @@ def ingest_stage(
         `IngestOptions.open_since` its last stored trade, folded into the
         coin's bars with its first batch, before anything received, so the
         bars open at a kill come out complete; a coin without any has the
-        bars its first trade falls in marked incomplete. None (a source that
-        replays its input from the start, as the broker's log does) seeds
-        nothing.
+        bars its first trade falls in marked incomplete. `LOG_START` for a
+        broker's log read from its beginning: every coin is such a coin. None
+        (an input known to be whole from its start) seeds nothing.
     """
     # (coin, [Event]) | (DEAD_LETTER_KEY, [DeadLetter]); lists, so Bytewax routes
     # once per (batch, key) instead of once per event.
@@ -547,4 +555,5 @@ def kafka_ingest_flow(
     with connect(settings.storage) as store:
         store.init_schema()
     source = market_data_source(brokers.split(","), tail=tail, report_progress=True)
-    return ingest_dataflow(settings, source, Path(dead_letter_dir), workers=workers, publish_bars=True)
+    return ingest_dataflow(settings, source, Path(dead_letter_dir), workers=workers, publish_bars=True,
+                           seeds=LOG_START)

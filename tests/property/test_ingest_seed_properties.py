@@ -17,7 +17,7 @@ from msgspec.structs import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.ingest import IngestOptions, _CoinLogic
+from flows.ingest import LOG_START, IngestOptions, _CoinLogic
 from pairflow.clock import EventClock
 from pairflow.events import Bar, Gap, Trade
 
@@ -100,3 +100,38 @@ def test_a_start_with_nothing_stored_marks_only_the_bars_before_its_first_trade_
     assert {bar_id for bar_id, bar in fresh.items() if bar.incomplete} == unseen
     assert fresh == {bar_id: replace(bar, incomplete=True) if bar_id in unseen else bar
                      for bar_id, bar in uninterrupted.items()}
+
+
+# Trades close together from late in a second, so arrivals out of time order often straddle a bar's start.
+dense_tapes = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=300), st.integers(min_value=-3, max_value=3),
+              st.sampled_from((0.1, 1.0)), st.sampled_from("AB")),
+    min_size=1, max_size=30,
+)
+
+
+@given(steps=dense_tapes, start_offset=st.integers(min_value=500, max_value=999), delays=st.data(), sizes=cuts,
+       other=cuts)
+def test_what_a_start_with_nothing_stored_marks_does_not_depend_on_the_batches(steps, start_offset, delays, sizes,
+                                                                              other):
+    tape = _tape(steps, start_offset)
+    # Arrival order: each trade up to 450 ms late (inside the 500 ms lateness), so none is dropped.
+    late = delays.draw(st.lists(st.integers(min_value=0, max_value=450), min_size=len(tape), max_size=len(tape)))
+    arrival = [trade for _, _, trade in sorted((trade.ts + delay, index, trade)
+                                               for index, (trade, delay) in enumerate(zip(tape, late)))]
+    one = _stored(_run(_CoinLogic(OPTIONS, EventClock(), None, LOG_START), arrival, sizes, end=True))
+    two = _stored(_run(_CoinLogic(OPTIONS, EventClock(), None, LOG_START), arrival, other, end=True))
+
+    assert one == two
+    first = arrival[0].ts
+    assert {bar_id for bar_id, bar in one.items() if bar.incomplete} == {
+        bar_id for bar_id in one if int(bar_id.rsplit(":", 1)[1]) < first}
+
+
+def test_a_late_trade_in_the_first_batch_does_not_unmark_the_first_received_trades_bar() -> None:
+    first = Trade(id="BTC:2", coin="BTC", ts=T0 + 1_010, recv_ts=T0 + 1_015, px=100.0, sz=1.0, side="B", tid=2)
+    late = Trade(id="BTC:1", coin="BTC", ts=T0 + 980, recv_ts=T0 + 1_020, px=100.0, sz=1.0, side="A", tid=1)
+    for sizes in ([1], [2]):
+        stored = _stored(_run(_CoinLogic(OPTIONS, EventClock(), None, LOG_START), [first, late], sizes, end=True))
+        assert {bar_id for bar_id, bar in stored.items() if bar.incomplete} == {
+            f"BTC:1s:{T0}", f"BTC:1s:{T0 + 1_000}", f"BTC:1m:{T0 - T0 % 60_000}"}, sizes
