@@ -11,7 +11,9 @@ import typer
 from pairflow.config import CollectorSettings, with_changes
 from pairflow.errors import ConfigError
 
-__all__ = ["ConfigOption", "UrlOption", "examples", "override_collector", "parse_coins", "usable_directory"]
+__all__ = [
+    "CoinsOption", "ConfigOption", "UrlOption", "examples", "override_collector", "parse_coins", "usable_directory",
+]
 
 ConfigOption = Annotated[
     Path | None,
@@ -22,6 +24,10 @@ UrlOption = Annotated[
     typer.Option(
         "--url", help="API: 'mainnet', 'testnet' or an http(s):// base URL such as the local venue (collector.url)."
     ),
+]
+
+CoinsOption = Annotated[
+    str | None, typer.Option("--coins", help="Comma-separated coins to collect, e.g. BTC,ETH (collector.coins).")
 ]
 
 

@@ -10,7 +10,7 @@ import typer
 from confluent_kafka import KafkaException
 
 from app.coins import check_coins
-from app.options import ConfigOption, UrlOption, examples, override_collector
+from app.options import CoinsOption, ConfigOption, UrlOption, examples, override_collector
 from pairflow.config import CollectorSettings, Settings, load_settings
 from pairflow.errors import PairflowError
 from pairflow.events import MARKET_TOPICS
@@ -39,9 +39,7 @@ COLLECT_HELP = (
 
 def collect(
     url: UrlOption = None,
-    coins: Annotated[
-        str | None, typer.Option("--coins", help="Comma-separated coins, e.g. BTC,ETH (collector.coins).")
-    ] = None,
+    coins: CoinsOption = None,
     top: Annotated[
         int | None,
         typer.Option(

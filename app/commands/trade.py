@@ -24,7 +24,7 @@ import typer
 from eth_account import Account
 
 from app.commands.keys import require_network, unlock_keystore
-from app.options import ConfigOption, usable_directory
+from app.options import CoinsOption, ConfigOption, usable_directory
 from app.runners.embedded import EmbeddedIngest
 from app.runners.rescans import PeriodicRescan, rescan
 from app.runners.api import api_server
@@ -66,7 +66,7 @@ def trade(
     url: Annotated[str, typer.Option("--url", help="Venue base URL, testnet or mainnet.")],
     keystore: Annotated[Path, typer.Option("--keystore", help="Keystore file of the signing (agent) key.")],
     account: Annotated[str | None, typer.Option("--account", help="Account traded; default: the signer's.")] = None,
-    coins: Annotated[str | None, typer.Option("--coins", help="Coins to collect (collector.coins).")] = None,
+    coins: CoinsOption = None,
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Cloid journal, dead letters, alert outbox, kill file, pause file.")] = Path(
         "data/trade"),
     duration: Annotated[float, typer.Option("--duration", min=0.0, help="Stop after seconds; 0 = until Ctrl-C or SIGTERM.")] = 0.0,
