@@ -556,4 +556,4 @@ def kafka_ingest_flow(
         store.init_schema()
     source = market_data_source(brokers.split(","), tail=tail, report_progress=True)
     return ingest_dataflow(settings, source, Path(dead_letter_dir), workers=workers, publish_bars=True,
-                           seeds=LOG_START)
+                           run=IngestRun(seeds=LOG_START))

@@ -14,7 +14,7 @@ from app.coins import check_coins
 from app.options import ConfigOption, UrlOption, override_collector, usable_directory
 from app.runners.embedded import collecting_flow
 from app.runners.until_stopped import run_until_stopped, stop_signals
-from flows.ingest import LOG_START, ingest_dataflow, prepare_recovery, tune_gc_for_throughput
+from flows.ingest import LOG_START, IngestRun, ingest_dataflow, prepare_recovery, tune_gc_for_throughput
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError, PairflowError
 from pairflow.events import MARKET_TOPICS
@@ -130,7 +130,8 @@ def ingest(
     log.info("ingest starting", mode="distributed", brokers=addresses, workers=workers, recovery=str(recovery_dir))
     stop = threading.Event()
     source = market_data_source(addresses, tail=not until_end, stop=stop, report_progress=True)
-    flow = ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True, seeds=LOG_START)
+    flow = ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True,
+                           run=IngestRun(seeds=LOG_START))
     run_until_stopped(flow, workers, epoch, recovery, stop=stop)
 
 

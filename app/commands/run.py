@@ -22,7 +22,7 @@ from eth_account import Account
 from app.commands.keys import require_network, unlock_keystore
 from app.options import ConfigOption, usable_directory
 from app.runners.until_stopped import run_until_stopped
-from flows.ingest import LOG_START, ingest_dataflow, prepare_recovery, tune_gc_for_throughput
+from flows.ingest import LOG_START, IngestRun, ingest_dataflow, prepare_recovery, tune_gc_for_throughput
 from flows.store_writer import STORED_TOPICS, store_writer_dataflow
 from pairflow.config import Settings, load_settings
 from pairflow.errors import ConfigError
@@ -224,7 +224,7 @@ def _stage_flow(stage: str, settings: Settings, dead_letter_dir: Path, workers: 
         prepare_topics(settings.broker, (*MARKET_TOPICS, TOPIC_OF[Bar], TOPIC_OF[BookSnapshot]))
         source = market_data_source(brokers, tail=tail, stop=stop, report_progress=True)
         return ingest_dataflow(settings, source, dead_letter_dir, workers=workers, publish_bars=True, store=False,
-                               seeds=LOG_START)
+                               run=IngestRun(seeds=LOG_START))
     if stage == "strategy":
         from flows.strategy import STRATEGY_TOPICS, resolve_spreads, strategy_dataflow
 

@@ -21,7 +21,7 @@ from typing import Any
 from bytewax.inputs import StatefulSourcePartition
 
 from app.runners.until_stopped import run_until_stopped
-from flows.ingest import LOG_START, ingest_dataflow
+from flows.ingest import LOG_START, IngestRun, ingest_dataflow
 from pairflow.config import Settings
 from pairflow.events import MARKET_TOPICS
 from sources.kafka_source import CONSUMER_CONFIG, MarketDataSource, RawRecord
@@ -101,7 +101,7 @@ def main() -> None:
         batch_size=10_000, report_progress=True, chunk=options.chunk, stall_s=options.stall,
     )
     flow = ingest_dataflow(settings, source, options.dead_letter_dir, workers=len(addresses), publish_bars=True,
-                           store=False, seeds=LOG_START)
+                           store=False, run=IngestRun(seeds=LOG_START))
     run_until_stopped(flow, 1, timedelta(seconds=2), None, process_id=options.process_id, addresses=addresses)
 
 
