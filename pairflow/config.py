@@ -24,6 +24,10 @@ from pydantic_settings import (
 
 from pairflow.config_env import CommaListEnvSource, check_environment
 from pairflow.errors import ConfigError
+from pairflow.market_defaults import (
+    BOOK_LEVELS, GROUP_HALF_LIFE_S, GROUP_SPREAD_STD, HALF_SPREAD_BPS, IDIO_VOL, MARKET_VOL, MAX_BOOK_LEVELS,
+    TAKER_MEDIAN_NOTIONAL, TAKER_RATE_PER_MINUTE,
+)
 from pairflow.redaction import REDACTED, is_secret_name, redact_url_passwords
 
 __all__ = [
@@ -182,15 +186,15 @@ class VenueSettings(_Section):
         default=None,
         description="Cointegrated coin groups of the synthetic market; unset = ETH/SOL/AVAX and AAVE/UNI/LINK, [] = none.",
     )
-    half_life_s: float = Field(default=1800.0, gt=0, description="Half-life of each group member's OU spread, simulated seconds.")
-    spread_std: float = Field(default=0.004, ge=0, description="Stationary std of each member's spread (log-price units).")
-    market_vol: float = Field(default=0.005, ge=0, description="Volatility of the market factor per sqrt(hour).")
-    idio_vol: float = Field(default=0.007, ge=0, description="Volatility of each non-group coin's own walk per sqrt(hour).")
+    half_life_s: float = Field(default=GROUP_HALF_LIFE_S, gt=0, description="Half-life of each group member's OU spread, simulated seconds.")
+    spread_std: float = Field(default=GROUP_SPREAD_STD, ge=0, description="Stationary std of each member's spread (log-price units).")
+    market_vol: float = Field(default=MARKET_VOL, ge=0, description="Volatility of the market factor per sqrt(hour).")
+    idio_vol: float = Field(default=IDIO_VOL, ge=0, description="Volatility of each non-group coin's own walk per sqrt(hour).")
     trade_rate_per_minute: float = Field(
-        default=12.0, ge=0, description="Mean taker orders per coin per simulated minute (Poisson arrivals)."
+        default=TAKER_RATE_PER_MINUTE, ge=0, description="Mean taker orders per coin per simulated minute (Poisson arrivals)."
     )
-    taker_median_notional: float = Field(default=1500.0, gt=0, description="Median USD notional of a taker order.")
-    book_levels: int = Field(default=6, ge=1, le=50, description="Maker price levels per side of each book.")
+    taker_median_notional: float = Field(default=TAKER_MEDIAN_NOTIONAL, gt=0, description="Median USD notional of a taker order.")
+    book_levels: int = Field(default=BOOK_LEVELS, ge=1, le=MAX_BOOK_LEVELS, description="Maker price levels per side of each book.")
     book_every_step: bool = Field(
         default=False,
         description="Push l2Book (and changed activeAssetCtx) after every market step (each simulated block, stamped "
@@ -198,7 +202,7 @@ class VenueSettings(_Section):
                     "could meet and the oracle each hour's funding settled at.",
     )
     half_spread_bps: float = Field(
-        default=1.5, gt=0, description="Least distance of the makers' best quotes from fair value, basis points."
+        default=HALF_SPREAD_BPS, gt=0, description="Least distance of the makers' best quotes from fair value, basis points."
     )
 
 

@@ -7,6 +7,8 @@ import pytest
 from app.commands.venue import parse_group
 from pairflow.config import VenueGroupSettings, VenueSettings, load_settings, with_changes
 from pairflow.errors import ConfigError, PairflowError
+from venue.market.participants import TakerConfig
+from venue.market.quoting import QuoteConfig
 from venue.market.synthetic import SyntheticMarket
 from venue.service import VenueOptions, build_market, parse_funding
 from venue.universe import default_universe
@@ -79,3 +81,11 @@ def test_empty_group_list_means_every_coin_walks_alone():
     market = build_market(VenueOptions(VenueSettings(groups=[])), default_universe(), start_ms=0)
     assert market.model.config.groups == ()
     assert market.model.config.group_of("ETH") is None
+
+
+def test_a_venue_from_default_settings_is_the_market_library_default():
+    options = VenueOptions(VenueSettings())
+    assert options.quote == QuoteConfig() and options.takers == TakerConfig()
+    universe = default_universe()
+    from_settings = build_market(options, universe, start_ms=0)
+    assert from_settings.model.config == SyntheticMarket.build(universe).model.config

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pairflow.market_defaults import GROUP_HALF_LIFE_S, GROUP_SPREAD_STD, IDIO_VOL, MARKET_VOL
 from venue.market.bounds import bounded, check_bounds
 
 __all__ = [
@@ -71,8 +72,8 @@ class CointegrationGroup:
 
     coins: tuple[str, ...]
     betas: tuple[float, ...] = ()
-    half_life_s: float = bounded(1800.0, gt=0)
-    spread_std: float = bounded(0.004, ge=0)
+    half_life_s: float = bounded(GROUP_HALF_LIFE_S, gt=0)
+    spread_std: float = bounded(GROUP_SPREAD_STD, ge=0)
     factor_vol: float = bounded(0.006, ge=0)
 
     def __post_init__(self) -> None:
@@ -114,9 +115,9 @@ class FactorModelConfig:
 
     reference_px: dict[str, float]
     groups: tuple[CointegrationGroup, ...] = ()
-    market_vol: float = bounded(0.005, ge=0)
+    market_vol: float = bounded(MARKET_VOL, ge=0)
     market_beta: float = 1.0
-    idio_vol: float = bounded(0.007, ge=0)
+    idio_vol: float = bounded(IDIO_VOL, ge=0)
     premium_half_life_s: float = bounded(7200.0, gt=0)
     premium_std: float = bounded(0.0006, ge=0)
 

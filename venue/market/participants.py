@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from pairflow.market_defaults import TAKER_MEDIAN_NOTIONAL, TAKER_RATE_PER_MINUTE
 from venue.engine import Channel, EngineEvent, Filled, Limit, OrderRequest, Rejected, Resting, Tif
 from venue.engine.funding import impact_notional
 from venue.market.bounds import bounded, check_bounds
@@ -202,8 +203,8 @@ class TakerConfig:
         Takers lean toward flattening their inventory as it approaches this notional.
     """
 
-    rate_per_minute: float = bounded(12.0, ge=0)
-    median_notional: float = bounded(1500.0, gt=0)
+    rate_per_minute: float = bounded(TAKER_RATE_PER_MINUTE, ge=0)
+    median_notional: float = bounded(TAKER_MEDIAN_NOTIONAL, gt=0)
     notional_dispersion: float = bounded(0.8, ge=0)
     slippage_bps: float = bounded(15.0, ge=0)
     inventory_limit: float = bounded(200_000.0, gt=0)

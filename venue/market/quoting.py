@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
+from pairflow.market_defaults import BOOK_LEVELS, HALF_SPREAD_BPS, MAX_BOOK_LEVELS
 from venue.market.bounds import bounded, check_bounds
 from venue.market.ticks import MIN_NOTIONAL, min_size, round_price, round_size
 
@@ -55,8 +56,8 @@ class QuoteConfig:
         Relative size increase per level away from the top.
     """
 
-    levels: int = bounded(6, ge=1, le=50)
-    half_spread_bps: float = bounded(1.5, gt=0)
+    levels: int = bounded(BOOK_LEVELS, ge=1, le=MAX_BOOK_LEVELS)
+    half_spread_bps: float = bounded(HALF_SPREAD_BPS, gt=0)
     level_step_bps: float = bounded(3.0, gt=0)
     level_notional: float = bounded(4000.0, ge=MIN_NOTIONAL)
     size_growth: float = bounded(0.5, ge=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pairflow.market_defaults import GROUP_HALF_LIFE_S, GROUP_SPREAD_STD, IDIO_VOL, MARKET_VOL
 from venue.market.driver import QuotedMarket
 from venue.market.factor_model import CointegrationGroup, FactorModel, FactorModelConfig
 from venue.market.participants import MarketMaker, PoissonTakers, TakerConfig
@@ -21,7 +22,8 @@ DEFAULT_GROUPS: tuple[tuple[tuple[str, ...], tuple[float, ...]], ...] = (
 )
 
 
-def default_groups(universe: Universe, half_life_s: float = 1800.0, spread_std: float = 0.004) -> tuple[CointegrationGroup, ...]:
+def default_groups(universe: Universe, half_life_s: float = GROUP_HALF_LIFE_S,
+                   spread_std: float = GROUP_SPREAD_STD) -> tuple[CointegrationGroup, ...]:
     """Return the default cointegration groups restricted to coins present in `universe`."""
     groups = []
     for coins, betas in DEFAULT_GROUPS:
@@ -54,8 +56,8 @@ class SyntheticMarket(QuotedMarket):
         *,
         seed: int = 0,
         groups: tuple[CointegrationGroup, ...] | None = None,
-        market_vol: float = 0.005,
-        idio_vol: float = 0.007,
+        market_vol: float = MARKET_VOL,
+        idio_vol: float = IDIO_VOL,
         premium_std: float = 0.0006,
         premium_half_life_s: float = 7200.0,
         quote: QuoteConfig | None = None,
