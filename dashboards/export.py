@@ -7,7 +7,9 @@ Layout of the export directory::
     provisioning/dashboards/pairflow.yaml  a file provider pointing at dashboards/
 
 The provisioning documents are written as JSON, which is YAML too, so no YAML
-library is needed to write them and Grafana reads them as they are.
+library is needed to write them and Grafana reads them as they are. Each file
+is replaced atomically (`pairflow.durable_file`): Grafana rereads the folder
+every 30 s and must never load a half-written dashboard over a good one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from grafanalib.core import Dashboard
 
 from dashboards import execution, market_data, risk, strategy, system
 from dashboards.datasources import ClickHouseAccess, datasource_provisioning
+from pairflow.durable_file import write_bytes
 
 __all__ = ["all_dashboards", "dashboard_json", "export"]
 
@@ -78,7 +81,7 @@ def export(
     written = []
     for dashboard in all_dashboards():
         path = boards / f"{dashboard.uid}.json"
-        path.write_text(json.dumps(dashboard_json(dashboard), indent=2, sort_keys=True) + "\n")
+        write_bytes(path, (json.dumps(dashboard_json(dashboard), indent=2, sort_keys=True) + "\n").encode())
         written.append(path)
     provider = {
         "apiVersion": 1,
@@ -103,6 +106,6 @@ def export(
     }
     for path, document in documents.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, indent=2) + "\n")
+        write_bytes(path, (json.dumps(document, indent=2) + "\n").encode())
         written.append(path)
     return written

@@ -2,7 +2,9 @@
 with its entries and exits, PnL attribution, and -- from an optimisation's trials -- parameter sensitivity.
 
 Plotly writes interactive charts into a single HTML file with its library
-inlined, so a report opens anywhere without a server or network.
+inlined, so a report opens anywhere without a server or network. It replaces
+the file atomically (`pairflow.durable_file`): an interrupted run leaves the
+previous report or none, never a truncated one that still opens.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.backtest.run import BacktestResult
+from pairflow.durable_file import write_bytes
+from pairflow.errors import ConfigError
 
 __all__ = ["write_report"]
 
@@ -35,7 +39,13 @@ def _drawdown(equity: Sequence[float]) -> list[float]:
 def write_report(path: Path, result: BacktestResult, title: str,
                  trials: Sequence[tuple[dict[str, Any], float]] = (),
                  sensitivity: str = "parameter sensitivity: training Sharpe per trial") -> Path:
-    """Write the report to ``path``; ``trials`` (params, Sharpe) add the sensitivity panel titled ``sensitivity``."""
+    """Write the report to ``path``; ``trials`` (params, Sharpe) add the sensitivity panel titled ``sensitivity``.
+
+    Raises
+    ------
+    ConfigError
+        When ``path`` cannot be written (one line naming it and why).
+    """
     assert result.metrics is not None
     spreads = result.spreads
     rows = 3 + len(spreads) + (1 if trials else 0)
@@ -66,5 +76,8 @@ def write_report(path: Path, result: BacktestResult, title: str,
             figure.add_trace(go.Scatter(x=[params[name] for params, _ in trials], y=[value for _, value in trials],
                                         mode="markers", name=name), row=rows, col=1)
     figure.update_layout(title=title, height=320 * rows, showlegend=True)
-    path.write_text(figure.to_html(include_plotlyjs=True, full_html=True))
+    try:
+        write_bytes(path, figure.to_html(include_plotlyjs=True, full_html=True).encode())
+    except OSError as error:
+        raise ConfigError(f"report {path} cannot be written: {error.strerror or error}") from None
     return path

@@ -12,6 +12,8 @@ from app.runners.api import WEB_DIST, api_server, openapi_document, params_publi
 from app.runners.until_stopped import stop_signals
 from pairflow.config import load_settings
 from pairflow.control import Control
+from pairflow.durable_file import write_bytes
+from pairflow.errors import ConfigError
 from pairflow.logs import start_logging
 from pairflow.storage import connect
 
@@ -48,7 +50,10 @@ def api(
     """
     settings = load_settings(config)
     if openapi is not None:
-        openapi.write_text(json.dumps(openapi_document(settings), indent=1, sort_keys=True) + "\n")
+        try:
+            write_bytes(openapi, (json.dumps(openapi_document(settings), indent=1, sort_keys=True) + "\n").encode())
+        except OSError as error:
+            raise ConfigError(f"--openapi {openapi} cannot be written: {error.strerror or error}") from None
         return
     start_logging(settings)
     store = connect(settings.storage)

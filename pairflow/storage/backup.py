@@ -7,6 +7,10 @@ each value's exact type and bytes, and ``manifest.json`` naming the schema
 version (the applied migrations and their checksums), each file's row count and
 SHA-256. Restore checks all of that before it writes anything, so a backup
 from another schema version or a damaged file is refused with nothing changed.
+The manifest is what marks a backup complete, so it is written last, after
+every table file and their names are synced to the disk, and atomically
+(`pairflow.durable_file`): a backup interrupted before its manifest, by a
+kill or a power loss, is refused as incomplete, never restored in part.
 The ``_v`` views are not saved: `Store.init_schema` derives them again.
 """
 
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pairflow.clock import WALL_CLOCK
+from pairflow.durable_file import sync_directory, write_bytes
 from pairflow.errors import ConfigError, StorageError
 from pairflow.storage.migrations import applied_versions, load_migrations
 from pairflow.storage.store import Store
@@ -82,7 +87,9 @@ def backup(store: Store, directory: Path) -> BackupSummary:
         "migrations": [{"version": v, "name": name, "checksum": checksum} for v, (name, checksum, _) in sorted(applied.items())],
         "tables": entries,
     }
-    (directory / _MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    sync_directory(directory / _TABLES_DIR)  # the files' names, before the manifest vouches for them
+    write_bytes(directory / _MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    sync_directory(directory.parent)  # a backup reported done is still there after a power loss
     return BackupSummary(directory, rows)
 
 
@@ -162,6 +169,9 @@ def _sha256(path: Path) -> str:
 
 def _read_manifest(directory: Path) -> dict[str, Any]:
     path = directory / _MANIFEST
+    if not path.is_file() and (directory / _TABLES_DIR).is_dir():
+        raise ConfigError(f"backup {directory} is incomplete: {_MANIFEST} is missing (the backup was interrupted"
+                          " before it finished); take it again")
     if not path.is_file():
         raise ConfigError(f"{directory} is not a pairflow backup: {_MANIFEST} is missing")
     try:

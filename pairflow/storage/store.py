@@ -178,13 +178,16 @@ class Store:
 
         Native carries each column's exact type and bytes, so `import_native`
         brings the same rows back bit for bit; the result is streamed to disk
-        rather than held in memory.
+        rather than held in memory, and fsynced, so a backup's manifest written
+        after it never vouches for bytes a power loss took.
         """
 
         def export(client: Client) -> None:
             with client.raw_stream(f"SELECT * FROM {_identifier(table)}", fmt="Native") as stream, path.open("wb") as out:
                 for chunk in stream:
                     out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
 
         self._call(export, f"export of {table}")
 

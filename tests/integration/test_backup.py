@@ -19,6 +19,7 @@ from pairflow.errors import ConfigError
 from pairflow.storage import Store, connect
 from pairflow.storage.backup import backup, restore
 from tests.integration.api_support import FinishedDemo
+from tests.support.durability import directories_synced
 
 
 def open_store(path: Path) -> Store:
@@ -120,6 +121,16 @@ def taken(tmp_path: Path, schema_template: Path) -> Path:
     return tmp_path / "backup"
 
 
+def test_a_backup_syncs_its_table_files_before_the_manifest_that_marks_it_complete(
+        tmp_path: Path, schema_template: Path) -> None:
+    shutil.copytree(schema_template, tmp_path / "db", symlinks=True)
+    with open_store(tmp_path / "db") as store, directories_synced() as synced:
+        write_sample(store)
+        backup(store, tmp_path / "backup")
+    assert synced == [tmp_path / "backup" / "tables", tmp_path / "backup", tmp_path]  # the last but one: the manifest's
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == ["manifest.json", "tables"]
+
+
 def edit_manifest(directory: Path, change) -> None:
     path = directory / "manifest.json"
     manifest = json.loads(path.read_text())
@@ -133,6 +144,9 @@ def edit_manifest(directory: Path, change) -> None:
         (lambda d: (d / "tables" / "trades.native").write_bytes(b"garbage"), "trades.native does not match its checksum"),
         (lambda d: (d / "tables" / "bbo.native").unlink(), "tables/bbo.native is missing"),
         (lambda d: (d / "manifest.json").write_text("{not json"), "manifest .* is corrupt"),
+        (lambda d: (d / "manifest.json").unlink(), "backup .* is incomplete: manifest.json is missing"),
+        (lambda d: (d / "manifest.json").rename(d / ".manifest.json.4242-0.tmp"),  # killed while writing it
+         "backup .* is incomplete: manifest.json is missing"),
         (lambda d: edit_manifest(d, lambda m: m["migrations"][-1].update(checksum="0" * 16)), "was taken at schema"),
         (lambda d: edit_manifest(d, lambda m: m["migrations"].pop()), "was taken at schema"),
         (lambda d: edit_manifest(d, lambda m: m.update(format_version=99)), "format version 99"),

@@ -108,6 +108,8 @@ CASES = [
                                                    "--process-id", "1"], {}, ["store-writer runs as one process"]),
     ("relay-without-alertmanager", lambda tmp, url: ["alertmanager", "relay", "--outbox-dir", str(tmp / "outbox")], {},
      ["no Alertmanager", "--alertmanager-url"]),
+    ("openapi-into-a-missing-directory", lambda tmp, url: ["api", "--openapi", str(tmp / "gone" / "openapi.json")], {},
+     ["--openapi", "gone/openapi.json", "No such file or directory"]),
     ("relay-outbox-under-a-file", lambda tmp, url: ["alertmanager", "relay", "--alertmanager-url", "http://127.0.0.1:9",
                                                    "--outbox-dir", str(a_file(tmp) / "outbox")], {},
      ["--outbox-dir", "Not a directory"]),
