@@ -24,7 +24,7 @@ import typer
 from eth_account import Account
 
 from app.commands.keys import require_network, unlock_keystore
-from app.options import CoinsOption, ConfigOption, usable_directory
+from app.options import CoinsOption, ConfigOption, override_collector, usable_directory
 from app.runners.embedded import EmbeddedIngest
 from app.runners.rescans import PeriodicRescan, rescan
 from app.runners.api import api_server
@@ -98,9 +98,7 @@ def trade(
         raise ConfigError("--mode paper trades on a local venue; use --mode live for testnet or mainnet")
     data_dir = usable_directory(data_dir.resolve(), "--data-dir")
     settings = load_settings(config)
-    if coins:
-        settings.collector.coins = [coin.strip() for coin in coins.split(",") if coin.strip()]
-    settings.collector.url = base
+    settings.collector = override_collector(settings.collector, url=base, coins=coins)
     if "outbox_dir" not in settings.alerting.model_fields_set:
         settings.alerting.outbox_dir = data_dir / "alerts"
     start_logging(settings)
