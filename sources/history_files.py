@@ -174,10 +174,11 @@ def _open_parquet(path: Path) -> tuple[list[Any], Iterator[tuple[int, Sequence[A
 
     try:
         table = pq.read_table(path)
+        names = list(table.column_names)  # a damaged file can read and still hold a name that is not UTF-8
+        columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
     except Exception as error:  # pyarrow raises several unrelated types for a bad file
-        raise ImportFileError(path, 0, f"Parquet file could not be read: {str(error).splitlines()[0]}") from None
-    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
-    return list(table.column_names), ((i + 2, row) for i, row in enumerate(zip(*columns)))
+        raise ImportFileError(path, 0, f"Parquet file could not be read: {error}") from None  # folded to one line
+    return names, ((i + 2, row) for i, row in enumerate(zip(*columns)))
 
 
 def _time_ms(path: Path, line: int, value: Any) -> int:

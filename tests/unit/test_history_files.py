@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import io
+import tempfile
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pairflow.errors import one_line
 
 from sources.book_files import read_depth_file
 from sources.history_files import ImportFileError, read_history_file
@@ -140,3 +147,47 @@ def test_unsupported_or_missing_files_are_refused(tmp_path: Path) -> None:
         read_history_file(write(tmp_path, "x", "book.xlsx"))
     with pytest.raises(ImportFileError, match=r"Parquet file could not be read"):
         read_history_file(write(tmp_path, "not parquet", "broken.parquet"))
+
+
+def _parquet_bytes() -> bytes:
+    table = pa.table({"timestamp": pa.array([0, 60_000_000], pa.timestamp("us", tz="UTC")), "coin": ["SOL"] * 2,
+                      "open": [1.0, 2.0], "high": [1.0, 2.0], "low": [1.0, 2.0], "close": [1.0, 2.0],
+                      "volume": [0.0, 1.0]})
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    return out.getvalue()
+
+
+_GOOD_PARQUET = _parquet_bytes()
+
+
+def _pyarrows_reason(path: Path) -> str | None:
+    """Return why pyarrow cannot give the file's column names and values, folded to one line; None when it can."""
+    try:
+        table = pq.read_table(path)
+        for _name, column in zip(table.column_names, table.columns, strict=True):  # a name may not be UTF-8
+            column.to_pylist()
+    except Exception as error:  # noqa: BLE001 - pyarrow raises several unrelated types, as the importer knows
+        return one_line(str(error))
+    return None
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.binary(max_size=300) | st.binary(max_size=100).map(lambda raw: b"PAR1" + raw + b"PAR1")
+       | st.integers(0, len(_GOOD_PARQUET) - 1).map(lambda cut: _GOOD_PARQUET[:cut])
+       | st.tuples(st.integers(4, len(_GOOD_PARQUET) - 5), st.binary(min_size=1, max_size=8)).map(
+           lambda at: _GOOD_PARQUET[:at[0]] + at[1] + _GOOD_PARQUET[at[0] + len(at[1]):]))
+def test_a_damaged_parquet_file_is_one_line_with_the_readers_whole_reason(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "bars.parquet"
+        path.write_bytes(data)
+        reason = _pyarrows_reason(path)
+        try:
+            read_history_file(path)
+        except ImportFileError as error:
+            message = str(error)
+            assert "\n" not in message
+            if reason is not None:
+                assert message == f"{path}: Parquet file could not be read: {reason}"
+        else:
+            assert reason is None
