@@ -23,6 +23,29 @@ import msgspec
 
 Side = Literal["B", "A"]
 
+# The end of the event times a record may carry (2100-01-01). A ts past it (garbage, or microseconds) or not
+# positive would move a coin's event time there or before everything: the decoder refuses such a record
+# (`flows.decode`) and the event-time merge does not order by it (`sources.time_ordered_source`), so one bad
+# stamp neither freezes a coin nor waits behind every real record.
+LAST_TS_MS = 4_102_444_800_000
+
+
+def ts_problem(ts: int) -> str | None:
+    """Return why ``ts`` cannot be an event's time (see `LAST_TS_MS`), or None when it can.
+
+    Examples
+    --------
+    >>> ts_problem(1_750_000_000_000) is None
+    True
+    >>> ts_problem(1_750_000_000_000_000)
+    'ts must be an epoch in milliseconds before 2100 (received 1750000000000000)'
+    """
+    if ts <= 0:
+        return f"ts must be a positive epoch in milliseconds (received {ts})"
+    if ts >= LAST_TS_MS:
+        return f"ts must be an epoch in milliseconds before 2100 (received {ts})"
+    return None
+
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Base of every pairflow event.

@@ -32,8 +32,8 @@ Two bounds keep it from stalling: a partition holding the others back for
 longer than ``patience_s`` without delivering (unreachable) stops holding
 them, and a partition whose buffer reaches ``cap`` records asks to be paused
 until it drains (`paused`), so memory stays bounded. Records without an event
-time (undecodable) sort before every other candidate, for the decoder
-downstream to refuse.
+time (undecodable, or stamped where the decoder refuses them) sort before
+every other candidate, for the decoder downstream to refuse.
 
 Because records leave a window out of offset order, a resume point is the
 first offset not released plus the offsets after it already released

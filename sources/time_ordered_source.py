@@ -16,7 +16,13 @@ depend on the machine's load. A partition holding several coins need not be
 in time order across them (a producer writes one coin's run of bars, then
 another's): runs shorter than the window are interleaved back into time
 order, and nothing further out of order is dropped, it goes out in its
-partition's order for the consumer to judge. Live, a partition at its end of
+partition's order for the consumer to judge. A record stamped where the
+decoder refuses it (`pairflow.events.ts_problem`: a garbage or microsecond
+ts far in the future) is ordered as one without an event time: it goes out
+at once, to be dead-lettered with its reason, instead of sitting behind
+every real record, which held back its partition (window 1) or its resume
+offset (every snapshot then listing all the offsets released after it)
+until the merge had nothing else to release. Live, a partition at its end of
 log holds no one back, so new bars go out as they arrive.
 
 It is one Bytewax part, read by one worker: bars are a light stream, and the
@@ -38,6 +44,7 @@ import msgspec
 from bytewax.inputs import StatefulSourcePartition
 from confluent_kafka import Consumer, TopicPartition
 
+from pairflow.events import ts_problem
 from pairflow.logs import get_logger
 from pairflow.metrics import SOURCE_SILENT_PARTITIONS
 from sources.event_time_merge import EventTimeMerge
@@ -68,10 +75,12 @@ _stamp = msgspec.json.Decoder(_Stamped)
 
 
 def _event_time(value: bytes | None) -> int | None:
+    """Return the record's event time, None when it has none the decoder would accept (it then goes out at once)."""
     try:
-        return _stamp.decode(value).ts  # type: ignore[arg-type]
+        ts = _stamp.decode(value).ts  # type: ignore[arg-type]
     except (msgspec.DecodeError, TypeError):
         return None
+    return None if ts_problem(ts) else ts
 
 
 # A partition's resume point: its first offset not emitted, and the offsets after it emitted already.
