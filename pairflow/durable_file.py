@@ -26,7 +26,8 @@ when it dies) is free. The lock keeps a live writer's temporary even when its
 PID means nothing here (another PID namespace sharing the directory).
 
 A file only ever appended to and fsynced after each write needs the last
-step alone, once, when it is created: `open_append`.
+step alone, once, when it is created: `open_append`; and when its directory
+is new too, that directory's own entry: `make_directories`.
 
 >>> import tempfile
 >>> path = Path(tempfile.mkdtemp()) / "state"
@@ -55,7 +56,7 @@ from typing import BinaryIO
 
 from pairflow.processes import running
 
-__all__ = ["open_append", "replace_file", "sync_directory", "write_bytes"]
+__all__ = ["make_directories", "open_append", "replace_file", "sync_directory", "write_bytes"]
 
 _CALLS = itertools.count()
 _TEMPORARY = re.compile(r"\..+\.(?P<pid>[0-9]{1,7})-[0-9]+\.tmp")  # Linux PIDs have at most 7 digits
@@ -131,6 +132,29 @@ def open_append(path: Path) -> BinaryIO:
         out.close()
         raise
     return out
+
+
+def make_directories(directory: Path) -> None:
+    """Create ``directory`` and its missing parents, fsyncing the parent of each one created.
+
+    Why: a file synced into a new directory is lost with that directory if a
+    power loss takes the directory's own name; an append-only journal in a
+    directory created on first run would vanish whole with what it held.
+    An existing directory costs no sync.
+
+    Raises
+    ------
+    OSError
+        A component exists and is not a directory, or the disk refused.
+    """
+    missing = []
+    directory = Path(directory)
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)  # another process may create it meanwhile
+        sync_directory(created.parent)
 
 
 def _remove_stale_temporaries(directory: Path) -> None:

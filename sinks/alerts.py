@@ -40,7 +40,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from pairflow.clock import WALL_CLOCK, Clock
 from pairflow.config import AlertingSettings
-from pairflow.durable_file import open_append, replace_file
+from pairflow.durable_file import make_directories, open_append, replace_file
 from pairflow.events import Alert, decode, encode
 from pairflow.logs import get_logger
 from pairflow.metrics import (
@@ -136,7 +136,7 @@ class AlertmanagerSink:
         self.url = url.rstrip("/") + "/api/v2/alerts" if url else None
         self.outbox_dir = Path(outbox_dir)
         if self.url is not None:
-            self.outbox_dir.mkdir(parents=True, exist_ok=True)
+            make_directories(self.outbox_dir)
         self.outbox = self.outbox_dir / "outbox.jsonl"
         self.rejected = self.outbox_dir / "rejected.jsonl"
         self.ledger = self.outbox_dir / "delivered.ids"

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from pairflow.durable_file import open_append
+from pairflow.durable_file import make_directories, open_append
 
 __all__ = ["DeadLetterSink", "read_dead_letters"]
 
@@ -25,7 +25,7 @@ _encoder = msgspec.json.Encoder()
 
 class _DeadLetterPartition(StatelessSinkPartition[tuple[str, list[Any]]]):
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_directories(path.parent)
         self._file = open_append(path)  # closed in close()
 
     def write_batch(self, items: list[tuple[str, list[Any]]]) -> None:

@@ -19,7 +19,7 @@ import os
 import threading
 from pathlib import Path
 
-from pairflow.durable_file import open_append
+from pairflow.durable_file import make_directories, open_append
 
 __all__ = ["OrderJournal"]
 
@@ -40,7 +40,7 @@ class OrderJournal:
     def __init__(self, path: Path, fsync: bool = False) -> None:
         self.path = Path(path)
         self.fsync = fsync
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_directories(self.path.parent)
         self.sent: set[str] = set()
         self.expires: dict[str, int] = {}
         text = ""

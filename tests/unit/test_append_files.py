@@ -18,13 +18,13 @@ from tests.support.durability import directories_synced
 CLOID = "0x" + "ab" * 16
 
 
-def test_a_new_order_journal_syncs_its_directory_once_and_reads_back(tmp_path: Path) -> None:
+def test_a_new_order_journal_syncs_its_new_directory_and_itself_once_and_reads_back(tmp_path: Path) -> None:
     path = tmp_path / "execution" / "cloids"
     with directories_synced() as synced:
         journal = OrderJournal(path, fsync=True)
         journal.record(CLOID, 1_700_000_010_000)
         journal.close()
-    assert synced == [path.parent]
+    assert synced == [tmp_path, path.parent]  # the new directory's name, then the new journal's
     with directories_synced() as synced:
         again = OrderJournal(path, fsync=True)
         again.close()

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairflow.durable_file import open_append, replace_file, write_bytes
+from pairflow.durable_file import make_directories, open_append, replace_file, write_bytes
 from tests.support.durability import directories_synced
 
 
@@ -119,6 +119,26 @@ def test_appending_keeps_every_byte_and_syncs_the_directory_while_the_file_is_em
                 out.write(chunk)
         assert path.read_bytes() == (old or b"") + b"".join(chunks)
         assert synced == ([] if old else [Path(directory)])
+
+
+@settings(max_examples=50, deadline=None)
+@given(existing=st.integers(0, 3), missing=st.integers(0, 3))
+def test_new_directories_are_each_synced_into_their_parent_top_down(existing: int, missing: int) -> None:
+    with tempfile.TemporaryDirectory() as root:
+        levels = [Path(root, *(f"d{level}" for level in range(depth + 1))) for depth in range(existing + missing)]
+        if existing:
+            levels[existing - 1].mkdir(parents=True)
+        target = levels[-1] if levels else Path(root)
+        with directories_synced() as synced:
+            make_directories(target)
+        assert target.is_dir()
+        assert synced == [level.parent for level in levels[existing:]]
+
+
+def test_a_directory_under_a_file_is_the_standard_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="Not a directory"):
+        make_directories(tmp_path / "a-file" / "journal")
 
 
 def test_appending_in_a_missing_directory_is_one_clear_error(tmp_path: Path) -> None:
