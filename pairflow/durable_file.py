@@ -1,9 +1,9 @@
 """Replace a file atomically and durably: after a crash it holds the old content or the new, never a mix.
 
 Why: the operator's pause file, the store's spill files, the alert outbox and
-its ledger, the venue snapshot, a new keystore and a rendered Alertmanager
-config must each read back after a crash or a power loss exactly as last
-written. Getting that right takes four steps, and leaving one out loses data
+its ledger, the venue snapshot, a new keystore, a rendered Alertmanager
+config, a backup's manifest and the exported dashboards must each read back
+after a crash or a power loss exactly as last written. Getting that right takes four steps, and leaving one out loses data
 only on the day the machine fails:
 
 1. write a temporary file in the target's own directory (a rename is atomic
