@@ -24,6 +24,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, DataError
 
 from pairflow.config import StorageSettings
 from pairflow.errors import RejectedRowsError, StorageError, one_line
+from pairflow.storage.native_stderr import native_stderr
 
 __all__ = ["Store", "chdb_path_of", "connect"]
 
@@ -332,10 +333,15 @@ def _acquire_chdb(path: Path) -> str:
                     f"chDB can open one directory per process: {others[0]} is open, so {path} cannot be;"
                     " close the other store first"
                 )
-            try:
-                client = clickhouse_connect.get_client(interface="chdb", path=key)
-            except ClickHouseError as error:
-                raise StorageError(f"cannot open chDB at {path}: {_first_line(str(error))}") from error
+            # chDB writes why it cannot start (the directory locked by another process) to stderr, not into
+            # the exception: it goes into the error line instead of before it.
+            with native_stderr() as stderr:
+                try:
+                    client = clickhouse_connect.get_client(interface="chdb", path=key)
+                except ClickHouseError as error:
+                    said = [line for line in stderr.fold().splitlines() if "Exception" in line]
+                    reason = said[0] if said else str(error)
+                    raise StorageError(f"cannot open chDB at {path}: {_first_line(reason)}") from error
             entry = _CHDB_CLIENTS[key] = [client, 0]
         entry[1] += 1
         return key

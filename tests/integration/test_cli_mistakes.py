@@ -160,3 +160,25 @@ def test_comma_separated_coins_in_the_environment_work(tmp_path) -> None:
     result = run_cli(tmp_path, "config", "show", env={"PAIRFLOW_COLLECTOR__COINS": "BTC, ETH"})
     assert result.returncode == 0, result.stderr
     assert tomllib.loads(result.stdout)["collector"]["coins"] == ["BTC", "ETH"]
+
+
+def test_a_chdb_directory_open_in_another_process_is_one_line_saying_so(tmp_path) -> None:
+    """chDB writes the reason (its lock) to stderr itself; it used to come as a stray line before pairflow's error."""
+    directory = tmp_path / "chdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pairflow.config import StorageSettings\n"
+         "from pairflow.storage import connect\n"
+         f"with connect(StorageSettings(dsn='chdb://{directory}')) as store:\n"
+         "    store.query('SELECT 1')\n    print('open', flush=True)\n    sys.stdin.read()\n"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "open\n"
+        result = run_cli(tmp_path, "db", "status", env={"PAIRFLOW_STORAGE__DSN": f"chdb://{directory}"})
+    finally:
+        holder.communicate("", timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot open chDB at {directory}: ")
+    assert "Cannot lock file" in line and "Another server instance in same directory is already running" in line
