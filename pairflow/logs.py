@@ -1,7 +1,9 @@
 """Structured logging: structlog JSON lines on stdout, secrets redacted, optional ClickHouse mirror.
 
 Standard-library loggers (clickhouse-connect, uvicorn, ...) are routed through
-the same processors, so every line on stdout has one shape.
+the same processors, so every line on stdout has one shape; librdkafka's
+(the ``librdkafka`` logger the Kafka clients are given) once per kind and
+minute (`pairflow.log_repeats`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import structlog
 from pairflow.clock import WALL_CLOCK
 from pairflow.config import LoggingSettings, Settings
 from pairflow.errors import StorageError
+from pairflow.log_repeats import RepeatFilter
 from pairflow.metrics import LOGS_MIRROR_DROPPED
 from pairflow.redaction import REDACTED, is_secret_name, redact_url_passwords
 
@@ -143,6 +146,9 @@ def configure_logging(settings: LoggingSettings, writer: Any = None, stream: Tex
     root.setLevel(level)
     for chatty in _PER_REQUEST_LOGGERS:
         logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
+    librdkafka = logging.getLogger("librdkafka")
+    if not any(isinstance(existing, RepeatFilter) for existing in librdkafka.filters):
+        librdkafka.addFilter(RepeatFilter())
 
 
 def start_logging(settings: Settings, stream: TextIO | None = None) -> None:

@@ -6,6 +6,7 @@ clean ``PAIRFLOW_*`` environment, against a real venue where coins matter.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -146,6 +147,11 @@ def test_an_unreachable_broker_is_one_line_and_exit_1(tmp_path, venue_url) -> No
     assert result.returncode == 1, result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.strip()]
     assert line.startswith("error: ") and "broker" in line
+    # librdkafka's failed connects (one every few ms, about a hundred before the error) come as one log line
+    # of each kind on stdout, with the real address and reason.
+    librdkafka = [json.loads(line) for line in result.stdout.splitlines() if '"librdkafka"' in line]
+    assert librdkafka and "127.0.0.1:9" in librdkafka[0]["event"] and "refused" in librdkafka[0]["event"]
+    assert len(librdkafka) <= 3, [record["event"] for record in librdkafka]
 
 
 def test_an_unreachable_exchange_is_one_line_and_exit_1(tmp_path) -> None:
