@@ -103,6 +103,9 @@ def ingest(
     settings = load_settings(config)
     if embedded and brokers:
         raise ConfigError("--embedded and --brokers exclude each other: choose one input")
+    if embedded and until_end:
+        raise ConfigError("--until-end stops at the end of the broker's topics; an embedded collector's input has "
+                          "no end (stop it with Ctrl-C or SIGTERM)")
     if not embedded and (url or coins):
         raise ConfigError("--url and --coins choose what the embedded collector reads: add --embedded")
     settings.collector = override_collector(settings.collector, url, coins)

@@ -80,6 +80,8 @@ CASES = [
      ["NOPE", "BTC, ETH"]),
     ("ingest-unknown-coin", lambda tmp, url: ["ingest", "--embedded", "--url", url, "--coins", "NOPE,BTC"], {},
      ["NOPE", "BTC, ETH"]),
+    ("embedded-ingest-until-end", lambda tmp, url: ["ingest", "--embedded", "--url", url, "--until-end"], {},
+     ["--until-end", "embedded collector"]),
     ("backfill-unknown-coin", lambda tmp, url: ["backfill", "--url", url, "--coins", "NOPE,BTC", "--from", "2024-09-01",
                                                "--to", "2024-09-02"], {}, ["NOPE", "BTC, ETH"]),
     ("demo-unknown-coin", lambda tmp, url: ["demo", "--coins", "NOPE,BTC", "--data-dir", str(tmp / "demo")], {},
