@@ -48,6 +48,10 @@ class DemoRun:
             return self.process.poll() is not None or all(counts[table] > 0 for table in tables)
 
         eventually(stored, timeout=self.seconds + 60, interval=0.5)
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop the demo with SIGTERM (its normal stop: it freezes the market and stores what it holds) and wait."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         self.wait()
@@ -61,14 +65,17 @@ class FinishedDemo:
     stdout: str
 
 
-def start_demo(tmp_path: Path, seconds: int = DEMO_SECONDS) -> DemoRun:
-    """Start a fast demo (4 coins, speed 30) for ``seconds`` and return once its API answers."""
+def start_demo(tmp_path: Path, seconds: int = DEMO_SECONDS, *, coins: str = "ETH,SOL,AAVE,UNI",
+               config: Path | None = None) -> DemoRun:
+    """Start a fast demo (speed 30) for ``seconds`` and return once its API answers.
+
+    Without ``config`` the market runs at the pace the API tests were tuned on (the demo's own default is livelier).
+    """
     data_dir = tmp_path / "demo"
     process = start_pairflow(
-        tmp_path, "demo", "--duration", str(seconds), "--speed", "30", "--coins", "ETH,SOL,AAVE,UNI",
-        "--data-dir", str(data_dir), "--api-port", "0",
-        # The market pace these API tests were tuned on (the demo's own default is livelier).
-        extra_env={"PAIRFLOW_VENUE__TRADE_RATE_PER_MINUTE": "12"},
+        tmp_path, "demo", "--duration", str(seconds), "--speed", "30", "--coins", coins,
+        "--data-dir", str(data_dir), "--api-port", "0", *(["--config", str(config)] if config else []),
+        extra_env=None if config else {"PAIRFLOW_VENUE__TRADE_RATE_PER_MINUTE": "12"},
     )
     log = tmp_path / "demo.log"
     deadline = time.monotonic() + 60
