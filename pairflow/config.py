@@ -409,6 +409,11 @@ class ExecutionSettings(_Section):
         default=10.0, gt=0, le=3_600, description="Seconds an order request stays valid (its expiresAfter): the "
         "exchange refuses a copy that arrives later, so a restart re-sends an order it never received only after this."
     )
+    journal_fsync: bool = Field(
+        default=False, description="Sync the cloid and spread journals to the disk after each line, so an OS crash or "
+        "power loss keeps every order sent and the spread change behind it (a killed process keeps them either way); "
+        "costs a disk sync per order and per spread change."
+    )
     capital_usd: float = Field(default=100_000.0, gt=0, description="Account equity at start, for leverage and VaR (paper).")
     reconcile_interval_s: float = Field(
         default=5.0, gt=0, description="Wall seconds between REST pulls of the account's fills and funding payments "

@@ -27,7 +27,9 @@ PID means nothing here (another PID namespace sharing the directory).
 
 A file only ever appended to and fsynced after each write needs the last
 step alone, once, when it is created: `open_append`; and when its directory
-is new too, that directory's own entry: `make_directories`.
+is new too, that directory's own entry: `make_directories`. `AppendLog` is
+such a file of lines written ahead of the actions they record (the cloid and
+spread journals), fsynced after each line or not, by one setting.
 
 >>> import tempfile
 >>> path = Path(tempfile.mkdtemp()) / "state"
@@ -56,7 +58,7 @@ from typing import BinaryIO
 
 from pairflow.processes import running
 
-__all__ = ["make_directories", "open_append", "replace_file", "sync_directory", "write_bytes"]
+__all__ = ["AppendLog", "make_directories", "open_append", "replace_file", "sync_directory", "write_bytes"]
 
 _CALLS = itertools.count()
 _TEMPORARY = re.compile(r"\..+\.(?P<pid>[0-9]{1,7})-[0-9]+\.tmp")  # Linux PIDs have at most 7 digits
@@ -132,6 +134,62 @@ def open_append(path: Path) -> BinaryIO:
         out.close()
         raise
     return out
+
+
+class AppendLog:
+    """A file of lines appended ahead of what they record, created durably; ``written`` is what it held at open.
+
+    Why: the router's cloid journal and the desk's spread journal are read back
+    together on restart (the spread changes explain the cloids), so both must
+    outlive the same failures: with ``fsync`` each line is on the disk before
+    `append` returns (a power loss keeps it), without it in the OS (a kill of
+    the process keeps it). Opening ends a torn last line (a writer killed
+    mid-line) so the next line is not joined to it and lost; ``written`` keeps
+    it unended, so a reader that drops what follows the last newline skips the
+    torn part, whose action never happened. Not thread-safe: a caller appending
+    from several threads holds its own lock around `append` and its state.
+
+    Raises
+    ------
+    OSError
+        The file or its directory cannot be created, read or synced.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "new" / "log"
+    >>> log = AppendLog(path, fsync=True); log.append(b"first"); log.close()
+    >>> with path.open("ab") as torn:
+    ...     _ = torn.write(b"fir")
+    >>> log = AppendLog(path); log.append(b"second"); log.close()
+    >>> AppendLog(path).written.split(b"\\n")
+    [b'first', b'fir', b'second', b'']
+    """
+
+    def __init__(self, path: Path, fsync: bool = False) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+        make_directories(self.path.parent)
+        self._file = open_append(self.path)
+        try:
+            self.written = self.path.read_bytes()
+            if self.written and not self.written.endswith(b"\n"):
+                self._file.write(b"\n")
+                self._file.flush()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def append(self, line: bytes) -> None:
+        """Hand ``line`` (without its newline) to the OS, and with ``fsync`` to the disk."""
+        self._file.write(line + b"\n")
+        self._file.flush()
+        if self.fsync:
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
 
 
 def make_directories(directory: Path) -> None:

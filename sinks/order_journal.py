@@ -8,18 +8,18 @@ cloid it has already filled. Beside each cloid is its order's ``expiresAfter``
 (ms): a request still on its way after a kill is refused by the exchange once
 that time has passed, which is when a restart may send again an order the
 exchange, asked by cloid, says it never received (`operators.orders.may_resend`).
-A torn last line (killed mid-write) is ignored: its order was never sent. ``fsync=True`` also
+A torn last line (killed mid-write) is ignored: its order was never sent. ``fsync=True``
+(``[execution] journal_fsync``, which the spread journal beside it follows) also
 survives a machine crash or power loss, at about 2 ms per order on a shared
 VM disk (benchmarks/bench_execution.py), which is why it is not the default.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
-from pairflow.durable_file import make_directories, open_append
+from pairflow.durable_file import AppendLog
 
 __all__ = ["OrderJournal"]
 
@@ -38,33 +38,23 @@ class OrderJournal:
     """
 
     def __init__(self, path: Path, fsync: bool = False) -> None:
-        self.path = Path(path)
+        self._log = AppendLog(path, fsync)  # a new journal's name survives a power loss too
+        self.path = self._log.path
         self.fsync = fsync
-        make_directories(self.path.parent)
         self.sent: set[str] = set()
         self.expires: dict[str, int] = {}
-        text = ""
-        if self.path.exists():
-            text = self.path.read_text(encoding="ascii", errors="replace")
-            for line in text.split("\n")[:-1]:
-                cloid, _, expires = line.partition(" ")
-                if cloid.startswith("0x") and len(cloid) == 34:
-                    self.sent.add(cloid)
-                    if expires.isdigit():  # lines written before expiries have none: such orders never expire
-                        self.expires[cloid] = int(expires)
-        self._file = open_append(self.path)  # a new journal's name survives a power loss too
-        if self.path.stat().st_size and not text.endswith("\n"):
-            self._file.write(b"\n")  # end a torn last line: the next cloid must not join it and be lost
-            self._file.flush()
+        for line in self._log.written.decode("ascii", errors="replace").split("\n")[:-1]:
+            cloid, _, expires = line.partition(" ")
+            if cloid.startswith("0x") and len(cloid) == 34:
+                self.sent.add(cloid)
+                if expires.isdigit():  # lines written before expiries have none: such orders never expire
+                    self.expires[cloid] = int(expires)
         self._lock = threading.Lock()
 
     def record(self, cloid: str, expires_ms: int | None = None) -> None:
         """Hand ``cloid`` and its order's ``expiresAfter`` to the OS (with ``fsync`` to the disk) before the send."""
         with self._lock:
-            self._file.write((cloid + ("\n" if expires_ms is None else f" {expires_ms}\n")).encode("ascii"))
-            self._file.flush()
-            if self.fsync:
-                os.fsync(self._file.fileno())
+            self._log.append((cloid if expires_ms is None else f"{cloid} {expires_ms}").encode("ascii"))
             self.sent.add(cloid)
             if expires_ms is not None:
                 self.expires[cloid] = expires_ms
@@ -79,4 +69,4 @@ class OrderJournal:
 
     def close(self) -> None:
         """Close the file."""
-        self._file.close()
+        self._log.close()

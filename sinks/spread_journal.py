@@ -1,15 +1,16 @@
 """A write-ahead journal of spread changes, so a trader killed at any moment can take its spreads over.
 
 Each change a desk acts on (the spread, the target it acts on, the intents it is about to send) is
-handed to the OS before the router writes the cloids and sends the orders. A restarted trader
-reads back the changes whose orders may have gone out (their cloids are in the order journal) and
-adopts their spreads: their legs come from the exchange's fills, attributed through the intents.
-Each change also carries the spread's target legs (`SpreadTarget`), so the restart can run the
-journal's last change again under its own signal id: the desk trades one change at a time, so only
-the last can have been cut between its legs; run again, it sends the legs not sent (same cloids).
-The store cannot serve here: it is written in batches, up to ``[storage] batch_max_age_s`` after
-the fact, so a spread entered just before a SIGKILL would not be there. A torn last line (killed
-mid-write) is skipped: none of its orders had been sent.
+handed to the OS (with ``fsync``, as the cloid journal is, to the disk) before the router writes the
+cloids and sends the orders. A restarted trader reads back the changes whose orders may have gone
+out (their cloids are in the order journal) and adopts their spreads: their legs come from the
+exchange's fills, attributed through the intents. Each change also carries the spread's target legs
+(`SpreadTarget`), so the restart can run the journal's last change again under its own signal id:
+the desk trades one change at a time, so only the last can have been cut between its legs; run
+again, it sends the legs not sent (same cloids). The store cannot serve here: it is written in
+batches, up to ``[storage] batch_max_age_s`` after the fact, so a spread entered just before a
+SIGKILL would not be there. A torn last line (killed mid-write) is skipped: none of its orders had
+been sent.
 
 Examples
 --------
@@ -36,6 +37,7 @@ import msgspec
 
 from operators.netting import SpreadTarget
 from operators.pnl_ledger import FLATTEN
+from pairflow.durable_file import AppendLog
 from pairflow.events import OrderIntent
 from pairflow.logs import get_logger
 
@@ -58,25 +60,23 @@ class SpreadChange(msgspec.Struct, frozen=True):
 
 
 class SpreadJournal:
-    """Append-only file of `SpreadChange` lines (JSON); `spreads` reads back what a restart adopts."""
+    """Append-only file of `SpreadChange` lines (JSON); `spreads` reads back what a restart adopts.
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        raw = self.path.read_bytes() if self.path.exists() else b""
-        self._changes = _decode(raw, self.path)
-        self._file = self.path.open("ab")
-        if raw and not raw.endswith(b"\n"):
-            self._file.write(b"\n")  # end a torn last line: the next change must not join it and be lost
-            self._file.flush()
+    ``fsync`` is the cloid journal's (`sinks.order_journal.OrderJournal`): the restart reads the two
+    together, so a power loss that kept a cloid must keep the change that sent it.
+    """
+
+    def __init__(self, path: Path, fsync: bool = False) -> None:
+        self._log = AppendLog(path, fsync)  # a new journal's name survives a power loss too
+        self.path = self._log.path
+        self._changes = _decode(self._log.written, self.path)
         self._lock = threading.Lock()
 
     def record(self, pair: str, target: float, intents: list[OrderIntent], spread: SpreadTarget | None = None) -> None:
-        """Hand one spread change to the OS before its orders are sent."""
+        """Hand one spread change to the OS (with ``fsync`` to the disk) before its orders are sent."""
         change = SpreadChange(pair, target, list(intents), spread)
         with self._lock:
-            self._file.write(msgspec.json.encode(change) + b"\n")
-            self._file.flush()
+            self._log.append(msgspec.json.encode(change))
             self._changes.append(change)
 
     def spreads(self, sent: set[str]) -> tuple[list[OrderIntent], dict[str, float]]:
@@ -116,7 +116,7 @@ class SpreadJournal:
 
     def close(self) -> None:
         """Close the file."""
-        self._file.close()
+        self._log.close()
 
 
 def _decode(raw: bytes, path: Path) -> list[SpreadChange]:

@@ -146,8 +146,10 @@ def run(
     runs as one process of one worker per signing key (one desk, one nonce
     counter, one cloid journal): --cluster or -w 2 with it exits 2, and so
     does a second execution of the account on the same --data-dir.
-    Execution keeps its cloid and spread journals in --data-dir: after a
-    restart it sends no order twice (every order expires order_lifetime_s
+    Execution keeps its cloid and spread journals in --data-dir (each line
+    synced to the disk before the send when the execution setting
+    journal_fsync is true, so an OS crash or power loss keeps them too):
+    after a restart it sends no order twice (every order expires order_lifetime_s
     after its send, 10 s by default; a journaled cloid goes out again only
     when the exchange, asked by that cloid after its expiry, never received
     it, so a copy still in flight is refused), and it adopts

@@ -63,8 +63,11 @@ def desk_factory(settings: Settings, url: str, private_key: bytes, account: str,
                  clock: Clock = WALL_CLOCK, control: Control | None = None):
     """Return a function building the desk for ``account`` signed by ``private_key`` against ``url``.
 
-    The cloid journal lives in ``data_dir/execution`` per account; the kill
-    file is looked for in ``data_dir``; ``control`` carries the operator's pause and flatten from the API.
+    The cloid journal lives in ``data_dir/execution`` per account; it and the spread journal beside it
+    are synced to the disk after each line when ``[execution] journal_fsync`` (one setting for both: a
+    restart reads the two together, so a power loss must not keep a cloid and lose the spread change
+    that sent it). The kill file is looked for in ``data_dir``; ``control`` carries the operator's
+    pause and flatten from the API.
     The desk follows the account's fills over the user stream at ``url``. It takes over the spreads
     an earlier run of the account left open, from the spread journal beside the cloid journal.
     """
@@ -73,8 +76,8 @@ def desk_factory(settings: Settings, url: str, private_key: bytes, account: str,
     def build() -> Desk:
         signer = L1Signer(private_key, is_mainnet=is_mainnet(url))
         executor = HyperliquidExecutor(ExchangeClient(url, signer), account)
-        journal = OrderJournal(data_dir / "execution" / f"cloids-{account.lower()}")
-        spreads = SpreadJournal(data_dir / "execution" / f"spreads-{account.lower()}")
+        journal = OrderJournal(data_dir / "execution" / f"cloids-{account.lower()}", fsync=execution.journal_fsync)
+        spreads = SpreadJournal(data_dir / "execution" / f"spreads-{account.lower()}", fsync=journal.fsync)
         router = OrderRouter(executor, executor.rules, journal, limits=RiskLimits.from_settings(execution),
                              config=RouterConfig.from_settings(execution), clock=clock)
         desk = Desk(router, executor, executor.rules, capital=execution.capital_usd, control_dir=data_dir,

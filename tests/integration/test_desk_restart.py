@@ -24,6 +24,7 @@ from pairflow.config import Settings
 from pairflow.control import Control
 from pairflow.events import Bar, Order, OrderIntent, Signal
 from tests.integration.test_order_router import MARKS, Setup, positions, venue  # noqa: F401 - the venue fixture
+from tests.support.durability import files_synced
 
 
 def bar(coin: str, ts: int) -> Bar:
@@ -339,3 +340,24 @@ def test_a_flatten_closes_the_spreads_legs_in_the_pnl_ledger_and_a_restart_finds
     assert_flattened_in_the_ledger(restarted)
     assert restarted.acted == {"ETH/BTC": 0.0}
     restarted.shutdown()
+
+
+def test_with_journal_fsync_each_change_and_each_cloid_is_on_the_disk_before_its_orders_are_sent(
+    venue: Setup, tmp_path: Path
+) -> None:
+    """One setting syncs both journals, the spread change first: a power loss cannot keep a cloid without its change."""
+    desk = desk_builder(venue, tmp_path)(Settings(execution={"journal_fsync": True}))
+    now = venue.engine.now_ms
+    desk.reconcile()
+    synced: list[tuple[str, int]] = []  # (journal, cloids the venue had received by the time it was on the disk)
+
+    def note(path: Path) -> None:
+        if tmp_path / "trade" in path.parents:
+            synced.append((path.name.split("-")[0], len(cloids_sent(venue))))
+
+    with files_synced(note):
+        desk.on_events([bar("ETH", now), bar("BTC", now), signal(now, 1, 1.0)])  # an entry
+        desk.flatten("flattened by the test")  # the desk's own change: a flatten of every coin held
+    assert positions(desk.router.executor) == {}
+    assert synced == [("spreads", 0), ("cloids", 0), ("cloids", 1), ("spreads", 2), ("cloids", 2), ("cloids", 3)]
+    desk.shutdown()

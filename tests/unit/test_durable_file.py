@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairflow.durable_file import make_directories, open_append, replace_file, write_bytes
-from tests.support.durability import directories_synced
+from pairflow.durable_file import AppendLog, make_directories, open_append, replace_file, write_bytes
+from tests.support.durability import directories_synced, files_synced
 
 
 class _Stopped(Exception):
@@ -133,6 +133,35 @@ def test_new_directories_are_each_synced_into_their_parent_top_down(existing: in
             make_directories(target)
         assert target.is_dir()
         assert synced == [level.parent for level in levels[existing:]]
+
+
+LINES = st.lists(st.binary(max_size=40).filter(lambda line: b"\n" not in line), max_size=4)
+
+
+@settings(max_examples=50, deadline=None)
+@given(sessions=st.lists(st.tuples(LINES, st.binary(max_size=20).filter(lambda torn: b"\n" not in torn)),
+                         min_size=1, max_size=3), fsync=st.booleans())
+def test_an_append_log_reads_back_every_line_syncs_each_exactly_with_fsync_and_ends_a_torn_one(
+        sessions: list[tuple[list[bytes], bytes]], fsync: bool) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "new" / "log"
+        expected = b""
+        for number, (lines, torn) in enumerate(sessions):
+            with directories_synced() as directories, files_synced() as files:
+                log = AppendLog(path, fsync=fsync)
+                assert log.written == expected  # a torn last line as it was: readers drop what follows the last newline
+                for line in lines:
+                    log.append(line)
+                log.close()
+            assert directories == ([Path(directory), path.parent] if number == 0 else
+                                   [path.parent] if not expected else [])  # synced while the file is empty
+            assert files == ([path] * len(lines) if fsync else [])
+            expected += (b"\n" if expected and not expected.endswith(b"\n") else b"")  # the open ended it
+            expected += b"".join(line + b"\n" for line in lines)
+            with path.open("ab") as out:  # killed mid-line, or not (an empty torn part)
+                out.write(torn)
+            expected += torn
+        assert AppendLog(path).written == expected
 
 
 def test_a_directory_under_a_file_is_the_standard_error(tmp_path: Path) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from operators.netting import SpreadTarget
 from pairflow.events import OrderIntent
 from sinks.order_journal import OrderJournal
-from sinks.spread_journal import FLATTEN, SpreadJournal
+from sinks.spread_journal import FLATTEN, SpreadChange, SpreadJournal
 
 CLOIDS = st.lists(st.binary(min_size=16, max_size=16).map(lambda raw: "0x" + raw.hex()), min_size=1, max_size=5,
                   unique=True)
@@ -151,3 +151,35 @@ def test_each_cloid_reads_back_with_its_expiry_and_a_torn_line_with_one_is_dropp
     kept = dict(zip(cloids[:-1], expiries, strict=False))
     assert again.sent == set(kept)
     assert again.expires == {cloid: expires for cloid, expires in kept.items() if expires is not None}
+
+
+FINITE = st.floats(allow_nan=False, allow_infinity=False)
+INTENTS = st.builds(OrderIntent, ts=st.integers(0, 2**53), recv_ts=st.integers(0, 2**53), id=st.text(max_size=40),
+                    coin=st.text(max_size=8), pair=st.text(max_size=12), signal_id=st.text(max_size=20),
+                    is_buy=st.booleans(), sz=FINITE, limit_px=FINITE, tif=st.sampled_from(["Gtc", "Ioc", "Alo"]),
+                    reduce_only=st.booleans())
+
+
+@st.composite
+def changes(draw) -> SpreadChange:
+    pair = draw(st.text(min_size=1, max_size=12).filter(lambda pair: pair != FLATTEN))
+    coins = draw(st.lists(st.text(max_size=8), min_size=1, max_size=4))
+    spread = SpreadTarget(pair, draw(st.text(max_size=20)), draw(st.integers(0, 2**53)), tuple(coins),
+                          tuple(draw(st.lists(FINITE, min_size=len(coins), max_size=len(coins)))))
+    return SpreadChange(pair, draw(FINITE), draw(st.lists(INTENTS, max_size=3)), spread)
+
+
+@settings(max_examples=50, deadline=None)
+@given(recorded=st.lists(changes(), min_size=1, max_size=4), fsync=st.booleans())
+def test_every_spread_change_reads_back_unchanged_after_a_reopen(tmp_path_factory, recorded: list[SpreadChange],
+                                                                 fsync: bool) -> None:
+    path = tmp_path_factory.mktemp("j") / "spreads"
+    for change in recorded:  # each by a restarted trader: the last change it reads back is the one just written
+        journal = SpreadJournal(path, fsync=fsync)
+        journal.record(change.pair, change.target, change.intents, change.spread)
+        journal.close()
+        assert SpreadJournal(path).last() == change
+    intents, targets = SpreadJournal(path).spreads({intent.id for change in recorded for intent in change.intents})
+    by_id = {intent.id: intent for change in recorded for intent in change.intents}
+    assert intents == list(by_id.values())  # a cloid recorded twice is its latest intent
+    assert targets == {change.pair: change.target for change in recorded if change.intents}
