@@ -244,59 +244,67 @@ class TradeBars(PickledState):
         bars = self._bars
         seen_by_bucket = self._seen
         widest = self._widest
-        intervals = self.intervals_ms
         lateness = self.lateness_ms
         keep = widest + self.retention_ms
+        watermark = self._watermark
+        # Trades come mostly in time order, so a trade usually falls in the bars and the id bucket of the one
+        # before: each interval's last [interval, start, end, bar] and the last bucket spare the dict look-ups.
+        # Eviction cannot leave them stale: a bar or bucket goes only once a trade in it would be expired.
+        current = [[interval, 1, 0, None] for interval in self.intervals_ms]
+        seen_bucket = seen = None
         for trade in trades:
             ts = trade.ts
             bucket = ts - ts % widest
-            watermark = self._watermark
             if bucket + keep <= watermark:
                 self.expired_trades += 1
                 continue
-            seen = seen_by_bucket.get(bucket)
-            if seen is None:
-                seen = seen_by_bucket[bucket] = set()
-                if bucket + keep < self._next_evict:
-                    self._next_evict = bucket + keep
-            elif trade.id in seen:
+            if bucket != seen_bucket:
+                seen = seen_by_bucket.get(bucket)
+                if seen is None:
+                    seen = seen_by_bucket[bucket] = set()
+                    if bucket + keep < self._next_evict:
+                        self._next_evict = bucket + keep
+                seen_bucket = bucket
+            trade_id = trade.id
+            if trade_id in seen:
                 self.duplicate_trades += 1
                 continue
-            seen.add(trade.id)
-            key = (ts, trade.tid, trade.id)
+            seen.add(trade_id)
+            key = (ts, trade.tid, trade_id)
             px = trade.px
             volume = round(trade.sz * _UNITS)
             notional = round(px * _UNITS) * volume
-            is_buy = trade.side == "B"
+            buy_volume = volume if trade.side == "B" else 0
             recv_ts = trade.recv_ts
             late = False
-            for interval in intervals:
-                start = ts - ts % interval
-                bar = bars.get((interval, start))
-                if bar is None:
-                    bar = bars[(interval, start)] = _BarState(key, px, key, px, px, px)
-                    end = start + interval
-                    if self._gaps:
-                        bar.incomplete = any(lo < end and hi >= start for lo, hi in self._gaps)
-                    if end <= watermark:
-                        bar.closed = True
-                    else:
-                        self._open[(interval, start)] = bar
-                        if end < self._next_close:
-                            self._next_close = end
-                else:
-                    if key < bar.first_key:
-                        bar.first_key, bar.open = key, px
-                    elif key > bar.last_key:
-                        bar.last_key, bar.close = key, px
-                    if px > bar.high:
-                        bar.high = px
-                    elif px < bar.low:
-                        bar.low = px
+            for slot in current:
+                interval, start, end, bar = slot
+                if not start <= ts < end:
+                    start = ts - ts % interval
+                    bar = bars.get((interval, start))
+                    if bar is None:
+                        bar = bars[(interval, start)] = _BarState(key, px, key, px, px, px)
+                        end = start + interval
+                        if self._gaps:
+                            bar.incomplete = any(lo < end and hi >= start for lo, hi in self._gaps)
+                        if end <= watermark:
+                            bar.closed = True
+                        else:
+                            self._open[(interval, start)] = bar
+                            if end < self._next_close:
+                                self._next_close = end
+                    slot[1], slot[2], slot[3] = start, start + interval, bar
+                if key < bar.first_key:
+                    bar.first_key, bar.open = key, px
+                elif key > bar.last_key:
+                    bar.last_key, bar.close = key, px
+                if px > bar.high:
+                    bar.high = px
+                elif px < bar.low:
+                    bar.low = px
                 bar.volume += volume
                 bar.notional += notional
-                if is_buy:
-                    bar.buy_volume += volume
+                bar.buy_volume += buy_volume
                 bar.trades += 1
                 if recv_ts > bar.recv_ts:
                     bar.recv_ts = recv_ts

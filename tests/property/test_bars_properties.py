@@ -124,3 +124,49 @@ def test_however_long_a_quiet_spell_the_clock_claims_no_later_trade_expires(
     assert bars.expired_trades == 0
     latest = {bar.id: as_tuple(bar) for bar in emitted}
     assert latest == batch_bars(trades, INTERVALS)
+
+
+@st.composite
+def rough_tapes(draw: st.DrawFn) -> list[Trade]:
+    """Draw trades with repeats, disorder and jumps past the retention: every path of `TradeBars.update_batch`."""
+    count = draw(st.integers(min_value=1, max_value=150))
+    trades: list[Trade] = []
+    ts = draw(st.integers(min_value=0, max_value=10**6))
+    for tid in range(count):
+        if trades and draw(st.integers(min_value=0, max_value=9)) == 0:
+            trades.append(draw(st.sampled_from(trades)))
+            continue
+        ts += draw(st.sampled_from([0, 1, 7, 150, 399, 400, 999, 1_000, 4_000, 30_000]))
+        back = draw(st.sampled_from([0, 0, 0, 300, 2_500, 40_000]))
+        px = draw(st.integers(min_value=1, max_value=5_000)) / 100
+        trades.append(Trade(id=f"t{tid}", coin="SOL", ts=max(0, ts - back), px=px, sz=1.5, side="B", tid=tid))
+    return trades
+
+
+@given(rough_tapes(), st.sampled_from([(1_000, 5_000), (400, 1_000, 2_000), (2_000,)]),
+       st.randoms(use_true_random=False))
+@settings(max_examples=150, deadline=None)
+def test_a_batch_folds_like_trades_one_by_one_through_expiry_and_eviction(
+    trades: list[Trade], intervals: tuple[int, ...], rng: random.Random
+) -> None:
+    """`update_batch` remembers the bars and id bucket of the trade before; a trade alone looks them up.
+
+    With bars evicted and trades expired between two trades of a batch, and intervals that do not nest (a
+    400 ms bar spans two 1 s bars), both give every version, count and watermark alike.
+    """
+    def fresh() -> TradeBars:
+        return TradeBars("SOL", intervals_ms=intervals, lateness_ms=500, retention_ms=5_000)
+
+    alone, one_by_one = fresh(), []
+    for trade in trades:
+        one_by_one += alone.update(trade)
+    batched, out = fresh(), []
+    cut = 0
+    while cut < len(trades):
+        step = rng.randrange(1, 60)
+        out += batched.update_batch(trades[cut : cut + step])
+        cut += step
+    assert out == one_by_one
+    assert (batched.expired_trades, batched.duplicate_trades, batched.late_trades, batched.watermark) == (
+        alone.expired_trades, alone.duplicate_trades, alone.late_trades, alone.watermark)
+    assert batched.snapshot() == alone.snapshot()
