@@ -73,7 +73,8 @@ def _coin_required(kind: type) -> bool:
 
 
 def _trade_problem(trade: events.Trade) -> str | None:
-    if 0.0 < trade.px < _INF and 0.0 < trade.sz < _INF and trade.ts > 0 and trade.id and trade.coin:
+    if (0.0 < trade.px < _INF and 0.0 < trade.sz < _INF and 0 < trade.ts < events.LAST_TS_MS
+            and trade.id and trade.coin):
         return None
     if not 0.0 < trade.px < _INF:
         return f"px must be a positive number (received {trade.px})"

@@ -38,6 +38,8 @@ def test_good_records_are_grouped_by_coin_in_arrival_order() -> None:
         ("md.trades", Trade(id="x", coin="BTC", ts=1, px=float("nan"), sz=1.0, side="B"), "px must be"),
         ("md.trades", encode(Trade(id="", coin="BTC", ts=1, px=1.0, sz=1.0, side="B")), "id must not be empty"),
         ("md.trades", encode(Trade(id="x", coin="BTC", ts=0, px=1.0, sz=1.0, side="B")), "ts must be a positive"),
+        # Folded into the bars it moved the coin's watermark there: every later trade of the coin was then expired.
+        ("md.trades", encode(Trade(id="x", coin="BTC", ts=10**18, px=1.0, sz=1.0, side="B")), "before 2100"),
         ("md.nope", b"{}", "not a market-data topic"),
         ("md.trades", 42, "payload was a int"),
     ],
