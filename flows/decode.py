@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -177,48 +178,53 @@ def decode_batch(
     of a time-ordered source (the strategy) must keep, or its result would depend
     on where the batches happened to be cut.
     """
-    groups: dict[str, list[Any]] = {}
+    groups: dict[str, list[Any]] = defaultdict(list)
     counts: dict[str, int] = {}
     problems = _PROBLEMS
     newest = 0
+    # Records come in runs of one topic and one event type (a partition's batch): the decoder, the count and
+    # the check are looked up once per run, not per record.
+    topic_run = decoder = kind = check = None
+    run = 0
     for topic, payload, partition, offset in items:
-        if type(payload) is ReadProgress:
-            groups.setdefault(PROGRESS_KEY, []).append(payload)
+        payload_type = type(payload)
+        if payload_type is ReadProgress:
+            groups[PROGRESS_KEY].append(payload)
             continue
-        counts[topic] = counts.get(topic, 0) + 1
-        if type(payload) is bytes:
-            decoder = _DECODERS.get(topic)
+        if topic != topic_run:
+            if run:
+                counts[topic_run] = counts.get(topic_run, 0) + run
+            topic_run, decoder, run = topic, _DECODERS.get(topic), 0
+        run += 1
+        if payload_type is bytes:
             if decoder is None:
                 reason = f"topic {topic} is not a market-data topic"
-                letter = dead_letter(topic, payload, reason, partition, offset, clock)
-                groups.setdefault(DEAD_LETTER_KEY, []).append(letter)
+                groups[DEAD_LETTER_KEY].append(dead_letter(topic, payload, reason, partition, offset, clock))
                 continue
             try:
                 event = decoder.decode(payload)
             except msgspec.DecodeError as error:
-                letter = dead_letter(topic, payload, str(error), partition, offset, clock)
-                groups.setdefault(DEAD_LETTER_KEY, []).append(letter)
+                groups[DEAD_LETTER_KEY].append(dead_letter(topic, payload, str(error), partition, offset, clock))
                 continue
         elif isinstance(payload, events.Event):
             event = payload
         else:
-            reason = f"payload was a {type(payload).__name__}, not bytes or an event"
-            letter = dead_letter(topic, payload, reason, partition, offset, clock)
-            groups.setdefault(DEAD_LETTER_KEY, []).append(letter)
+            reason = f"payload was a {payload_type.__name__}, not bytes or an event"
+            groups[DEAD_LETTER_KEY].append(dead_letter(topic, payload, reason, partition, offset, clock))
             continue
-        reason = problems.get(type(event), _common_problem)(event)
+        if type(event) is not kind:
+            kind = type(event)
+            check = problems.get(kind, _common_problem)
+        reason = check(event)
         if reason is not None:
-            letter = dead_letter(topic, payload, reason, partition, offset, clock)
-            groups.setdefault(DEAD_LETTER_KEY, []).append(letter)
+            groups[DEAD_LETTER_KEY].append(dead_letter(topic, payload, reason, partition, offset, clock))
             continue
-        if event.ts > newest:
-            newest = event.ts
-        key = one_group or getattr(event, "coin", None) or events.key_of(event)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [event]
-        else:
-            group.append(event)
+        ts = event.ts
+        if ts > newest:
+            newest = ts
+        groups[one_group or getattr(event, "coin", None) or events.key_of(event)].append(event)
+    if run:
+        counts[topic_run] = counts.get(topic_run, 0) + run
     clock.observe(newest)
     for topic, count in counts.items():
         INGEST_MESSAGES_IN.labels(topic).inc(count)
