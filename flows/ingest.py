@@ -194,6 +194,11 @@ class _CoinLogic(op.StatefulBatchLogic):
         if len(trades) == len(values):
             closed = seeded + self._fold(trades)
             return ([values, closed] if closed else [values]), op.StatefulBatchLogic.RETAIN
+        if len(trades) == len(values) - 1 and type(values[-1]) is ClockTick:
+            # Trades with the tick `Ticker` appends: the trades folded first, as below.
+            closed = seeded + self._fold(trades) if trades else seeded
+            closed += self._on_tick(values[-1])
+            return [out for out in (trades, closed) if out], op.StatefulBatchLogic.RETAIN
         stored: list[Any] = []
         closed = seeded
         snapshots: list[BookSnapshot] = []
@@ -208,8 +213,7 @@ class _CoinLogic(op.StatefulBatchLogic):
                 if pending:
                     closed += self._fold(pending)
                     pending = []
-                self._last_tick = value
-                closed += self._tick(value.ms)
+                closed += self._on_tick(value)
             elif kind is Gap:
                 # Stored; an unfilled trade gap marks the bars it overlaps incomplete.
                 stored.append(value)
@@ -238,6 +242,10 @@ class _CoinLogic(op.StatefulBatchLogic):
             return [], op.StatefulBatchLogic.RETAIN
         closed = self._tick(tick.ms + max(0, self._clock.now_ms() - tick.clock_ms))
         return ([closed] if closed else []), op.StatefulBatchLogic.RETAIN
+
+    def _on_tick(self, tick: ClockTick) -> list[Bar]:
+        self._last_tick = tick
+        return self._tick(tick.ms)
 
     def _tick(self, now_ms: int) -> list[Bar]:
         self._wake_at = datetime.fromtimestamp(WALL_CLOCK.now_ms() / 1_000, UTC) + self._silence

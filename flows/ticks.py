@@ -153,15 +153,15 @@ class Ticker:
                 for mark in items:
                     (behind.discard if mark.at_end else behind.add)((mark.topic, mark.partition))
                 continue
-            for item in items:
-                if type(item) is follows:
-                    arrival = arrivals.get(key)
-                    if arrival is None:
-                        arrivals[key] = [item.ts, now]
-                    else:
-                        arrival[1] = now
-                        if item.ts > arrival[0]:
-                            arrival[0] = item.ts
+            newest = max([item.ts for item in items if type(item) is follows], default=None)
+            if newest is not None:
+                arrival = arrivals.get(key)
+                if arrival is None:
+                    arrivals[key] = [newest, now]
+                else:
+                    arrival[1] = now
+                    if newest > arrival[0]:
+                        arrival[0] = newest
         if progress is not None:
             del groups[progress]
         live = not reading.behind
