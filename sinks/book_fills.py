@@ -17,10 +17,11 @@ bar price, so the venue's own matching decides every fill:
 * `AccountLatency` (a `venue.engine.LatencyModel`) stamps our orders and fills
   ``latency_ms`` late, and `RecordedDepth.catch_up` shows an order the book as
   recorded when it arrives, ``latency_ms`` after the decision.
-* recorded oracle prices (``oracles``) are set on the engine at their time, and
-  `RecordedDepth.move_to` applies what was recorded before each hour boundary
-  before the engine crosses it, so hourly funding settles at the oracle the
-  venue settled at (the venue settles an hour before its next step's prices).
+* `RecordedDepth.move_to` applies what was recorded before each hour boundary
+  before the engine crosses it (the venue settles an hour before its next
+  step's prices); the recorded oracle prices are set by the market's ``advance``
+  (`sinks.simulated.SimulatedMarket`), so hourly funding settles at the oracle
+  the venue settled at.
 * ``arrivals`` (cloid -> exchange time) replaces that latency, order by order,
   by the times a recorded session's orders reached the venue: its network and
   desk delays vary from order to order, and only the recorded times show each
@@ -103,15 +104,13 @@ class AccountLatency:
 class RecordedDepth:
     """Drive an engine's books from recorded snapshots and trades, in time order; see the module docstring.
 
-    ``advance(ms)`` moves engine time (the backtest's `SimulatedMarket.advance`);
-    every snapshot, trade and oracle price at or before the time given to `catch_up` is applied
-    once; ``arrivals`` are recorded arrival times by cloid (see the module docstring).
+    ``advance(ms)`` moves engine time (the backtest's `SimulatedMarket.advance`, which also sets the recorded
+    oracle prices); every snapshot and trade at or before the time given to `catch_up` is applied once; ``arrivals`` are recorded arrival times by cloid (see the module docstring).
     """
 
     def __init__(self, engine: Engine, rules: AssetRules, trader: str, books: Mapping[str, Sequence[BookSnapshot]],
                  trades: Mapping[str, Sequence[Trade]], advance: Callable[[int], None], latency_ms: int = 0,
-                 arrivals: Mapping[str, int] | None = None,
-                 oracles: Mapping[str, Sequence[tuple[int, float]]] | None = None) -> None:
+                 arrivals: Mapping[str, int] | None = None) -> None:
         self.engine = engine
         self.rules = rules
         self.trader = trader.lower()
@@ -121,8 +120,6 @@ class RecordedDepth:
         self.asset_of = {spec.name: index for index, spec in enumerate(engine.assets)}
         streams = [[(event.ts, kind, event.coin, index, event) for index, event in enumerate(series)]
                    for kind, source in ((0, books), (1, trades)) for series in source.values()]
-        streams += [[(ts, 2, coin, index, px) for index, (ts, px) in enumerate(series)]
-                    for coin, series in (oracles or {}).items() if coin in self.asset_of]
         self._events = list(heapq.merge(*streams, key=lambda item: item[:4]))
         self._next = 0
         self._quotes: dict[str, list[tuple[int, int]]] = {}
@@ -134,15 +131,12 @@ class RecordedDepth:
         """Apply every recorded snapshot and trade stamped at or before ``until_ms`` not applied yet."""
         events = self._events
         while self._next < len(events) and events[self._next][0] <= until_ms:
-            ts, kind, coin, _, event = events[self._next]
+            _, kind, _, _, event = events[self._next]
             self._next += 1
             if kind == 0:
                 self.show(event)
-            elif kind == 1:
-                self.tape(event)
             else:
-                with self.engine.lock:
-                    self.engine.set_oracle(coin, event)
+                self.tape(event)
         self.now_ms = max(self.now_ms, until_ms)
 
     def move_to(self, until_ms: int) -> None:

@@ -7,7 +7,11 @@ from the replay:
 * time: `advance` moves engine time to each event's time, so the engine
   settles funding at every hour crossed -- at the recorded rate
   (`RecordedFunding`, a `venue.engine.FundingModel`), on every open leg;
-* prices: a bar sets the coin's oracle to its close;
+* prices: the recorded oracle prices (the asset contexts a collector stored),
+  each set at its time; before it crosses an hour, `advance` sets those stamped
+  before the hour, and never one stamped at or after it, so the hour settles at
+  the oracle the venue settled at, known then. A coin without a recorded oracle
+  yet takes its bars' closes instead (`SimulatedMarket.mark`);
 * fills on bar data (`SimulatedMarket.fill_at`): when an order arrives, a liquidity account
   rests the opposite side at the fill price -- the bar's close, or the next
   bar's open (``next_open``: the orders of bar t's signals wait for bar t+1's
@@ -75,25 +79,63 @@ class FlatFees:
 
 
 class SimulatedMarket:
-    """Drive one engine from the replay: time, oracle prices and the fill price per coin."""
+    """Drive one engine from the replay: time, oracle prices and the fill price per coin.
 
-    def __init__(self, engine: Engine, rules: AssetRules, capital: float) -> None:
+    ``oracles`` are the recorded oracle prices, ``(time, price)`` per coin in time order (see the module).
+
+    Examples
+    --------
+    >>> from venue.universe import default_universe
+    >>> from operators.order_rules import AssetRules
+    >>> engine = Engine(default_universe().subset(["ETH"]).specs, now_ms=0)
+    >>> market = SimulatedMarket(engine, AssetRules({}), 0.0, {"ETH": [(HOUR_MS - 1, 2010.0), (HOUR_MS, 2500.0)]})
+    >>> market.mark("ETH", 2000.0); market.advance(HOUR_MS - 1)
+    >>> market.mark("ETH", 2222.0)  # recorded at 00:59:59.999: the closes no longer mark
+    >>> str(engine.asset_context("ETH").oracle_px)
+    '2010.00'
+    >>> market.advance(HOUR_MS); str(engine.asset_context("ETH").oracle_px)  # 01:00 settled at 2010, then 2500
+    '2500.00'
+    """
+
+    def __init__(self, engine: Engine, rules: AssetRules, capital: float,
+                 oracles: Mapping[str, Sequence[tuple[int, float]]] | None = None) -> None:
         self.engine = engine
         self.rules = rules
         self.fill_px: dict[str, float] = {}
         self.asset_of = {spec.name: index for index, spec in enumerate(engine.assets)}
+        self._oracles = sorted((ts, coin, px) for coin, series in (oracles or {}).items() if coin in self.asset_of
+                               for ts, px in series)
+        self._next_oracle = 0
+        self.recorded: set[str] = set()
+        """Coins whose oracle the recording has set: their bars no longer mark it."""
         engine.fund(LIQUIDITY, "1000000000000")
 
     def advance(self, event_ms: int) -> None:
-        """Move engine time to ``event_ms`` (never back): funding for each hour crossed, triggers, liquidations."""
-        if event_ms > self.engine.now_ms:
-            with self.engine.lock:
+        """Move engine time to ``event_ms`` (never back): funding for each hour crossed, triggers, liquidations.
+
+        Each hour crossed settles after the oracles recorded before it are set, and before any stamped at it.
+        """
+        with self.engine.lock:
+            for boundary in range((self.engine.now_ms // HOUR_MS + 1) * HOUR_MS, event_ms + 1, HOUR_MS):
+                self._set_oracles(boundary - 1)
+                self.engine.advance(boundary)
+            self._set_oracles(event_ms)
+            if event_ms > self.engine.now_ms:
                 self.engine.advance(event_ms)
 
-    def mark(self, coin: str, px: float) -> None:
-        """Set the coin's oracle (the price funding and margin refer to)."""
-        with self.engine.lock:
+    def _set_oracles(self, until_ms: int) -> None:
+        oracles = self._oracles
+        while self._next_oracle < len(oracles) and oracles[self._next_oracle][0] <= until_ms:
+            _, coin, px = oracles[self._next_oracle]
+            self._next_oracle += 1
+            self.recorded.add(coin)
             self.engine.set_oracle(coin, px)
+
+    def mark(self, coin: str, px: float) -> None:
+        """Set the coin's oracle (the price funding and margin refer to) to a bar's close, unless recorded ones set it."""
+        if coin not in self.recorded:
+            with self.engine.lock:
+                self.engine.set_oracle(coin, px)
 
     def fill_at(self, coin: str, px: float) -> None:
         """Orders on ``coin`` fill at ``px`` until told otherwise."""

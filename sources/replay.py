@@ -66,8 +66,8 @@ class Recording:
 
     ``books`` and ``trades`` (per coin, time-sorted) are the recorded depth that book fills
     trade against (`sinks.book_fills`), and ``oracles`` ((time, oracle price) per coin, from the
-    recorded asset contexts) the price their hourly funding settles at, as on the venue; bar
-    fills leave them empty (funding then settles at the bar close).
+    recorded asset contexts) the price hourly funding settles at, as on the venue; where a coin has
+    none (files, or a store without asset contexts) funding settles at its last bar close.
     """
 
     interval: str
@@ -178,9 +178,11 @@ def _require_books(books: dict[str, list[BookSnapshot]]) -> None:
 
 def load_store(store: Store, interval: str, coins: Sequence[str], *, start_ms: int | None = None,
                end_ms: int | None = None, depth: bool = False) -> Recording:
-    """Read recorded candles, funding and known holes (``gaps`` table) for ``coins`` from ClickHouse.
+    """Read recorded candles, funding, oracle prices and known holes (``gaps`` table) for ``coins`` from ClickHouse.
 
-    ``depth`` also reads the book snapshots, trades and oracle prices, and refuses a coin without snapshots.
+    ``depth`` also reads the book snapshots and trades, and refuses a coin without snapshots. Without it
+    only each hour's last oracle price is read: the one its funding settles at (the others would only
+    fill memory on a long replay).
     """
     lo, hi = start_ms if start_ms is not None else 0, end_ms if end_ms is not None else 2**62
     params = {"coins": list(coins), "lo": lo, "hi": hi, "interval": interval}
@@ -202,11 +204,12 @@ def load_store(store: Store, interval: str, coins: Sequence[str], *, start_ms: i
         DataProblem("recorded gap", coin, start, end, reason) for coin, start, end, reason in holes]
     if depth:
         recording.books, recording.trades = _load_depth(store, params, coins)
-        recording.oracles = {coin: [] for coin in coins}
-        for coin, ts, oracle in store.query("SELECT coin, ts, argMax(oracle_px, recv_ts) FROM asset_ctx WHERE "
-                                            "coin IN %(coins)s AND ts >= %(lo)s AND ts < %(hi)s GROUP BY coin, ts "
-                                            "ORDER BY coin, ts", params):
-            recording.oracles[coin].append((ts, oracle))
+    recording.oracles = {coin: [] for coin in coins}
+    group = "ts" if depth else "intDiv(ts, 3600000)"
+    for coin, ts, oracle in store.query(f"SELECT coin, max(ts), argMax(oracle_px, (ts, recv_ts)) FROM asset_ctx "
+                                        "WHERE coin IN %(coins)s AND ts >= %(lo)s AND ts < %(hi)s AND oracle_px > 0 "
+                                        f"GROUP BY coin, {group} ORDER BY coin, 2", params):
+        recording.oracles[coin].append((ts, oracle))
     return recording
 
 

@@ -77,11 +77,13 @@ class OptimizeResult:
 
 
 def slice_recording(recording: Recording, start_ms: int, end_ms: int) -> Recording:
-    """Return the bars opening in ``[start_ms, end_ms)`` and the funding stamped there (problems are not repeated)."""
+    """Return the bars opening in ``[start_ms, end_ms)``, the funding stamped there and the oracle prices recorded
+    before ``end_ms`` (an hour early in the slice settles at one recorded before it); problems are not repeated."""
     bars = {coin: [bar for bar in series if start_ms <= bar.ts and bar.ts + recording.interval_ms <= end_ms]
             for coin, series in recording.bars.items()}
     funding = [rate for rate in recording.funding if start_ms <= rate.ts < end_ms]
-    return Recording(recording.interval, recording.interval_ms, bars, funding)
+    oracles = {coin: [(ts, px) for ts, px in series if ts < end_ms] for coin, series in recording.oracles.items()}
+    return Recording(recording.interval, recording.interval_ms, bars, funding, oracles=oracles)
 
 
 def _suggest(trial: optuna.Trial) -> dict[str, Any]:

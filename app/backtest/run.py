@@ -12,8 +12,9 @@ merged streams do not promise it.
 
 Per step (all events stamped at one event time): the event-time clock and
 the engine move to that time (the engine settles recorded funding for each
-hour crossed, at the recorded oracle with book fills); bars set oracle (unless
-recorded) and fill prices; the strategy reads the
+hour crossed, at the oracle recorded before the hour where the recording has
+oracle prices, else at the last bar close); bars set fill prices (and the
+oracle of a coin without recorded ones); the strategy reads the
 events; the desk sees the market, then the signals, and trades them. With
 ``fill="next_open"`` a step's signals wait for the next bar of each of
 their legs and fill at those bars' opens, at the step the last of them
@@ -179,9 +180,9 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
     client = InProcessClient(engine, TRADER)
     engine.fund(TRADER, repr(capital))
     inner = HyperliquidExecutor(client, TRADER)  # type: ignore[arg-type]
-    market = SimulatedMarket(engine, inner.rules, capital)
+    market = SimulatedMarket(engine, inner.rules, capital, recording.oracles)
     depth = RecordedDepth(engine, inner.rules, TRADER, recording.books, recording.trades, market.advance, latency_ms,
-                          session.arrived if session else None, recording.oracles) if fill == "book" else None
+                          session.arrived if session else None) if fill == "book" else None
     clock = EventClock(recording.start_ms)
     strategies = {pair_name(legs): strategy_factory(tuple(legs), settings.strategy) for legs in spreads}
     by_coin: dict[str, list[SignalSource]] = {}
@@ -223,8 +224,7 @@ def run_backtest(settings: Settings, recording: Recording, spreads: Sequence[tup
             if pending:
                 pending = _trade_opened(pending, bars, market, desk, result, books, opened, event_ms)
             for bar in bars:
-                if not recording.oracles.get(bar.coin):  # else the recorded oracle stays, as on the venue
-                    market.mark(bar.coin, bar.close)
+                market.mark(bar.coin, bar.close)
                 books.marks[bar.coin] = books.decision_px[bar.coin] = bar.close
                 if fill == "close":
                     market.fill_at(bar.coin, bar.close)

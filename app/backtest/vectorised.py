@@ -13,7 +13,7 @@ so this module computes the same result directly:
   grid, with the engine's integer fees (`venue.engine.fees.fee_of`) and realised PnL
   (`venue.engine.accounts.apply_trade`), its trade and order ids, and the desk's fill order;
 * hourly funding on open legs as the engine settles it (`venue.engine.funding.funding_paid`, at the
-  oracle of the last close before the hour is crossed);
+  oracle recorded last before the hour, else at the last close before the hour is crossed);
 * the equity and gross curves, exposure, round trips and metrics from those, as the replay books them.
 
 It is an accelerator of the same backtest, never a second truth: tests run both paths on the golden
@@ -26,7 +26,7 @@ positions beyond the capital), while running.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from operator import attrgetter
 
@@ -257,7 +257,7 @@ def run_vectorised(settings: Settings, recording: Recording, spreads: Sequence[t
                       for found in _decisions(legs, series, window, strategy.entry_z, strategy.exit_z, strategy.stop_z)),
                      key=lambda item: item[:2])
     result = BacktestResult([pair_name(legs) for legs in pairs], recording.start_ms, recording.end_ms, capital)
-    books = _Books(venue, capital, series, steps, recording.start_ms)
+    books = _Books(venue, capital, series, steps, recording.start_ms, recording.oracles)
     acted: dict[str, float] = {}
     net: dict[str, float] = {}
     opened: dict[str, tuple[int, float]] = {}
@@ -333,16 +333,22 @@ class _Books:
     """The replay's books (`app.backtest.run`): cash and positions per fill and payment, booked per step."""
 
     def __init__(self, venue: _Venue, capital: float, series: dict[str, tuple[np.ndarray, np.ndarray]],
-                 steps: np.ndarray, start_ms: int) -> None:
+                 steps: np.ndarray, start_ms: int, recorded: Mapping[str, Sequence[tuple[int, float]]]) -> None:
         self.venue, self.capital, self.series = venue, capital, series
         self.hour = self.first_hour = (start_ms // HOUR_MS + 1) * HOUR_MS
         # for every hour the run crosses: the step that settles it (the first at or after it) and, per coin,
-        # the close the replay marked last before that step (the oracle funding is charged at)
+        # the oracle funding is charged at: the last one recorded before the hour, else the close the replay
+        # marked last before that step
         hours = np.arange(self.first_hour, int(steps[-1]) + 1, HOUR_MS, dtype=np.int64)
         settling = steps[np.searchsorted(steps, hours)]
         self.settling = settling.tolist()
         self.oracles = {coin: closes[np.maximum(np.searchsorted(times, settling) - 1, 0)].tolist()
                         for coin, (times, closes) in series.items()}
+        for coin, oracles in recorded.items():
+            if oracles and coin in self.oracles:
+                found = np.searchsorted(np.fromiter((ts for ts, _ in oracles), np.int64), hours - 1, side="right") - 1
+                self.oracles[coin] = [oracles[at][1] if at >= 0 else close
+                                      for at, close in zip(found.tolist(), self.oracles[coin], strict=True)]
         self.cash = capital
         self.fees = self.funding = self.traded = self.slippage = 0.0
         self.flows: dict[str, float] = {}
@@ -378,8 +384,9 @@ class _Books:
     def settle_until(self, ts: int, rates: dict[tuple[str, int], float], result: BacktestResult) -> None:
         """Charge funding on the open positions for every hour up to ``ts`` not charged yet.
 
-        The engine settles an hour at the first step at or after it, at the oracle the replay marked
-        last before that step: the close of the last bar that closed earlier.
+        The engine settles an hour at the first step at or after it, at the oracle recorded last before
+        the hour, else at the one the replay marked last before that step: the close of the last bar that
+        closed earlier.
         """
         while self.hour <= ts and self.venue.positions:
             index = (self.hour - self.first_hour) // HOUR_MS

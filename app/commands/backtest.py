@@ -92,7 +92,8 @@ def backtest(
 
     Orders go to the venue's matching engine in-process: fills at the bar close
     (or next bar open, or against the recorded book and trades), fees from the
-    fee schedule, the recorded hourly funding on open legs. Prints the figures, PnL attribution and per-spread lines;
+    fee schedule, the recorded hourly funding on open legs (on the oracle recorded before the hour, else the last
+    bar close). Prints the figures, PnL attribution and per-spread lines;
     data problems (holes, missing funding, a coin starting late) are named with
     coin and time range. Same data and config give the same trades hash.
 

@@ -14,9 +14,9 @@ from app.backtest.run import run_backtest
 from operators.orders import cloid_for
 from operators.spread_strategy import pair_name
 from pairflow.config import Settings, StorageSettings
-from pairflow.events import Bar, Candle, Event, Funding, Signal
-from pairflow.storage import connect
-from sources.replay import HOUR_MS, Recording, bar_of, load_files
+from pairflow.events import AssetContext, Bar, Candle, Event, Funding, Signal
+from pairflow.storage import BatchWriter, connect
+from sources.replay import HOUR_MS, Recording, bar_of, load_files, load_store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 GOLDEN = [FIXTURES.parent / "backtest" / "perp_1h_ohlcv_2024-11_two_weeks.csv",
@@ -136,6 +136,37 @@ def test_hand_computed_trades_fees_and_funding() -> None:
     assert figures.spread_pnl == pytest.approx(60.0, abs=1e-6)
     assert [round(trip.pnl, 6) for trip in result.round_trips] == [round(60 - 4.07 - 1.823, 6)]
 
+
+
+def test_funding_settles_at_the_oracle_the_store_recorded_before_each_hour_else_at_the_last_close(
+        tmp_path: Path) -> None:
+    # The hand-computed run above, from the store, with ETH's oracle recorded in asset_ctx: 2020 at 02:30 and 2030
+    # at 02:59:59 (the last before 03:00: the hour is read at it), then 2090 stamped at 04:00 exactly, which is
+    # too late for 04:00 (the venue settles before its next prices: no look-ahead) and settles 05:00. SOL has
+    # no recorded oracle: its bar closes, as before. Long 1 ETH pays 1e-4 x oracle; short 20 SOL 2e-4 x 20 x close.
+    eth, sol = [1990.0, 2000.0, 2050.0, 2080.0, 2100.0, 2100.0], [99.0, 100.0, 101.0, 101.5, 102.0, 102.0]
+    candles = [Candle(ts=i * HOUR_MS, recv_ts=i * HOUR_MS, id=f"{coin}{i}", coin=coin, interval="1h",
+                      close_ts=(i + 1) * HOUR_MS - 1, open=px, high=px, low=px, close=px, volume=1.0, trades=1)
+               for coin, closes in (("ETH", eth), ("SOL", sol)) for i, px in enumerate(closes)]
+    funding = [Funding(ts=h * HOUR_MS, recv_ts=h * HOUR_MS, id=f"{c}{h}", coin=c, rate=r)
+               for h in range(1, 7) for c, r in (("ETH", 1e-4), ("SOL", -2e-4))]
+    contexts = [AssetContext(ts=ts, recv_ts=ts, id=f"ETH{ts}", coin="ETH", mark_px=px, oracle_px=px, mid_px=px,
+                             open_interest=0.0, funding=1e-4, premium=0.0, day_ntl_vlm=0.0, prev_day_px=px)
+                for ts, px in ((2 * HOUR_MS + 1_800_000, 2020.0), (3 * HOUR_MS - 1_000, 2030.0), (4 * HOUR_MS, 2090.0))]
+    with connect(StorageSettings(dsn=f"chdb://{tmp_path / 'db'}", spill_dir=tmp_path / "spill")) as store:
+        store.init_schema()
+        for table, rows in (("candles", candles), ("funding", funding), ("asset_ctx", contexts)):
+            writer = BatchWriter(store, table, background=False)
+            writer.add_many(rows)
+            writer.close()
+        recording = load_store(store, "1h", ["ETH", "SOL"])
+    assert recording.oracles == {"ETH": [(3 * HOUR_MS - 1_000, 2030.0), (4 * HOUR_MS, 2090.0)], "SOL": []}
+    plan = {2 * HOUR_MS: (1.0, (1.0, -20.0)), 5 * HOUR_MS: (0.0, (0.0, 0.0))}
+    result = run_backtest(_settings(), recording, [("ETH", "SOL")], taker_fee=0.0005,
+                          strategy_factory=lambda legs, _: _Scripted(legs, plan))
+    paid = sorted((p.ts // HOUR_MS, p.coin, round(p.usdc, 6)) for p in result.funding)
+    assert paid == [(3, "ETH", -0.203), (3, "SOL", -0.4), (4, "ETH", -0.203), (4, "SOL", -0.404),
+                    (5, "ETH", -0.209), (5, "SOL", -0.406)]
 
 def _decisions(result, until_ms: int) -> list[tuple]:
     signals = [(s.ts, s.pair, s.target, round(s.zscore, 9)) for s in result.signals if s.ts <= until_ms]

@@ -118,16 +118,19 @@ def test_two_spreads_without_a_shared_coin_interleave_as_in_the_replay() -> None
     holes=st.sets(st.integers(0, 69), max_size=4),
     rates=st.lists(st.one_of(st.none(), st.floats(-1e-4, 1e-4)), min_size=20, max_size=20),
     funding_offset=st.sampled_from([0, 68]),
+    oracles=st.dictionaries(st.tuples(st.integers(0, 19), st.sampled_from([-HOUR_MS // 2, -1, 0, 1])),
+                            st.floats(0.8, 1.2), max_size=6),
     window=st.integers(2, 10),
     bands=st.tuples(st.floats(0.3, 2.5), st.floats(0.0, 0.9), st.floats(0.3, 4.0)),
     units=st.sampled_from([0.003, 0.05, 1.0, 3.0]),
     taker_fee=st.sampled_from([0.0, FEE, 0.001]),
     on_grid=st.booleans(),
 )
-def test_random_bars_give_the_replays_result(interval, steps, noise, holes, rates, funding_offset, window, bands,
-                                             units, taker_fee, on_grid) -> None:
+def test_random_bars_give_the_replays_result(interval, steps, noise, holes, rates, funding_offset, oracles, window,
+                                             bands, units, taker_fee, on_grid) -> None:
     """Random ETH/SOL bars (holes in SOL, off-grid prices, hours without funding, funding stamped on the
-    hour or 68 ms after it), windows, bands, sizes and fees: both paths give the same backtest."""
+    hour or 68 ms after it, ETH's oracle recorded now and then, also just before, at and just after an
+    hour, SOL's never), windows, bands, sizes and fees: both paths give the same backtest."""
     step = {"1h": HOUR_MS, "15m": HOUR_MS // 4}[interval]
     start = 1_730_000_000_000 // HOUR_MS * HOUR_MS
     eth, sol = {}, {}
@@ -144,6 +147,8 @@ def test_random_bars_give_the_replays_result(interval, steps, noise, holes, rate
                                         rate=rate if coin == "ETH" else -rate / 2)
                                 for hour, rate in zip(hours, rates) if rate is not None for coin in ("ETH", "SOL")),
                                key=lambda f: (f.ts, f.coin))
+    recording.oracles = {"ETH": sorted(((start // HOUR_MS + hour + 1) * HOUR_MS + offset, 2500.0 * factor)
+                                        for (hour, offset), factor in oracles.items())}
     recording.problems = check_recording(recording, ["ETH", "SOL"])
     entry, exit_share, stop_gap = bands
     settings = _settings(interval, entry_z=entry, exit_z=entry * exit_share, stop_z=entry + stop_gap)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth import TokenGuard
 from api.context import ApiContext
-from app.backtest.optimize import optimize, trial_pbo
+from app.backtest.optimize import optimize, slice_recording, trial_pbo
 from pairflow.config import Settings, StorageSettings
 from pairflow.storage import connect
 from sources.replay import HOUR_MS, load_files
@@ -37,6 +37,17 @@ def test_test_windows_follow_their_training_window_after_purge_and_embargo() -> 
     everyone = [series for fold in result.folds for series in fold.trial_returns]
     assert len(everyone) == 4 and result.pbo == trial_pbo(everyone) and result.pbo is not None
 
+
+
+def test_a_window_keeps_the_oracle_prices_recorded_before_its_end() -> None:
+    # A fold's hours settle at the oracle recorded last before each (sinks.simulated): one recorded before the
+    # window may settle its first hour; one at or after its end is the future.
+    recording = load_files(GOLDEN, ["ETH"])
+    start = recording.start_ms + 24 * HOUR_MS
+    recording.oracles = {"ETH": [(start - 1, 2000.0), (start + HOUR_MS, 2010.0), (start + 2 * HOUR_MS, 2020.0)]}
+    window = slice_recording(recording, start, start + 2 * HOUR_MS)
+    assert window.oracles == {"ETH": [(start - 1, 2000.0), (start + HOUR_MS, 2010.0)]}
+    assert [bar.ts for bar in window.bars["ETH"]] == [start, start + HOUR_MS]
 
 def test_optimize_command_logs_every_trial_and_repeats_itself(tmp_path: Path) -> None:
     config = tmp_path / "pairflow.toml"
