@@ -73,6 +73,8 @@ class _Reader(StatefulSourcePartition[Record, int]):
         self._snapshots: list[int] = [offset]
         self._next_awake: datetime | None = None
         self._base, self._file = -1, None
+        # Topic names as read, decoded once each: a journal holds a handful of topics.
+        self._names: dict[bytes, str] = {}
         _delete_before(directory, offset)
 
     def next_batch(self) -> list[Record]:
@@ -89,9 +91,13 @@ class _Reader(StatefulSourcePartition[Record, int]):
             return self._idle()
         batch = []
         offset = self._offset
+        names = self._names
         for line in chunk[:end].splitlines():
             topic, _, payload = line.partition(b"\t")
-            batch.append((topic.decode("utf-8", errors="replace"), payload, None, offset))
+            name = names.get(topic)
+            if name is None:
+                name = names[topic] = topic.decode("utf-8", errors="replace")
+            batch.append((name, payload, None, offset))
             offset += len(line) + 1
         self._offset = offset
         self._next_awake = None
@@ -178,6 +184,7 @@ class Journal(FixedPartitionedSource[Record, int]):
         self._batch_bytes = batch_bytes
         self._closed = threading.Event()
         self._lock = threading.Lock()
+        self._prefixes: dict[str, bytes] = {}
         segments = _segments(self.directory)
         if segments:
             self._base, path = segments[-1]
@@ -188,7 +195,10 @@ class Journal(FixedPartitionedSource[Record, int]):
 
     def emit(self, topic: str, key: str, event: Event) -> None:
         """Append one event; matches the collector's ``emit`` callable (``key`` is implied by the event)."""
-        record = b"%s\t%s\n" % (topic.encode(), encode(event))
+        prefix = self._prefixes.get(topic)
+        if prefix is None:
+            prefix = self._prefixes[topic] = topic.encode() + b"\t"
+        record = b"%s%s\n" % (prefix, encode(event))
         with self._lock:
             if self._closed.is_set():
                 raise RuntimeError("the journal is closed; no more events can be emitted")

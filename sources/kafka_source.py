@@ -105,29 +105,29 @@ class _PartitionReader(StatefulSourcePartition[RawRecord, int]):
         if self._at_end or stopped(self._stop):
             raise StopIteration
         topic, partition = self._topic, self._partition
-        batch: list[RawRecord] = []
-        last = None
-        at_end = None
-        for message in self._consumer.consume(self._batch_size, 0.001):
-            error = message.error()
-            if error is not None:
-                if at_end_of_log(message):
-                    self._at_end = not self._tail
-                    # A finite read's end is the end of the input (the flow's EOF closes the bars), not a quiet market.
-                    if self._tail:
-                        at_end = True
-                continue
-            last = message.offset()
-            at_end = False
-            batch.append((topic, message.value(), partition, last))
-        if self._progress is not None:
-            self._progress.add(batch, at_end)
-        if last is not None:
-            self._offset = last + 1
+        messages = self._consumer.consume(self._batch_size, 0.001)
+        batch = [(topic, message.value(), partition, message.offset()) for message in messages
+                 if message.error() is None]
+        at_end = self._after_errors(messages) if len(batch) != len(messages) else (False if batch else None)
+        if batch:
+            self._offset = batch[-1][3] + 1
             high = self._consumer.get_watermark_offsets(self._position, cached=True)[1]
             if high >= 0:
                 self._lag.set(max(high - self._offset, 0))
-        return batch
+        return self._progress.add(batch, at_end) if self._progress is not None else batch
+
+    def _after_errors(self, messages: list[Message]) -> bool | None:
+        """Count and log a poll's error records; return whether it left the partition at its end (None: no word)."""
+        at_end = None
+        for message in messages:
+            if message.error() is None:
+                at_end = False
+            elif at_end_of_log(message):
+                self._at_end = not self._tail
+                # A finite read's end is the end of the input (the flow's EOF closes the bars), not a quiet market.
+                if self._tail:
+                    at_end = True
+        return at_end
 
     def snapshot(self) -> int:
         return self._offset
