@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import defaultdict
 from typing import Any
 
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
@@ -27,20 +28,27 @@ class _ClickHousePartition(StatefulSinkPartition[list[Any], None]):
         self._newest: dict[str, int] = {}
 
     def write_batch(self, values: list[list[Any]]) -> None:
-        groups: dict[str, list[Any]] = {}
+        groups: dict[str, list[Any]] = defaultdict(list)
         tables = self._tables
-        for event in (event for value in values for event in value):
-            kind = type(event)
-            table = tables.get(kind) if kind is not Bar else None
-            if table is None:
-                table = table_for(event)
-                if kind is not Bar:
-                    tables[kind] = table
-            group = groups.get(table)
-            if group is None:
-                groups[table] = [event]
-            else:
-                group.append(event)
+        for value in values:
+            if not value:
+                continue
+            kind = type(value[0])
+            if kind is not Bar and len(set(map(type, value))) == 1:
+                # A list of one event type (a coin's trades): its table is found once, not per event.
+                table = tables.get(kind)
+                if table is None:
+                    table = tables[kind] = table_for(value[0])
+                groups[table] += value
+                continue
+            for event in value:
+                kind = type(event)
+                table = tables.get(kind) if kind is not Bar else None
+                if table is None:
+                    table = table_for(event)
+                    if kind is not Bar:
+                        tables[kind] = table
+                groups[table].append(event)
         for table, group in groups.items():
             writer = self._writers.get(table)
             if writer is None:
