@@ -11,14 +11,18 @@ spreads holding the coin by their share of its position. A flatten's order
 it: each of its fills closes the same share of every spread's leg in the coin
 (the fill's share of the coin's position) at the fill's price, its fee split
 by leg size, so once the coin is flat every spread's leg is flat and the
-spreads' realised PnL sums to the coin's. A coin no spread holds (a leftover
-of an unfilled exit) is closed in the coin and portfolio scopes only.
+spreads' realised PnL sums to the coin's. A coin the spreads hold in opposite
+directions that nets to nothing gets no order, so no fill closes their legs:
+the flatten crosses them against each other at the coin's price
+(`PnlLedger.cross_flat`). A coin no spread holds (a leftover of an unfilled
+exit) is closed in the coin and portfolio scopes only.
 """
 
 from __future__ import annotations
 
 import math
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pairflow.events import AssetContext, Bar, Fill, FundingPayment, OrderIntent, Pnl
@@ -128,6 +132,37 @@ class PnlLedger:
             leg.trade(-leg.szi if share == 1.0 else -leg.szi * share, fill.px)
             out.extend(self._scope(fill.ts, f"spread:{pair}", list(self.spreads[pair].items())))
         return out
+
+    def cross_flat(self, ts: int, marks: Mapping[str, float]) -> list[Pnl]:
+        """Close the spreads' legs in each coin held net of nothing against each other at its mark; return their scopes.
+
+        The legs offset (they sum to the coin's position, nothing), so this is an internal cross: no
+        order, no fee, the coin's book unchanged, and the spreads realise between them what the coin
+        did. A coin held is left to the flatten's fills; one without a mark cannot be priced and stays.
+
+        Examples
+        --------
+        >>> ledger = PnlLedger()
+        >>> for pair, side, px in (("A/B", "B", 100.0), ("A/C", "A", 110.0)):
+        ...     _ = ledger.update(OrderIntent(ts=0, id=pair, coin="A", pair=pair, is_buy=side == "B", sz=1.0, limit_px=px))
+        ...     _ = ledger.update(Fill(ts=1, id=pair, coin="A", oid=1, cloid=pair, px=px, sz=1.0, side=side, fee=0.0,
+        ...                            closed_pnl=0.0, crossed=True))
+        >>> [(p.scope, p.realized_pnl) for p in ledger.cross_flat(2, {"A": 104.0})]
+        [('spread:A/B', 4.0), ('spread:A/C', 6.0)]
+        >>> ledger.coins["A"].realized, [legs["A"].szi for legs in ledger.spreads.values()]
+        (10.0, [0.0, 0.0])
+        """
+        crossed: set[str] = set()
+        for coin, book in self.coins.items():
+            if book.szi or coin not in marks:
+                continue
+            for pair, legs in self.spreads.items():
+                leg = legs.get(coin)
+                if leg is not None and leg.szi:
+                    leg.trade(-leg.szi, marks[coin])
+                    crossed.add(pair)
+        return [pnl for pair in sorted(crossed)
+                for pnl in self._scope(ts, f"spread:{pair}", list(self.spreads[pair].items()))]
 
     def _funding(self, payment: FundingPayment) -> list[Pnl]:
         self.coins.setdefault(payment.coin, Book()).funding += payment.usdc

@@ -549,12 +549,15 @@ class Desk:
         The spread journal's line (pair `FLATTEN`, one leg per coin) lets a restart run a flatten a
         kill cut between its legs again under the same id: legs sent are skipped by cloid, the
         coins still held close. The ledger takes the legs as `FLATTEN` intents, so their fills close
-        every spread's legs (`operators.pnl_ledger`), here and, from the journal, after a restart.
+        every spread's legs (`operators.pnl_ledger`), here and, from the journal, after a restart. A coin
+        the spreads hold in opposite directions, netting to nothing, gets no order: their legs are
+        crossed in the ledger at its mark (`PnlLedger.cross_flat`), so the ledger ends as flat as the venue.
         """
+        crossed = self.ledger.cross_flat(now, self.marks)
         plans = [LegPlan(coin, -book.szi, self.marks[coin], signal_id, reduce_only=True)
                  for coin, book in self.ledger.coins.items() if book.szi and coin in self.marks]
         if not plans:
-            return self.pull()
+            return crossed + self.pull()
         legs = [OrderIntent(ts=now, id=cloid_for(signal_id, plan.coin), coin=plan.coin, pair=FLATTEN,
                             signal_id=signal_id, is_buy=plan.delta > 0, sz=abs(plan.delta), limit_px=plan.mark,
                             reduce_only=True) for plan in plans]
@@ -564,7 +567,7 @@ class Desk:
             self.spread_journal.record(FLATTEN, 0.0, legs, SpreadTarget(FLATTEN, signal_id, now,
                                                                         tuple(plan.coin for plan in plans),
                                                                         tuple(plan.delta for plan in plans)))
-        return self._settle(self.router.execute(plans, self._context()))
+        return crossed + self._settle(self.router.execute(plans, self._context()))
 
     def _settle(self, sent: list[Event]) -> list[Event]:
         """Count the fills of the orders just sent before the next decision: from the stream, else over REST.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import eth_account
 import msgspec
+import pytest
 from pathlib import Path
 
 from operators.orders import cloid_for
@@ -12,7 +14,7 @@ from sinks.desk import Desk
 from sinks.execution import OrderRouter, RouterConfig
 from sinks.executor import HyperliquidExecutor, LegOrder, OrderStateUnknown, Placement
 from sinks.order_journal import OrderJournal
-from tests.integration.desk_support import assert_last_order_closed_the_position, desk_long_eth
+from tests.integration.desk_support import assert_last_order_closed_the_position, desk_long_eth, fresh_desk
 from tests.integration.test_order_router import MARKS, Setup, orders_sent, venue  # noqa: F401 - the venue fixture
 
 
@@ -48,6 +50,42 @@ def test_pause_refuses_entries_and_a_flatten_request_closes_positions_once(venue
     control.resume_entries()
     assert desk.halted == "" and control.entries_allowed()
 
+
+
+def test_a_flatten_crosses_the_legs_of_spreads_holding_a_coin_both_ways_and_the_ledger_ends_as_the_venue(
+        venue: Setup, tmp_path: Path) -> None:
+    # ETH/BTC long (ETH +0.5, BTC -0.0166) and ETH/SOL short (ETH -0.5, SOL +6.6): ETH nets to nothing at the
+    # desk, so the flatten has no ETH order to send; the ledger crosses the two ETH legs at ETH's mark instead.
+    for coin in ("ETH", "BTC", "SOL"):
+        venue.book(coin)
+    control = Control()
+    wallet = eth_account.Account.create()
+    desk = fresh_desk(venue, tmp_path, wallet, control=control)
+    now = venue.engine.now_ms
+    entries = [Signal(ts=now, id=f"{pair}:1", pair=pair, hedge_ratio=1.0, spread=0.0, zscore=-2.5 * target,
+                      target=target, reason="entry-long" if target > 0 else "entry-short", legs=legs, hedge_ratios=(1.0,),
+                      leg_targets=sizes)
+               for pair, legs, target, sizes in (("ETH/BTC", ("ETH", "BTC"), 1.0, (0.5, -0.0166)),
+                                                 ("ETH/SOL", ("ETH", "SOL"), -1.0, (-0.5, 6.6)))]
+    desk.on_events([*(mark_bar(coin, now) for coin in MARKS), *entries])
+    assert {pair: {coin: leg.szi for coin, leg in legs.items()} for pair, legs in desk.ledger.spreads.items()} == {
+        "ETH/BTC": {"ETH": 0.5, "BTC": -0.0166}, "ETH/SOL": {"ETH": -0.5, "SOL": 6.6}}
+    sent = len(orders_sent(venue))
+
+    control.request_flatten()
+    out = desk.on_events([mark_bar(coin, now + 1) for coin in MARKS])
+    flatten = orders_sent(venue)[sent:]
+    assert sorted((order["a"], order["s"]) for order in flatten) == [(0, "0.0166"), (2, "6.6")]  # BTC, SOL: no ETH
+    assert all(order["r"] for order in flatten)
+    venue_positions = {p.coin: float(p.szi) for p in venue.engine.clearinghouse_state(wallet.address).positions
+                       if p.szi}
+    assert venue_positions == {} == {coin: book.szi for coin, book in desk.ledger.coins.items() if book.szi}
+    assert {pair: {coin: leg.szi for coin, leg in legs.items()} for pair, legs in desk.ledger.spreads.items()} == {
+        "ETH/BTC": {"ETH": 0.0, "BTC": 0.0}, "ETH/SOL": {"ETH": 0.0, "SOL": 0.0}}
+    spreads = [leg for legs in desk.ledger.spreads.values() for leg in legs.values()]
+    assert sum(leg.realized for leg in spreads) == pytest.approx(
+        sum(book.realized for book in desk.ledger.coins.values()), abs=1e-9)
+    assert {event.scope for event in out if type(event).__name__ == "Pnl"} >= {"spread:ETH/BTC", "spread:ETH/SOL"}
 
 def test_a_halt_flattens_then_sends_no_order_at_all_not_even_exits_until_resumed(venue: Setup, tmp_path: Path) -> None:
     control = Control()

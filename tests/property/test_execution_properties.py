@@ -228,37 +228,55 @@ def test_risk_rows_keep_their_schedule_except_right_after_a_change_of_what_is_he
             assert {row.ts for row in rows} == {ts}
 
 
-legs = st.lists(st.tuples(st.sampled_from(["P0", "P1", "P2"]), st.sampled_from("BA"), st.integers(1, 20),
-                          st.integers(900, 1100)), min_size=1, max_size=12)
+legs = st.lists(st.tuples(st.sampled_from(["P0", "P1", "P2"]), st.sampled_from(["ETH", "SOL"]), st.sampled_from("BA"),
+                          st.integers(1, 20), st.integers(900, 1100)), min_size=1, max_size=12)
 
 
 @settings(max_examples=300, deadline=None)
-@given(legs, st.lists(st.tuples(st.integers(1, 5), st.integers(900, 1100)), min_size=1, max_size=4))
-def test_a_flattens_fills_close_every_spreads_leg_and_the_spreads_realise_what_the_coin_did(
-    entries: list[tuple[str, str, int, int]], parts: list[tuple[int, int]]
+@given(legs, st.sets(st.sampled_from(["ETH", "SOL"])),
+       st.lists(st.tuples(st.integers(1, 5), st.integers(900, 1100)), min_size=1, max_size=4),
+       st.integers(900, 1100))
+def test_a_flatten_closes_every_spreads_leg_and_the_spreads_realise_what_the_coin_did(
+    entries: list[tuple[str, str, str, int, int]], offset: set[str], parts: list[tuple[int, int]], mark: int
 ) -> None:
-    """Spreads enter the coin (both ways), then a flatten closes the net position in partial fills at any prices."""
+    """Spreads enter coins both ways (in the ``offset`` coins P2 then nets their position to nothing), then a
+    flatten as the desk runs it: the legs of a coin held net of nothing are crossed at its mark, and the
+    flatten's order closes each coin held in partial fills at any prices. Every leg ends flat, and per coin
+    the spreads realise what the coin did and pay what it paid in fees."""
     ledger = PnlLedger()
     for pair in ("P0", "P1", "P2"):
-        ledger.update(OrderIntent(ts=0, id=pair, coin="ETH", pair=pair, is_buy=True, sz=1.0, limit_px=1.0))
-    ledger.update(OrderIntent(ts=0, id="flat", coin="ETH", pair=FLATTEN, is_buy=True, sz=1.0, limit_px=1.0))
-    fills = [Fill(ts=i, id=f"t{i}", coin="ETH", oid=1, cloid=pair, px=float(px), sz=sz / 10, side=side,
-                  fee=0.01 * sz, closed_pnl=0.0, crossed=True) for i, (pair, side, sz, px) in enumerate(entries)]
-    held = round(sum(f.sz if f.side == "B" else -f.sz for f in fills), 9)
-    weights = [weight for weight, _ in parts]
-    left = abs(held)
-    for number, (weight, px) in enumerate(parts):
-        sz = left if number == len(parts) - 1 else round(abs(held) * weight / sum(weights), 9)
-        left = round(left - sz, 9)
-        if sz > 0:
-            fills.append(Fill(ts=100 + number, id=f"f{number}", coin="ETH", oid=2, cloid="flat", px=float(px), sz=sz,
-                              side="A" if held > 0 else "B", fee=0.001 * px, closed_pnl=0.0, crossed=True))
-    for fill in fills + fills:  # a replayed fill changes nothing
+        for coin in ("ETH", "SOL"):
+            ledger.update(OrderIntent(ts=0, id=f"{pair}{coin}", coin=coin, pair=pair, is_buy=True, sz=1.0, limit_px=1.0))
+    fills = [Fill(ts=i, id=f"t{i}", coin=coin, oid=1, cloid=f"{pair}{coin}", px=float(px), sz=sz / 10, side=side,
+                  fee=0.01 * sz, closed_pnl=0.0, crossed=True) for i, (pair, coin, side, sz, px) in enumerate(entries)]
+    held = {coin: round(sum(f.sz if f.side == "B" else -f.sz for f in fills if f.coin == coin), 9)
+            for coin in ("ETH", "SOL")}
+    for coin in sorted(offset):
+        if held[coin]:
+            fills.append(Fill(ts=50, id=f"o{coin}", coin=coin, oid=1, cloid=f"P2{coin}", px=1000.0, sz=abs(held[coin]),
+                              side="A" if held[coin] > 0 else "B", fee=0.0, closed_pnl=0.0, crossed=True))
+            held[coin] = 0.0
+    for fill in fills:
         ledger.update(fill)
-    coin = ledger.coins["ETH"]
-    assert coin.szi == 0
-    spreads = [legs["ETH"] for legs in ledger.spreads.values()]
-    if held:  # a coin the spreads hold netted to nothing gets no flatten order (its legs stay offsetting)
-        assert [leg.szi for leg in spreads] == [0.0] * len(spreads)
-        assert math.isclose(sum(leg.realized for leg in spreads), coin.realized, abs_tol=1e-6)
-    assert math.isclose(sum(leg.fees for leg in spreads), coin.fees, abs_tol=1e-9)
+    ledger.cross_flat(99, {"ETH": float(mark), "SOL": float(mark)})
+    weights = [weight for weight, _ in parts]
+    for coin, net in held.items():
+        if not net:
+            continue
+        ledger.update(OrderIntent(ts=99, id=f"flat{coin}", coin=coin, pair=FLATTEN, is_buy=net < 0, sz=abs(net),
+                                  limit_px=1.0))
+        left = abs(net)
+        for number, (weight, px) in enumerate(parts):
+            sz = left if number == len(parts) - 1 else round(abs(net) * weight / sum(weights), 9)
+            left = round(left - sz, 9)
+            if sz > 0:
+                fills.append(Fill(ts=100 + number, id=f"f{coin}{number}", coin=coin, oid=2, cloid=f"flat{coin}",
+                                  px=float(px), sz=sz, side="A" if net > 0 else "B", fee=0.001 * px, closed_pnl=0.0,
+                                  crossed=True))
+    for fill in fills:  # the entries again and the flatten's fills: a replayed fill changes nothing
+        ledger.update(fill)
+    for coin, book in ledger.coins.items():
+        spreads = [legs[coin] for legs in ledger.spreads.values() if coin in legs]
+        assert book.szi == 0 and [leg.szi for leg in spreads] == [0.0] * len(spreads), coin
+        assert math.isclose(sum(leg.realized for leg in spreads), book.realized, abs_tol=1e-6), coin
+        assert math.isclose(sum(leg.fees for leg in spreads), book.fees, abs_tol=1e-9), coin
