@@ -31,6 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from app.backtest.modes import recorded_factory
@@ -99,9 +100,18 @@ def _record_session(tmp_path: Path) -> Path:
     config = tmp_path / "demo.toml"
     config.write_text(CONFIG)
     run = start_demo(tmp_path, seconds=120, coins="ETH,SOL", config=config)
+
+    def funded() -> bool:
+        if any(row["funding"] for row in _get(run, "pnl", scope="portfolio", since=SETTLEMENT_MS)):
+            return True
+        entries = [row["ts"] for row in _get(run, "signals", limit=100) if row["reason"].startswith("entry")]
+        if entries and min(entries) >= SETTLEMENT_MS:  # the next settlement is an hour (2 wall minutes) away
+            pytest.fail(f"the spread entered {(min(entries) - SETTLEMENT_MS) / 1000:g} s after 10:00: the demo took "
+                        "more than about 8 wall seconds to start trading, so no settlement was held across")
+        return False
+
     try:
-        eventually(lambda: any(row["funding"] for row in _get(run, "pnl", scope="portfolio", since=SETTLEMENT_MS)),
-                   timeout=90, interval=0.2)
+        eventually(funded, timeout=90, interval=0.2)
         changed = httpx.post(f"{run.url}/api/controls/params", json={"entry_z": 3.0, "exit_z": 2.0},
                              headers={"Authorization": f"Bearer {run.token}"}, timeout=10)
         assert changed.status_code == 200, changed.text
