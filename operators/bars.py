@@ -111,6 +111,41 @@ class _BarState:
     closed: bool = False
     incomplete: bool = False
 
+    def add(self, key: tuple[int, int, str], px: float, volume: int, notional: int, buy_volume: int,
+            recv_ts: int) -> None:
+        """Fold in one trade: ``key`` orders it for open and close, volumes in 1e-8 units."""
+        if key < self.first_key:
+            self.first_key, self.open = key, px
+        elif key > self.last_key:
+            self.last_key, self.close = key, px
+        if px > self.high:
+            self.high = px
+        elif px < self.low:
+            self.low = px
+        self.volume += volume
+        self.notional += notional
+        self.buy_volume += buy_volume
+        self.trades += 1
+        if recv_ts > self.recv_ts:
+            self.recv_ts = recv_ts
+
+    def merge(self, run: _BarState) -> None:
+        """Fold in trades summed apart (``run``): the same as adding each, in any order."""
+        if run.first_key < self.first_key:
+            self.first_key, self.open = run.first_key, run.open
+        if run.last_key > self.last_key:
+            self.last_key, self.close = run.last_key, run.close
+        if run.high > self.high:
+            self.high = run.high
+        if run.low < self.low:
+            self.low = run.low
+        self.volume += run.volume
+        self.notional += run.notional
+        self.buy_volume += run.buy_volume
+        self.trades += run.trades
+        if run.recv_ts > self.recv_ts:
+            self.recv_ts = run.recv_ts
+
 
 class TradeBars(PickledState):
     """Aggregate one coin's trades into event-time bars of several intervals.
@@ -252,6 +287,12 @@ class TradeBars(PickledState):
         # Eviction cannot leave them stale: a bar or bucket goes only once a trade in it would be expired.
         current = [[interval, 1, 0, None] for interval in self.intervals_ms]
         seen_bucket = seen = None
+        # A run: consecutive trades in [run_start, run_end), the span where every interval's current bar is open.
+        # They are summed here and added to those bars when the run ends, not to each bar per trade. Nothing
+        # reads the bars meanwhile: no trade of the run closes them (the watermark stays before its newest trade)
+        # and versions of other bars hold none of its trades.
+        run_start, run_end = 1, 0
+        run = 0
         for trade in trades:
             ts = trade.ts
             bucket = ts - ts % widest
@@ -276,50 +317,73 @@ class TradeBars(PickledState):
             notional = round(px * _UNITS) * volume
             buy_volume = volume if trade.side == "B" else 0
             recv_ts = trade.recv_ts
-            late = False
-            for slot in current:
-                interval, start, end, bar = slot
-                if not start <= ts < end:
-                    start = ts - ts % interval
-                    bar = bars.get((interval, start))
-                    if bar is None:
-                        bar = bars[(interval, start)] = _BarState(key, px, key, px, px, px)
-                        end = start + interval
-                        if self._gaps:
-                            bar.incomplete = any(lo < end and hi >= start for lo, hi in self._gaps)
-                        if end <= watermark:
-                            bar.closed = True
-                        else:
-                            self._open[(interval, start)] = bar
-                            if end < self._next_close:
-                                self._next_close = end
-                    slot[1], slot[2], slot[3] = start, start + interval, bar
-                if key < bar.first_key:
-                    bar.first_key, bar.open = key, px
-                elif key > bar.last_key:
-                    bar.last_key, bar.close = key, px
-                if px > bar.high:
-                    bar.high = px
-                elif px < bar.low:
-                    bar.low = px
-                bar.volume += volume
-                bar.notional += notional
-                bar.buy_volume += buy_volume
-                bar.trades += 1
-                if recv_ts > bar.recv_ts:
-                    bar.recv_ts = recv_ts
-                if bar.closed:
-                    ready.append(version(interval, start, bar))
-                    late = True
-            if late:
-                self.late_trades += 1
+            if run_start <= ts < run_end:
+                if run:
+                    if key < first_key:
+                        first_key, open_px = key, px
+                    elif key > last_key:
+                        last_key, close_px = key, px
+                    if px > high:
+                        high = px
+                    elif px < low:
+                        low = px
+                    run_volume += volume
+                    run_notional += notional
+                    run_buy_volume += buy_volume
+                    if recv_ts > run_recv_ts:
+                        run_recv_ts = recv_ts
+                else:
+                    first_key = last_key = key
+                    open_px = close_px = high = low = px
+                    run_volume, run_notional, run_buy_volume, run_recv_ts = volume, notional, buy_volume, recv_ts
+                run += 1
+            else:
+                if run:
+                    self._add_run(current, _BarState(first_key, open_px, last_key, close_px, high, low, run_volume,
+                                                     run_notional, run_buy_volume, run, run_recv_ts))
+                    run = 0
+                late = False
+                for slot in current:
+                    interval, start, end, bar = slot
+                    if not start <= ts < end:
+                        start = ts - ts % interval
+                        bar = bars.get((interval, start))
+                        if bar is None:
+                            bar = bars[(interval, start)] = _BarState(key, px, key, px, px, px)
+                            end = start + interval
+                            if self._gaps:
+                                bar.incomplete = any(lo < end and hi >= start for lo, hi in self._gaps)
+                            if end <= watermark:
+                                bar.closed = True
+                            else:
+                                self._open[(interval, start)] = bar
+                                if end < self._next_close:
+                                    self._next_close = end
+                        slot[1], slot[2], slot[3] = start, start + interval, bar
+                    bar.add(key, px, volume, notional, buy_volume, recv_ts)
+                    if bar.closed:
+                        ready.append(version(interval, start, bar))
+                        late = True
+                if late:
+                    self.late_trades += 1
+                    run_start, run_end = 1, 0
+                else:
+                    run_start, run_end = max(slot[1] for slot in current), min(slot[2] for slot in current)
             if ts > self._max_ts:
                 self._max_ts = ts
                 if ts - lateness > watermark:
                     watermark = self._watermark = ts - lateness
                     if watermark >= self._next_close or watermark >= self._next_evict:
                         self._move_watermark(watermark, ready)
+        if run:
+            self._add_run(current, _BarState(first_key, open_px, last_key, close_px, high, low, run_volume,
+                                             run_notional, run_buy_volume, run, run_recv_ts))
         return ready
+
+    @staticmethod
+    def _add_run(current: list[list], run: _BarState) -> None:
+        for slot in current:
+            slot[3].merge(run)
 
     def idle(self, elapsed_ms: int) -> list[Bar]:
         """Advance event time by ``elapsed_ms`` past the newest trade; return bars that closed.

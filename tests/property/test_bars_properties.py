@@ -149,7 +149,8 @@ def rough_tapes(draw: st.DrawFn) -> list[Trade]:
 def test_a_batch_folds_like_trades_one_by_one_through_expiry_and_eviction(
     trades: list[Trade], intervals: tuple[int, ...], rng: random.Random
 ) -> None:
-    """`update_batch` remembers the bars and id bucket of the trade before; a trade alone looks them up.
+    """`update_batch` remembers the bars and id bucket of the trade before and sums runs of trades in the same
+    open bars before adding them; a trade alone looks them up and is added at once.
 
     With bars evicted and trades expired between two trades of a batch, and intervals that do not nest (a
     400 ms bar spans two 1 s bars), both give every version, count and watermark alike.
