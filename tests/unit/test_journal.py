@@ -13,6 +13,7 @@ from pairflow.events import Gap, Trade, encode
 from sources.gaps import LastTrade
 from sources.journal import Journal
 from sources.progress import ReadProgress
+from tests.metrics_support import sample
 
 
 def trade(tid: int, ts: int, coin: str = "BTC") -> Trade:
@@ -121,3 +122,22 @@ def test_the_reader_says_when_records_wait_and_when_it_reached_the_end_of_what_w
     assert reader.next_batch() == []
     reader.close()
     journal.close()
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(min_value=0, max_value=3_000), min_size=40, max_size=80))
+def test_the_byte_counter_lags_the_journal_by_less_than_its_step_and_not_at_all_once_closed(sizes: list[int]) -> None:
+    """The counter moves per 16 KiB appended, not per event (its lock was a sixth of an append's cost)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = Journal(Path(tmp))
+        before = sample("pairflow_journal_bytes_written_total")
+        written = 0
+        for tid, size in enumerate(sizes):
+            event = Gap(id="x" * size, coin="BTC", stream="trades", ts=1_000 + tid, start_ts=1, end_ts=2, filled=True)
+            journal.emit("md.gaps", "BTC", event)
+            written += len(b"md.gaps\t%s\n" % encode(event))
+            counted = sample("pairflow_journal_bytes_written_total") - before
+            assert written - 16 * 1024 < counted <= written
+        journal.close()
+        assert sample("pairflow_journal_bytes_written_total") - before == written
+        assert written == sum(path.stat().st_size for path in Path(tmp).glob("*.journal"))
