@@ -14,7 +14,7 @@ by leg size, so once the coin is flat every spread's leg is flat and the
 spreads' realised PnL sums to the coin's. A coin the spreads hold in opposite
 directions that nets to nothing gets no order, so no fill closes their legs:
 the flatten crosses them against each other at the coin's price
-(`PnlLedger.cross_flat`). A coin no spread holds (a leftover of an unfilled
+(`PnlLedger.crossing`, a `Cross` the desk journals). A coin no spread holds (a leftover of an unfilled
 exit) is closed in the coin and portfolio scopes only.
 """
 
@@ -25,12 +25,27 @@ import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from operators.state import Record
 from pairflow.events import AssetContext, Bar, Fill, FundingPayment, OrderIntent, Pnl
 
-__all__ = ["FLATTEN", "Book", "PnlLedger"]
+__all__ = ["FLATTEN", "Book", "Cross", "PnlLedger"]
 
 FLATTEN = "*"
 """The pair of a flatten's orders: each closes a whole coin for every spread holding it."""
+
+
+class Cross(Record):
+    """A flatten's cross of offsetting spread legs: ``legs`` (pair -> coin -> size crossed) closed at ``marks``.
+
+    No fill of the exchange's shows it, so the spread journal keeps it for a restart, which applies
+    it once (``id``) after the fills up to ``after_fill_ms`` it was made on.
+    """
+
+    id: str
+    ts: int
+    after_fill_ms: int
+    marks: dict[str, float]
+    legs: dict[str, dict[str, float]]
 
 
 @dataclass(slots=True)
@@ -133,12 +148,30 @@ class PnlLedger:
             out.extend(self._scope(fill.ts, f"spread:{pair}", list(self.spreads[pair].items())))
         return out
 
-    def cross_flat(self, ts: int, marks: Mapping[str, float]) -> list[Pnl]:
-        """Close the spreads' legs in each coin held net of nothing against each other at its mark; return their scopes.
+    def crossing(self, ts: int, marks: Mapping[str, float], cross_id: str, after_fill_ms: int = 0) -> Cross | None:
+        """Return the cross that closes the spreads' legs in each coin held net of nothing, at its mark; None if none.
 
-        The legs offset (they sum to the coin's position, nothing), so this is an internal cross: no
+        The legs offset (they sum to the coin's position, nothing), so crossing them is internal: no
         order, no fee, the coin's book unchanged, and the spreads realise between them what the coin
         did. A coin held is left to the flatten's fills; one without a mark cannot be priced and stays.
+        Nothing changes here: the desk journals the cross before `cross` applies it, since no fill
+        of the exchange's will ever show it to a restart.
+        """
+        legs: dict[str, dict[str, float]] = {}
+        for coin, book in self.coins.items():
+            if book.szi or coin not in marks:
+                continue
+            for pair, held in self.spreads.items():
+                leg = held.get(coin)
+                if leg is not None and leg.szi:
+                    legs.setdefault(pair, {})[coin] = leg.szi
+        if not legs:
+            return None
+        coins = {coin for held in legs.values() for coin in held}
+        return Cross(cross_id, ts, after_fill_ms, {coin: marks[coin] for coin in sorted(coins)}, legs)
+
+    def cross(self, cross: Cross) -> list[Pnl]:
+        """Close ``cross``'s legs at its marks, once per id (a restart's replay of it is a no-op); return their scopes.
 
         Examples
         --------
@@ -147,22 +180,20 @@ class PnlLedger:
         ...     _ = ledger.update(OrderIntent(ts=0, id=pair, coin="A", pair=pair, is_buy=side == "B", sz=1.0, limit_px=px))
         ...     _ = ledger.update(Fill(ts=1, id=pair, coin="A", oid=1, cloid=pair, px=px, sz=1.0, side=side, fee=0.0,
         ...                            closed_pnl=0.0, crossed=True))
-        >>> [(p.scope, p.realized_pnl) for p in ledger.cross_flat(2, {"A": 104.0})]
-        [('spread:A/B', 4.0), ('spread:A/C', 6.0)]
+        >>> crossing = ledger.crossing(2, {"A": 104.0}, "x1")
+        >>> [(p.scope, p.realized_pnl) for p in ledger.cross(crossing)], ledger.cross(crossing)
+        ([('spread:A/B', 4.0), ('spread:A/C', 6.0)], [])
         >>> ledger.coins["A"].realized, [legs["A"].szi for legs in ledger.spreads.values()]
         (10.0, [0.0, 0.0])
         """
-        crossed: set[str] = set()
-        for coin, book in self.coins.items():
-            if book.szi or coin not in marks:
-                continue
-            for pair, legs in self.spreads.items():
-                leg = legs.get(coin)
-                if leg is not None and leg.szi:
-                    leg.trade(-leg.szi, marks[coin])
-                    crossed.add(pair)
-        return [pnl for pair in sorted(crossed)
-                for pnl in self._scope(ts, f"spread:{pair}", list(self.spreads[pair].items()))]
+        if cross.id in self._seen:
+            return []
+        self._seen.add(cross.id)
+        for pair, held in cross.legs.items():
+            for coin, szi in held.items():
+                self.spreads.setdefault(pair, {}).setdefault(coin, Book()).trade(-szi, cross.marks[coin])
+        return [pnl for pair in sorted(cross.legs)
+                for pnl in self._scope(cross.ts, f"spread:{pair}", list(self.spreads[pair].items()))]
 
     def _funding(self, payment: FundingPayment) -> list[Pnl]:
         self.coins.setdefault(payment.coin, Book()).funding += payment.usdc

@@ -28,6 +28,7 @@ until resumed; only a flatten request still closes positions.
 
 from __future__ import annotations
 
+import math
 import pickle
 import time
 from pathlib import Path
@@ -39,7 +40,7 @@ import msgspec
 from operators.netting import NetTargets, SpreadTarget, order_to_target, size_spread
 from operators.order_rules import AssetRules
 from operators.orders import CLOCK_SKEW_MS, cloid_for, may_resend
-from operators.pnl_ledger import PnlLedger
+from operators.pnl_ledger import Cross, PnlLedger
 from operators.portfolio_risk import PortfolioRisk
 from operators.reconcile import mismatches
 from pairflow.hyperliquid.user_parse import fills_from_wire, funding_from_wire, open_orders_from_wire, positions_from_wire
@@ -148,6 +149,7 @@ class Desk:
         self._peak_equity = capital
         self._adopted: dict[str, float] = {}
         self._adopted_intents: list[OrderIntent] = []
+        self._adopted_crosses: list[Cross] = []
         self._taking_over = False
         self._journaled_ms: dict[str, int] = {}
         self._unfinished: SpreadChange | None = None
@@ -171,7 +173,8 @@ class Desk:
          self.halted) = pickle.loads(state)
         self.net, self.ledger, self.risk = NetTargets.restore(net), PnlLedger.restore(ledger), PortfolioRisk.restore(risk)
 
-    def adopt(self, intents: list[OrderIntent], targets: dict[str, float], last: SpreadChange | None = None) -> None:
+    def adopt(self, intents: list[OrderIntent], targets: dict[str, float], last: SpreadChange | None = None,
+              crosses: list[Cross] | None = None) -> None:
         """Take over the spreads a previous run of this account left open (restart, with or without a snapshot).
 
         ``intents`` are that run's journaled intents (cloid -> spread) and ``targets`` each spread's last
@@ -183,9 +186,13 @@ class Desk:
         replace the intents taken here. ``last`` (the journal's last change) may have been cut
         between its legs; `_resume` runs it again once its legs have marks. A signal no newer than a
         spread's last journaled change is one the source replays (it resumes from a snapshot's or the
-        group's offsets): the journal already holds its effect, so `_signal` passes it by.
+        group's offsets): the journal already holds its effect, so `_signal` passes it by. ``crosses``
+        are the flattens' crosses of offsetting legs, which no fill shows: the take-over's pull
+        applies each among the fills where it was made (`_cross_adopted`), or its legs would be
+        open again and a later exit of their spread would send a real order.
         """
         self._adopted_intents = sorted(intents, key=lambda intent: intent.ts)
+        self._adopted_crosses = sorted(crosses or [], key=lambda cross: cross.after_fill_ms)
         self._adopted = dict(targets)
         self._journaled_ms = {intent.pair: intent.ts for intent in self._adopted_intents}
         self._unfinished = last
@@ -205,11 +212,23 @@ class Desk:
                 self.opened_ms.setdefault(pair, self._journaled_ms.get(pair, 0))
             else:
                 self.opened_ms.pop(pair, None)
-        self._adopted, self._adopted_intents, self._taking_over = {}, [], False
+        self._adopted, self._adopted_intents, self._adopted_crosses, self._taking_over = {}, [], [], False
         change = self._unfinished
         # the router journals no cloid for a change it refused whole: nothing of it went out
         if change is not None and not any(intent.id in self.router.journal.sent for intent in change.intents):
             self._unfinished = None
+
+    def _cross_adopted(self, before_ms: float) -> list[Event]:
+        """Apply the journal's crosses made on the fills stamped before ``before_ms``; return their `Pnl`.
+
+        A cross was made once the fills up to its ``after_fill_ms`` were counted: applied at that
+        point, its legs' average costs are the ones the killed desk crossed. The ledger applies each
+        once, so the crosses a restored snapshot already holds change nothing.
+        """
+        out: list[Event] = []
+        while self._adopted_crosses and self._adopted_crosses[0].after_fill_ms < before_ms:
+            out += self.ledger.cross(self._adopted_crosses.pop(0))
+        return out
 
     def _unsent(self, change: SpreadChange) -> list[str]:
         """Return the cloids of ``change`` the exchange never received and never will; forget the journaled ones.
@@ -551,22 +570,25 @@ class Desk:
         coins still held close. The ledger takes the legs as `FLATTEN` intents, so their fills close
         every spread's legs (`operators.pnl_ledger`), here and, from the journal, after a restart. A coin
         the spreads hold in opposite directions, netting to nothing, gets no order: their legs are
-        crossed in the ledger at its mark (`PnlLedger.cross_flat`), so the ledger ends as flat as the venue.
+        crossed in the ledger at its mark (`PnlLedger.crossing`), so the ledger ends as flat as the venue.
+        No fill shows that cross, so the same line carries it (a line of its own when the flatten sends
+        nothing), and a restart without a recovery snapshot applies it again (`adopt`).
         """
-        crossed = self.ledger.cross_flat(now, self.marks)
+        cross = self.ledger.crossing(now, self.marks, f"cross:{signal_id}", self.last_fill_ms)
         plans = [LegPlan(coin, -book.szi, self.marks[coin], signal_id, reduce_only=True)
                  for coin, book in self.ledger.coins.items() if book.szi and coin in self.marks]
-        if not plans:
-            return crossed + self.pull()
         legs = [OrderIntent(ts=now, id=cloid_for(signal_id, plan.coin), coin=plan.coin, pair=FLATTEN,
                             signal_id=signal_id, is_buy=plan.delta > 0, sz=abs(plan.delta), limit_px=plan.mark,
                             reduce_only=True) for plan in plans]
+        if self.spread_journal is not None and (legs or cross is not None):
+            spread = SpreadTarget(FLATTEN, signal_id, now, tuple(plan.coin for plan in plans),
+                                  tuple(plan.delta for plan in plans))
+            self.spread_journal.record(FLATTEN, 0.0, legs, spread if legs else None, cross)
+        crossed = [] if cross is None else self.ledger.cross(cross)
+        if not plans:
+            return crossed + self.pull()
         for leg in legs:
             self.ledger.update(leg)
-        if self.spread_journal is not None:
-            self.spread_journal.record(FLATTEN, 0.0, legs, SpreadTarget(FLATTEN, signal_id, now,
-                                                                        tuple(plan.coin for plan in plans),
-                                                                        tuple(plan.delta for plan in plans)))
         return crossed + self._settle(self.router.execute(plans, self._context()))
 
     def _settle(self, sent: list[Event]) -> list[Event]:
@@ -629,6 +651,8 @@ class Desk:
         """Fold fills and funding payments (each counted once by id) into the ledgers, tracker and risk."""
         out: list[Event] = []
         for event in sorted(events, key=lambda e: (e.ts, e.id)):
+            if self._taking_over:
+                out += self._cross_adopted(event.ts)
             changed = self.ledger.update(event)
             if changed:
                 out.append(event)
@@ -644,6 +668,8 @@ class Desk:
                     self.last_fill_ms = max(self.last_fill_ms, event.ts)
                 else:
                     self.last_funding_ms = max(self.last_funding_ms, event.ts)
+        if self._taking_over:
+            out += self._cross_adopted(math.inf)
         for pnl in out:
             if isinstance(pnl, Pnl):
                 self.risk.update(pnl)

@@ -36,12 +36,12 @@ from pathlib import Path
 import msgspec
 
 from operators.netting import SpreadTarget
-from operators.pnl_ledger import FLATTEN
+from operators.pnl_ledger import FLATTEN, Cross
 from pairflow.durable_file import AppendLog
 from pairflow.events import OrderIntent
 from pairflow.logs import get_logger
 
-__all__ = ["FLATTEN", "SpreadChange", "SpreadJournal"]
+__all__ = ["FLATTEN", "Cross", "SpreadChange", "SpreadJournal"]
 
 
 _log = get_logger(__name__)
@@ -51,12 +51,15 @@ class SpreadChange(msgspec.Struct, frozen=True):
     """One line of the journal: a spread, the target acted on, the intents sent for it and its target legs.
 
     ``spread`` is None on lines written before it was journaled: such a change cannot be run again.
+    ``cross`` is a flatten's cross of offsetting legs (`operators.pnl_ledger.Cross`), None on other
+    lines and on lines written before crosses were journaled.
     """
 
     pair: str
     target: float
     intents: list[OrderIntent]
     spread: SpreadTarget | None = None
+    cross: Cross | None = None
 
 
 class SpreadJournal:
@@ -72,9 +75,10 @@ class SpreadJournal:
         self._changes = _decode(self._log.written, self.path)
         self._lock = threading.Lock()
 
-    def record(self, pair: str, target: float, intents: list[OrderIntent], spread: SpreadTarget | None = None) -> None:
+    def record(self, pair: str, target: float, intents: list[OrderIntent], spread: SpreadTarget | None = None,
+               cross: Cross | None = None) -> None:
         """Hand one spread change to the OS (with ``fsync`` to the disk) before its orders are sent."""
-        change = SpreadChange(pair, target, list(intents), spread)
+        change = SpreadChange(pair, target, list(intents), spread, cross)
         with self._lock:
             self._log.append(msgspec.json.encode(change))
             self._changes.append(change)
@@ -82,21 +86,42 @@ class SpreadJournal:
     def spreads(self, sent: set[str]) -> tuple[list[OrderIntent], dict[str, float]]:
         """Return the intents whose cloid is in ``sent`` and each such spread's last acted target.
 
-        A flatten (pair `FLATTEN`, the line whose legs close every coin held) with a leg sent sets every
-        spread before it to 0; its intents are returned too, so the PnL ledger closes the spreads' legs
-        with its fills (`operators.pnl_ledger`), but no spread adopts them.
+        A flatten (pair `FLATTEN`, the line whose legs close every coin held) that acted (`crosses`)
+        sets every spread before it to 0; its intents are returned too, so the PnL ledger closes the
+        spreads' legs with its fills (`operators.pnl_ledger`), but no spread adopts them.
         """
         intents: dict[str, OrderIntent] = {}
         targets: dict[str, float] = {}
         for change in self._changes:
             acted = [intent for intent in change.intents if intent.id in sent]
-            if acted:
-                intents.update((intent.id, intent) for intent in acted)
-            if acted and change.pair == FLATTEN:
+            intents.update((intent.id, intent) for intent in acted)
+            if change.pair == FLATTEN and _acted(change, sent):
                 targets = dict.fromkeys(targets, 0.0)
             elif acted:
                 targets[change.pair] = change.target
         return list(intents.values()), targets
+
+    def crosses(self, sent: set[str]) -> list[Cross]:
+        """Return the crosses of the flattens that acted, oldest first, for the restart's ledger to apply again.
+
+        A flatten acted when one of its orders may have gone out (its cloid is in ``sent``) or when it
+        had none to send (the cross was all of it). One killed before any of its orders went out did
+        not: a restart neither runs it again nor applies its cross, and the spreads stay as held. A
+        cross with a leg in a coin it has no mark for cannot be applied: it is left out (a warning
+        says so) and the restart goes on.
+        """
+        crosses = []
+        for change in self._changes:
+            cross = change.cross
+            if cross is None or not _acted(change, sent):
+                continue
+            unpriced = sorted({coin for held in cross.legs.values() for coin in held} - set(cross.marks))
+            if unpriced:
+                _log.warning("spread journal's cross not applied: no mark for its legs in " + ", ".join(unpriced),
+                             extra={"path": str(self.path), "cross": cross.id})
+                continue
+            crosses.append(cross)
+        return crosses
 
     def last(self) -> SpreadChange | None:
         """Return the last change when it can be run again (it has whole target legs for its spread), else None.
@@ -117,6 +142,10 @@ class SpreadJournal:
     def close(self) -> None:
         """Close the file."""
         self._log.close()
+
+
+def _acted(change: SpreadChange, sent: set[str]) -> bool:
+    return any(intent.id in sent for intent in change.intents) or (change.cross is not None and not change.intents)
 
 
 def _decode(raw: bytes, path: Path) -> list[SpreadChange]:

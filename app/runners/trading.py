@@ -85,7 +85,7 @@ def desk_factory(settings: Settings, url: str, private_key: bytes, account: str,
                     bar_interval=settings.strategy.bar_interval, max_var_99=execution.max_var_99,
                     control=control, stream=UserStreamThread(url, account).start(), spread_journal=spreads)
         if journal.sent:
-            desk.adopt(*spreads.spreads(journal.sent), spreads.last())
+            desk.adopt(*spreads.spreads(journal.sent), spreads.last(), spreads.crosses(journal.sent))
         return desk
 
     return build

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import eth_account
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +26,7 @@ from pairflow.control import Control
 from pairflow.events import Bar, Order, OrderIntent, Signal
 from tests.integration.test_order_router import MARKS, Setup, positions, venue  # noqa: F401 - the venue fixture
 from tests.support.durability import files_synced
+from venue.engine import Limit, OrderRequest, Tif
 
 
 def bar(coin: str, ts: int) -> Bar:
@@ -361,3 +363,135 @@ def test_with_journal_fsync_each_change_and_each_cloid_is_on_the_disk_before_its
     assert positions(desk.router.executor) == {}
     assert synced == [("spreads", 0), ("cloids", 0), ("cloids", 1), ("spreads", 2), ("cloids", 2), ("cloids", 3)]
     desk.shutdown()
+
+
+
+def legs_held(desk) -> dict[str, dict[str, float]]:
+    return {pair: {coin: leg.szi for coin, leg in legs.items()} for pair, legs in desk.ledger.spreads.items()}
+
+
+def realized(desk) -> dict[str, float]:
+    return {pair: sum(leg.realized for leg in legs.values()) for pair, legs in desk.ledger.spreads.items()}
+
+
+SPREADS = (("ETH/BTC", ("ETH", "BTC"), 1.0, (0.5, -0.0166)), ("ETH/SOL", ("ETH", "SOL"), -1.0, (-0.5, 6.6)),
+           ("BTC/SOL", ("BTC", "SOL"), 1.0, (0.0166, -6.6)))
+
+
+def entered_both_ways(venue: Setup, tmp_path: Path, spreads):
+    """Enter ``spreads`` (pair, legs, target, leg sizes) on a new desk under the operator's controls.
+
+    Return the desk's build, the time, its controls, the desk and the entry signals.
+    """
+    build = desk_builder(venue, tmp_path)
+    venue.book("SOL")
+    now = venue.engine.now_ms
+    control = Control()
+    first = build(control=control)
+    first.reconcile()
+    entries = [Signal(ts=now, id=f"{pair}:1", pair=pair, hedge_ratio=1.0, spread=0.0, zscore=-2.5 * target,
+                      target=target, reason="entry", legs=legs, hedge_ratios=(1.0,), leg_targets=sizes)
+               for pair, legs, target, sizes in spreads]
+    first.on_events([*(bar(coin, now) for coin in MARKS), *entries])
+    return build, now, control, first, entries
+
+
+def crossed_by_a_flatten(venue: Setup, tmp_path: Path):
+    """Enter ETH/BTC long and ETH/SOL short (ETH nets to nothing), then flatten: BTC and SOL orders, ETH crossed.
+
+    Return what `entered_both_ways` does.
+    """
+    build, now, control, first, entries = entered_both_ways(venue, tmp_path, SPREADS[:2])
+    assert positions(first.router.executor) == {"BTC": -0.0166, "SOL": 6.6}
+    start = len(venue.requests)
+    control.request_flatten()
+    first.on_events([bar(coin, now + 1) for coin in MARKS])
+    assert positions(first.router.executor) == {}
+    assert sorted(order["a"] for p, b in venue.requests[start:] if p == "/exchange" and b["action"]["type"] == "order"
+                  for order in b["action"]["orders"]) == [0, 2]  # BTC and SOL: no ETH order
+    assert legs_held(first) == {"ETH/BTC": {"ETH": 0.0, "BTC": 0.0}, "ETH/SOL": {"ETH": 0.0, "SOL": 0.0}}
+    return build, now, control, first, entries
+
+
+@SNAPSHOT
+def test_a_flattens_cross_of_offsetting_legs_survives_a_restart_from_the_journals_alone(
+    venue: Setup, tmp_path: Path, snapshot: bool
+) -> None:
+    """ETH/BTC long and ETH/SOL short net ETH to nothing: the flatten crosses their ETH legs in the ledger (no
+    order, no fill). Restarted without a recovery snapshot, the desk finds them crossed in the spread journal:
+    its ledger is flat like the venue, and a stop or exit of either spread later sends no ETH order. With
+    the snapshot (which holds the cross already) the journal's cross changes nothing."""
+    build, now, _, first, entries = crossed_by_a_flatten(venue, tmp_path)
+    crossed = realized(first)
+    state = first.snapshot() if snapshot else None
+    first.stream.close()  # killed: the journals (and the recovery snapshot) are what is left
+
+    start = len(venue.requests)
+    restarted = _DeskLogic(lambda: later(build(Settings(execution={"time_stop_ms": 5_000}), control=Control())),
+                           state).desk  # built, restored, reconciled
+    assert legs_held(restarted) == {"ETH/BTC": {"ETH": 0.0, "BTC": 0.0}, "ETH/SOL": {"ETH": 0.0, "SOL": 0.0}}
+    assert {coin: book.szi for coin, book in restarted.ledger.coins.items() if book.szi} == {}
+    assert realized(restarted) == pytest.approx(crossed)
+    assert (restarted.opened_ms, restarted.acted, restarted.blocked) == ({}, {"ETH/BTC": 0.0, "ETH/SOL": 0.0}, "")
+    # past the time stop, then each spread's exit: nothing is held, so nothing goes out
+    restarted.on_events([bar(coin, now + 10_000) for coin in MARKS])
+    restarted.on_events([msgspec.structs.replace(entry, ts=now + 10_001, id=f"{entry.pair}:2", target=0.0,
+                                                 reason="exit", leg_targets=(0.0, 0.0)) for entry in entries])
+    assert cloids_sent(venue, start) == []
+    assert positions(restarted.router.executor) == {}
+    restarted.shutdown()
+
+
+def test_a_restart_applies_the_cross_among_the_fills_where_it_was_made(venue: Setup, tmp_path: Path) -> None:
+    """ETH/BTC enters again after the cross, its ETH bought 1 USD cheaper: restarted from the journals, the cross
+    comes after the first entry's fills and before the new one's, so each spread realised what it did before
+    the kill and ETH/BTC's exit sells the 0.5 ETH it holds (not the 1.0 an uncrossed leg would add up to)."""
+    build, now, control, first, entries = crossed_by_a_flatten(venue, tmp_path)
+    control.resume_entries()
+    maker = eth_account.Account.create().address
+    with venue.engine.lock:  # a later ms than the entries' fills, as any later trade's on the exchange
+        venue.engine.advance(venue.engine.now_ms + 1)
+        venue.engine.fund(maker, 1_000_000)
+        venue.engine.place_orders(maker, [OrderRequest(1, False, "2001.0", "1", False, Limit(Tif.GTC))])
+    first.on_events([bar(coin, now + 2) for coin in MARKS] + [msgspec.structs.replace(entries[0], ts=now + 2,
+                                                                                      id="ETH/BTC:2")])
+    assert positions(first.router.executor) == {"ETH": 0.5, "BTC": -0.0166}
+    before = (legs_held(first), realized(first), first.ledger.spreads["ETH/BTC"]["ETH"].entry)
+    assert before[2] == 2001.0
+    first.stream.close()
+
+    restarted = later(build(control=Control()))
+    restarted.reconcile()
+    assert (legs_held(restarted), realized(restarted), restarted.ledger.spreads["ETH/BTC"]["ETH"].entry) == (
+        before[0], pytest.approx(before[1]), 2001.0)
+    start = len(venue.requests)
+    restarted.on_events([bar(coin, now + 3) for coin in MARKS] + [msgspec.structs.replace(
+        entries[0], ts=now + 3, id="ETH/BTC:3", target=0.0, reason="exit", leg_targets=(0.0, 0.0))])
+    assert len(cloids_sent(venue, start)) == 2
+    assert positions(restarted.router.executor) == {}
+    restarted.shutdown()
+
+
+def test_a_flatten_with_every_leg_crossed_sends_nothing_and_a_restart_finds_every_spread_closed(
+    venue: Setup, tmp_path: Path
+) -> None:
+    """ETH/BTC, ETH/SOL and BTC/SOL net every coin to nothing: the flatten has no order to send, so its journal
+    line holds the cross alone; restarted from the journals, every leg is flat and every spread's target 0."""
+    build, now, control, first, _ = entered_both_ways(venue, tmp_path, SPREADS)
+    assert positions(first.router.executor) == {}
+    start = len(venue.requests)
+    control.request_flatten()
+    first.on_events([bar(coin, now + 1) for coin in MARKS])
+    assert cloids_sent(venue, start) == []
+    flat = {pair: dict.fromkeys(legs, 0.0) for pair, legs, _, _ in SPREADS}
+    assert legs_held(first) == flat
+    crossed = realized(first)
+    first.stream.close()
+
+    restarted = later(build(Settings(execution={"time_stop_ms": 5_000}), control=Control()))
+    restarted.reconcile()
+    assert (legs_held(restarted), realized(restarted)) == (flat, pytest.approx(crossed))
+    assert (restarted.opened_ms, restarted.acted) == ({}, dict.fromkeys(flat, 0.0))
+    restarted.on_events([bar(coin, now + 10_000) for coin in MARKS])
+    assert cloids_sent(venue, start) == []
+    restarted.shutdown()

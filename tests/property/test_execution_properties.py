@@ -258,7 +258,9 @@ def test_a_flatten_closes_every_spreads_leg_and_the_spreads_realise_what_the_coi
             held[coin] = 0.0
     for fill in fills:
         ledger.update(fill)
-    ledger.cross_flat(99, {"ETH": float(mark), "SOL": float(mark)})
+    cross = ledger.crossing(99, {"ETH": float(mark), "SOL": float(mark)}, "cross:flatten@99")
+    crossed = [] if cross is None else ledger.cross(cross)
+    assert {p.scope for p in crossed} == {f"spread:{pair}" for pair in (cross.legs if cross else ())}
     weights = [weight for weight, _ in parts]
     for coin, net in held.items():
         if not net:
@@ -275,6 +277,7 @@ def test_a_flatten_closes_every_spreads_leg_and_the_spreads_realise_what_the_coi
                                   crossed=True))
     for fill in fills:  # the entries again and the flatten's fills: a replayed fill changes nothing
         ledger.update(fill)
+    assert cross is None or ledger.cross(cross) == []  # nor does a replayed cross (a restart's, from the journal)
     for coin, book in ledger.coins.items():
         spreads = [legs[coin] for legs in ledger.spreads.values() if coin in legs]
         assert book.szi == 0 and [leg.szi for leg in spreads] == [0.0] * len(spreads), coin

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
+import structlog.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from operators.netting import SpreadTarget
 from pairflow.events import OrderIntent
 from sinks.order_journal import OrderJournal
-from sinks.spread_journal import FLATTEN, SpreadChange, SpreadJournal
+from sinks.spread_journal import FLATTEN, Cross, SpreadChange, SpreadJournal
 
 CLOIDS = st.lists(st.binary(min_size=16, max_size=16).map(lambda raw: "0x" + raw.hex()), min_size=1, max_size=5,
                   unique=True)
@@ -183,3 +184,78 @@ def test_every_spread_change_reads_back_unchanged_after_a_reopen(tmp_path_factor
     by_id = {intent.id: intent for change in recorded for intent in change.intents}
     assert intents == list(by_id.values())  # a cloid recorded twice is its latest intent
     assert targets == {change.pair: change.target for change in recorded if change.intents}
+
+
+@st.composite
+def crosses(draw) -> Cross:
+    """Any crossed legs (pairs and coins any text, sizes any finite), each coin with a mark."""
+    legs = draw(st.dictionaries(st.text(max_size=12), st.dictionaries(st.text(max_size=8), FINITE, max_size=3),
+                                max_size=3))
+    coins = {coin for held in legs.values() for coin in held}
+    marks = {coin: draw(FINITE) for coin in sorted(coins)} | draw(st.dictionaries(st.text(max_size=8), FINITE,
+                                                                                max_size=2))
+    return Cross(draw(st.text(max_size=30)), draw(st.integers(0, 2**53)), draw(st.integers(0, 2**53)), marks, legs)
+
+
+CROSSES = crosses()
+
+
+@settings(max_examples=50, deadline=None)
+@given(flattens=st.lists(st.tuples(CROSSES, st.lists(INTENTS, max_size=2, unique_by=lambda intent: intent.id),
+                                   st.booleans()), min_size=1, max_size=4))
+def test_a_flattens_cross_reads_back_unchanged_and_only_once_the_flatten_acted(
+    tmp_path_factory, flattens: list[tuple[Cross, list[OrderIntent], bool]]
+) -> None:
+    """Any crossed legs round-trip through the file; a flatten acted when a leg was sent or it had none to send."""
+    path = tmp_path_factory.mktemp("j") / "spreads"
+    sent: set[str] = set()
+    for cross, legs, leg_sent in flattens:
+        journal = SpreadJournal(path)
+        journal.record(FLATTEN, 0.0, legs, None, cross)
+        journal.close()
+        sent |= {leg.id for leg in legs[:1]} if leg_sent else set()
+    expected = [cross for cross, legs, _ in flattens if not legs or any(leg.id in sent for leg in legs)]
+    assert SpreadJournal(path).crosses(sent) == expected
+    every = {leg.id for _, legs, _ in flattens for leg in legs}
+    assert SpreadJournal(path).crosses(every) == [cross for cross, _, _ in flattens]
+
+
+@given(cross=CROSSES, cut=st.integers(min_value=0, max_value=400))
+def test_a_torn_last_cross_line_is_ignored_and_the_next_one_is_read_back(tmp_path_factory, cross: Cross,
+                                                                          cut: int) -> None:
+    path = tmp_path_factory.mktemp("j") / "spreads"
+    first = SpreadJournal(path)
+    whole = Cross("cross:flatten@1", 1, 0, {"ETH": 2000.0}, {"ETH/BTC": {"ETH": 0.5}, "ETH/SOL": {"ETH": -0.5}})
+    first.record(FLATTEN, 0.0, [], None, whole)
+    first.close()
+    line = msgspec.json.encode(SpreadChange(FLATTEN, 0.0, [], None, cross))
+    with path.open("ab") as file:
+        file.write(line[:min(cut, len(line) - 1)])  # killed mid-write: never its newline
+    second = SpreadJournal(path)
+    assert second.crosses(set()) == [whole]
+    second.record(FLATTEN, 0.0, [], None, cross)
+    second.close()
+    assert SpreadJournal(path).crosses(set()) == [whole, cross]
+
+
+def test_a_journal_written_before_crosses_were_journaled_loads_with_none(tmp_path: Path) -> None:
+    path = tmp_path / "spreads"
+    sent = "0x" + "01" * 16
+    leg = msgspec.json.encode(intent(sent, pair=FLATTEN)).decode()
+    path.write_text('{"pair":"*","target":0.0,"intents":[' + leg + '],"spread":{"pair":"*","signal_id":"f","ts":1,'
+                    '"coins":["ETH"],"sizes":[-0.5]}}\n')
+    journal = SpreadJournal(path)
+    assert journal.crosses({sent}) == [] and journal.last().cross is None
+    assert journal.spreads({sent}) == ([intent(sent, pair=FLATTEN)], {})
+
+
+def test_a_cross_without_a_mark_for_a_leg_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "spreads"
+    journal = SpreadJournal(path)
+    journal.record(FLATTEN, 0.0, [], None, Cross("cross:a", 1, 0, {"ETH": 2000.0}, {"ETH/SOL": {"ETH": 0.5, "SOL": 1.0}}))
+    whole = Cross("cross:b", 2, 0, {"ETH": 2000.0}, {"ETH/BTC": {"ETH": 0.5}})
+    journal.record(FLATTEN, 0.0, [], None, whole)
+    journal.close()
+    with structlog.testing.capture_logs() as logs:
+        assert SpreadJournal(path).crosses(set()) == [whole]
+    assert [log["event"] for log in logs] == ["spread journal's cross not applied: no mark for its legs in SOL"]
