@@ -10,7 +10,8 @@ the desk trades one change at a time, so only the last can have been cut between
 again, it sends the legs not sent (same cloids). The store cannot serve here: it is written in
 batches, up to ``[storage] batch_max_age_s`` after the fact, so a spread entered just before a
 SIGKILL would not be there. A torn last line (killed mid-write) is skipped: none of its orders had
-been sent.
+been sent. A flatten's line also carries its cross of offsetting spread legs (`Cross`): no fill
+shows that cross, so the restart reads it here (`SpreadJournal.crosses`) and the desk applies it again.
 
 Examples
 --------
