@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 
 from operators.order_rules import MIN_NOTIONAL, AssetRules
 from operators.state import Record
@@ -70,15 +71,25 @@ def size_spread(
     anchor = rules.size(coins[smallest], sizes[smallest])
     if anchor == 0:
         return (), f"rounding: {coins[smallest]} leg {abs(sizes[smallest])!r} rounds to zero"
-    factor = anchor / abs(sizes[smallest])
     rounded = []
     for coin, size in zip(coins, sizes, strict=True):
-        lot = rules.size(coin, size * factor)
+        lot = rules.size(coin, _scaled(size, anchor, sizes[smallest]))
         if lot * prices[coin] < MIN_NOTIONAL:
             return (), (f"min_notional: {coin} leg {lot * prices[coin]:.2f} USDC after rounding "
                         f"is under the {MIN_NOTIONAL:.0f} USDC minimum")
         rounded.append(lot if size > 0 else -lot)
     return tuple(rounded), ""
+
+
+def _scaled(size: float, anchor: float, smallest: float) -> float:
+    """Return ``size * anchor / |smallest|`` computed in decimal, then rounded once to a float.
+
+    In binary floating point the product can land a hair under a whole lot (2.48 scaled to 2
+    gave 1.9999999999999998), and truncation onto the lot then drops a whole lot from a leg:
+    the smallest leg came out as 1 coin instead of 2 and the hedge ratio was off by half.
+    """
+    exact = Decimal(repr(size)) * Decimal(repr(anchor)) / abs(Decimal(repr(smallest)))
+    return float(exact)
 
 
 def order_to_target(target: float, held: float, outside: float = 0.0) -> tuple[float, bool]:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import msgspec
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from operators.netting import NetTargets, SpreadTarget, size_spread
@@ -59,6 +59,8 @@ def test_every_asset_in_the_captured_meta_rounds_onto_its_grid() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.floats(min_value=1e-3, max_value=1e4), min_size=2, max_size=4),
        st.lists(st.floats(min_value=-50.0, max_value=50.0), min_size=2, max_size=4), decimals)
+@example([10.0, 7.0], [2.4800107231862967, 4.0], 0)
+@example([10.0, 10.0], [2.48, -4.96], 0)
 def test_a_sized_spread_keeps_every_leg_above_the_minimum_and_its_ratio(pxs: list[float], sizes: list[float],
                                                                          sz_decimals: int) -> None:
     count = min(len(pxs), len(sizes))
