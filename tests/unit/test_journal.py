@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import subprocess
+import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,7 +16,7 @@ from hypothesis import strategies as st
 
 from pairflow.events import Gap, Trade, encode
 from sources.gaps import LastTrade
-from sources.journal import Journal
+from sources.journal import Journal, _append
 from sources.progress import ReadProgress
 from tests.metrics_support import sample
 
@@ -141,3 +146,74 @@ def test_the_byte_counter_lags_the_journal_by_less_than_its_step_and_not_at_all_
         journal.close()
         assert sample("pairflow_journal_bytes_written_total") - before == written
         assert written == sum(path.stat().st_size for path in Path(tmp).glob("*.journal"))
+
+
+def test_an_append_keeps_the_gil_so_the_flow_thread_cannot_take_it_per_event(tmp_path: Path) -> None:
+    """os.write gave the GIL up per event: in embedded mode the flow thread took it each time (8 µs an event)."""
+    journal = Journal(tmp_path)
+    spins = [0]
+    running, stop = threading.Event(), threading.Event()
+
+    def spin() -> None:  # a thread that always wants the GIL, like the flow with a backlog
+        running.set()
+        while not stop.is_set():
+            spins[0] += 1
+
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)  # the spinner may only take the GIL when an append gives it up
+    spinner = threading.Thread(target=spin)
+    try:
+        spinner.start()
+        running.wait()
+        before = spins[0]
+        for tid in range(3):
+            journal.emit("md.trades", "BTC", trade(tid, 1_000 + tid))
+        after = spins[0]
+    finally:
+        stop.set()
+        sys.setswitchinterval(switch_interval)
+        spinner.join()
+        journal.close()
+    assert after == before
+    records, _ = read_all(journal)
+    assert [payload for _, payload, _, _ in records] == [encode(trade(tid, 1_000 + tid)) for tid in range(3)]
+
+
+@settings(max_examples=50, deadline=None)
+@given(records=st.lists(st.binary(max_size=3_000), max_size=20))
+def test_appends_write_every_byte_in_order(records: list[bytes]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "segment"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        for record in records:
+            _append(fd, record)
+        os.close(fd)
+        assert path.read_bytes() == b"".join(records)
+
+
+def test_an_append_that_fails_raises_what_os_write_raises(tmp_path: Path) -> None:
+    fd = os.open(tmp_path / "segment", os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        with pytest.raises(OSError, match=r"^\[Errno 9\] Bad file descriptor$") as failure:
+            _append(fd, b"md.trades\t{}\n")
+    finally:
+        os.close(fd)
+    assert failure.value.errno == errno.EBADF
+
+
+def test_an_append_cut_short_raises_instead_of_leaving_half_a_record(tmp_path: Path) -> None:
+    """A short write (a full disk, here a file size limit) would join the next record to the half written."""
+    script = (
+        "import os, resource, signal, sys\n"
+        "from sources.journal import _append\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (100, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+        "try:\n"
+        "    _append(fd, b'x' * 150)\n"
+        "except OSError as error:\n"
+        "    print(error)\n"
+    )
+    path = tmp_path / "segment"
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
+    assert done.stdout == "journal append wrote 100 of 150 bytes (is the disk full?)\n"
