@@ -23,6 +23,7 @@ kill in the middle of a write is cut off.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import threading
 from collections.abc import Iterable
@@ -55,14 +56,20 @@ _log = get_logger(__name__)
 # small record per event while the flow thread wants the GIL, so giving it up per event handed it to the flow and
 # back twice an event: on two cores that cost the collector about 8 µs an event, four times the append itself.
 _libc_write = ctypes.PyDLL(None, use_errno=True).write
+_libc_write.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
 _libc_write.restype = ctypes.c_ssize_t
 
 Record = tuple[str, bytes, None, int]
 
 
 def _append(fd: int, record: bytes) -> None:
-    """Write ``record`` to ``fd`` in one system call without giving up the GIL; raise `OSError` as os.write does."""
+    """Write ``record`` to ``fd`` in one system call without giving up the GIL; raise `OSError` as os.write does.
+
+    A call a signal interrupted before it wrote anything is made again, as os.write does (PEP 475).
+    """
     written = _libc_write(fd, record, len(record))
+    while written < 0 and ctypes.get_errno() == errno.EINTR:
+        written = _libc_write(fd, record, len(record))
     if written < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))

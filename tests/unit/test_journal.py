@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -217,3 +218,29 @@ def test_an_append_cut_short_raises_instead_of_leaving_half_a_record(tmp_path: P
     path = tmp_path / "segment"
     done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
     assert done.stdout == "journal append wrote 100 of 150 bytes (is the disk full?)\n"
+
+
+def test_an_append_a_signal_interrupts_is_made_again_as_os_write_does() -> None:
+    """write(2) on a full pipe returns EINTR when a signal arrives (Python installs its handlers without SA_RESTART);
+    os.write retries it, so the ctypes call must too, or a collector's append fails on any signal."""
+    read_end, write_end = os.pipe()
+    drain = None
+    previous = signal.signal(signal.SIGALRM, lambda *_: None)
+    try:
+        os.set_blocking(write_end, False)
+        try:
+            while True:
+                os.write(write_end, b"x" * 65536)
+        except BlockingIOError:
+            pass
+        os.set_blocking(write_end, True)
+        drain = subprocess.Popen(["sh", "-c", "sleep 0.6; cat > /dev/null"], stdin=read_end)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        _append(write_end, b"record\n")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        os.close(write_end)
+        os.close(read_end)
+        if drain is not None:
+            drain.wait(10)
