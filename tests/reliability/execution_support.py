@@ -39,12 +39,13 @@ def info(url: str, body: dict) -> list | dict:
 class SignalFeed(threading.Thread):
     """Publish each leg's mark (the venue's book mid, at the venue's time) and a spread signal every step.
 
-    While ``quiet`` is set only the marks go out: no newer change supersedes one a restart is finishing.
+    While ``quiet`` is set, or once ``limit`` signals went out, only the marks go out: no newer change
+    supersedes one a restart is finishing.
     """
 
-    def __init__(self, broker: TansuBroker, url: str, step_s: float = 0.6) -> None:
+    def __init__(self, broker: TansuBroker, url: str, step_s: float = 0.6, limit: int | None = None) -> None:
         super().__init__(daemon=True)
-        self.broker, self.url, self.step_s = broker, url, step_s
+        self.broker, self.url, self.step_s, self.limit = broker, url, step_s, limit
         self.stopped = threading.Event()
         self.quiet = threading.Event()
         self.signals = 0
@@ -56,7 +57,7 @@ class SignalFeed(threading.Thread):
             marks = {coin: (float(book["levels"][0][0]["px"]) + float(book["levels"][1][0]["px"])) / 2
                      for coin, book in zip(LEGS, books, strict=True)}
             marks_only = [(TOPIC_OF[Bar], coin.encode(), encode(mark(coin, px, ts))) for coin, px in marks.items()]
-            if self.quiet.is_set():
+            if self.quiet.is_set() or (self.limit is not None and self.signals >= self.limit):
                 produce(self.broker, marks_only)
                 self.stopped.wait(self.step_s)
                 continue
@@ -160,16 +161,18 @@ class Trading:
 
 
 @contextmanager
-def trading(broker: TansuBroker, tmp_path: Path, passphrase: str) -> Iterator[Trading]:
-    """Serve a venue funding a new keystore's account, create the input topics and start the signal feed."""
+def trading(broker: TansuBroker, tmp_path: Path, passphrase: str, signals: int | None = None,
+            speed: float = 600) -> Iterator[Trading]:
+    """Serve a venue (market at ``speed``) funding a new keystore's account, create the input topics and start
+    the signal feed (publishing at most ``signals`` signals when given)."""
     keystore = new_keystore(tmp_path / "keys", passphrase)
     account = "0x" + keystore.stem[2:]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    venue = start_pairflow(tmp_path, "venue", "serve", "--port", str(port), "--speed", "600",
+    venue = start_pairflow(tmp_path, "venue", "serve", "--port", str(port), "--speed", str(speed),
                            "--fund", f"{account}=100000", "--ephemeral")
     ensure_topics(broker.admin(), [TopicSpec(TOPIC_OF[kind], 2) for kind in (Bar, Signal)])
-    feed = SignalFeed(broker, url)
+    feed = SignalFeed(broker, url, limit=signals)
     try:
         eventually(lambda: up(url), timeout=60, interval=0.2)
         feed.start()
